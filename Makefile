@@ -1,0 +1,84 @@
+# Swiglet: build the kernel image, run it in QEMU, and test it.
+#   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine)
+#   make test    host unit tests, the kernel image, and the QEMU system tests
+#   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
+
+CPUS    ?= 2
+MEM     ?= 256M
+CMDLINE ?=
+QEMU    ?= qemu-system-x86_64
+
+SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null))
+LLD       ?= $(SWIFT_BIN)ld.lld
+BUILD     := images/build
+KERNEL_SCRATCH := .build-kernel
+KERNEL_LIB := $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/libKernel.a
+KERNEL_ELF := images/swiglet.elf
+ISO        := images/swiglet.iso
+
+ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/trampoline_image.asm
+ASM_OBJECTS := $(patsubst boot/%.asm,$(BUILD)/%.o,$(ASM_SOURCES))
+SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/toolset.json
+
+QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
+               -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
+QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
+comma := ,
+
+.PHONY: all image kernel run debug test host-test system-test deps clean help
+all: image
+
+help:
+	@sed -n '2,5p' Makefile | sed 's/^# *//'
+
+deps:
+	@scripts/install-deps.sh
+
+image: $(ISO)
+kernel: $(KERNEL_ELF)
+
+$(KERNEL_LIB): $(SWIFT_SOURCES)
+	swift build --triple x86_64-unknown-none-elf --toolset linker/toolset.json -c release \
+	    --product Kernel --scratch-path $(KERNEL_SCRATCH)
+
+$(BUILD)/trampoline.bin: boot/trampoline.asm | $(BUILD) deps
+	nasm -f bin -o $@ $<
+
+$(BUILD)/trampoline_image.o: boot/trampoline_image.asm $(BUILD)/trampoline.bin
+	nasm -f elf64 -i $(BUILD)/ -o $@ $<
+
+$(BUILD)/%.o: boot/%.asm | $(BUILD) deps
+	nasm -f elf64 -o $@ $<
+
+$(KERNEL_ELF): $(ASM_OBJECTS) $(KERNEL_LIB) linker/kernel.ld
+	$(LLD) -T linker/kernel.ld -nostdlib --gc-sections -z max-page-size=4096 \
+	    -o $@ $(ASM_OBJECTS) --whole-archive $(KERNEL_LIB) --no-whole-archive
+
+$(ISO): $(KERNEL_ELF) boot/grub.cfg | deps
+	rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+	cp $(KERNEL_ELF) $(BUILD)/iso/boot/swiglet.elf
+	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || \
+	    { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+$(BUILD):
+	mkdir -p $@
+
+run: $(ISO)
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) -cdrom $(ISO)
+
+debug: $(ISO)
+	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) -cdrom $(ISO) -s -S
+
+host-test:
+	swift test
+
+system-test: $(ISO)
+	SWIGLET_REQUIRE_QEMU=1 swift test --filter SystemTests
+
+test: deps $(ISO)
+	SWIGLET_REQUIRE_QEMU=1 swift test
+
+clean:
+	rm -rf images $(KERNEL_SCRATCH)

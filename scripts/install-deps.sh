@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Swiglet needs to build and boot its image, if any are missing.
+# As root it installs them with apt-get; otherwise it names them and exits with an error.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A needed=(
+    [qemu-system-x86_64]=qemu-system-x86
+    [nasm]=nasm
+    [grub-mkrescue]=grub-common
+    [xorriso]=xorriso
+    [mformat]=mtools
+)
+packages=()
+for command in "${!needed[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || packages+=("${needed[$command]}")
+done
+# grub-mkrescue needs the BIOS platform files, which come in grub-pc-bin.
+[ -d /usr/lib/grub/i386-pc ] || packages+=(grub-pc-bin)
+[ ${#packages[@]} -eq 0 ] && exit 0
+
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+    echo "swiglet: missing Debian packages: ${packages[*]}" >&2
+    echo "swiglet: install them as root: apt-get install ${packages[*]}" >&2
+    exit 1
+fi
+echo "swiglet: installing ${packages[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2

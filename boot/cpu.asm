@@ -168,3 +168,15 @@ export current_cpu_block
 export raise_invalid_opcode
     ud2
     ret
+
+; uint64 application_processor_entry_address(void): the Swift AP entry, for the trampoline.
+extern application_processor_entry
+export application_processor_entry_address
+    lea rax, [rel application_processor_entry]
+    ret
+
+; uint64 raise_invalid_opcode_address(void): where the #UD of raise_invalid_opcode happens,
+; so the invalid-opcode self test can check the reported RIP exactly.
+export raise_invalid_opcode_address
+    lea rax, [rel raise_invalid_opcode]
+    ret

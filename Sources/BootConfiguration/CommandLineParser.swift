@@ -1,0 +1,86 @@
+/// Parses a boot command line (`key=value` and bare flags, separated by spaces) into BootOptions.
+
+/// One thing wrong with a command line, pointing at the offending word.
+public struct BootOptionProblem: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        /// The option's name is not one the kernel knows.
+        case unknownOption
+        /// A known option with a value it does not accept (or a missing/unwanted value).
+        case badValue
+    }
+    public var kind: Kind
+    /// Where the whole `key=value` word is in the command line.
+    public var wordStart: Int
+    public var wordLength: Int
+}
+
+/// The command line grammar: words separated by spaces or tabs; a word is `name` or
+/// `name=value`. Later words override earlier ones, so fw_cfg options (parsed after the boot
+/// loader's) win.
+public enum CommandLineParser {
+    /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
+    public static func parse(_ commandLine: UnsafeRawBufferPointer, into options: inout BootOptions,
+                             report: (BootOptionProblem) -> Void) {
+        var position = 0
+        while position < commandLine.count {
+            while position < commandLine.count && isSpace(commandLine[position]) { position += 1 }
+            let start = position
+            while position < commandLine.count && !isSpace(commandLine[position]) { position += 1 }
+            guard position > start else { continue }
+            let word = UnsafeRawBufferPointer(rebasing: commandLine[start..<position])
+            if let kind = apply(word, to: &options) {
+                report(BootOptionProblem(kind: kind, wordStart: start, wordLength: position - start))
+            }
+        }
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == 0
+    }
+
+    /// Applies one word; returns what was wrong with it, if anything.
+    private static func apply(_ word: UnsafeRawBufferPointer, to options: inout BootOptions) -> BootOptionProblem.Kind? {
+        let equals = word.firstIndex(of: UInt8(ascii: "="))
+        let name = UnsafeRawBufferPointer(rebasing: word[..<(equals ?? word.count)])
+        let value: UnsafeRawBufferPointer? = equals.map { UnsafeRawBufferPointer(rebasing: word[($0 + 1)...]) }
+
+        if matches(name, "log") {
+            guard let value else { return .badValue }
+            if matches(value, "debug") { options.logLevel = .debug }
+            else if matches(value, "info") { options.logLevel = .info }
+            else if matches(value, "warn") || matches(value, "warning") { options.logLevel = .warning }
+            else if matches(value, "error") { options.logLevel = .error }
+            else { return .badValue }
+        } else if matches(name, "test") {
+            guard let value, let test = SelfTest.allCases.first(where: { matches(value, $0.name) }) else { return .badValue }
+            options.selfTest = test
+        } else if matches(name, "acpi-dump") {
+            guard value == nil else { return .badValue }
+            options.dumpACPITables = true
+        } else if matches(name, "fault-cpu") {
+            guard let value, let number = decimal(value), number < 256 else { return .badValue }
+            options.faultCPU = number
+        } else {
+            return .unknownOption
+        }
+        return nil
+    }
+
+    /// Whether `bytes` spells exactly `text`.
+    static func matches(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        text.withUTF8Buffer { expected in
+            expected.count == bytes.count && zip(expected, bytes).allSatisfy { $0 == $1 }
+        }
+    }
+
+    /// A non-negative decimal number of at most 9 digits, or nil.
+    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+}

@@ -1,0 +1,83 @@
+/// Per-CPU data: one block per CPU, found through the GS base register.
+import Synchronization
+
+/// The life of a CPU as the rest of the kernel sees it.
+enum CPUState: UInt32 {
+    case absent = 0, starting, online, stopped
+}
+
+/// Everything one CPU owns. Lives in the zeroed `cpu_blocks` area of boot/layout.asm (at most
+/// 1 KiB each); GS.base points at the block, whose first word points at itself, so `GS:0`
+/// gives the current CPU's block in one instruction.
+struct CPUBlock: ~Copyable {
+    /// Must stay the first field: read as GS:0 by `current_cpu_block`.
+    var selfAddress: UInt64
+    /// 0 for the boot CPU, then in MADT order.
+    var index: Int
+    /// The local APIC ID, which IPIs address.
+    var apicID: UInt32
+    /// Written by the CPU itself (starting → online, online → stopped) with release, read by
+    /// others with acquire: a reader that sees `online` also sees everything the CPU set up.
+    let state: Atomic<UInt32>
+    /// The fault that stopped this CPU, valid once `state` reads `stopped` (same pairing).
+    var faultVector: UInt64
+    var faultAddress: UInt64
+    var faultInstruction: UInt64
+    /// Interrupts handled on this CPU, by kind: written by this CPU only, read by anyone.
+    let interruptCount: Atomic<UInt64>
+    let exceptionCount: Atomic<UInt64>
+    let interprocessorInterruptCount: Atomic<UInt64>
+    let timerInterruptCount: Atomic<UInt64>
+    /// Stacks (top addresses): the normal kernel stack and the IST stacks of TSS.IST1..3.
+    var kernelStackTop: UInt64
+    var doubleFaultStackTop: UInt64
+    var nonMaskableInterruptStackTop: UInt64
+    var machineCheckStackTop: UInt64
+    /// This CPU's descriptor tables (GDT, TSS, IDT), one page-aligned allocation.
+    var descriptorTables: UInt64
+}
+
+/// The set of CPUs and the current one.
+enum CPU {
+    nonisolated(unsafe) private static var blocksBase: UInt64 = 0
+    nonisolated(unsafe) private static var blockBytes: Int = 0
+    nonisolated(unsafe) static var maximumCount: Int = 0
+    /// How many CPUs the MADT listed (enabled ones), the boot CPU included.
+    nonisolated(unsafe) static var count: Int = 1
+
+    /// Prepares the block table and makes block 0 the boot CPU's (called first thing in kmain).
+    static func initializeBootProcessor(layout: KernelLayout) {
+        blocksBase = layout.cpuBlocks
+        blockBytes = layout.cpuBlockBytes
+        maximumCount = layout.maximumCPUs
+        precondition(MemoryLayout<CPUBlock>.size <= layout.cpuBlockBytes, "CPUBlock outgrew its slot")
+        let block = blockPointer(0)
+        block.pointee.selfAddress = UInt64(UInt(bitPattern: block))
+        block.pointee.index = 0
+        block.pointee.state.store(CPUState.online.rawValue, ordering: .releasing)
+        activate(index: 0)
+    }
+
+    /// Points GS.base at block `index` on the calling CPU.
+    static func activate(index: Int) {
+        ModelSpecificRegister.gsBase.write(UInt64(UInt(bitPattern: blockPointer(index))))
+    }
+
+    /// The block of CPU `index` (0 ..< maximumCount).
+    static func blockPointer(_ index: Int) -> UnsafeMutablePointer<CPUBlock> {
+        precondition(index >= 0 && index < maximumCount, "CPU index out of range")
+        return UnsafeMutablePointer(bitPattern: UInt(blocksBase) + UInt(index * blockBytes))!
+    }
+
+    /// The calling CPU's block.
+    static var current: UnsafeMutablePointer<CPUBlock> {
+        UnsafeMutablePointer(bitPattern: UInt(current_cpu_block()))!
+    }
+
+    /// The calling CPU's index (0 before per-CPU data exists).
+    static var currentIndex: Int { blocksBase == 0 ? 0 : current.pointee.index }
+
+    static func state(of index: Int) -> CPUState {
+        CPUState(rawValue: blockPointer(index).pointee.state.load(ordering: .acquiring)) ?? .absent
+    }
+}

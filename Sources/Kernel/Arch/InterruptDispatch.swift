@@ -1,0 +1,42 @@
+/// The one Swift entry point for every interrupt and exception, called by boot/interrupts.asm.
+import Synchronization
+
+/// Interrupt vectors the kernel assigns (exceptions occupy 0...31).
+enum InterruptVector {
+    /// The legacy 8259 PICs are remapped here and masked; anything arriving is spurious.
+    static let legacyPICBase: UInt64 = 0x20
+    static let localTimer: UInt64 = 0x30
+    /// A test or wake-up IPI: counted, nothing else.
+    static let wakeUp: UInt64 = 0x40
+    static let localAPICError: UInt64 = 0xFE
+    static let spurious: UInt64 = 0xFF
+}
+
+@_cdecl("interrupt_dispatch")
+func interruptDispatch(_ frame: UnsafeMutablePointer<InterruptFrame>) {
+    let vector = frame.pointee.vector
+    let cpu = CPU.current
+    // Each counter is written only by its own CPU; relaxed is enough for statistics others
+    // read at any time (they need no ordering with anything else).
+    cpu.pointee.interruptCount.wrappingAdd(1, ordering: .relaxed)
+    if vector < 32 {
+        cpu.pointee.exceptionCount.wrappingAdd(1, ordering: .relaxed)
+        Exceptions.handle(frame)
+        return
+    }
+    switch vector {
+    case InterruptVector.localTimer:
+        cpu.pointee.timerInterruptCount.wrappingAdd(1, ordering: .relaxed)
+        LocalAPIC.endOfInterrupt()
+    case InterruptVector.wakeUp:
+        cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
+        LocalAPIC.endOfInterrupt()
+    case InterruptVector.spurious:
+        break   // Intel SDM vol 3A §11.9: no EOI for the spurious vector.
+    case InterruptVector.legacyPICBase ..< InterruptVector.legacyPICBase + 16:
+        LegacyPIC.acknowledgeSpurious(line: Int(vector - InterruptVector.legacyPICBase))
+    default:
+        Log.warning("unexpected interrupt vector \(vector)")
+        LocalAPIC.endOfInterrupt()
+    }
+}

@@ -1,0 +1,97 @@
+/// The composition root: kmain wires the portable modules to the hardware, in boot order.
+import BootConfiguration
+import BootProtocol
+import MemoryManagement
+import RawBytes
+
+/// What the rest of the kernel may ask about the boot.
+enum Kernel {
+    nonisolated(unsafe) static var options = BootOptions()
+    nonisolated(unsafe) static var platform = Platform()
+    nonisolated(unsafe) static var onlineCPUs = 1
+}
+
+/// Entered from boot/multiboot2.asm on the boot CPU, in long mode on the boot page tables,
+/// with interrupts off. Never returns.
+@_cdecl("kmain")
+func kmain(magic: UInt32, informationAddress: UInt64) {
+    MonotonicClock.markBoot()
+    SerialPort.com1.initialize()
+    let layout = KernelLayout.current
+
+    // 1. This CPU's block, stacks and tables, so that any fault from here on is reported.
+    CPU.initializeBootProcessor(layout: layout)
+    let boot = CPU.blockPointer(0)
+    boot.pointee.kernelStackTop = layout.bootStack.end
+    let interruptStackStride = 4096 + layout.bootInterruptStackBytes
+    boot.pointee.doubleFaultStackTop = layout.bootInterruptStacks + interruptStackStride
+    boot.pointee.nonMaskableInterruptStackTop = layout.bootInterruptStacks + 2 * interruptStackStride
+    boot.pointee.machineCheckStackTop = layout.bootInterruptStacks + 3 * interruptStackStride
+    boot.pointee.descriptorTables = layout.bootDescriptorTables
+    DescriptorTables.install(on: boot, stubTable: layout.interruptStubTable)
+    Console.write(line: "swiglet: booting (Embedded Swift kernel, image \(bytes: layout.image.length))")
+
+    // 2. The boot information.
+    guard magic == Multiboot2.bootloaderMagic,
+          let informationPointer = UnsafeRawPointer(bitPattern: UInt(informationAddress)) else {
+        Log.error("boot: not started by a multiboot2 loader (magic \(hex: magic))")
+        Processor.stop()
+    }
+    let informationSize = Int(Multiboot2Information.totalSize(at: informationPointer))
+    let information: Multiboot2Information
+    do throws(Multiboot2Error) {
+        information = try Multiboot2Information(magic: magic, bytes: ByteReader(start: informationPointer, count: informationSize))
+    } catch {
+        Log.error("boot: the multiboot2 information is malformed; cannot continue")
+        Processor.stop()
+    }
+
+    // 3. Physical memory and the heap.
+    var reserved = RangeList()
+    reserved.append(PhysicalRange(start: layout.image.start, end: layout.image.end))
+    reserved.append(PhysicalRange(start: informationAddress, length: UInt64(informationSize)))
+    for module in information.modules { reserved.append(PhysicalRange(start: UInt64(module.start), end: UInt64(module.end))) }
+    PhysicalMemory.initialize(information: information, reserved: reserved)
+    KernelHeap.initialize()
+
+    // 4. Boot options: the boot loader's command line, then fw_cfg's, which wins.
+    BootCommandLine.load(information: information, into: &Kernel.options)
+    Console.minimumLevel = LogLevel(rawValue: Kernel.options.logLevel.rawValue) ?? .info
+    Log.info("memory: \(bytes: PhysicalMemory.usableBytes) usable, \(PhysicalMemory.freeFrameCount) frames free")
+
+    // 5. ACPI, then our own page tables (which map the devices ACPI names).
+    // The initial APIC ID from CPUID leaf 1, EBX bits 24-31 (Intel SDM vol 2A, CPUID).
+    boot.pointee.apicID = CPUIDResult(leaf: 1).ebx >> 24
+    Kernel.platform = Platform.discover(rootPointer: information.acpiRootPointer, bootAPICID: boot.pointee.apicID,
+                                        dumpTables: Kernel.options.dumpACPITables)
+    KernelAddressSpace.build(regions: information.memoryRegions.lazy.map { PhysicalRange(start: $0.base, length: $0.length) },
+                             layout: layout)
+    LocalAPIC.base = Kernel.platform.localAPICAddress
+    KernelAddressSpace.mapDevice(physical: LocalAPIC.base, byteCount: 4096)
+    for ioAPIC in Kernel.platform.ioAPICs { KernelAddressSpace.mapDevice(physical: ioAPIC.base, byteCount: 4096) }
+    Log.info("paging: kernel page tables at \(hex: KernelAddressSpace.root), W^X, guard pages under stacks")
+
+    // 6. Interrupt controllers and time.
+    LegacyPIC.remapAndMask()
+    LocalAPIC.enableOnThisProcessor()
+    for ioAPIC in Kernel.platform.ioAPICs { ioAPIC.maskAll() }
+    MonotonicClock.calibrate()
+    Log.info("""
+        time: TSC \(MonotonicClock.timestampFrequency / 1_000_000) MHz, APIC timer \
+        \(LocalAPIC.timerFrequency / 1000) kHz (calibrated against the PIT)
+        """)
+    Log.info("acpi: \(Kernel.platform.tablesFound) tables, \(Kernel.platform.processorAPICIDs.count) CPUs, \(Kernel.platform.ioAPICs.count) I/O APICs")
+
+    // 7. The other CPUs.
+    CPU.count = min(Kernel.platform.processorAPICIDs.count, CPU.maximumCount)
+    Kernel.onlineCPUs = ApplicationProcessors.startAll(apicIDs: Kernel.platform.processorAPICIDs, layout: layout)
+    interrupts_enable()
+
+    Console.write(line: """
+        swiglet: ready cpus=\(Kernel.onlineCPUs) memory=\(PhysicalMemory.usableBytes >> 20)MiB \
+        boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
+        """)
+
+    if let test = Kernel.options.selfTest { SelfTests.run(test) }
+    while true { interrupts_enable_and_halt() }
+}

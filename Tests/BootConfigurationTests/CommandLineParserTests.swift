@@ -1,0 +1,83 @@
+/// Tests of the boot command line parser: known options, overrides, and every kind of bad word.
+import BootConfiguration
+import XCTest
+
+final class CommandLineParserTests: XCTestCase {
+    private func parse(_ text: String, into options: BootOptions = BootOptions()) -> (BootOptions, [(BootOptionProblem.Kind, String)]) {
+        var result = options
+        var problems: [(BootOptionProblem.Kind, String)] = []
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { buffer in
+            CommandLineParser.parse(buffer, into: &result) { problem in
+                let word = String(decoding: bytes[problem.wordStart ..< problem.wordStart + problem.wordLength], as: UTF8.self)
+                problems.append((problem.kind, word))
+            }
+        }
+        return (result, problems)
+    }
+
+    func testEmptyLineKeepsDefaults() {
+        let (options, problems) = parse("   ")
+        XCTAssertEqual(options.logLevel, .info)
+        XCTAssertNil(options.selfTest)
+        XCTAssertFalse(options.dumpACPITables)
+        XCTAssertNil(options.faultCPU)
+        XCTAssertTrue(problems.isEmpty)
+    }
+
+    func testKnownOptions() {
+        let (options, problems) = parse("log=debug test=page-fault\tacpi-dump fault-cpu=3")
+        XCTAssertEqual(options.logLevel, .debug)
+        XCTAssertEqual(options.selfTest, .pageFault)
+        XCTAssertTrue(options.dumpACPITables)
+        XCTAssertEqual(options.faultCPU, 3)
+        XCTAssertTrue(problems.isEmpty)
+    }
+
+    func testEverySelfTestNameParses() {
+        for test in SelfTest.allCases {
+            let name = test.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+            XCTAssertEqual(parse("test=\(name)").0.selfTest, test, name)
+        }
+    }
+
+    func testLaterWordsOverrideEarlierOnes() {
+        let (options, _) = parse("log=error log=warn")
+        XCTAssertEqual(options.logLevel, .warning)
+        // A second parse (fw_cfg after the boot loader) overrides the first.
+        let (second, _) = parse("log=debug", into: options)
+        XCTAssertEqual(second.logLevel, .debug)
+    }
+
+    func testUnknownOptionsAreReportedWithTheirWord() {
+        let (options, problems) = parse("quiet log=info nosmp=1")
+        XCTAssertEqual(options.logLevel, .info)
+        XCTAssertEqual(problems.map(\.0), [.unknownOption, .unknownOption])
+        XCTAssertEqual(problems.map(\.1), ["quiet", "nosmp=1"])
+    }
+
+    func testBadValuesAreReportedAndLeaveTheSettingAlone() {
+        let (options, problems) = parse("log=loud test=nothing fault-cpu=x fault-cpu= fault-cpu=1234567890 acpi-dump=yes log test")
+        XCTAssertEqual(options.logLevel, .info)
+        XCTAssertNil(options.selfTest)
+        XCTAssertNil(options.faultCPU)
+        XCTAssertFalse(options.dumpACPITables)
+        XCTAssertEqual(problems.count, 8)
+        XCTAssertTrue(problems.allSatisfy { $0.0 == .badValue })
+    }
+
+    func testOddBytesNeverCrash() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0...64, using: &random)
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            var options = BootOptions()
+            bytes.withUnsafeBytes { buffer in
+                CommandLineParser.parse(buffer, into: &options) { problem in
+                    XCTAssertLessThanOrEqual(problem.wordStart + problem.wordLength, bytes.count)
+                    XCTAssertGreaterThan(problem.wordLength, 0)
+                }
+            }
+        }
+    }
+}

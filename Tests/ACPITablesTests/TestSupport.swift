@@ -1,0 +1,85 @@
+// Test helpers: little-endian byte building and memory fenced by inaccessible guard pages (same as BootProtocolTests).
+
+import Glibc
+import RawBytes
+import XCTest
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in little-endian byte order.
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        var little = value.littleEndian
+        Swift.withUnsafeBytes(of: &little) { append(contentsOf: $0) }
+    }
+
+    /// Overwrites `T.bitWidth / 8` bytes at `offset` with `value` in little-endian order.
+    mutating func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        var little = value.littleEndian
+        Swift.withUnsafeBytes(of: &little) { bytes in
+            for (index, byte) in bytes.enumerated() { self[offset + index] = byte }
+        }
+    }
+
+    /// Appends zero bytes until the count is a multiple of `alignment`.
+    mutating func pad(toMultipleOf alignment: Int) {
+        while count % alignment != 0 { append(0) }
+    }
+}
+
+/// Bytes placed so that they end at (within 7 bytes of) an inaccessible guard page (and start after another
+/// one): any read outside them crashes the test process instead of passing silently.
+final class GuardedBuffer {
+    let mapping: UnsafeMutableRawPointer
+    let mappingSize: Int
+    let start: UnsafeMutableRawPointer
+    let count: Int
+
+    init(_ bytes: [UInt8]) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let dataPages = (bytes.count + page - 1) / page + 1
+        mappingSize = (dataPages + 2) * page
+        let raw = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(raw != MAP_FAILED, "mmap failed")
+        mapping = raw!
+        let dataStart = mapping + page
+        let dataEnd = dataStart + dataPages * page
+        precondition(mprotect(mapping, page, PROT_NONE) == 0)
+        precondition(mprotect(dataEnd, page, PROT_NONE) == 0)
+        // Start 8-byte aligned, as close to the guard page as that allows (exactly at it when
+        // the length is a multiple of 8).
+        start = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: dataEnd - bytes.count) & ~7)!
+        count = bytes.count
+        bytes.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
+    deinit { munmap(mapping, mappingSize) }
+
+    /// A reader over exactly the stored bytes.
+    var reader: ByteReader { ByteReader(start: UnsafeRawPointer(start), count: count) }
+
+    /// Whether `reader` lies entirely inside the stored bytes.
+    func encloses(_ reader: ByteReader) -> Bool {
+        guard reader.count > 0 else { return true }
+        guard let base = reader.baseAddress else { return false }
+        let low = UInt(bitPattern: UnsafeRawPointer(start)), high = low + UInt(count)
+        let readerLow = UInt(bitPattern: base)
+        return readerLow >= low && readerLow + UInt(reader.count) <= high
+    }
+}
+
+/// A small deterministic pseudo-random generator (SplitMix64) so that failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The bytes of a reader as an array.
+func bytesOf(_ reader: ByteReader) -> [UInt8] { Array(reader) }
+
+/// The bytes of an ASCII string.
+func ascii(_ text: String) -> [UInt8] { Array(text.utf8) }

@@ -37,7 +37,9 @@ deps:
 image: $(ISO)
 kernel: $(KERNEL_ELF)
 
+# The archive is removed first: ar would keep objects of deleted source files in it.
 $(KERNEL_LIB): $(SWIFT_SOURCES)
+	rm -f $(KERNEL_LIB)
 	swift build --triple x86_64-unknown-none-elf --toolset linker/toolset.json -c release \
 	    --product Kernel --scratch-path $(KERNEL_SCRATCH)
 

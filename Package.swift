@@ -27,7 +27,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration"],
-            swiftSettings: common),
+            swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         .testTarget(name: "BootProtocolTests", dependencies: ["BootProtocol"]),
         .testTarget(name: "ACPITablesTests", dependencies: ["ACPITables"],

@@ -5,7 +5,15 @@
 bits 64
 section .text
 
-global memset, memcpy, memmove, memcmp
+global memset, memcpy, memmove, memcmp, posix_memalign, free
+extern kernel_posix_memalign, kernel_free
+
+; The C allocator names the Swift runtime calls, forwarded to the kernel heap
+; (Sources/Kernel/Memory/KernelHeap.swift); Swift may not define functions with these names.
+posix_memalign:
+    jmp kernel_posix_memalign
+free:
+    jmp kernel_free
 
 ; void *memset(void *destination, int value, size_t count)
 memset:

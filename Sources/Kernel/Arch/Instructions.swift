@@ -24,7 +24,7 @@
 @_extern(c, "interrupts_enable") func interrupts_enable()
 @_extern(c, "interrupts_disable") func interrupts_disable()
 @_extern(c, "interrupts_enable_and_halt") func interrupts_enable_and_halt()
-@_extern(c, "cpu_stop_forever") func cpu_stop_forever() -> Never
+@_extern(c, "cpu_stop_forever") func cpu_stop_forever()
 @_extern(c, "load_gdt") func load_gdt(_ pointer: UnsafeRawPointer, _ codeSelector: UInt16, _ dataSelector: UInt16)
 @_extern(c, "load_idt") func load_idt(_ pointer: UnsafeRawPointer)
 @_extern(c, "load_task_register") func load_task_register(_ selector: UInt16)
@@ -73,7 +73,10 @@ struct CPUIDResult {
 /// Processor-wide operations on the current CPU.
 enum Processor {
     /// Stops this CPU until the next reset: interrupts off, halt forever.
-    static func stop() -> Never { cpu_stop_forever() }
+    static func stop() -> Never {
+        cpu_stop_forever()
+        while true {}   // not reached: cpu_stop_forever never returns
+    }
     /// Spin-wait hint (PAUSE): lets a hyperthread sibling or QEMU's TCG loop breathe.
     @inline(__always) static func relax() { cpu_pause() }
     /// Whether interrupts are enabled (RFLAGS.IF, bit 9).

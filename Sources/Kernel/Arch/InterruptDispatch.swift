@@ -13,7 +13,8 @@ enum InterruptVector {
 }
 
 @_cdecl("interrupt_dispatch")
-func interruptDispatch(_ frame: UnsafeMutablePointer<InterruptFrame>) {
+func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
+    let frame = rawFrame.assumingMemoryBound(to: InterruptFrame.self)
     let vector = frame.pointee.vector
     let cpu = CPU.current
     // Each counter is written only by its own CPU; relaxed is enough for statistics others

@@ -38,7 +38,7 @@ struct Platform {
         if dumpTables { ACPIDump.write(rootPointer: rootPointer, acpi: acpi) }
         for rejected in acpi.rejectedTables {
             platform.tablesRejected += 1
-            Log.error("acpi: table \(text: rejected.signature.bytes) at \(hex: rejected.physicalAddress) rejected: \(describe(rejected.reason))")
+            Log.error("acpi: table \(signature: rejected.signature) at \(hex: rejected.physicalAddress) rejected: \(describe(rejected.reason))")
         }
         for _ in acpi.tables { platform.tablesFound += 1 }
 
@@ -88,11 +88,10 @@ struct Platform {
 enum ACPIDump {
     static func write(rootPointer: ByteReader, acpi: ACPI<IdentityMappedMemory>) {
         line(kind: "RSDP", address: UInt64(UInt(bitPattern: rootPointer.baseAddress)), bytes: rootPointer)
-        // The root table itself (RSDT or XSDT) and every table it lists, valid or not.
+        // The root table itself (RSDT or XSDT) and every valid table it lists (rejected ones
+        // are reported as errors instead).
+        line(kind: "TABLE", address: acpi.rootTable.physicalAddress, bytes: acpi.rootTable.bytes)
         for table in acpi.tables { line(kind: "TABLE", address: table.physicalAddress, bytes: table.bytes) }
-        for table in acpi.rejectedTables {
-            if let bytes = table.bytes { line(kind: "TABLE", address: table.physicalAddress, bytes: bytes) }
-        }
     }
 
     /// One table per console line would exceed the line buffer: split into chunks that the

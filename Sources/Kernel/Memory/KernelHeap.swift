@@ -47,16 +47,17 @@ enum KernelHeap {
     static func validate() -> Bool { lock.withLock { heap?.validate() ?? false } }
 }
 
-/// The allocator of the Embedded Swift runtime (classes, arrays, `allocate`).
-@_cdecl("posix_memalign")
-func posix_memalign(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ byteCount: Int) -> Int32 {
+/// The allocator of the Embedded Swift runtime (classes, arrays, `allocate`): boot/memory.asm
+/// exports posix_memalign and free as jumps to these two, since Swift reserves those names.
+@_cdecl("kernel_posix_memalign")
+func kernelPosixMemalign(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ byteCount: Int) -> Int32 {
     guard alignment > 0, alignment & (alignment - 1) == 0 else { return 22 }   // EINVAL
     guard let pointer = KernelHeap.allocate(byteCount: byteCount, alignment: max(alignment, 16)) else { return 12 }  // ENOMEM
     result.pointee = pointer
     return 0
 }
 
-@_cdecl("free")
-func free(_ pointer: UnsafeMutableRawPointer?) {
+@_cdecl("kernel_free")
+func kernelFree(_ pointer: UnsafeMutableRawPointer?) {
     if let pointer { KernelHeap.free(pointer) }
 }

@@ -3,6 +3,7 @@
 /// Result line, for people and for Tests/SystemTests:
 ///     swiglet-test: NAME pass|fail key=value ...
 import BootConfiguration
+import MemoryManagement
 import Synchronization
 
 enum SelfTests {

@@ -1,4 +1,5 @@
 /// Fixed-size text built by string interpolation without touching the heap, for console lines.
+import ACPITables
 import RawBytes
 
 /// One line of console text, at most `capacity` bytes; longer text is cut and marked with "...".
@@ -78,6 +79,13 @@ struct TextBuffer: StringInterpolationProtocol {
         if milliseconds < 100 { append(byte: UInt8(ascii: "0")) }
         if milliseconds < 10 { append(byte: UInt8(ascii: "0")) }
         appendDecimal(milliseconds)
+    }
+
+    /// An ACPI table signature such as "APIC" ("????" when unknown).
+    mutating func appendInterpolation(signature: TableSignature?) {
+        guard let signature else { appendLiteral("????"); return }
+        let bytes = signature.printableBytes
+        append(byte: bytes.0); append(byte: bytes.1); append(byte: bytes.2); append(byte: bytes.3)
     }
 
     mutating func appendInterpolation(_ other: TextBuffer) {

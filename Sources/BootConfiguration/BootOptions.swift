@@ -14,6 +14,9 @@ public enum SelfTest: CaseIterable, Sendable {
     case pageFault
     /// One CPU executes UD2; the fault is reported and the others go on.
     case invalidOpcode
+    /// One CPU overflows its stack into the guard page: a double fault on the IST stack,
+    /// reported, and the others go on.
+    case stackOverflow
     /// Every CPU allocates and frees at once; memory is reused, not leaked.
     case heapStress
     /// The monotonic clock keeps the CMOS clock's pace, on every CPU; the APIC timer agrees.
@@ -27,6 +30,7 @@ public enum SelfTest: CaseIterable, Sendable {
         case .processors: "cpus"
         case .pageFault: "page-fault"
         case .invalidOpcode: "invalid-opcode"
+        case .stackOverflow: "stack-overflow"
         case .heapStress: "heap-stress"
         case .clock: "clock"
         case .interprocessorInterrupts: "ipi"

@@ -28,13 +28,15 @@ final class BootTests: XCTestCase {
 
     /// Runs self test `name` and checks the pass line, the ready line and the exit status.
     @discardableResult
-    private func runSelfTest(_ name: String, cpus: Int, extraOptions: String = "",
+    private func runSelfTest(_ name: String, cpus: Int, extraOptions: String = "", expectFault: Bool = false,
                              file: StaticString = #filePath, line: UInt = #line) throws -> QEMUMachine.Outcome {
         let machine = QEMUMachine(cpus: cpus, commandLine: "test=\(name) \(extraOptions)")
         let outcome = try machine.boot()
         check(!outcome.timedOut, "QEMU did not finish within \(Int(machine.timeout)) s", outcome, file: file, line: line)
         check(readyLine(outcome.console)?.cpus == cpus, "no ready line with cpus=\(cpus)", outcome, file: file, line: line)
         check(outcome.console.contains("swiglet-test: \(name) pass"), "no pass line for \(name)", outcome, file: file, line: line)
+        let faulted = outcome.console.contains(": exception #")
+        check(faulted == expectFault, expectFault ? "no exception was reported" : "a CPU faulted", outcome, file: file, line: line)
         check(outcome.selfTestPassed, "QEMU exit status \(String(describing: outcome.exitStatus)), expected 1 (pass)", outcome, file: file, line: line)
         return outcome
     }
@@ -59,17 +61,30 @@ final class BootTests: XCTestCase {
     }
 
     func testPageFaultIsReportedAndOtherCPUsGoOn() throws {
-        let outcome = try runSelfTest("page-fault", cpus: 3)
+        let outcome = try runSelfTest("page-fault", cpus: 3, expectFault: true)
         check(outcome.console.contains("cpu2: exception #PF page fault (vector 14) error=0x2 "), "no #PF report from cpu2", outcome)
         check(outcome.console.contains("cr2=0xdead0000"), "CR2 not reported as the faulting address", outcome)
         check(outcome.console.contains("others-answered=1/1"), "the other application CPU did not go on", outcome)
     }
 
     func testInvalidOpcodeIsReportedWithItsAddress() throws {
-        let outcome = try runSelfTest("invalid-opcode", cpus: 2)
+        let outcome = try runSelfTest("invalid-opcode", cpus: 2, expectFault: true)
         let address = try symbolAddress("raise_invalid_opcode")
         check(outcome.console.contains("cpu1: exception #UD invalid opcode (vector 6) error=0x0 rip=0x\(address) "),
               "no #UD report from cpu1 at raise_invalid_opcode (0x\(address))", outcome)
+    }
+
+    func testStackOverflowHitsTheGuardPageAndDoubleFaultsOnItsOwnStack() throws {
+        let outcome = try runSelfTest("stack-overflow", cpus: 2, expectFault: true)
+        check(outcome.console.contains("cpu1: exception #DF double fault (vector 8)"), "no #DF report from cpu1", outcome)
+    }
+
+    func testFaultTestsNeedAnApplicationCPU() throws {
+        // The test must be able to fail: with the boot CPU as the target it refuses and exits 3.
+        let machine = QEMUMachine(cpus: 2, commandLine: "test=page-fault fault-cpu=0")
+        let outcome = try machine.boot()
+        check(outcome.console.contains("swiglet-test: page-fault fail reason=needs-an-application-cpu"), "no fail line", outcome)
+        check(outcome.exitStatus == 3, "QEMU exit status \(String(describing: outcome.exitStatus)), expected 3 (fail)", outcome)
     }
 
     func testHeapReusesMemoryUnderConcurrentStress() throws {

@@ -10,6 +10,8 @@ enum ProcessorJob: UInt32 {
     case pageFault
     /// Execute UD2 (only the target CPU).
     case invalidOpcode
+    /// Recurse until the stack runs into its guard page (only the target CPU).
+    case stackOverflow
     /// Allocate and free in a loop.
     case heapStress
     /// Read the clock and check it is not behind the boot CPU's last reading.
@@ -102,6 +104,8 @@ enum ProcessorWork {
         case .invalidOpcode:
             raise_invalid_opcode()
             return false
+        case .stackOverflow:
+            return SelfTests.recurseForever(depth: 0) == 0
         case .heapStress:
             return SelfTests.heapStressRound(seed: UInt64(CPU.currentIndex) &* 0x9E37_79B9_7F4A_7C15)
         case .clockCheck:

@@ -16,6 +16,7 @@ enum SelfTests {
         case .processors: processors(&details)
         case .pageFault: fault(.pageFault, &details)
         case .invalidOpcode: fault(.invalidOpcode, &details)
+        case .stackOverflow: fault(.stackOverflow, &details)
         case .heapStress: heapStress(&details)
         case .clock: clock(&details)
         case .interprocessorInterrupts: interprocessorInterrupts(&details)
@@ -46,16 +47,28 @@ enum SelfTests {
             details.appendInterpolation(Message("reason=test-address-is-mapped").text)
             return false
         }
-        _ = ProcessorWork.run(job, onlyCPU: target, expected: 1, timeout: 2_000_000_000)
-        let deadline = MonotonicClock.nanosecondsSinceBoot + 2_000_000_000
+        // Hand out the job without waiting for completion: the target never completes it.
+        _ = ProcessorWork.run(job, onlyCPU: target, expected: 1, timeout: 0)
+        let deadline = MonotonicClock.nanosecondsSinceBoot + 5_000_000_000
         while CPU.state(of: target) != .stopped && MonotonicClock.nanosecondsSinceBoot < deadline { Processor.relax() }
         let block = CPU.blockPointer(target)
         let stopped = CPU.state(of: target) == .stopped
-        let expectedVector: UInt64 = job == .pageFault ? 14 : 6
-        let rightVector = block.pointee.faultVector == expectedVector
-        let rightAddress = job == .pageFault
-            ? block.pointee.faultAddress == unmappedAddress
-            : block.pointee.faultInstruction == raise_invalid_opcode_address()
+        let rightVector: Bool
+        let rightAddress: Bool
+        switch job {
+        case .pageFault:
+            rightVector = block.pointee.faultVector == UInt64(ExceptionVector.pageFault.rawValue)
+            rightAddress = block.pointee.faultAddress == unmappedAddress
+        case .invalidOpcode:
+            rightVector = block.pointee.faultVector == UInt64(ExceptionVector.invalidOpcode.rawValue)
+            rightAddress = block.pointee.faultInstruction == raise_invalid_opcode_address()
+        default:
+            // The #PF on the guard page cannot push its frame onto the overflowed stack, so the
+            // CPU raises a double fault, which runs on its own IST stack. CR2 is in the guard page.
+            let guardPage = block.pointee.kernelStackTop - UInt64(ApplicationProcessors.kernelStackBytes) - 4096
+            rightVector = block.pointee.faultVector == UInt64(ExceptionVector.doubleFault.rawValue)
+            rightAddress = block.pointee.faultAddress >= guardPage && block.pointee.faultAddress < guardPage + 4096
+        }
 
         // The others go on: every other application processor still answers, and this CPU's
         // clock still advances.
@@ -66,10 +79,22 @@ enum SelfTests {
         let clockMoved = MonotonicClock.nanosecondsSinceBoot > before
         details.appendInterpolation(Message("""
             cpu=\(target) stopped=\(stopped) vector=\(block.pointee.faultVector) \
-            address=\(hex: job == .pageFault ? block.pointee.faultAddress : block.pointee.faultInstruction) \
+            address=\(hex: job == .invalidOpcode ? block.pointee.faultInstruction : block.pointee.faultAddress) \
             others-answered=\(answered)/\(others)
             """).text)
         return stopped && rightVector && rightAddress && answered == others && clockMoved
+    }
+
+    /// Uses 512 bytes of stack per call until the guard page stops it. Not a tail call: the
+    /// result is used after the recursive call returns.
+    @inline(never)
+    static func recurseForever(depth: Int) -> Int {
+        // The bound is never reached (the stack runs out first); it keeps the compiler's
+        // infinite-recursion check satisfied.
+        if depth == Int.max { return 0 }
+        var frame = InlineArray<64, Int>(repeating: depth)
+        frame[depth & 63] = recurseForever(depth: depth + 1)
+        return frame[(depth + 1) & 63] &+ frame[0]
     }
 
     static func touchUnmappedMemory() {

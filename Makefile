@@ -77,10 +77,10 @@ host-test:
 	swift test
 
 system-test: $(ISO)
-	SWIGLET_REQUIRE_QEMU=1 swift test --filter SystemTests
+	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing --filter SystemTests
 
 test: deps $(ISO)
-	SWIGLET_REQUIRE_QEMU=1 swift test
+	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing
 
 clean:
 	rm -rf images $(KERNEL_SCRATCH)

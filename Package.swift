@@ -29,10 +29,12 @@ let package = Package(
                            "Timekeeping", "BootConfiguration"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
-        .testTarget(name: "BootProtocolTests", dependencies: ["BootProtocol"]),
-        .testTarget(name: "ACPITablesTests", dependencies: ["ACPITables"],
+        // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
+        .target(name: "TestSupport", dependencies: ["RawBytes"], path: "Tests/TestSupport"),
+        .testTarget(name: "BootProtocolTests", dependencies: ["BootProtocol", "TestSupport"]),
+        .testTarget(name: "ACPITablesTests", dependencies: ["ACPITables", "TestSupport"],
                     resources: [.copy("Recorded")]),
-        .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement"]),
+        .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "TestSupport"]),
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration"]),
         .testTarget(name: "SystemTests"),

@@ -3,6 +3,7 @@
 
 import ACPITables
 import Foundation
+import TestSupport
 import RawBytes
 
 /// A table with a System Description Table Header (ACPI 6.5 §5.2.6) in front of `body`, its

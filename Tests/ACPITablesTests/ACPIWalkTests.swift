@@ -2,6 +2,7 @@
 
 import ACPITables
 import RawBytes
+import TestSupport
 import XCTest
 
 final class ACPIWalkTests: XCTestCase {

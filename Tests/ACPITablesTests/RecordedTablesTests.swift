@@ -4,6 +4,7 @@
 import ACPITables
 import Foundation
 import RawBytes
+import TestSupport
 import XCTest
 
 final class RecordedTablesTests: XCTestCase {

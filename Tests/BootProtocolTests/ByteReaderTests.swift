@@ -1,6 +1,7 @@
 // ByteReader (the RawBytes module), tested here because RawBytes has no test target of its own.
 
 import RawBytes
+import TestSupport
 import XCTest
 
 final class ByteReaderTests: XCTestCase {

@@ -1,6 +1,7 @@
 // Builds Multiboot2 boot information blobs byte by byte for tests.
 
 import Foundation
+import TestSupport
 
 /// Builds boot information as GRUB lays it out — Multiboot2 spec §3.6.1: total_size, reserved,
 /// then tags each padded to 8 bytes, then an end tag.

@@ -2,6 +2,7 @@
 
 import BootProtocol
 import RawBytes
+import TestSupport
 import XCTest
 
 final class Multiboot2InformationTests: XCTestCase {

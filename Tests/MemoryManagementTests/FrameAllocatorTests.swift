@@ -1,4 +1,5 @@
 /// Tests of the bitmap frame allocator and of bitmap placement.
+import TestSupport
 import XCTest
 import MemoryManagement
 
@@ -141,7 +142,7 @@ final class FrameAllocatorTests: XCTestCase {
         allocator.release(PhysicalRange(start: 0, end: 4 << 20))
         var model = [Bool](repeating: false, count: 1024)   // true = allocated
         var live: [(UInt64, Int)] = []
-        var random = SeededGenerator(seed: 7)
+        var random = SplitMix64(seed: 7)
         for _ in 0..<5000 {
             if live.isEmpty || Bool.random(using: &random) {
                 let count = Int.random(in: 1...20, using: &random)

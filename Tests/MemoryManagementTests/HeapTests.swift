@@ -1,4 +1,5 @@
 /// Tests of the kernel heap: reuse, coalescing, alignment, integrity and bad-free detection.
+import TestSupport
 import XCTest
 @testable import MemoryManagement
 
@@ -75,7 +76,7 @@ final class HeapTests: XCTestCase {
         var (heap, buffer) = makeHeap(byteCount: 1 << 20)
         _ = buffer
         let full = heap.statistics.largestFreeBlock
-        var random = SeededGenerator(seed: 42)
+        var random = SplitMix64(seed: 42)
         var pointers: [UnsafeMutableRawPointer] = []
         while let pointer = heap.allocate(byteCount: Int.random(in: 0...600, using: &random), alignment: 16) {
             pointers.append(pointer)
@@ -111,7 +112,7 @@ final class HeapTests: XCTestCase {
         // over, but not the 100k allocations: only reuse makes this pass.
         var (heap, buffer) = makeHeap(byteCount: 64 << 10)
         _ = buffer
-        var random = SeededGenerator(seed: 3)
+        var random = SplitMix64(seed: 3)
         var slots = [(UnsafeMutableRawPointer, Int, UInt8)?](repeating: nil, count: 32)
         var totalAllocated = 0
         for operation in 0..<100_000 {
@@ -217,7 +218,7 @@ final class HeapTests: XCTestCase {
     func testRandomizedWithValidationAfterEveryStep() throws {
         let regions = [AlignedBuffer(byteCount: 96 << 10), AlignedBuffer(byteCount: 32 << 10), AlignedBuffer(byteCount: 200 << 10)]
         var heap = Heap()
-        var random = SeededGenerator(seed: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         var live: [(UnsafeMutableRawPointer, Int, UInt8)] = []
         var addedRegions = 1
         heap.addRegion(start: regions[0].pointer, byteCount: regions[0].byteCount)

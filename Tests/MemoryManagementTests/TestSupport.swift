@@ -1,18 +1,5 @@
-/// Shared test helpers: a seeded random generator, aligned host buffers, fake table memory.
+/// Memory-management test helpers: aligned host buffers and fake page-table memory.
 import MemoryManagement
-
-/// SplitMix64: deterministic, so a failing randomized test fails the same way every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Host memory with a chosen alignment, freed when the test ends.
 final class AlignedBuffer {

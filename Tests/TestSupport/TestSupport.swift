@@ -1,10 +1,10 @@
-// Test helpers: little-endian byte building and memory fenced by inaccessible guard pages (same as BootProtocolTests).
+/// Helpers shared by the host test targets: little-endian byte building, memory fenced by
+/// inaccessible guard pages, and a seeded random generator.
 
 import Glibc
 import RawBytes
-import XCTest
 
-extension Array where Element == UInt8 {
+public extension Array where Element == UInt8 {
     /// Appends `value` in little-endian byte order.
     mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
         var little = value.littleEndian
@@ -27,13 +27,13 @@ extension Array where Element == UInt8 {
 
 /// Bytes placed so that they end at (within 7 bytes of) an inaccessible guard page (and start after another
 /// one): any read outside them crashes the test process instead of passing silently.
-final class GuardedBuffer {
-    let mapping: UnsafeMutableRawPointer
-    let mappingSize: Int
-    let start: UnsafeMutableRawPointer
-    let count: Int
+public final class GuardedBuffer {
+    public let mapping: UnsafeMutableRawPointer
+    public let mappingSize: Int
+    public let start: UnsafeMutableRawPointer
+    public let count: Int
 
-    init(_ bytes: [UInt8]) {
+    public init(_ bytes: [UInt8]) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let dataPages = (bytes.count + page - 1) / page + 1
         mappingSize = (dataPages + 2) * page
@@ -54,10 +54,10 @@ final class GuardedBuffer {
     deinit { munmap(mapping, mappingSize) }
 
     /// A reader over exactly the stored bytes.
-    var reader: ByteReader { ByteReader(start: UnsafeRawPointer(start), count: count) }
+    public var reader: ByteReader { ByteReader(start: UnsafeRawPointer(start), count: count) }
 
     /// Whether `reader` lies entirely inside the stored bytes.
-    func encloses(_ reader: ByteReader) -> Bool {
+    public func encloses(_ reader: ByteReader) -> Bool {
         guard reader.count > 0 else { return true }
         guard let base = reader.baseAddress else { return false }
         let low = UInt(bitPattern: UnsafeRawPointer(start)), high = low + UInt(count)
@@ -67,9 +67,11 @@ final class GuardedBuffer {
 }
 
 /// A small deterministic pseudo-random generator (SplitMix64) so that failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public init(seed: UInt64) { self.state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -79,7 +81,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// The bytes of a reader as an array.
-func bytesOf(_ reader: ByteReader) -> [UInt8] { Array(reader) }
+public func bytesOf(_ reader: ByteReader) -> [UInt8] { Array(reader) }
 
 /// The bytes of an ASCII string.
-func ascii(_ text: String) -> [UInt8] { Array(text.utf8) }
+public func ascii(_ text: String) -> [UInt8] { Array(text.utf8) }

@@ -33,7 +33,8 @@ enum Console {
     }
 }
 
-/// Leveled log lines, prefixed with the time since boot and the CPU: `[   1.234] cpu0: ...`.
+/// Leveled log lines, prefixed with the time since boot and the CPU: `[1.234] cpu0: ...`.
+/// Before the clock is calibrated the time reads `[-.---]`.
 enum Log {
     static func debug(_ message: Message) { emit(.debug, message) }
     static func info(_ message: Message) { emit(.info, message) }
@@ -48,6 +49,10 @@ enum Log {
             case .warning: "warning: "
             case .error: "error: "
         }
-        Console.write(line: "[\(seconds: MonotonicClock.nanosecondsSinceBoot)] cpu\(CPU.currentIndex): \(label)\(message.text)")
+        if MonotonicClock.timestampFrequency == 0 {
+            Console.write(line: "[-.---] cpu\(CPU.currentIndex): \(label)\(message.text)")
+        } else {
+            Console.write(line: "[\(seconds: MonotonicClock.nanosecondsSinceBoot)] cpu\(CPU.currentIndex): \(label)\(message.text)")
+        }
     }
 }

@@ -12,6 +12,8 @@ let common: [SwiftSetting] = [
 let package = Package(
     name: "Swiglet",
     products: [
+        .executable(name: "swiglet-bench", targets: ["swiglet-bench"]),
+        .executable(name: "linux-echo-server", targets: ["linux-echo-server"]),
         // The kernel, cross-built with `make image` into a static library that ld.lld links
         // with the nasm boot stub (see Makefile and linker/kernel.ld).
         .library(name: "Kernel", type: .static, targets: ["Kernel"]),
@@ -23,10 +25,13 @@ let package = Package(
         .target(name: "MemoryManagement", swiftSettings: common),
         .target(name: "Timekeeping", swiftSettings: common),
         .target(name: "BootConfiguration", swiftSettings: common),
+        .target(name: "PCI", swiftSettings: common),
+        .target(name: "Virtio", swiftSettings: common),
+        .target(name: "Network", dependencies: ["RawBytes"], swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
-                           "Timekeeping", "BootConfiguration"],
+                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -37,6 +42,13 @@ let package = Package(
         .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "TestSupport"]),
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),
+        .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "TestSupport"]),
         .testTarget(name: "SystemTests"),
+
+        // Host tools (never part of the kernel): the UDP echo benchmark's load generator, and
+        // the echo server that runs in the Linux guest it compares against.
+        .executableTarget(name: "swiglet-bench", path: "Sources/Benchmark"),
+        .executableTarget(name: "linux-echo-server", path: "Sources/LinuxEchoServer"),
     ]
 )

@@ -1,0 +1,1 @@
+print("swiglet-bench: not written yet")

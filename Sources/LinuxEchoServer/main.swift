@@ -1,0 +1,1 @@
+print("linux-echo-server: not written yet")

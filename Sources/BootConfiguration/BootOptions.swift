@@ -38,6 +38,16 @@ public enum SelfTest: CaseIterable, Sendable {
     }
 }
 
+/// An IPv4 address as the command line gives it (the network stack has its own type).
+public struct IPv4Setting: Equatable, Sendable {
+    /// The address in host byte order: 10.0.2.15 is 0x0A00020F.
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        rawValue = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
+    }
+}
+
 /// Everything the boot command line can set, with the defaults used when it says nothing.
 public struct BootOptions: Sendable {
     /// `log=debug|info|warn|error` (default `info`).
@@ -49,6 +59,20 @@ public struct BootOptions: Sendable {
     /// `fault-cpu=N`: the CPU that takes the deliberate fault in the fault tests (default: the
     /// last CPU, so the boot CPU can watch the others go on).
     public var faultCPU: Int? = nil
+
+    /// `net=off`: leave the NIC alone (default on when a virtio-net device is present).
+    public var networkEnabled = true
+    /// `net-cpu=N`: the CPU that runs the network core (default 0, the boot CPU).
+    public var networkCPU = 0
+    /// `ip=A.B.C.D/P`: the interface address and prefix length (default QEMU user-mode
+    /// networking's guest address, 10.0.2.15/24).
+    public var address = IPv4Setting(10, 0, 2, 15)
+    public var prefixLength = 24
+    /// `gateway=A.B.C.D` or `gateway=none` (default 10.0.2.2, QEMU's user-mode gateway).
+    public var gateway: IPv4Setting? = IPv4Setting(10, 0, 2, 2)
+    /// `net-stats=S`: print the network counters every S seconds (default 0: only on request,
+    /// with the `c` key on the serial console).
+    public var networkStatisticsInterval = 0
 
     public init() {}
 }

@@ -18,6 +18,12 @@ public struct BootOptionProblem: Equatable, Sendable {
 /// `name=value`. Later words override earlier ones, so fw_cfg options (parsed after the boot
 /// loader's) win.
 public enum CommandLineParser {
+    /// Every option with its accepted values, for error messages.
+    public static let summary: StaticString = """
+        log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
+        fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS
+        """
+
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
     public static func parse(_ commandLine: UnsafeRawBufferPointer, into options: inout BootOptions,
                              report: (BootOptionProblem) -> Void) {
@@ -60,10 +66,48 @@ public enum CommandLineParser {
         } else if matches(name, "fault-cpu") {
             guard let value, let number = decimal(value), number < 256 else { return .badValue }
             options.faultCPU = number
+        } else if matches(name, "net") {
+            guard let value else { return .badValue }
+            if matches(value, "on") { options.networkEnabled = true }
+            else if matches(value, "off") { options.networkEnabled = false }
+            else { return .badValue }
+        } else if matches(name, "net-cpu") {
+            guard let value, let number = decimal(value), number < 256 else { return .badValue }
+            options.networkCPU = number
+        } else if matches(name, "ip") {
+            guard let value, let slash = value.firstIndex(of: UInt8(ascii: "/")),
+                  let address = ipv4(UnsafeRawBufferPointer(rebasing: value[..<slash])),
+                  let prefix = decimal(UnsafeRawBufferPointer(rebasing: value[(slash + 1)...])),
+                  prefix >= 1 && prefix <= 30 else { return .badValue }
+            options.address = address
+            options.prefixLength = prefix
+        } else if matches(name, "gateway") {
+            guard let value else { return .badValue }
+            if matches(value, "none") { options.gateway = nil }
+            else if let address = ipv4(value) { options.gateway = address }
+            else { return .badValue }
+        } else if matches(name, "net-stats") {
+            guard let value, let seconds = decimal(value), seconds <= 86_400 else { return .badValue }
+            options.networkStatisticsInterval = seconds
         } else {
             return .unknownOption
         }
         return nil
+    }
+
+    /// Dotted-quad IPv4 ("10.0.2.15"): four decimal parts of 0...255, no leading garbage.
+    static func ipv4(_ bytes: UnsafeRawBufferPointer) -> IPv4Setting? {
+        var value: UInt32 = 0
+        var parts = 0
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ".") {
+            guard parts < 4, index - start <= 3,
+                  let part = decimal(UnsafeRawBufferPointer(rebasing: bytes[start..<index])), part <= 255 else { return nil }
+            value = value << 8 | UInt32(part)
+            parts += 1
+            start = index + 1
+        }
+        return parts == 4 ? IPv4Setting(rawValue: value) : nil
     }
 
     /// Whether `bytes` spells exactly `text`.

@@ -66,6 +66,37 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertTrue(problems.allSatisfy { $0.0 == .badValue })
     }
 
+    func testNetworkOptions() {
+        let (options, problems) = parse("net=off net-cpu=1 ip=192.168.7.20/16 gateway=192.168.0.1 net-stats=5")
+        XCTAssertTrue(problems.isEmpty)
+        XCTAssertFalse(options.networkEnabled)
+        XCTAssertEqual(options.networkCPU, 1)
+        XCTAssertEqual(options.address, IPv4Setting(192, 168, 7, 20))
+        XCTAssertEqual(options.prefixLength, 16)
+        XCTAssertEqual(options.gateway, IPv4Setting(192, 168, 0, 1))
+        XCTAssertEqual(options.networkStatisticsInterval, 5)
+        XCTAssertNil(parse("gateway=none").0.gateway)
+    }
+
+    func testNetworkDefaultsMatchQEMUUserNetworking() {
+        let options = BootOptions()
+        XCTAssertTrue(options.networkEnabled)
+        XCTAssertEqual(options.networkCPU, 0)
+        XCTAssertEqual(options.address.rawValue, 0x0A00_020F)
+        XCTAssertEqual(options.prefixLength, 24)
+        XCTAssertEqual(options.gateway?.rawValue, 0x0A00_0202)
+    }
+
+    func testBadAddressesAreRejected() {
+        for word in ["ip=10.0.2.15", "ip=10.0.2/24", "ip=10.0.2.256/24", "ip=10.0.2.15/0", "ip=10.0.2.15/33",
+                     "ip=1.2.3.4.5/8", "ip=a.b.c.d/8", "gateway=10..2.2", "gateway=", "ip=10.0.2.15/", "ip=.1.2.3/8",
+                     "net=maybe", "net-cpu=-1", "net-stats=x"] {
+            let (options, problems) = parse(word)
+            XCTAssertEqual(problems.map(\.0), [.badValue], word)
+            XCTAssertEqual(options.address, BootOptions().address, word)
+        }
+    }
+
     func testOddBytesNeverCrash() {
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {

@@ -29,9 +29,11 @@ enum BootCommandLine {
             let word = ByteReader(UnsafeRawBufferPointer(rebasing: line[problem.wordStart ..< problem.wordStart + problem.wordLength]))
             switch problem.kind {
             case .unknownOption:
-                Log.error("boot options: unknown option '\(text: word)' ignored (known: log= test= acpi-dump fault-cpu=)")
+                Log.error("boot options: unknown option '\(text: word)' ignored")
+                Log.error("boot options: known options: \(CommandLineParser.summary)")
             case .badValue:
-                Log.error("boot options: bad value in '\(text: word)' ignored (log=debug|info|warn|error, test=cpus|page-fault|invalid-opcode|heap-stress|clock|ipi, fault-cpu=N)")
+                Log.error("boot options: bad value in '\(text: word)' ignored")
+                Log.error("boot options: known options: \(CommandLineParser.summary)")
             }
         }
     }

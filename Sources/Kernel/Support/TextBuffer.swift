@@ -9,8 +9,8 @@ import RawBytes
 /// logging works in interrupt handlers, on fault paths and before the heap exists.
 struct TextBuffer: StringInterpolationProtocol {
     typealias StringLiteralType = StaticString
-    static let capacity = 200
-    private var storage = InlineArray<200, UInt8>(repeating: 0)
+    static let capacity = 400
+    private var storage = InlineArray<400, UInt8>(repeating: 0)
     private(set) var count = 0
     private(set) var truncated = false
 

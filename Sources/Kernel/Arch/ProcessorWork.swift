@@ -1,4 +1,5 @@
-/// Handing small jobs to the application processors, which otherwise halt: used by the self tests.
+/// Handing jobs to the application processors, which otherwise halt: the self tests' probes,
+/// and running the network core when it is not the boot CPU.
 import Synchronization
 
 /// Jobs an application processor can be asked to do.
@@ -16,6 +17,8 @@ enum ProcessorJob: UInt32 {
     case heapStress
     /// Read the clock and check it is not behind the boot CPU's last reading.
     case clockCheck
+    /// Become the network core (only the target CPU; never returns).
+    case networkCore
 }
 
 /// One job at a time for all application processors, published by the boot CPU.
@@ -111,6 +114,8 @@ enum ProcessorWork {
         case .clockCheck:
             let reference = referenceTime.load(ordering: .acquiring)
             return MonotonicClock.nanosecondsSinceBoot >= reference
+        case .networkCore:
+            NetworkCore.run()
         }
     }
 }

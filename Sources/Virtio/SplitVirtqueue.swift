@@ -1,0 +1,277 @@
+/// The driver side of a split virtqueue: add buffers, publish them, take back used ones.
+
+import Synchronization
+
+/// A split virtqueue as the driver sees it — virtio 1.2 §2.7.
+///
+/// The memory block (see `SplitVirtqueueLayout`) is shared with the device, which behaves as
+/// another processor reading the descriptor table and the available ring and writing the
+/// used ring. The only synchronizing accesses are to the two ring indices:
+///
+/// - driver → device: descriptors and available-ring entries are written with plain stores,
+///   then `publish()` stores avail.idx with release ordering; the device's read of avail.idx
+///   (acquire, or its barrier in §2.7.13) pairs with it, so it sees the entries.
+/// - device → driver: the device writes a used element and then used.idx (§2.7.13: with a
+///   write barrier between); `takeUsed()` loads used.idx with acquire ordering, pairing with
+///   that store, before reading the element.
+///
+/// The ring fields are little-endian (virtio 1.x, §2.7); every access converts explicitly,
+/// which costs nothing on x86-64.
+///
+/// Nothing here allocates: the free list of descriptors is threaded through the `next`
+/// fields of free descriptors (the device never reads a free descriptor), and the length of
+/// each outstanding chain lives in the block's driver-only bookkeeping page.
+/// Not thread-safe on the driver side (one core owns a queue); copies share the memory but
+/// not the driver state, so keep exactly one.
+public struct SplitVirtqueue {
+    /// The number of entries (a power of two, 1 to 32768).
+    public let size: UInt16
+    /// The physical addresses to give the device (`VirtioDeviceInitializer.setUpQueue`).
+    public let addresses: VirtqueueAddresses
+    /// Whether VIRTIO_F_EVENT_IDX was negotiated: `publish()` then consults avail_event
+    /// instead of VIRTQ_USED_F_NO_NOTIFY (§2.7.10).
+    public var eventIndexEnabled: Bool = false
+
+    private let descriptorTable: UnsafeMutableRawPointer
+    private let availableRing: UnsafeMutableRawPointer
+    private let usedRing: UnsafeMutableRawPointer
+    /// Driver-only: the chain length of every outstanding head descriptor, 0 when not one.
+    private let chainLengths: UnsafeMutablePointer<UInt16>
+    private let mask: UInt16
+
+    /// Head of the free-descriptor list (meaningless when `freeDescriptorCount` is 0).
+    private var freeHead: UInt16 = 0
+    /// Descriptors not given to the device.
+    public private(set) var freeDescriptorCount: Int
+    /// The available index the next added buffer gets (ahead of avail.idx until `publish`).
+    private var nextAvailableIndex: UInt16 = 0
+    /// The avail.idx value the device was last shown.
+    private var publishedAvailableIndex: UInt16 = 0
+    /// The used index of the next element to take.
+    private var nextUsedIndex: UInt16 = 0
+    /// Used elements whose id was out of range or not outstanding: a device bug, skipped.
+    public private(set) var invalidUsedElementCount: Int = 0
+
+    /// The bytes of memory a queue of `queueSize` entries needs (4 KiB aligned).
+    public static func byteCount(queueSize: UInt16) -> Int {
+        SplitVirtqueueLayout(queueSize: Int(queueSize)).byteCount
+    }
+
+    /// A queue of `size` entries in `memory` (at least `byteCount(queueSize: size)` bytes,
+    /// 4 KiB aligned), which the device reaches at `physicalAddress`. The memory is zeroed
+    /// here: the device must see empty rings with index 0.
+    public init(memory: UnsafeMutableRawPointer, physicalAddress: UInt64, size: UInt16) {
+        precondition(size >= 1 && size <= 32768 && size & (size &- 1) == 0,
+                     "split virtqueue size must be a power of two up to 32768 (virtio 1.2 §2.7)")
+        precondition(physicalAddress % UInt64(SplitVirtqueueLayout.pageSize) == 0,
+                     "virtqueue memory must be page aligned")
+        precondition(UInt(bitPattern: memory) % UInt(SplitVirtqueueLayout.pageSize) == 0,
+                     "virtqueue memory must be page aligned")
+        let layout = SplitVirtqueueLayout(queueSize: Int(size))
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: layout.byteCount)
+        self.size = size
+        self.mask = size &- 1
+        descriptorTable = memory
+        availableRing = memory + layout.availableRingOffset
+        usedRing = memory + layout.usedRingOffset
+        chainLengths = (memory + layout.bookkeepingOffset).bindMemory(to: UInt16.self, capacity: Int(size))
+        addresses = VirtqueueAddresses(size: size, descriptorTable: physicalAddress,
+                                       driverArea: physicalAddress + UInt64(layout.availableRingOffset),
+                                       deviceArea: physicalAddress + UInt64(layout.usedRingOffset))
+        freeDescriptorCount = Int(size)
+        // Free list 0 → 1 → … → size−1.
+        var index: UInt16 = 0
+        while index < size &- 1 {
+            setNext(of: index, index &+ 1)
+            index += 1
+        }
+    }
+
+    // MARK: Adding buffers
+
+    /// Adds a single-descriptor buffer. Returns its descriptor id (the same id `takeUsed`
+    /// returns for it; index your own per-buffer state by it), or nil when no descriptor is
+    /// free. The device does not see it until `publish()`.
+    public mutating func add(buffer physicalAddress: UInt64, length: UInt32, deviceWritable: Bool) -> UInt16? {
+        guard freeDescriptorCount >= 1 else { return nil }
+        let head = takeFreeDescriptor()
+        writeDescriptor(head, address: physicalAddress, length: length,
+                        flags: deviceWritable ? .write : [], next: 0)
+        chainLengths[Int(head)] = 1
+        makeAvailable(head)
+        return head
+    }
+
+    /// Adds a two-descriptor chain (e.g. a header and a data buffer). Returns the head's
+    /// descriptor id, or nil when fewer than two descriptors are free. Device-readable
+    /// segments must come before device-writable ones (§2.7.4.2).
+    public mutating func add(_ first: VirtqueueSegment, _ second: VirtqueueSegment) -> UInt16? {
+        guard freeDescriptorCount >= 2 else { return nil }
+        precondition(!first.deviceWritable || second.deviceWritable,
+                     "device-writable descriptors must follow device-readable ones (virtio 1.2 §2.7.4.2)")
+        let head = takeFreeDescriptor()
+        let tail = takeFreeDescriptor()
+        writeDescriptor(head, address: first.physicalAddress, length: first.length,
+                        flags: first.deviceWritable ? [.next, .write] : .next, next: tail)
+        writeDescriptor(tail, address: second.physicalAddress, length: second.length,
+                        flags: second.deviceWritable ? .write : [], next: 0)
+        chainLengths[Int(head)] = 2
+        makeAvailable(head)
+        return head
+    }
+
+    /// Added buffers the device has not been shown yet.
+    public var unpublishedCount: Int { Int(nextAvailableIndex &- publishedAvailableIndex) }
+
+    /// Makes every added buffer visible to the device. Returns whether the device asked to be
+    /// notified (then call `VirtioTransport.notify`); false when nothing was added since the
+    /// last publish.
+    public mutating func publish() -> Bool {
+        let new = nextAvailableIndex
+        let old = publishedAvailableIndex
+        guard new != old else { return false }
+        // RELEASE: the descriptor and ring-entry stores of `add` happen before this store;
+        // the device reads avail.idx first and only then the entries (§2.7.13 "the driver
+        // MUST perform a suitable memory barrier before the idx update").
+        atomic(availableRing + AvailableRing.indexOffset).pointee.store(new.littleEndian, ordering: .releasing)
+        publishedAvailableIndex = new
+        // FULL FENCE: the idx store must be globally visible before we read the device's
+        // suppression state below. Without it the store could sit in our store buffer while
+        // we read a stale "no notification needed" — and a device that checked avail.idx
+        // before setting that state would then sleep on a buffer it never saw. x86 reorders
+        // exactly this store→load pair, so an acquire load is not enough (Linux uses
+        // virtio_mb() here for the same reason). Pairs with the device's own barrier between
+        // writing used.flags/avail_event and re-reading avail.idx.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if eventIndexEnabled {
+            // §2.7.10: notify iff avail_event lies in [old, new), i.e. the device asked to
+            // hear about an index we just moved past. Relaxed: the fence above orders it.
+            let event = UInt16(littleEndian: atomic(usedRing + UsedRing.availableEventOffset(queueSize: Int(size)))
+                .pointee.load(ordering: .relaxed))
+            return new &- event &- 1 < new &- old
+        }
+        let flags = UInt16(littleEndian: atomic(usedRing + UsedRing.flagsOffset).pointee.load(ordering: .relaxed))
+        return flags & UsedRing.Flags.noNotify.rawValue == 0
+    }
+
+    // MARK: Taking used buffers
+
+    /// Whether the device has returned a buffer that `takeUsed` would take now.
+    public var hasUsed: Bool { usedIndex() != nextUsedIndex }
+
+    /// The next buffer the device has finished with: its descriptor id (as `add` returned)
+    /// and the number of bytes the device wrote into it. Its descriptors become free again.
+    /// Nil when the device has returned nothing new.
+    public mutating func takeUsed() -> (id: UInt16, length: UInt32)? {
+        while true {
+            guard usedIndex() != nextUsedIndex else { return nil }
+            // Plain loads: the acquire load of used.idx above ordered them after the device's
+            // element stores.
+            let element = usedRing + UsedRing.elementOffset(Int(nextUsedIndex & mask))
+            let rawIdentifier = UInt32(littleEndian: element.load(fromByteOffset: UsedRing.elementIdentifierOffset, as: UInt32.self))
+            let length = UInt32(littleEndian: element.load(fromByteOffset: UsedRing.elementLengthOffset, as: UInt32.self))
+            nextUsedIndex &+= 1
+            if eventIndexEnabled && !interruptsSuppressed {
+                // §2.7.10: interrupt me when the device moves past what I have taken.
+                // Relaxed: interrupts are advisory; we re-check used.idx after any interrupt.
+                atomic(availableRing + AvailableRing.usedEventOffset(queueSize: Int(size)))
+                    .pointee.store(nextUsedIndex.littleEndian, ordering: .relaxed)
+            }
+            // A device must return only heads it was given (§2.7.8); skip anything else
+            // rather than corrupt the free list.
+            guard rawIdentifier < UInt32(size), chainLengths[Int(rawIdentifier)] != 0 else {
+                invalidUsedElementCount += 1
+                continue
+            }
+            let head = UInt16(truncatingIfNeeded: rawIdentifier)
+            releaseChain(head)
+            return (id: head, length: length)
+        }
+    }
+
+    // MARK: Interrupt suppression
+
+    /// Whether the driver asks the device not to interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT).
+    public private(set) var interruptsSuppressed: Bool = false
+
+    /// Asks the device not to send interrupts for this queue (§2.7.7) — the network core
+    /// polls — or to send them again. Only a hint: with VIRTIO_F_EVENT_IDX the device ignores
+    /// the flag and reads used_event instead, which is left where it was while suppressed.
+    public mutating func setInterruptsSuppressed(_ suppressed: Bool) {
+        interruptsSuppressed = suppressed
+        let flags: AvailableRing.Flags = suppressed ? .noInterrupt : []
+        // Relaxed: the device reads the flag whenever it is about to interrupt; a late view
+        // costs at most one spurious or skipped interrupt, never a lost buffer.
+        atomic(availableRing + AvailableRing.flagsOffset).pointee.store(flags.rawValue.littleEndian, ordering: .relaxed)
+    }
+
+    // MARK: Internals
+
+    /// The 16-bit ring field at `pointer`, accessed atomically.
+    @inline(__always)
+    private func atomic(_ pointer: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt16>> {
+        pointer.assumingMemoryBound(to: Atomic<UInt16>.self)
+    }
+
+    /// used.idx. ACQUIRE: pairs with the device's store of used.idx after it wrote the
+    /// element (§2.7.13), so the element loads that follow see what the device wrote.
+    @inline(__always)
+    private func usedIndex() -> UInt16 {
+        UInt16(littleEndian: atomic(usedRing + UsedRing.indexOffset).pointee.load(ordering: .acquiring))
+    }
+
+    /// Puts `head` in the next available-ring slot (not yet visible: see `publish`).
+    @inline(__always)
+    private mutating func makeAvailable(_ head: UInt16) {
+        availableRing.storeBytes(of: head.littleEndian,
+                                 toByteOffset: AvailableRing.entryOffset(Int(nextAvailableIndex & mask)),
+                                 as: UInt16.self)
+        nextAvailableIndex &+= 1
+    }
+
+    @inline(__always)
+    private mutating func takeFreeDescriptor() -> UInt16 {
+        let descriptor = freeHead
+        freeHead = next(of: descriptor)
+        freeDescriptorCount -= 1
+        return descriptor
+    }
+
+    /// Returns the chain starting at `head` to the free list.
+    private mutating func releaseChain(_ head: UInt16) {
+        let count = Int(chainLengths[Int(head)])
+        chainLengths[Int(head)] = 0
+        var last = head
+        var remaining = count - 1
+        while remaining > 0 {
+            last = next(of: last)
+            remaining -= 1
+        }
+        setNext(of: last, freeDescriptorCount == 0 ? 0 : freeHead)
+        freeHead = head
+        freeDescriptorCount += count
+    }
+
+    @inline(__always)
+    private func writeDescriptor(_ index: UInt16, address: UInt64, length: UInt32,
+                                 flags: VirtqueueDescriptor.Flags, next: UInt16) {
+        let descriptor = descriptorTable + Int(index) * VirtqueueDescriptor.byteCount
+        descriptor.storeBytes(of: address.littleEndian, toByteOffset: VirtqueueDescriptor.addressOffset, as: UInt64.self)
+        descriptor.storeBytes(of: length.littleEndian, toByteOffset: VirtqueueDescriptor.lengthOffset, as: UInt32.self)
+        descriptor.storeBytes(of: flags.rawValue.littleEndian, toByteOffset: VirtqueueDescriptor.flagsOffset, as: UInt16.self)
+        descriptor.storeBytes(of: next.littleEndian, toByteOffset: VirtqueueDescriptor.nextOffset, as: UInt16.self)
+    }
+
+    @inline(__always)
+    private func next(of index: UInt16) -> UInt16 {
+        UInt16(littleEndian: descriptorTable.load(
+            fromByteOffset: Int(index) * VirtqueueDescriptor.byteCount + VirtqueueDescriptor.nextOffset, as: UInt16.self))
+    }
+
+    @inline(__always)
+    private func setNext(of index: UInt16, _ next: UInt16) {
+        descriptorTable.storeBytes(of: next.littleEndian,
+                                   toByteOffset: Int(index) * VirtqueueDescriptor.byteCount + VirtqueueDescriptor.nextOffset,
+                                   as: UInt16.self)
+    }
+}

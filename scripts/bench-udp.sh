@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# UDP echo benchmark: Swiglet against a stock Linux guest in the same QEMU configuration.
+#
+#   sudo scripts/bench-udp.sh [--duration S] [--warmup S] [--cpus N] [--only swiglet|linux]
+#                             [--sizes LIST] [--windows LIST] [--ready-timeout S]
+#                             [--swiglet-cmdline "OPTIONS"] [--no-build]
+#
+# For each system: boot it in QEMU (TCG, -smp CPUS, virtio-net-pci on a tap device) inside a
+# network namespace this script creates, wait for its ready line on the serial console, run
+# swiglet-bench inside the namespace against 10.0.2.15:7 (UDP echo, 64 and 1024 bytes, 1 and 32
+# requests outstanding), sample the CPU time of QEMU's threads meanwhile, and stop QEMU. Then
+# print the comparison (Swiglet, Linux, ratio). Results and consoles are kept in images/bench/;
+# with --only swiglet, an earlier images/bench/linux.txt is used as the baseline.
+#
+# Options:
+#   --duration S        measured seconds per measurement (default 5)
+#   --warmup S          warm-up seconds before each measurement (default 1)
+#   --cpus N            virtual CPUs of both guests (default $CPUS or 2)
+#   --mem SIZE          guest memory (default 256M)
+#   --only NAME         measure only swiglet or only linux
+#   --sizes LIST        payload sizes (default 64,1024), passed to swiglet-bench
+#   --windows LIST      requests outstanding (default 1,32), passed to swiglet-bench
+#   --ready-timeout S   how long a guest may take to print its ready line (default 120)
+#   --swiglet-cmdline S Swiglet boot options (fw_cfg opt/swiglet/cmdline)
+#   --no-build          use the images and swiglet-bench as they are (no make image etc.)
+#   -h, --help          this text
+# Needs root (network namespace, tap device). Exit status: 0 all measured, 1 a system failed
+# to build, boot or answer (its console is printed), 2 bad options.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "bench-udp: error: $*" >&2; exit 1; }
+bad_option() { echo "bench-udp: $* (see --help)" >&2; exit 2; }
+say() { echo "bench-udp: $*" >&2; }
+# A guest console without terminal escapes (GRUB clears the screen) and carriage returns.
+show_console() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" >&2 2>/dev/null || true; }
+
+duration=5
+warmup=1
+cpus="${CPUS:-2}"
+mem=256M
+only=""
+sizes="64,1024"
+windows="1,32"
+ready_timeout=120
+swiglet_cmdline=""
+build=1
+number='^[0-9]+([.][0-9]+)?$'
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --no-build) build=0; shift ;;
+        --duration|--warmup|--cpus|--mem|--only|--sizes|--windows|--ready-timeout|--swiglet-cmdline)
+            [[ $# -ge 2 ]] || bad_option "$1 needs a value"
+            case "$1" in
+                --duration) duration="$2"; [[ $duration =~ $number ]] || bad_option "--duration '$2' is not a number of seconds" ;;
+                --warmup) warmup="$2"; [[ $warmup =~ $number ]] || bad_option "--warmup '$2' is not a number of seconds" ;;
+                --cpus) cpus="$2" ;;
+                --mem) mem="$2"; [[ $mem =~ ^[0-9]+[MG]$ ]] || bad_option "--mem '$2' is not like 256M or 1G" ;;
+                --only) only="$2"; [[ $only == swiglet || $only == linux ]] || bad_option "--only takes swiglet or linux, not '$2'" ;;
+                --sizes) sizes="$2"; [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || bad_option "--sizes '$2' is not a comma-separated list of numbers" ;;
+                --windows) windows="$2"; [[ $windows =~ ^[0-9]+(,[0-9]+)*$ ]] || bad_option "--windows '$2' is not a comma-separated list of numbers" ;;
+                --ready-timeout) ready_timeout="$2"; [[ $ready_timeout =~ ^[0-9]+$ && $ready_timeout -ge 1 ]] || bad_option "--ready-timeout '$2' is not a whole number of seconds" ;;
+                --swiglet-cmdline) swiglet_cmdline="$2"; [[ $swiglet_cmdline != *,* ]] || bad_option "--swiglet-cmdline cannot contain ',' (fw_cfg string syntax)" ;;
+            esac
+            shift 2 ;;
+        *) bad_option "unknown option '$1'" ;;
+    esac
+done
+[[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 && $cpus -le 64 ]] || bad_option "CPUS/--cpus '$cpus' is not a number from 1 to 64"
+
+if [[ $(id -u) != 0 ]]; then
+    die "must run as root: it creates a network namespace and a tap device (try: sudo $0 $*)"
+fi
+for tool in ip qemu-system-x86_64 make; do
+    command -v "$tool" >/dev/null || die "'$tool' is missing (ip: iproute2; qemu-system-x86_64: qemu-system-x86; make image installs the rest)"
+done
+[[ -c /dev/net/tun ]] || die "/dev/net/tun is missing: no tap devices on this machine"
+if ! command -v swift >/dev/null; then
+    [[ -x /opt/swift/usr/bin/swift ]] || die "the Swift toolchain is missing (swift not on PATH, nor in /opt/swift/usr/bin)"
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+targets=(swiglet linux)
+[[ -n $only ]] && targets=("$only")
+OUT=images/bench
+SCRATCH=.build-bench
+BENCH="$SCRATCH/release/swiglet-bench"
+NS="swiglet-bench-$$"
+GUEST=10.0.2.15
+mkdir -p "$OUT"
+
+# Everything this run starts is undone on every exit: QEMU, then the namespace (and its tap).
+qemu_pid=""
+stop_qemu() {
+    [[ -n $qemu_pid ]] || return 0
+    if kill -0 "$qemu_pid" 2>/dev/null; then
+        kill "$qemu_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$qemu_pid" 2>/dev/null || true
+    fi
+    wait "$qemu_pid" 2>/dev/null || true
+    qemu_pid=""
+}
+cleanup() {
+    stop_qemu
+    ip netns del "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+# 1. Build what is needed.
+declare -A failed=()
+if [[ $build == 1 ]]; then
+    say "building swiglet-bench"
+    swift build -c release --product swiglet-bench --scratch-path "$SCRATCH" >"$OUT/build-bench.log" 2>&1 \
+        || { cat "$OUT/build-bench.log" >&2; die "building swiglet-bench failed (log above)"; }
+    for target in "${targets[@]}"; do
+        case $target in
+            swiglet)
+                say "building the Swiglet image (make image)"
+                if ! make image >"$OUT/build-swiglet.log" 2>&1; then
+                    tail -n 40 "$OUT/build-swiglet.log" >&2
+                    say "swiglet: 'make image' failed (last lines above, whole log: $OUT/build-swiglet.log)"
+                    failed[swiglet]="make image failed (log: $OUT/build-swiglet.log)"
+                fi ;;
+            linux)
+                say "building the Linux guest (scripts/build-linux-guest.sh)"
+                scripts/build-linux-guest.sh >&2 || die "building the Linux guest failed (messages above)" ;;
+        esac
+    done
+fi
+[[ -x $BENCH ]] || die "$BENCH is missing (run without --no-build)"
+for target in "${targets[@]}"; do
+    case $target in
+        swiglet) image=images/swiglet.iso ;;
+        linux) image=images/linux/initramfs.cpio.gz ;;
+    esac
+    if [[ -z ${failed[$target]:-} && ! -s $image ]]; then
+        say "$target: $image is missing (run without --no-build)"
+        failed[$target]="$image is missing"
+    fi
+done
+
+# 2. The namespace: a tap device with the gateway's address, as QEMU's user networking has it.
+ip netns add "$NS" || die "cannot create network namespace $NS"
+ip netns exec "$NS" ip link set lo up
+ip netns exec "$NS" ip tuntap add dev tap0 mode tap || die "cannot create tap0 in namespace $NS"
+ip netns exec "$NS" ip addr add 10.0.2.2/24 dev tap0
+ip netns exec "$NS" ip link set tap0 up
+
+# CPU time (ticks) of every QEMU thread, as "tid name ticks" lines.
+thread_ticks() {
+    local task name stat rest
+    for task in /proc/"$1"/task/*; do
+        name="$(cat "$task/comm" 2>/dev/null)" || continue
+        stat="$(cat "$task/stat" 2>/dev/null)" || continue
+        rest="${stat##*) }"           # the fields after "(comm) "
+        set -- $rest                  # $12 utime, $13 stime (fields 14 and 15 of stat)
+        echo "${task##*/} ${name// /_} $(( ${12} + ${13} ))"
+    done
+}
+host_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+
+# Prints the share of a host CPU each QEMU thread used between two thread_ticks samples.
+cpu_report() {  # cpu_report BEFORE AFTER SECONDS HOSTBEFORE HOSTAFTER
+    local hz; hz="$(getconf CLK_TCK)"
+    echo "QEMU threads' host CPU during the measurements (${3} s; 100% = one host core):"
+    join <(sort "$1") <(sort "$2") | awk -v hz="$hz" -v s="$3" '
+        { used = ($5 - $3) / hz / s * 100; total[$2] += used; count[$2]++ }
+        END { for (n in total) printf "  %-18s %3d thread%s %6.1f%%\n", n, count[n], (count[n] > 1 ? "s" : " "), total[n] }' \
+        | sort -k4 -rn
+    read -r busy0 all0 <"$4"; read -r busy1 all1 <"$5"
+    awk -v b="$((busy1 - busy0))" -v a="$((all1 - all0))" -v n="$(nproc)" \
+        'BEGIN { if (a > 0) printf "  host: %.0f%% of %d cores busy (everything, the load generator included)\n", b / a * 100, n }'
+}
+
+# 3. One system: boot, wait for ready, measure, stop.
+run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
+    local name="$1" ready="$2"; shift 2
+    local log="$OUT/$name-console.log" started elapsed
+    rm -f "$log" "$OUT/$name.txt"
+    say "$name: booting (QEMU TCG, -smp $cpus, -m $mem, virtio-net-pci on tap0 in namespace $NS)"
+    ip netns exec "$NS" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" \
+        -display none -serial "file:$log" -monitor none -no-reboot -name "$name,debug-threads=on" \
+        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0 \
+        "$@" </dev/null >"$OUT/$name-qemu.log" 2>&1 &
+    qemu_pid=$!
+    started=$SECONDS
+    until grep -q "$ready" "$log" 2>/dev/null; do
+        if ! kill -0 "$qemu_pid" 2>/dev/null; then
+            say "$name: QEMU exited before the ready line ('$ready'). QEMU said:"
+            cat "$OUT/$name-qemu.log" >&2
+            say "$name: console:"; show_console "$log"
+            failed[$name]="QEMU exited before the ready line"; qemu_pid=""; return 1
+        fi
+        if (( SECONDS - started >= ready_timeout )); then
+            say "$name: no ready line ('$ready') within $ready_timeout s. Console:"
+            show_console "$log"
+            failed[$name]="no ready line within $ready_timeout s"; stop_qemu; return 1
+        fi
+        sleep 0.2
+    done
+    elapsed=$((SECONDS - started))
+    say "$name: ready after about ${elapsed} s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
+    local before="$OUT/.$name-threads-before" after="$OUT/.$name-threads-after"
+    local host0="$OUT/.$name-host-before" host1="$OUT/.$name-host-after"
+    thread_ticks "$qemu_pid" >"$before"; host_busy_ticks >"$host0"
+    local t0=$SECONDS status=0
+    ip netns exec "$NS" "$BENCH" --label "$name" --save "$OUT/$name.txt" --duration "$duration" \
+        --warmup "$warmup" --sizes "$sizes" --windows "$windows" "$GUEST:7" || status=$?
+    local seconds=$((SECONDS - t0))
+    thread_ticks "$qemu_pid" >"$after"; host_busy_ticks >"$host1"
+    if [[ $status != 0 ]]; then
+        say "$name: swiglet-bench failed (status $status): $name did not answer UDP echo at $GUEST:7 correctly. Console:"
+        show_console "$log"
+        failed[$name]="did not answer UDP echo correctly (swiglet-bench status $status)"
+    else
+        cpu_report "$before" "$after" "$((seconds > 0 ? seconds : 1))" "$host0" "$host1" | tee "$OUT/$name-cpu.txt"
+    fi
+    rm -f "$before" "$after" "$host0" "$host1"
+    stop_qemu
+    [[ $status == 0 ]]
+}
+
+for target in "${targets[@]}"; do
+    [[ -z ${failed[$target]:-} ]] || continue
+    case $target in
+        swiglet)
+            extra=()
+            [[ -n $swiglet_cmdline ]] && extra=(-fw_cfg "name=opt/swiglet/cmdline,string=$swiglet_cmdline")
+            run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
+                -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
+        linux)
+            run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
+                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" || true ;;
+    esac
+done
+
+# 4. The comparison.
+echo
+if [[ -s $OUT/swiglet.txt && -z ${failed[swiglet]:-} ]]; then
+    if [[ -s $OUT/linux.txt ]]; then
+        [[ $only == swiglet ]] && say "baseline: Linux results of an earlier run ($OUT/linux.txt, $(date -r "$OUT/linux.txt" '+%F %T'))"
+        "$BENCH" --comparison-only --results "$OUT/swiglet.txt" --baseline "$OUT/linux.txt"
+    else
+        say "no Linux results to compare with: run without --only (or with --only linux) once"
+    fi
+fi
+status=0
+for target in "${targets[@]}"; do
+    if [[ -n ${failed[$target]:-} ]]; then
+        say "$target: FAILED: ${failed[$target]}$([[ -s $OUT/$target-console.log ]] && echo " (console: $OUT/$target-console.log)")"
+        status=1
+    fi
+done
+exit $status

@@ -87,11 +87,27 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     Kernel.onlineCPUs = ApplicationProcessors.startAll(apicIDs: Kernel.platform.processorAPICIDs, layout: layout)
     interrupts_enable()
 
+    // 8. Devices, and the network core's CPU.
+    PCIBus.list()
+    let networkUp = NetworkCore.prepare(options: Kernel.options)
+    var networkCPU = Kernel.options.networkCPU
+    if networkCPU >= Kernel.onlineCPUs {
+        Log.error("net: net-cpu=\(networkCPU) but only \(Kernel.onlineCPUs) CPUs are online; using cpu0")
+        networkCPU = 0
+    }
+    if networkUp && Kernel.options.selfTest != nil && networkCPU == 0 {
+        Log.warning("net: a self test runs on cpu0, so the network core does not start (use net-cpu=N)")
+    }
+
     Console.write(line: """
         swiglet: ready cpus=\(Kernel.onlineCPUs) memory=\(PhysicalMemory.usableBytes >> 20)MiB \
-        boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
+        net=\(networkUp ? "up" : "off") net-cpu=\(networkCPU) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
         """)
 
+    if networkUp && networkCPU != 0 {
+        _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 0, timeout: 0)
+    }
     if let test = Kernel.options.selfTest { SelfTests.run(test) }
+    if networkUp && networkCPU == 0 { NetworkCore.run() }
     while true { interrupts_enable_and_halt() }
 }

@@ -32,9 +32,9 @@ enum PCIBus {
             let name = deviceName(vendor: function.vendorID, device: function.deviceID,
                                   classCode: function.classCode, subclass: function.subclass)
             Log.info("""
-                pci: \(hex: function.address.bus, digits: 2):\(hex: function.address.device, digits: 2).\(function.address.function) \
-                \(hex: function.vendorID, digits: 4):\(hex: function.deviceID, digits: 4) class \(hex: function.classCode, digits: 2)\
-                \(hex: function.subclass, digits: 2) \(name)
+                pci: \(hex: function.address.bus, digits: 2, prefix: false):\(hex: function.address.device, digits: 2, prefix: false).\(function.address.function) \
+                \(hex: function.vendorID, digits: 4, prefix: false):\(hex: function.deviceID, digits: 4, prefix: false) class \(hex: function.classCode, digits: 2, prefix: false)\
+                \(hex: function.subclass, digits: 2, prefix: false) \(name)
                 """)
         }
         return count

@@ -1,5 +1,6 @@
 /// Fixed-size text built by string interpolation without touching the heap, for console lines.
 import ACPITables
+import BootConfiguration
 import RawBytes
 
 /// One line of console text, at most `capacity` bytes; longer text is cut and marked with "...".
@@ -39,10 +40,10 @@ struct TextBuffer: StringInterpolationProtocol {
         }
     }
 
-    /// Hexadecimal with a 0x prefix; `digits` pads with zeros.
-    mutating func appendInterpolation<Value: BinaryInteger>(hex value: Value, digits: Int = 1) {
+    /// Hexadecimal with a 0x prefix (unless `prefix` is false); `digits` pads with zeros.
+    mutating func appendInterpolation<Value: BinaryInteger>(hex value: Value, digits: Int = 1, prefix: Bool = true) {
         let number = UInt64(truncatingIfNeeded: value)
-        appendLiteral("0x")
+        if prefix { appendLiteral("0x") }
         var significant = 16
         while significant > 1 && (number >> UInt64((significant - 1) * 4)) == 0 { significant -= 1 }
         var position = max(significant, min(digits, 16))
@@ -79,6 +80,14 @@ struct TextBuffer: StringInterpolationProtocol {
         if milliseconds < 100 { append(byte: UInt8(ascii: "0")) }
         if milliseconds < 10 { append(byte: UInt8(ascii: "0")) }
         appendDecimal(milliseconds)
+    }
+
+    /// A dotted-quad IPv4 address.
+    mutating func appendInterpolation(ipv4 address: IPv4Setting) {
+        for shift in [24, 16, 8, 0] as InlineArray<4, UInt32> {
+            appendDecimal(UInt64((address.rawValue >> shift) & 0xFF))
+            if shift != 0 { append(byte: UInt8(ascii: ".")) }
+        }
     }
 
     /// An ACPI table signature such as "APIC" ("????" when unknown).

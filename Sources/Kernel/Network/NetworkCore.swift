@@ -1,0 +1,125 @@
+/// The network core: one CPU that polls the NIC and runs the whole stack, and nothing else.
+import BootConfiguration
+import Network
+import Synchronization
+
+/// The dedicated network CPU. It never halts and takes no device interrupts: each pass of its
+/// loop takes received frames from the NIC, runs them through the stack (which may build
+/// replies straight into transmit buffers), hands the stack its timers, tells the NIC about new
+/// transmit buffers once per pass, and checks the serial console for the counters key.
+enum NetworkCore {
+    nonisolated(unsafe) private static var device: VirtioNetDevice? = nil
+    nonisolated(unsafe) private static var stack: NetworkStack? = nil
+    /// The CPU running the loop (-1 before it starts): read by anyone, written once.
+    static let cpu = Atomic<Int>(-1)
+    /// Frames handled per NIC pass before the other work of the loop gets a turn.
+    static let receiveBudget = 64
+    /// The key that prints the counters.
+    static let countersKey = UInt8(ascii: "c")
+
+    /// Finds and starts the NIC (on the boot CPU, before the ready line). Returns whether the
+    /// network is up; without a usable device the kernel goes on without networking.
+    static func prepare(options: BootOptions) -> Bool {
+        guard options.networkEnabled else {
+            Log.info("net: disabled by net=off")
+            return false
+        }
+        guard let function = PCIBus.find(VirtioNetDevice.isVirtioNet) else {
+            Log.info("net: no virtio-net device; running without networking")
+            return false
+        }
+        let started: VirtioNetDevice
+        do throws(NetworkDeviceError) {
+            started = try VirtioNetDevice.start(function)
+        } catch {
+            Log.error("net: virtio-net at \(function.address.bus):\(function.address.device).\(function.address.function) unusable: \(describe(error)); running without networking")
+            return false
+        }
+        let configuration = InterfaceConfiguration(
+            hardwareAddress: started.hardwareAddress,
+            address: IPv4Address(rawValue: options.address.rawValue),
+            prefixLength: options.prefixLength,
+            gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
+        device = started
+        stack = NetworkStack(configuration: configuration)
+        let mac = started.hardwareAddress.bytes
+        Log.info("""
+            net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
+            \(hex: mac.2, digits: 2, prefix: false):\(hex: mac.3, digits: 2, prefix: false):\
+            \(hex: mac.4, digits: 2, prefix: false):\(hex: mac.5, digits: 2, prefix: false) \
+            link \(started.linkUp ? "up" : "down"), queues \(started.receive.queue.size)+\(started.transmit.queue.size), \
+            address \(ipv4: options.address)/\(options.prefixLength)
+            """)
+        return true
+    }
+
+    /// Becomes the network core on the calling CPU. Never returns.
+    static func run() -> Never {
+        cpu.store(CPU.currentIndex, ordering: .releasing)
+        Log.info("net: network core running (polling; UDP echo on port 7)")
+        let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
+        var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
+        var pass: UInt32 = 0
+        while true {
+            let now = MonotonicClock.nanosecondsSinceBoot
+            _ = device!.receive.receive(limit: receiveBudget) { frame in
+                stack!.receive(frame: frame, now: now, transmitter: &device!.transmit)
+            }
+            stack!.poll(now: now, transmitter: &device!.transmit)
+            device!.transmit.flush()
+            pass &+= 1
+            // The console and the statistics timer are checked every 1024 passes: cheap, and
+            // still many times a second.
+            if pass & 1023 == 0 {
+                if SerialPort.com1.read() == countersKey { printCounters() }
+                if now >= nextStatistics {
+                    printCounters()
+                    nextStatistics = now + statisticsInterval
+                }
+            }
+        }
+    }
+
+    /// Prints every counter with a value, a few to a line.
+    static func printCounters() {
+        guard let stack else { return }
+        Console.write(line: "net counters (cpu\(CPU.currentIndex), \(seconds: MonotonicClock.nanosecondsSinceBoot)s):")
+        var line = TextBuffer()
+        var onLine = 0
+        stack.counters.forEach { name, value in
+            guard value != 0 else { return }
+            line.appendLiteral("  ")
+            line.appendInterpolation(name)
+            line.appendLiteral("=")
+            line.appendInterpolation(value)
+            onLine += 1
+            if onLine == 6 {
+                Console.write(line: Message(stringInterpolation: line))
+                line = TextBuffer()
+                onLine = 0
+            }
+        }
+        if onLine > 0 { Console.write(line: Message(stringInterpolation: line)) }
+        if let device {
+            Console.write(line: "  nic: sent=\(device.transmit.framesSent) notifications=\(device.transmit.notifications) runts=\(device.receive.runtFrames) invalid-used=\(device.receive.queue.invalidUsedElementCount + device.transmit.queue.invalidUsedElementCount)")
+        }
+    }
+
+    static func describe(_ error: NetworkDeviceError) -> StaticString {
+        switch error {
+        case .notModern: "no virtio 1.x capabilities"
+        case .barUnusable: "a capability points outside its BAR"
+        case .outOfMemory: "out of memory"
+        case .virtio(let error):
+            switch error {
+            case .resetTimedOut: "reset timed out"
+            case .missingFeatures: "VIRTIO_F_VERSION_1 not offered"
+            case .deviceRejectedFeatures: "device rejected our features"
+            case .deviceFailed: "device reported failure"
+            case .queueUnavailable: "queue unavailable"
+            case .queueTooSmall: "queue too small"
+            default: "handshake failed"
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 # For each system: boot it in QEMU (TCG, -smp CPUS, virtio-net-pci on a tap device) inside a
 # network namespace this script creates, wait for its ready line on the serial console, run
 # swiglet-bench inside the namespace against 10.0.2.15:7 (UDP echo, 64 and 1024 bytes, 1 and 32
-# requests outstanding), sample the CPU time of QEMU's threads meanwhile, and stop QEMU. Then
+# requests outstanding) while it samples the host CPU time of each QEMU thread, and stop QEMU. Then
 # print the comparison (Swiglet, Linux, ratio). Results and consoles are kept in images/bench/;
 # with --only swiglet, an earlier images/bench/linux.txt is used as the baseline.
 #
@@ -152,32 +152,6 @@ ip netns exec "$NS" ip tuntap add dev tap0 mode tap || die "cannot create tap0 i
 ip netns exec "$NS" ip addr add 10.0.2.2/24 dev tap0
 ip netns exec "$NS" ip link set tap0 up
 
-# CPU time (ticks) of every QEMU thread, as "tid name ticks" lines.
-thread_ticks() {
-    local task name stat rest
-    for task in /proc/"$1"/task/*; do
-        name="$(cat "$task/comm" 2>/dev/null)" || continue
-        stat="$(cat "$task/stat" 2>/dev/null)" || continue
-        rest="${stat##*) }"           # the fields after "(comm) "
-        set -- $rest                  # $12 utime, $13 stime (fields 14 and 15 of stat)
-        echo "${task##*/} ${name// /_} $(( ${12} + ${13} ))"
-    done
-}
-host_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
-
-# Prints the share of a host CPU each QEMU thread used between two thread_ticks samples.
-cpu_report() {  # cpu_report BEFORE AFTER SECONDS HOSTBEFORE HOSTAFTER
-    local hz; hz="$(getconf CLK_TCK)"
-    echo "QEMU threads' host CPU during the measurements (${3} s; 100% = one host core):"
-    join <(sort "$1") <(sort "$2") | awk -v hz="$hz" -v s="$3" '
-        { used = ($5 - $3) / hz / s * 100; total[$2] += used; count[$2]++ }
-        END { for (n in total) printf "  %-18s %3d thread%s %6.1f%%\n", n, count[n], (count[n] > 1 ? "s" : " "), total[n] }' \
-        | sort -k4 -rn
-    read -r busy0 all0 <"$4"; read -r busy1 all1 <"$5"
-    awk -v b="$((busy1 - busy0))" -v a="$((all1 - all0))" -v n="$(nproc)" \
-        'BEGIN { if (a > 0) printf "  host: %.0f%% of %d cores busy (everything, the load generator included)\n", b / a * 100, n }'
-}
-
 # 3. One system: boot, wait for ready, measure, stop.
 run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     local name="$1" ready="$2"; shift 2
@@ -206,22 +180,17 @@ run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     done
     elapsed=$((SECONDS - started))
     say "$name: ready after about ${elapsed} s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
-    local before="$OUT/.$name-threads-before" after="$OUT/.$name-threads-after"
-    local host0="$OUT/.$name-host-before" host1="$OUT/.$name-host-after"
-    thread_ticks "$qemu_pid" >"$before"; host_busy_ticks >"$host0"
-    local t0=$SECONDS status=0
+    # --cpu-pid: the host CPU of each QEMU thread (vCPUs, the main loop that emulates
+    # virtio-net and moves frames through the tap) during each measurement.
+    local status=0
     ip netns exec "$NS" "$BENCH" --label "$name" --save "$OUT/$name.txt" --duration "$duration" \
-        --warmup "$warmup" --sizes "$sizes" --windows "$windows" "$GUEST:7" || status=$?
-    local seconds=$((SECONDS - t0))
-    thread_ticks "$qemu_pid" >"$after"; host_busy_ticks >"$host1"
+        --warmup "$warmup" --sizes "$sizes" --windows "$windows" --cpu-pid "$qemu_pid" "$GUEST:7" \
+        || status=$?
     if [[ $status != 0 ]]; then
         say "$name: swiglet-bench failed (status $status): $name did not answer UDP echo at $GUEST:7 correctly. Console:"
         show_console "$log"
         failed[$name]="did not answer UDP echo correctly (swiglet-bench status $status)"
-    else
-        cpu_report "$before" "$after" "$((seconds > 0 ? seconds : 1))" "$host0" "$host1" | tee "$OUT/$name-cpu.txt"
     fi
-    rm -f "$before" "$after" "$host0" "$host1"
     stop_qemu
     [[ $status == 0 ]]
 }

@@ -58,6 +58,10 @@ struct Measurement {
     var p99Microseconds = 0.0
     var clientCPUPercent = 0.0
     var truncated = false
+    /// With --cpu-pid: host CPU (% of one core) of each of that process's threads, by name,
+    /// and the host's busy share of all its cores, during the measurement.
+    var threadCPU: [(name: String, percent: Double)] = []
+    var hostCPUPercent: Double?
 
     var requestsPerSecond: Double { seconds > 0 ? Double(replies) / seconds : 0 }
 }
@@ -135,7 +139,8 @@ final class EchoClient {
 
     /// Keeps `window` requests of `size` bytes in flight for `warmup` seconds, then counts
     /// replies for `duration` seconds, then waits at most one loss timeout for the rest.
-    func measure(size: Int, window: Int, warmup: Double, duration: Double, maxRequests: Int) -> Measurement {
+    func measure(size: Int, window: Int, warmup: Double, duration: Double, maxRequests: Int,
+                 cpuPid: Int32? = nil) -> Measurement {
         var result = Measurement(size: size, window: window)
         // Slot i holds the request whose sequence number is i modulo the slot count. A request
         // waiting for its timeout keeps its slot, so there are many more slots than the window.
@@ -159,6 +164,8 @@ final class EchoClient {
         let measureEnd = measureStart + UInt64(duration * 1e9)
         var drainEnd = measureEnd + timeoutNanoseconds
         var cpuAtStart: UInt64 = 0
+        var threadsAtStart: ThreadCPUSample?
+        var threadsAtEnd: ThreadCPUSample?
 
         func slot(_ sequence: UInt64) -> Int { Int(sequence & mask) }
 
@@ -167,6 +174,10 @@ final class EchoClient {
             if !counting && now >= measureStart {
                 counting = true
                 cpuAtStart = processCPUNanoseconds()
+                if let cpuPid { threadsAtStart = ThreadCPUSample.take(pid: cpuPid) }
+            }
+            if let cpuPid, counting, threadsAtEnd == nil, now >= measureEnd {
+                threadsAtEnd = ThreadCPUSample.take(pid: cpuPid)
             }
             let sending = now < measureEnd && Int(nextSequence) < maxRequests
             if !sending && now < measureEnd {
@@ -265,6 +276,11 @@ final class EchoClient {
         result.seconds = end > measureStart ? Double(end - measureStart) / 1e9 : 0
         if result.seconds > 0 && cpuAtStart > 0 {
             result.clientCPUPercent = Double(processCPUNanoseconds() - cpuAtStart) / 1e9 / result.seconds * 100
+        }
+        if let start = threadsAtStart, let end = threadsAtEnd {
+            let usage = ThreadCPUSample.usage(from: start, to: end)
+            result.threadCPU = usage.threads
+            result.hostCPUPercent = usage.host
         }
         latencies.sort()
         if !latencies.isEmpty {

@@ -50,6 +50,7 @@ struct Options {
     var resultsPath: String?
     var quiet = false
     var comparisonOnly = false
+    var cpuPid: Int32?
     var help = false
 
     static let minimumSize = Datagram.headerSize
@@ -92,6 +93,9 @@ struct Options {
       --results FILE           print the results in FILE instead of measuring
       -q, --quiet              no progress lines, only the tables
       --comparison-only        with a baseline, print only the comparison, not both tables
+      --cpu-pid PID            also report the host CPU use of each thread of process PID
+                               (e.g. QEMU, started with -name X,debug-threads=on so that its
+                               threads have names) during each measurement
       -h, --help               this text
 
     OUTPUT: one table per system, a row per size and window: req/s (verified replies received
@@ -146,6 +150,7 @@ struct Options {
             case "-h", "--help": options.help = true
             case "-q", "--quiet": options.quiet = true
             case "--comparison-only": options.comparisonOnly = true
+            case "--cpu-pid": options.cpuPid = Int32(try integer(argument, try value(argument), 1...Int(Int32.max)))
             case "-d", "--duration": options.duration = try number(argument, try value(argument), 0.1...600)
             case "-w", "--warmup": options.warmup = try number(argument, try value(argument), 0...60)
             case "--sizes": options.sizes = try list(argument, try value(argument), minimumSize...maximumSize)

@@ -28,7 +28,12 @@ enum Report {
             text += "size=\(m.size) window=\(m.window) seconds=\(m.seconds) rps=\(m.requestsPerSecond) "
                 + "p50_us=\(m.p50Microseconds) p99_us=\(m.p99Microseconds) sent=\(m.sent) "
                 + "replies=\(m.replies) lost=\(m.lost) late=\(m.late) mismatched=\(m.mismatched) "
-                + "refused=\(m.refused) unexpected=\(m.unexpected) client_cpu_pct=\(m.clientCPUPercent)\n"
+                + "refused=\(m.refused) unexpected=\(m.unexpected) client_cpu_pct=\(m.clientCPUPercent)"
+            if let host = m.hostCPUPercent {
+                let threads = m.threadCPU.map { "\($0.name.replacingOccurrences(of: " ", with: "_")):\($0.percent)" }
+                text += " host_cpu_pct=\(host) threads_cpu_pct=\(threads.joined(separator: ","))"
+            }
+            text += "\n"
         }
         return text
     }
@@ -70,6 +75,13 @@ enum Report {
             m.p50Microseconds = Double(f["p50_us"] ?? "") ?? 0
             m.p99Microseconds = Double(f["p99_us"] ?? "") ?? 0
             m.clientCPUPercent = Double(f["client_cpu_pct"] ?? "") ?? 0
+            m.hostCPUPercent = Double(f["host_cpu_pct"] ?? "")
+            for item in (f["threads_cpu_pct"] ?? "").split(separator: ",") {
+                let pair = item.split(separator: ":")
+                if pair.count == 2, let percent = Double(pair[1]) {
+                    m.threadCPU.append((name: pair[0].replacingOccurrences(of: "_", with: " "), percent: percent))
+                }
+            }
             results.measurements.append(m)
         }
         return results
@@ -133,6 +145,42 @@ enum Report {
             if !notes.isEmpty { line += "   " + notes.joined(separator: ", ") }
             text += line + "\n"
         }
+        text += threadTable(results)
+        return text
+    }
+
+    /// Host CPU per thread of the process given with --cpu-pid, one row per measurement.
+    static func threadTable(_ results: Results) -> String {
+        let measured = results.measurements.filter { $0.hostCPUPercent != nil }
+        guard !measured.isEmpty else { return "" }
+        var peak: [String: Double] = [:]
+        for m in measured { for t in m.threadCPU { peak[t.name] = max(peak[t.name] ?? 0, t.percent) } }
+        let names = peak.filter { $0.value >= 1 }.sorted { $0.value > $1.value }.prefix(6).map(\.key)
+        var text = "host CPU during each measurement (100% = one host core): \(results.label)'s QEMU threads, "
+            + "this load generator, everything else, and the host's \(hostCores) cores together\n"
+        let widths = [6, 6] + names.map { max($0.count, 7) } + [7, 7, 9]
+        text += zip(["size B", "window"] + names + ["client", "others", "host all"], widths).map { pad($0, $1) }.joined(separator: " ") + "\n"
+        var disturbed = false
+        for m in measured {
+            var cells = [String(m.size), String(m.window)]
+            for name in names {
+                let percent = m.threadCPU.filter { $0.name == name }.reduce(0) { $0 + $1.percent }
+                cells.append(String(format: "%.0f%%", percent))
+            }
+            // Everything the host did that is neither QEMU nor this client: other work on the
+            // machine (or the host kernel's own network path that runs in no thread, softirqs).
+            let qemu = m.threadCPU.reduce(0) { $0 + $1.percent }
+            let others = max(0, (m.hostCPUPercent ?? 0) * Double(hostCores) - qemu - m.clientCPUPercent)
+            if others >= 25 { disturbed = true }
+            cells.append(String(format: "%.0f%%", m.clientCPUPercent))
+            cells.append(String(format: "%.0f%%", others))
+            cells.append(String(format: "%.0f%%", m.hostCPUPercent ?? 0))
+            text += zip(cells, widths).map { pad($0, $1) }.joined(separator: " ") + "\n"
+        }
+        if disturbed {
+            text += "warning: other work used a quarter of a host core or more during a measurement: "
+                + "its numbers are disturbed (run on a quiet machine)\n"
+        }
         return text
     }
 
@@ -171,6 +219,8 @@ enum Report {
         }
         return text
     }
+
+    static var hostCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     static func formatSeconds(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)

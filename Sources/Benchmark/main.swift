@@ -35,7 +35,8 @@ func measureAll(_ endpoint: Endpoint, label: String, options: Options) -> Result
             progress(options.quiet, "swiglet-bench: \(label): \(size) B, \(window) outstanding, "
                 + "\(Report.formatSeconds(options.warmup)) warm-up + \(Report.formatSeconds(options.duration))")
             let m = client.measure(size: size, window: window, warmup: options.warmup,
-                                   duration: options.duration, maxRequests: options.maxRequests)
+                                   duration: options.duration, maxRequests: options.maxRequests,
+                                   cpuPid: options.cpuPid)
             if m.truncated {
                 progress(options.quiet, "swiglet-bench: \(label): stopped early at --max-requests \(options.maxRequests)")
             }

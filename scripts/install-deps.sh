@@ -10,6 +10,9 @@ declare -A needed=(
     [grub-mkrescue]=grub-common
     [xorriso]=xorriso
     [mformat]=mtools
+    # For the network tests: namespaces and tap devices, and ping from inside them.
+    [ip]=iproute2
+    [ping]=iputils-ping
 )
 packages=()
 for command in "${!needed[@]}"; do

@@ -3,7 +3,7 @@
 import Foundation
 import XCTest
 
-/// One boot of images/swiglet.iso.
+/// One machine configuration; `boot` runs it to the end, `whileRunning` works beside it.
 struct QEMUMachine {
     var cpus = 2
     var memory = "256M"
@@ -11,6 +11,21 @@ struct QEMUMachine {
     var commandLine: String? = nil
     /// Give up after this long (TCG on a busy 2-core machine is slow: be generous).
     var timeout: TimeInterval = 90
+    /// The NIC: none, QEMU user-mode networking with host forwards such as
+    /// "udp:127.0.0.1:5555-:7", or a tap device (QEMU then runs inside `namespace`).
+    var network: Network = .none
+    /// Run QEMU inside this network namespace (`ip netns exec NAME`).
+    var namespace: String? = nil
+    /// Record every frame of the NIC here (QEMU filter-dump).
+    var pcapPath: String? = nil
+    /// Use a modern-only virtio-net device (disable-legacy=on) instead of QEMU's transitional one.
+    var modernOnly = false
+
+    enum Network {
+        case none
+        case user(hostForwards: [String])
+        case tap(name: String)
+    }
 
     /// What a boot produced.
     struct Outcome {
@@ -22,10 +37,13 @@ struct QEMUMachine {
         var selfTestPassed: Bool { exitStatus == 1 }
     }
 
+    static let macAddress = "52:54:00:12:34:56"
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let image = packageRoot.appendingPathComponent("images/swiglet.iso")
     static let kernelELF = packageRoot.appendingPathComponent("images/swiglet.elf")
+    /// Where failing tests leave their console and pcap.
+    static let artifacts = packageRoot.appendingPathComponent("images/test-artifacts")
 
     /// Skips the test when the image or QEMU is missing, unless SWIGLET_REQUIRE_QEMU is set
     /// (as `make test` does), in which case it fails with what is missing.
@@ -43,16 +61,13 @@ struct QEMUMachine {
     }
 
     static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/\(name)" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Boots and collects the console until QEMU exits, `stopWhen` returns true for the console
-    /// so far, or the timeout passes.
-    func boot(stopWhen: ((String) -> Bool)? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: QEMUMachine.findExecutable("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
+    /// The QEMU command line for this machine.
+    var arguments: [String] {
         var arguments = [
             "-accel", "tcg,thread=multi", "-smp", "\(cpus)", "-m", memory,
             "-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot",
@@ -63,44 +78,104 @@ struct QEMUMachine {
             // fw_cfg's option parser splits on commas: QEMU escapes them as ",,".
             arguments += ["-fw_cfg", "name=opt/swiglet/cmdline,string=" + commandLine.replacingOccurrences(of: ",", with: ",,")]
         }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-
-        let collected = ConsoleBuffer()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { collected.append(data) }
+        switch network {
+        case .none:
+            arguments += ["-nic", "none"]
+            return arguments
+        case .user(let forwards):
+            arguments += ["-netdev", (["user", "id=n0"] + forwards.map { "hostfwd=" + $0 }).joined(separator: ",")]
+        case .tap(let name):
+            arguments += ["-netdev", "tap,id=n0,ifname=\(name),script=no,downscript=no"]
         }
-        try process.run()
+        arguments += ["-device", "virtio-net-pci,netdev=n0,mac=\(QEMUMachine.macAddress)" + (modernOnly ? ",disable-legacy=on" : "")]
+        if let pcapPath { arguments += ["-object", "filter-dump,id=dump0,netdev=n0,file=\(pcapPath)"] }
+        return arguments
+    }
+
+    /// Boots and collects the console until QEMU exits, `stopWhen` returns true for the console
+    /// so far, or the timeout passes.
+    func boot(stopWhen: ((String) -> Bool)? = nil) throws -> Outcome {
+        let running = try RunningMachine(start: self)
         let deadline = Date().addingTimeInterval(timeout)
-        var timedOut = false
-        var stopped = false
-        while process.isRunning {
-            if Date() > deadline { timedOut = true; break }
-            if let stopWhen, stopWhen(collected.text) { stopped = true; break }
+        var stoppedEarly = false
+        while running.isRunning {
+            if Date() > deadline { stoppedEarly = true; break }
+            if let stopWhen, stopWhen(running.console) { stoppedEarly = true; break }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        output.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? output.fileHandleForReading.readToEnd() { collected.append(rest) }
-        let status: Int32? = (timedOut || stopped) ? nil : process.terminationStatus
-        return Outcome(console: collected.text, exitStatus: status, timedOut: timedOut)
+        let timedOut = stoppedEarly && Date() > deadline
+        let status = running.stop()
+        return Outcome(console: running.console, exitStatus: stoppedEarly ? nil : status, timedOut: timedOut)
+    }
+
+    /// Boots, waits for the ready line, runs `body` beside the running machine, then stops it.
+    func whileRunning<Result>(_ body: (RunningMachine) throws -> Result) throws -> Result {
+        let running = try RunningMachine(start: self)
+        defer { running.stop() }
+        try running.waitFor("swiglet: ready", timeout: timeout)
+        return try body(running)
     }
 }
 
-/// Console bytes gathered from QEMU's output pipe on another thread.
-final class ConsoleBuffer: @unchecked Sendable {
+/// A QEMU process and the console it has printed so far.
+final class RunningMachine: @unchecked Sendable {
+    private let process = Process()
+    private let output = Pipe()
     private let lock = NSLock()
     private var data = Data()
-    func append(_ more: Data) { lock.lock(); data.append(more); lock.unlock() }
-    var text: String {
+
+    init(start machine: QEMUMachine) throws {
+        let qemu = QEMUMachine.findExecutable("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64"
+        if let namespace = machine.namespace {
+            process.executableURL = URL(fileURLWithPath: QEMUMachine.findExecutable("ip") ?? "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, qemu] + machine.arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: qemu)
+            process.arguments = machine.arguments
+        }
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let more = handle.availableData
+            guard let self, !more.isEmpty else { return }
+            self.lock.lock(); self.data.append(more); self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Everything QEMU printed so far, carriage returns removed.
+    var console: String {
         lock.lock(); defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r", with: "")
     }
+
+    /// Waits until the console contains `text`; throws with the console if it does not.
+    func waitFor(_ text: String, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !console.contains(text) {
+            guard isRunning, Date() < deadline else {
+                throw MachineError(description: "'\(text)' did not appear within \(Int(timeout)) s\n---- console ----\n\(console)\n---- end of console ----")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// Stops QEMU if it still runs; returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+        if let rest = try? output.fileHandleForReading.readToEnd() {
+            lock.lock(); data.append(rest); lock.unlock()
+        }
+        return process.terminationStatus
+    }
+}
+
+struct MachineError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -1,6 +1,8 @@
 /// The network core: one CPU that polls the NIC and runs the whole stack, and nothing else.
 import BootConfiguration
 import Network
+import PCI
+import Virtio
 import Synchronization
 
 /// The dedicated network CPU. It never halts and takes no device interrupts: each pass of its
@@ -86,8 +88,8 @@ enum NetworkCore {
         Console.write(line: "net counters (cpu\(CPU.currentIndex), \(seconds: MonotonicClock.nanosecondsSinceBoot)s):")
         var line = TextBuffer()
         var onLine = 0
-        stack.counters.forEach { name, value in
-            guard value != 0 else { return }
+        for (name, value) in stack.counters.entries {
+            guard value != 0 else { continue }
             line.appendLiteral("  ")
             line.appendInterpolation(name)
             line.appendLiteral("=")

@@ -84,9 +84,9 @@ struct TextBuffer: StringInterpolationProtocol {
 
     /// A dotted-quad IPv4 address.
     mutating func appendInterpolation(ipv4 address: IPv4Setting) {
-        for shift in [24, 16, 8, 0] as InlineArray<4, UInt32> {
-            appendDecimal(UInt64((address.rawValue >> shift) & 0xFF))
-            if shift != 0 { append(byte: UInt8(ascii: ".")) }
+        for part in 0..<4 {
+            if part > 0 { append(byte: UInt8(ascii: ".")) }
+            appendDecimal(UInt64((address.rawValue >> UInt32(24 - 8 * part)) & 0xFF))
         }
     }
 

@@ -1,0 +1,126 @@
+/// QEMU system tests of the network core: UDP echo through user-mode networking, and ping, ARP
+/// and UDP echo from a Linux network namespace over a tap device.
+import Foundation
+import XCTest
+
+final class NetworkTests: XCTestCase {
+    override func setUpWithError() throws { try QEMUMachine.requireImage() }
+
+    /// Keeps the console (and pcap) of a failing test under images/test-artifacts.
+    private func keepArtifacts(_ name: String, console: String) -> String {
+        try? FileManager.default.createDirectory(at: QEMUMachine.artifacts, withIntermediateDirectories: true)
+        let path = QEMUMachine.artifacts.appendingPathComponent("\(name).console.txt")
+        try? console.write(to: path, atomically: true, encoding: .utf8)
+        return path.path
+    }
+
+    private func pcapPath(_ name: String) -> String {
+        try? FileManager.default.createDirectory(at: QEMUMachine.artifacts, withIntermediateDirectories: true)
+        let path = QEMUMachine.artifacts.appendingPathComponent("\(name).pcap").path
+        try? FileManager.default.removeItem(atPath: path)
+        return path
+    }
+
+    /// A UDP port on 127.0.0.1 that nothing listens on now.
+    private func freePort() -> UInt16 {
+        UInt16.random(in: 20000...60000)
+    }
+
+    /// (a) Every datagram from 1 to 1472 bytes comes back intact through QEMU's user-mode
+    /// networking and a host forward to port 7.
+    func testUDPEchoThroughUserModeNetworkingEverySize() throws {
+        for modernOnly in [false, true] {
+            let port = freePort()
+            let name = "udp-echo-user" + (modernOnly ? "-modern" : "")
+            let pcap = pcapPath(name)
+            var machine = QEMUMachine(cpus: 2)
+            machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
+            machine.pcapPath = pcap
+            machine.modernOnly = modernOnly
+            try machine.whileRunning { running in
+                XCTAssertTrue(running.console.contains("net=up"), "network not up:\n\(running.console)")
+                let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: Array(1...1472))
+                if !failures.isEmpty {
+                    let kept = keepArtifacts(name, console: running.console)
+                    XCTFail("""
+                        \(failures.count) sizes failed (first: \(failures.prefix(5))); console in \(kept), frames in \(pcap)
+                        ---- console ----
+                        \(running.console)
+                        """)
+                } else {
+                    try? FileManager.default.removeItem(atPath: pcap)
+                }
+            }
+        }
+    }
+
+    /// (b) A Linux network namespace with a tap device: ping gets replies, ARP resolves to the
+    /// NIC's address, UDP echo works. Needs root (ip netns, tap).
+    func testPingARPAndUDPEchoFromANetworkNamespace() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to create a network namespace and a tap device") }
+        guard let ip = QEMUMachine.findExecutable("ip"), let ping = QEMUMachine.findExecutable("ping") else {
+            XCTFail("needs `ip` (iproute2) and `ping` (iputils-ping): run scripts/install-deps.sh")
+            return
+        }
+        let namespace = "swiglet-test-\(getpid())"
+        let pcap = pcapPath("namespace")
+        try run(ip, ["netns", "add", namespace])
+        defer { _ = try? run(ip, ["netns", "del", namespace]) }
+        try run(ip, ["netns", "exec", namespace, ip, "link", "set", "lo", "up"])
+
+        var machine = QEMUMachine(cpus: 2)
+        machine.network = .tap(name: "tap0")
+        machine.namespace = namespace
+        machine.pcapPath = pcap
+        try machine.whileRunning { running in
+            try run(ip, ["netns", "exec", namespace, ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"])
+            try run(ip, ["netns", "exec", namespace, ip, "link", "set", "tap0", "up"])
+            var problems: [String] = []
+            let pingOutput = try? run(ip, ["netns", "exec", namespace, ping, "-c", "3", "-W", "3", "10.0.2.15"])
+            if pingOutput == nil || !(pingOutput!.contains(" 0% packet loss")) {
+                problems.append("ping: \(pingOutput ?? "failed")")
+            }
+            let neighbours = (try? run(ip, ["netns", "exec", namespace, ip, "neigh", "show", "10.0.2.15"])) ?? ""
+            if !neighbours.contains(QEMUMachine.macAddress) { problems.append("ARP: '\(neighbours)' lacks \(QEMUMachine.macAddress)") }
+            let failures = try UDPEchoClient.inNamespace(namespace) {
+                try UDPEchoClient.check(host: "10.0.2.15", port: 7, sizes: [1, 18, 64, 512, 1024, 1472])
+            }
+            if !failures.isEmpty { problems.append("UDP echo: \(failures)") }
+            if !problems.isEmpty {
+                let kept = keepArtifacts("namespace", console: running.console)
+                XCTFail("""
+                    \(problems.joined(separator: "\n")); console in \(kept), frames in \(pcap)
+                    ---- console ----
+                    \(running.console)
+                    """)
+            } else {
+                try? FileManager.default.removeItem(atPath: pcap)
+            }
+        }
+    }
+
+    /// A device that fails the handshake or is absent leaves the kernel running without a NIC.
+    func testNoNetworkDeviceMeansNetworkOff() throws {
+        let outcome = try QEMUMachine(cpus: 1).boot { $0.contains("swiglet: ready") }
+        XCTAssertTrue(outcome.console.contains("net=off"), outcome.console)
+        XCTAssertTrue(outcome.console.contains("no virtio-net device"), outcome.console)
+    }
+
+    /// Runs a command; throws with its output when it fails.
+    @discardableResult
+    private func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MachineError(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
+        }
+        return output
+    }
+}

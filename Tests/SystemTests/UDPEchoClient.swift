@@ -1,0 +1,79 @@
+/// A UDP echo client for the system tests, which can also run inside a network namespace.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends datagrams to an echo server and checks that each comes back intact.
+enum UDPEchoClient {
+    /// One datagram that did not come back intact.
+    struct Failure: CustomStringConvertible {
+        var size: Int
+        var reason: String
+        var description: String { "\(size) bytes: \(reason)" }
+    }
+
+    /// Echoes one datagram of every size in `sizes` (a few tries each, `timeout` per try)
+    /// and returns the sizes that failed. Payloads are distinct per size and try, so a late
+    /// reply to an earlier try is never mistaken for the right one.
+    static func check(host: String, port: UInt16, sizes: [Int], tries: Int = 3, timeout: TimeInterval = 2) throws -> [Failure] {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw MachineError(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(socketDescriptor) }
+        var receiveTimeout = timeval(tv_sec: Int(timeout), tv_usec: Int32((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw MachineError(description: "bad address \(host)") }
+
+        var failures: [Failure] = []
+        var reply = [UInt8](repeating: 0, count: 65536)
+        for size in sizes {
+            var lastReason = "no reply"
+            var echoed = false
+            for attempt in 0..<tries where !echoed {
+                let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size &+ attempt &* 131) }
+                let sent = payload.withUnsafeBytes { bytes in
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            sendto(socketDescriptor, bytes.baseAddress, size, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        }
+                    }
+                }
+                guard sent == size else { lastReason = "send failed: \(String(cString: strerror(errno)))"; continue }
+                // Read until the matching reply or a timeout; stale replies are skipped.
+                while true {
+                    let received = recv(socketDescriptor, &reply, reply.count, 0)
+                    if received < 0 { break }
+                    if received == size && Array(reply[0..<size]) == payload { echoed = true; break }
+                    lastReason = "reply of \(received) bytes did not match"
+                }
+            }
+            if !echoed { failures.append(Failure(size: size, reason: lastReason)) }
+        }
+        return failures
+    }
+
+    /// Runs `body` on a thread that has joined network namespace `name` (setns(2)), so the
+    /// sockets it makes live in that namespace. Needs root.
+    static func inNamespace<Result>(_ name: String, _ body: @escaping () throws -> Result) throws -> Result {
+        var result: Result?
+        var thrown: Error?
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            let descriptor = open("/var/run/netns/\(name)", O_RDONLY)
+            guard descriptor >= 0 else { thrown = MachineError(description: "open netns \(name): \(String(cString: strerror(errno)))"); return }
+            defer { close(descriptor) }
+            guard setns(descriptor, CLONE_NEWNET) == 0 else {
+                thrown = MachineError(description: "setns \(name): \(String(cString: strerror(errno)))"); return
+            }
+            do { result = try body() } catch { thrown = error }
+        }
+        thread.start()
+        done.wait()
+        if let thrown { throw thrown }
+        return result!
+    }
+}

@@ -20,7 +20,7 @@ enum UDPEchoClient {
         let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard socketDescriptor >= 0 else { throw MachineError(description: "socket: \(String(cString: strerror(errno)))") }
         defer { close(socketDescriptor) }
-        var receiveTimeout = timeval(tv_sec: Int(timeout), tv_usec: Int32((timeout - Double(Int(timeout))) * 1_000_000))
+        var receiveTimeout = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -55,25 +55,44 @@ enum UDPEchoClient {
         return failures
     }
 
+    /// setns(2) with CLONE_NEWNET. Glibc declares setns only under _GNU_SOURCE, which Swift's
+    /// Glibc module does not define, so it is looked up at run time.
+    private static func setNetworkNamespace(_ descriptor: Int32) -> Int32 {
+        typealias SetNamespace = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else { return -1 }
+        let cloneNewNetwork: Int32 = 0x4000_0000   // CLONE_NEWNET, linux/sched.h
+        return unsafeBitCast(symbol, to: SetNamespace.self)(descriptor, cloneNewNetwork)
+    }
+
     /// Runs `body` on a thread that has joined network namespace `name` (setns(2)), so the
     /// sockets it makes live in that namespace. Needs root.
     static func inNamespace<Result>(_ name: String, _ body: @escaping () throws -> Result) throws -> Result {
-        var result: Result?
-        var thrown: Error?
+        let outcome = NamespaceWork(body)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             defer { done.signal() }
             let descriptor = open("/var/run/netns/\(name)", O_RDONLY)
-            guard descriptor >= 0 else { thrown = MachineError(description: "open netns \(name): \(String(cString: strerror(errno)))"); return }
-            defer { close(descriptor) }
-            guard setns(descriptor, CLONE_NEWNET) == 0 else {
-                thrown = MachineError(description: "setns \(name): \(String(cString: strerror(errno)))"); return
+            guard descriptor >= 0 else {
+                outcome.result = .failure(MachineError(description: "open netns \(name): \(String(cString: strerror(errno)))"))
+                return
             }
-            do { result = try body() } catch { thrown = error }
+            defer { close(descriptor) }
+            guard setNetworkNamespace(descriptor) == 0 else {
+                outcome.result = .failure(MachineError(description: "setns \(name): \(String(cString: strerror(errno)))"))
+                return
+            }
+            outcome.result = Swift.Result { try outcome.body() }
         }
         thread.start()
         done.wait()
-        if let thrown { throw thrown }
-        return result!
+        return try outcome.result.get()
     }
+}
+
+/// Work for a thread in another network namespace, and its outcome. The semaphore in
+/// `inNamespace` orders the thread's write of `result` before the caller's read.
+private final class NamespaceWork<Value>: @unchecked Sendable {
+    var result: Result<Value, Error> = .failure(MachineError(description: "namespace thread did not run"))
+    let body: () throws -> Value
+    init(_ body: @escaping () throws -> Value) { self.body = body }
 }

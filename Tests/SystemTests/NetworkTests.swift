@@ -124,3 +124,37 @@ final class NetworkTests: XCTestCase {
         return output
     }
 }
+
+extension NetworkTests {
+    /// With one CPU, that CPU is the network core; with net-cpu=1 an application processor is.
+    /// Either way echo works, the counters show the traffic, and the network core takes no
+    /// interrupts while it serves it.
+    func testNetworkCoreOnOneCPUAndOnAnApplicationProcessor() throws {
+        for (cpus, options) in [(1, "net-stats=1"), (2, "net-cpu=1 net-stats=1")] {
+            let port = UInt16.random(in: 20000...60000)
+            var machine = QEMUMachine(cpus: cpus, commandLine: options)
+            machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
+            try machine.whileRunning { running in
+                let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: [1, 100, 1000, 1472])
+                XCTAssertTrue(failures.isEmpty, "\(failures)\n\(running.console)")
+                let networkCPU = cpus == 1 ? 0 : 1
+                // Wait for a counters report that includes the traffic.
+                let deadline = Date().addingTimeInterval(20)
+                var report: Substring? = nil
+                while report == nil && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.5)
+                    let console = running.console
+                    if let start = console.range(of: "net counters", options: .backwards),
+                       console[start.lowerBound...].contains("udp.framesIn=") {
+                        report = console[start.lowerBound...]
+                    }
+                }
+                guard let report else { return XCTFail("no counters report with UDP traffic:\n\(running.console)") }
+                XCTAssertTrue(report.contains("network core cpu\(networkCPU) interrupts=0:"), "network core took interrupts:\n\(running.console)")
+                XCTAssertTrue(running.console.contains("ready cpus=\(cpus)"), running.console)
+                let framesIn = report.components(separatedBy: "udp.framesIn=").dropFirst().first?.prefix { $0.isNumber }
+                XCTAssertGreaterThanOrEqual(Int(framesIn ?? "") ?? 0, 4, "udp.framesIn too low:\n\(report)")
+            }
+        }
+    }
+}

@@ -16,6 +16,9 @@ enum NetworkCore {
     static let cpu = Atomic<Int>(-1)
     /// Frames handled per NIC pass before the other work of the loop gets a turn.
     static let receiveBudget = 64
+    /// The network core's interrupt count when it started (an application processor is woken
+    /// into the job by an IPI, which is not part of serving the network).
+    nonisolated(unsafe) private static var interruptsAtStart: UInt64 = 0
     /// The key that prints the counters.
     static let countersKey = UInt8(ascii: "c")
 
@@ -57,6 +60,7 @@ enum NetworkCore {
 
     /// Becomes the network core on the calling CPU. Never returns.
     static func run() -> Never {
+        interruptsAtStart = CPU.current.pointee.interruptCount.load(ordering: .relaxed)
         cpu.store(CPU.currentIndex, ordering: .releasing)
         Log.info("net: network core running (polling; UDP echo on port 7)")
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
@@ -85,7 +89,12 @@ enum NetworkCore {
     /// Prints every counter with a value, a few to a line.
     static func printCounters() {
         guard let stack else { return }
-        Console.write(line: "net counters (cpu\(CPU.currentIndex), \(seconds: MonotonicClock.nanosecondsSinceBoot)s):")
+        // The network core's own intrusion: it should take no interrupts at all while serving.
+        let interrupts = CPU.current.pointee.interruptCount.load(ordering: .relaxed) - interruptsAtStart
+        Console.write(line: """
+            net counters at \(seconds: MonotonicClock.nanosecondsSinceBoot)s, network core cpu\(CPU.currentIndex) \
+            interrupts=\(interrupts):
+            """)
         var line = TextBuffer()
         var onLine = 0
         for (name, value) in stack.counters.entries {

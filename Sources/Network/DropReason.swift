@@ -33,13 +33,15 @@ public enum DropReason: UInt8, CaseIterable, Error, Sendable {
     case arpQueueFull
     /// The driver had no free transmit buffer (or a buffer too small for the frame).
     case transmitRingFull
-    /// A received frame longer than 1514 bytes, or a datagram to send larger than one frame.
+    /// A received frame longer than 1514 bytes.
     case oversized
     /// An outgoing packet with no route: off-link without a gateway, or to ourselves.
     case noRoute
+    /// A datagram to send whose payload does not fit one frame (more than 1472 bytes of UDP data).
+    case datagramTooLarge
 
     /// The number of reasons; their raw values are `0..<count`.
-    public static let count = 15
+    public static let count = 16
 
     /// A short name for the console.
     public var name: StaticString {
@@ -59,6 +61,7 @@ public enum DropReason: UInt8, CaseIterable, Error, Sendable {
         case .transmitRingFull: return "transmitRingFull"
         case .oversized: return "oversized"
         case .noRoute: return "noRoute"
+        case .datagramTooLarge: return "datagramTooLarge"
         }
     }
 
@@ -67,7 +70,7 @@ public enum DropReason: UInt8, CaseIterable, Error, Sendable {
     /// exactly one such reason.
     public var discardsReceivedFrame: Bool {
         switch self {
-        case .noARPEntry, .arpQueueFull, .transmitRingFull, .noRoute: return false
+        case .noARPEntry, .arpQueueFull, .transmitRingFull, .noRoute, .datagramTooLarge: return false
         default: return true
         }
     }

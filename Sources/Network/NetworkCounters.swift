@@ -14,8 +14,13 @@ public struct LayerCounters: Equatable, Sendable {
     /// Bytes sent at this layer.
     public var bytesOut: UInt64 = 0
 
-    /// All zero.
-    public init() {}
+    /// Creates counters with the given values (all zero by default).
+    public init(framesIn: UInt64 = 0, bytesIn: UInt64 = 0, framesOut: UInt64 = 0, bytesOut: UInt64 = 0) {
+        self.framesIn = framesIn
+        self.bytesIn = bytesIn
+        self.framesOut = framesOut
+        self.bytesOut = bytesOut
+    }
 
     mutating func received(_ byteCount: Int) {
         framesIn &+= 1
@@ -166,6 +171,7 @@ private struct DropCounts: Sendable {
     var transmitRingFull: UInt64 = 0
     var oversized: UInt64 = 0
     var noRoute: UInt64 = 0
+    var datagramTooLarge: UInt64 = 0
 
     subscript(reason: DropReason) -> UInt64 {
         get {
@@ -185,6 +191,7 @@ private struct DropCounts: Sendable {
             case .transmitRingFull: return transmitRingFull
             case .oversized: return oversized
             case .noRoute: return noRoute
+            case .datagramTooLarge: return datagramTooLarge
             }
         }
         set {
@@ -204,6 +211,7 @@ private struct DropCounts: Sendable {
             case .transmitRingFull: transmitRingFull = newValue
             case .oversized: oversized = newValue
             case .noRoute: noRoute = newValue
+            case .datagramTooLarge: datagramTooLarge = newValue
             }
         }
     }

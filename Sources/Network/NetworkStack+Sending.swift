@@ -1,0 +1,90 @@
+// Originating UDP datagrams: routing to the next hop, ARP resolution, and queueing while it resolves.
+
+import RawBytes
+
+/// Where a datagram goes on the link.
+enum NextHop {
+    /// A known hardware address (broadcast and multicast need no ARP).
+    case hardware(MACAddress)
+    /// An IPv4 address to resolve: the destination on our link, or the gateway.
+    case resolve(IPv4Address)
+}
+
+extension NetworkStack {
+    /// Sends a UDP datagram from our address and `sourcePort` to `destination`:`port`. The next
+    /// hop is the destination on our subnet, else the gateway; when its hardware address is not
+    /// in the ARP cache the frame is built now, queued, and sent when ARP answers.
+    public mutating func sendDatagram<Transmitter: FrameTransmitter>(from sourcePort: UInt16, to destination: IPv4Address,
+                                                                     port: UInt16, payload: UnsafeRawBufferPointer,
+                                                                     now: UInt64, transmitter: inout Transmitter) -> SendResult {
+        let data = ByteReader(payload)
+        guard data.count <= UDPHeader.maximumPayloadSize else {
+            counters.countDrop(.datagramTooLarge)
+            return .datagramTooLarge
+        }
+        guard let hop = nextHop(for: destination) else {
+            counters.countDrop(.noRoute)
+            return .noRoute
+        }
+        let source = configuration.address
+        let ourHardwareAddress = configuration.hardwareAddress
+        let identification = takeIdentification()
+        let resolved: MACAddress?
+        let address: IPv4Address
+        switch hop {
+        case .hardware(let hardwareAddress):
+            resolved = hardwareAddress
+            address = destination
+        case .resolve(let nextHopAddress):
+            resolved = arpCache.hardwareAddress(for: nextHopAddress, now: now)
+            address = nextHopAddress
+        }
+        if let hardwareAddress = resolved {
+            let ethernet = EthernetHeader(destination: hardwareAddress, source: ourHardwareAddress, etherType: .ipv4)
+            let sent = transmit(&transmitter) { buffer in
+                UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
+                                        destination: destination, destinationPort: port, payload: data,
+                                        identification: identification)
+            }
+            return sent ? .sent : .transmitRingFull
+        }
+        // The destination MAC is filled in when the frame leaves the queue.
+        let ethernet = EthernetHeader(destination: .zero, source: ourHardwareAddress, etherType: .ipv4)
+        let queued = pendingQueue.enqueue(nextHop: address, now: now) { buffer in
+            UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
+                                    destination: destination, destinationPort: port, payload: data,
+                                    identification: identification)
+        }
+        guard queued else {
+            counters.countDrop(.arpQueueFull)
+            return .queueFull
+        }
+        scheduleTimer(at: now.addingClamped(PendingQueue.timeout))
+        // One request per second at most (RFC 1122 §2.3.2.1): an incomplete entry is already asking.
+        if arpCache.entry(for: address)?.state != .incomplete {
+            if let evicted = arpCache.beginResolution(of: address, now: now) {
+                dropPending(for: evicted)
+            }
+            scheduleTimer(at: now.addingClamped(ARPCache.retryInterval))
+            sendARPRequest(for: address, transmitter: &transmitter)
+        }
+        return .queued
+    }
+
+    /// The link-level next hop for `destination` (RFC 1122 §3.3.1), or `nil` when there is no route.
+    func nextHop(for destination: IPv4Address) -> NextHop? {
+        if destination == .any || destination == configuration.address { return nil }
+        if configuration.isBroadcast(destination) { return .hardware(.broadcast) }
+        if destination.isMulticast {
+            // RFC 1112 §6.4: 01-00-5E followed by the low 23 bits of the group address.
+            let low = destination.rawValue
+            return .hardware(MACAddress(0x01, 0x00, 0x5E, UInt8(truncatingIfNeeded: low >> 16) & 0x7F,
+                                        UInt8(truncatingIfNeeded: low >> 8), UInt8(truncatingIfNeeded: low)))
+        }
+        if configuration.isOnLink(destination) { return .resolve(destination) }
+        if let gateway = configuration.gateway, gateway != configuration.address, configuration.isOnLink(gateway) {
+            return .resolve(gateway)
+        }
+        return nil
+    }
+}

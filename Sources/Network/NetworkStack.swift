@@ -1,0 +1,145 @@
+// The network stack's state and its receive path: Ethernet demultiplexing of each received frame.
+
+import RawBytes
+
+/// The whole IPv4 stack of one interface — Ethernet, ARP, IPv4, ICMP echo and UDP — driven by
+/// the network core: it hands every received frame to `receive` and calls `poll` on each pass
+/// of its loop.
+///
+/// Nothing on the packet path allocates: the ARP cache and the queue of packets awaiting
+/// resolution are allocated once by `init` and only changed in place after that; replies are
+/// built directly in the driver's transmit buffers. The stack is meant to live as long as the
+/// network core; copies of it share that storage, so only one copy may be used.
+public struct NetworkStack {
+    /// Our addresses.
+    public var configuration: InterfaceConfiguration
+    /// Traffic and drop counters.
+    public var counters = NetworkCounters()
+    /// The port of the built-in UDP echo service (RFC 862), or `nil` to disable it.
+    public var udpEchoPort: UInt16? = 7
+    /// The most ICMP error messages (port unreachable) sent per second; 0 sends none. RFC 1812
+    /// §4.3.2.8 and RFC 1122 §3.2.2 ask hosts to limit them so they cannot be used to flood.
+    public var icmpErrorsPerSecond = 100
+    /// The ARP cache (read-only outside the stack).
+    public internal(set) var arpCache: ARPCache
+
+    var pendingQueue: PendingQueue
+    /// The identification of the next datagram we send (RFC 791 §3.2; RFC 6864 allows any value
+    /// for atomic datagrams such as ours, a counter is the simplest).
+    var nextIdentification: UInt16 = 0
+    /// The earliest time `poll` has something to do; `UInt64.max` when nothing is pending.
+    var nextTimerDeadline: UInt64 = .max
+    var icmpErrorWindowStart: UInt64 = 0
+    var icmpErrorsInWindow = 0
+
+    /// Creates the stack and allocates its fixed storage: `arpCacheCapacity` cache entries and
+    /// `pendingQueueCapacity` frame-sized slots for packets awaiting ARP (each at least one).
+    public init(configuration: InterfaceConfiguration, arpCacheCapacity: Int = 64, pendingQueueCapacity: Int = 16) {
+        self.configuration = configuration
+        arpCache = ARPCache(capacity: arpCacheCapacity)
+        pendingQueue = PendingQueue(capacity: pendingQueueCapacity)
+    }
+
+    /// The number of outgoing packets waiting for ARP resolution.
+    public var pendingPacketCount: Int { pendingQueue.count }
+
+    /// Handles one received Ethernet frame (without FCS). `now` is nanoseconds of a monotonic
+    /// clock. Replies are sent through `transmitter` before this returns. The frame is only
+    /// read, never beyond its end, and is not referenced afterwards.
+    public mutating func receive<Transmitter: FrameTransmitter>(frame: UnsafeRawBufferPointer, now: UInt64,
+                                                                transmitter: inout Transmitter) {
+        counters.ethernet.received(frame.count)
+        do throws(DropReason) {
+            try handleFrame(ByteReader(frame), now: now, transmitter: &transmitter)
+            counters.framesDelivered &+= 1
+        } catch {
+            counters.countDrop(error)
+        }
+    }
+
+    /// Ethernet II demultiplexing — RFC 894. Only frames for our MAC or the broadcast address
+    /// are taken (virtio-net passes everything up unless told to filter).
+    private mutating func handleFrame<Transmitter: FrameTransmitter>(_ frame: ByteReader, now: UInt64,
+                                                                     transmitter: inout Transmitter) throws(DropReason) {
+        guard frame.count <= EthernetHeader.maximumFrameSize else { throw .oversized }
+        guard let ethernet = EthernetHeader(reading: frame),
+              let payload = frame.suffix(from: EthernetHeader.size)
+        else { throw .truncated }
+        guard ethernet.destination == configuration.hardwareAddress || ethernet.destination == .broadcast
+        else { throw .notForUs }
+        // Replies go to the source address: a group address there would make us multicast them.
+        guard !ethernet.source.isGroup else { throw .badAddress }
+        if ethernet.etherType == .arp {
+            try handleARP(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
+        } else if ethernet.etherType == .ipv4 {
+            try handleIPv4(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
+        } else {
+            throw .unknownEtherType
+        }
+    }
+
+    /// The identification for the next datagram we send.
+    mutating func takeIdentification() -> UInt16 {
+        let identification = nextIdentification
+        nextIdentification &+= 1
+        return identification
+    }
+
+    /// Lets the driver lend a buffer, fills it with `build`, and counts the frame per layer.
+    /// Counts `transmitRingFull` and returns false when the driver has no buffer (or one too small
+    /// for the frame, which `build` reports by returning 0).
+    @discardableResult
+    mutating func transmit<Transmitter: FrameTransmitter>(_ transmitter: inout Transmitter,
+                                                          _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        var summary = TransmittedFrame()
+        let accepted = transmitter.transmit { buffer in
+            let length = build(buffer)
+            guard length > 0, length <= buffer.count else { return 0 }
+            summary = TransmittedFrame(ByteReader(UnsafeRawBufferPointer(start: buffer.baseAddress, count: length)))
+            return length
+        }
+        guard accepted, summary.frameLength > 0 else {
+            counters.countDrop(.transmitRingFull)
+            return false
+        }
+        summary.count(into: &counters)
+        return true
+    }
+}
+
+/// The per-layer lengths of a frame we built, read back from it to count it.
+struct TransmittedFrame {
+    var frameLength = 0
+    var etherType = EtherType(rawValue: 0)
+    var ipv4Length = 0
+    var ipProtocol = IPProtocol(rawValue: 0)
+    var transportLength = 0
+
+    init() {}
+
+    init(_ frame: ByteReader) {
+        frameLength = frame.count
+        guard let header = EthernetHeader(reading: frame) else { return }
+        etherType = header.etherType
+        guard etherType == .ipv4, let payload = frame.suffix(from: EthernetHeader.size),
+              let ipv4 = IPv4Header(reading: payload)
+        else { return }
+        ipv4Length = Int(ipv4.totalLength)
+        ipProtocol = ipv4.protocolNumber
+        transportLength = ipv4Length - ipv4.headerLength
+    }
+
+    func count(into counters: inout NetworkCounters) {
+        counters.ethernet.sent(frameLength)
+        if etherType == .arp {
+            counters.arp.sent(ARPPacket.size)
+        } else if etherType == .ipv4 {
+            counters.ipv4.sent(ipv4Length)
+            if ipProtocol == .icmp {
+                counters.icmp.sent(transportLength)
+            } else if ipProtocol == .udp {
+                counters.udp.sent(transportLength)
+            }
+        }
+    }
+}

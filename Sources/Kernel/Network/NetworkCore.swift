@@ -129,7 +129,6 @@ enum NetworkCore {
             case .deviceFailed: "device reported failure"
             case .queueUnavailable: "queue unavailable"
             case .queueTooSmall: "queue too small"
-            default: "handshake failed"
             }
         }
     }

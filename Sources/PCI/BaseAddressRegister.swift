@@ -77,7 +77,7 @@ enum BaseAddressBit {
 /// temporary all-ones address, and restored afterwards. Call it before drivers use the device.
 public func readBaseAddressRegisters<Space: ConfigurationSpace>(_ space: Space, _ address: PCIAddress) -> BaseAddressRegisters {
     let command = space.readCommand(address)
-    space.writeCommand(address, command.subtracting([.ioSpace, .memorySpace]))
+    space.writeCommand(address, command.subtracting(CommandRegister.ioSpace.union(.memorySpace)))
     var result = BaseAddressRegisters()
     var index = 0
     while index < BaseAddressRegisters.count {

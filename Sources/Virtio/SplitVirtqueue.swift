@@ -18,7 +18,9 @@ import Synchronization
 /// The ring fields are little-endian (virtio 1.x, §2.7); every access converts explicitly,
 /// which costs nothing on x86-64.
 ///
-/// Nothing here allocates: the free list of descriptors is threaded through the `next`
+/// Nothing here allocates (checked by compiling a client with `-no-allocations`; that is also
+/// why option sets are built with `union` and `init()` rather than array literals, which that
+/// mode counts as allocations): the free list of descriptors is threaded through the `next`
 /// fields of free descriptors (the device never reads a free descriptor), and the length of
 /// each outstanding chain lives in the block's driver-only bookkeeping page.
 /// Not thread-safe on the driver side (one core owns a queue); copies share the memory but
@@ -96,7 +98,7 @@ public struct SplitVirtqueue {
         guard freeDescriptorCount >= 1 else { return nil }
         let head = takeFreeDescriptor()
         writeDescriptor(head, address: physicalAddress, length: length,
-                        flags: deviceWritable ? .write : [], next: 0)
+                        flags: deviceWritable ? .write : VirtqueueDescriptor.Flags(), next: 0)
         chainLengths[Int(head)] = 1
         makeAvailable(head)
         return head
@@ -112,9 +114,9 @@ public struct SplitVirtqueue {
         let head = takeFreeDescriptor()
         let tail = takeFreeDescriptor()
         writeDescriptor(head, address: first.physicalAddress, length: first.length,
-                        flags: first.deviceWritable ? [.next, .write] : .next, next: tail)
+                        flags: first.deviceWritable ? VirtqueueDescriptor.Flags.next.union(.write) : .next, next: tail)
         writeDescriptor(tail, address: second.physicalAddress, length: second.length,
-                        flags: second.deviceWritable ? .write : [], next: 0)
+                        flags: second.deviceWritable ? .write : VirtqueueDescriptor.Flags(), next: 0)
         chainLengths[Int(head)] = 2
         makeAvailable(head)
         return head
@@ -199,7 +201,7 @@ public struct SplitVirtqueue {
     /// the flag and reads used_event instead, which is left where it was while suppressed.
     public mutating func setInterruptsSuppressed(_ suppressed: Bool) {
         interruptsSuppressed = suppressed
-        let flags: AvailableRing.Flags = suppressed ? .noInterrupt : []
+        let flags: AvailableRing.Flags = suppressed ? .noInterrupt : AvailableRing.Flags()
         // Relaxed: the device reads the flag whenever it is about to interrupt; a late view
         // costs at most one spurious or skipped interrupt, never a lost buffer.
         atomic(availableRing + AvailableRing.flagsOffset).pointee.store(flags.rawValue.littleEndian, ordering: .relaxed)

@@ -37,8 +37,9 @@ final class FakeVirtioDevice: VirtioTransport {
     var needsResetOnFeaturesOK = false
     /// Knob: after a reset write, status reads as its old value this many more times.
     var resetReadsBeforeZero = 0
-    /// Knob: bump the configuration generation during the next device-configuration read.
-    var changeConfigurationDuringRead = 0
+    /// Knob: right after the next device-configuration read, the configuration becomes these
+    /// bytes and the generation changes — a change racing with the driver's read.
+    var configurationChange: [UInt8]?
     private var pendingResetReads = 0
     private var statusBeforeReset: UInt8 = 0
 
@@ -149,19 +150,20 @@ final class FakeVirtioDevice: VirtioTransport {
     }
 
     private func configurationRead() {
-        if changeConfigurationDuringRead > 0 {
-            changeConfigurationDuringRead -= 1
+        if let change = configurationChange {
+            configurationChange = nil
+            deviceConfiguration = change
             generation &+= 1
         }
     }
 
     func readDeviceConfiguration8(offset: Int) -> UInt8 {
-        configurationRead()
+        defer { configurationRead() }
         return deviceConfiguration[offset]
     }
 
     func readDeviceConfiguration16(offset: Int) -> UInt16 {
-        configurationRead()
+        defer { configurationRead() }
         return UInt16(deviceConfiguration[offset]) | UInt16(deviceConfiguration[offset + 1]) << 8
     }
 

@@ -49,9 +49,13 @@ final class VirtioNetTests: XCTestCase {
 
     func testConfigurationIsRereadWhenTheGenerationChanges() {
         let device = makeDevice()
-        device.changeConfigurationDuringRead = 1   // the first pass is torn
+        // The MAC changes after the driver read its first byte: that pass is torn, and only a
+        // re-read gives the new address whole.
+        var changed = device.deviceConfiguration
+        changed.replaceSubrange(0..<6, with: [0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE])
+        device.configurationChange = changed
         let configuration = VirtioNetConfiguration(transport: device, features: [.version1, .mac, .status])
-        XCTAssertTrue(configuration.mac! == (0x52, 0x54, 0x00, 0x12, 0x34, 0x56))
+        XCTAssertTrue(configuration.mac! == (0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE), "\(configuration.mac!)")
         XCTAssertEqual(device.generation, 1)
     }
 }

@@ -2,10 +2,15 @@
 #   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine)
 #   make test    host unit tests, the kernel image, and the QEMU system tests
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
+#   make bench   UDP echo benchmark, Swiglet against a Linux guest (root; see README)
+#   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
 
 CPUS    ?= 2
 MEM     ?= 256M
 CMDLINE ?=
+# The NIC of `make run`: virtio-net on QEMU's user-mode network, host UDP NET_PORT -> guest port 7.
+NET      ?= user
+NET_PORT ?= 5555
 QEMU    ?= qemu-system-x86_64
 
 SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null))
@@ -24,12 +29,16 @@ QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -dis
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
 comma := ,
+QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:7 \
+               -device virtio-net-pci$(comma)netdev=n0)
 
-.PHONY: all image kernel run debug test host-test system-test deps clean help
+FUZZ_ITERATIONS ?= 2000000
+
+.PHONY: all image kernel run debug test host-test system-test deps clean help bench fuzz
 all: image
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# *//'
+	@sed -n '2,7p' Makefile | sed 's/^# *//'
 
 deps:
 	@scripts/install-deps.sh
@@ -67,11 +76,11 @@ $(BUILD):
 	mkdir -p $@
 
 run: $(ISO)
-	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) -cdrom $(ISO)
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) -cdrom $(ISO)
 
 debug: $(ISO)
 	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
-	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) -cdrom $(ISO) -s -S
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) -cdrom $(ISO) -s -S
 
 host-test:
 	swift test
@@ -81,6 +90,12 @@ system-test: $(ISO)
 
 test: deps $(ISO)
 	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing
+
+bench: $(ISO)
+	scripts/bench-udp.sh
+
+fuzz:
+	SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --disable-swift-testing --filter 'NetworkTests.FuzzTests'
 
 clean:
 	rm -rf images $(KERNEL_SCRATCH)

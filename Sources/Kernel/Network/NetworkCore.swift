@@ -19,6 +19,13 @@ enum NetworkCore {
     /// The network core's interrupt count when it started (an application processor is woken
     /// into the job by an IPI, which is not part of serving the network).
     nonisolated(unsafe) private static var interruptsAtStart: UInt64 = 0
+    /// How the network core spends its time: nanoseconds in passes that handled at least one
+    /// frame, against all nanoseconds since it started. A polling CPU always looks 100% busy
+    /// to the host; this says how much of that was work.
+    nonisolated(unsafe) private static var busyNanoseconds: UInt64 = 0
+    /// Busy and total time at the previous report, for the busy share since then.
+    nonisolated(unsafe) private static var reportedBusy: UInt64 = 0
+    nonisolated(unsafe) private static var reportedAt: UInt64 = 0
     /// The key that prints the counters.
     static let countersKey = UInt8(ascii: "c")
 
@@ -66,13 +73,15 @@ enum NetworkCore {
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var pass: UInt32 = 0
+        reportedAt = MonotonicClock.nanosecondsSinceBoot
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
-            _ = device!.receive.receive(limit: receiveBudget) { frame in
+            let frames = device!.receive.receive(limit: receiveBudget) { frame in
                 stack!.receive(frame: frame, now: now, transmitter: &device!.transmit)
             }
             stack!.poll(now: now, transmitter: &device!.transmit)
             device!.transmit.flush()
+            if frames > 0 { busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now }
             pass &+= 1
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.
@@ -91,9 +100,13 @@ enum NetworkCore {
         guard let stack else { return }
         // The network core's own intrusion: it should take no interrupts at all while serving.
         let interrupts = CPU.current.pointee.interruptCount.load(ordering: .relaxed) - interruptsAtStart
+        let now = MonotonicClock.nanosecondsSinceBoot
+        let busyPercent = now > reportedAt ? (busyNanoseconds - reportedBusy) * 100 / (now - reportedAt) : 0
+        reportedBusy = busyNanoseconds
+        reportedAt = now
         Console.write(line: """
-            net counters at \(seconds: MonotonicClock.nanosecondsSinceBoot)s, network core cpu\(CPU.currentIndex) \
-            interrupts=\(interrupts):
+            net counters at \(seconds: now)s, network core cpu\(CPU.currentIndex) \
+            interrupts=\(interrupts) busy=\(busyPercent)% since the last report:
             """)
         var line = TextBuffer()
         var onLine = 0

@@ -17,6 +17,9 @@ let package = Package(
         // The kernel, cross-built with `make image` into a static library that ld.lld links
         // with the nasm boot stub (see Makefile and linker/kernel.ld).
         .library(name: "Kernel", type: .static, targets: ["Kernel"]),
+        .library(name: "UDPEchoProgram", type: .static, targets: ["UDPEchoProgram"]),
+        .library(name: "SpinnerProgram", type: .static, targets: ["SpinnerProgram"]),
+        .library(name: "FaultyProgram", type: .static, targets: ["FaultyProgram"]),
     ],
     targets: [
         .target(name: "RawBytes", swiftSettings: common),
@@ -28,10 +31,19 @@ let package = Package(
         .target(name: "PCI", swiftSettings: common),
         .target(name: "Virtio", swiftSettings: common),
         .target(name: "Network", dependencies: ["RawBytes"], swiftSettings: common),
+        // Application cores: the channel protocol shared by the network core and programs, the
+        // socket-like library programs link, and the ELF loader of the kernel.
+        .target(name: "Channels", swiftSettings: common),
+        .target(name: "SwigletLibrary", dependencies: ["Channels"], swiftSettings: common),
+        .target(name: "ELF", dependencies: ["RawBytes"], swiftSettings: common),
+        // User programs (ring 3), each cross-built into its own ELF by `make image`.
+        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
+        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/Spinner", swiftSettings: common),
+        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/Faulty", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
-                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network"],
+                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -44,6 +56,8 @@ let package = Package(
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "TestSupport"]),
+        .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
         .testTarget(name: "SystemTests"),
 
         // Host tools (never part of the kernel): the UDP echo benchmark's load generator, and

@@ -1,0 +1,103 @@
+/// Where the request ring, the completion ring and the packet buffers of one channel lie in its shared memory.
+
+/// The layout of one channel's shared memory: the byte sizes and offsets of its parts for
+/// given ring capacities and buffer count.
+///
+/// A channel is one block of page-aligned memory that the kernel maps both into the program
+/// (at a fixed user address) and into the network core's view. With the defaults
+/// (128 requests, 256 completions, 256 buffers of 2048 bytes):
+///
+/// ```
+///  offset   page  contents
+///  0x00000   0  ┌───────────────────────────────────────────────┐
+///               │ request ring (program → network core)         │
+///  0x00000      │   head   UInt32  cache line 0 (network core)  │
+///  0x00040      │   tail   UInt32  cache line 1 (program)       │
+///  0x00080      │   slots  128 × 32-byte ChannelRequest          │
+///  0x01080      │   (unused to the page boundary)               │
+///  0x02000   2  ├───────────────────────────────────────────────┤
+///               │ completion ring (network core → program)      │
+///  0x02000      │   head   UInt32  cache line 0 (program)       │
+///  0x02040      │   tail   UInt32  cache line 1 (network core)  │
+///  0x02080      │   slots  256 × 32-byte ChannelCompletion       │
+///  0x04080      │   (unused to the page boundary)               │
+///  0x05000   5  ├───────────────────────────────────────────────┤
+///               │ buffer pool: 256 × 2048 bytes                 │
+///  0x05000      │   buffer 0    ┐ two buffers per page, none    │
+///  0x05800      │   buffer 1    ┘ crosses a page boundary       │
+///   …           │   …                                           │
+///  0x84800      │   buffer 255                                  │
+///  0x85000 133  └───────────────────────────────────────────────┘ byteCount (532 KiB)
+/// ```
+///
+/// Every part starts on a page boundary, so the kernel can map each part on its own if it
+/// ever needs to, and the rings' head and tail never share a cache line with anything.
+/// Nothing the network core keeps for itself (buffer ownership, posted receive buffers,
+/// sockets) is in this memory: a program can write all of it.
+public struct ChannelLayout: Equatable, Sendable {
+    /// The size of a cache line on x86-64.
+    public static let cacheLineSize = 64
+    /// The size of a page: the alignment of the channel and of each of its parts.
+    public static let pageSize = 4096
+    /// The number of sockets one channel can have bound at once.
+    public static let socketCapacity = 16
+
+    /// Slots in the request ring (program → network core): a power of two.
+    public let requestCapacity: UInt32
+    /// Slots in the completion ring (network core → program): a power of two.
+    public let completionCapacity: UInt32
+    /// Packet buffers in the pool, 1 to 65536.
+    public let bufferCount: UInt32
+    /// Bytes per packet buffer: a multiple of 64, at least 1536 so that one whole UDP payload
+    /// of an Ethernet frame (1472 bytes) fits.
+    public let bufferSize: UInt32
+
+    /// Offset of the request ring (`SingleProducerSingleConsumerRing<ChannelRequest>`).
+    public let requestRingOffset: Int
+    /// Offset of the completion ring (`SingleProducerSingleConsumerRing<ChannelCompletion>`).
+    public let completionRingOffset: Int
+    /// Offset of buffer 0; buffer `i` is at `bufferPoolOffset + i × bufferSize`.
+    public let bufferPoolOffset: Int
+    /// The whole channel, a multiple of the page size.
+    public let byteCount: Int
+
+    /// The layout for the given capacities (see the type's description for the defaults).
+    public init(requestCapacity: UInt32 = 128, completionCapacity: UInt32 = 256,
+                bufferCount: UInt32 = 256, bufferSize: UInt32 = 2048) {
+        precondition(requestCapacity >= 1 && requestCapacity <= 1 << 16 && requestCapacity & (requestCapacity &- 1) == 0,
+                     "request ring capacity must be a power of two up to 65536")
+        precondition(completionCapacity >= 1 && completionCapacity <= 1 << 16 && completionCapacity & (completionCapacity &- 1) == 0,
+                     "completion ring capacity must be a power of two up to 65536")
+        precondition(bufferCount >= 1 && bufferCount <= 1 << 16, "a channel has 1 to 65536 buffers")
+        precondition(bufferSize >= 1536 && bufferSize <= 1 << 16 && bufferSize % UInt32(ChannelLayout.cacheLineSize) == 0,
+                     "buffer size must be a multiple of 64 from 1536 to 65536")
+        self.requestCapacity = requestCapacity
+        self.completionCapacity = completionCapacity
+        self.bufferCount = bufferCount
+        self.bufferSize = bufferSize
+        requestRingOffset = 0
+        let requestEnd = requestRingOffset
+            + SingleProducerSingleConsumerRing<ChannelRequest>.byteCount(capacity: Int(requestCapacity))
+        completionRingOffset = ChannelLayout.roundUpToPage(requestEnd)
+        let completionEnd = completionRingOffset
+            + SingleProducerSingleConsumerRing<ChannelCompletion>.byteCount(capacity: Int(completionCapacity))
+        bufferPoolOffset = ChannelLayout.roundUpToPage(completionEnd)
+        byteCount = ChannelLayout.roundUpToPage(bufferPoolOffset + Int(bufferCount) * Int(bufferSize))
+    }
+
+    /// Offset of buffer `index` (which must be below `bufferCount`).
+    public func bufferOffset(_ index: UInt32) -> Int {
+        bufferPoolOffset + Int(index) * Int(bufferSize)
+    }
+
+    /// The bytes of network-core-private memory `ServerChannel` needs for this layout
+    /// (`BufferOwnership`'s table and the queue of posted receive buffers).
+    public var serverPrivateByteCount: Int {
+        BufferOwnership.byteCount(bufferCount: bufferCount) + Int(bufferCount) * MemoryLayout<UInt32>.stride
+    }
+
+    /// `byteCount` rounded up to a whole number of pages.
+    public static func roundUpToPage(_ byteCount: Int) -> Int {
+        (byteCount + pageSize - 1) & ~(pageSize - 1)
+    }
+}

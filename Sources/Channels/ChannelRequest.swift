@@ -1,0 +1,97 @@
+/// The fixed 32-byte request a program puts in its request ring, field by field.
+
+/// One request from a program to the network core: 32 bytes, two per cache line.
+///
+/// Every field is a plain integer, not an enum, because the program can write any bits: the
+/// network core decodes `operation` with `ChannelRequest.Operation(rawValue:)` and validates
+/// each field it uses (`RequestValidator`). Byte layout (host order, little-endian on x86-64):
+///
+/// ```
+///  0      1      2         4            8         12        16        20     22        24              32
+///  ┌──────┬──────┬─────────┬────────────┬─────────┬─────────┬─────────┬──────┬─────────┬───────────────┐
+///  │ op   │ resv │ socket  │ bufferIndex│ offset  │ length  │ address │ port │ reserved│ cookie        │
+///  │ UInt8│ UInt8│ UInt16  │ UInt32     │ UInt32  │ UInt32  │ UInt32  │UInt16│ UInt16  │ UInt64        │
+///  └──────┴──────┴─────────┴────────────┴─────────┴─────────┴─────────┴──────┴─────────┴───────────────┘
+/// ```
+///
+/// | operation | socket | bufferIndex, offset, length | address, port |
+/// | --- | --- | --- | --- |
+/// | `bind` | ignored (the network core picks one) | ignored | local port in `port` |
+/// | `send` | a bound socket | the datagram's payload | destination |
+/// | `postReceiveBuffer` | ignored (any socket of the channel) | the buffer (offset, length ignored) | ignored |
+/// | `close` | a bound socket | ignored | ignored |
+public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
+    /// What the program asks for: an `Operation` raw value (offset 0).
+    public var operation: UInt8
+    /// Must be 0 (offset 1); room for flags.
+    public var reserved0: UInt8
+    /// The socket the request is about, as the `bound` completion named it (offset 2).
+    public var socket: UInt16
+    /// A buffer of the channel's pool, 0 to bufferCount − 1 (offset 4).
+    public var bufferIndex: UInt32
+    /// Where the payload starts in that buffer (offset 8).
+    public var offset: UInt32
+    /// The payload's length in bytes (offset 12).
+    public var length: UInt32
+    /// The destination IPv4 address as a number in host order: 10.0.2.2 is 0x0A00_0202 (offset 16).
+    public var address: UInt32
+    /// A UDP port in host order: the destination for `send`, the local port for `bind` (offset 20).
+    public var port: UInt16
+    /// Must be 0 (offset 22).
+    public var reserved1: UInt16
+    /// Any value the program likes; the network core copies it into the request's completion
+    /// so the program can match them (offset 24).
+    public var cookie: UInt64
+
+    /// What a request asks for.
+    public enum Operation: UInt8, Sendable {
+        /// Bind a UDP port to a new socket of this channel; completes with `bound` or `error`.
+        case bind = 1
+        /// Send the buffer's bytes `offset..<offset+length` as one UDP datagram from the
+        /// socket's port; the buffer goes to the network core and comes back with `sent` or
+        /// `error`.
+        case send = 2
+        /// Give a buffer to the network core to fill with a received datagram for any socket
+        /// of this channel; it comes back with `received`. No completion on success.
+        case postReceiveBuffer = 3
+        /// Unbind the socket; completes with `closed` or `error`.
+        case close = 4
+    }
+
+    /// A request with every field given (zero by default).
+    public init(operation: UInt8, socket: UInt16 = 0, bufferIndex: UInt32 = 0, offset: UInt32 = 0,
+                length: UInt32 = 0, address: UInt32 = 0, port: UInt16 = 0, cookie: UInt64 = 0) {
+        self.operation = operation
+        reserved0 = 0
+        self.socket = socket
+        self.bufferIndex = bufferIndex
+        self.offset = offset
+        self.length = length
+        self.address = address
+        self.port = port
+        reserved1 = 0
+        self.cookie = cookie
+    }
+
+    /// Bind local UDP `port`.
+    public static func bind(port: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.bind.rawValue, port: port, cookie: cookie)
+    }
+
+    /// Send `length` bytes at `offset` in buffer `bufferIndex` from `socket` to `address`:`port`.
+    public static func send(socket: UInt16, bufferIndex: UInt32, offset: UInt32, length: UInt32,
+                            address: UInt32, port: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.send.rawValue, socket: socket, bufferIndex: bufferIndex,
+                       offset: offset, length: length, address: address, port: port, cookie: cookie)
+    }
+
+    /// Hand buffer `bufferIndex` to the network core to receive into.
+    public static func postReceiveBuffer(_ bufferIndex: UInt32, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.postReceiveBuffer.rawValue, bufferIndex: bufferIndex, cookie: cookie)
+    }
+
+    /// Unbind `socket`.
+    public static func close(socket: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.close.rawValue, socket: socket, cookie: cookie)
+    }
+}

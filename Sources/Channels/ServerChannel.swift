@@ -1,0 +1,236 @@
+/// The network core's end of one channel: takes and validates requests, delivers received datagrams.
+
+/// The network core's end of one channel. It trusts nothing in the shared memory: each
+/// request is copied out of the ring once (`RingConsumer`), every field it uses is checked
+/// (`RequestValidator`, `BufferOwnership`, the private socket table), and a bad request gets
+/// an `error` completion and a counter — never a crash, and never an access outside this
+/// channel's own buffers. A violation of the ring protocol itself (a hostile index) stops the
+/// channel: `violation` says why, and the kernel decides what to do with the program.
+///
+/// Its private state (buffer ownership, posted receive buffers, sockets) is in memory the
+/// program cannot reach. Keep exactly one per channel; it is not thread-safe (the network
+/// core is its only user).
+public struct ServerChannel {
+    /// The shared memory.
+    public let memory: ChannelMemory
+    /// The number the handler knows this channel by.
+    public let identifier: Int
+    /// Who holds each buffer.
+    public let ownership: BufferOwnership
+    /// Counters since the channel was made.
+    public private(set) var counters = ChannelCounters()
+
+    private var requests: RingConsumer<ChannelRequest>
+    private var completions: RingProducer<ChannelCompletion>
+    /// Posted receive buffers in posting order: a private ring of `bufferCount` indices. It
+    /// cannot overflow: `ownership` lets each buffer be posted only once at a time.
+    private let postedBuffers: UnsafeMutablePointer<UInt32>
+    /// The slot of `postedBuffers` holding the oldest posted buffer, 0 to bufferCount − 1.
+    private var postedStart = 0
+    /// How many buffers are posted.
+    private var postedCount = 0
+    /// The port of each socket, 0 when the socket is free.
+    private var socketPorts = InlineArray<16, UInt16>(repeating: 0)
+
+    /// The network core's end of the channel in `memory` (already `initialize`d with
+    /// `startingIndex`), keeping its state in `privateMemory`
+    /// (`memory.layout.serverPrivateByteCount` bytes, 8-byte aligned, not mapped into the program).
+    public init(memory: ChannelMemory, privateMemory: UnsafeMutableRawPointer, identifier: Int,
+                startingIndex: UInt32 = 0) {
+        precondition(ChannelLayout.socketCapacity == 16, "socketPorts has room for 16 sockets")
+        self.memory = memory
+        self.identifier = identifier
+        let layout = memory.layout
+        ownership = BufferOwnership(memory: privateMemory, bufferCount: layout.bufferCount)
+        postedBuffers = (privateMemory + BufferOwnership.byteCount(bufferCount: layout.bufferCount))
+            .bindMemory(to: UInt32.self, capacity: Int(layout.bufferCount))
+        requests = memory.requestRing.makeConsumer(startingIndex: startingIndex)
+        completions = memory.completionRing.makeProducer(startingIndex: startingIndex)
+    }
+
+    /// Why the channel stopped, if the program broke the ring protocol.
+    public var violation: RingViolation? { requests.violation ?? completions.violation }
+
+    /// Buffers posted for receive and not yet filled.
+    public var postedReceiveBufferCount: Int { postedCount }
+
+    /// The port bound to `socket`, nil when it is not bound.
+    public func port(ofSocket socket: UInt16) -> UInt16? {
+        guard Int(socket) < ChannelLayout.socketCapacity, socketPorts[Int(socket)] != 0 else { return nil }
+        return socketPorts[Int(socket)]
+    }
+
+    // MARK: Requests
+
+    /// Serves at most `budget` requests, in ring order; returns how many it took. It stops
+    /// early when the ring is empty, or when the completion ring has no room for a reply (it
+    /// never takes a request it might be unable to answer: the request waits in the ring).
+    public mutating func serveRequests<Handler: ChannelRequestHandler>(budget: Int, handler: inout Handler) -> Int {
+        guard violation == nil else { return 0 }
+        var served = 0
+        while served < budget {
+            guard completions.hasFreeSlot() else {
+                if requests.hasElement() { counters.completionRingFullPasses &+= 1 }
+                break
+            }
+            guard let request = requests.tryPop() else { break }
+            served += 1
+            counters.requests &+= 1
+            serve(request, handler: &handler)
+        }
+        if served == budget && budget > 0 && requests.hasElement() {
+            counters.throttledPasses &+= 1
+        }
+        if violation != nil && counters.protocolViolations == 0 { counters.protocolViolations = 1 }
+        return served
+    }
+
+    /// Unbinds every socket (for a program that exits or is stopped). Posted buffers stay
+    /// posted; the memory goes away with the program.
+    public mutating func unbindAll<Handler: ChannelRequestHandler>(handler: inout Handler) {
+        var socket = 0
+        while socket < ChannelLayout.socketCapacity {
+            if socketPorts[socket] != 0 {
+                handler.unbind(port: socketPorts[socket], channel: identifier, socket: UInt16(socket))
+                socketPorts[socket] = 0
+            }
+            socket += 1
+        }
+    }
+
+    /// Serves one request (a private copy): a completion is pushed for everything except a
+    /// successful `postReceiveBuffer`. The caller made sure there is room for it.
+    private mutating func serve<Handler: ChannelRequestHandler>(_ request: ChannelRequest, handler: inout Handler) {
+        switch RequestValidator.operation(of: request) {
+        case .failure(let error):
+            fail(request, error)
+        case .success(.bind):
+            bind(request, handler: &handler)
+        case .success(.send):
+            send(request, handler: &handler)
+        case .success(.postReceiveBuffer):
+            if let error = ownership.takeFromProgram(request.bufferIndex, as: .postedForReceive) {
+                fail(request, error)
+                return
+            }
+            postReceive(request.bufferIndex)
+        case .success(.close):
+            guard let port = port(ofSocket: request.socket) else {
+                fail(request, .unknownSocket)
+                return
+            }
+            handler.unbind(port: port, channel: identifier, socket: request.socket)
+            socketPorts[Int(request.socket)] = 0
+            counters.closed &+= 1
+            complete(ChannelCompletion(kind: .closed, socket: request.socket, port: port,
+                                       requestOperation: request.operation, cookie: request.cookie))
+        }
+    }
+
+    private mutating func bind<Handler: ChannelRequestHandler>(_ request: ChannelRequest, handler: inout Handler) {
+        guard request.port != 0 else { return fail(request, .badPort) }
+        var socket = 0
+        while socket < ChannelLayout.socketCapacity && socketPorts[socket] != 0 { socket += 1 }
+        guard socket < ChannelLayout.socketCapacity else { return fail(request, .tooManySockets) }
+        if case .failure(let error) = handler.bind(port: request.port, channel: identifier, socket: UInt16(socket)) {
+            return fail(request, error)
+        }
+        socketPorts[socket] = request.port
+        counters.bound &+= 1
+        complete(ChannelCompletion(kind: .bound, socket: UInt16(socket), port: request.port,
+                                   requestOperation: request.operation, cookie: request.cookie))
+    }
+
+    private mutating func send<Handler: ChannelRequestHandler>(_ request: ChannelRequest, handler: inout Handler) {
+        guard let sourcePort = port(ofSocket: request.socket) else { return fail(request, .unknownSocket) }
+        guard request.bufferIndex < memory.layout.bufferCount else { return fail(request, .badBufferIndex) }
+        guard RequestValidator.payloadFits(offset: request.offset, length: request.length,
+                                           bufferSize: memory.layout.bufferSize)
+        else { return fail(request, .badOffsetOrLength) }
+        if let error = ownership.takeFromProgram(request.bufferIndex, as: .sending) {
+            return fail(request, error)
+        }
+        // In range: index checked against the count, offset + length against the buffer size.
+        let buffer = memory.buffer(request.bufferIndex)
+        let payload = UnsafeRawBufferPointer(rebasing: buffer[Int(request.offset)..<Int(request.offset) + Int(request.length)])
+        let result = handler.send(payload: payload, to: (address: request.address, port: request.port), from: sourcePort)
+        // The stack has copied the payload into a frame (or its ARP queue): the buffer is free.
+        ownership.returnToProgram(request.bufferIndex)
+        if case .failure(let error) = result {
+            return fail(request, error, bufferReturned: true)
+        }
+        counters.sent &+= 1
+        counters.bytesSent &+= UInt64(request.length)
+        complete(ChannelCompletion(kind: .sent, socket: request.socket, bufferIndex: request.bufferIndex,
+                                   offset: request.offset, length: request.length, address: request.address,
+                                   port: request.port, requestOperation: request.operation, cookie: request.cookie))
+    }
+
+    /// Records buffer `index` (now held as `postedForReceive`) as the newest posted buffer.
+    private mutating func postReceive(_ index: UInt32) {
+        let bufferCount = Int(memory.layout.bufferCount)
+        precondition(postedCount < bufferCount, "more buffers posted than exist")
+        postedBuffers[(postedStart + postedCount) % bufferCount] = index
+        postedCount += 1
+        counters.receiveBuffersPosted &+= 1
+    }
+
+    /// Answers `request` with an `error` completion and counts it.
+    private mutating func fail(_ request: ChannelRequest, _ error: ChannelError, bufferReturned: Bool = false) {
+        counters.countError(error)
+        complete(ChannelCompletion(kind: .error, error: error, socket: request.socket, bufferIndex: request.bufferIndex,
+                                   offset: request.offset, length: request.length, address: request.address,
+                                   port: request.port, requestOperation: request.operation,
+                                   bufferReturned: bufferReturned, cookie: request.cookie))
+    }
+
+    /// Pushes a completion; the caller checked there is room, so it cannot fail unless the
+    /// program broke the protocol meanwhile (then the channel is stopped anyway).
+    private mutating func complete(_ completion: ChannelCompletion) {
+        if completions.tryPush(completion) { counters.completions &+= 1 }
+    }
+
+    // MARK: Receive direction
+
+    /// Delivers a received datagram for `socket` of this channel: copies `payload` into the
+    /// oldest posted receive buffer (at offset 0) and pushes a `received` completion with the
+    /// source. Drops and counts it when the channel cannot take it — nothing is lost silently.
+    ///
+    /// This is the one copy on the receive path. The payload sits in the NIC's receive
+    /// buffer, which belongs to the network core's virtqueue and is recycled as soon as the
+    /// stack has read it; lending it to a program would need per-program DMA pools (a NIC
+    /// buffer is not in any one channel's memory) and would let a slow program hold the NIC's
+    /// receive ring hostage. A copy of at most 1472 bytes is cheap next to that.
+    public mutating func deliver(payload: UnsafeRawBufferPointer, from source: (address: UInt32, port: UInt16),
+                                 to socket: UInt16) -> DeliveryOutcome {
+        guard violation == nil, port(ofSocket: socket) != nil else {
+            counters.droppedNotDeliverable &+= 1
+            return .droppedNotDeliverable
+        }
+        guard payload.count <= Int(memory.layout.bufferSize) else {
+            counters.droppedTooLarge &+= 1
+            return .droppedTooLarge
+        }
+        guard postedCount > 0 else {
+            counters.droppedNoReceiveBuffer &+= 1
+            return .droppedNoReceiveBuffer
+        }
+        guard completions.hasFreeSlot() else {
+            counters.droppedCompletionRingFull &+= 1
+            return .droppedCompletionRingFull
+        }
+        let index = postedBuffers[postedStart]
+        postedStart = (postedStart + 1) % Int(memory.layout.bufferCount)
+        postedCount -= 1
+        let buffer = memory.buffer(index)
+        if let source = payload.baseAddress, payload.count > 0 {
+            buffer.baseAddress!.copyMemory(from: source, byteCount: payload.count)
+        }
+        ownership.returnToProgram(index)
+        counters.received &+= 1
+        counters.bytesReceived &+= UInt64(payload.count)
+        complete(ChannelCompletion(kind: .received, socket: socket, bufferIndex: index, offset: 0,
+                                   length: UInt32(payload.count), address: source.address, port: source.port))
+        return .delivered
+    }
+}

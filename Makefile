@@ -25,6 +25,16 @@ ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/layout.
 ASM_OBJECTS := $(patsubst boot/%.asm,$(BUILD)/%.o,$(ASM_SOURCES))
 SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/toolset.json
 
+# User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
+# own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as a multiboot2 module named after it.
+PROGRAMS := udp-echo spinner faulty
+PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
+PROGRAM_PRODUCT_spinner  := SpinnerProgram
+PROGRAM_PRODUCT_faulty   := FaultyProgram
+PROGRAM_DIR := images/programs
+PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
+PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o
+
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
@@ -34,7 +44,7 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
 
 FUZZ_ITERATIONS ?= 2000000
 
-.PHONY: all image kernel run debug test host-test system-test deps clean help bench fuzz
+.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench fuzz
 all: image
 
 help:
@@ -45,6 +55,7 @@ deps:
 
 image: $(ISO)
 kernel: $(KERNEL_ELF)
+programs: $(PROGRAM_ELFS)
 
 # The archive is removed first: ar would keep objects of deleted source files in it.
 $(KERNEL_LIB): $(SWIFT_SOURCES)
@@ -65,9 +76,25 @@ $(KERNEL_ELF): $(ASM_OBJECTS) $(KERNEL_LIB) linker/kernel.ld
 	$(LLD) -T linker/kernel.ld -nostdlib --gc-sections -z max-page-size=4096 \
 	    -o $@ $(ASM_OBJECTS) --whole-archive $(KERNEL_LIB) --no-whole-archive
 
-$(ISO): $(KERNEL_ELF) boot/grub.cfg | deps
-	rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+# One SwiftPM build per program, in the kernel's scratch path so the shared modules are built
+# once (and never by two builds at a time: keep make serial). The archive is removed first, as
+# for the kernel. The link keeps the runtime's objects first so _start opens the text segment,
+# and refuses a program whose objects have constructors: nothing runs .init_array in ring 3.
+$(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program.ld
+	@mkdir -p $(PROGRAM_DIR)
+	rm -f $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a
+	swift build --triple x86_64-unknown-none-elf --toolset linker/toolset.json -c release \
+	    --product $(PROGRAM_PRODUCT_$*) --scratch-path $(KERNEL_SCRATCH)
+	@if $(SWIFT_BIN)llvm-objdump -h $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a \
+	    | grep -q '\.init_array'; then echo "$@: global constructors are not supported in programs"; exit 1; fi
+	$(LLD) -T linker/program.ld -nostdlib --gc-sections -z max-page-size=4096 -o $@ \
+	    $(PROGRAM_RUNTIME_OBJECTS) --whole-archive \
+	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
+
+$(ISO): $(KERNEL_ELF) $(PROGRAM_ELFS) boot/grub.cfg | deps
+	rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub $(BUILD)/iso/boot/programs
 	cp $(KERNEL_ELF) $(BUILD)/iso/boot/swiglet.elf
+	cp $(PROGRAM_ELFS) $(BUILD)/iso/boot/programs/
 	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || \
 	    { cat $(BUILD)/grub-mkrescue.log; exit 1; }

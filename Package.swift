@@ -36,10 +36,11 @@ let package = Package(
         .target(name: "Channels", swiftSettings: common),
         .target(name: "SwigletLibrary", dependencies: ["Channels"], swiftSettings: common),
         .target(name: "ELF", dependencies: ["RawBytes"], swiftSettings: common),
+        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
-        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
-        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/Spinner", swiftSettings: common),
-        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary"], path: "Sources/Programs/Faulty", swiftSettings: common),
+        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
+        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Spinner", swiftSettings: common),
+        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Faulty", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",

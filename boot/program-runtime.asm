@@ -1,0 +1,167 @@
+; The ring-3 runtime of every Swiglet program: its entry point, the system call stubs, and the
+; C functions the Embedded Swift runtime needs that Swift cannot write itself. Linked first
+; into each program (see linker/program.ld and the Makefile); the rest is Swift in
+; Sources/ProgramRuntime.
+;
+; System call ABI (the kernel side is boot/usermode.asm): RAX = number, arguments in RDI, RSI,
+; RDX, R10, result in RAX. SYSCALL overwrites RCX (return RIP) and R11 (RFLAGS), and the kernel
+; clears RDX, RSI, RDI and R8-R10 before SYSRET; all are caller-saved in the System V AMD64
+; calling convention, so each stub is an ordinary C function. Intel SDM vol 2B (SYSCALL).
+bits 64
+
+SYSTEM_CALL_EXIT  equ 0
+SYSTEM_CALL_WRITE equ 1
+SYSTEM_CALL_WAIT  equ 2
+SYSTEM_CALL_YIELD equ 3
+SYSTEM_CALL_CLOCK equ 4
+
+PROGRAM_HEAP_BYTES equ 1 << 20
+
+extern program_runtime_initialize, program_runtime_finish, program_main
+
+; The program's entry (e_entry), first in the text segment. The kernel gives RSP (the top of
+; the program's stack) and RDI (a start argument, 0 for now); nothing else is set up.
+section .text.start progbits alloc exec
+global _start
+_start:
+    xor ebp, ebp                    ; the outermost frame, for debuggers
+    and rsp, -16                    ; the System V ABI wants RSP 16-aligned before a call
+    mov rbx, rdi                    ; callee-saved: the start argument survives the call below
+    ; program_runtime_initialize(heapStart, heapBytes, startArgument)
+    lea rdi, [rel program_heap]
+    mov rsi, PROGRAM_HEAP_BYTES
+    mov rdx, rbx
+    call program_runtime_initialize
+    call program_main               ; Int32 program_main(void)
+    mov edi, eax
+    call program_runtime_finish     ; flushes the console line and exits; never returns
+.exit:                              ; (if it did, exit here with the status in RDI)
+    mov eax, SYSTEM_CALL_EXIT
+    syscall
+    ud2
+
+section .text
+
+; The system calls, one C function each.
+; void system_exit(uint64 status) — never returns.
+global system_exit
+system_exit:
+    mov eax, SYSTEM_CALL_EXIT
+    syscall
+    ud2                             ; the kernel never comes back from exit
+
+; uint64 system_write(const void *text, uint64 length): length on success, UINT64_MAX if refused.
+global system_write
+system_write:
+    mov eax, SYSTEM_CALL_WRITE
+    syscall
+    ret
+
+; uint64 system_wait(const uint32 *word, uint64 expected, uint64 timeoutNanoseconds):
+; 0 when the word differs from `expected` (or a wake-up came), 1 on timeout, UINT64_MAX if refused.
+global system_wait
+system_wait:
+    mov eax, SYSTEM_CALL_WAIT
+    syscall
+    ret
+
+; void system_yield(void)
+global system_yield
+system_yield:
+    mov eax, SYSTEM_CALL_YIELD
+    syscall
+    ret
+
+; uint64 system_clock(void): nanoseconds since boot.
+global system_clock
+system_clock:
+    mov eax, SYSTEM_CALL_CLOCK
+    syscall
+    ret
+
+; uint64 system_call(uint64 number, uint64 a0, uint64 a1, uint64 a2, uint64 a3): any call, for
+; system calls added later. C passes the fourth argument in RCX, which SYSCALL overwrites:
+; hence R10.
+global system_call
+system_call:
+    mov rax, rdi
+    mov rdi, rsi
+    mov rsi, rdx
+    mov rdx, rcx
+    mov r10, r8
+    syscall
+    ret
+
+; The C allocator names the Embedded Swift runtime calls, forwarded to the program's heap
+; (Sources/ProgramRuntime/ProgramHeap.swift); Swift may not define functions with these names.
+global posix_memalign, free
+extern program_posix_memalign, program_free
+posix_memalign:
+    jmp program_posix_memalign
+free:
+    jmp program_free
+
+; memset, memcpy, memmove and memcmp: the same code as the kernel's boot/memory.asm (which
+; cannot be linked here as is: it also forwards posix_memalign/free to the kernel heap). In
+; assembly because the optimizer turns a Swift byte loop back into a call to memset/memcpy.
+; REP STOSB/MOVSB are correct on every CPU and fast with ERMSB (Intel SDM vol 1 §7.3.9.3);
+; DF is clear on entry to a program and after every system call (IA32_FMASK clears it).
+global memset, memcpy, memmove, memcmp
+
+; void *memset(void *destination, int value, size_t count)
+memset:
+    mov r8, rdi
+    mov eax, esi
+    mov rcx, rdx
+    rep stosb
+    mov rax, r8
+    ret
+
+; void *memcpy(void *destination, const void *source, size_t count)
+memcpy:
+    mov rax, rdi
+    mov rcx, rdx
+    rep movsb
+    ret
+
+; void *memmove(void *destination, const void *source, size_t count)
+memmove:
+    mov rax, rdi
+    mov rcx, rdx
+    cmp rdi, rsi
+    jbe .forward                ; destination below source: a forward copy never overwrites unread bytes
+    lea r8, [rsi + rdx]
+    cmp rdi, r8
+    jae .forward                ; no overlap
+    lea rsi, [rsi + rdx - 1]    ; overlap with destination above: copy backwards
+    lea rdi, [rdi + rdx - 1]
+    std
+    rep movsb
+    cld
+    ret
+.forward:
+    rep movsb
+    ret
+
+; int memcmp(const void *left, const void *right, size_t count)
+memcmp:
+    xor eax, eax
+    test rdx, rdx
+    jz .done
+.loop:
+    movzx eax, byte [rdi]
+    movzx ecx, byte [rsi]
+    sub eax, ecx
+    jnz .done
+    inc rdi
+    inc rsi
+    dec rdx
+    jnz .loop
+.done:
+    ret
+
+; The heap's memory: zero pages in the data segment, never in the file.
+section .bss nobits alloc noexec write
+align 4096
+program_heap:
+    resb PROGRAM_HEAP_BYTES

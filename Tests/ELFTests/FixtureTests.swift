@@ -99,4 +99,24 @@ final class FixtureTests: XCTestCase {
         // The section headers past the segments are not needed to load the program.
         XCTAssertNil(validationError(Array(bytes.prefix(end))))
     }
+
+    /// The programs `make programs` built last (with their debug sections), when present.
+    func testEveryBuiltProgramValidates() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../images/programs").standardized
+        let names = ["udp-echo", "spinner", "faulty"]
+        let present = names.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent("\($0).elf").path) }
+        try XCTSkipIf(present.isEmpty, "no programs built (make programs)")
+        for name in present {
+            let buffer = GuardedBuffer([UInt8](try Data(contentsOf: directory.appendingPathComponent("\(name).elf"))))
+            defer { withExtendedLifetime(buffer) {} }
+            let image = try ELFImage(buffer.reader, allowedRange: ELFImageBuilder.window)
+            XCTAssertEqual(image.entryPoint, 0x4000_0000_0000, name)
+            XCTAssertEqual(segments(of: image).map(\.permissions), [
+                SegmentPermissions(readable: true, writable: false, executable: true),
+                SegmentPermissions(readable: true, writable: false, executable: false),
+                SegmentPermissions(readable: true, writable: true, executable: false),
+            ], name)
+        }
+    }
 }

@@ -21,7 +21,7 @@ KERNEL_LIB := $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/libKernel.a
 KERNEL_ELF := images/swiglet.elf
 ISO        := images/swiglet.iso
 
-ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/layout.asm boot/memory.asm boot/trampoline_image.asm
+ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/usermode.asm boot/layout.asm boot/memory.asm boot/trampoline_image.asm
 ASM_OBJECTS := $(patsubst boot/%.asm,$(BUILD)/%.o,$(ASM_SOURCES))
 SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/toolset.json
 

@@ -28,6 +28,13 @@ interrupt_stub_%1:
 %endrep
 
 interrupt_common:
+    ; From ring 3 (the saved CS has RPL 3): switch GS.base to this CPU's block. The kernel
+    ; runs with GS.base = its CPU block and IA32_KERNEL_GS_BASE = the program's GS (Intel SDM
+    ; vol 2B, SWAPGS). [rsp] = vector, [rsp+8] = error code, [rsp+24] = CS.
+    test byte [rsp + 24], 3
+    jz .from_kernel
+    swapgs
+.from_kernel:
     push rax
     push rbx
     push rcx
@@ -64,6 +71,11 @@ interrupt_common:
     pop rbx
     pop rax
     add rsp, 16
+    ; Back to ring 3: give the program its GS back. [rsp+8] = CS.
+    test byte [rsp + 8], 3
+    jz .to_kernel
+    swapgs
+.to_kernel:
     iretq
 
 section .rodata

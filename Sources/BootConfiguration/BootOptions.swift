@@ -48,6 +48,17 @@ public struct IPv4Setting: Equatable, Sendable {
     }
 }
 
+/// One `run=NAME@CPU`.
+public struct ProgramAssignment: Equatable, Sendable {
+    /// The module name (at most 31 bytes).
+    public var name: [UInt8]
+    public var cpu: Int
+    public init(name: [UInt8], cpu: Int) {
+        self.name = name
+        self.cpu = cpu
+    }
+}
+
 /// Everything the boot command line can set, with the defaults used when it says nothing.
 public struct BootOptions: Sendable {
     /// `log=debug|info|warn|error` (default `info`).
@@ -73,6 +84,10 @@ public struct BootOptions: Sendable {
     /// `net-stats=S`: print the network counters every S seconds (default 0: only on request,
     /// with the `c` key on the serial console).
     public var networkStatisticsInterval = 0
+    /// `run=NAME@CPU` (repeatable) or `run=none`: which program runs on which application CPU.
+    /// Nil when the command line says nothing: the kernel's default then applies (the UDP echo
+    /// program on the first application CPU that is not the network core).
+    public var programs: [ProgramAssignment]? = nil
 
     public init() {}
 }

@@ -21,7 +21,8 @@ public enum CommandLineParser {
     /// Every option with its accepted values, for error messages.
     public static let summary: StaticString = """
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
-        fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS
+        fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
+        run=NAME@CPU|none
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -86,6 +87,16 @@ public enum CommandLineParser {
             if matches(value, "none") { options.gateway = nil }
             else if let address = ipv4(value) { options.gateway = address }
             else { return .badValue }
+        } else if matches(name, "run") {
+            guard let value else { return .badValue }
+            if matches(value, "none") {
+                options.programs = []
+                return nil
+            }
+            guard let at = value.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 31,
+                  let cpu = decimal(UnsafeRawBufferPointer(rebasing: value[(at + 1)...])), cpu < 256 else { return .badValue }
+            let assignment = ProgramAssignment(name: Array(value[..<at]), cpu: cpu)
+            options.programs = (options.programs ?? []) + [assignment]
         } else if matches(name, "net-stats") {
             guard let value, let seconds = decimal(value), seconds <= 86_400 else { return .badValue }
             options.networkStatisticsInterval = seconds

@@ -55,6 +55,11 @@ extension NetworkStack {
         let udp = try UDPDatagram(parsing: datagram.payload, source: datagram.header.source,
                                   destination: datagram.header.destination)
         let toUs = datagram.header.destination == configuration.address
+        if toUs, let listener = listener(of: udp.header.destinationPort) {
+            delivery = DatagramDelivery(listener: listener, payload: udp.payload, source: datagram.header.source,
+                                        sourcePort: udp.header.sourcePort, destinationPort: udp.header.destinationPort)
+            return
+        }
         let reply = EthernetHeader(destination: ethernet.source, source: configuration.hardwareAddress, etherType: .ipv4)
         if let echoPort = udpEchoPort, udp.header.destinationPort == echoPort, toUs {
             // Port 0 cannot be answered; answering another echo port would let two echo

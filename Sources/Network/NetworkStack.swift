@@ -31,6 +31,13 @@ public struct NetworkStack {
     var nextTimerDeadline: UInt64 = .max
     var icmpErrorWindowStart: UInt64 = 0
     var icmpErrorsInWindow = 0
+    /// UDP ports bound by listeners (programs), with the listener's number: a small fixed
+    /// table, searched linearly (a handful of programs bind a handful of ports).
+    var boundPorts = InlineArray<16, UInt16>(repeating: 0)
+    var boundListeners = InlineArray<16, Int>(repeating: 0)
+    var boundCount = 0
+    /// What `receive` hands back for a bound port (set by the UDP handler).
+    var delivery: DatagramDelivery? = nil
 
     /// Creates the stack and allocates its fixed storage: `arpCacheCapacity` cache entries and
     /// `pendingQueueCapacity` frame-sized slots for packets awaiting ARP (each at least one).
@@ -46,15 +53,50 @@ public struct NetworkStack {
     /// Handles one received Ethernet frame (without FCS). `now` is nanoseconds of a monotonic
     /// clock. Replies are sent through `transmitter` before this returns. The frame is only
     /// read, never beyond its end, and is not referenced afterwards.
+    ///
+    /// A UDP datagram for a port a listener has bound is not answered here: it comes back as a
+    /// `DatagramDelivery` pointing into `frame`, for the caller to hand to that listener before
+    /// the frame's buffer is reused.
+    @discardableResult
     public mutating func receive<Transmitter: FrameTransmitter>(frame: UnsafeRawBufferPointer, now: UInt64,
-                                                                transmitter: inout Transmitter) {
+                                                                transmitter: inout Transmitter) -> DatagramDelivery? {
         counters.ethernet.received(frame.count)
+        delivery = nil
         do throws(DropReason) {
             try handleFrame(ByteReader(frame), now: now, transmitter: &transmitter)
             counters.framesDelivered &+= 1
         } catch {
             counters.countDrop(error)
         }
+        return delivery
+    }
+
+    /// Binds UDP `port` to `listener` (a number the caller chooses, e.g. a channel). Datagrams
+    /// to it are then delivered instead of answered — also on the built-in echo port, so a
+    /// program that binds port 7 becomes its echo server. False when the port is taken, is 0,
+    /// or the table is full.
+    public mutating func bind(port: UInt16, listener: Int) -> Bool {
+        guard port != 0, self.listener(of: port) == nil, boundCount < 16 else { return false }
+        boundPorts[boundCount] = port
+        boundListeners[boundCount] = listener
+        boundCount += 1
+        return true
+    }
+
+    /// Releases `port`.
+    public mutating func unbind(port: UInt16) {
+        for index in 0..<boundCount where boundPorts[index] == port {
+            boundCount -= 1
+            boundPorts[index] = boundPorts[boundCount]
+            boundListeners[index] = boundListeners[boundCount]
+            return
+        }
+    }
+
+    /// The listener bound to `port`, if any.
+    public func listener(of port: UInt16) -> Int? {
+        for index in 0..<boundCount where boundPorts[index] == port { return boundListeners[index] }
+        return nil
     }
 
     /// Ethernet II demultiplexing — RFC 894. Only frames for our MAC or the broadcast address

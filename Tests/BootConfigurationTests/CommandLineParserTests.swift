@@ -97,6 +97,18 @@ final class CommandLineParserTests: XCTestCase {
         }
     }
 
+    func testProgramAssignments() {
+        XCTAssertNil(parse("").0.programs)
+        let (options, problems) = parse("run=udp-echo@1 run=spinner@2")
+        XCTAssertTrue(problems.isEmpty)
+        XCTAssertEqual(options.programs, [ProgramAssignment(name: Array("udp-echo".utf8), cpu: 1),
+                                          ProgramAssignment(name: Array("spinner".utf8), cpu: 2)])
+        XCTAssertEqual(parse("run=spinner@2 run=none").0.programs, [])
+        for word in ["run=", "run=spinner", "run=@1", "run=spinner@", "run=spinner@x", "run"] {
+            XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
+        }
+    }
+
     func testOddBytesNeverCrash() {
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {

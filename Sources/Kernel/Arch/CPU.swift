@@ -12,6 +12,10 @@ enum CPUState: UInt32 {
 struct CPUBlock: ~Copyable {
     /// Must stay the first field: read as GS:0 by `current_cpu_block`.
     var selfAddress: UInt64
+    /// GS:8 and GS:16, used by `system_call_entry` in boot/usermode.asm: the kernel stack a
+    /// system call runs on, and where the program's RSP waits meanwhile.
+    var systemCallStackTop: UInt64
+    var userStackScratch: UInt64
     /// 0 for the boot CPU, then in MADT order.
     var index: Int
     /// The local APIC ID, which IPIs address.
@@ -28,6 +32,16 @@ struct CPUBlock: ~Copyable {
     let exceptionCount: Atomic<UInt64>
     let interprocessorInterruptCount: Atomic<UInt64>
     let timerInterruptCount: Atomic<UInt64>
+    /// The intrusion meter (issue 4): system calls, and time in ring 3 and in the kernel while
+    /// a program runs here. Written by this CPU only; relaxed, like the counters above.
+    let systemCallCount: Atomic<UInt64>
+    let userNanoseconds: Atomic<UInt64>
+    let kernelNanoseconds: Atomic<UInt64>
+    /// When this CPU last crossed between ring 3 and the kernel (TSC-based nanoseconds).
+    var lastModeSwitch: UInt64
+    /// The program running here: its slot in `Programs` plus one, or 0 for none (the block
+    /// starts zeroed).
+    var runningProgram: Int
     /// Stacks (top addresses): the normal kernel stack and the IST stacks of TSS.IST1..3.
     var kernelStackTop: UInt64
     var doubleFaultStackTop: UInt64
@@ -52,6 +66,11 @@ enum CPU {
         maximumCount = layout.maximumCPUs
         precondition(MemoryLayout<CPUBlock>.size <= layout.cpuBlockBytes, "CPUBlock outgrew its slot")
         let block = blockPointer(0)
+        // boot/usermode.asm reads these two at fixed offsets.
+        let base = UInt(bitPattern: block)
+        let stackOffset = withUnsafeMutablePointer(to: &block.pointee.systemCallStackTop) { UInt(bitPattern: $0) } - base
+        let scratchOffset = withUnsafeMutablePointer(to: &block.pointee.userStackScratch) { UInt(bitPattern: $0) } - base
+        precondition(stackOffset == 8 && scratchOffset == 16, "CPUBlock layout no longer matches boot/usermode.asm")
         block.pointee.selfAddress = UInt64(UInt(bitPattern: block))
         block.pointee.index = 0
         block.pointee.state.store(CPUState.online.rawValue, ordering: .releasing)

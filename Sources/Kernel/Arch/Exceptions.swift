@@ -36,6 +36,13 @@ enum Exceptions {
             break
         }
 
+        // A program's fault stops the program, not the CPU: the kernel (whose state the
+        // program cannot have touched) takes the CPU back for other work.
+        if frame.pointee.fromUserMode, let name = Programs.currentName {
+            Console.writeUrgent(line: "cpu\(index): program \(name) faulted with \(mnemonic) at rip=\(hex: frame.pointee.rip); stopping it")
+            Programs.stopCurrentAfterFault(vector: vectorNumber)
+        }
+
         Console.writeUrgent(line: """
             cpu\(index): stopped. Source line: llvm-symbolizer --obj=images/swiglet.elf \(hex: frame.pointee.rip)
             """)

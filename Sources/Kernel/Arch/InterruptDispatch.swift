@@ -20,6 +20,19 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     // Each counter is written only by its own CPU; relaxed is enough for statistics others
     // read at any time (they need no ordering with anything else).
     cpu.pointee.interruptCount.wrappingAdd(1, ordering: .relaxed)
+    // The intrusion meter: time in ring 3 up to here, and (below) the kernel's share.
+    let fromUser = frame.pointee.fromUserMode
+    let entered = fromUser ? MonotonicClock.nanosecondsSinceBoot : 0
+    if fromUser {
+        cpu.pointee.userNanoseconds.wrappingAdd(entered &- cpu.pointee.lastModeSwitch, ordering: .relaxed)
+    }
+    defer {
+        if fromUser {
+            let left = MonotonicClock.nanosecondsSinceBoot
+            cpu.pointee.kernelNanoseconds.wrappingAdd(left &- entered, ordering: .relaxed)
+            cpu.pointee.lastModeSwitch = left
+        }
+    }
     if vector < 32 {
         cpu.pointee.exceptionCount.wrappingAdd(1, ordering: .relaxed)
         Exceptions.handle(frame)

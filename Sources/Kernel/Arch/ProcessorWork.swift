@@ -19,6 +19,9 @@ enum ProcessorJob: UInt32 {
     case clockCheck
     /// Become the network core (only the target CPU; never returns).
     case networkCore
+    /// Run the program in slot `argument` in ring 3 (only the target CPU). It reports the job
+    /// done before it enters the program, which never returns to this loop directly.
+    case runProgram
 }
 
 /// One job at a time for all application processors, published by the boot CPU.
@@ -33,6 +36,8 @@ enum ProcessorWork {
     /// A CPU index, or -1 for every application processor.
     private static let target = Atomic<Int>(-1)
     private static let generation = Atomic<UInt32>(0)
+    /// A job's parameter (a program slot), published like `job`.
+    private static let argument = Atomic<Int>(0)
     private static let completed = Atomic<Int>(0)
     private static let failed = Atomic<Int>(0)
     /// The boot CPU's latest clock reading for `clockCheck` (release/acquire like the job).
@@ -40,11 +45,12 @@ enum ProcessorWork {
 
     /// Publishes `newJob` for `onlyCPU` (or all), wakes the CPUs, and waits up to `timeout`
     /// for `expected` of them to finish. Returns how many finished and how many failed.
-    static func run(_ newJob: ProcessorJob, onlyCPU: Int? = nil, expected: Int,
+    static func run(_ newJob: ProcessorJob, onlyCPU: Int? = nil, argument newArgument: Int = 0, expected: Int,
                     timeout: UInt64 = 5_000_000_000) -> (completed: Int, failed: Int) {
         completed.store(0, ordering: .relaxed)
         failed.store(0, ordering: .relaxed)
         job.store(newJob.rawValue, ordering: .relaxed)
+        argument.store(newArgument, ordering: .relaxed)
         target.store(onlyCPU ?? -1, ordering: .relaxed)
         generation.wrappingAdd(1, ordering: .releasing)
         for index in 1..<CPU.count where CPU.state(of: index) == .online {
@@ -91,7 +97,18 @@ enum ProcessorWork {
             seen = current
             let wanted = target.load(ordering: .relaxed)
             guard wanted == -1 || wanted == me else { continue }
-            let ok = perform(ProcessorJob(rawValue: job.load(ordering: .relaxed)) ?? .none)
+            let currentJob = ProcessorJob(rawValue: job.load(ordering: .relaxed)) ?? .none
+            // Jobs that take the CPU for good report done first.
+            if currentJob == .runProgram {
+                let slot = argument.load(ordering: .relaxed)
+                completed.wrappingAdd(1, ordering: .releasing)
+                Programs.enter(slot: slot)
+            }
+            if currentJob == .networkCore {
+                completed.wrappingAdd(1, ordering: .releasing)
+                NetworkCore.run()
+            }
+            let ok = perform(currentJob)
             if !ok { failed.wrappingAdd(1, ordering: .releasing) }
             completed.wrappingAdd(1, ordering: .releasing)
         }
@@ -114,8 +131,8 @@ enum ProcessorWork {
         case .clockCheck:
             let reference = referenceTime.load(ordering: .acquiring)
             return MonotonicClock.nanosecondsSinceBoot >= reference
-        case .networkCore:
-            NetworkCore.run()
+        case .networkCore, .runProgram:
+            return false   // handled before `perform`: they never return
         }
     }
 }

@@ -1,5 +1,6 @@
 /// The composition root: kmain wires the portable modules to the hardware, in boot order.
 import BootConfiguration
+import Synchronization
 import BootProtocol
 import MemoryManagement
 import RawBytes
@@ -46,13 +47,14 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         Processor.stop()
     }
 
-    // 3. Physical memory and the heap.
+    // 3. Physical memory and the heap (the modules' frames stay reserved: they are programs).
     var reserved = RangeList()
     reserved.append(PhysicalRange(start: layout.image.start, end: layout.image.end))
     reserved.append(PhysicalRange(start: informationAddress, length: UInt64(informationSize)))
     for module in information.modules { reserved.append(PhysicalRange(start: UInt64(module.start), end: UInt64(module.end))) }
     PhysicalMemory.initialize(information: information, reserved: reserved)
     KernelHeap.initialize()
+    SystemCalls.enableOnThisProcessor()
 
     // 4. Boot options: the boot loader's command line, then fw_cfg's, which wins.
     BootCommandLine.load(information: information, into: &Kernel.options)
@@ -89,6 +91,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
 
     // 8. Devices, and the network core's CPU.
     PCIBus.list()
+    Programs.registerModules(information)
     let networkUp = NetworkCore.prepare(options: Kernel.options)
     var networkCPU = Kernel.options.networkCPU
     if networkCPU >= Kernel.onlineCPUs {
@@ -104,10 +107,28 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         net=\(networkUp ? "up" : "off") net-cpu=\(networkCPU) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
         """)
 
+    if networkUp { NetworkCore.cpu.store(networkCPU, ordering: .releasing) }
     if networkUp && networkCPU != 0 {
-        _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 0, timeout: 0)
+        _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1, timeout: 1_000_000_000)
     }
     if let test = Kernel.options.selfTest { SelfTests.run(test) }
+    startPrograms(networkCPU: networkUp ? networkCPU : -1)
     if networkUp && networkCPU == 0 { NetworkCore.run() }
     while true { interrupts_enable_and_halt() }
+}
+
+/// Starts the programs the boot options name, or by default the UDP echo program on the first
+/// application CPU that is not the network core (when that module is in the image).
+private func startPrograms(networkCPU: Int) {
+    if let assignments = Kernel.options.programs {
+        for assignment in assignments {
+            assignment.name.withUnsafeBytes { _ = Programs.launch(name: $0, cpu: assignment.cpu) }
+        }
+        return
+    }
+    let defaultName: StaticString = "udp-echo"
+    guard let cpu = (1..<max(Kernel.onlineCPUs, 1)).first(where: { $0 != networkCPU }),
+          defaultName.withUTF8Buffer({ name in Programs.modules.contains { $0.name.matches(UnsafeRawBufferPointer(name)) } })
+    else { return }
+    defaultName.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
 }

@@ -86,9 +86,13 @@ enum NetworkCore {
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.
             if pass & 1023 == 0 {
-                if SerialPort.com1.read() == countersKey { printCounters() }
+                if SerialPort.com1.read() == countersKey {
+                    printCounters()
+                    IntrusionMeter.print()
+                }
                 if now >= nextStatistics {
                     printCounters()
+                    IntrusionMeter.print()
                     nextStatistics = now + statisticsInterval
                 }
             }

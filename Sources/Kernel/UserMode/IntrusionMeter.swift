@@ -1,0 +1,32 @@
+/// The intrusion meter: per CPU, how often the kernel got in the way of what ran there.
+import Synchronization
+
+/// One line per online CPU: interrupts (of which exceptions, IPIs, timer), system calls, and
+/// time in ring 3 and in the kernel while a program ran. An application CPU serving a program
+/// through channels should show no interrupts and no system calls growing under load.
+enum IntrusionMeter {
+    static func print() {
+        Console.write(line: "intrusion meter (cpu: interrupts exceptions ipis timer syscalls user-ms kernel-ms program):")
+        for index in 0..<Kernel.onlineCPUs {
+            let block = CPU.blockPointer(index)
+            // Relaxed loads: statistics, read while their CPUs keep counting.
+            var line = TextBuffer()
+            line.appendInterpolation(Message("""
+                  cpu\(index): \(block.pointee.interruptCount.load(ordering: .relaxed)) \
+                \(block.pointee.exceptionCount.load(ordering: .relaxed)) \
+                \(block.pointee.interprocessorInterruptCount.load(ordering: .relaxed)) \
+                \(block.pointee.timerInterruptCount.load(ordering: .relaxed)) \
+                \(block.pointee.systemCallCount.load(ordering: .relaxed)) \
+                \(block.pointee.userNanoseconds.load(ordering: .relaxed) / 1_000_000) \
+                \(block.pointee.kernelNanoseconds.load(ordering: .relaxed) / 1_000_000)
+                """).text)
+            if index == NetworkCore.cpu.load(ordering: .relaxed) {
+                line.appendLiteral(" [network core]")
+            } else if let name = Programs.name(onCPU: index) {
+                line.appendLiteral(" ")
+                line.appendInterpolation(name)
+            }
+            Console.write(line: Message(stringInterpolation: line))
+        }
+    }
+}

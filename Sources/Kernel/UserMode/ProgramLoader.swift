@@ -1,0 +1,96 @@
+/// Loading a program: validate its ELF image, copy its segments into fresh frames, and build
+/// its address space — the kernel's mappings (supervisor-only) plus its own user pages.
+///
+/// A program's view of the lower half (all far below 2^47, where Swift objects must live):
+///
+///     0x0000_0000_0000 .. 512 GiB   the kernel's identity map: shared, supervisor-only
+///     0x4000_0000_0000 .. +1 GiB    the program image (text R+X, rodata R, data+bss RW)
+///     0x5000_0000_0000 - 64 KiB     the program stack (RW, no-execute), an unmapped guard below
+///     0x6000_0000_0000              channel endpoints and packet buffers (mapped per program)
+import ELF
+import MemoryManagement
+import RawBytes
+
+/// A program ready to enter.
+struct LoadedProgram {
+    /// The physical address of its PML4 (for CR3).
+    var root: UInt64
+    var entryPoint: UInt64
+    var stackTop: UInt64
+}
+
+/// Why an image was refused.
+enum ProgramLoadError: Error {
+    case badImage(ELFError)
+    case outOfMemory
+    case mappingFailed
+}
+
+enum ProgramLoader {
+    static let imageWindow: Range<UInt64> = 0x4000_0000_0000 ..< 0x4000_4000_0000
+    static let stackTop: UInt64 = 0x5000_0000_0000
+    static let stackBytes: UInt64 = 64 * 1024
+    static let channelBase: UInt64 = 0x6000_0000_0000
+    static let pageSize: UInt64 = 4096
+
+    static func load(_ bytes: ByteReader) throws(ProgramLoadError) -> LoadedProgram {
+        let image: ELFImage
+        do throws(ELFError) { image = try ELFImage(bytes, allowedRange: imageWindow) } catch { throw .badImage(error) }
+
+        var space: AddressSpace<KernelPageTableMemory>
+        do throws(PagingError) { space = try AddressSpace(memory: KernelPageTableMemory()) } catch { throw .outOfMemory }
+        // Share the kernel's first 512 GiB (PML4 entry 0): its entries carry no user bit, so
+        // the program cannot touch kernel memory, yet interrupts and system calls find the
+        // kernel mapped without a CR3 switch.
+        let kernelRoot = UnsafeMutablePointer<UInt64>(bitPattern: UInt(KernelAddressSpace.root))!
+        let programRoot = UnsafeMutablePointer<UInt64>(bitPattern: UInt(space.rootPhysicalAddress))!
+        programRoot[0] = kernelRoot[0]
+
+        for segment in image.loadSegments {
+            let start = segment.virtualAddress & ~(pageSize - 1)
+            let end = (segment.virtualAddress + segment.memorySize + pageSize - 1) & ~(pageSize - 1)
+            let pages = Int((end - start) / pageSize)
+            guard let frames = PhysicalMemory.allocate(count: pages) else { throw .outOfMemory }   // zeroed
+            let destination = UnsafeMutableRawPointer(bitPattern: UInt(frames + (segment.virtualAddress - start)))!
+            if segment.fileSize > 0, let source = bytes.slice(at: Int(segment.fileOffset), count: Int(segment.fileSize))?.baseAddress {
+                destination.copyMemory(from: source, byteCount: Int(segment.fileSize))
+            }
+            var attributes: PageAttributes = .user
+            if segment.permissions.writable { attributes.insert(.writable) }
+            if !segment.permissions.executable { attributes.insert(.noExecute) }
+            do throws(PagingError) {
+                try space.map(virtual: start, physical: frames, byteCount: end - start, attributes: attributes, largePages: false)
+            } catch { throw .mappingFailed }
+        }
+
+        guard let stack = PhysicalMemory.allocate(count: Int(stackBytes / pageSize)) else { throw .outOfMemory }
+        do throws(PagingError) {
+            try space.map(virtual: stackTop - stackBytes, physical: stack, byteCount: stackBytes,
+                          attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
+        } catch { throw .mappingFailed }
+        return LoadedProgram(root: space.rootPhysicalAddress, entryPoint: image.entryPoint, stackTop: stackTop - 16)
+    }
+
+    /// Whether [address, address + length) lies in pages the program may read: mapped in its
+    /// address space with the user bit. Walks its page tables, never trusts the pointer.
+    static func isUserAccessible(_ program: LoadedProgram, address: UInt64, length: UInt64) -> Bool {
+        guard length > 0 else { return true }
+        let (end, overflow) = address.addingReportingOverflow(length)
+        guard !overflow, end <= 1 << 47 else { return false }
+        let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
+        var page = address & ~(pageSize - 1)
+        while page < end {
+            guard let mapping = space.translate(page), mapping.attributes.contains(.user) else { return false }
+            page += pageSize
+        }
+        return true
+    }
+
+    static func describe(_ error: ProgramLoadError) -> StaticString {
+        switch error {
+        case .badImage: "not a valid ELF program for this kernel"
+        case .outOfMemory: "out of memory"
+        case .mappingFailed: "its segments could not be mapped"
+        }
+    }
+}

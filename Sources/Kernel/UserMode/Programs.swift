@@ -1,0 +1,216 @@
+/// User programs: the modules the boot loader brought, loaded into their own address spaces
+/// and run in ring 3 on application CPUs; stopped cleanly when they exit or fault.
+import BootProtocol
+import MemoryManagement
+import RawBytes
+import Synchronization
+
+@_extern(c, "enter_user_mode") func enter_user_mode(_ rip: UInt64, _ rsp: UInt64, _ argument: UInt64)
+@_extern(c, "return_to_idle_loop") func return_to_idle_loop(_ stackTop: UInt64)
+
+/// What became of a program.
+enum ProgramState: UInt32 {
+    case loaded = 1, running, exited, faulted
+}
+
+/// A program name of at most 31 bytes (the module's command line), kept without the heap.
+struct ProgramName {
+    var bytes = InlineArray<32, UInt8>(repeating: 0)
+    var count = 0
+    init(_ reader: ByteReader) {
+        for offset in 0..<min(reader.count, 31) {
+            let byte = reader.u8(at: offset) ?? 0
+            if byte == UInt8(ascii: " ") || byte == 0 { break }
+            bytes[count] = byte
+            count += 1
+        }
+    }
+    func matches(_ other: UnsafeRawBufferPointer) -> Bool {
+        guard other.count == count else { return false }
+        for index in 0..<count where bytes[index] != other[index] { return false }
+        return true
+    }
+    /// As console text.
+    var text: TextBuffer {
+        var text = TextBuffer()
+        for index in 0..<count { text.append(byte: bytes[index]) }
+        return text
+    }
+}
+
+/// One module the boot loader loaded: a program image, not yet trusted.
+struct ProgramModule {
+    var name: ProgramName
+    var start: UInt64
+    var end: UInt64
+}
+
+/// A program loaded into an address space, and where it runs.
+struct ProgramSlot {
+    var name: ProgramName
+    var image: LoadedProgram
+    var cpu: Int
+    var state: ProgramState
+    var exitStatus: UInt64 = 0
+}
+
+enum Programs {
+    private static let lock = SpinLock()
+    nonisolated(unsafe) private(set) static var modules: [ProgramModule] = []
+    nonisolated(unsafe) private(set) static var slots: [ProgramSlot] = []
+
+    /// Remembers the modules (called on the boot CPU; their frames are already reserved).
+    static func registerModules(_ information: Multiboot2Information) {
+        for module in information.modules where module.end > module.start {
+            modules.append(ProgramModule(name: ProgramName(module.commandLine), start: UInt64(module.start), end: UInt64(module.end)))
+        }
+        if !modules.isEmpty {
+            var names = TextBuffer()
+            for module in modules {
+                names.appendInterpolation(module.name.text)
+                names.appendLiteral(" ")
+            }
+            Log.info("programs: \(modules.count) modules: \(names)")
+        }
+    }
+
+    /// Loads `name` and starts it on application processor `cpu`. Returns whether it started.
+    @discardableResult
+    static func launch(name: UnsafeRawBufferPointer, cpu: Int) -> Bool {
+        guard let module = modules.first(where: { $0.name.matches(name) }) else {
+            Log.error("programs: no module named '\(text: ByteReader(name))'")
+            return false
+        }
+        guard cpu >= 1, cpu < Kernel.onlineCPUs, CPU.state(of: cpu) == .online, cpu != NetworkCore.cpu.load(ordering: .acquiring) else {
+            Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not a free application CPU")
+            return false
+        }
+        let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
+        let image: LoadedProgram
+        do throws(ProgramLoadError) {
+            image = try ProgramLoader.load(bytes)
+        } catch {
+            Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
+            return false
+        }
+        let slot = lock.withLock { () -> Int in
+            slots.append(ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded))
+            return slots.count - 1
+        }
+        Log.info("programs: \(module.name.text) loaded (entry \(hex: image.entryPoint)), starting on cpu\(cpu)")
+        let result = ProcessorWork.run(.runProgram, onlyCPU: cpu, argument: slot, expected: 1, timeout: 2_000_000_000)
+        return result.completed == 1
+    }
+
+    /// Runs program `slot` on the calling application processor. Never returns: the CPU comes
+    /// back to its idle loop through `stopCurrent`.
+    static func enter(slot: Int) -> Never {
+        let block = CPU.current
+        let image = lock.withLock { () -> LoadedProgram in
+            slots[slot].state = .running
+            return slots[slot].image
+        }
+        block.pointee.runningProgram = slot + 1
+        block.pointee.systemCallStackTop = block.pointee.kernelStackTop
+        write_cr3(image.root)
+        // The program's GS base, which SWAPGS in enter_user_mode makes current.
+        ModelSpecificRegister.kernelGSBase.write(0)
+        block.pointee.lastModeSwitch = MonotonicClock.nanosecondsSinceBoot
+        enter_user_mode(image.entryPoint, image.stackTop, 0)
+        Processor.stop()   // not reached
+    }
+
+    /// The calling CPU's program has exited: report, switch back to the kernel's page tables,
+    /// and return the CPU to its idle loop.
+    static func stopCurrent(exitStatus: UInt64) -> Never {
+        finish(state: .exited, status: exitStatus)
+    }
+
+    /// The calling CPU's program faulted (already reported by the exception handler).
+    static func stopCurrentAfterFault(vector: UInt64) -> Never {
+        finish(state: .faulted, status: vector)
+    }
+
+    private static func finish(state: ProgramState, status: UInt64) -> Never {
+        let block = CPU.current
+        let slot = block.pointee.runningProgram - 1
+        write_cr3(KernelAddressSpace.root)
+        block.pointee.runningProgram = 0
+        if slot >= 0 {
+            let name = lock.withLock { () -> ProgramName in
+                slots[slot].state = state
+                slots[slot].exitStatus = status
+                return slots[slot].name
+            }
+            if state == .exited {
+                Log.info("programs: \(name.text) exited with status \(status)")
+            } else {
+                Log.error("programs: \(name.text) stopped after exception vector \(status); the kernel and other programs go on")
+            }
+        }
+        return_to_idle_loop(block.pointee.kernelStackTop)
+        Processor.stop()   // not reached
+    }
+
+    /// The name of the program running on the calling CPU, for reports.
+    static var currentName: TextBuffer? {
+        let slot = CPU.current.pointee.runningProgram - 1
+        guard slot >= 0 else { return nil }
+        return lock.withLock { slots[slot].name.text }
+    }
+
+    /// The name of the program running on CPU `index`, if any.
+    static func name(onCPU index: Int) -> TextBuffer? {
+        let slot = CPU.blockPointer(index).pointee.runningProgram - 1
+        guard slot >= 0 else { return nil }
+        return lock.withLock { slot < slots.count ? slots[slot].name.text : nil }
+    }
+
+    static func state(of slot: Int) -> ProgramState? {
+        lock.withLock { slot < slots.count ? slots[slot].state : nil }
+    }
+
+    /// The `write` system call: `length` bytes at `address`, which must lie in pages mapped for
+    /// the program (user pages of its address space); otherwise nothing is read.
+    static func writeConsole(address: UInt64, length: UInt64) -> Bool {
+        let slot = CPU.current.pointee.runningProgram - 1
+        guard slot >= 0, length <= 4096 else { return false }
+        let (image, name) = lock.withLock { (slots[slot].image, slots[slot].name) }
+        guard ProgramLoader.isUserAccessible(image, address: address, length: length) else { return false }
+        var text = name.text
+        text.appendLiteral(": ")
+        let bytes = UnsafeRawPointer(bitPattern: UInt(address))
+        for offset in 0..<Int(length) {
+            let byte = bytes?.load(fromByteOffset: offset, as: UInt8.self) ?? 0
+            if byte == UInt8(ascii: "\n") { continue }
+            text.append(byte: (0x20...0x7E).contains(byte) ? byte : UInt8(ascii: "?"))
+        }
+        Log.info(Message(stringInterpolation: text))
+        return true
+    }
+
+    /// The `wait` system call: halts until the 32-bit word at `address` differs from
+    /// `expected`, or `timeout` nanoseconds pass (capped at one second per call). Wake-ups come
+    /// from IPIs (the network core's doorbell) or the APIC timer armed here.
+    static func wait(address: UInt64, expected: UInt64, timeout: UInt64) -> UInt64 {
+        let slot = CPU.current.pointee.runningProgram - 1
+        guard slot >= 0, address & 3 == 0 else { return UInt64.max }
+        let image = lock.withLock { slots[slot].image }
+        guard ProgramLoader.isUserAccessible(image, address: address, length: 4) else { return UInt64.max }
+        let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(address))!
+        let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
+        while MonotonicClock.nanosecondsSinceBoot < deadline {
+            interrupts_disable()
+            if UInt64(word.pointee) != expected { interrupts_enable(); return 0 }
+            LocalAPIC.armOneShot(nanoseconds: min(deadline - MonotonicClock.nanosecondsSinceBoot, 10_000_000) + 1)
+            interrupts_enable_and_halt()
+        }
+        return 1
+    }
+}
+
+/// The application processor's idle loop as a C symbol, for `return_to_idle_loop`.
+@_cdecl("application_processor_idle")
+func applicationProcessorIdle() {
+    ProcessorWork.applicationProcessorLoop()
+}

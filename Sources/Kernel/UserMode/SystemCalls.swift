@@ -1,0 +1,67 @@
+/// System calls: the slow path a program uses for what channels do not carry (exit, console
+/// text, waiting, the clock). The data path to the network never comes here.
+import Synchronization
+
+@_extern(c, "system_call_entry_address") func system_call_entry_address() -> UInt64
+
+/// The system call numbers — the ABI of boot/usermode.asm and boot/program-runtime.asm.
+enum SystemCallNumber: UInt64 {
+    /// exit(status): the program ends; never returns.
+    case exit = 0
+    /// write(pointer, length): text for the console, checked to lie in the program's memory.
+    case write = 1
+    /// wait(address, expected, timeout ns): sleep until the word at `address` differs from
+    /// `expected`, a wake-up IPI arrives, or the timeout passes (the slow path of the library).
+    case wait = 2
+    /// yield(): returns at once (a hint that the program has nothing to do).
+    case yield = 3
+    /// clock(): nanoseconds since boot.
+    case clock = 4
+}
+
+enum SystemCalls {
+    /// Enables SYSCALL on the calling CPU — Intel SDM vol 3A §5.8.8: IA32_STAR holds the
+    /// kernel and user selector bases, IA32_LSTAR the entry point, IA32_FMASK the RFLAGS bits
+    /// cleared on entry (IF, so the entry runs with interrupts off until it is on the kernel
+    /// stack; TF, DF and AC, so the kernel starts in a known state).
+    static func enableOnThisProcessor() {
+        // SYSRET loads CS = base + 16 and SS = base + 8 (both RPL 3): base 0x10 gives the user
+        // code (0x20) and data (0x18) selectors of the GDT.
+        let sysretBase: UInt64 = 0x10
+        let star = UInt64(Selector.kernelCode) << 32 | sysretBase << 48
+        write_msr(0xC000_0081, star)                       // IA32_STAR
+        write_msr(0xC000_0082, system_call_entry_address()) // IA32_LSTAR
+        write_msr(0xC000_0084, 1 << 9 | 1 << 8 | 1 << 10 | 1 << 18)   // IA32_FMASK: IF, TF, DF, AC
+        let efer = ModelSpecificRegister.extendedFeatureEnable
+        efer.write(efer.read() | 1)                        // EFER.SCE
+    }
+}
+
+/// Called by `system_call_entry` on the CPU's kernel stack, interrupts on.
+@_cdecl("system_call_dispatch")
+func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt64, _ argument2: UInt64, _ argument3: UInt64) -> UInt64 {
+    let cpu = CPU.current
+    let entered = MonotonicClock.nanosecondsSinceBoot
+    // Counters written only by this CPU: relaxed (read by others for statistics only).
+    cpu.pointee.systemCallCount.wrappingAdd(1, ordering: .relaxed)
+    cpu.pointee.userNanoseconds.wrappingAdd(entered &- cpu.pointee.lastModeSwitch, ordering: .relaxed)
+    defer {
+        let left = MonotonicClock.nanosecondsSinceBoot
+        cpu.pointee.kernelNanoseconds.wrappingAdd(left &- entered, ordering: .relaxed)
+        cpu.pointee.lastModeSwitch = left
+    }
+    switch SystemCallNumber(rawValue: number) {
+    case .exit:
+        Programs.stopCurrent(exitStatus: argument0)
+    case .write:
+        return Programs.writeConsole(address: argument0, length: argument1) ? argument1 : UInt64.max
+    case .wait:
+        return Programs.wait(address: argument0, expected: argument1, timeout: argument2)
+    case .yield:
+        return 0
+    case .clock:
+        return MonotonicClock.nanosecondsSinceBoot
+    case nil:
+        return UInt64.max
+    }
+}

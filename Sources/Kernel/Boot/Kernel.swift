@@ -108,11 +108,15 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         """)
 
     if networkUp { NetworkCore.cpu.store(networkCPU, ordering: .releasing) }
+    if let test = Kernel.options.selfTest {
+        if networkUp && networkCPU != 0 { _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1) }
+        SelfTests.run(test)
+    }
+    // Programs first: their channels must all exist before the network core starts serving.
+    startPrograms(networkCPU: networkUp ? networkCPU : -1)
     if networkUp && networkCPU != 0 {
         _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1, timeout: 1_000_000_000)
     }
-    if let test = Kernel.options.selfTest { SelfTests.run(test) }
-    startPrograms(networkCPU: networkUp ? networkCPU : -1)
     if networkUp && networkCPU == 0 { NetworkCore.run() }
     while true { interrupts_enable_and_halt() }
 }

@@ -10,8 +10,8 @@ import Synchronization
 /// replies straight into transmit buffers), hands the stack its timers, tells the NIC about new
 /// transmit buffers once per pass, and checks the serial console for the counters key.
 enum NetworkCore {
-    nonisolated(unsafe) private static var device: VirtioNetDevice? = nil
-    nonisolated(unsafe) private static var stack: NetworkStack? = nil
+    nonisolated(unsafe) static var device: VirtioNetDevice? = nil
+    nonisolated(unsafe) static var stack: NetworkStack? = nil
     /// The CPU running the loop (-1 before it starts): read by anyone, written once.
     static let cpu = Atomic<Int>(-1)
     /// Frames handled per NIC pass before the other work of the loop gets a turn.
@@ -69,7 +69,7 @@ enum NetworkCore {
     static func run() -> Never {
         interruptsAtStart = CPU.current.pointee.interruptCount.load(ordering: .relaxed)
         cpu.store(CPU.currentIndex, ordering: .releasing)
-        Log.info("net: network core running (polling; UDP echo on port 7)")
+        Log.info("net: network core running (polling; \(ProgramChannels.count) program channels; built-in UDP echo on port 7 unless a program binds it)")
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var pass: UInt32 = 0
@@ -77,11 +77,16 @@ enum NetworkCore {
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
             let frames = device!.receive.receive(limit: receiveBudget) { frame in
-                stack!.receive(frame: frame, now: now, transmitter: &device!.transmit)
+                // A datagram for a program's port comes back to be copied into its channel
+                // before the frame's buffer returns to the NIC.
+                if let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) {
+                    ProgramChannels.deliver(delivery)
+                }
             }
+            let requests = ProgramChannels.serve(now: now)
             stack!.poll(now: now, transmitter: &device!.transmit)
             device!.transmit.flush()
-            if frames > 0 { busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now }
+            if frames > 0 || requests > 0 { busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now }
             pass &+= 1
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.

@@ -17,6 +17,8 @@ struct LoadedProgram {
     var root: UInt64
     var entryPoint: UInt64
     var stackTop: UInt64
+    /// Where its channel to the network core is mapped (0: none): passed to it in RDI.
+    var channelAddress: UInt64 = 0
 }
 
 /// Why an image was refused.
@@ -69,6 +71,17 @@ enum ProgramLoader {
                           attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
         } catch { throw .mappingFailed }
         return LoadedProgram(root: space.rootPhysicalAddress, entryPoint: image.entryPoint, stackTop: stackTop - 16)
+    }
+
+    /// Maps shared memory (a channel) into the program at `channelBase`: user, read-write,
+    /// no-execute. The kernel reaches the same frames through its identity map.
+    static func mapChannel(_ program: inout LoadedProgram, physical: UInt64, byteCount: Int) throws(ProgramLoadError) {
+        var space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
+        do throws(PagingError) {
+            try space.map(virtual: channelBase, physical: physical, byteCount: UInt64(byteCount),
+                          attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
+        } catch { throw .mappingFailed }
+        program.channelAddress = channelBase
     }
 
     /// Whether [address, address + length) lies in pages the program may read: mapped in its

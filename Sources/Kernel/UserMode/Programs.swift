@@ -86,9 +86,13 @@ enum Programs {
             return false
         }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
-        let image: LoadedProgram
+        var image: LoadedProgram
         do throws(ProgramLoadError) {
             image = try ProgramLoader.load(bytes)
+            // Its channel to the network core, when there is a network.
+            if NetworkCore.stack != nil, let channel = ProgramChannels.create(cpu: cpu) {
+                try ProgramLoader.mapChannel(&image, physical: channel.physical, byteCount: channel.byteCount)
+            }
         } catch {
             Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
             return false
@@ -116,7 +120,7 @@ enum Programs {
         // The program's GS base, which SWAPGS in enter_user_mode makes current.
         ModelSpecificRegister.kernelGSBase.write(0)
         block.pointee.lastModeSwitch = MonotonicClock.nanosecondsSinceBoot
-        enter_user_mode(image.entryPoint, image.stackTop, 0)
+        enter_user_mode(image.entryPoint, image.stackTop, image.channelAddress)
         Processor.stop()   // not reached
     }
 
@@ -198,11 +202,17 @@ enum Programs {
         let image = lock.withLock { slots[slot].image }
         guard ProgramLoader.isUserAccessible(image, address: address, length: 4) else { return UInt64.max }
         let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(address))!
+        let block = CPU.current
         let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
+        defer { block.pointee.sleeping.store(0, ordering: .relaxed) }
         while MonotonicClock.nanosecondsSinceBoot < deadline {
             interrupts_disable()
-            if UInt64(word.pointee) != expected { interrupts_enable(); return 0 }
-            LocalAPIC.armOneShot(nanoseconds: min(deadline - MonotonicClock.nanosecondsSinceBoot, 10_000_000) + 1)
+            // Announce the sleep, then look at the word: paired with `Doorbell.ring` (fence
+            // between store and load on both sides, so a wake-up cannot fall between them).
+            block.pointee.sleeping.store(1, ordering: .relaxed)
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+            if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
+            LocalAPIC.armOneShot(nanoseconds: deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1)
             interrupts_enable_and_halt()
         }
         return 1
@@ -213,4 +223,14 @@ enum Programs {
 @_cdecl("application_processor_idle")
 func applicationProcessorIdle() {
     ProcessorWork.applicationProcessorLoop()
+}
+
+/// A 32-bit word shared with another CPU, read with acquire ordering (it pairs with the
+/// release store that published it, e.g. a ring's tail).
+struct UnsafeAtomicWord {
+    let pointer: UnsafeMutablePointer<UInt32>
+    init(_ pointer: UnsafeMutablePointer<UInt32>) { self.pointer = pointer }
+    func load() -> UInt32 {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .acquiring)
+    }
 }

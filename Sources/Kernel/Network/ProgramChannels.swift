@@ -1,0 +1,114 @@
+/// The network core's side of the application channels: setting them up for programs, serving
+/// their requests through the stack, delivering datagrams, and ringing the doorbell.
+import Channels
+import Network
+import RawBytes
+import Synchronization
+
+/// What the network core knows about one program's channel.
+struct ChannelOwner {
+    /// The CPU the program runs on: where the doorbell IPI goes.
+    var cpu: Int
+}
+
+enum ProgramChannels {
+    static let maximumChannels = 8
+    static let layout = ChannelLayout()
+    nonisolated(unsafe) private static var storage: UnsafeMutablePointer<ServerChannel>? = nil
+    nonisolated(unsafe) private static var owners = InlineArray<8, ChannelOwner>(repeating: ChannelOwner(cpu: 0))
+    nonisolated(unsafe) private(set) static var count = 0
+    nonisolated(unsafe) private static var server: ChannelServer? = nil
+
+    /// Makes a channel for a program on `cpu`: its shared memory (rings and packet buffers,
+    /// which the caller maps into the program) and the network core's private bookkeeping
+    /// (never mapped). Called on the boot CPU before the network core starts. Returns the
+    /// physical address of the shared memory and its size, or nil.
+    static func create(cpu: Int) -> (physical: UInt64, byteCount: Int, channel: Int)? {
+        if storage == nil {
+            storage = UnsafeMutablePointer<ServerChannel>.allocate(capacity: maximumChannels)
+        }
+        guard count < maximumChannels,
+              let shared = PhysicalMemory.allocate(count: layout.byteCount / 4096),
+              let privateMemory = PhysicalMemory.allocate(count: ChannelLayout.roundUpToPage(layout.serverPrivateByteCount) / 4096)
+        else { return nil }
+        let memory = ChannelMemory(base: UnsafeMutableRawPointer(bitPattern: UInt(shared))!, layout: layout)
+        memory.initialize()
+        let channel = count
+        (storage! + channel).initialize(to: ServerChannel(
+            memory: memory, privateMemory: UnsafeMutableRawPointer(bitPattern: UInt(privateMemory))!, identifier: channel))
+        owners[channel] = ChannelOwner(cpu: cpu)
+        count += 1
+        server = ChannelServer(channels: UnsafeMutableBufferPointer(start: storage!, count: count))
+        return (shared, layout.byteCount, channel)
+    }
+
+    /// Serves every channel's requests (bounded per channel per pass: a flooding program
+    /// cannot starve the others). Returns how many requests were taken.
+    static func serve(now: UInt64) -> Int {
+        guard server != nil else { return 0 }
+        var handler = StackRequestHandler(now: now)
+        return server!.poll(handler: &handler)
+    }
+
+    /// Hands a datagram for a bound port to its channel, then rings the program's doorbell if
+    /// it is asleep in the `wait` system call.
+    static func deliver(_ delivery: DatagramDelivery) {
+        guard server != nil, let payload = delivery.payload.baseAddress else { return }
+        let channel = delivery.listener >> 8
+        let socket = UInt16(truncatingIfNeeded: delivery.listener & 0xFF)
+        let outcome = server!.deliver(payload: UnsafeRawBufferPointer(start: payload, count: delivery.payload.count),
+                                      from: (delivery.source.rawValue, delivery.sourcePort), channel: channel, socket: socket)
+        if outcome == .delivered { Doorbell.ring(cpu: owners[channel].cpu) }
+    }
+
+    /// The listener number the stack keeps for (channel, socket).
+    static func listener(channel: Int, socket: UInt16) -> Int { channel << 8 | Int(socket) }
+}
+
+/// The stack as the channel server needs it: ports bound for channels, datagrams sent from them.
+/// It works on the network core's stack and transmit path directly (the channel server it is
+/// called from is separate state, so the accesses never overlap).
+struct StackRequestHandler: ChannelRequestHandler {
+    let now: UInt64
+
+    mutating func bind(port: UInt16, channel: Int, socket: UInt16) -> Result<Void, ChannelError> {
+        NetworkCore.stack!.bind(port: port, listener: ProgramChannels.listener(channel: channel, socket: socket))
+            ? .success(()) : .failure(.portInUse)
+    }
+
+    mutating func unbind(port: UInt16, channel: Int, socket: UInt16) {
+        if NetworkCore.stack!.listener(of: port) == ProgramChannels.listener(channel: channel, socket: socket) {
+            NetworkCore.stack!.unbind(port: port)
+        }
+    }
+
+    mutating func send(payload: UnsafeRawBufferPointer, to destination: (address: UInt32, port: UInt16),
+                       from sourcePort: UInt16) -> Result<Void, ChannelError> {
+        switch NetworkCore.stack!.sendDatagram(from: sourcePort, to: IPv4Address(rawValue: destination.address),
+                                               port: destination.port, payload: payload, now: now,
+                                               transmitter: &NetworkCore.device!.transmit) {
+        case .sent, .queued: .success(())
+        case .datagramTooLarge: .failure(.datagramTooLarge)
+        case .noRoute: .failure(.noRoute)
+        case .queueFull, .transmitRingFull: .failure(.throttled)
+        }
+    }
+}
+
+/// Waking a program that sleeps in `wait`: the one interrupt an application CPU takes, and only
+/// when it has asked for it by going to sleep.
+enum Doorbell {
+    /// Sends the wake-up IPI if CPU `cpu` sleeps in `wait`. The sleeper stores `sleeping`
+    /// and then re-checks its word; we pushed the completion and then load `sleeping`. Both
+    /// sides put a sequentially consistent fence between their store and their load (x86 may
+    /// reorder a store with a later load), so at least one of them sees the other: either the
+    /// sleeper sees the new completion and does not sleep, or we see it asleep and wake it.
+    static func ring(cpu: Int) {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        let block = CPU.blockPointer(cpu)
+        if block.pointee.sleeping.load(ordering: .relaxed) != 0 {
+            block.pointee.sleeping.store(0, ordering: .relaxed)
+            LocalAPIC.sendWakeUp(to: block.pointee.apicID)
+        }
+    }
+}

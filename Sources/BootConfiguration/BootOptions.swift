@@ -88,6 +88,9 @@ public struct BootOptions: Sendable {
     /// Nil when the command line says nothing: the kernel's default then applies (the UDP echo
     /// program on the first application CPU that is not the network core).
     public var programs: [ProgramAssignment]? = nil
+    /// `app-wait=spin|sleep`: how programs wait for the network core (default `sleep`: spin
+    /// briefly, then halt until the doorbell IPI).
+    public var programsSpin = false
 
     public init() {}
 }

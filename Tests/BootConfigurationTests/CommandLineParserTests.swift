@@ -104,6 +104,10 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(options.programs, [ProgramAssignment(name: Array("udp-echo".utf8), cpu: 1),
                                           ProgramAssignment(name: Array("spinner".utf8), cpu: 2)])
         XCTAssertEqual(parse("run=spinner@2 run=none").0.programs, [])
+        XCTAssertFalse(BootOptions().programsSpin)
+        XCTAssertTrue(parse("app-wait=spin").0.programsSpin)
+        XCTAssertFalse(parse("app-wait=spin app-wait=sleep").0.programsSpin)
+        XCTAssertEqual(parse("app-wait=fast").1.map(\.0), [.badValue])
         for word in ["run=", "run=spinner", "run=@1", "run=spinner@", "run=spinner@x", "run"] {
             XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
         }

@@ -35,6 +35,29 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// Under echo load the echo program's CPU takes no interrupts and makes no system calls:
+    /// the data path is the channel only. (With the default `app-wait=sleep`, a program that
+    /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.)
+    func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {
+        let port = UInt16.random(in: 20000...60000)
+        var machine = QEMUMachine(cpus: 2, commandLine: "net-stats=1 app-wait=spin")
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
+        try machine.whileRunning { running in
+            try running.waitFor("udp-echo: serving UDP echo on port 7 (waiting by spinning)", timeout: 30)
+            // Samples of cpu1's line: interrupts, exceptions, ipis, timer, syscalls.
+            func samples() -> [[Int]] {
+                running.console.components(separatedBy: "\n").filter { $0.hasPrefix("  cpu1: ") && $0.hasSuffix("udp-echo") }
+                    .map { $0.dropFirst(8).split(separator: " ").prefix(5).compactMap { Int($0) } }
+            }
+            let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: 32, size: 64, duration: 6)
+            XCTAssertGreaterThan(replies, 1000, "too little load got through:\n\(running.console)")
+            // Two consecutive reports during the load with no interrupt and no system call between them.
+            let lines = samples()
+            let quietPairs = zip(lines, lines.dropFirst()).filter { $0.0.count == 5 && $0.1.count == 5 && $0.0[0] == $0.1[0] && $0.0[4] == $0.1[4] }
+            XCTAssertFalse(quietPairs.isEmpty, "cpu1 took interrupts or system calls in every second of the load:\n\(lines)\n\(running.console)")
+        }
+    }
+
     func testUnknownProgramAndBadCPUAreReported() throws {
         let machine = QEMUMachine(cpus: 2, commandLine: "run=nosuch@1 run=spinner@0 run=spinner@7")
         try machine.whileRunning { running in

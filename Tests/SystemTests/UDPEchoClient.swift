@@ -55,6 +55,40 @@ enum UDPEchoClient {
         return failures
     }
 
+    /// Keeps `window` datagrams in flight for `duration` seconds (a reply or a 200 ms timeout
+    /// frees a slot); returns how many replies came back.
+    static func load(host: String, port: UInt16, window: Int, size: Int, duration: TimeInterval) throws -> Int {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw MachineError(description: "socket failed") }
+        defer { close(socketDescriptor) }
+        var receiveTimeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let payload = [UInt8](repeating: 0x5A, count: size)
+        func sendOne() {
+            _ = payload.withUnsafeBytes { bytes in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(socketDescriptor, bytes.baseAddress, size, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
+        for _ in 0..<window { sendOne() }
+        var replies = 0
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        let end = Date().addingTimeInterval(duration)
+        while Date() < end {
+            // A reply or a timeout (a lost datagram) frees one slot.
+            if recv(socketDescriptor, &buffer, buffer.count, 0) > 0 { replies += 1 }
+            sendOne()
+        }
+        return replies
+    }
+
     /// setns(2) with CLONE_NEWNET. Glibc declares setns only under _GNU_SOURCE, which Swift's
     /// Glibc module does not define, so it is looked up at run time.
     private static func setNetworkNamespace(_ descriptor: Int32) -> Int32 {

@@ -1,6 +1,8 @@
 /// User programs: the modules the boot loader brought, loaded into their own address spaces
 /// and run in ring 3 on application CPUs; stopped cleanly when they exit or fault.
+import BootConfiguration
 import BootProtocol
+import Channels
 import MemoryManagement
 import RawBytes
 import Synchronization
@@ -120,7 +122,9 @@ enum Programs {
         // The program's GS base, which SWAPGS in enter_user_mode makes current.
         ModelSpecificRegister.kernelGSBase.write(0)
         block.pointee.lastModeSwitch = MonotonicClock.nanosecondsSinceBoot
-        enter_user_mode(image.entryPoint, image.stackTop, image.channelAddress)
+        let policy: ProgramStartArgument.WaitPolicy = Kernel.options.programsSpin ? .spin : .sleep
+        let argument = image.channelAddress == 0 ? 0 : ProgramStartArgument(channelAddress: image.channelAddress, waitPolicy: policy).rawValue
+        enter_user_mode(image.entryPoint, image.stackTop, argument)
         Processor.stop()   // not reached
     }
 

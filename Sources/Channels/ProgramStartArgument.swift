@@ -1,0 +1,32 @@
+/// The one word the kernel passes a program at start (in RDI): where its channel is, and how it
+/// should wait for the network core.
+
+/// `channelAddress | waitPolicy`: the channel is page-aligned, so the low bits are free.
+public struct ProgramStartArgument: Equatable, Sendable {
+    /// How a program waits when its channel has nothing for it.
+    public enum WaitPolicy: UInt64, Sendable {
+        /// Spin a little, then sleep in the kernel until the network core's doorbell IPI: no
+        /// CPU burnt while idle, one IPI and one system call per wake-up.
+        case sleep = 0
+        /// Spin forever: no interrupt and no system call ever, at the price of a busy CPU.
+        case spin = 1
+    }
+
+    /// The channel's address in the program (0: no channel).
+    public var channelAddress: UInt64
+    public var waitPolicy: WaitPolicy
+
+    public init(channelAddress: UInt64, waitPolicy: WaitPolicy) {
+        precondition(channelAddress & 0xFFF == 0, "channels are page aligned")
+        self.channelAddress = channelAddress
+        self.waitPolicy = waitPolicy
+    }
+
+    /// Decodes the word (unknown policy bits read as `sleep`).
+    public init(rawValue: UInt64) {
+        channelAddress = rawValue & ~0xFFF
+        waitPolicy = WaitPolicy(rawValue: rawValue & 0xFFF) ?? .sleep
+    }
+
+    public var rawValue: UInt64 { channelAddress | waitPolicy.rawValue }
+}

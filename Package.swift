@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "UDPEchoProgram", type: .static, targets: ["UDPEchoProgram"]),
         .library(name: "SpinnerProgram", type: .static, targets: ["SpinnerProgram"]),
         .library(name: "FaultyProgram", type: .static, targets: ["FaultyProgram"]),
+        .library(name: "BadChannelProgram", type: .static, targets: ["BadChannelProgram"]),
     ],
     targets: [
         .target(name: "RawBytes", swiftSettings: common),
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
         .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Spinner", swiftSettings: common),
         .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Faulty", swiftSettings: common),
+        .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/BadChannel", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",

@@ -1,0 +1,86 @@
+// Bad channel: a ring-3 program that writes malformed descriptors into its channel on purpose,
+// to show that the network core refuses each one with an error completion and goes on.
+import Channels
+import ProgramRuntime
+
+/// One malformed request and the error the network core must answer it with.
+struct Probe {
+    var request: ChannelRequest
+    var expected: ChannelError
+}
+
+@_cdecl("program_main")
+func programMain() -> Int32 {
+    let start = ProgramStartArgument(rawValue: System.startArgument)
+    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
+        System.write("no channel to the network core\n")
+        return 1
+    }
+    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    var requests = memory.requestRing.makeProducer(startingIndex: 0)
+    var completions = memory.completionRing.makeConsumer(startingIndex: 0)
+    let destination: UInt32 = 0x0A00_0202   // 10.0.2.2
+    // A real socket first, so that the bad sends are refused for their buffers, not their socket.
+    _ = requests.tryPush(.bind(port: 4242, cookie: 50))
+    var socket: UInt16? = nil
+    let bindDeadline = System.clock() + 5_000_000_000
+    while socket == nil && System.clock() < bindDeadline {
+        if let completion = completions.tryPop(), completion.cookie == 50, completion.decodedKind == .bound {
+            socket = completion.socket
+        } else {
+            System.yield()
+        }
+    }
+    guard let socket else {
+        System.write("could not bind port 4242\n")
+        return 2
+    }
+    // Buffer 5 is handed over once (legitimately) so that the second hand-over is a double one.
+    let probes: InlineArray<7, Probe> = [
+        Probe(request: .send(socket: socket, bufferIndex: 9999, offset: 0, length: 10, address: destination, port: 9, cookie: 1),
+              expected: .badBufferIndex),
+        Probe(request: .send(socket: socket, bufferIndex: 1, offset: 2040, length: 100, address: destination, port: 9, cookie: 2),
+              expected: .badOffsetOrLength),
+        Probe(request: .send(socket: socket, bufferIndex: 1, offset: UInt32.max, length: 2, address: destination, port: 9, cookie: 3),
+              expected: .badOffsetOrLength),
+        Probe(request: .postReceiveBuffer(5, cookie: 4), expected: .doubleHandBack),
+        Probe(request: .close(socket: 12, cookie: 5), expected: .unknownSocket),
+        Probe(request: .bind(port: 0, cookie: 6), expected: .badPort),
+        Probe(request: ChannelRequest(operation: 0xEE, cookie: 7), expected: .unknownRequest),
+    ]
+    // The legitimate hand-over of buffer 5 (it stays posted for receiving).
+    _ = requests.tryPush(.postReceiveBuffer(5, cookie: 100))
+    for index in 0..<probes.count { _ = requests.tryPush(probes[index].request) }
+
+    var refused = 0
+    var wrong = 0
+    let deadline = System.clock() + 5_000_000_000
+    var answered = 0
+    while answered < probes.count && System.clock() < deadline {
+        guard let completion = completions.tryPop() else { System.yield(); continue }
+        guard completion.cookie >= 1 && completion.cookie <= UInt64(probes.count) else { continue }
+        answered += 1
+        let probe = probes[Int(completion.cookie) - 1]
+        if completion.decodedKind == .error && completion.decodedError == probe.expected {
+            refused += 1
+        } else {
+            wrong += 1
+            System.write("request ")
+            System.write(completion.cookie)
+            System.write(": expected error ")
+            System.write(UInt64(probe.expected.rawValue))
+            System.write(", got kind ")
+            System.write(UInt64(completion.kind))
+            System.write(" error ")
+            System.write(UInt64(completion.error))
+            System.write("\n")
+        }
+    }
+    System.write(refused)
+    System.write(" of ")
+    System.write(UInt64(probes.count))
+    System.write(" bad requests refused with the right error, ")
+    System.write(UInt64(wrong))
+    System.write(" wrong answers\n")
+    return refused == probes.count ? 0 : 3
+}

@@ -8,9 +8,11 @@
 CPUS    ?= 2
 MEM     ?= 256M
 CMDLINE ?=
-# The NIC of `make run`: virtio-net on QEMU's user-mode network, host UDP NET_PORT -> guest port 7.
+# The NIC of `make run`: virtio-net on QEMU's user-mode network, host UDP NET_PORT -> guest
+# port NET_GUEST_PORT (7, UDP echo; 9100 is the intrusion meter).
 NET      ?= user
 NET_PORT ?= 5555
+NET_GUEST_PORT ?= 7
 QEMU    ?= qemu-system-x86_64
 
 SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null))
@@ -40,7 +42,7 @@ QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -dis
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
 comma := ,
-QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:7 \
+QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT) \
                -device virtio-net-pci$(comma)netdev=n0)
 
 FUZZ_ITERATIONS ?= 2000000

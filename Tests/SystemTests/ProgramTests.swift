@@ -76,6 +76,27 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// The intrusion meter can be read over the network (UDP port 9100) while programs run.
+    func testIntrusionMeterOverTheNetwork() throws {
+        let port = UInt16.random(in: 20000...60000)
+        var machine = QEMUMachine(cpus: 3, commandLine: "run=udp-echo@1 run=spinner@2")
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:9100"])
+        try machine.whileRunning { running in
+            try running.waitFor("spinner: ", timeout: 30)
+            var text = ""
+            for _ in 0..<3 where text.isEmpty {
+                if let reply = try UDPEchoClient.request(host: "127.0.0.1", port: port, payload: Array("meter?".utf8)) {
+                    text = String(decoding: reply, as: UTF8.self)
+                }
+            }
+            let lines = text.split(separator: "\n")
+            XCTAssertEqual(lines.first, "cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms program", text)
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu0: 0 0 0 0 0 ") && $0.hasSuffix("[network core]") }, text)
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu1: ") && $0.hasSuffix("udp-echo") }, text)
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu2: ") && $0.hasSuffix("spinner") }, text)
+        }
+    }
+
     func testUnknownProgramAndBadCPUAreReported() throws {
         let machine = QEMUMachine(cpus: 2, commandLine: "run=nosuch@1 run=spinner@0 run=spinner@7")
         try machine.whileRunning { running in

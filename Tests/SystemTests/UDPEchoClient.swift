@@ -55,6 +55,29 @@ enum UDPEchoClient {
         return failures
     }
 
+    /// Sends one datagram and returns the first reply's bytes (nil after `timeout`).
+    static func request(host: String, port: UInt16, payload: [UInt8], timeout: Int = 3) throws -> [UInt8]? {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw MachineError(description: "socket failed") }
+        defer { close(socketDescriptor) }
+        var receiveTimeout = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        _ = payload.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(socketDescriptor, bytes.baseAddress, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        var reply = [UInt8](repeating: 0, count: 65536)
+        let received = recv(socketDescriptor, &reply, reply.count, 0)
+        return received < 0 ? nil : Array(reply[0..<received])
+    }
+
     /// Keeps `window` datagrams in flight for `duration` seconds (a reply or a 200 ms timeout
     /// frees a slot); returns how many replies came back.
     static func load(host: String, port: UInt16, window: Int, size: Int, duration: TimeInterval) throws -> Int {

@@ -26,6 +26,8 @@ enum NetworkCore {
     /// Busy and total time at the previous report, for the busy share since then.
     nonisolated(unsafe) private static var reportedBusy: UInt64 = 0
     nonisolated(unsafe) private static var reportedAt: UInt64 = 0
+    /// The listener number of the network core's own meter service (channels use 0 and up).
+    static let meterListener = -1
     /// The key that prints the counters.
     static let countersKey = UInt8(ascii: "c")
 
@@ -54,6 +56,8 @@ enum NetworkCore {
             gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
         device = started
         stack = NetworkStack(configuration: configuration)
+        // The intrusion meter over the network: the network core answers this port itself.
+        _ = stack!.bind(port: IntrusionMeter.port, listener: meterListener)
         let mac = started.hardwareAddress.bytes
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
@@ -80,7 +84,11 @@ enum NetworkCore {
                 // A datagram for a program's port comes back to be copied into its channel
                 // before the frame's buffer returns to the NIC.
                 if let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) {
-                    ProgramChannels.deliver(delivery)
+                    if delivery.listener == meterListener {
+                        answerMeterRequest(delivery, now: now)
+                    } else {
+                        ProgramChannels.deliver(delivery)
+                    }
                 }
             }
             let requests = ProgramChannels.serve(now: now)
@@ -103,6 +111,18 @@ enum NetworkCore {
             }
         }
     }
+
+    /// Answers a datagram to the meter port with the intrusion meter as text (a slow path:
+    /// a monitoring tool asks now and then).
+    private static func answerMeterRequest(_ request: DatagramDelivery, now: UInt64) {
+        let text = UnsafeMutableRawBufferPointer(start: meterText, count: 1400)
+        let length = IntrusionMeter.write(into: text)
+        _ = stack!.sendDatagram(from: IntrusionMeter.port, to: request.source, port: request.sourcePort,
+                                payload: UnsafeRawBufferPointer(rebasing: text[..<length]), now: now,
+                                transmitter: &device!.transmit)
+    }
+    /// Room for the meter's text, allocated once.
+    nonisolated(unsafe) private static var meterText = UnsafeMutableRawPointer.allocate(byteCount: 1400, alignment: 8)
 
     /// Prints every counter with a value, a few to a line.
     static func printCounters() {

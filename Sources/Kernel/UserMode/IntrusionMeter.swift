@@ -5,8 +5,30 @@ import Synchronization
 /// time in ring 3 and in the kernel while a program ran. An application CPU serving a program
 /// through channels should show no interrupts and no system calls growing under load.
 enum IntrusionMeter {
+    /// The UDP port where the network core answers any datagram with the meter as text.
+    static let port: UInt16 = 9100
+
     static func print() {
         Console.write(line: "intrusion meter (cpu: interrupts exceptions ipis timer syscalls user-ms kernel-ms program):")
+        forEachLine { Console.write(line: Message(stringInterpolation: $0)) }
+    }
+
+    /// The meter as text lines (a header line, then one line per CPU, each ending in "\n"),
+    /// written into `buffer`; returns the length (lines that do not fit are left out).
+    static func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var length = 0
+        func append(_ text: TextBuffer) {
+            guard length + text.count + 1 <= buffer.count else { return }
+            text.forEachByte { buffer[length] = $0; length += 1 }
+            buffer[length] = UInt8(ascii: "\n")
+            length += 1
+        }
+        append(Message("cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms program").text)
+        forEachLine { append($0) }
+        return length
+    }
+
+    private static func forEachLine(_ body: (TextBuffer) -> Void) {
         for index in 0..<Kernel.onlineCPUs {
             let block = CPU.blockPointer(index)
             // Relaxed loads: statistics, read while their CPUs keep counting.
@@ -26,7 +48,7 @@ enum IntrusionMeter {
                 line.appendLiteral(" ")
                 line.appendInterpolation(name)
             }
-            Console.write(line: Message(stringInterpolation: line))
+            body(line)
         }
     }
 }

@@ -23,7 +23,7 @@ KERNEL_LIB := $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/libKernel.a
 KERNEL_ELF := images/swiglet.elf
 ISO        := images/swiglet.iso
 
-ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/usermode.asm boot/layout.asm boot/memory.asm boot/trampoline_image.asm
+ASM_SOURCES := boot/multiboot2.asm boot/cpu.asm boot/interrupts.asm boot/usermode.asm boot/layout.asm boot/memory.asm boot/kernel-allocator.asm boot/trampoline_image.asm
 ASM_OBJECTS := $(patsubst boot/%.asm,$(BUILD)/%.o,$(ASM_SOURCES))
 SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/toolset.json
 
@@ -36,7 +36,7 @@ PROGRAM_PRODUCT_faulty   := FaultyProgram
 PROGRAM_PRODUCT_bad-channel := BadChannelProgram
 PROGRAM_DIR := images/programs
 PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
-PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o
+PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o
 
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04

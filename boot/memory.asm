@@ -1,19 +1,13 @@
-; memset, memcpy, memmove and memcmp for the Swift runtime and compiler-generated copies.
+; memset, memcpy, memmove and memcmp for the Swift runtime and compiler-generated copies, linked
+; into the kernel and into every program (they use no privileged instruction). DF is clear on
+; entry to the kernel's code and to programs (IA32_FMASK clears it on every system call).
 ; Written here rather than in Swift because the optimizer recognizes a Swift byte loop as
 ; "memset" or "memcpy" and turns it into a call to itself. REP STOSB/MOVSB are fast on every
 ; CPU with ERMSB and correct on all (Intel SDM vol 1 §7.3.9.3).
 bits 64
 section .text
 
-global memset, memcpy, memmove, memcmp, posix_memalign, free
-extern kernel_posix_memalign, kernel_free
-
-; The C allocator names the Swift runtime calls, forwarded to the kernel heap
-; (Sources/Kernel/Memory/KernelHeap.swift); Swift may not define functions with these names.
-posix_memalign:
-    jmp kernel_posix_memalign
-free:
-    jmp kernel_free
+global memset, memcpy, memmove, memcmp
 
 ; void *memset(void *destination, int value, size_t count)
 memset:

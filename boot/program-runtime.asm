@@ -101,64 +101,7 @@ posix_memalign:
 free:
     jmp program_free
 
-; memset, memcpy, memmove and memcmp: the same code as the kernel's boot/memory.asm (which
-; cannot be linked here as is: it also forwards posix_memalign/free to the kernel heap). In
-; assembly because the optimizer turns a Swift byte loop back into a call to memset/memcpy.
-; REP STOSB/MOVSB are correct on every CPU and fast with ERMSB (Intel SDM vol 1 §7.3.9.3);
-; DF is clear on entry to a program and after every system call (IA32_FMASK clears it).
-global memset, memcpy, memmove, memcmp
-
-; void *memset(void *destination, int value, size_t count)
-memset:
-    mov r8, rdi
-    mov eax, esi
-    mov rcx, rdx
-    rep stosb
-    mov rax, r8
-    ret
-
-; void *memcpy(void *destination, const void *source, size_t count)
-memcpy:
-    mov rax, rdi
-    mov rcx, rdx
-    rep movsb
-    ret
-
-; void *memmove(void *destination, const void *source, size_t count)
-memmove:
-    mov rax, rdi
-    mov rcx, rdx
-    cmp rdi, rsi
-    jbe .forward                ; destination below source: a forward copy never overwrites unread bytes
-    lea r8, [rsi + rdx]
-    cmp rdi, r8
-    jae .forward                ; no overlap
-    lea rsi, [rsi + rdx - 1]    ; overlap with destination above: copy backwards
-    lea rdi, [rdi + rdx - 1]
-    std
-    rep movsb
-    cld
-    ret
-.forward:
-    rep movsb
-    ret
-
-; int memcmp(const void *left, const void *right, size_t count)
-memcmp:
-    xor eax, eax
-    test rdx, rdx
-    jz .done
-.loop:
-    movzx eax, byte [rdi]
-    movzx ecx, byte [rsi]
-    sub eax, ecx
-    jnz .done
-    inc rdi
-    inc rsi
-    dec rdx
-    jnz .loop
-.done:
-    ret
+; memset, memcpy, memmove and memcmp come from boot/memory.asm, shared with the kernel.
 
 ; The heap's memory: zero pages in the data segment, never in the file.
 section .bss nobits alloc noexec write

@@ -40,6 +40,9 @@ struct CPUBlock: ~Copyable {
     /// Non-zero while this CPU's program sleeps in the `wait` system call: the network core
     /// then rings the doorbell (an IPI) when it gives the program work (see `Doorbell`).
     let sleeping: Atomic<UInt32>
+    /// Set by the stop-program IPI when it arrives during a system call: the program is stopped
+    /// when the call returns.
+    let stopRequested: Atomic<UInt32>
     /// When this CPU last crossed between ring 3 and the kernel (TSC-based nanoseconds).
     var lastModeSwitch: UInt64
     /// The program running here: its slot in `Programs` plus one, or 0 for none (the block

@@ -8,6 +8,8 @@ enum InterruptVector {
     static let localTimer: UInt64 = 0x30
     /// A test or wake-up IPI: counted, nothing else.
     static let wakeUp: UInt64 = 0x40
+    /// Sent by the network core to stop a program whose channel broke the ring protocol.
+    static let stopProgram: UInt64 = 0x41
     static let localAPICError: UInt64 = 0xFE
     static let spurious: UInt64 = 0xFF
 }
@@ -42,6 +44,12 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     case InterruptVector.localTimer:
         cpu.pointee.timerInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()
+    case InterruptVector.stopProgram:
+        cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
+        LocalAPIC.endOfInterrupt()
+        // Stop it now if it is in ring 3; in a system call, as the call returns.
+        if fromUser { Programs.stopCurrentForProtocolViolation() }
+        cpu.pointee.stopRequested.store(1, ordering: .relaxed)
     case InterruptVector.wakeUp:
         cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()

@@ -9,6 +9,8 @@ import Synchronization
 struct ChannelOwner {
     /// The CPU the program runs on: where the doorbell IPI goes.
     var cpu: Int
+    /// Whether the program was stopped for breaking the protocol (then its channel is dead).
+    var stopped = false
 }
 
 enum ProgramChannels {
@@ -47,7 +49,21 @@ enum ProgramChannels {
     static func serve(now: UInt64) -> Int {
         guard server != nil else { return 0 }
         var handler = StackRequestHandler(now: now)
-        return server!.poll(handler: &handler)
+        let served = server!.poll(handler: &handler)
+        stopProgramsThatBrokeTheProtocol()
+        return served
+    }
+
+    /// A channel whose ring indices were corrupted is stopped by the server for good; its
+    /// program is stopped too (one IPI, once), and its ports are released.
+    private static func stopProgramsThatBrokeTheProtocol() {
+        for channel in 0..<count where owners[channel].stopped == false && storage![channel].violation != nil {
+            owners[channel].stopped = true
+            var handler = StackRequestHandler(now: 0)
+            storage![channel].unbindAll(handler: &handler)
+            let block = CPU.blockPointer(owners[channel].cpu)
+            LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed, destination: block.pointee.apicID))
+        }
     }
 
     /// Hands a datagram for a bound port to its channel, then rings the program's doorbell if

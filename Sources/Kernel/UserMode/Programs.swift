@@ -12,7 +12,7 @@ import Synchronization
 
 /// What became of a program.
 enum ProgramState: UInt32 {
-    case loaded = 1, running, exited, faulted
+    case loaded = 1, running, exited, faulted, violatedProtocol
 }
 
 /// A program name of at most 31 bytes (the module's command line), kept without the heap.
@@ -134,6 +134,13 @@ enum Programs {
         finish(state: .exited, status: exitStatus)
     }
 
+    /// The network core found the calling CPU's program breaking its channel's ring protocol
+    /// and asked (by IPI) for it to be stopped.
+    static func stopCurrentForProtocolViolation() -> Never {
+        CPU.current.pointee.stopRequested.store(0, ordering: .relaxed)
+        finish(state: .violatedProtocol, status: 0)
+    }
+
     /// The calling CPU's program faulted (already reported by the exception handler).
     static func stopCurrentAfterFault(vector: UInt64) -> Never {
         finish(state: .faulted, status: vector)
@@ -152,6 +159,8 @@ enum Programs {
             }
             if state == .exited {
                 Log.info("programs: \(name.text) exited with status \(status)")
+            } else if state == .violatedProtocol {
+                Log.error("programs: \(name.text) stopped: its channel broke the ring protocol; the kernel and other programs go on")
             } else {
                 Log.error("programs: \(name.text) stopped after exception vector \(status); the kernel and other programs go on")
             }

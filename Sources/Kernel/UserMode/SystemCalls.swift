@@ -50,6 +50,9 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
         cpu.pointee.kernelNanoseconds.wrappingAdd(left &- entered, ordering: .relaxed)
         cpu.pointee.lastModeSwitch = left
     }
+    defer {
+        if cpu.pointee.stopRequested.load(ordering: .relaxed) != 0 { Programs.stopCurrentForProtocolViolation() }
+    }
     switch SystemCallNumber(rawValue: number) {
     case .exit:
         Programs.stopCurrent(exitStatus: argument0)

@@ -2,6 +2,7 @@
 // to show that the network core refuses each one with an error completion and goes on.
 import Channels
 import ProgramRuntime
+import Synchronization
 
 /// One malformed request and the error the network core must answer it with.
 struct Probe {
@@ -82,5 +83,14 @@ func programMain() -> Int32 {
     System.write(" bad requests refused with the right error, ")
     System.write(UInt64(wrong))
     System.write(" wrong answers\n")
-    return refused == probes.count ? 0 : 3
+    guard refused == probes.count else { return 3 }
+    // Last, break the ring protocol itself: claim 1000 more requests than the ring holds. The
+    // network core must refuse the channel from now on and have this program stopped.
+    System.write("corrupting the request ring's tail; the kernel should stop this program\n")
+    // An atomic store, as a real producer publishes its tail (a plain store followed by an
+    // endless loop could be dropped by the optimizer).
+    let tail = (base + memory.layout.requestRingOffset + SingleProducerSingleConsumerRing<ChannelRequest>.tailOffset)
+        .assumingMemoryBound(to: Atomic<UInt32>.self)
+    tail.pointee.store(tail.pointee.load(ordering: .relaxed) &+ 1000, ordering: .releasing)
+    while true { System.yield() }
 }

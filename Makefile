@@ -29,11 +29,12 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/tool
 
 # User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
 # own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as a multiboot2 module named after it.
-PROGRAMS := udp-echo spinner faulty bad-channel
+PROGRAMS := udp-echo spinner faulty bad-channel flood
 PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
 PROGRAM_PRODUCT_spinner  := SpinnerProgram
 PROGRAM_PRODUCT_faulty   := FaultyProgram
 PROGRAM_PRODUCT_bad-channel := BadChannelProgram
+PROGRAM_PRODUCT_flood := FloodProgram
 PROGRAM_DIR := images/programs
 PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
 PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o

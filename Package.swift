@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SpinnerProgram", type: .static, targets: ["SpinnerProgram"]),
         .library(name: "FaultyProgram", type: .static, targets: ["FaultyProgram"]),
         .library(name: "BadChannelProgram", type: .static, targets: ["BadChannelProgram"]),
+        .library(name: "FloodProgram", type: .static, targets: ["FloodProgram"]),
     ],
     targets: [
         .target(name: "RawBytes", swiftSettings: common),
@@ -43,6 +44,7 @@ let package = Package(
         .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Spinner", swiftSettings: common),
         .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Faulty", swiftSettings: common),
         .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/BadChannel", swiftSettings: common),
+        .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Flood", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",

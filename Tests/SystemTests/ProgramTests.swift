@@ -97,6 +97,21 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// A program flooding its request ring is throttled: UDP echo served by another program
+    /// (through the same network core) still answers every datagram.
+    func testFloodingProgramDoesNotStarveTheEchoProgram() throws {
+        let port = UInt16.random(in: 20000...60000)
+        var machine = QEMUMachine(cpus: 3, commandLine: "run=udp-echo@1 run=flood@2")
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
+        try machine.whileRunning { running in
+            try running.waitFor("flood: flooding the request ring", timeout: 30)
+            try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
+            let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: Array(stride(from: 1, through: 1472, by: 97)))
+            XCTAssertTrue(failures.isEmpty, "echo starved by the flood: \(failures)\n\(running.console)")
+            try running.waitFor("flood: 1048576 requests answered", timeout: 120)
+        }
+    }
+
     func testUnknownProgramAndBadCPUAreReported() throws {
         let machine = QEMUMachine(cpus: 2, commandLine: "run=nosuch@1 run=spinner@0 run=spinner@7")
         try machine.whileRunning { running in

@@ -13,10 +13,7 @@ final class ProgramTests: XCTestCase {
     }
 
     func testFaultingProgramIsStoppedAndEverythingElseGoesOn() throws {
-        let port = UInt16.random(in: 20000...60000)
-        var machine = QEMUMachine(cpus: 3, commandLine: "run=spinner@1 run=faulty@2")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=spinner@1 run=faulty@2") { running, port in
             try running.waitFor("programs: faulty stopped after exception vector 14", timeout: 60)
             let console = running.console
             XCTAssertTrue(console.contains("cpu2: exception #PF page fault (vector 14)"), console)
@@ -39,10 +36,7 @@ final class ProgramTests: XCTestCase {
     /// the data path is the channel only. (With the default `app-wait=sleep`, a program that
     /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.)
     func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {
-        let port = UInt16.random(in: 20000...60000)
-        var machine = QEMUMachine(cpus: 2, commandLine: "net-stats=1 app-wait=spin")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withForwardedPort(cpus: 2, commandLine: "net-stats=1 app-wait=spin") { running, port in
             try running.waitFor("udp-echo: serving UDP echo on port 7 (waiting by spinning)", timeout: 30)
             // Samples of cpu1's line: interrupts, exceptions, ipis, timer, syscalls.
             func samples() -> [[Int]] {
@@ -62,10 +56,7 @@ final class ProgramTests: XCTestCase {
     /// each, with the right error; when it then corrupts a ring index, the network core drops
     /// the channel and has the program stopped. The echo program on another CPU keeps serving.
     func testBadDescriptorsGetErrorsWhileEchoGoesOn() throws {
-        let port = UInt16.random(in: 20000...60000)
-        var machine = QEMUMachine(cpus: 3, commandLine: "run=udp-echo@1 run=bad-channel@2")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=bad-channel@2") { running, port in
             try running.waitFor("programs: bad-channel stopped: its channel broke the ring protocol", timeout: 60)
             XCTAssertTrue(running.console.contains("bad-channel: 7 of 7 bad requests refused with the right error, 0 wrong answers"),
                           running.console)
@@ -78,10 +69,7 @@ final class ProgramTests: XCTestCase {
 
     /// The intrusion meter can be read over the network (UDP port 9100) while programs run.
     func testIntrusionMeterOverTheNetwork() throws {
-        let port = UInt16.random(in: 20000...60000)
-        var machine = QEMUMachine(cpus: 3, commandLine: "run=udp-echo@1 run=spinner@2")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:9100"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=spinner@2", guestPort: 9100) { running, port in
             try running.waitFor("spinner: ", timeout: 30)
             var text = ""
             for _ in 0..<3 where text.isEmpty {
@@ -100,10 +88,7 @@ final class ProgramTests: XCTestCase {
     /// A program flooding its request ring is throttled: UDP echo served by another program
     /// (through the same network core) still answers every datagram.
     func testFloodingProgramDoesNotStarveTheEchoProgram() throws {
-        let port = UInt16.random(in: 20000...60000)
-        var machine = QEMUMachine(cpus: 3, commandLine: "run=udp-echo@1 run=flood@2")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=flood@2") { running, port in
             try running.waitFor("flood: flooding the request ring", timeout: 30)
             try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
             let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: Array(stride(from: 1, through: 1472, by: 97)))

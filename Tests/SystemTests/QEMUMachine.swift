@@ -108,6 +108,17 @@ struct QEMUMachine {
         return Outcome(console: running.console, exitStatus: stoppedEarly ? nil : status, timedOut: timedOut)
     }
 
+    /// Boots `cpus` CPUs with `commandLine` on QEMU's user-mode network, a random host UDP port
+    /// forwarded to `guestPort`, and runs `body` with the machine and that host port once the
+    /// ready line is there.
+    static func withForwardedPort<Result>(cpus: Int, commandLine: String? = nil, guestPort: UInt16 = 7,
+                                          _ body: (RunningMachine, UInt16) throws -> Result) throws -> Result {
+        let port = UInt16.random(in: 20000...60000)
+        var machine = QEMUMachine(cpus: cpus, commandLine: commandLine)
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:\(guestPort)"])
+        return try machine.whileRunning { try body($0, port) }
+    }
+
     /// Boots, waits for the ready line, runs `body` beside the running machine, then stops it.
     func whileRunning<Result>(_ body: (RunningMachine) throws -> Result) throws -> Result {
         let running = try RunningMachine(start: self)

@@ -91,6 +91,9 @@ public struct BootOptions: Sendable {
     /// `app-wait=spin|sleep`: how programs wait for the network core (default `sleep`: spin
     /// briefly, then halt until the doorbell IPI).
     public var programsSpin = false
+    /// `net-idle=poll|halt`: whether the network core halts for a few tens of microseconds
+    /// (woken by its APIC timer) after a stretch of passes with nothing to do (default `poll`).
+    public var networkHaltsWhenIdle = false
 
     public init() {}
 }

@@ -22,7 +22,7 @@ public enum CommandLineParser {
     public static let summary: StaticString = """
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
         fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
-        run=NAME@CPU|none app-wait=spin|sleep
+        run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -97,6 +97,11 @@ public enum CommandLineParser {
                   let cpu = decimal(UnsafeRawBufferPointer(rebasing: value[(at + 1)...])), cpu < 256 else { return .badValue }
             let assignment = ProgramAssignment(name: Array(value[..<at]), cpu: cpu)
             options.programs = (options.programs ?? []) + [assignment]
+        } else if matches(name, "net-idle") {
+            guard let value else { return .badValue }
+            if matches(value, "poll") { options.networkHaltsWhenIdle = false }
+            else if matches(value, "halt") { options.networkHaltsWhenIdle = true }
+            else { return .badValue }
         } else if matches(name, "app-wait") {
             guard let value else { return .badValue }
             if matches(value, "spin") { options.programsSpin = true }

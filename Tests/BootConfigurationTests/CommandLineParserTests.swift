@@ -108,6 +108,9 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertTrue(parse("app-wait=spin").0.programsSpin)
         XCTAssertFalse(parse("app-wait=spin app-wait=sleep").0.programsSpin)
         XCTAssertEqual(parse("app-wait=fast").1.map(\.0), [.badValue])
+        XCTAssertFalse(BootOptions().networkHaltsWhenIdle)
+        XCTAssertTrue(parse("net-idle=halt").0.networkHaltsWhenIdle)
+        XCTAssertEqual(parse("net-idle=nap").1.map(\.0), [.badValue])
         for word in ["run=", "run=spinner", "run=@1", "run=spinner@", "run=spinner@x", "run"] {
             XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
         }

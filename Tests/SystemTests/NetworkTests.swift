@@ -160,3 +160,18 @@ extension NetworkTests {
         }
     }
 }
+
+extension NetworkTests {
+    /// With net-idle=halt the network core halts between bursts (woken by its own timer) and
+    /// still answers every size, through the core's echo and through the program's.
+    func testNetworkCoreThatHaltsWhenIdleStillServes() throws {
+        for options in ["net-idle=halt run=none", "net-idle=halt"] {
+            try QEMUMachine.withForwardedPort(cpus: 2, commandLine: options) { running, port in
+                Thread.sleep(forTimeInterval: 1)
+                let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: Array(stride(from: 1, through: 1472, by: 131)))
+                XCTAssertTrue(failures.isEmpty, "\(options): \(failures)\n\(running.console)")
+                XCTAssertTrue(running.console.contains("net: network core running (polling, halting when idle;"), running.console)
+            }
+        }
+    }
+}

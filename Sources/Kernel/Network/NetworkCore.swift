@@ -28,6 +28,11 @@ enum NetworkCore {
     nonisolated(unsafe) private static var reportedAt: UInt64 = 0
     /// The listener number of the network core's own meter service (channels use 0 and up).
     static let meterListener = -1
+    /// `net-idle=halt`: after this many passes in a row with nothing to do, the network core
+    /// halts until its APIC timer fires `idleHaltNanoseconds` later. It still takes no device
+    /// interrupt: only its own timer, and only when idle.
+    static let idlePassesBeforeHalting = 256
+    static let idleHaltNanoseconds: UInt64 = 50_000
     /// The key that prints the counters.
     static let countersKey = UInt8(ascii: "c")
 
@@ -73,11 +78,16 @@ enum NetworkCore {
     static func run() -> Never {
         interruptsAtStart = CPU.current.pointee.interruptCount.load(ordering: .relaxed)
         cpu.store(CPU.currentIndex, ordering: .releasing)
-        Log.info("net: network core running (polling; \(ProgramChannels.count) program channels; built-in UDP echo on port 7 unless a program binds it)")
+        Log.info("""
+            net: network core running (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
+            \(ProgramChannels.count) program channels; built-in UDP echo on port 7 unless a program binds it)
+            """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var pass: UInt32 = 0
         reportedAt = MonotonicClock.nanosecondsSinceBoot
+        let haltWhenIdle = Kernel.options.networkHaltsWhenIdle
+        var idlePasses = 0
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
             let frames = device!.receive.receive(limit: receiveBudget) { frame in
@@ -94,7 +104,18 @@ enum NetworkCore {
             let requests = ProgramChannels.serve(now: now)
             stack!.poll(now: now, transmitter: &device!.transmit)
             device!.transmit.flush()
-            if frames > 0 || requests > 0 { busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now }
+            if frames > 0 || requests > 0 {
+                busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
+                idlePasses = 0
+            } else if haltWhenIdle {
+                idlePasses += 1
+                if idlePasses >= idlePassesBeforeHalting {
+                    idlePasses = 0
+                    interrupts_disable()
+                    LocalAPIC.armOneShot(nanoseconds: idleHaltNanoseconds)
+                    interrupts_enable_and_halt()
+                }
+            }
             pass &+= 1
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.

@@ -3,6 +3,8 @@
 // built as a fully static executable (see scripts/build-linux-guest.sh).
 //
 // Usage: linux-echo-server [PORT]      (default 7; binds 0.0.0.0)
+//        linux-echo-server --spin      (the spinner of scripts/bench-intrusion.sh instead: the
+//                                       same loop as Swiglet's spinner program, rate each second)
 //
 // Design: a plain blocking recvfrom/sendto loop, one datagram per system call each way. This
 // is what a straightforward C echo server does, so the Linux baseline is the ordinary kernel
@@ -28,8 +30,38 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
+/// The spinner: the arithmetic loop of Sources/Programs/Spinner, with the time read from
+/// CLOCK_MONOTONIC every 2^16 iterations; prints "spinner: N iterations/s" once a second.
+func spin() -> Never {
+    func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    var accumulator: UInt64 = 0
+    var iterations: UInt64 = 0
+    var intervalStart = now()
+    while true {
+        for _ in 0..<(1 << 16) {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            accumulator = accumulator &* 31 &+ state
+        }
+        iterations += 1 << 16
+        let elapsed = now() &- intervalStart
+        if elapsed >= 1_000_000_000 {
+            say("spinner: \(iterations * 1_000 / max(elapsed / 1_000_000, 1)) iterations/s (checksum \(accumulator & 0xFFFF))")
+            iterations = 0
+            intervalStart = now()
+        }
+    }
+}
+
 var port: UInt16 = 7
 let arguments = CommandLine.arguments
+if arguments.count == 2 && arguments[1] == "--spin" { spin() }
 if arguments.count > 2 || (arguments.count == 2 && UInt16(arguments[1]) == nil) {
     say("usage: linux-echo-server [PORT]   (UDP echo on 0.0.0.0:PORT, default 7)", to: 2)
     exit(2)

@@ -92,6 +92,23 @@ system_call:
     syscall
     ret
 
+; Deliberate faults for the `faulty` program, instructions Swift does not emit on its own:
+; a real DIV by zero (Swift's own division traps with UD2 before dividing) and a privileged
+; instruction (CLI at CPL 3 raises #GP, Intel SDM vol 2A, CLI).
+global fault_divide_by_zero, fault_privileged_instruction, fault_invalid_opcode
+fault_divide_by_zero:
+    xor ecx, ecx
+    mov eax, 1
+    xor edx, edx
+    div ecx
+    ret
+fault_privileged_instruction:
+    cli
+    ret
+fault_invalid_opcode:
+    ud2
+    ret
+
 ; The C allocator names the Embedded Swift runtime calls, forwarded to the program's heap
 ; (Sources/ProgramRuntime/ProgramHeap.swift); Swift may not define functions with these names.
 global posix_memalign, free

@@ -6,6 +6,7 @@
 @_extern(c, "system_wait") func system_wait(_ word: UnsafeRawPointer, _ expected: UInt64, _ timeout: UInt64) -> UInt64
 @_extern(c, "system_yield") func system_yield()
 @_extern(c, "system_clock") func system_clock() -> UInt64
+@_extern(c, "system_call") func system_call(_ number: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64) -> UInt64
 
 /// What a program asks of the kernel: ending, console text, the clock, and sleeping. Console
 /// text is collected into lines (the kernel logs each `write` as one line) and sent when a
@@ -24,6 +25,15 @@ public enum System {
         case yield = 3
         /// clock(): nanoseconds since boot.
         case clock = 4
+        /// name(pointer, capacity): the program's name (its module's command line).
+        case name = 5
+    }
+
+    /// The name this program runs as (at most 31 bytes), into `buffer`; returns the length.
+    public static func name(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        let length = system_call(CallNumber.name.rawValue, UInt64(UInt(bitPattern: base)), UInt64(buffer.count), 0, 0)
+        return length == UInt64.max ? 0 : Int(length)
     }
 
     /// How a `wait` ended.

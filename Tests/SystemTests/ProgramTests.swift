@@ -97,10 +97,27 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// Every kind of fault a program can make — a bad pointer, an invalid opcode, a privileged
+    /// instruction, a division by zero — is reported with the program's name and CPU and stops
+    /// only that program (the same image runs under four names and picks its fault by name).
+    func testEveryKindOfProgramFaultIsContained() throws {
+        let machine = QEMUMachine(cpus: 5, commandLine: "run=faulty@1 run=faulty-ud@2 run=faulty-gp@3 run=faulty-de@4")
+        try machine.whileRunning { running in
+            for (name, cpu, mnemonic, vector) in [("faulty", 1, "#PF", 14), ("faulty-ud", 2, "#UD", 6),
+                                                   ("faulty-gp", 3, "#GP", 13), ("faulty-de", 4, "#DE", 0)] {
+                try running.waitFor("programs: \(name) stopped after exception vector \(vector);", timeout: 60)
+                XCTAssertTrue(running.console.contains("cpu\(cpu): program \(name) faulted with \(mnemonic) at rip=0x4000"), running.console)
+            }
+            XCTAssertFalse(running.console.contains("the kernel did not stop this program"), running.console)
+            XCTAssertFalse(running.console.contains("cpu0: exception"), running.console)
+        }
+    }
+
     func testUnknownProgramAndBadCPUAreReported() throws {
-        let machine = QEMUMachine(cpus: 2, commandLine: "run=nosuch@1 run=spinner@0 run=spinner@7")
+        let machine = QEMUMachine(cpus: 2, commandLine: "run=nosuch@1 run=spinner@0 run=spinner@7 run=spinner@1 run=faulty@1")
         try machine.whileRunning { running in
             try running.waitFor("programs: cannot run spinner on cpu7", timeout: 30)
+            try running.waitFor("programs: cannot run faulty on cpu1: it already runs a program", timeout: 30)
             XCTAssertTrue(running.console.contains("programs: no module named 'nosuch'"), running.console)
             XCTAssertTrue(running.console.contains("programs: cannot run spinner on cpu0"), running.console)
         }

@@ -85,15 +85,17 @@ enum ProgramLoader {
     }
 
     /// Whether [address, address + length) lies in pages the program may read: mapped in its
-    /// address space with the user bit. Walks its page tables, never trusts the pointer.
-    static func isUserAccessible(_ program: LoadedProgram, address: UInt64, length: UInt64) -> Bool {
+    /// address space with the user bit (and writable, when the kernel is to write there). Walks
+    /// its page tables, never trusts the pointer.
+    static func isUserAccessible(_ program: LoadedProgram, address: UInt64, length: UInt64, writable: Bool = false) -> Bool {
         guard length > 0 else { return true }
         let (end, overflow) = address.addingReportingOverflow(length)
         guard !overflow, end <= 1 << 47 else { return false }
         let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
         var page = address & ~(pageSize - 1)
         while page < end {
-            guard let mapping = space.translate(page), mapping.attributes.contains(.user) else { return false }
+            guard let mapping = space.translate(page), mapping.attributes.contains(.user),
+                  !writable || mapping.attributes.contains(.writable) else { return false }
             page += pageSize
         }
         return true

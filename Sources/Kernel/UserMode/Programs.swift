@@ -87,6 +87,11 @@ enum Programs {
             Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not a free application CPU")
             return false
         }
+        let busy = lock.withLock { slots.contains { $0.cpu == cpu && ($0.state == .loaded || $0.state == .running) } }
+        guard !busy else {
+            Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): it already runs a program")
+            return false
+        }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
         var image: LoadedProgram
         do throws(ProgramLoadError) {
@@ -204,6 +209,19 @@ enum Programs {
         }
         Log.info(Message(stringInterpolation: text))
         return true
+    }
+
+    /// The `name` system call: the running program's name into [address, address + capacity),
+    /// which must be the program's own writable pages. Returns the length, or UInt64.max.
+    static func copyName(to address: UInt64, capacity: UInt64) -> UInt64 {
+        let slot = CPU.current.pointee.runningProgram - 1
+        guard slot >= 0, capacity > 0, capacity <= 4096 else { return UInt64.max }
+        let (image, name) = lock.withLock { (slots[slot].image, slots[slot].name) }
+        guard ProgramLoader.isUserAccessible(image, address: address, length: capacity, writable: true) else { return UInt64.max }
+        let destination = UnsafeMutableRawPointer(bitPattern: UInt(address))!
+        let count = min(name.count, Int(capacity))
+        for index in 0..<count { destination.storeBytes(of: name.bytes[index], toByteOffset: index, as: UInt8.self) }
+        return UInt64(count)
     }
 
     /// The `wait` system call: halts until the 32-bit word at `address` differs from

@@ -17,6 +17,9 @@ enum SystemCallNumber: UInt64 {
     case yield = 3
     /// clock(): nanoseconds since boot.
     case clock = 4
+    /// name(pointer, capacity): copies the program's name (its module's command line) into
+    /// the program's buffer; returns its length. One image can thus behave by the name it runs as.
+    case name = 5
 }
 
 enum SystemCalls {
@@ -64,6 +67,8 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
         return 0
     case .clock:
         return MonotonicClock.nanosecondsSinceBoot
+    case .name:
+        return Programs.copyName(to: argument0, capacity: argument1)
     case nil:
         return UInt64.max
     }

@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Channels", swiftSettings: common),
         .target(name: "SwigletLibrary", dependencies: ["Channels"], swiftSettings: common),
         .target(name: "ELF", dependencies: ["RawBytes"], swiftSettings: common),
+        // TCP (issue 5): the portable protocol core, driven by segments, a clock and buffers.
+        .target(name: "TCP", dependencies: ["RawBytes"], swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "TestSupport"]),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
         // The fixture is read through #filePath, not as a bundle resource.
+        .testTarget(name: "TCPTests", dependencies: ["TCP", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemTests"),
 

@@ -48,8 +48,9 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
         cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()
         // Stop it now if it is in ring 3; in a system call, as the call returns.
+        // (A program that already ended leaves nothing to stop.)
         if fromUser { Programs.stopCurrentForProtocolViolation() }
-        cpu.pointee.stopRequested.store(1, ordering: .relaxed)
+        if cpu.pointee.runningProgram != 0 { cpu.pointee.stopRequested.store(1, ordering: .relaxed) }
     case InterruptVector.wakeUp:
         cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()

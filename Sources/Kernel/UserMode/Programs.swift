@@ -122,6 +122,7 @@ enum Programs {
             return slots[slot].image
         }
         block.pointee.runningProgram = slot + 1
+        block.pointee.stopRequested.store(0, ordering: .relaxed)
         block.pointee.systemCallStackTop = block.pointee.kernelStackTop
         write_cr3(image.root)
         // The program's GS base, which SWAPGS in enter_user_mode makes current.

@@ -67,6 +67,20 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// When a program ends, the ports it bound are released: datagrams to them are then
+    /// refused by the stack (noListener) instead of being swallowed by a dead channel.
+    func testPortsOfAStoppedProgramAreReleased() throws {
+        let port = UInt16.random(in: 20000...60000)
+        // Under this name the program binds port 4242, checks its bad requests, and exits normally.
+        var machine = QEMUMachine(cpus: 2, commandLine: "run=bad-channel-exit@1 net-stats=1")
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:4242"])
+        try machine.whileRunning { running in
+            try running.waitFor("programs: bad-channel-exit exited with status 0", timeout: 60)
+            for _ in 0..<3 { _ = try UDPEchoClient.request(host: "127.0.0.1", port: port, payload: [1, 2, 3], timeout: 1) }
+            try running.waitFor("noListener=", timeout: 30)
+        }
+    }
+
     /// The intrusion meter can be read over the network (UDP port 9100) while programs run.
     func testIntrusionMeterOverTheNetwork() throws {
         try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=spinner@2", guestPort: 9100) { running, port in

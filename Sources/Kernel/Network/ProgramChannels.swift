@@ -20,6 +20,15 @@ enum ProgramChannels {
     nonisolated(unsafe) private static var owners = InlineArray<8, ChannelOwner>(repeating: ChannelOwner(cpu: 0))
     nonisolated(unsafe) private(set) static var count = 0
     nonisolated(unsafe) private static var server: ChannelServer? = nil
+    /// Channels whose programs have ended (bit n = channel n), set by the program's CPU with
+    /// release and taken by the network core with acquire (an exchange), which then releases
+    /// their ports. Only the network core touches the stack, so it does the unbinding itself.
+    private static let endedChannels = Atomic<UInt64>(0)
+
+    /// Called on a program's CPU when it exits or is stopped: its channel's ports are freed.
+    static func ownerEnded(channel: Int) {
+        endedChannels.bitwiseOr(1 << UInt64(channel), ordering: .releasing)
+    }
 
     /// Makes a channel for a program on `cpu`: its shared memory (rings and packet buffers,
     /// which the caller maps into the program) and the network core's private bookkeeping
@@ -57,6 +66,16 @@ enum ProgramChannels {
     /// A channel whose ring indices were corrupted is stopped by the server for good; its
     /// program is stopped too (one IPI, once), and its ports are released.
     private static func stopProgramsThatBrokeTheProtocol() {
+        // One relaxed load per pass when nothing has ended; the exchange takes the bits with
+        // acquire, pairing with the release in `ownerEnded`.
+        if endedChannels.load(ordering: .relaxed) != 0 {
+            let ended = endedChannels.exchange(0, ordering: .acquiring)
+            for channel in 0..<count where ended & (1 << UInt64(channel)) != 0 {
+                owners[channel].stopped = true
+                var handler = StackRequestHandler(now: 0)
+                storage![channel].unbindAll(handler: &handler)
+            }
+        }
         for channel in 0..<count where owners[channel].stopped == false && storage![channel].violation != nil {
             owners[channel].stopped = true
             var handler = StackRequestHandler(now: 0)

@@ -54,6 +54,8 @@ struct ProgramSlot {
     var cpu: Int
     var state: ProgramState
     var exitStatus: UInt64 = 0
+    /// Its channel to the network core, if it has one.
+    var channel: Int? = nil
 }
 
 enum Programs {
@@ -94,18 +96,20 @@ enum Programs {
         }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
         var image: LoadedProgram
+        var channelNumber: Int? = nil
         do throws(ProgramLoadError) {
             image = try ProgramLoader.load(bytes)
             // Its channel to the network core, when there is a network.
             if NetworkCore.stack != nil, let channel = ProgramChannels.create(cpu: cpu) {
                 try ProgramLoader.mapChannel(&image, physical: channel.physical, byteCount: channel.byteCount)
+                channelNumber = channel.channel
             }
         } catch {
             Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
             return false
         }
         let slot = lock.withLock { () -> Int in
-            slots.append(ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded))
+            slots.append(ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded, channel: channelNumber))
             return slots.count - 1
         }
         Log.info("programs: \(module.name.text) loaded (entry \(hex: image.entryPoint)), starting on cpu\(cpu)")
@@ -158,11 +162,12 @@ enum Programs {
         write_cr3(KernelAddressSpace.root)
         block.pointee.runningProgram = 0
         if slot >= 0 {
-            let name = lock.withLock { () -> ProgramName in
+            let (name, channel) = lock.withLock { () -> (ProgramName, Int?) in
                 slots[slot].state = state
                 slots[slot].exitStatus = status
-                return slots[slot].name
+                return (slots[slot].name, slots[slot].channel)
             }
+            if let channel { ProgramChannels.ownerEnded(channel: channel) }
             if state == .exited {
                 Log.info("programs: \(name.text) exited with status \(status)")
             } else if state == .violatedProtocol {

@@ -1,0 +1,40 @@
+// Helpers for the TCP tests: hex byte vectors, guarded parsing, the test addresses and an independent checksum.
+
+import RawBytes
+import TCP
+import TestSupport
+import XCTest
+
+/// 10.0.2.2, QEMU user networking's gateway: the peer in these tests.
+let peerAddress: UInt32 = 0x0A00_0202
+/// 10.0.2.15, the guest: our side in these tests.
+let localAddress: UInt32 = 0x0A00_020F
+
+/// The bytes of a hex string ("9c40..."), two digits a byte.
+func hexBytes(_ text: String) -> [UInt8] {
+    let digits = Array(text.utf8).map { $0 <= 57 ? $0 - 48 : ($0 | 0x20) - 87 }
+    return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
+}
+
+/// Parses `bytes` placed against a guard page, so a read past their end crashes the test.
+func parseGuarded(_ bytes: [UInt8], source: UInt32 = peerAddress, destination: UInt32 = localAddress,
+                  _ body: (TCPSegment) throws -> Void = { _ in }) throws(TCPSegmentError) {
+    let buffer = GuardedBuffer(bytes)
+    let segment = try TCPSegment(parsing: buffer.reader, source: source, destination: destination)
+    do { try body(segment) } catch { XCTFail("unexpected error \(error)") }
+}
+
+/// The TCP checksum computed the plain way (array of bytes, pairs summed, folded), as an
+/// independent check of `TCPChecksum` and the builder.
+func referenceChecksum(source: UInt32, destination: UInt32, segment: [UInt8]) -> UInt16 {
+    var words: [UInt8] = []
+    for address in [source, destination] {
+        words += [UInt8(address >> 24), UInt8(address >> 16 & 0xFF), UInt8(address >> 8 & 0xFF), UInt8(address & 0xFF)]
+    }
+    words += [0, 6, UInt8(segment.count >> 8), UInt8(segment.count & 0xFF)] + segment
+    if words.count % 2 == 1 { words.append(0) }
+    var sum: UInt32 = 0
+    for index in stride(from: 0, to: words.count, by: 2) { sum += UInt32(words[index]) << 8 | UInt32(words[index + 1]) }
+    while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+    return ~UInt16(sum)
+}

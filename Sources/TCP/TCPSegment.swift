@@ -43,13 +43,15 @@ public struct TCPSegment {
     }
 
     /// Builds a segment into `buffer`: `header` (its data offset and checksum are set here),
-    /// `options`, then `payload`, with the checksum over the pseudo-header from `source` to
+    /// `options`, then `payload` followed by `payloadContinuation` (a ring buffer's data may
+    /// come in two pieces), with the checksum over the pseudo-header from `source` to
     /// `destination`. Returns the segment's length. Nothing is written when it does not fit.
     public static func build(header: TCPHeader, options: TCPOptions, payload: ByteReader,
+                             payloadContinuation: ByteReader = ByteReader(),
                              source: UInt32, destination: UInt32,
                              into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
         let headerLength = TCPHeader.minimumSize + options.encodedLength
-        let total = headerLength + payload.count
+        let total = headerLength + payload.count + payloadContinuation.count
         guard total <= 0xFFFF else { throw .segmentTooLong }
         guard buffer.baseAddress != nil, total <= buffer.count else { throw .bufferTooSmall }
         let writer = SegmentWriter(buffer: buffer)
@@ -59,6 +61,7 @@ public struct TCPSegment {
         finalHeader.write(to: writer, at: 0)
         options.write(to: writer, at: TCPHeader.minimumSize)
         writer.copy(payload, to: headerLength)
+        writer.copy(payloadContinuation, to: headerLength + payload.count)
         var checksum = TCPChecksum(source: source, destination: destination, tcpLength: total)
         checksum.add(ByteReader(start: UnsafeRawPointer(buffer.baseAddress!), count: total))
         writer.storeBigEndian(checksum.value, at: 16)

@@ -1,0 +1,38 @@
+// How a connection hands outgoing segments to the stack: a described segment and a generic transmitter protocol.
+
+import RawBytes
+
+/// A segment a connection wants sent, described rather than built: the transmitter builds it
+/// straight into its own transmit buffer with `write(into:)`. The payload views point into the
+/// connection's send buffer and are valid only during `transmit`.
+public struct TCPOutgoingSegment {
+    /// Our endpoint (the segment's source).
+    public var source: TCPEndpoint
+    /// The peer (the segment's destination).
+    public var destination: TCPEndpoint
+    /// The header; data offset and checksum are filled in by `write(into:)`.
+    public var header: TCPHeader
+    /// The options to send (only on SYNs for now).
+    public var options: TCPOptions
+    /// The data, first piece.
+    public var payload: ByteReader
+    /// The data, second piece (when the send buffer wraps).
+    public var payloadContinuation: ByteReader
+
+    /// The number of data bytes.
+    public var payloadLength: Int { payload.count + payloadContinuation.count }
+
+    /// Builds the whole segment (header, options, data, checksum) into `buffer`; returns its length.
+    public func write(into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
+        try TCPSegment.build(header: header, options: options, payload: payload,
+                             payloadContinuation: payloadContinuation,
+                             source: source.address, destination: destination.address, into: buffer)
+    }
+}
+
+/// Where a connection's segments go: the network core wraps them in IPv4 and Ethernet.
+/// Connections are generic over it (no existential), like the stack's `FrameTransmitter`.
+public protocol TCPSegmentTransmitter {
+    /// Sends `segment` now (or drops it when no transmit buffer is free: TCP retransmits).
+    mutating func transmit(_ segment: TCPOutgoingSegment)
+}

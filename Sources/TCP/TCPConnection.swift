@@ -47,6 +47,8 @@ public struct TCPConnectionConfiguration: Sendable {
 /// four-tuple, `open`/`listen`/`send`/`read`/`close` for the user calls, and `poll(now:output:)`
 /// for timers. Segments leave through a generic `TCPSegmentTransmitter`. Times are monotonic
 /// nanoseconds. The send and receive buffers are allocated once, at creation; no segment allocates.
+/// The buffers are `ByteRing` references: a copy of a `TCPConnection` shares them, so keep
+/// exactly one copy (in the connection table) and mutate it in place.
 ///
 /// Implemented:
 /// - passive open (LISTEN → SYN-RECEIVED → ESTABLISHED; a repeated SYN in SYN-RECEIVED gets

@@ -81,7 +81,7 @@ public struct ARPPacket: Equatable, Sendable {
     }
 
     /// Writes the 28 bytes at `offset`.
-    func write(to writer: FrameWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         writer.storeBigEndian(hardwareType, at: offset)
         writer.storeBigEndian(protocolType.rawValue, at: offset + 2)
         writer.storeByte(hardwareAddressLength, at: offset + 4)
@@ -97,7 +97,7 @@ public struct ARPPacket: Equatable, Sendable {
     /// minimum frame size, and returns its length (0 when the buffer is too small).
     func writeFrame(into buffer: UnsafeMutableRawBufferPointer, source: MACAddress, destination: MACAddress) -> Int {
         guard buffer.count >= EthernetHeader.minimumFrameSize else { return 0 }
-        let writer = FrameWriter(buffer)
+        let writer = NetworkOrderWriter(buffer)
         EthernetHeader(destination: destination, source: source, etherType: .arp).write(to: writer)
         write(to: writer, at: EthernetHeader.size)
         return EthernetHeader.finish(writer, length: EthernetHeader.size + ARPPacket.size)

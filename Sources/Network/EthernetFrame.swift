@@ -54,7 +54,7 @@ public struct EthernetHeader: Equatable, Sendable {
     }
 
     /// Writes the 14 header bytes at the start of the buffer.
-    func write(to writer: FrameWriter) {
+    func write(to writer: NetworkOrderWriter) {
         writer.store(destination, at: 0)
         writer.store(source, at: 6)
         writer.storeBigEndian(etherType.rawValue, at: 12)
@@ -62,7 +62,7 @@ public struct EthernetHeader: Equatable, Sendable {
 
     /// Pads a frame of `length` bytes with zeros to the minimum frame size and returns its final
     /// length.
-    static func finish(_ writer: FrameWriter, length: Int) -> Int {
+    static func finish(_ writer: NetworkOrderWriter, length: Int) -> Int {
         guard length < minimumFrameSize else { return length }
         writer.zero(from: length, to: minimumFrameSize)
         return minimumFrameSize

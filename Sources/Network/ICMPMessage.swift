@@ -59,7 +59,7 @@ public struct ICMPHeader: Equatable, Sendable {
     }
 
     /// Writes the 8 bytes at `offset`, with the checksum field as it is.
-    func write(to writer: FrameWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         writer.storeByte(type.rawValue, at: offset)
         writer.storeByte(code, at: offset + 1)
         writer.storeBigEndian(checksum, at: offset + 2)
@@ -101,7 +101,7 @@ enum ICMPFrames {
               buffer.count >= max(icmpOffset + messageLength, EthernetHeader.minimumFrameSize),
               let echoed = request.bytes.suffix(from: 4)
         else { return 0 }
-        let writer = FrameWriter(buffer)
+        let writer = NetworkOrderWriter(buffer)
         ethernet.write(to: writer)
         IPv4Header(protocolNumber: .icmp, source: source, destination: destination,
                    payloadLength: messageLength, identification: identification)
@@ -127,7 +127,7 @@ enum ICMPFrames {
         guard buffer.count >= max(icmpOffset + messageLength, EthernetHeader.minimumFrameSize),
               let quoted = original.bytes.slice(at: 0, count: quotedLength)
         else { return 0 }
-        let writer = FrameWriter(buffer)
+        let writer = NetworkOrderWriter(buffer)
         ethernet.write(to: writer)
         IPv4Header(protocolNumber: .icmp, source: source, destination: original.header.source,
                    payloadLength: messageLength, identification: identification)

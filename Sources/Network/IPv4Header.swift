@@ -113,7 +113,7 @@ public struct IPv4Header: Equatable, Sendable {
 
     /// Writes the 20-byte header at `offset` with a freshly computed checksum (options are never
     /// written, so `headerLength` is taken to be 20).
-    func write(to writer: FrameWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         writer.storeByte(0x45, at: offset)
         writer.storeByte(typeOfService, at: offset + 1)
         writer.storeBigEndian(totalLength, at: offset + 2)

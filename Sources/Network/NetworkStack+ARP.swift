@@ -70,7 +70,7 @@ extension NetworkStack {
             let frame = ByteReader(pendingQueue.frame(at: slot))
             transmit(&transmitter) { buffer in
                 guard buffer.count >= frame.count else { return 0 }
-                let writer = FrameWriter(buffer)
+                let writer = NetworkOrderWriter(buffer)
                 writer.copy(frame, to: 0)
                 writer.store(hardwareAddress, at: 0)
                 return frame.count

@@ -40,7 +40,7 @@ public struct UDPHeader: Equatable, Sendable {
     }
 
     /// Writes the 8 bytes at `offset`, with the checksum field as it is.
-    func write(to writer: FrameWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         writer.storeBigEndian(sourcePort, at: offset)
         writer.storeBigEndian(destinationPort, at: offset + 2)
         writer.storeBigEndian(length, at: offset + 4)
@@ -102,7 +102,7 @@ enum UDPFrames {
         guard payload.count <= UDPHeader.maximumPayloadSize,
               buffer.count >= max(udpOffset + udpLength, EthernetHeader.minimumFrameSize)
         else { return 0 }
-        let writer = FrameWriter(buffer)
+        let writer = NetworkOrderWriter(buffer)
         ethernet.write(to: writer)
         IPv4Header(protocolNumber: .udp, source: source, destination: destination,
                    payloadLength: udpLength, identification: identification)

@@ -53,15 +53,15 @@ public struct TCPHeader: Equatable, Sendable {
     /// Reads the 20 fixed bytes, or throws `.truncated` when there are fewer. The data offset
     /// is read as it is; `TCPSegment` checks it against the segment.
     public init(reading bytes: ByteReader) throws(TCPSegmentError) {
-        guard let sourcePort = bytes.tcpBigEndianUInt16(at: 0),
-              let destinationPort = bytes.tcpBigEndianUInt16(at: 2),
-              let sequence = bytes.tcpBigEndianUInt32(at: 4),
-              let acknowledgment = bytes.tcpBigEndianUInt32(at: 8),
+        guard let sourcePort = bytes.bigEndianUInt16(at: 0),
+              let destinationPort = bytes.bigEndianUInt16(at: 2),
+              let sequence = bytes.bigEndianUInt32(at: 4),
+              let acknowledgment = bytes.bigEndianUInt32(at: 8),
               let offsetByte = bytes.u8(at: 12),
               let flagsByte = bytes.u8(at: 13),
-              let window = bytes.tcpBigEndianUInt16(at: 14),
-              let checksum = bytes.tcpBigEndianUInt16(at: 16),
-              let urgentPointer = bytes.tcpBigEndianUInt16(at: 18)
+              let window = bytes.bigEndianUInt16(at: 14),
+              let checksum = bytes.bigEndianUInt16(at: 16),
+              let urgentPointer = bytes.bigEndianUInt16(at: 18)
         else { throw .truncated }
         self.init(sourcePort: sourcePort, destinationPort: destinationPort,
                   sequenceNumber: SequenceNumber(sequence), acknowledgmentNumber: SequenceNumber(acknowledgment),
@@ -73,7 +73,7 @@ public struct TCPHeader: Equatable, Sendable {
     public var headerLength: Int { Int(dataOffset) * 4 }
 
     /// Writes the 20 fixed bytes at `offset`, with the checksum field as it is.
-    func write(to writer: SegmentWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         writer.storeBigEndian(sourcePort, at: offset)
         writer.storeBigEndian(destinationPort, at: offset + 2)
         writer.storeBigEndian(sequenceNumber.rawValue, at: offset + 4)

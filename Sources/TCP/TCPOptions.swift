@@ -69,7 +69,7 @@ public struct TCPOptions: Equatable, Sendable {
             let body = offset + 2
             switch kind {
             case 2:
-                guard length == 4, let size = bytes.tcpBigEndianUInt16(at: body) else { throw .malformedOption }
+                guard length == 4, let size = bytes.bigEndianUInt16(at: body) else { throw .malformedOption }
                 maximumSegmentSize = size
             case 3:
                 guard length == 3, let shift = bytes.u8(at: body) else { throw .malformedOption }
@@ -78,8 +78,8 @@ public struct TCPOptions: Equatable, Sendable {
                 guard length == 2 else { throw .malformedOption }
                 selectiveAcknowledgmentPermitted = true
             case 8:
-                guard length == 10, let value = bytes.tcpBigEndianUInt32(at: body),
-                      let echoReply = bytes.tcpBigEndianUInt32(at: body + 4)
+                guard length == 10, let value = bytes.bigEndianUInt32(at: body),
+                      let echoReply = bytes.bigEndianUInt32(at: body + 4)
                 else { throw .malformedOption }
                 timestamps = TCPTimestamps(value: value, echoReply: echoReply)
             default:
@@ -101,7 +101,7 @@ public struct TCPOptions: Equatable, Sendable {
 
     /// Writes the options at `offset`, each aligned to 4 bytes with leading NOPs (the layout
     /// RFC 7323 Appendix A recommends), so the header length stays a whole number of words.
-    func write(to writer: SegmentWriter, at offset: Int) {
+    func write(to writer: NetworkOrderWriter, at offset: Int) {
         var position = offset
         if let size = maximumSegmentSize {
             writer.storeByte(2, at: position)

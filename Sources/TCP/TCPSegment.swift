@@ -33,7 +33,7 @@ public struct TCPSegment {
         let header = try TCPHeader(reading: bytes)
         guard header.headerLength >= TCPHeader.minimumSize else { throw .dataOffsetTooSmall }
         guard header.headerLength <= bytes.count else { throw .dataOffsetBeyondSegment }
-        var checksum = TCPChecksum(source: source, destination: destination, tcpLength: bytes.count)
+        var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: bytes.count)
         checksum.add(bytes)
         guard checksum.value == 0 else { throw .badChecksum }
         let optionBytes = bytes.slice(at: TCPHeader.minimumSize, count: header.headerLength - TCPHeader.minimumSize) ?? ByteReader()
@@ -54,7 +54,7 @@ public struct TCPSegment {
         let total = headerLength + payload.count + payloadContinuation.count
         guard total <= 0xFFFF else { throw .segmentTooLong }
         guard buffer.baseAddress != nil, total <= buffer.count else { throw .bufferTooSmall }
-        let writer = SegmentWriter(buffer: buffer)
+        let writer = NetworkOrderWriter(buffer)
         var finalHeader = header
         finalHeader.dataOffset = UInt8(headerLength / 4)
         finalHeader.checksum = 0
@@ -62,7 +62,7 @@ public struct TCPSegment {
         options.write(to: writer, at: TCPHeader.minimumSize)
         writer.copy(payload, to: headerLength)
         writer.copy(payloadContinuation, to: headerLength + payload.count)
-        var checksum = TCPChecksum(source: source, destination: destination, tcpLength: total)
+        var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: total)
         checksum.add(ByteReader(start: UnsafeRawPointer(buffer.baseAddress!), count: total))
         writer.storeBigEndian(checksum.value, at: 16)
         return total

@@ -25,7 +25,7 @@ func parseGuarded(_ bytes: [UInt8], source: UInt32 = peerAddress, destination: U
 }
 
 /// The TCP checksum computed the plain way (array of bytes, pairs summed, folded), as an
-/// independent check of `TCPChecksum` and the builder.
+/// independent check of `InternetChecksum.transmissionControl` and the builder.
 func referenceChecksum(source: UInt32, destination: UInt32, segment: [UInt8]) -> UInt16 {
     var words: [UInt8] = []
     for address in [source, destination] {

@@ -1,6 +1,5 @@
-// The Internet checksum (RFC 1071): the one's-complement sum used by IPv4, ICMP and UDP.
+// The Internet checksum (RFC 1071): the one's-complement sum used by IPv4, ICMP, UDP and TCP.
 
-import RawBytes
 
 /// Accumulates 16-bit big-endian words into a one's-complement sum — RFC 1071 §1.
 ///
@@ -60,10 +59,10 @@ public struct InternetChecksum {
         sum &+= UInt64(word)
     }
 
-    /// Adds an address as its two 16-bit words.
-    public mutating func add(_ address: IPv4Address) {
-        add(UInt16(truncatingIfNeeded: address.rawValue >> 16))
-        add(UInt16(truncatingIfNeeded: address.rawValue))
+    /// Adds a 32-bit value (an IPv4 address of a pseudo-header) as its two 16-bit words.
+    public mutating func add(_ value: UInt32) {
+        add(UInt16(truncatingIfNeeded: value >> 16))
+        add(UInt16(truncatingIfNeeded: value))
     }
 
     /// The checksum field value: the one's complement of the folded sum.

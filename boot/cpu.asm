@@ -64,9 +64,6 @@ export read_rflags
     pushfq
     pop rax
     ret
-export read_stack_pointer
-    lea rax, [rsp + 8]
-    ret
 
 ; uint64 read_msr(uint32 msr)
 export read_msr

@@ -14,7 +14,6 @@
 @_extern(c, "read_cr4") func read_cr4() -> UInt64
 @_extern(c, "write_cr4") func write_cr4(_ value: UInt64)
 @_extern(c, "read_rflags") func read_rflags() -> UInt64
-@_extern(c, "read_stack_pointer") func read_stack_pointer() -> UInt64
 @_extern(c, "read_msr") func read_msr(_ msr: UInt32) -> UInt64
 @_extern(c, "write_msr") func write_msr(_ msr: UInt32, _ value: UInt64)
 @_extern(c, "cpuid_query") func cpuid_query(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)

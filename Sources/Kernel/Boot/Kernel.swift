@@ -82,7 +82,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         time: TSC \(MonotonicClock.timestampFrequency / 1_000_000) MHz, APIC timer \
         \(LocalAPIC.timerFrequency / 1000) kHz (calibrated against the PIT)
         """)
-    Log.info("acpi: \(Kernel.platform.tablesFound) tables, \(Kernel.platform.processorAPICIDs.count) CPUs, \(Kernel.platform.ioAPICs.count) I/O APICs")
+    Log.info("acpi: \(Kernel.platform.tablesFound) tables (\(Kernel.platform.tablesRejected) rejected), \(Kernel.platform.processorAPICIDs.count) CPUs, \(Kernel.platform.ioAPICs.count) I/O APICs")
 
     // 7. The other CPUs.
     CPU.count = min(Kernel.platform.processorAPICIDs.count, CPU.maximumCount)

@@ -9,7 +9,6 @@ enum FirmwareConfiguration {
 
     /// A file directory entry — fw_cfg.rst "FWCfgFile": big-endian size, select, reserved, name.
     struct FileEntry {
-        static let byteCount = 64
         var size: UInt32
         var selector: UInt16
         var name: InlineArray<56, UInt8>

@@ -20,8 +20,6 @@ enum KernelHeap {
         lock.withLock { heap = newHeap }
     }
 
-    static var isReady: Bool { lock.withLock { heap != nil } }
-
     static func allocate(byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer? {
         let interruptsWereEnabled = lock.lock()
         defer { lock.unlock(restoringInterrupts: interruptsWereEnabled) }

@@ -194,10 +194,6 @@ enum Programs {
         return lock.withLock { slot < slots.count ? slots[slot].name.text : nil }
     }
 
-    static func state(of slot: Int) -> ProgramState? {
-        lock.withLock { slot < slots.count ? slots[slot].state : nil }
-    }
-
     /// The `write` system call: `length` bytes at `address`, which must lie in pages mapped for
     /// the program (user pages of its address space); otherwise nothing is read.
     static func writeConsole(address: UInt64, length: UInt64) -> Bool {

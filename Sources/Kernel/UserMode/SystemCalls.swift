@@ -28,9 +28,9 @@ enum SystemCalls {
     /// cleared on entry (IF, so the entry runs with interrupts off until it is on the kernel
     /// stack; TF, DF and AC, so the kernel starts in a known state).
     static func enableOnThisProcessor() {
-        // SYSRET loads CS = base + 16 and SS = base + 8 (both RPL 3): base 0x10 gives the user
-        // code (0x20) and data (0x18) selectors of the GDT.
-        let sysretBase: UInt64 = 0x10
+        // SYSRET loads SS = base + 8 and CS = base + 16 (both RPL 3): the GDT puts user data
+        // right before user code for exactly this.
+        let sysretBase = UInt64(Selector.userData & ~3) - 8
         let star = UInt64(Selector.kernelCode) << 32 | sysretBase << 48
         write_msr(0xC000_0081, star)                       // IA32_STAR
         write_msr(0xC000_0082, system_call_entry_address()) // IA32_LSTAR

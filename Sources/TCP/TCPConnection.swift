@@ -89,6 +89,8 @@ public struct TCPConnection {
     public private(set) var state: TCPState = .closed
     /// Why the connection ended, when it ended abnormally.
     public private(set) var error: TCPConnectionError?
+    /// What this connection counted (retransmissions, probes, …) for the table's metrics.
+    public internal(set) var statistics = TCPConnectionStatistics()
 
     // Send sequence variables — RFC 9293 §3.3.1.
     /// ISS.
@@ -191,6 +193,28 @@ public struct TCPConnection {
 
     /// The number of received bytes waiting to be read.
     public var readableCount: Int { receiveBuffer.count }
+
+    /// How many more bytes `send` would take now (0 once the user closed).
+    public var writableCount: Int {
+        switch state {
+        case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
+            return finishQueued ? 0 : sendBuffer.freeSpace
+        default:
+            return 0
+        }
+    }
+
+    /// ABORT (RFC 9293 §3.10.5): a RST to the peer when synchronized, then CLOSED at once.
+    /// Queued data is discarded.
+    public mutating func abort<Output: TCPSegmentTransmitter>(output: inout Output) {
+        switch state {
+        case .synchronizeReceived, .established, .finishWait1, .finishWait2, .closeWait:
+            sendReset(sequence: sendNext, output: &output)
+        default:
+            break
+        }
+        enterClosed()
+    }
 
     /// CLOSE: no more data from us. A FIN follows the queued data (§3.10.4).
     public mutating func close<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {

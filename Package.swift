@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "ELF", dependencies: ["RawBytes"], swiftSettings: common),
         // TCP (issue 5): the portable protocol core, driven by segments, a clock and buffers.
         .target(name: "TCP", dependencies: ["RawBytes"], swiftSettings: common),
+        // HTTP/1.1 (issue 5): request parser, response writer, static-site archive, Prometheus text.
+        .target(name: "HTTP", dependencies: ["RawBytes"], swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
         // The fixture is read through #filePath, not as a bundle resource.
         .testTarget(name: "TCPTests", dependencies: ["TCP", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemTests"),
 

@@ -18,6 +18,15 @@
 /// | `sent` | the sending socket | the returned buffer, as requested | the destination | the request's |
 /// | `closed` | the closed socket | 0 | 0, its port | the request's |
 /// | `error` | as requested | as requested; the buffer is the program's again when `bufferReturned` | as requested | the request's |
+/// | `listening` | 0 | 0 | 0, the port | the request's |
+/// | `accepted` | the new connection | 0, 0, the local port | the peer | 0 |
+/// | `connected` | the new connection | 0, 0, the local port | the peer | the `connect`'s |
+/// | `streamReceived` | the connection | the filled buffer, the bytes (offset 0) | 0 | 0 |
+/// | `streamSent` | the connection | the returned buffer, as requested | 0 | the request's |
+/// | `peerFinished` | the connection | 0 | 0 | 0 |
+/// | `streamShutDown` | the connection | 0 | 0 | the request's |
+/// | `streamAborted` | the connection (still reserved: close it) | 0 | 0 | 0; `error` says why |
+/// | `streamClosed` | the connection, now free | 0 | 0 | the request's |
 ///
 /// The program trusts the network core (it is part of the kernel), but the library still
 /// checks buffer indices before using them.
@@ -61,6 +70,25 @@ public struct ChannelCompletion: BitwiseCopyable, Equatable, Sendable {
         case closed = 4
         /// A request was refused: `error` says why.
         case error = 5
+        /// A `listen` succeeded.
+        case listening = 6
+        /// A new connection arrived on a port this channel listens on.
+        case accepted = 7
+        /// A `connect` finished its handshake.
+        case connected = 8
+        /// In-order stream bytes arrived in a posted buffer, now the program's again.
+        case streamReceived = 9
+        /// The send buffer took every byte of a `streamSend`; its buffer is the program's again.
+        case streamSent = 10
+        /// The peer sent its FIN: no more bytes will arrive on the connection.
+        case peerFinished = 11
+        /// A `streamShutdown` was carried out: our FIN is queued after the data.
+        case streamShutDown = 12
+        /// The connection died (reset or timed out; `error` says which). Its number stays
+        /// reserved until the program's `streamClose`.
+        case streamAborted = 13
+        /// A `streamClose` was carried out: the number may name a new connection from now on.
+        case streamClosed = 14
     }
 
     /// A completion with every field given (zero by default).

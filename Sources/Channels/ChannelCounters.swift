@@ -33,10 +33,16 @@ public struct ChannelCounters: Sendable {
     public var throttledPasses: UInt64 = 0
     /// Poll passes that stopped because the completion ring had no room for a reply.
     public var completionRingFullPasses: UInt64 = 0
+    /// Stream bytes the send buffers took from `streamSend` buffers.
+    public var streamBytesSent: UInt64 = 0
+    /// Stream bytes delivered into posted buffers.
+    public var streamBytesReceived: UInt64 = 0
+    /// Connections announced with `accepted` or `connected`.
+    public var connectionsOpened: UInt64 = 0
     /// Protocol violations on either ring (at most 1: the channel stops at the first).
     public var protocolViolations: UInt64 = 0
     /// `error` completions, one counter per `ChannelError` (index: raw value).
-    private var errorCounts = InlineArray<16, UInt64>(repeating: 0)
+    private var errorCounts = InlineArray<32, UInt64>(repeating: 0)
 
     /// All zero.
     public init() {}

@@ -28,6 +28,16 @@ public enum ChannelError: UInt8, Error, Equatable, Sendable {
     case datagramTooLarge = 11
     /// No route to the destination.
     case noRoute = 12
+    /// The peer refused the connection (a RST answered our SYN).
+    case connectionRefused = 13
+    /// The peer reset the connection.
+    case connectionReset = 14
+    /// The peer stopped answering: retransmissions ran out.
+    case timedOut = 15
+    /// The network core's connection table is full.
+    case tooManyConnections = 16
+    /// The connection no longer takes data (shut down or closed).
+    case notWritable = 17
 
     /// The name used on the console.
     public var name: StaticString {
@@ -44,9 +54,14 @@ public enum ChannelError: UInt8, Error, Equatable, Sendable {
         case .tooManySockets: return "tooManySockets"
         case .datagramTooLarge: return "datagramTooLarge"
         case .noRoute: return "noRoute"
+        case .connectionRefused: return "connectionRefused"
+        case .connectionReset: return "connectionReset"
+        case .timedOut: return "timedOut"
+        case .tooManyConnections: return "tooManyConnections"
+        case .notWritable: return "notWritable"
         }
     }
 
     /// The number of error codes (raw values 1 through `count`).
-    public static let count = 12
+    public static let count = 17
 }

@@ -41,6 +41,9 @@ public struct ChannelLayout: Equatable, Sendable {
     public static let pageSize = 4096
     /// The number of sockets one channel can have bound at once.
     public static let socketCapacity = 16
+    /// TCP connection numbers run from 0 to this − 1 (the network core's connection table has
+    /// at most this many slots; every channel can name any of them, owning only its own).
+    public static let connectionCapacity = 256
 
     /// Slots in the request ring (program → network core): a power of two.
     public let requestCapacity: UInt32
@@ -91,9 +94,16 @@ public struct ChannelLayout: Equatable, Sendable {
     }
 
     /// The bytes of network-core-private memory `ServerChannel` needs for this layout
-    /// (`BufferOwnership`'s table and the queue of posted receive buffers).
+    /// (`BufferOwnership`'s table, the queue of posted receive buffers, then — at
+    /// `streamQueuesPrivateOffset` — the `StreamSendQueues`).
     public var serverPrivateByteCount: Int {
-        BufferOwnership.byteCount(bufferCount: bufferCount) + Int(bufferCount) * MemoryLayout<UInt32>.stride
+        streamQueuesPrivateOffset
+            + StreamSendQueues.byteCount(bufferCount: bufferCount, connectionCapacity: ChannelLayout.connectionCapacity)
+    }
+
+    /// Where the `StreamSendQueues` start in the private memory (8-byte aligned).
+    public var streamQueuesPrivateOffset: Int {
+        (BufferOwnership.byteCount(bufferCount: bufferCount) + Int(bufferCount) * MemoryLayout<UInt32>.stride + 7) & ~7
     }
 
     /// `byteCount` rounded up to a whole number of pages.

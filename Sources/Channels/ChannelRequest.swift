@@ -20,6 +20,14 @@
 /// | `send` | a bound socket | the datagram's payload | destination |
 /// | `postReceiveBuffer` | ignored (any socket of the channel) | the buffer (offset, length ignored) | ignored |
 /// | `close` | a bound socket | ignored | ignored |
+/// | `listen` | ignored | ignored | local TCP port in `port` |
+/// | `connect` | ignored (the network core picks the connection) | ignored | destination |
+/// | `streamSend` | a connection | the bytes to queue on it | ignored |
+/// | `streamShutdown` | a connection | ignored | ignored |
+/// | `streamClose` | a connection | ignored | ignored |
+///
+/// For TCP the `socket` field names a connection: the number an `accepted` or `connected`
+/// completion gave, valid until the `streamClosed` completion that answers `streamClose`.
 public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     /// What the program asks for: an `Operation` raw value (offset 0).
     public var operation: UInt8
@@ -56,6 +64,23 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         case postReceiveBuffer = 3
         /// Unbind the socket; completes with `closed` or `error`.
         case close = 4
+        /// Accept TCP connections on `port`; completes with `listening` or `error`. Several
+        /// channels may listen on one port: new connections are spread over them in turn, each
+        /// announced to its channel with an `accepted` completion.
+        case listen = 5
+        /// Open a TCP connection to `address`:`port`; completes with `connected` (the new
+        /// connection in `socket`) once the handshake is done, or `error` (refused, timed out).
+        case connect = 6
+        /// Queue the buffer's bytes `offset..<offset+length` on connection `socket`, after what
+        /// was queued before. The network core keeps the buffer until its send buffer has taken
+        /// every byte (backpressure), then gives it back with `streamSent`.
+        case streamSend = 7
+        /// Send a FIN after everything queued (half-close); completes with `streamShutDown`.
+        case streamShutdown = 8
+        /// The program is done with the connection: FIN after everything queued (a RST when
+        /// received data was left unread), and the number is free for reuse after the
+        /// `streamClosed` completion.
+        case streamClose = 9
     }
 
     /// A request with every field given (zero by default).
@@ -93,5 +118,32 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     /// Unbind `socket`.
     public static func close(socket: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
         ChannelRequest(operation: Operation.close.rawValue, socket: socket, cookie: cookie)
+    }
+
+    /// Listen for TCP connections on `port`.
+    public static func listen(port: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.listen.rawValue, port: port, cookie: cookie)
+    }
+
+    /// Open a TCP connection to `address`:`port`.
+    public static func connect(address: UInt32, port: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.connect.rawValue, address: address, port: port, cookie: cookie)
+    }
+
+    /// Queue `length` bytes at `offset` in buffer `bufferIndex` on connection `connection`.
+    public static func streamSend(connection: UInt16, bufferIndex: UInt32, offset: UInt32, length: UInt32,
+                                  cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.streamSend.rawValue, socket: connection, bufferIndex: bufferIndex,
+                       offset: offset, length: length, cookie: cookie)
+    }
+
+    /// Half-close `connection` after its queued bytes.
+    public static func streamShutdown(connection: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.streamShutdown.rawValue, socket: connection, cookie: cookie)
+    }
+
+    /// Be done with `connection`.
+    public static func streamClose(connection: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
+        ChannelRequest(operation: Operation.streamClose.rawValue, socket: connection, cookie: cookie)
     }
 }

@@ -1,8 +1,10 @@
-/// What the network core supplies to serve channels: binding ports and sending datagrams through its stack.
+/// What the network core supplies to serve channels: UDP ports and datagrams, TCP listeners and connections.
 
 /// The network stack as `ServerChannel` needs it. The network core implements it over its
-/// `NetworkStack` (this module does not import Network, so the protocol stays portable and
-/// testable with a fake). Generic, not existential: the calls inline into the server's loop.
+/// `NetworkStack` and TCP connection table (this module imports neither, so the protocol stays
+/// portable and testable with a fake). Generic, not existential: the calls inline into the
+/// server's loop. The stream (TCP) requirements have defaults that refuse, so a handler that
+/// serves only UDP need not mention them.
 public protocol ChannelRequestHandler {
     /// Claims UDP `port` for socket `socket` of channel `channel`, so that datagrams for it
     /// go to `ChannelServer.deliver(payload:from:channel:socket:)`. Fails with `portInUse` when
@@ -18,4 +20,47 @@ public protocol ChannelRequestHandler {
     /// `throttled` when the stack cannot take it now (transmit ring or ARP queue full).
     mutating func send(payload: UnsafeRawBufferPointer, to destination: (address: UInt32, port: UInt16),
                        from sourcePort: UInt16) -> Result<Void, ChannelError>
+
+    /// Makes channel `channel` one of the listeners of TCP `port`.
+    mutating func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError>
+
+    /// Starts a TCP handshake to `destination` for `channel`. Success means "under way": the
+    /// network core announces the outcome later with a `connected` or `error` completion
+    /// carrying `cookie`.
+    mutating func connect(to destination: (address: UInt32, port: UInt16), channel: Int,
+                          cookie: UInt64) -> Result<Void, ChannelError>
+
+    /// Whether connection `connection` exists and belongs to `channel` (and has not been closed
+    /// by it): the check every stream request starts with.
+    func ownsConnection(_ connection: UInt16, channel: Int) -> Bool
+
+    /// Appends as much of `bytes` as the connection's send buffer takes now; returns how many
+    /// bytes (0 when it is full). `bytes` is program-writable memory: copy it once. Fails with
+    /// `notWritable`, `connectionReset` or `timedOut` when the connection takes no more data.
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError>
+
+    /// Queues our FIN after the data (half-close).
+    mutating func streamShutdown(connection: UInt16, channel: Int)
+
+    /// The program is done with the connection: close it (FIN, or RST when received data was
+    /// left unread) and free its number once the protocol allows.
+    mutating func streamRelease(connection: UInt16, channel: Int)
+}
+
+extension ChannelRequestHandler {
+    /// No TCP: `unknownRequest`.
+    public mutating func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> { .failure(.unknownRequest) }
+    /// No TCP: `unknownRequest`.
+    public mutating func connect(to destination: (address: UInt32, port: UInt16), channel: Int,
+                                 cookie: UInt64) -> Result<Void, ChannelError> { .failure(.unknownRequest) }
+    /// No TCP: no connection exists.
+    public func ownsConnection(_ connection: UInt16, channel: Int) -> Bool { false }
+    /// No TCP: `notWritable`.
+    public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
+        .failure(.notWritable)
+    }
+    /// No TCP: nothing to do.
+    public mutating func streamShutdown(connection: UInt16, channel: Int) {}
+    /// No TCP: nothing to do.
+    public mutating func streamRelease(connection: UInt16, channel: Int) {}
 }

@@ -18,10 +18,13 @@ public struct ServerChannel {
     /// Who holds each buffer.
     public let ownership: BufferOwnership
     /// Counters since the channel was made.
-    public private(set) var counters = ChannelCounters()
+    public internal(set) var counters = ChannelCounters()
 
     private var requests: RingConsumer<ChannelRequest>
-    private var completions: RingProducer<ChannelCompletion>
+    /// The completion ring's producer end (the stream extension pushes into it too).
+    var completions: RingProducer<ChannelCompletion>
+    /// The `streamSend` buffers held per connection, and deferred shutdowns and closes.
+    var streamQueues: StreamSendQueues
     /// Posted receive buffers in posting order: a private ring of `bufferCount` indices. It
     /// cannot overflow: `ownership` lets each buffer be posted only once at a time.
     private let postedBuffers: UnsafeMutablePointer<UInt32>
@@ -44,6 +47,8 @@ public struct ServerChannel {
         ownership = BufferOwnership(memory: privateMemory, bufferCount: layout.bufferCount)
         postedBuffers = (privateMemory + BufferOwnership.byteCount(bufferCount: layout.bufferCount))
             .bindMemory(to: UInt32.self, capacity: Int(layout.bufferCount))
+        streamQueues = StreamSendQueues(memory: privateMemory + layout.streamQueuesPrivateOffset,
+                                        bufferCount: layout.bufferCount, connectionCapacity: ChannelLayout.connectionCapacity)
         requests = memory.requestRing.makeConsumer(startingIndex: startingIndex)
         completions = memory.completionRing.makeProducer(startingIndex: startingIndex)
     }
@@ -114,6 +119,8 @@ public struct ServerChannel {
                 return
             }
             postReceive(request.bufferIndex)
+        case .success(.listen), .success(.connect), .success(.streamSend), .success(.streamShutdown), .success(.streamClose):
+            serveStream(request, handler: &handler)
         case .success(.close):
             guard let port = port(ofSocket: request.socket) else {
                 fail(request, .unknownSocket)
@@ -176,7 +183,7 @@ public struct ServerChannel {
     }
 
     /// Answers `request` with an `error` completion and counts it.
-    private mutating func fail(_ request: ChannelRequest, _ error: ChannelError, bufferReturned: Bool = false) {
+    mutating func fail(_ request: ChannelRequest, _ error: ChannelError, bufferReturned: Bool = false) {
         counters.countError(error)
         complete(ChannelCompletion(kind: .error, error: error, socket: request.socket, bufferIndex: request.bufferIndex,
                                    offset: request.offset, length: request.length, address: request.address,
@@ -186,8 +193,17 @@ public struct ServerChannel {
 
     /// Pushes a completion; the caller checked there is room, so it cannot fail unless the
     /// program broke the protocol meanwhile (then the channel is stopped anyway).
-    private mutating func complete(_ completion: ChannelCompletion) {
+    mutating func complete(_ completion: ChannelCompletion) {
         if completions.tryPush(completion) { counters.completions &+= 1 }
+    }
+
+    /// Takes the oldest posted receive buffer (now to be filled and returned), nil when none.
+    mutating func takePostedBuffer() -> UInt32? {
+        guard postedCount > 0 else { return nil }
+        let index = postedBuffers[postedStart]
+        postedStart = (postedStart + 1) % Int(memory.layout.bufferCount)
+        postedCount -= 1
+        return index
     }
 
     // MARK: Receive direction

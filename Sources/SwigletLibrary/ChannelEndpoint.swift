@@ -21,16 +21,18 @@ public struct ChannelEndpoint {
     /// The shared memory.
     public let memory: ChannelMemory
     /// Counters.
-    public private(set) var statistics = EndpointStatistics()
+    public internal(set) var statistics = EndpointStatistics()
     /// Buffers on the free list.
     public private(set) var freeBufferCount = 0
     /// Buffers posted for receive and not returned yet.
-    public private(set) var postedReceiveBufferCount = 0
+    public internal(set) var postedReceiveBufferCount = 0
     /// How many buffers the endpoint keeps posted for receive (`replenish` tops up to it).
     public var receiveBufferTarget: Int
 
-    private var requests: RingProducer<ChannelRequest>
-    private var completions: RingConsumer<ChannelCompletion>
+    /// The request ring's producer end (`StreamEndpoint` pushes stream requests into it).
+    var requests: RingProducer<ChannelRequest>
+    /// The completion ring's consumer end (`StreamEndpoint` takes stream completions from it).
+    var completions: RingConsumer<ChannelCompletion>
     /// Head of the free list; `noBuffer` when empty.
     private var freeListHead: UInt32 = ChannelEndpoint.noBuffer
     /// Received datagrams taken from the completion ring while waiting for something else
@@ -41,8 +43,8 @@ public struct ChannelEndpoint {
     private var heldCount = 0
     /// The answer to the outstanding `bind` (matched by cookie), once it has come.
     private var bindAnswer: (cookie: UInt64, result: Result<UInt16, SocketError>)?
-    private var nextCookie: UInt64 = 1
-    private var broken = false
+    var nextCookie: UInt64 = 1
+    var broken = false
 
     private static let noBuffer = UInt32.max
 
@@ -243,8 +245,12 @@ public struct ChannelEndpoint {
                 if bufferValid { pushFree(completion.bufferIndex) }
             case .close, nil:
                 break
+            case .listen, .connect, .streamSend, .streamShutdown, .streamClose:
+                statistics.malformedCompletions &+= 1   // stream requests are StreamEndpoint's
             }
-        case nil:
+        case .listening, .accepted, .connected, .streamReceived, .streamSent, .peerFinished, .streamShutDown,
+             .streamAborted, .streamClosed, nil:
+            // Stream completions belong to a `StreamEndpoint` (an endpoint serves one or the other).
             statistics.malformedCompletions &+= 1
         }
         return false
@@ -273,14 +279,14 @@ public struct ChannelEndpoint {
     // MARK: Free list
 
     /// Puts buffer `index` on the free list: its first four bytes link to the previous head.
-    private mutating func pushFree(_ index: UInt32) {
+    mutating func pushFree(_ index: UInt32) {
         memory.buffer(index).storeBytes(of: freeListHead, toByteOffset: 0, as: UInt32.self)
         freeListHead = index
         freeBufferCount += 1
     }
 
     /// Takes a buffer from the free list; nil when it is empty or the link is corrupt.
-    private mutating func popFree() -> UInt32? {
+    mutating func popFree() -> UInt32? {
         let index = freeListHead
         guard index != Self.noBuffer else { return nil }
         let next = memory.buffer(index).load(fromByteOffset: 0, as: UInt32.self)

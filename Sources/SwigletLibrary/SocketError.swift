@@ -13,6 +13,8 @@ public enum SocketError: Error, Equatable, Sendable {
     case notBound
     /// The socket is already bound.
     case alreadyBound
+    /// The connection number is not an open connection of this program.
+    case notConnected
     /// The network core refused the request (e.g. `portInUse`, `tooManySockets`, `badPort`).
     case refused(ChannelError)
     /// The channel no longer works: the network core broke the ring protocol, or sent a

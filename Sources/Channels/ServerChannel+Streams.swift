@@ -1,0 +1,166 @@
+/// The network core's end of a channel for TCP: listen and connect requests, queued stream sends, stream delivery and events.
+
+extension ServerChannel {
+    /// Serves a stream request (listen, connect, streamSend, streamShutdown, streamClose).
+    /// Every request gets exactly one completion, now or — for connect, and for sends, shutdowns
+    /// and closes waiting behind queued data — later.
+    mutating func serveStream<Handler: ChannelRequestHandler>(_ request: ChannelRequest, handler: inout Handler) {
+        switch ChannelRequest.Operation(rawValue: request.operation) {
+        case .listen:
+            guard request.port != 0 else { return fail(request, .badPort) }
+            if case .failure(let error) = handler.listen(port: request.port, channel: identifier) {
+                return fail(request, error)
+            }
+            complete(ChannelCompletion(kind: .listening, port: request.port, requestOperation: request.operation,
+                                       cookie: request.cookie))
+        case .connect:
+            guard request.port != 0 else { return fail(request, .badPort) }
+            if case .failure(let error) = handler.connect(to: (request.address, request.port), channel: identifier,
+                                                          cookie: request.cookie) {
+                return fail(request, error)
+            }
+        case .streamSend:
+            queueStreamSend(request, handler: &handler)
+        case .streamShutdown, .streamClose:
+            let close = request.operation == ChannelRequest.Operation.streamClose.rawValue
+            guard Int(request.socket) < ChannelLayout.connectionCapacity,
+                  handler.ownsConnection(request.socket, channel: identifier),
+                  !streamQueues.queue(request.socket).closePending
+            else { return fail(request, .unknownSocket) }
+            if !close && streamQueues.queue(request.socket).shutdownPending { return fail(request, .notWritable) }
+            streamQueues.deferRequest(close: close, cookie: request.cookie, for: request.socket)
+            pumpStream(request.socket, handler: &handler)
+        default:
+            fail(request, .unknownRequest)
+        }
+    }
+
+    /// Validates a `streamSend`, takes its buffer and queues it behind the connection's earlier ones.
+    private mutating func queueStreamSend<Handler: ChannelRequestHandler>(_ request: ChannelRequest, handler: inout Handler) {
+        let connection = request.socket
+        guard Int(connection) < ChannelLayout.connectionCapacity, handler.ownsConnection(connection, channel: identifier)
+        else { return fail(request, .unknownSocket) }
+        let queue = streamQueues.queue(connection)
+        guard !queue.shutdownPending, !queue.closePending else { return fail(request, .notWritable) }
+        guard request.bufferIndex < memory.layout.bufferCount else { return fail(request, .badBufferIndex) }
+        guard request.length > 0,
+              RequestValidator.payloadFits(offset: request.offset, length: request.length, bufferSize: memory.layout.bufferSize)
+        else { return fail(request, .badOffsetOrLength) }
+        if let error = ownership.takeFromProgram(request.bufferIndex, as: .sending) {
+            return fail(request, error)
+        }
+        streamQueues.append(request.bufferIndex, offset: request.offset, length: request.length,
+                            cookie: request.cookie, to: connection)
+        pumpStream(connection, handler: &handler)
+    }
+
+    /// Feeds every connection's held buffers to its send buffer and carries out the shutdowns and
+    /// closes whose data has gone. The network core calls it each pass (acknowledgements free
+    /// send-buffer space); it costs one compare when nothing waits.
+    public mutating func pumpStreams<Handler: ChannelRequestHandler>(handler: inout Handler) {
+        guard streamQueues.busyConnectionCount > 0, violation == nil else { return }
+        var connection = 0
+        while connection < ChannelLayout.connectionCapacity && streamQueues.busyConnectionCount > 0 {
+            if streamQueues.queue(UInt16(connection)).hasWork {
+                pumpStream(UInt16(connection), handler: &handler)
+            }
+            connection += 1
+        }
+    }
+
+    /// Whether `connection` has sends, a shutdown or a close waiting in the network core.
+    public func hasQueuedStreamWork(_ connection: UInt16) -> Bool {
+        Int(connection) < ChannelLayout.connectionCapacity && streamQueues.queue(connection).hasWork
+    }
+
+    /// Moves what fits of `connection`'s held buffers into its send buffer, in order; each buffer
+    /// taken whole goes back with `streamSent`. Then a waiting shutdown or close runs. Stops
+    /// when the send buffer is full or the completion ring has no room for the answer.
+    mutating func pumpStream<Handler: ChannelRequestHandler>(_ connection: UInt16, handler: inout Handler) {
+        while true {
+            let queue = streamQueues.queue(connection)
+            guard completions.hasFreeSlot() else { return }
+            if queue.head != StreamSendQueues.none {
+                let index = queue.head
+                let pending = streamQueues.pending(index)
+                let buffer = memory.buffer(index)
+                // In range: offset + length was checked against the buffer size when queued.
+                let start = Int(pending.offset) + Int(pending.taken)
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<Int(pending.offset) + Int(pending.length)])
+                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes) {
+                case .failure(let error):
+                    _ = streamQueues.popHead(of: connection)
+                    ownership.returnToProgram(index)
+                    counters.countError(error)
+                    complete(ChannelCompletion(kind: .error, error: error, socket: connection, bufferIndex: index,
+                                               offset: pending.offset, length: pending.length,
+                                               requestOperation: ChannelRequest.Operation.streamSend.rawValue,
+                                               bufferReturned: true, cookie: pending.cookie))
+                case .success(let taken):
+                    counters.streamBytesSent &+= UInt64(taken)
+                    guard pending.taken + UInt32(taken) == pending.length else {
+                        streamQueues.advanceHead(of: connection, by: UInt32(taken))
+                        return   // the send buffer is full: wait for acknowledgements
+                    }
+                    _ = streamQueues.popHead(of: connection)
+                    ownership.returnToProgram(index)
+                    complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
+                                               offset: pending.offset, length: pending.length,
+                                               requestOperation: ChannelRequest.Operation.streamSend.rawValue,
+                                               cookie: pending.cookie))
+                }
+            } else if queue.shutdownPending {
+                handler.streamShutdown(connection: connection, channel: identifier)
+                streamQueues.clearDeferred(close: false, for: connection)
+                complete(ChannelCompletion(kind: .streamShutDown, socket: connection,
+                                           requestOperation: ChannelRequest.Operation.streamShutdown.rawValue,
+                                           cookie: queue.shutdownCookie))
+            } else if queue.closePending {
+                handler.streamRelease(connection: connection, channel: identifier)
+                streamQueues.clearDeferred(close: true, for: connection)
+                complete(ChannelCompletion(kind: .streamClosed, socket: connection,
+                                           requestOperation: ChannelRequest.Operation.streamClose.rawValue,
+                                           cookie: queue.closeCookie))
+                return
+            } else {
+                return
+            }
+        }
+    }
+
+    /// Fills the oldest posted receive buffer with stream bytes of `connection`: `read` copies up
+    /// to the buffer's size into it and returns how many. Pushes `streamReceived` and returns the
+    /// count; 0 (nothing taken from `read`'s source) when the channel has no posted buffer or no
+    /// room in its completion ring — the bytes then stay in the connection's receive buffer,
+    /// whose window closes: that is the program's backpressure on the peer.
+    public mutating func deliverStream(connection: UInt16, read: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        guard violation == nil, completions.hasFreeSlot(), let index = takePostedBuffer() else { return 0 }
+        let count = read(memory.buffer(index))
+        ownership.returnToProgram(index)
+        counters.streamBytesReceived &+= UInt64(count)
+        complete(ChannelCompletion(kind: .streamReceived, socket: connection, bufferIndex: index, offset: 0,
+                                   length: UInt32(count)))
+        return count
+    }
+
+    /// Whether `deliverStream` could deliver now (a posted buffer and room for its completion).
+    public mutating func canDeliverStream() -> Bool {
+        violation == nil && postedReceiveBufferCount > 0 && completions.hasFreeSlot()
+    }
+
+    /// Pushes an event the network core raises on its own (`accepted`, `connected`, `error` for a
+    /// failed connect, `peerFinished`, `streamAborted`). Returns false when the completion ring
+    /// is full or the channel is broken: the caller keeps the event and tries again next pass.
+    public mutating func notify(_ completion: ChannelCompletion) -> Bool {
+        guard violation == nil, completions.hasFreeSlot() else { return false }
+        if completion.kind == ChannelCompletion.Kind.accepted.rawValue
+            || completion.kind == ChannelCompletion.Kind.connected.rawValue {
+            counters.connectionsOpened &+= 1
+        }
+        if completion.kind == ChannelCompletion.Kind.error.rawValue, let error = completion.decodedError {
+            counters.countError(error)
+        }
+        complete(completion)
+        return true
+    }
+}

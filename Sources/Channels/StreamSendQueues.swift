@@ -1,0 +1,140 @@
+/// The `streamSend` buffers the network core holds, one FIFO per connection, in network-core-private memory.
+
+/// The buffers of `streamSend` requests not yet taken whole by their connection's send buffer,
+/// kept in request order per connection, plus each connection's deferred shutdown and close.
+///
+/// Why a queue: a TCP send buffer may be full when a request arrives, and the requests after it
+/// on the same connection must not overtake it. The network core therefore keeps the buffer
+/// (the program's backpressure: it runs out of buffers) and feeds it to the send buffer as the
+/// peer acknowledges data. A shutdown or close waits behind the data queued before it.
+///
+/// The FIFOs are linked through the buffers: one `PendingSend` per buffer of the pool (a
+/// buffer is in at most one queue, `BufferOwnership` sees to that) and one `ConnectionQueue` per
+/// connection number. Everything lives in memory the program cannot reach; nothing allocates.
+public struct StreamSendQueues {
+    /// One held buffer: the part of it to send, how much is taken, and its request's cookie.
+    public struct PendingSend {
+        /// The next buffer of the same connection, `StreamSendQueues.none` at the tail.
+        public var next: UInt32
+        /// The request's `offset`.
+        public var offset: UInt32
+        /// The request's `length`.
+        public var length: UInt32
+        /// How many of those bytes the send buffer has taken so far.
+        public var taken: UInt32
+        /// The request's cookie, for the `streamSent` completion.
+        public var cookie: UInt64
+    }
+
+    /// One connection's queue and deferred requests.
+    public struct ConnectionQueue {
+        /// The oldest held buffer, `StreamSendQueues.none` when empty.
+        public var head: UInt32
+        /// The newest held buffer.
+        public var tail: UInt32
+        /// A `streamShutdown` waits behind the queue.
+        public var shutdownPending: Bool
+        /// A `streamClose` waits behind the queue (nothing may be queued after it).
+        public var closePending: Bool
+        /// The cookie of the waiting shutdown.
+        public var shutdownCookie: UInt64
+        /// The cookie of the waiting close.
+        public var closeCookie: UInt64
+
+        /// Whether anything waits.
+        public var hasWork: Bool { head != StreamSendQueues.none || shutdownPending || closePending }
+    }
+
+    /// "No buffer".
+    public static let none = UInt32.max
+
+    /// The bytes of private memory for `bufferCount` buffers and `connectionCapacity` connections.
+    public static func byteCount(bufferCount: UInt32, connectionCapacity: Int) -> Int {
+        Int(bufferCount) * MemoryLayout<PendingSend>.stride + connectionCapacity * MemoryLayout<ConnectionQueue>.stride
+    }
+
+    private let sends: UnsafeMutablePointer<PendingSend>
+    private let queues: UnsafeMutablePointer<ConnectionQueue>
+    /// The number of buffers.
+    public let bufferCount: UInt32
+    /// Connection numbers run from 0 to `connectionCapacity` − 1.
+    public let connectionCapacity: Int
+    /// How many connections have something waiting (so a pass with none costs one compare).
+    public private(set) var busyConnectionCount = 0
+
+    /// Empty queues in `memory` (`byteCount` bytes, 8-byte aligned, private to the network core).
+    public init(memory: UnsafeMutableRawPointer, bufferCount: UInt32, connectionCapacity: Int) {
+        self.bufferCount = bufferCount
+        self.connectionCapacity = connectionCapacity
+        sends = memory.bindMemory(to: PendingSend.self, capacity: Int(bufferCount))
+        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, cookie: 0), count: Int(bufferCount))
+        let queueMemory = memory + Int(bufferCount) * MemoryLayout<PendingSend>.stride
+        queues = queueMemory.bindMemory(to: ConnectionQueue.self, capacity: connectionCapacity)
+        queues.initialize(repeating: ConnectionQueue(head: Self.none, tail: Self.none, shutdownPending: false,
+                                                     closePending: false, shutdownCookie: 0, closeCookie: 0),
+                          count: connectionCapacity)
+    }
+
+    /// Connection `connection`'s queue (the caller checked the number is below the capacity).
+    public func queue(_ connection: UInt16) -> ConnectionQueue {
+        precondition(Int(connection) < connectionCapacity, "connection number out of range")
+        return queues[Int(connection)]
+    }
+
+    /// The held buffer `index`.
+    public func pending(_ index: UInt32) -> PendingSend {
+        precondition(index < bufferCount, "buffer index out of range")
+        return sends[Int(index)]
+    }
+
+    /// Appends buffer `index` (now held by the network core) to `connection`'s queue.
+    public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, cookie: UInt64, to connection: UInt16) {
+        let wasBusy = queue(connection).hasWork
+        sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, cookie: cookie)
+        if queues[Int(connection)].head == Self.none {
+            queues[Int(connection)].head = index
+        } else {
+            sends[Int(queues[Int(connection)].tail)].next = index
+        }
+        queues[Int(connection)].tail = index
+        if !wasBusy { busyConnectionCount += 1 }
+    }
+
+    /// Records that `count` more bytes of the head buffer were taken.
+    public mutating func advanceHead(of connection: UInt16, by count: UInt32) {
+        let head = queue(connection).head
+        precondition(head != Self.none, "no buffer queued")
+        sends[Int(head)].taken += count
+    }
+
+    /// Removes the head buffer and returns it.
+    public mutating func popHead(of connection: UInt16) -> UInt32 {
+        let head = queue(connection).head
+        precondition(head != Self.none, "no buffer queued")
+        queues[Int(connection)].head = sends[Int(head)].next
+        if queues[Int(connection)].head == Self.none { queues[Int(connection)].tail = Self.none }
+        sends[Int(head)].next = Self.none
+        if !queues[Int(connection)].hasWork { busyConnectionCount -= 1 }
+        return head
+    }
+
+    /// Defers a shutdown (`close == false`) or close behind the queue.
+    public mutating func deferRequest(close: Bool, cookie: UInt64, for connection: UInt16) {
+        let wasBusy = queue(connection).hasWork
+        if close {
+            queues[Int(connection)].closePending = true
+            queues[Int(connection)].closeCookie = cookie
+        } else {
+            queues[Int(connection)].shutdownPending = true
+            queues[Int(connection)].shutdownCookie = cookie
+        }
+        if !wasBusy { busyConnectionCount += 1 }
+    }
+
+    /// Clears a deferred shutdown or close once it was carried out.
+    public mutating func clearDeferred(close: Bool, for connection: UInt16) {
+        let wasBusy = queue(connection).hasWork
+        if close { queues[Int(connection)].closePending = false } else { queues[Int(connection)].shutdownPending = false }
+        if wasBusy && !queues[Int(connection)].hasWork { busyConnectionCount -= 1 }
+    }
+}

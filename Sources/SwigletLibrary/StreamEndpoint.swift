@@ -1,0 +1,339 @@
+/// The TCP API programs use: listen, connect, send, receive, shutdown and close over one channel endpoint, as events.
+
+import Channels
+
+/// A program's TCP connections over its channel, reported as `StreamEvent`s.
+///
+/// ```swift
+/// var streams = StreamEndpoint(endpoint: ChannelEndpoint(memory: channel))
+/// _ = streams.listen(port: 7, waitingWith: &wait)
+/// while true {
+///     switch streams.nextEvent(waitingWith: &wait) {
+///     case .received(let connection, let data)?:
+///         if case .failure = streams.send(data, on: connection) { streams.release(data) }  // zero-copy echo
+///     case .finished(let connection)?:
+///         _ = streams.close(connection: connection)
+///     default: break
+///     }
+/// }
+/// ```
+///
+/// Sending copies bytes into free channel buffers (or, zero-copy, hands over a received
+/// buffer); the network core keeps each buffer until its TCP send buffer has taken every byte,
+/// so a slow peer shows up as fewer free buffers (`wouldBlock`), never as lost or reordered
+/// data. Receiving lends buffers of in-order bytes; releasing one posts it for receive again,
+/// which is what lets the network core deliver more (and so reopens the TCP window).
+///
+/// One endpoint serves either `UDPSocket`s or one `StreamEndpoint`, not both: each takes the
+/// completions it understands. Nothing allocates; not thread-safe (one program thread owns it).
+public struct StreamEndpoint {
+    /// Connection numbers run from 0 to this − 1.
+    public static let maximumConnections = ChannelLayout.connectionCapacity
+
+    /// The channel endpoint underneath (buffers, rings, statistics).
+    public private(set) var endpoint: ChannelEndpoint
+
+    /// What the library knows of each connection number.
+    private enum ConnectionState: UInt8 {
+        /// Not ours (free, or another program's).
+        case unused = 0
+        /// Open: announced by `accepted` or `connected`.
+        case open = 1
+        /// The program called `close`; `closed` is reported when the network core confirms.
+        case closing = 2
+        /// The network core aborted it; the library's own close is under way (its
+        /// confirmation is swallowed: the program already got `closed` with the error).
+        case releasing = 3
+        /// Aborted, and the library's close did not fit in the request ring yet.
+        case releasePending = 4
+    }
+    private var states = InlineArray<256, ConnectionState>(repeating: .unused)
+    /// Connections in `releasePending`, retried at every poll.
+    private var pendingReleases = 0
+    /// The answer to the outstanding `listen` (matched by cookie).
+    private var listenAnswer: (cookie: UInt64, result: Result<Void, SocketError>)?
+    /// Events taken from the ring while `listen` waited for its answer.
+    private var held = InlineArray<32, StreamEvent>(repeating: .finished(connection: 0))
+    private var heldStart = 0
+    private var heldCount = 0
+
+    /// Stream sends the network core refused (the connection stopped taking data); their
+    /// buffers came back.
+    public private(set) var sendErrors: UInt64 = 0
+
+    /// TCP over `endpoint` (fresh, with no UDP sockets).
+    public init(endpoint: ChannelEndpoint) {
+        precondition(Self.maximumConnections == 256, "states has room for 256 connections")
+        self.endpoint = endpoint
+    }
+
+    // MARK: Opening
+
+    /// Listens on TCP `port` (several programs may listen on one port: the network core spreads
+    /// connections over them), waiting for the answer with `wait`. Posts receive buffers.
+    public mutating func listen<Wait: WaitPolicy>(port: UInt16, waitingWith wait: inout Wait) -> Result<Void, SocketError> {
+        let cookie = takeCookie()
+        while !endpoint.requests.tryPush(.listen(port: port, cookie: cookie)) {
+            guard !endpoint.isBroken else { return .failure(.channelBroken) }
+            guard wait.wait() else { return .failure(.wouldBlock) }
+        }
+        endpoint.replenish()
+        while true {
+            while heldCount < 32, let completion = endpoint.completions.tryPop() {
+                if let event = handle(completion) { hold(event) }
+                if let answer = listenAnswer, answer.cookie == cookie {
+                    listenAnswer = nil
+                    return answer.result
+                }
+            }
+            guard !endpoint.isBroken else { return .failure(.channelBroken) }
+            guard heldCount < 32 else { return .failure(.wouldBlock) }
+            guard wait.wait() else { return .failure(.wouldBlock) }
+        }
+    }
+
+    /// Starts a connection to `destination`; returns the cookie its `connected` or
+    /// `connectFailed` event will carry. `wouldBlock` when the request ring is full.
+    public mutating func connect(to destination: SocketAddress) -> Result<UInt64, SocketError> {
+        guard !endpoint.isBroken else { return .failure(.channelBroken) }
+        let cookie = takeCookie()
+        guard endpoint.requests.tryPush(.connect(address: destination.address, port: destination.port, cookie: cookie))
+        else { return .failure(.wouldBlock) }
+        endpoint.replenish()
+        return .success(cookie)
+    }
+
+    // MARK: Events
+
+    /// The next event, waiting with `wait` while there is none; nil when `wait` gives up or
+    /// the channel broke.
+    public mutating func nextEvent<Wait: WaitPolicy>(waitingWith wait: inout Wait) -> StreamEvent? {
+        while true {
+            if let event = pollEvent() { return event }
+            guard !endpoint.isBroken, wait.wait() else { return nil }
+        }
+    }
+
+    /// The next event if there is one now.
+    public mutating func pollEvent() -> StreamEvent? {
+        if pendingReleases > 0 { retryReleases() }
+        if let event = takeHeld() { return event }
+        while let completion = endpoint.completions.tryPop() {
+            if let event = handle(completion) { return event }
+        }
+        return nil
+    }
+
+    // MARK: Data
+
+    /// Copies as much of `bytes` as free channel buffers hold and queues it on `connection`, in
+    /// order; returns how many bytes were taken. `wouldBlock` (nothing taken) when no buffer
+    /// or request slot is free: wait for a `sent` event.
+    public mutating func send(connection: UInt16, bytes: UnsafeRawBufferPointer) -> Result<Int, SocketError> {
+        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+            return .failure(.notConnected)
+        }
+        guard !endpoint.isBroken else { return .failure(.channelBroken) }
+        let bufferSize = Int(endpoint.memory.layout.bufferSize)
+        var taken = 0
+        while taken < bytes.count && endpoint.requests.hasFreeSlot() {
+            guard let index = endpoint.popFree() else { break }
+            let length = min(bufferSize, bytes.count - taken)
+            let buffer = endpoint.memory.buffer(index)
+            buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + taken, byteCount: length)
+            _ = endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: index, offset: 0,
+                                                      length: UInt32(length)))
+            taken += length
+        }
+        return taken == 0 && bytes.count > 0 ? .failure(.wouldBlock) : .success(taken)
+    }
+
+    /// Zero-copy send: lends `fill` a free channel buffer to write up to its size into; `fill`
+    /// returns how many bytes it wrote (0 sends nothing). `wouldBlock` when no buffer is free.
+    public mutating func send(connection: UInt16, _ fill: (UnsafeMutableRawBufferPointer) -> Int) -> Result<Int, SocketError> {
+        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+            return .failure(.notConnected)
+        }
+        guard !endpoint.isBroken else { return .failure(.channelBroken) }
+        guard endpoint.requests.hasFreeSlot(), let index = endpoint.popFree() else { return .failure(.wouldBlock) }
+        let buffer = endpoint.memory.buffer(index)
+        let length = min(max(fill(buffer), 0), buffer.count)
+        guard length > 0 else {
+            endpoint.pushFree(index)
+            return .success(0)
+        }
+        _ = endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: index, offset: 0, length: UInt32(length)))
+        return .success(length)
+    }
+
+    /// Zero-copy send of received bytes: `data`'s buffer (all its bytes) goes out on
+    /// `connection` and comes back to the free list once taken. On failure the program still
+    /// holds `data`.
+    public mutating func send(_ data: ReceivedBuffer, on connection: UInt16) -> Result<Int, SocketError> {
+        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+            return .failure(.notConnected)
+        }
+        guard data.bytes.count > 0 else {
+            release(data)
+            return .success(0)
+        }
+        guard endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: data.bufferIndex, offset: 0,
+                                                    length: UInt32(data.bytes.count)))
+        else { return .failure(.wouldBlock) }
+        return .success(data.bytes.count)
+    }
+
+    /// Gives a received buffer back: it is posted for receive again.
+    public mutating func release(_ data: ReceivedBuffer) {
+        endpoint.pushFree(data.bufferIndex)
+        endpoint.replenish()
+    }
+
+    // MARK: Closing
+
+    /// Half-close: our FIN follows everything queued on `connection`; receiving goes on.
+    public mutating func shutdown(connection: UInt16) -> Result<Void, SocketError> {
+        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+            return .failure(.notConnected)
+        }
+        guard endpoint.requests.tryPush(.streamShutdown(connection: connection)) else { return .failure(.wouldBlock) }
+        return .success(())
+    }
+
+    /// Done with `connection`: FIN after everything queued (a RST if received bytes were left
+    /// unread). A `closed` event follows; until then the number stays reserved.
+    public mutating func close(connection: UInt16) -> Result<Void, SocketError> {
+        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+            return .failure(.notConnected)
+        }
+        guard endpoint.requests.tryPush(.streamClose(connection: connection)) else { return .failure(.wouldBlock) }
+        states[Int(connection)] = .closing
+        return .success(())
+    }
+
+    // MARK: Completions
+
+    /// Turns one completion into an event (nil for completions the program need not see).
+    private mutating func handle(_ completion: ChannelCompletion) -> StreamEvent? {
+        let layout = endpoint.memory.layout
+        let connection = completion.socket
+        let connectionValid = Int(connection) < Self.maximumConnections
+        let bufferValid = completion.bufferIndex < layout.bufferCount
+        switch completion.decodedKind {
+        case .listening:
+            listenAnswer = (completion.cookie, .success(()))
+        case .accepted, .connected:
+            guard connectionValid else { return malformed() }
+            states[Int(connection)] = .open
+            if completion.decodedKind == .accepted {
+                return .accepted(connection: connection,
+                                 remote: SocketAddress(address: completion.address, port: completion.port),
+                                 localPort: UInt16(truncatingIfNeeded: completion.length))
+            }
+            return .connected(connection: connection, cookie: completion.cookie)
+        case .streamReceived:
+            guard connectionValid, bufferValid, completion.length <= layout.bufferSize else { return malformed() }
+            endpoint.postedReceiveBufferCount -= 1
+            endpoint.statistics.received &+= 1
+            let data = ReceivedBuffer(bufferIndex: completion.bufferIndex, bytes: UnsafeRawBufferPointer(
+                rebasing: endpoint.memory.buffer(completion.bufferIndex)[0..<Int(completion.length)]))
+            guard states[Int(connection)] == .open || states[Int(connection)] == .closing else {
+                release(data)   // bytes for a connection the program has let go of
+                return nil
+            }
+            return .received(connection: connection, data: data)
+        case .streamSent:
+            guard connectionValid, bufferValid else { return malformed() }
+            endpoint.statistics.sendsCompleted &+= 1
+            endpoint.pushFree(completion.bufferIndex)
+            endpoint.replenish()
+            return states[Int(connection)] == .open ? .sent(connection: connection, length: Int(completion.length)) : nil
+        case .peerFinished:
+            guard connectionValid else { return malformed() }
+            return states[Int(connection)] == .open ? .finished(connection: connection) : nil
+        case .streamShutDown:
+            return nil
+        case .streamAborted:
+            guard connectionValid else { return malformed() }
+            let wasOpen = states[Int(connection)] == .open
+            let wasClosing = states[Int(connection)] == .closing
+            guard wasOpen || wasClosing else { return nil }
+            if wasOpen {
+                // Release the number ourselves; the program hears `closed` now.
+                if endpoint.requests.tryPush(.streamClose(connection: connection)) {
+                    states[Int(connection)] = .releasing
+                } else {
+                    states[Int(connection)] = .releasePending
+                    pendingReleases += 1
+                }
+                return .closed(connection: connection, error: .refused(completion.decodedError ?? .connectionReset))
+            }
+            return nil   // the program's own close is under way; it reports `closed`
+        case .streamClosed:
+            guard connectionValid else { return malformed() }
+            let state = states[Int(connection)]
+            states[Int(connection)] = .unused
+            return state == .closing ? .closed(connection: connection, error: nil) : nil
+        case .error:
+            let error = completion.decodedError ?? .unknownRequest
+            switch ChannelRequest.Operation(rawValue: completion.requestOperation) {
+            case .listen:
+                listenAnswer = (completion.cookie, .failure(.refused(error)))
+            case .connect:
+                return .connectFailed(cookie: completion.cookie, error: .refused(error))
+            case .streamSend:
+                sendErrors &+= 1
+                if completion.bufferReturned != 0 && bufferValid {
+                    endpoint.pushFree(completion.bufferIndex)
+                    endpoint.replenish()
+                }
+            case .postReceiveBuffer:
+                endpoint.statistics.receivePostErrors &+= 1
+                endpoint.postedReceiveBufferCount -= 1
+                if bufferValid { endpoint.pushFree(completion.bufferIndex) }
+            default:
+                break
+            }
+        case .received, .sent, .bound, .closed, nil:
+            return malformed()
+        }
+        return nil
+    }
+
+    private mutating func malformed() -> StreamEvent? {
+        endpoint.statistics.malformedCompletions &+= 1
+        return nil
+    }
+
+    /// Pushes the library's own closes that did not fit in the request ring before.
+    private mutating func retryReleases() {
+        var connection = 0
+        while connection < Self.maximumConnections && pendingReleases > 0 {
+            if states[connection] == .releasePending,
+               endpoint.requests.tryPush(.streamClose(connection: UInt16(connection))) {
+                states[connection] = .releasing
+                pendingReleases -= 1
+            }
+            connection += 1
+        }
+    }
+
+    private mutating func takeCookie() -> UInt64 {
+        let cookie = endpoint.nextCookie
+        endpoint.nextCookie &+= 1
+        return cookie
+    }
+
+    private mutating func hold(_ event: StreamEvent) {
+        held[(heldStart + heldCount) % 32] = event
+        heldCount += 1
+    }
+
+    private mutating func takeHeld() -> StreamEvent? {
+        guard heldCount > 0 else { return nil }
+        let event = held[heldStart]
+        heldStart = (heldStart + 1) % 32
+        heldCount -= 1
+        return event
+    }
+}

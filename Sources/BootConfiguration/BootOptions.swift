@@ -59,6 +59,36 @@ public struct ProgramAssignment: Equatable, Sendable {
     }
 }
 
+/// Link impairment of one direction, as `impair-rx=`/`impair-tx=` give it (the network core
+/// turns it into the Network module's `LinkImpairmentSettings`, which has the same fields).
+/// Probabilities are in hundredths of a percent (basis points): `drop=1.5` is 150.
+public struct ImpairmentSetting: Equatable, Sendable {
+    /// `drop=PERCENT`: chance that a frame is dropped.
+    public var dropBasisPoints: UInt16 = 0
+    /// `dup=PERCENT`: chance that a frame is delivered twice.
+    public var duplicateBasisPoints: UInt16 = 0
+    /// `reorder=PERCENT`: chance that a frame is held back behind the next `gap` frames.
+    public var reorderBasisPoints: UInt16 = 0
+    /// `gap=FRAMES` (1...64, default 2): how many later frames overtake a reordered frame.
+    public var reorderGap = 2
+    /// `delay=MICROSECONDS` (0...1000000): how long every frame is held.
+    public var delayMicroseconds = 0
+
+    public init(dropBasisPoints: UInt16 = 0, duplicateBasisPoints: UInt16 = 0, reorderBasisPoints: UInt16 = 0,
+                reorderGap: Int = 2, delayMicroseconds: Int = 0) {
+        self.dropBasisPoints = dropBasisPoints
+        self.duplicateBasisPoints = duplicateBasisPoints
+        self.reorderBasisPoints = reorderBasisPoints
+        self.reorderGap = reorderGap
+        self.delayMicroseconds = delayMicroseconds
+    }
+
+    /// Whether this changes any frame.
+    public var isActive: Bool {
+        dropBasisPoints > 0 || duplicateBasisPoints > 0 || reorderBasisPoints > 0 || delayMicroseconds > 0
+    }
+}
+
 /// Everything the boot command line can set, with the defaults used when it says nothing.
 public struct BootOptions: Sendable {
     /// `log=debug|info|warn|error` (default `info`).
@@ -94,6 +124,17 @@ public struct BootOptions: Sendable {
     /// `net-idle=poll|halt`: whether the network core halts for a few tens of microseconds
     /// (woken by its APIC timer) after a stretch of passes with nothing to do (default `poll`).
     public var networkHaltsWhenIdle = false
+    /// `impair-rx=drop=P:dup=P:reorder=P:gap=K:delay=US` (or `none`): impairment of received
+    /// frames, applied by the network core before the stack sees them (default none). Fields
+    /// are separated by `:` (not `,`, which QEMU's -fw_cfg string syntax reserves); each may be
+    /// left out; percentages take up to two decimals (`drop=0.25`).
+    public var receiveImpairment = ImpairmentSetting()
+    /// `impair-tx=...` (same syntax): impairment of the frames the stack sends.
+    /// `impair=...` sets both directions at once.
+    public var transmitImpairment = ImpairmentSetting()
+    /// `impair-seed=N` (decimal, up to 18 digits; default 1): the seed of the impairment's
+    /// random choices, so that a run can be repeated.
+    public var impairmentSeed: UInt64 = 1
 
     public init() {}
 }

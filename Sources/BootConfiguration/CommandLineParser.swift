@@ -22,7 +22,9 @@ public enum CommandLineParser {
     public static let summary: StaticString = """
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
         fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
-        run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt
+        run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
+        impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
+        impair-seed=N
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -110,10 +112,79 @@ public enum CommandLineParser {
         } else if matches(name, "net-stats") {
             guard let value, let seconds = decimal(value), seconds <= 86_400 else { return .badValue }
             options.networkStatisticsInterval = seconds
+        } else if matches(name, "impair") || matches(name, "impair-rx") || matches(name, "impair-tx") {
+            guard let value, let setting = impairment(value) else { return .badValue }
+            if !matches(name, "impair-tx") { options.receiveImpairment = setting }
+            if !matches(name, "impair-rx") { options.transmitImpairment = setting }
+        } else if matches(name, "impair-seed") {
+            guard let value, let seed = decimal64(value) else { return .badValue }
+            options.impairmentSeed = seed
         } else {
             return .unknownOption
         }
         return nil
+    }
+
+    /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at
+    /// most once is not required: a later field wins). Nil when any field is wrong.
+    static func impairment(_ bytes: UnsafeRawBufferPointer) -> ImpairmentSetting? {
+        var setting = ImpairmentSetting()
+        if matches(bytes, "none") { return setting }
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ":") {
+            let field = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+            start = index + 1
+            guard let equals = field.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: field[..<equals])
+            let value = UnsafeRawBufferPointer(rebasing: field[(equals + 1)...])
+            if matches(key, "drop") {
+                guard let rate = basisPoints(value) else { return nil }
+                setting.dropBasisPoints = rate
+            } else if matches(key, "dup") {
+                guard let rate = basisPoints(value) else { return nil }
+                setting.duplicateBasisPoints = rate
+            } else if matches(key, "reorder") {
+                guard let rate = basisPoints(value) else { return nil }
+                setting.reorderBasisPoints = rate
+            } else if matches(key, "gap") {
+                guard let gap = decimal(value), gap >= 1 && gap <= 64 else { return nil }
+                setting.reorderGap = gap
+            } else if matches(key, "delay") {
+                guard let microseconds = decimal(value), microseconds <= 1_000_000 else { return nil }
+                setting.delayMicroseconds = microseconds
+            } else {
+                return nil
+            }
+        }
+        return setting
+    }
+
+    /// A percentage of 0...100 with at most two decimals ("1", "0.5", "12.25"), in hundredths
+    /// of a percent; nil otherwise.
+    static func basisPoints(_ bytes: UnsafeRawBufferPointer) -> UInt16? {
+        let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+        guard let whole = decimal(UnsafeRawBufferPointer(rebasing: bytes[..<(dot ?? bytes.count)])), whole <= 100 else {
+            return nil
+        }
+        var hundredths = 0
+        if let dot {
+            let fraction = UnsafeRawBufferPointer(rebasing: bytes[(dot + 1)...])
+            guard fraction.count >= 1 && fraction.count <= 2, let digits = decimal(fraction) else { return nil }
+            hundredths = fraction.count == 1 ? digits * 10 : digits
+        }
+        let total = whole * 100 + hundredths
+        return total <= 10_000 ? UInt16(total) : nil
+    }
+
+    /// A non-negative decimal number of at most 18 digits, or nil.
+    static func decimal64(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value: UInt64 = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// Dotted-quad IPv4 ("10.0.2.15"): four decimal parts of 0...255, no leading garbage.

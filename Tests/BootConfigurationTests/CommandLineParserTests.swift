@@ -116,6 +116,48 @@ final class CommandLineParserTests: XCTestCase {
         }
     }
 
+    func testImpairmentOptions() {
+        let defaults = BootOptions()
+        XCTAssertFalse(defaults.receiveImpairment.isActive)
+        XCTAssertFalse(defaults.transmitImpairment.isActive)
+        XCTAssertEqual(defaults.impairmentSeed, 1)
+
+        let (options, problems) = parse("impair-rx=drop=1:dup=0.5:reorder=2:gap=3:delay=500 impair-tx=drop=12.25 impair-seed=42")
+        XCTAssertTrue(problems.isEmpty)
+        XCTAssertEqual(options.receiveImpairment, ImpairmentSetting(dropBasisPoints: 100, duplicateBasisPoints: 50,
+                                                                    reorderBasisPoints: 200, reorderGap: 3,
+                                                                    delayMicroseconds: 500))
+        XCTAssertEqual(options.transmitImpairment, ImpairmentSetting(dropBasisPoints: 1225))
+        XCTAssertEqual(options.impairmentSeed, 42)
+
+        // impair= sets both directions; none clears; a later word wins; fields may repeat.
+        let both = parse("impair=delay=20:drop=100").0
+        XCTAssertEqual(both.receiveImpairment, ImpairmentSetting(dropBasisPoints: 10_000, delayMicroseconds: 20))
+        XCTAssertEqual(both.transmitImpairment, both.receiveImpairment)
+        let cleared = parse("impair=drop=5 impair-tx=none").0
+        XCTAssertEqual(cleared.receiveImpairment.dropBasisPoints, 500)
+        XCTAssertFalse(cleared.transmitImpairment.isActive)
+        XCTAssertEqual(parse("impair-rx=drop=1:drop=2").0.receiveImpairment.dropBasisPoints, 200)
+        XCTAssertEqual(parse("impair-rx=drop=0.1").0.receiveImpairment.dropBasisPoints, 10)
+        XCTAssertEqual(parse("impair-seed=123456789012345678").0.impairmentSeed, 123_456_789_012_345_678)
+    }
+
+    func testBadImpairmentValuesAreRejectedAndLeaveTheSettingAlone() {
+        for word in ["impair", "impair=", "impair-rx=", "impair-rx=drop", "impair-rx=drop=", "impair-rx=drop=101",
+                     "impair-rx=drop=100.01", "impair-rx=drop=1.234", "impair-rx=drop=1.", "impair-rx=drop=.5",
+                     "impair-rx=drop=-1", "impair-rx=drop=1,dup=1", "impair-rx=drop=1:", "impair-rx=:drop=1",
+                     "impair-rx=loss=1", "impair-rx=gap=0", "impair-rx=gap=65", "impair-rx=delay=1000001",
+                     "impair-rx=delay=5ms", "impair-tx=rx:drop=1", "impair-seed=", "impair-seed=x",
+                     "impair-seed=1234567890123456789", "impair-seed=-1", "impair-seed"] {
+            let (options, problems) = parse("impair-rx=drop=3 \(word)")
+            XCTAssertEqual(problems.map(\.0), [.badValue], word)
+            XCTAssertEqual(options.receiveImpairment, ImpairmentSetting(dropBasisPoints: 300), word)
+            XCTAssertFalse(options.transmitImpairment.isActive, word)
+            XCTAssertEqual(options.impairmentSeed, 1, word)
+        }
+        XCTAssertEqual(parse("impair-dx=drop=1").1.map(\.0), [.unknownOption])
+    }
+
     func testOddBytesNeverCrash() {
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {

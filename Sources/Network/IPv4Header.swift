@@ -12,6 +12,8 @@ public struct IPProtocol: RawRepresentable, Equatable, Sendable {
     public static let icmp = IPProtocol(rawValue: 1)
     /// UDP, RFC 768.
     public static let udp = IPProtocol(rawValue: 17)
+    /// TCP, RFC 9293.
+    public static let tcp = IPProtocol(rawValue: 6)
 }
 
 /// The fixed part of an IPv4 header — RFC 791 §3.1. Options (between byte 20 and the header

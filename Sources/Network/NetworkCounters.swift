@@ -45,6 +45,9 @@ public struct NetworkCounters: Sendable {
     public var icmp = LayerCounters()
     /// UDP datagrams (RFC 768).
     public var udp = LayerCounters()
+    /// TCP segments (RFC 9293) handed to and sent by the connection table; its own counters
+    /// (drops by reason, retransmissions) are the TCP module's.
+    public var tcp = LayerCounters()
     /// Received frames handled without a drop: ARP processed, ICMP echo answered, UDP delivered.
     /// `ethernet.framesIn == framesDelivered + receivedFramesDropped` always holds.
     public var framesDelivered: UInt64 = 0
@@ -90,7 +93,7 @@ public struct NetworkCounters: Sendable {
     // MARK: Enumeration without allocation
 
     /// The number of named counters `entry(at:)` and `entries` yield.
-    public static let entryCount = 5 * 4 + 2 + DropReason.count
+    public static let entryCount = 6 * 4 + 2 + DropReason.count
 
     /// The counter at `index` (`0..<entryCount`) with its console name, or `nil` past the end.
     public func entry(at index: Int) -> (name: StaticString, value: UInt64)? {
@@ -115,11 +118,15 @@ public struct NetworkCounters: Sendable {
         case 17: return ("udp.bytesIn", udp.bytesIn)
         case 18: return ("udp.framesOut", udp.framesOut)
         case 19: return ("udp.bytesOut", udp.bytesOut)
-        case 20: return ("framesDelivered", framesDelivered)
-        case 21: return ("arpResolutionFailures", arpResolutionFailures)
+        case 20: return ("tcp.framesIn", tcp.framesIn)
+        case 21: return ("tcp.bytesIn", tcp.bytesIn)
+        case 22: return ("tcp.framesOut", tcp.framesOut)
+        case 23: return ("tcp.bytesOut", tcp.bytesOut)
+        case 24: return ("framesDelivered", framesDelivered)
+        case 25: return ("arpResolutionFailures", arpResolutionFailures)
         default:
-            guard index >= 22, index < NetworkCounters.entryCount,
-                  let reason = DropReason(rawValue: UInt8(truncatingIfNeeded: index - 22))
+            guard index >= 26, index < NetworkCounters.entryCount,
+                  let reason = DropReason(rawValue: UInt8(truncatingIfNeeded: index - 26))
             else { return nil }
             return (reason.name, dropCounts[reason])
         }

@@ -25,6 +25,13 @@ extension NetworkStack {
             try handleICMP(datagram, ethernet: ethernet, transmitter: &transmitter)
         } else if header.protocolNumber == .udp {
             try handleUDP(datagram, ethernet: ethernet, now: now, transmitter: &transmitter)
+        } else if header.protocolNumber == .tcp {
+            // TCP has no broadcast or multicast form (RFC 1122 §4.2.3.10): only our address.
+            counters.tcp.received(datagram.payload.count)
+            guard header.destination == configuration.address else { throw .notForUs }
+            delivery = DatagramDelivery(listener: DatagramDelivery.tcpListener, payload: datagram.payload,
+                                        source: header.source, sourcePort: 0, destinationPort: 0,
+                                        destination: header.destination, transport: .tcp)
         } else {
             throw .unknownProtocol
         }

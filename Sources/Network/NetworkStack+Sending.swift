@@ -1,4 +1,4 @@
-// Originating UDP datagrams: routing to the next hop, ARP resolution, and queueing while it resolves.
+// Originating UDP datagrams and other IPv4 datagrams (TCP): routing to the next hop, ARP resolution, and queueing while it resolves.
 
 import RawBytes
 
@@ -22,11 +22,49 @@ extension NetworkStack {
             counters.countDrop(.datagramTooLarge)
             return .datagramTooLarge
         }
+        let source = configuration.address
+        return route(to: destination, now: now, transmitter: &transmitter) { buffer, ethernet, identification in
+            UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
+                                    destination: destination, destinationPort: port, payload: data,
+                                    identification: identification)
+        }
+    }
+
+    /// Sends an IPv4 datagram of protocol `protocolNumber` from our address to `destination`:
+    /// `writePayload` writes the transport header and data straight into the frame (it gets the
+    /// room after the IPv4 header and returns the length it wrote, 0 to give up). Routing, ARP
+    /// and queueing are those of `sendDatagram`. The TCP connection table sends through this.
+    public mutating func sendIPv4<Transmitter: FrameTransmitter>(protocolNumber: IPProtocol, to destination: IPv4Address,
+                                                                 now: UInt64, transmitter: inout Transmitter,
+                                                                 payload writePayload: (UnsafeMutableRawBufferPointer) -> Int) -> SendResult {
+        let source = configuration.address
+        return route(to: destination, now: now, transmitter: &transmitter) { buffer, ethernet, identification in
+            let payloadOffset = EthernetHeader.size + IPv4Header.minimumSize
+            guard buffer.count > payloadOffset else { return 0 }
+            let room = min(buffer.count, EthernetHeader.maximumFrameSize) - payloadOffset
+            let length = writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[payloadOffset..<payloadOffset + room]))
+            guard length > 0, length <= room else { return 0 }
+            let writer = NetworkOrderWriter(buffer)
+            ethernet.write(to: writer)
+            IPv4Header(protocolNumber: protocolNumber, source: source, destination: destination,
+                       payloadLength: length, identification: identification)
+                .write(to: writer, at: EthernetHeader.size)
+            return EthernetHeader.finish(writer, length: payloadOffset + length)
+        }
+    }
+
+    /// Routes a datagram to `destination` and builds its frame with `build` (given the buffer,
+    /// the Ethernet header to write and an IPv4 identification): straight into a transmit
+    /// buffer when the next hop's hardware address is known, otherwise into the ARP queue, to
+    /// leave when ARP answers (RFC 1122 §2.3.2.2).
+    private mutating func route<Transmitter: FrameTransmitter>(
+        to destination: IPv4Address, now: UInt64, transmitter: inout Transmitter,
+        build: (UnsafeMutableRawBufferPointer, EthernetHeader, UInt16) -> Int
+    ) -> SendResult {
         guard let hop = nextHop(for: destination) else {
             counters.countDrop(.noRoute)
             return .noRoute
         }
-        let source = configuration.address
         let ourHardwareAddress = configuration.hardwareAddress
         let identification = takeIdentification()
         let resolved: MACAddress?
@@ -41,20 +79,12 @@ extension NetworkStack {
         }
         if let hardwareAddress = resolved {
             let ethernet = EthernetHeader(destination: hardwareAddress, source: ourHardwareAddress, etherType: .ipv4)
-            let sent = transmit(&transmitter) { buffer in
-                UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
-                                        destination: destination, destinationPort: port, payload: data,
-                                        identification: identification)
-            }
+            let sent = transmit(&transmitter) { buffer in build(buffer, ethernet, identification) }
             return sent ? .sent : .transmitRingFull
         }
         // The destination MAC is filled in when the frame leaves the queue.
         let ethernet = EthernetHeader(destination: .zero, source: ourHardwareAddress, etherType: .ipv4)
-        let queued = pendingQueue.enqueue(nextHop: address, now: now) { buffer in
-            UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
-                                    destination: destination, destinationPort: port, payload: data,
-                                    identification: identification)
-        }
+        let queued = pendingQueue.enqueue(nextHop: address, now: now) { buffer in build(buffer, ethernet, identification) }
         guard queued else {
             counters.countDrop(.arpQueueFull)
             return .queueFull

@@ -181,6 +181,8 @@ struct TransmittedFrame {
                 counters.icmp.sent(transportLength)
             } else if ipProtocol == .udp {
                 counters.udp.sent(transportLength)
+            } else if ipProtocol == .tcp {
+                counters.tcp.sent(transportLength)
             }
         }
     }

@@ -69,7 +69,7 @@ final class AddressAndCounterTests: XCTestCase {
         counters.countDrop(.noRoute)
         let entries = Array(counters.entries)
         XCTAssertEqual(entries.count, NetworkCounters.entryCount)
-        XCTAssertEqual(NetworkCounters.entryCount, 22 + DropReason.allCases.count)
+        XCTAssertEqual(NetworkCounters.entryCount, 26 + DropReason.allCases.count)
         XCTAssertEqual(DropReason.count, DropReason.allCases.count)
         let names = entries.map { "\($0.name)" }
         XCTAssertEqual(Set(names).count, names.count, "names are unique")

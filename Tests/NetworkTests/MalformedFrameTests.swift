@@ -160,11 +160,29 @@ final class MalformedFrameTests: XCTestCase {
         assertDropped(otherSource, as: .badChecksum, "UDP pseudo-header source")
     }
 
-    func testUnknownProtocolsAndMessages() {
+    func testTCPSegmentsToUsAreHandedToTheCallerWithTheirAddresses() {
         var tcp = udpFrame(payload: Array(0..<20))
         tcp[23] = 6
         fixIPv4Checksum(&tcp)
-        assertDropped(tcp, as: .unknownProtocol, "TCP")
+        var stack = makeStack()
+        var transmitter = RecordingTransmitter()
+        let delivery = tcp.withUnsafeBytes { frame in
+            stack.receive(frame: frame, now: 0, transmitter: &transmitter)
+        }
+        XCTAssertEqual(delivery?.transport, .tcp)
+        XCTAssertEqual(delivery?.listener, DatagramDelivery.tcpListener)
+        XCTAssertEqual(delivery?.destination, stack.configuration.address)
+        XCTAssertEqual(delivery?.payload.count, 28, "the whole IPv4 payload: TCP parses its own header")
+        XCTAssertEqual(stack.counters.tcp.framesIn, 1)
+        XCTAssertEqual(stack.counters.totalDrops, 0)
+        XCTAssertTrue(transmitter.frames.isEmpty)
+    }
+
+    func testUnknownProtocolsAndMessages() {
+        var generic = udpFrame(payload: Array(0..<20))
+        generic[23] = 47   // GRE: no handler
+        fixIPv4Checksum(&generic)
+        assertDropped(generic, as: .unknownProtocol, "GRE")
         var echoReply = icmpEchoRequestFrame()
         echoReply[34] = 0
         put16(&echoReply, 36, 0)

@@ -14,6 +14,9 @@ import RawBytes
 public struct InitialSequenceNumberGenerator: Sendable {
     /// The secret key of F.
     private let secretKey: SipHashKey
+    /// When set, every ISN is this number: a connection created from a SYN cookie must use
+    /// the cookie it already sent as its ISS (RFC 4987 §3.6).
+    private let fixedNumber: SequenceNumber?
 
     /// The period of M in nanoseconds: 4 µs (RFC 9293 §3.4.1).
     public static let clockPeriodNanoseconds: UInt64 = 4_000
@@ -21,10 +24,23 @@ public struct InitialSequenceNumberGenerator: Sendable {
     /// Creates a generator with a secret key.
     public init(secretKey: SipHashKey) {
         self.secretKey = secretKey
+        self.fixedNumber = nil
+    }
+
+    /// A generator that always returns `number`: the connection table uses it to rebuild a
+    /// connection from a SYN cookie, whose ISS the peer already acknowledged.
+    public static func fixed(_ number: SequenceNumber) -> InitialSequenceNumberGenerator {
+        InitialSequenceNumberGenerator(secretKey: SipHashKey(low: 0, high: 0), fixedNumber: number)
+    }
+
+    private init(secretKey: SipHashKey, fixedNumber: SequenceNumber?) {
+        self.secretKey = secretKey
+        self.fixedNumber = fixedNumber
     }
 
     /// The ISN for a connection from `local` to `remote` at monotonic time `nowNanoseconds`.
     public func initialSequenceNumber(local: TCPEndpoint, remote: TCPEndpoint, nowNanoseconds: UInt64) -> SequenceNumber {
+        if let fixedNumber { return fixedNumber }
         let timer = UInt32(truncatingIfNeeded: nowNanoseconds / Self.clockPeriodNanoseconds)
         return SequenceNumber(timer &+ UInt32(truncatingIfNeeded: keyedHash(local: local, remote: remote)))
     }

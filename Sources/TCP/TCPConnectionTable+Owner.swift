@@ -1,0 +1,151 @@
+// The connection table's owner side: per-connection calls by ID, release and abort, timers, and scanning connections.
+
+import RawBytes
+
+extension TCPConnectionTable {
+    // MARK: - Timers
+
+    /// Runs every connection's timers (retransmission, TIME-WAIT) and frees slots that are done.
+    /// A released connection left in FIN-WAIT-2 longer than the TIME-WAIT duration is reset:
+    /// nobody will read from it and the peer may never send its FIN (Linux's tcp_fin_timeout).
+    public mutating func poll<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
+        withCountingTransmitter(&output) { counting in
+            for index in slots.indices where slots[index].connection != nil {
+                let before = snapshot(index)
+                slots[index].connection!.poll(now: now, output: &counting)
+                if slots[index].isReleased, let since = slots[index].finishWait2Since,
+                   slots[index].connection!.state == .finishWait2, now &- since >= configuration.timeWaitDuration {
+                    slots[index].connection!.abort(output: &counting)
+                }
+                settle(index, before: before, now: now, output: &counting)
+            }
+            record(counting)
+        }
+    }
+
+    // MARK: - Reading a connection (nil / 0 / false for an ID the owner does not hold)
+
+    /// The connection's state.
+    public func state(of id: TCPConnectionID) -> TCPState? { ownedSlot(id).flatMap { slots[$0].connection?.state } }
+    /// Why it ended, when it ended abnormally.
+    public func error(of id: TCPConnectionID) -> TCPConnectionError? { ownedSlot(id).flatMap { slots[$0].connection?.error } }
+    /// The owner (program or channel number).
+    public func owner(of id: TCPConnectionID) -> Int? { ownedSlot(id).map { slots[$0].owner } }
+    /// The peer's endpoint.
+    public func remote(of id: TCPConnectionID) -> TCPEndpoint? { ownedSlot(id).flatMap { slots[$0].connection?.remote } }
+    /// Our port.
+    public func localPort(of id: TCPConnectionID) -> UInt16? { ownedSlot(id).flatMap { slots[$0].connection?.local.port } }
+    /// Received bytes waiting to be read.
+    public func readableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).flatMap { slots[$0].connection?.readableCount } ?? 0 }
+    /// How many bytes `send` would take now.
+    public func writableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).flatMap { slots[$0].connection?.writableCount } ?? 0 }
+    /// Whether the peer's FIN arrived.
+    public func peerFinished(_ id: TCPConnectionID) -> Bool { ownedSlot(id).flatMap { slots[$0].connection?.peerFinished } ?? false }
+    /// Whether the owner holds `id` (it is allocated, shown to the owner and not released).
+    public func isValid(_ id: TCPConnectionID) -> Bool { ownedSlot(id) != nil }
+    /// The statistics of one connection.
+    public func statistics(of id: TCPConnectionID) -> TCPConnectionStatistics? {
+        ownedSlot(id).flatMap { slots[$0].connection?.statistics }
+    }
+
+    // MARK: - Owner calls
+
+    /// Queues `bytes` on the connection and sends what the window allows; returns how many
+    /// bytes were taken (0 for an ID the owner does not hold, or a connection that cannot send).
+    @discardableResult
+    public mutating func send<Output: TCPSegmentTransmitter>(_ bytes: ByteReader, on id: TCPConnectionID, now: UInt64,
+                                                            output: inout Output) -> Int {
+        guard let index = ownedSlot(id) else { return 0 }
+        return withCountingTransmitter(&output) { counting in
+            let before = snapshot(index)
+            let taken = slots[index].connection!.send(bytes, now: now, output: &counting)
+            settle(index, before: before, now: now, output: &counting)
+            record(counting)
+            return taken
+        }
+    }
+
+    /// Copies received bytes into `buffer`; returns how many.
+    public mutating func read<Output: TCPSegmentTransmitter>(from id: TCPConnectionID, into buffer: UnsafeMutableRawBufferPointer,
+                                                            now: UInt64, output: inout Output) -> Int {
+        guard let index = ownedSlot(id) else { return 0 }
+        return withCountingTransmitter(&output) { counting in
+            let before = snapshot(index)
+            let count = slots[index].connection!.read(into: buffer, now: now, output: &counting)
+            settle(index, before: before, now: now, output: &counting)
+            record(counting)
+            return count
+        }
+    }
+
+    /// No more data from us: a FIN follows the queued data (RFC 9293 §3.10.4). The owner keeps
+    /// the ID (it may still read) until `release`.
+    public mutating func shutdown<Output: TCPSegmentTransmitter>(_ id: TCPConnectionID, now: UInt64, output: inout Output) {
+        guard let index = ownedSlot(id) else { return }
+        withCountingTransmitter(&output) { counting in
+            let before = snapshot(index)
+            slots[index].connection!.close(now: now, output: &counting)
+            settle(index, before: before, now: now, output: &counting)
+            record(counting)
+        }
+    }
+
+    /// The owner is done with `id`. A connection still open is closed: with a FIN after the
+    /// queued data, or with a RST when received data was left unread (RFC 9293 §3.10.4, RFC
+    /// 2525 §2.17: the peer must learn that its data was lost). The slot is freed once the
+    /// connection is CLOSED; until then (FIN-WAIT, LAST-ACK, TIME-WAIT) it works on its own.
+    public mutating func release<Output: TCPSegmentTransmitter>(_ id: TCPConnectionID, now: UInt64, output: inout Output) {
+        guard let index = ownedSlot(id) else { return }
+        withCountingTransmitter(&output) { counting in
+            let before = snapshot(index)
+            slots[index].isReleased = true
+            unqueueEvents(index)
+            if slots[index].connection!.readableCount > 0 {
+                slots[index].connection!.abort(output: &counting)
+            } else {
+                slots[index].connection!.close(now: now, output: &counting)
+            }
+            settle(index, before: before, now: now, output: &counting)
+            record(counting)
+        }
+    }
+
+    /// `owner` is gone (its program ended): every connection it holds or was chosen for is
+    /// reset (RFC 9293 §3.10.5 ABORT) and released, and it stops listening everywhere.
+    public mutating func abortAll<Output: TCPSegmentTransmitter>(owner: Int, now: UInt64, output: inout Output) {
+        for index in listeners.indices where listeners[index].port != 0 && listeners[index].owner == owner {
+            stopListening(port: listeners[index].port, owner: owner)
+        }
+        withCountingTransmitter(&output) { counting in
+            for index in slots.indices where slots[index].connection != nil && slots[index].owner == owner && !slots[index].isReleased {
+                let before = snapshot(index)
+                slots[index].isReleased = true
+                unqueueEvents(index)
+                slots[index].connection!.abort(output: &counting)
+                settle(index, before: before, now: now, output: &counting)
+            }
+            record(counting)
+        }
+    }
+
+    // MARK: - Scanning
+
+    /// The first connection after `id` (or the first of all for `nil`) that an owner holds,
+    /// in ID order: `var id = table.nextConnection(after: nil); while let current = id { ...;
+    /// id = table.nextConnection(after: current) }` lets the caller mutate the table meanwhile.
+    public func nextConnection(after id: TCPConnectionID?) -> TCPConnectionID? {
+        var index = id.map { Int($0) + 1 } ?? 0
+        while index < capacity {
+            if ownedSlot(TCPConnectionID(index)) != nil { return TCPConnectionID(index) }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Calls `body` with every connection an owner holds, in ID order.
+    public func forEachConnection(_ body: (TCPConnectionID) -> Void) {
+        for index in slots.indices where ownedSlot(TCPConnectionID(index)) != nil {
+            body(TCPConnectionID(index))
+        }
+    }
+}

@@ -215,7 +215,13 @@ public struct HTTPRequestParser {
             state = .requestLineStart
             return nil
         case .method:
-            if byte == .space { state = .target; return nil }
+            if byte == .space {
+                // The previous request's path was kept for withPath until now.
+                pathLength = 0
+                pathTooLong = false
+                state = .target
+                return nil
+            }
             guard byte.isTokenCharacter else { return fail(.badRequest) }
             return takeMethod(byte)
         case .target:

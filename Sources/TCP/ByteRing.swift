@@ -42,6 +42,29 @@ public final class ByteRing {
         return accepted
     }
 
+    /// Copies as much of `bytes` as fits into the free space, `offset` bytes past the tail,
+    /// without making it readable; returns how many bytes were written. Out-of-order data is
+    /// kept this way at its place in the stream (RFC 9293 §3.10.7.4 "seventh": segments beyond
+    /// RCV.NXT may be held), so filling the hole later needs no copy and no allocation.
+    @discardableResult
+    public func write(_ bytes: ByteReader, atTailOffset offset: Int) -> Int {
+        guard offset >= 0, offset < freeSpace else { return 0 }
+        let accepted = min(bytes.count, freeSpace - offset)
+        guard accepted > 0, let source = bytes.baseAddress else { return 0 }
+        let start = (head + count + offset) % storage.count
+        let first = min(accepted, storage.count - start)
+        (storage.baseAddress! + start).copyMemory(from: source, byteCount: first)
+        if accepted > first {
+            storage.baseAddress!.copyMemory(from: source + first, byteCount: accepted - first)
+        }
+        return accepted
+    }
+
+    /// Makes `length` bytes already written past the tail (by `write(_:atTailOffset:)`) readable.
+    public func commit(_ length: Int) {
+        count += min(max(length, 0), freeSpace)
+    }
+
     /// Up to `length` bytes starting `offset` bytes after the head, as two pieces (the second
     /// empty unless the range wraps). Valid until the ring is next changed.
     public func peek(offset: Int, length: Int) -> (ByteReader, ByteReader) {

@@ -13,6 +13,9 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
     public var duplicateAcknowledgments: UInt64 = 0
     /// Segments that arrived beyond RCV.NXT and were queued for reassembly.
     public var outOfOrderSegments: UInt64 = 0
+    /// Out-of-order segments dropped because the reassembly queue had no free run
+    /// (`ReassemblyQueue.capacity`); the peer resends them.
+    public var reassemblyOverflows: UInt64 = 0
     /// Zero-window probes sent (RFC 9293 §3.8.6.1).
     public var zeroWindowProbes: UInt64 = 0
     /// Challenge ACKs sent (RFC 5961).
@@ -32,6 +35,7 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
         fastRetransmissions &+= other.fastRetransmissions
         duplicateAcknowledgments &+= other.duplicateAcknowledgments
         outOfOrderSegments &+= other.outOfOrderSegments
+        reassemblyOverflows &+= other.reassemblyOverflows
         zeroWindowProbes &+= other.zeroWindowProbes
         challengeAcknowledgments &+= other.challengeAcknowledgments
         unacceptableSegments &+= other.unacceptableSegments

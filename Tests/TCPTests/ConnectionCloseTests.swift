@@ -14,6 +14,7 @@ final class ConnectionCloseTests: XCTestCase {
         XCTAssertEqual(talk.connection.state, .finishWait2)
         // Half-close: the peer may still send data to us.
         talk.inject(flags: [.acknowledgment], acknowledgment: talk.iss &+ 2, payload: [42])
+        talk.advance(by: 40_000_000)
         expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 2, acknowledgment: 1002)
         talk.inject(flags: [.finish, .acknowledgment], sequence: 1002, acknowledgment: talk.iss &+ 2)
         XCTAssertEqual(talk.connection.state, .timeWait)

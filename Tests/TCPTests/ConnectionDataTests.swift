@@ -8,6 +8,9 @@ final class ConnectionDataTests: XCTestCase {
         var talk = Conversation()
         talk.establishPassively()
         talk.inject(flags: [.acknowledgment, .push], payload: Array("hello".utf8))
+        XCTAssertTrue(talk.wire.take().isEmpty, "one segment: the ACK is delayed (RFC 5681 §4.2)")
+        XCTAssertEqual(talk.connection.nextDeadline, talk.now + 40_000_000)
+        talk.advance(by: 40_000_000)
         expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 1006)
         XCTAssertEqual(talk.connection.readableCount, 5)
         XCTAssertEqual(talk.read(), Array("hello".utf8))
@@ -26,6 +29,7 @@ final class ConnectionDataTests: XCTestCase {
         var talk = Conversation()
         talk.establishPassively()
         talk.inject(flags: [.acknowledgment], payload: [1, 2, 3, 4])
+        talk.advance(by: 40_000_000)
         _ = talk.wire.take()
         // Overlaps: 1003...1008 carries two old bytes and four new ones.
         talk.inject(flags: [.acknowledgment], sequence: 1003, payload: [3, 4, 5, 6, 7, 8])
@@ -42,6 +46,7 @@ final class ConnectionDataTests: XCTestCase {
         _ = talk.wire.take()
         let payload = (0..<32).map { UInt8($0) }
         talk.inject(flags: [.acknowledgment], sequence: 0xFFFF_FFF1, payload: payload)
+        talk.advance(by: 40_000_000)
         expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 0x11)
         XCTAssertEqual(talk.read(), payload)
     }
@@ -68,10 +73,11 @@ final class ConnectionDataTests: XCTestCase {
         talk.peerWindow = 1500
         talk.establishPassively()
         XCTAssertEqual(talk.send([UInt8](repeating: 7, count: 4000)), 4000)
-        XCTAssertEqual(talk.wire.take().map(\.payload.count), [1460, 40])
+        XCTAssertEqual(talk.wire.take().map(\.payload.count), [1460],
+                       "sender SWS avoidance (RFC 9293 §3.8.6.2.1): no 40-byte tail while a segment is in flight")
         talk.peerWindow = 3000
-        talk.inject(flags: [.acknowledgment], acknowledgment: talk.iss &+ 1501)
-        XCTAssertEqual(talk.wire.take().map(\.payload.count), [1460, 1040], "2500 left, 3000 offered")
+        talk.inject(flags: [.acknowledgment], acknowledgment: talk.iss &+ 1461)
+        XCTAssertEqual(talk.wire.take().map(\.payload.count), [1460, 1080], "2540 left, 3000 offered")
     }
 
     func testSendBufferIsBounded() {
@@ -90,8 +96,10 @@ final class ConnectionDataTests: XCTestCase {
         let ack = expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 1009)
         XCTAssertEqual(ack?.header.window, 0, "only what fits is taken; the window is closed")
         XCTAssertEqual(talk.read(upTo: 3), [1, 2, 3])
+        XCTAssertTrue(talk.wire.take().isEmpty, "receiver SWS avoidance: 3 bytes are less than half the buffer")
+        XCTAssertEqual(talk.read(upTo: 1), [4])
         let update = expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 1009)
-        XCTAssertEqual(update?.header.window, 3, "reading reopens the window and says so")
+        XCTAssertEqual(update?.header.window, 4, "reading reopens the window and says so")
     }
 
     func testUnacceptableSegmentIsAnsweredWithAnAck() {

@@ -1,0 +1,172 @@
+// What one connection sends: new data within min(cwnd, SND.WND), FIN, ACKs, retransmissions, zero-window probes, SYNs and RSTs (RFC 9293 §3.10, RFC 5681, RFC 9293 §3.8.6).
+
+import RawBytes
+
+extension TCPConnection {
+    /// SMSS: the largest segment we send — the peer's MSS, bounded by our own (RFC 9293 §3.7.1).
+    var sendMaximumSegmentSize: Int { Int(min(peerMaximumSegmentSize, configuration.maximumSegmentSize)) }
+
+    /// One past the last byte the user queued.
+    var sendDataEnd: SequenceNumber { sendBufferSequence + UInt32(sendBuffer.count) }
+
+    /// Sends data from SND.NXT as far as min(cwnd, SND.WND) from SND.UNA allows (RFC 5681 §3,
+    /// RFC 9293 §3.8.6), then our FIN when all data is sent, then a bare ACK if one is still
+    /// owed; finally arms or stops the persist timer.
+    ///
+    /// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment goes out when it is full-sized,
+    /// when it carries all the queued data (Nagle is not implemented, so always), when it is at
+    /// least half the largest window the peer offered, or when nothing is in flight (then no
+    /// ACK would come to wake us, which replaces the RFC's override timer).
+    mutating func transmitPending<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
+        guard isSynchronized, state != .synchronizeReceived else { return }
+        let segmentSize = sendMaximumSegmentSize
+        while sendNext < sendDataEnd {
+            let unsent = Int(SequenceNumber.octets(from: sendNext, to: sendDataEnd))
+            let windowEnd = sendUnacknowledged + min(congestion.congestionWindow, sendWindow)
+            let usable = sendNext < windowEnd ? Int(SequenceNumber.octets(from: sendNext, to: windowEnd)) : 0
+            let length = min(unsent, usable, segmentSize)
+            guard length > 0 else { break }
+            let inFlight = sendNext != sendUnacknowledged
+            guard length == segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
+            let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
+            let (first, second) = sendBuffer.peek(offset: offset, length: length)
+            let flags: TCPFlags = length == unsent ? [.acknowledgment, .push] : [.acknowledgment]
+            emitAcknowledging(sequence: sendNext, flags: flags, payload: first, continuation: second, output: &output)
+            let end = sendNext + UInt32(length)
+            if end <= sendMaximum {
+                statistics.timeoutRetransmissions += 1   // go-back-N after an RTO
+            } else {
+                statistics.segmentsSent += 1
+                if sendNext >= sendMaximum { retransmissionTimer.beginMeasurement(endingAt: end, now: now) }
+                sendMaximum = end
+            }
+            sendNext = end
+            retransmissionTimer.startIfStopped(now: now)
+        }
+        if finishQueued && sendNext == sendDataEnd {
+            if finishSequence == nil {
+                statistics.segmentsSent += 1
+            } else {
+                statistics.timeoutRetransmissions += 1
+            }
+            finishSequence = sendNext
+            emitAcknowledging(sequence: sendNext, flags: [.finish, .acknowledgment], output: &output)
+            sendNext += 1
+            if sendNext > sendMaximum { sendMaximum = sendNext }
+            retransmissionTimer.startIfStopped(now: now)
+        }
+        if acknowledgmentPending {
+            sendAcknowledgment(output: &output)
+        }
+        updatePersistTimer(now: now)
+    }
+
+    /// RFC 9293 §3.8.6.1: probe a zero window while data waits and nothing is in flight (no
+    /// retransmission timer runs); stop as soon as the window opens or data is in flight.
+    mutating func updatePersistTimer(now: UInt64) {
+        if sendWindow == 0 && sendNext < sendDataEnd && retransmissionTimer.deadline == nil && state != .timeWait {
+            persistTimer.start(now: now, interval: retransmissionTimer.retransmissionTimeout)
+        } else {
+            persistTimer.stop()
+        }
+    }
+
+    /// A zero-window probe — RFC 9293 §3.8.6.1: one byte of new data at SND.NXT, sent beyond
+    /// the zero window. SND.NXT stays: the byte is sent again as ordinary data once the window
+    /// opens; SND.MAX covers it so the peer's ACK of it is acceptable if it took it.
+    mutating func sendZeroWindowProbe<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
+        let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
+        let (first, _) = sendBuffer.peek(offset: offset, length: 1)
+        guard first.count == 1 else {
+            persistTimer.stop()
+            return
+        }
+        emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], payload: first, output: &output)
+        if sendNext + 1 > sendMaximum { sendMaximum = sendNext + 1 }
+        statistics.zeroWindowProbes += 1
+        persistTimer.probeSent(now: now, maximumInterval: configuration.retransmission.maximumTimeout)
+    }
+
+    /// Resends the segment at SND.UNA — data up to one SMSS, or our FIN — for an RTO (RFC 6298
+    /// §5.4), a fast retransmit (RFC 5681 §3.2 step 3) or a NewReno partial ACK (RFC 6582 §3.2
+    /// step 5). It ignores cwnd and the peer's window, as those rules require. Returns the
+    /// sequence space it covered (0 when nothing was outstanding).
+    @discardableResult
+    mutating func retransmitFirstSegment<Output: TCPSegmentTransmitter>(output: inout Output) -> UInt32 {
+        let dataEnd = sendDataEnd
+        if sendUnacknowledged < dataEnd && sendUnacknowledged >= sendBufferSequence {
+            let remaining = Int(SequenceNumber.octets(from: sendUnacknowledged, to: dataEnd))
+            let length = min(remaining, sendMaximumSegmentSize)
+            let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendUnacknowledged))
+            let (first, second) = sendBuffer.peek(offset: offset, length: length)
+            let flags: TCPFlags = length == remaining ? [.acknowledgment, .push] : [.acknowledgment]
+            emitAcknowledging(sequence: sendUnacknowledged, flags: flags, payload: first, continuation: second, output: &output)
+            return UInt32(length)
+        }
+        if let finish = finishSequence, sendUnacknowledged <= finish {
+            emitAcknowledging(sequence: finish, flags: [.finish, .acknowledgment], output: &output)
+            return 1
+        }
+        return 0
+    }
+
+    /// Sends our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) and starts its timer.
+    mutating func sendSynchronize<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
+        sendNext = initialSendSequence + 1
+        sendMaximum = sendNext
+        emitSynchronize(output: &output)
+        retransmissionTimer.beginMeasurement(endingAt: sendNext, now: now)
+        retransmissionTimer.startIfStopped(now: now)
+    }
+
+    /// Emits <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> with our MSS (RFC 9293
+    /// §3.7.1) and window scale (RFC 7323 §2.2: on a SYN always, on a SYN-ACK only when the
+    /// peer's SYN had it). A SYN's window field is never scaled, so it offers at most 65535.
+    func emitSynchronize<Output: TCPSegmentTransmitter>(output: inout Output) {
+        let acknowledging = state == .synchronizeReceived
+        var options = TCPOptions(maximumSegmentSize: configuration.maximumSegmentSize)
+        if !acknowledging || peerOffersWindowScale {
+            options.windowScale = Self.windowScale(forReceiveCapacity: configuration.receiveBufferCapacity)
+        }
+        emit(sequence: initialSendSequence, acknowledgment: acknowledging ? receiveNext : SequenceNumber(0),
+             flags: acknowledging ? [.synchronize, .acknowledgment] : [.synchronize],
+             window: UInt16(min(receiveBuffer.freeSpace, 0xFFFF)), options: options, output: &output)
+    }
+
+    /// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>: the ACK of §3.10.7.4 and the challenge ACK of RFC 5961.
+    mutating func sendAcknowledgment<Output: TCPSegmentTransmitter>(output: inout Output) {
+        emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], output: &output)
+    }
+
+    /// <SEQ=sequence><CTL=RST>.
+    mutating func sendReset<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, output: inout Output) {
+        statistics.resetsSent += 1
+        emit(sequence: sequence, acknowledgment: SequenceNumber(0), flags: [.reset], window: 0, output: &output)
+    }
+
+    /// Emits a segment carrying <ACK=RCV.NXT> and our current window (RFC 9293 §3.10.7.4): it
+    /// acknowledges everything received, so any owed or delayed ACK is settled by it.
+    mutating func emitAcknowledging<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, flags: TCPFlags,
+                                                                   payload: ByteReader = ByteReader(),
+                                                                   continuation: ByteReader = ByteReader(),
+                                                                   output: inout Output) {
+        acknowledgmentPending = false
+        delayedAcknowledgmentDeadline = nil
+        segmentsSinceAcknowledgment = 0
+        let window = advertisedWindowField()
+        emit(sequence: sequence, acknowledgment: receiveNext, flags: flags, window: window,
+             payload: payload, continuation: continuation, output: &output)
+    }
+
+    /// Hands one segment to the transmitter: the fixed header of RFC 9293 §3.1 plus options
+    /// (§3.2); the transmitter builds and checksums it.
+    func emit<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, acknowledgment: SequenceNumber,
+                                             flags: TCPFlags, window: UInt16, options: TCPOptions = TCPOptions(),
+                                             payload: ByteReader = ByteReader(), continuation: ByteReader = ByteReader(),
+                                             output: inout Output) {
+        let header = TCPHeader(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
+                               acknowledgmentNumber: acknowledgment, flags: flags, window: window)
+        output.transmit(TCPOutgoingSegment(source: local, destination: remote, header: header, options: options,
+                                           payload: payload, payloadContinuation: continuation))
+    }
+}

@@ -1,22 +1,22 @@
-// linux-echo-server: a minimal UDP echo server (RFC 862) for the Linux guest of the UDP echo
-// benchmark (scripts/bench-udp.sh). It runs as the child of the initramfs's /init, so it is
-// built as a fully static executable (see scripts/build-linux-guest.sh).
+// linux-echo-server: the servers of the benchmark's Linux guest (scripts/build-linux-guest.sh):
+// UDP echo, TCP echo and a static HTTP/1.1 site, on the same ports as Swiglet's. It runs as the
+// child of the initramfs's /init, so it is built as a fully static executable.
 //
-// Usage: linux-echo-server [PORT]      (default 7; binds 0.0.0.0)
-//        linux-echo-server --spin      (the spinner of scripts/bench-intrusion.sh instead: the
-//                                       same loop as Swiglet's spinner program, rate each second)
+// Usage: linux-echo-server [OPTIONS] [UDP_PORT]
+//          --udp PORT       UDP echo port (default 7; 0: none; a bare number means the same)
+//          --tcp-echo PORT  TCP echo port (default 7; 0: none)
+//          --http PORT      HTTP port (default 80; 0: none)
+//          --site DIR       the directory served over HTTP (default /site)
+//          --threads N      TCP worker threads (default: one per online CPU)
+//        linux-echo-server --spin   (the spinner of scripts/bench-intrusion.sh instead)
 //
-// Design: a plain blocking recvfrom/sendto loop, one datagram per system call each way. This
-// is what a straightforward C echo server does, so the Linux baseline is the ordinary kernel
-// path. recvmmsg/sendmmsg would batch under load, but Swift's Glibc module does not export
-// them (they need _GNU_SOURCE), and a batch only helps when many requests are in flight.
-// The receive buffer is enlarged so that a window of 32 requests is not dropped while the
-// server is busy.
+// Design: UDP echo is a blocking recvfrom/sendto loop on the main thread (UDPEcho.swift). TCP
+// echo and HTTP run on N worker threads, each with its own epoll loop and its own
+// SO_REUSEPORT listening sockets (TCPServers.swift); the site's responses are prebuilt at
+// start (Site.swift).
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Writes a line to a file descriptor (unbuffered: the console must show it at once).
@@ -30,94 +30,76 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-/// The spinner: the arithmetic loop of Sources/Programs/Spinner, with the time read from
-/// CLOCK_MONOTONIC every 2^16 iterations; prints "spinner: N iterations/s" once a second.
-func spin() -> Never {
-    func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-    var state: UInt64 = 0x2545_F491_4F6C_DD1D
-    var accumulator: UInt64 = 0
-    var iterations: UInt64 = 0
-    var intervalStart = now()
-    while true {
-        for _ in 0..<(1 << 16) {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            accumulator = accumulator &* 31 &+ state
-        }
-        iterations += 1 << 16
-        let elapsed = now() &- intervalStart
-        if elapsed >= 1_000_000_000 {
-            say("spinner: \(iterations * 1_000 / max(elapsed / 1_000_000, 1)) iterations/s (checksum \(accumulator & 0xFFFF))")
-            iterations = 0
-            intervalStart = now()
-        }
-    }
-}
-
-var port: UInt16 = 7
-let arguments = CommandLine.arguments
-if arguments.count == 2 && arguments[1] == "--spin" { spin() }
-if arguments.count > 2 || (arguments.count == 2 && UInt16(arguments[1]) == nil) {
-    say("usage: linux-echo-server [PORT]   (UDP echo on 0.0.0.0:PORT, default 7)", to: 2)
+func usageError(_ message: String) -> Never {
+    say("linux-echo-server: \(message)", to: 2)
+    say("usage: linux-echo-server [--udp PORT] [--tcp-echo PORT] [--http PORT] [--site DIR] [--threads N] [UDP_PORT]", to: 2)
+    say("       linux-echo-server --spin", to: 2)
     exit(2)
 }
-if arguments.count == 2, let value = UInt16(arguments[1]) { port = value }
 
-#if canImport(Glibc)
-let datagramType = Int32(SOCK_DGRAM.rawValue)
-#else
-let datagramType = SOCK_DGRAM
-#endif
-let fd = socket(AF_INET, datagramType, 0)
-if fd < 0 { fail("socket") }
+/// The command line's settings.
+struct Settings {
+    var udpPort: UInt16 = 7
+    var tcpEchoPort: UInt16 = 7
+    var httpPort: UInt16 = 80
+    var siteDirectory = "/site"
+    var threads = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
 
-var bufferSize: Int32 = 1 << 20
-_ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufferSize, socklen_t(MemoryLayout<Int32>.size))
-_ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferSize, socklen_t(MemoryLayout<Int32>.size))
-
-var address = sockaddr_in()
-address.sin_family = sa_family_t(AF_INET)
-address.sin_port = port.bigEndian
-address.sin_addr.s_addr = 0  // INADDR_ANY
-let bound = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-}
-if bound < 0 { fail("bind to port \(port)") }
-
-say("linux-echo-server: echoing UDP on 0.0.0.0:\(port) (recvfrom/sendto loop)")
-
-let capacity = 65536
-let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-var peer = sockaddr_storage()
-var sendErrors = 0
-while true {
-    var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    let received = withUnsafeMutablePointer(to: &peer) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            recvfrom(fd, buffer, capacity, 0, $0, &peerLength)
+    init(_ arguments: [String]) {
+        var index = 0
+        func value(_ name: String) -> String {
+            index += 1
+            guard index < arguments.count else { usageError("\(name) needs a value") }
+            return arguments[index]
         }
-    }
-    if received < 0 {
-        if errno == EINTR { continue }
-        fail("recvfrom")
-    }
-    let sent = withUnsafePointer(to: &peer) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            sendto(fd, buffer, received, 0, $0, peerLength)
+        func port(_ name: String, _ text: String) -> UInt16 {
+            guard let port = UInt16(text) else { usageError("\(name) '\(text)' is not a port number (0...65535)") }
+            return port
         }
-    }
-    if sent < 0 {
-        // A full send queue or an unreachable peer loses this reply only; the client counts it.
-        sendErrors += 1
-        if sendErrors == 1 || sendErrors % 10000 == 0 {
-            say("linux-echo-server: sendto failed (\(sendErrors) so far): \(String(cString: strerror(errno)))", to: 2)
+        while index < arguments.count {
+            let argument = arguments[index]
+            switch argument {
+            case "--udp": udpPort = port(argument, value(argument))
+            case "--tcp-echo": tcpEchoPort = port(argument, value(argument))
+            case "--http": httpPort = port(argument, value(argument))
+            case "--site": siteDirectory = value(argument)
+            case "--threads":
+                let text = value(argument)
+                guard let count = Int(text), count >= 1 && count <= 64 else { usageError("--threads '\(text)' is not a number from 1 to 64") }
+                threads = count
+            default:
+                guard !argument.hasPrefix("-") else { usageError("unknown option '\(argument)'") }
+                udpPort = port("UDP_PORT", argument)
+            }
+            index += 1
         }
     }
 }
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments == ["--spin"] { spin() }
+let settings = Settings(arguments)
+let (udpPort, tcpEchoPort, httpPort, siteDirectory, threads) =
+    (settings.udpPort, settings.tcpEchoPort, settings.httpPort, settings.siteDirectory, settings.threads)
+
+var ports: [(port: UInt16, service: Service)] = []
+if tcpEchoPort != 0 { ports.append((tcpEchoPort, .echo)) }
+if httpPort != 0 { ports.append((httpPort, .http)) }
+let site = Site(directory: httpPort != 0 ? siteDirectory : "/nonexistent")
+if httpPort != 0 && site.files.isEmpty {
+    say("linux-echo-server: warning: no files under \(siteDirectory): every HTTP request gets 404", to: 2)
+}
+if !ports.isEmpty {
+    for number in 0..<threads {
+        let worker = Worker(index: number, ports: ports, site: site)
+        worker.listen()
+        worker.start()
+    }
+}
+var services: [String] = []
+if udpPort != 0 { services.append("UDP echo on :\(udpPort)") }
+if tcpEchoPort != 0 { services.append("TCP echo on :\(tcpEchoPort)") }
+if httpPort != 0 { services.append("HTTP on :\(httpPort) (\(site.files.count) paths from \(siteDirectory))") }
+say("linux-echo-server: \(services.joined(separator: ", ")); TCP: \(threads) epoll threads with SO_REUSEPORT")
+if udpPort != 0 { serveUDPEcho(port: udpPort) }
+while true { pause() }

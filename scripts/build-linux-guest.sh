@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Build the Linux guest that the UDP echo benchmark (scripts/bench-udp.sh) compares Swiglet
-# against: a stock Debian kernel and a busybox initramfs whose /init loads virtio-net,
-# configures eth0 as 10.0.2.15/24 (gateway 10.0.2.2), starts linux-echo-server on UDP port 7
-# and prints "linux-guest: ready" on the serial console.
+# Build the Linux guest that the benchmarks (scripts/bench-udp.sh, scripts/bench-tcp.sh) compare
+# Swiglet against: a stock Debian kernel and a busybox initramfs whose /init loads virtio-net,
+# configures eth0 as 10.0.2.15/24 (gateway 10.0.2.2), starts linux-echo-server (UDP echo on
+# port 7, TCP echo on port 7, HTTP on port 80 serving /site, a copy of the repository's site/)
+# and prints "linux-guest: ready" on the serial console once all three listen.
 #
 #   scripts/build-linux-guest.sh [--force]
 #
 # Outputs (images/ is ignored by git):
 #   images/linux/vmlinuz             the kernel of linux-image-amd64's current dependency
-#   images/linux/initramfs.cpio.gz   busybox-static + the static echo server + /init
+#   images/linux/initramfs.cpio.gz   busybox-static + the static echo server + /init + /site
 # The Debian packages are fetched with `apt-get download` into images/linux/cache and only
 # extracted (dpkg-deb -x) into a temporary directory: nothing is installed on the host.
-# Does nothing when both outputs are newer than this script and the echo server's sources.
-# Environment: LINUX_IMAGE_PACKAGE=linux-image-6.1.0-NN-amd64 picks the kernel package.
+# Does nothing when both outputs are newer than this script, the echo server's sources and
+# every file of site/ (without site/, HTTP answers 404 to everything; a warning says so).
+# Environment: LINUX_IMAGE_PACKAGE=linux-image-6.1.0-NN-amd64 picks the kernel package;
+# BENCH_SCRATCH=DIR the SwiftPM scratch path of the server build (default .build-bench).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +24,7 @@ OUT=images/linux
 CACHE="$OUT/cache"
 KERNEL="$OUT/vmlinuz"
 INITRAMFS="$OUT/initramfs.cpio.gz"
-SCRATCH=.build-bench
+SCRATCH="${BENCH_SCRATCH:-.build-bench}"
 SERVER_SOURCES=(Sources/LinuxEchoServer/*.swift)
 
 die() { echo "build-linux-guest: error: $*" >&2; exit 1; }
@@ -30,7 +33,7 @@ say() { echo "build-linux-guest: $*"; }
 force=0
 case "${1:-}" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) echo "build-linux-guest: unknown option '$1' (known: --force, --help)" >&2; exit 2 ;;
 esac
@@ -38,6 +41,9 @@ esac
 # Up to date? Both outputs newer than every input.
 if [[ $force == 0 && -s $KERNEL && -s $INITRAMFS ]]; then
     stale=0
+    site_inputs=()
+    [[ -d site ]] && mapfile -t site_inputs < <(find site -newer "$INITRAMFS" 2>/dev/null)
+    if [[ ${#site_inputs[@]} -gt 0 ]]; then stale=1; fi
     for input in "$0" "${SERVER_SOURCES[@]}"; do
         if [[ $input -nt $KERNEL || $input -nt $INITRAMFS ]]; then stale=1; fi
     done
@@ -139,6 +145,14 @@ for applet in $("$BUSYBOX" --list); do
 done
 cp "$SERVER" "$root/bin/linux-echo-server"
 strip "$root/bin/linux-echo-server"
+# The static site the HTTP server serves: the same files as Swiglet's image.
+mkdir -p "$root/site"
+if [[ -d site ]]; then
+    cp -R site/. "$root/site/"
+    say "site: $(find "$root/site" -type f | wc -l) files from site/"
+else
+    say "warning: no site/ directory: the guest's HTTP server will answer 404 to every path"
+fi
 : >"$root/lib/modules/order"
 for name in "${order[@]}"; do
     cp "${module_path[$name]}" "$root/lib/modules/$name.ko"
@@ -146,7 +160,8 @@ for name in "${order[@]}"; do
 done
 cat >"$root/init" <<'INIT'
 #!/bin/sh
-# Swiglet benchmark's Linux guest: virtio-net up as 10.0.2.15/24, UDP echo on port 7.
+# Swiglet benchmark's Linux guest: virtio-net up as 10.0.2.15/24, UDP and TCP echo on port 7,
+# HTTP on port 80 (/site).
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -165,7 +180,9 @@ ip link set lo up
 ip addr add 10.0.2.15/24 dev eth0 || fatal "ip addr add failed"
 ip link set eth0 up || fatal "ip link set eth0 up failed"
 ip route add default via 10.0.2.2
-linux-echo-server 7 &
+# A large accept backlog for the connection-rate benchmark (the default is 4096 on 6.1).
+echo 4096 > /proc/sys/net/core/somaxconn 2>/dev/null
+linux-echo-server --udp 7 --tcp-echo 7 --http 80 --site /site &
 server=$!
 # With "spinner" on the kernel command line (scripts/bench-intrusion.sh), the same binary also
 # runs the spinner, on the last CPU when taskset is there.
@@ -174,10 +191,11 @@ if grep -qw spinner /proc/cmdline; then
     if command -v taskset >/dev/null 2>&1; then taskset -c $last linux-echo-server --spin & else linux-echo-server --spin & fi
 fi
 tries=0
-until netstat -uln 2>/dev/null | grep -q '0.0.0.0:7 '; do
+until netstat -uln 2>/dev/null | grep -q '0.0.0.0:7 ' && netstat -tln 2>/dev/null | grep -q '0.0.0.0:7 ' \
+        && netstat -tln 2>/dev/null | grep -q '0.0.0.0:80 '; do
     tries=$((tries + 1))
     kill -0 $server 2>/dev/null || fatal "linux-echo-server exited"
-    [ $tries -le 100 ] || fatal "linux-echo-server is not listening on UDP port 7 after 10 s"
+    [ $tries -le 100 ] || fatal "linux-echo-server is not listening on UDP port 7, TCP port 7 and TCP port 80 after 10 s"
     sleep 0.1
 done
 echo "linux-guest: ready cpus=$(nproc) kernel=$(uname -r) mac=$(cat /sys/class/net/eth0/address)"

@@ -13,6 +13,9 @@ declare -A needed=(
     # For the network tests: namespaces and tap devices, and ping from inside them.
     [ip]=iproute2
     [ping]=iputils-ping
+    # For the TCP benchmark (scripts/bench-tcp.sh) and HTTP tests: load generator and client.
+    [wrk]=wrk
+    [curl]=curl
 )
 packages=()
 for command in "${!needed[@]}"; do

@@ -105,3 +105,9 @@ func serve(_ request: String, splits: [Int] = [], limits: HTTPLimits = HTTPLimit
     withExtendedLifetime(memory) {}
     return conversation
 }
+
+/// Calls `body` with `text`'s bytes in guarded memory, kept alive during the call.
+func guarded<Result>(_ text: String, _ body: (ByteReader) -> Result) -> Result {
+    let memory = GuardedBuffer(ascii(text))
+    return withExtendedLifetime(memory) { body(memory.reader) }
+}

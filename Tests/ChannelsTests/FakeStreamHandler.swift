@@ -1,0 +1,154 @@
+/// Test fixture: a recording fake of the network core's TCP side — connections with bounded send buffers.
+
+import Channels
+import XCTest
+
+/// The network core's TCP connection table as a recording fake. Each connection belongs to one
+/// channel and has a bounded send buffer: `capacity` bytes may sit in it unacknowledged;
+/// `acknowledge` removes bytes from its front (the peer's ACK), `capacity = 0` makes it full.
+/// Every byte it ever took is also kept in `stream`, in order, to check byte for byte.
+struct FakeStreamHandler: ChannelRequestHandler {
+    struct Connection {
+        var channel: Int
+        /// Unacknowledged bytes.
+        var sendBuffer: [UInt8] = []
+        /// How many bytes `sendBuffer` may hold.
+        var capacity: Int
+        /// Every byte taken, in order.
+        var stream: [UInt8] = []
+        /// Our FIN is queued (`streamShutdown` ran).
+        var shutDown = false
+        /// The program let go of it (`streamRelease` ran); it no longer counts as owned.
+        var released = false
+        /// Set to make every later `streamWrite` fail (a reset or timed-out connection).
+        var writeError: ChannelError?
+    }
+
+    struct Listen: Equatable {
+        var port: UInt16
+        var channel: Int
+    }
+
+    struct Connect: Equatable {
+        var address: UInt32
+        var port: UInt16
+        var channel: Int
+        var cookie: UInt64
+    }
+
+    struct Record: Equatable {
+        var connection: UInt16
+        var channel: Int
+    }
+
+    var connections: [UInt16: Connection] = [:]
+    var listens: [Listen] = []
+    var connects: [Connect] = []
+    var shutdowns: [Record] = []
+    var releases: [Record] = []
+    /// Makes `listen` fail with this error.
+    var listenError: ChannelError?
+    /// Makes `connect` fail with this error.
+    var connectError: ChannelError?
+    /// Calls of `streamWrite`, including those that took nothing.
+    var writeCalls = 0
+
+    /// Opens `connection` for `channel` with a send buffer of `capacity` bytes.
+    mutating func open(_ connection: UInt16, channel: Int = 0, capacity: Int = 1 << 20) {
+        connections[connection] = Connection(channel: channel, capacity: capacity)
+    }
+
+    /// Sets `connection`'s send-buffer capacity (0: full).
+    mutating func setCapacity(_ capacity: Int, of connection: UInt16) {
+        connections[connection]!.capacity = capacity
+    }
+
+    /// The peer acknowledges up to `count` bytes (all when nil): they leave the send buffer.
+    @discardableResult
+    mutating func acknowledge(_ connection: UInt16, count: Int? = nil) -> [UInt8] {
+        let buffered = connections[connection]!.sendBuffer.count
+        let removed = min(count ?? buffered, buffered)
+        let bytes = Array(connections[connection]!.sendBuffer[0..<removed])
+        connections[connection]!.sendBuffer.removeFirst(removed)
+        return bytes
+    }
+
+    /// Every byte `connection` took, in order.
+    func stream(of connection: UInt16) -> [UInt8] { connections[connection]?.stream ?? [] }
+
+    // MARK: UDP (not served)
+
+    mutating func bind(port: UInt16, channel: Int, socket: UInt16) -> Result<Void, ChannelError> { .failure(.portInUse) }
+    mutating func unbind(port: UInt16, channel: Int, socket: UInt16) {}
+    mutating func send(payload: UnsafeRawBufferPointer, to destination: (address: UInt32, port: UInt16),
+                       from sourcePort: UInt16) -> Result<Void, ChannelError> { .failure(.noRoute) }
+
+    // MARK: TCP
+
+    mutating func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> {
+        if let listenError { return .failure(listenError) }
+        listens.append(Listen(port: port, channel: channel))
+        return .success(())
+    }
+
+    mutating func connect(to destination: (address: UInt32, port: UInt16), channel: Int,
+                          cookie: UInt64) -> Result<Void, ChannelError> {
+        if let connectError { return .failure(connectError) }
+        connects.append(Connect(address: destination.address, port: destination.port, channel: channel, cookie: cookie))
+        return .success(())
+    }
+
+    func ownsConnection(_ connection: UInt16, channel: Int) -> Bool {
+        guard let state = connections[connection] else { return false }
+        return state.channel == channel && !state.released
+    }
+
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
+        writeCalls += 1
+        guard var state = connections[connection], state.channel == channel, !state.released else {
+            XCTFail("streamWrite on connection \(connection) not owned by channel \(channel)")
+            return .failure(.notWritable)
+        }
+        if let error = state.writeError { return .failure(error) }
+        if state.shutDown { return .failure(.notWritable) }
+        let count = min(bytes.count, max(state.capacity - state.sendBuffer.count, 0))
+        state.sendBuffer.append(contentsOf: bytes[0..<count])
+        state.stream.append(contentsOf: bytes[0..<count])
+        connections[connection] = state
+        return .success(count)
+    }
+
+    mutating func streamShutdown(connection: UInt16, channel: Int) {
+        shutdowns.append(Record(connection: connection, channel: channel))
+        connections[connection]?.shutDown = true
+    }
+
+    mutating func streamRelease(connection: UInt16, channel: Int) {
+        releases.append(Record(connection: connection, channel: channel))
+        connections[connection]?.released = true
+    }
+}
+
+extension ChannelFixture {
+    /// Pushes `request`, serves the ring with a generous budget against `handler`, and returns
+    /// every completion waiting.
+    @discardableResult
+    func submitStream(_ request: ChannelRequest, handler: inout FakeStreamHandler,
+                      file: StaticString = #filePath, line: UInt = #line) -> [ChannelCompletion] {
+        XCTAssertTrue(requests.tryPush(request), "request ring full", file: file, line: line)
+        _ = server.serveRequests(budget: 64, handler: &handler)
+        return drain()
+    }
+
+    /// Runs `pumpStreams` and returns every completion waiting.
+    func pump(_ handler: inout FakeStreamHandler) -> [ChannelCompletion] {
+        server.pumpStreams(handler: &handler)
+        return drain()
+    }
+
+    /// Writes `bytes` into buffer `index` at `offset`.
+    func fill(_ index: UInt32, at offset: Int = 0, with bytes: [UInt8]) {
+        let buffer = memory.buffer(index)
+        for (position, byte) in bytes.enumerated() { buffer[offset + position] = byte }
+    }
+}

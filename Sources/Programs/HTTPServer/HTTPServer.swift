@@ -1,0 +1,265 @@
+// HTTP/1.1 static-site server as a ring-3 program: port 80, the site archive linked into it.
+import Channels
+import HTTP
+import ProgramRuntime
+import RawBytes
+import SwigletLibrary
+
+// The archive packed from site/ (boot/site-archive.asm, linked into this program only).
+@_extern(c, "site_archive_base") func site_archive_base() -> UnsafeRawPointer
+@_extern(c, "site_archive_size") func site_archive_size() -> UInt64
+
+/// Spins a little, then sleeps until the network core rings the doorbell (or 100 ms pass),
+/// then gives up so that the event loop can retry what waits for a free request slot.
+struct EventLoopWait: WaitPolicy {
+    /// The completion ring's tail: the word the network core moves when it has news for us.
+    let completionTail: UnsafeRawPointer
+    /// The kernel's choice (boot option `app-wait=`): never sleep when `spin`.
+    let spinOnly: Bool
+    var spins = 0
+    static let spinsBeforeSleeping = 2000
+
+    mutating func wait() -> Bool {
+        spins += 1
+        guard spins >= Self.spinsBeforeSleeping else { return true }
+        spins = 0
+        if !spinOnly {
+            let seen = completionTail.load(as: UInt32.self)
+            _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
+        }
+        return false
+    }
+}
+
+/// No received buffer (the end of a queue).
+let noBuffer = UInt32.max
+
+/// One connection: its HTTP session, the received buffers not parsed yet (a queue linked
+/// through `Server.nextBuffer`), and the response still to send.
+struct Connection {
+    var inUse = false
+    var session: HTTPServerSession<StaticSite>
+    /// Received buffers in arrival order; `inputOffset` bytes of the first are parsed.
+    var firstBuffer = noBuffer
+    var lastBuffer = noBuffer
+    var inputOffset = 0
+    /// The response bytes not yet taken by `send`: the rest of the head, then of the body.
+    var pendingHead = UnsafeRawBufferPointer(start: nil, count: 0)
+    var pendingBody = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// Close once the pending response is out (the session said so, or the peer finished).
+    var closeAfterSending = false
+    var peerFinished = false
+    /// Waiting for channel buffers (`send` took less than offered) or a request slot.
+    var blocked = false
+    /// `close` was called: only `closed` is expected now.
+    var closing = false
+}
+
+/// The server's state: every connection, and the received buffers they hold.
+struct Server {
+    var streams: StreamEndpoint
+    let site: StaticSite
+    /// Connection slots, indexed by connection number.
+    let connections: UnsafeMutablePointer<Connection>
+    /// Each connection's head buffer (`HTTPResponseHead.maximumLength` bytes each).
+    let heads: UnsafeMutableRawPointer
+    /// Held received buffers, indexed by channel buffer index, and each one's successor in its
+    /// connection's queue: a buffer is in at most one queue, so this never overflows.
+    let received: UnsafeMutablePointer<ReceivedBuffer>
+    let nextBuffer: UnsafeMutablePointer<UInt32>
+    var blockedCount = 0
+
+    init(streams: StreamEndpoint, site: StaticSite) {
+        self.streams = streams
+        self.site = site
+        let count = StreamEndpoint.maximumConnections
+        connections = UnsafeMutablePointer<Connection>.allocate(capacity: count)
+        connections.initialize(repeating: Connection(session: HTTPServerSession(source: site)), count: count)
+        heads = UnsafeMutableRawPointer.allocate(byteCount: count * HTTPResponseHead.maximumLength, alignment: 64)
+        let buffers = Int(streams.endpoint.memory.layout.bufferCount)
+        received = UnsafeMutablePointer<ReceivedBuffer>.allocate(capacity: buffers)
+        received.initialize(repeating: ReceivedBuffer(bufferIndex: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0)),
+                            count: buffers)
+        nextBuffer = UnsafeMutablePointer<UInt32>.allocate(capacity: buffers)
+        nextBuffer.initialize(repeating: noBuffer, count: buffers)
+    }
+
+    func headBuffer(_ connection: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: heads + connection * HTTPResponseHead.maximumLength,
+                                      count: HTTPResponseHead.maximumLength)
+    }
+
+    mutating func handle(_ event: StreamEvent) {
+        switch event {
+        case .accepted(let connection, _, _):
+            releaseInput(Int(connection))   // (nothing held unless a `closed` went missing)
+            if connections[Int(connection)].blocked { blockedCount -= 1 }
+            connections[Int(connection)] = Connection(inUse: true, session: HTTPServerSession(source: site))
+        case .received(let connection, let data):
+            let index = Int(connection)
+            guard connections[index].inUse, !connections[index].closing,
+                  Int(data.bufferIndex) < Int(streams.endpoint.memory.layout.bufferCount) else {
+                streams.release(data)
+                return
+            }
+            enqueue(data, on: index)
+            pump(index)
+        case .sent(let connection, _):
+            // Channel buffers came back: this connection, then any other one waiting, goes on.
+            pump(Int(connection))
+            retryBlocked()
+        case .finished(let connection):
+            let index = Int(connection)
+            guard connections[index].inUse else { return }
+            connections[index].peerFinished = true
+            pump(index)
+        case .closed(let connection, _):
+            let index = Int(connection)
+            releaseInput(index)
+            if connections[index].blocked { blockedCount -= 1 }
+            connections[index].inUse = false
+            connections[index].closing = false
+            connections[index].blocked = false
+        case .connected, .connectFailed:
+            break   // this program never connects
+        }
+    }
+
+    mutating func enqueue(_ data: ReceivedBuffer, on connection: Int) {
+        let buffer = data.bufferIndex
+        received[Int(buffer)] = data
+        nextBuffer[Int(buffer)] = noBuffer
+        if connections[connection].lastBuffer == noBuffer {
+            connections[connection].firstBuffer = buffer
+            connections[connection].inputOffset = 0
+        } else {
+            nextBuffer[Int(connections[connection].lastBuffer)] = buffer
+        }
+        connections[connection].lastBuffer = buffer
+    }
+
+    /// Gives back the first received buffer of `connection`.
+    mutating func dequeue(_ connection: Int) {
+        let buffer = connections[connection].firstBuffer
+        connections[connection].firstBuffer = nextBuffer[Int(buffer)]
+        if connections[connection].firstBuffer == noBuffer { connections[connection].lastBuffer = noBuffer }
+        connections[connection].inputOffset = 0
+        streams.release(received[Int(buffer)])
+    }
+
+    mutating func releaseInput(_ connection: Int) {
+        while connections[connection].firstBuffer != noBuffer { dequeue(connection) }
+    }
+
+    /// Moves `connection` on as far as it can without waiting: sends what is pending, answers
+    /// the next request, closes when done. Never waits for one connection.
+    mutating func pump(_ connection: Int) {
+        guard connections[connection].inUse, !connections[connection].closing else { return }
+        setBlocked(connection, false)
+        while true {
+            // 1. The pending response, head first.
+            while connections[connection].pendingHead.count > 0 || connections[connection].pendingBody.count > 0 {
+                let sendingHead = connections[connection].pendingHead.count > 0
+                let piece = sendingHead ? connections[connection].pendingHead : connections[connection].pendingBody
+                switch streams.send(connection: UInt16(connection), bytes: piece) {
+                case .success(let taken):
+                    let rest = UnsafeRawBufferPointer(rebasing: piece[taken...])
+                    if sendingHead { connections[connection].pendingHead = rest } else { connections[connection].pendingBody = rest }
+                    if taken < piece.count {
+                        setBlocked(connection, true)   // out of channel buffers: a `sent` event resumes it
+                        return
+                    }
+                case .failure(.wouldBlock):
+                    setBlocked(connection, true)
+                    return
+                case .failure:
+                    // The connection no longer takes data: give up on it.
+                    connections[connection].pendingHead = UnsafeRawBufferPointer(start: nil, count: 0)
+                    connections[connection].pendingBody = UnsafeRawBufferPointer(start: nil, count: 0)
+                    connections[connection].closeAfterSending = true
+                }
+            }
+            // 2. Close once everything is out, if the session or the peer ended the conversation.
+            let inputEmpty = connections[connection].firstBuffer == noBuffer
+            if connections[connection].closeAfterSending || (connections[connection].peerFinished && inputEmpty) {
+                releaseInput(connection)
+                if case .failure(.wouldBlock) = streams.close(connection: UInt16(connection)) {
+                    setBlocked(connection, true)   // no request slot: retried later
+                    return
+                }
+                connections[connection].closing = true
+                return
+            }
+            // 3. The next request from the received bytes.
+            guard !inputEmpty else { return }
+            let first = received[Int(connections[connection].firstBuffer)]
+            let offset = connections[connection].inputOffset
+            let input = UnsafeRawBufferPointer(rebasing: first.bytes[offset...])
+            let (consumed, response) = connections[connection].session.receive(input, headBuffer: headBuffer(connection))
+            connections[connection].inputOffset = offset + consumed
+            if offset + consumed >= first.bytes.count { dequeue(connection) }
+            if let response {
+                connections[connection].pendingHead = response.head
+                connections[connection].pendingBody = response.body
+                connections[connection].closeAfterSending = response.closesConnection
+            }
+        }
+    }
+
+    mutating func setBlocked(_ connection: Int, _ blocked: Bool) {
+        guard connections[connection].blocked != blocked else { return }
+        connections[connection].blocked = blocked
+        blockedCount += blocked ? 1 : -1
+    }
+
+    /// Pumps every connection waiting for buffers or a request slot.
+    mutating func retryBlocked() {
+        var connection = 0
+        while blockedCount > 0 && connection < StreamEndpoint.maximumConnections {
+            if connections[connection].blocked { pump(connection) }
+            connection += 1
+        }
+    }
+}
+
+@_cdecl("program_main")
+func programMain() -> Int32 {
+    let start = ProgramStartArgument(rawValue: System.startArgument)
+    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
+        System.write("no channel to the network core (is networking off?)\n")
+        return 1
+    }
+    let site: StaticSite
+    do {
+        site = try StaticSite(ByteReader(start: site_archive_base(), count: Int(site_archive_size())))
+    } catch {
+        System.write("the linked site archive is corrupt\n")
+        return 3
+    }
+    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    var wait = EventLoopWait(completionTail: UnsafeRawPointer(base + memory.layout.completionRingOffset
+                                                               + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset),
+                            spinOnly: start.waitPolicy == .spin)
+    var server = Server(streams: StreamEndpoint(endpoint: ChannelEndpoint(memory: memory)), site: site)
+    var listening = server.streams.listen(port: 80, waitingWith: &wait)
+    while case .failure(.wouldBlock) = listening {
+        listening = server.streams.listen(port: 80, waitingWith: &wait)
+    }
+    guard case .success = listening else {
+        System.write("cannot listen on TCP port 80\n")
+        return 2
+    }
+    System.write("serving HTTP on port 80: ")
+    System.write(UInt64(site.count))
+    System.write(" files, ")
+    System.write(site_archive_size())
+    System.write(" bytes\n")
+    while true {
+        if let event = server.streams.nextEvent(waitingWith: &wait) {
+            server.handle(event)
+        } else {
+            // The wait gave up (idle): retry closes and sends that found no request slot.
+            server.retryBlocked()
+        }
+    }
+}

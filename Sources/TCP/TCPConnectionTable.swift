@@ -343,8 +343,11 @@ public struct TCPConnectionTable {
                 slots[index].connection!.abort(output: &output)
             }
         } else if slots[index].isAnnounced, let connection = slots[index].connection {
-            if connection.readableCount > before.readable { post(.readable, to: index) }
-            if connection.writableCount > before.writable { post(.writable, to: index) }
+            // Before ESTABLISHED there is nothing to read and `connected` says "writable".
+            if slots[index].hasEstablished {
+                if connection.readableCount > before.readable { post(.readable, to: index) }
+                if connection.writableCount > before.writable { post(.writable, to: index) }
+            }
             if connection.peerFinished && !slots[index].peerFinishAnnounced {
                 slots[index].peerFinishAnnounced = true
                 post(.peerFinished, to: index)

@@ -167,7 +167,12 @@ extension TCPConnection {
             sendWindow = scaledWindow(of: segment)
             maximumSendWindow = max(maximumSendWindow, sendWindow)
         }
-        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX].
+        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX] (or up to a
+        // zero-window probe's byte, which the peer may have taken).
+        if let probeEnd = zeroWindowProbeEnd, acknowledgment == probeEnd, sendMaximum < probeEnd {
+            sendMaximum = probeEnd
+            zeroWindowProbeEnd = nil
+        }
         guard acknowledgment <= sendMaximum,
               acknowledgment >= sendUnacknowledged - max(maximumSendWindow, 1) else {
             statistics.unacceptableSegments += 1

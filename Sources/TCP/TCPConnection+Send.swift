@@ -72,8 +72,9 @@ extension TCPConnection {
     }
 
     /// A zero-window probe — RFC 9293 §3.8.6.1: one byte of new data at SND.NXT, sent beyond
-    /// the zero window. SND.NXT stays: the byte is sent again as ordinary data once the window
-    /// opens; SND.MAX covers it so the peer's ACK of it is acceptable if it took it.
+    /// the zero window. SND.NXT and SND.MAX stay: the byte is sent again as ordinary data once
+    /// the window opens; `zeroWindowProbeEnd` lets the peer's ACK of it be acceptable if it
+    /// took it.
     mutating func sendZeroWindowProbe<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
         let (first, _) = sendBuffer.peek(offset: offset, length: 1)
@@ -82,7 +83,7 @@ extension TCPConnection {
             return
         }
         emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], payload: first, output: &output)
-        if sendNext + 1 > sendMaximum { sendMaximum = sendNext + 1 }
+        zeroWindowProbeEnd = sendNext + 1
         statistics.zeroWindowProbes += 1
         persistTimer.probeSent(now: now, maximumInterval: configuration.retransmission.maximumTimeout)
     }
@@ -133,9 +134,13 @@ extension TCPConnection {
              window: UInt16(min(receiveBuffer.freeSpace, 0xFFFF)), options: options, output: &output)
     }
 
-    /// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>: the ACK of §3.10.7.4 and the challenge ACK of RFC 5961.
+    /// <SEQ=SND.MAX><ACK=RCV.NXT><CTL=ACK>: the ACK of §3.10.7.4 and the challenge ACK of RFC 5961.
+    /// SND.MAX rather than SND.NXT: after a go-back-N rewind SND.NXT lies below what the peer
+    /// already received, and a zero-length segment below RCV.NXT is unacceptable to it
+    /// (§3.10.7.4), so its ACK field would be ignored. SND.MAX never includes a zero-window
+    /// probe, which the peer may not have taken.
     mutating func sendAcknowledgment<Output: TCPSegmentTransmitter>(output: inout Output) {
-        emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], output: &output)
+        emitAcknowledging(sequence: sendMaximum, flags: [.acknowledgment], output: &output)
     }
 
     /// <SEQ=sequence><CTL=RST>.

@@ -125,6 +125,8 @@ public struct TCPConnection {
     public internal(set) var sendNext = SequenceNumber(0)
     /// SND.MAX: one past the highest sequence number ever sent (ACKs up to it are acceptable).
     public internal(set) var sendMaximum = SequenceNumber(0)
+    /// One past the byte of the last zero-window probe, while it may still be acknowledged.
+    var zeroWindowProbeEnd: SequenceNumber?
     /// SND.WND: the peer's window in bytes, already scaled by `sendWindowShift`.
     public internal(set) var sendWindow: UInt32 = 0
     /// SND.WL1: the segment sequence number of the last window update.

@@ -63,6 +63,13 @@ struct Options {
     USAGE:
       swiglet-bench [OPTIONS] HOST[:PORT] [BASELINE_HOST[:PORT]]
       swiglet-bench --results FILE [--baseline FILE]
+      swiglet-bench MODE [OPTIONS] HOST[:PORT]      (MODE --help for each)
+
+    MODES besides this UDP echo benchmark:
+      tcp-echo      one TCP connection's echo throughput (MiB/s, every byte verified)
+      tcp-connect   new TCP connections per second, several connectors, client closes first
+      syn-flood     SYNs from spoofed sources over a raw socket (root)
+      tcp-garbage   a storm of malformed TCP segments over a raw socket (root)
 
     Measures a UDP echo server at HOST:PORT (IPv4; port 7 if omitted): for every payload size
     and window (requests kept outstanding), requests per second and round-trip latency p50/p99

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# TCP benchmark: Swiglet against a stock Linux guest in the same QEMU configuration.
+#
+#   sudo scripts/bench-tcp.sh [--duration S] [--cpus N] [--only swiglet|linux] [--path URL_PATH]
+#                             [--connections N] [--wrk-threads N] [--connectors N]
+#                             [--mebibytes N] [--ready-timeout S] [--swiglet-cmdline "OPTIONS"]
+#                             [--no-build]
+#
+# For each system: boot it in QEMU (TCG, -smp CPUS, virtio-net-pci on a tap device) inside a
+# network namespace this script creates, wait for its ready line on the serial console, check
+# that http://10.0.2.15/PATH answers (curl), then measure from inside the namespace:
+#   1. HTTP/1.1 keep-alive requests per second and latency p50/p99:
+#      wrk -t WRK_THREADS -c CONNECTIONS -d DURATION --latency http://10.0.2.15/PATH
+#   2. new TCP connections per second (connect, close; the client closes first):
+#      swiglet-bench tcp-connect -c CONNECTORS -d DURATION 10.0.2.15:7
+#   3. one connection's TCP echo throughput: swiglet-bench tcp-echo --mebibytes N 10.0.2.15:7
+# and stop QEMU. Then print one table: each metric for Swiglet, Linux and their ratio.
+# Results and consoles are kept in images/bench/ (tcp-NAME.txt, NAME-console.log); with
+# --only swiglet, an earlier images/bench/tcp-linux.txt is the baseline.
+#
+# Options:
+#   --duration S        seconds of each wrk and tcp-connect measurement (default 10)
+#   --cpus N            virtual CPUs of both guests (default $CPUS or 2)
+#   --mem SIZE          guest memory (default 256M)
+#   --only NAME         measure only swiglet or only linux
+#   --path URL_PATH     the page wrk fetches (default /index.html; must exist in site/)
+#   --connections N     wrk connections (default 16)
+#   --wrk-threads N     wrk threads (default 2)
+#   --connectors N      tcp-connect connector threads (default 8)
+#   --mebibytes N       bytes streamed by tcp-echo, in MiB (default 64)
+#   --ready-timeout S   how long a guest may take to print its ready line (default 120)
+#   --swiglet-cmdline S Swiglet boot options (fw_cfg opt/swiglet/cmdline; no ',')
+#   --no-build          use the images and swiglet-bench as they are
+#   -h, --help          this text
+# Needs root (network namespace, tap device), wrk and curl (scripts/install-deps.sh).
+# Exit status: 0 all measured, 1 a system failed to build, boot or answer (its console is
+# printed), 2 bad options.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "bench-tcp: error: $*" >&2; exit 1; }
+bad_option() { echo "bench-tcp: $* (see --help)" >&2; exit 2; }
+say() { echo "bench-tcp: $*" >&2; }
+show_console() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" >&2 2>/dev/null || true; }
+
+duration=10
+cpus="${CPUS:-2}"
+mem=256M
+only=""
+path=/index.html
+connections=16
+wrk_threads=2
+connectors=8
+mebibytes=64
+ready_timeout=120
+swiglet_cmdline=""
+build=1
+number='^[0-9]+([.][0-9]+)?$'
+whole='^[1-9][0-9]*$'
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --no-build) build=0; shift ;;
+        --duration|--cpus|--mem|--only|--path|--connections|--wrk-threads|--connectors|--mebibytes|--ready-timeout|--swiglet-cmdline)
+            [[ $# -ge 2 ]] || bad_option "$1 needs a value"
+            case "$1" in
+                --duration) duration="$2"; [[ $duration =~ ^[1-9][0-9]*$ ]] || bad_option "--duration '$2' is not a whole number of seconds (wrk needs one)" ;;
+                --cpus) cpus="$2" ;;
+                --mem) mem="$2"; [[ $mem =~ ^[0-9]+[MG]$ ]] || bad_option "--mem '$2' is not like 256M or 1G" ;;
+                --only) only="$2"; [[ $only == swiglet || $only == linux ]] || bad_option "--only takes swiglet or linux, not '$2'" ;;
+                --path) path="$2"; [[ $path =~ ^/[A-Za-z0-9._~/%-]*$ ]] || bad_option "--path '$2' is not a URL path starting with /" ;;
+                --connections) connections="$2"; [[ $connections =~ $whole && $connections -le 10000 ]] || bad_option "--connections '$2' is not a number from 1 to 10000" ;;
+                --wrk-threads) wrk_threads="$2"; [[ $wrk_threads =~ $whole && $wrk_threads -le 64 ]] || bad_option "--wrk-threads '$2' is not a number from 1 to 64" ;;
+                --connectors) connectors="$2"; [[ $connectors =~ $whole && $connectors -le 256 ]] || bad_option "--connectors '$2' is not a number from 1 to 256" ;;
+                --mebibytes) mebibytes="$2"; [[ $mebibytes =~ $whole && $mebibytes -le 16384 ]] || bad_option "--mebibytes '$2' is not a number from 1 to 16384" ;;
+                --ready-timeout) ready_timeout="$2"; [[ $ready_timeout =~ $whole ]] || bad_option "--ready-timeout '$2' is not a whole number of seconds" ;;
+                --swiglet-cmdline) swiglet_cmdline="$2"; [[ $swiglet_cmdline != *,* ]] || bad_option "--swiglet-cmdline cannot contain ',' (fw_cfg string syntax)" ;;
+            esac
+            shift 2 ;;
+        *) bad_option "unknown option '$1'" ;;
+    esac
+done
+[[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 && $cpus -le 64 ]] || bad_option "CPUS/--cpus '$cpus' is not a number from 1 to 64"
+(( wrk_threads <= connections )) || bad_option "--wrk-threads ($wrk_threads) cannot exceed --connections ($connections)"
+
+if [[ $(id -u) != 0 ]]; then
+    die "must run as root: it creates a network namespace and a tap device (try: sudo $0 $*)"
+fi
+for tool in ip qemu-system-x86_64 make wrk curl; do
+    command -v "$tool" >/dev/null || die "'$tool' is missing (scripts/install-deps.sh installs it: ip is iproute2, qemu-system-x86_64 is qemu-system-x86)"
+done
+[[ -c /dev/net/tun ]] || die "/dev/net/tun is missing: no tap devices on this machine"
+if ! command -v swift >/dev/null; then
+    [[ -x /opt/swift/usr/bin/swift ]] || die "the Swift toolchain is missing (swift not on PATH, nor in /opt/swift/usr/bin)"
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+targets=(swiglet linux)
+[[ -n $only ]] && targets=("$only")
+OUT=images/bench
+SCRATCH="${BENCH_SCRATCH:-.build-bench}"
+BENCH="$SCRATCH/release/swiglet-bench"
+NS="swiglet-tcp-$$"
+GUEST=10.0.2.15
+mkdir -p "$OUT"
+
+qemu_pid=""
+stop_qemu() {
+    [[ -n $qemu_pid ]] || return 0
+    if kill -0 "$qemu_pid" 2>/dev/null; then
+        kill "$qemu_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$qemu_pid" 2>/dev/null || true
+    fi
+    wait "$qemu_pid" 2>/dev/null || true
+    qemu_pid=""
+}
+cleanup() {
+    stop_qemu
+    ip netns del "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+# 1. Build what is needed.
+declare -A failed=()
+if [[ $build == 1 ]]; then
+    say "building swiglet-bench"
+    swift build -c release --product swiglet-bench --scratch-path "$SCRATCH" >"$OUT/build-bench.log" 2>&1 \
+        || { cat "$OUT/build-bench.log" >&2; die "building swiglet-bench failed (log above)"; }
+    for target in "${targets[@]}"; do
+        case $target in
+            swiglet)
+                say "building the Swiglet image (make image)"
+                if ! make image >"$OUT/build-swiglet.log" 2>&1; then
+                    tail -n 40 "$OUT/build-swiglet.log" >&2
+                    say "swiglet: 'make image' failed (last lines above, whole log: $OUT/build-swiglet.log)"
+                    failed[swiglet]="make image failed (log: $OUT/build-swiglet.log)"
+                fi ;;
+            linux)
+                say "building the Linux guest (scripts/build-linux-guest.sh)"
+                BENCH_SCRATCH="$SCRATCH" scripts/build-linux-guest.sh >&2 || die "building the Linux guest failed (messages above)" ;;
+        esac
+    done
+fi
+[[ -x $BENCH ]] || die "$BENCH is missing (run without --no-build)"
+for target in "${targets[@]}"; do
+    case $target in
+        swiglet) image=images/swiglet.iso ;;
+        linux) image=images/linux/initramfs.cpio.gz ;;
+    esac
+    if [[ -z ${failed[$target]:-} && ! -s $image ]]; then
+        say "$target: $image is missing (run without --no-build)"
+        failed[$target]="$image is missing"
+    fi
+done
+
+# 2. The namespace: a tap device with the gateway's address, as QEMU's user networking has it.
+#    The connection-rate test closes on the client side, so TIME-WAIT piles up here: let new
+#    connections reuse TIME-WAIT ports (with timestamps, RFC 7323) and use a wide port range.
+ip netns add "$NS" || die "cannot create network namespace $NS"
+ip netns exec "$NS" ip link set lo up
+ip netns exec "$NS" ip tuntap add dev tap0 mode tap || die "cannot create tap0 in namespace $NS"
+ip netns exec "$NS" ip addr add 10.0.2.2/24 dev tap0
+ip netns exec "$NS" ip link set tap0 up
+ip netns exec "$NS" sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" >/dev/null 2>&1 \
+    || say "warning: could not set tcp_tw_reuse/ip_local_port_range in the namespace (tcp-connect may run out of ports)"
+
+# wrk's latency (e.g. "130.00us", "3.02ms", "1.10s") in microseconds.
+to_microseconds() {
+    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /m$/) m = 60e6; else if (v ~ /s$/) m = 1e6; else m = 1; printf "%.0f", n * m }'
+}
+
+# 3. One system: boot, wait for ready, measure, stop. Writes $OUT/tcp-NAME.txt (key=value).
+run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
+    local name="$1" ready="$2"; shift 2
+    local log="$OUT/$name-console.log" results="$OUT/tcp-$name.txt" started status=0
+    rm -f "$log" "$results"
+    say "$name: booting (QEMU TCG, -smp $cpus, -m $mem, virtio-net-pci on tap0 in namespace $NS)"
+    ip netns exec "$NS" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" \
+        -display none -serial "file:$log" -monitor none -no-reboot -name "$name,debug-threads=on" \
+        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0 \
+        "$@" </dev/null >"$OUT/$name-qemu.log" 2>&1 &
+    qemu_pid=$!
+    started=$SECONDS
+    until grep -q "$ready" "$log" 2>/dev/null; do
+        if ! kill -0 "$qemu_pid" 2>/dev/null; then
+            say "$name: QEMU exited before the ready line ('$ready'). QEMU said:"
+            cat "$OUT/$name-qemu.log" >&2
+            say "$name: console:"; show_console "$log"
+            failed[$name]="QEMU exited before the ready line"; qemu_pid=""; return 1
+        fi
+        if (( SECONDS - started >= ready_timeout )); then
+            say "$name: no ready line ('$ready') within $ready_timeout s. Console:"
+            show_console "$log"
+            failed[$name]="no ready line within $ready_timeout s"; stop_qemu; return 1
+        fi
+        sleep 0.2
+    done
+    say "$name: ready after about $((SECONDS - started)) s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
+
+    local url="http://$GUEST$path"
+    if ! ip netns exec "$NS" curl -sf --max-time 10 -o "$OUT/$name-page" "$url"; then
+        say "$name: GET $url failed (curl status $?). Console:"
+        show_console "$log"
+        failed[$name]="did not serve $url"; stop_qemu; return 1
+    fi
+    echo "page_bytes=$(stat -c %s "$OUT/$name-page")" >>"$results"
+
+    say "$name: wrk -t$wrk_threads -c$connections -d${duration}s --latency $url"
+    local wrk_out="$OUT/$name-wrk.txt"
+    if ip netns exec "$NS" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency "$url" >"$wrk_out" 2>&1; then
+        cat "$wrk_out" >&2
+        local rps p50 p99 errors
+        rps="$(awk '/^Requests\/sec:/ { print $2 }' "$wrk_out")"
+        p50="$(awk '$1 == "50%" { print $2 }' "$wrk_out")"
+        p99="$(awk '$1 == "99%" { print $2 }' "$wrk_out")"
+        errors="$(awk '/Non-2xx or 3xx responses:/ { print $NF } /Socket errors:/ { print "socket:" $0 }' "$wrk_out" | tr '\n' ' ')"
+        if [[ -n $rps && -n $p50 && -n $p99 ]]; then
+            { echo "http_requests_per_s=$rps"; echo "http_p50_us=$(to_microseconds "$p50")"; echo "http_p99_us=$(to_microseconds "$p99")"; } >>"$results"
+        else
+            say "$name: could not read wrk's output (above)"; status=1
+        fi
+        [[ -z $errors ]] || say "$name: wrk reported errors: $errors"
+    else
+        cat "$wrk_out" >&2; say "$name: wrk failed"; status=1
+    fi
+
+    say "$name: swiglet-bench tcp-connect -c $connectors -d $duration $GUEST:7"
+    local line
+    if line="$(ip netns exec "$NS" "$BENCH" tcp-connect -c "$connectors" -d "$duration" -w 1 "$GUEST:7" | tee /dev/stderr | grep '^result:')"; then
+        for field in conns_per_s p50_us p99_us failed; do
+            echo "connect_$field=$(sed -n "s/.* $field=\([^ ]*\).*/\1/p" <<<"$line")" >>"$results"
+        done
+    else
+        say "$name: tcp-connect failed"; status=1
+    fi
+
+    say "$name: swiglet-bench tcp-echo --mebibytes $mebibytes $GUEST:7"
+    if line="$(ip netns exec "$NS" "$BENCH" tcp-echo --mebibytes "$mebibytes" "$GUEST:7" | tee /dev/stderr | grep '^result:')"; then
+        echo "echo_mib_per_s=$(sed -n 's/.* mib_per_s=\([^ ]*\).*/\1/p' <<<"$line")" >>"$results"
+    else
+        say "$name: tcp-echo failed"; status=1
+    fi
+
+    if [[ $status != 0 ]]; then
+        say "$name: a measurement failed. Console:"
+        show_console "$log"
+        failed[$name]="a measurement failed (see above; console: $log)"
+    fi
+    stop_qemu
+    [[ $status == 0 ]]
+}
+
+for target in "${targets[@]}"; do
+    [[ -z ${failed[$target]:-} ]] || continue
+    case $target in
+        swiglet)
+            extra=()
+            [[ -n $swiglet_cmdline ]] && extra=(-fw_cfg "name=opt/swiglet/cmdline,string=$swiglet_cmdline")
+            run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
+                -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
+        linux)
+            run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
+                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" || true ;;
+    esac
+done
+
+# 4. The comparison: one row per metric, the ratio Swiglet / Linux.
+value() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
+echo
+swiglet_file="$OUT/tcp-swiglet.txt"
+linux_file="$OUT/tcp-linux.txt"
+if [[ $only == swiglet && -s $linux_file ]]; then
+    say "baseline: Linux results of an earlier run ($linux_file, $(date -r "$linux_file" '+%F %T'))"
+fi
+printf '%-40s %14s %14s %10s\n' "TCP (QEMU TCG, -smp $cpus, tap)" swiglet linux ratio
+for row in "http_requests_per_s|HTTP keep-alive req/s (wrk -c$connections)|higher" \
+           "http_p50_us|HTTP latency p50 (µs)|lower" \
+           "http_p99_us|HTTP latency p99 (µs)|lower" \
+           "connect_conns_per_s|new connections/s (-c $connectors)|higher" \
+           "connect_p50_us|connection time p50 (µs)|lower" \
+           "connect_p99_us|connection time p99 (µs)|lower" \
+           "echo_mib_per_s|TCP echo, 1 connection (MiB/s)|higher"; do
+    IFS='|' read -r key label better <<<"$row"
+    s="$(value "$swiglet_file" "$key")"; l="$(value "$linux_file" "$key")"
+    ratio="-"
+    if [[ -n $s && -n $l ]]; then
+        ratio="$(awk -v s="$s" -v l="$l" 'BEGIN { if (l + 0 > 0) printf "%.2f", s / l; else print "-" }')"
+    fi
+    printf '%-40s %14s %14s %10s\n' "$label" "${s:--}" "${l:--}" "$ratio"
+done
+echo "(ratio = swiglet / linux; for req/s, connections/s and MiB/s above 1 is better, for latencies below 1)"
+status=0
+for target in "${targets[@]}"; do
+    if [[ -n ${failed[$target]:-} ]]; then
+        say "$target: FAILED: ${failed[$target]}"
+        status=1
+    fi
+done
+exit $status

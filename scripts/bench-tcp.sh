@@ -230,20 +230,25 @@ run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     fi
 
     say "$name: swiglet-bench tcp-connect -c $connectors -d $duration $GUEST:7"
-    local line
-    if line="$(ip netns exec "$NS" "$BENCH" tcp-connect -c "$connectors" -d "$duration" -w 1 "$GUEST:7" | tee /dev/stderr | grep '^result:')"; then
+    local line tool_out="$OUT/$name-tcp-tools.txt"
+    : >"$tool_out"
+    if ip netns exec "$NS" "$BENCH" tcp-connect -c "$connectors" -d "$duration" -w 1 "$GUEST:7" >>"$tool_out" 2>&1 \
+        && line="$(grep '^result: mode=tcp-connect' "$tool_out")"; then
+        grep 'tcp-connect' "$tool_out" >&2
         for field in conns_per_s p50_us p99_us failed; do
             echo "connect_$field=$(sed -n "s/.* $field=\([^ ]*\).*/\1/p" <<<"$line")" >>"$results"
         done
     else
-        say "$name: tcp-connect failed"; status=1
+        cat "$tool_out" >&2; say "$name: tcp-connect failed"; status=1
     fi
 
     say "$name: swiglet-bench tcp-echo --mebibytes $mebibytes $GUEST:7"
-    if line="$(ip netns exec "$NS" "$BENCH" tcp-echo --mebibytes "$mebibytes" "$GUEST:7" | tee /dev/stderr | grep '^result:')"; then
+    if ip netns exec "$NS" "$BENCH" tcp-echo --mebibytes "$mebibytes" "$GUEST:7" >>"$tool_out" 2>&1 \
+        && line="$(grep '^result: mode=tcp-echo' "$tool_out")"; then
+        grep 'tcp-echo' "$tool_out" >&2
         echo "echo_mib_per_s=$(sed -n 's/.* mib_per_s=\([^ ]*\).*/\1/p' <<<"$line")" >>"$results"
     else
-        say "$name: tcp-echo failed"; status=1
+        grep -v 'tcp-connect' "$tool_out" >&2; say "$name: tcp-echo failed"; status=1
     fi
 
     if [[ $status != 0 ]]; then
@@ -270,7 +275,7 @@ for target in "${targets[@]}"; do
 done
 
 # 4. The comparison: one row per metric, the ratio Swiglet / Linux.
-value() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
+value() { [[ -s $1 ]] && sed -n "s/^$2=//p" "$1" | tail -n 1 || true; }
 echo
 swiglet_file="$OUT/tcp-swiglet.txt"
 linux_file="$OUT/tcp-linux.txt"

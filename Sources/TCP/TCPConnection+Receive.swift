@@ -150,7 +150,8 @@ extension TCPConnection {
     mutating func processAcknowledgment<Output: TCPSegmentTransmitter>(_ segment: TCPSegment, now: UInt64, output: inout Output) -> Bool {
         let header = segment.header
         let acknowledgment = header.acknowledgmentNumber
-        if state == .synchronizeReceived {
+        let completesHandshake = state == .synchronizeReceived
+        if completesHandshake {
             guard sendUnacknowledged < acknowledgment && acknowledgment <= sendMaximum else {
                 statistics.unacceptableSegments += 1
                 sendReset(sequence: acknowledgment, output: &output)
@@ -185,7 +186,8 @@ extension TCPConnection {
             let acknowledged = SequenceNumber.octets(from: sendUnacknowledged, to: acknowledgment)
             acknowledge(acknowledgment, now: now)
             let flightSize = SequenceNumber.octets(from: sendUnacknowledged, to: sendMaximum)
-            if congestion.acknowledged(acknowledged, upTo: acknowledgment, flightSize: flightSize) {
+            // The ACK of our SYN is no data acknowledged: cwnd starts at IW once established.
+            if !completesHandshake && congestion.acknowledged(acknowledged, upTo: acknowledgment, flightSize: flightSize) {
                 // RFC 6582 §3.2 step 5: a partial ACK; the next hole is resent at once.
                 if retransmitFirstSegment(output: &output) > 0 { statistics.fastRetransmissions += 1 }
             }

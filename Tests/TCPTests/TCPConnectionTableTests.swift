@@ -72,6 +72,7 @@ struct TablePeer {
 
 let tableAddress: UInt32 = 0x0A00_020F
 let smallBuffers = TCPConnectionConfiguration(sendBufferCapacity: 4096, receiveBufferCapacity: 4096)
+let largeReceiveBuffer = TCPConnectionConfiguration(sendBufferCapacity: 4096, receiveBufferCapacity: 262_144)
 
 /// A table under test, peers that talk to it, and the clock.
 struct TableHarness {
@@ -404,7 +405,7 @@ final class TCPConnectionTableTests: XCTestCase {
     }
 
     func testCookieHandshakeWithDataOnTheAcknowledgment() {
-        var harness = TableHarness(halfOpenLimit: 0)
+        var harness = TableHarness(halfOpenLimit: 0, configuration: largeReceiveBuffer)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 7).get())
         let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
         XCTAssertEqual(harness.inject(from: peer, flags: [.synchronize], sequence: 5000,
@@ -421,20 +422,46 @@ final class TCPConnectionTableTests: XCTestCase {
                                                        acknowledgment: cookie &+ 1, payload: ascii("hello")) else {
             return XCTFail("the cookie ACK made no connection")
         }
+        // The data is acknowledged (at once, or by a delayed ACK within 500 ms — RFC 1122
+        // §4.2.3.2); the SYN-ACK the rebuilt connection emitted never reaches the wire.
+        harness.advance(by: oneSecond / 2)
         let answer = harness.wire.take()
-        XCTAssertEqual(answer.count, 1, "only the ACK of the data: the rebuilt SYN-ACK is swallowed")
-        XCTAssertEqual(answer.first?.flags, [.acknowledgment])
-        XCTAssertEqual(answer.first?.sequence, cookie &+ 1)
-        XCTAssertEqual(answer.first?.acknowledgment, 5006)
+        XCTAssertFalse(answer.contains { $0.flags.contains(.synchronize) }, "the rebuilt SYN-ACK is swallowed")
+        XCTAssertEqual(answer.last?.flags, [.acknowledgment])
+        XCTAssertEqual(answer.last?.sequence, cookie &+ 1)
+        XCTAssertEqual(answer.last?.acknowledgment, 5006)
         XCTAssertEqual(harness.events(), [TCPConnectionEvent(id: id, events: [.accepted, .readable])])
         XCTAssertEqual(harness.table.owner(of: id), 7)
         XCTAssertEqual(harness.table.state(of: id), .established)
         XCTAssertEqual(harness.read(id), ascii("hello"))
         // Our segments use the MSS the cookie kept (1200 from the table, under the peer's 1400).
         XCTAssertEqual(harness.send(Array(repeating: 9, count: 3000), on: id), 3000)
-        XCTAssertEqual(harness.wire.take().map(\.payload.count), [1200, 1200, 600])
+        harness.advance(by: oneSecond / 2)
+        let data = harness.wire.take().filter { !$0.payload.isEmpty }
+        XCTAssertEqual(data.first?.payload.count, 1200)
+        XCTAssertTrue(data.allSatisfy { $0.payload.count <= 1200 })
         XCTAssertEqual(harness.table.counters.synCookiesAccepted, 1)
         XCTAssertEqual(harness.table.counters.passiveOpens, 1)
+    }
+
+    func testCookieSynchronizeAcknowledgmentCarriesWhatAConnectionWouldSend() {
+        for peerOptions in [TCPOptions(maximumSegmentSize: 1460, windowScale: 7), TCPOptions(maximumSegmentSize: 1460), TCPOptions()] {
+            var answers: [WireSegment] = []
+            for limit in [64, 0] {
+                // A receive buffer above 64 KiB, so that our connections offer a non-zero shift.
+                var harness = TableHarness(halfOpenLimit: limit, configuration: largeReceiveBuffer)
+                XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+                harness.inject(from: TCPEndpoint(address: 0x0A00_0202, port: 40000), flags: [.synchronize], sequence: 1, options: peerOptions)
+                answers += harness.wire.take()
+            }
+            XCTAssertEqual(answers.count, 2)
+            XCTAssertEqual(answers[0].options, answers[1].options, "\(peerOptions)")
+            XCTAssertEqual(answers[0].header.window, answers[1].header.window)
+            XCTAssertEqual(answers[0].flags, answers[1].flags)
+            // Our shift is offered exactly when the peer offered one (RFC 7323 §1.3), and is not 0 here.
+            XCTAssertEqual(answers[1].options.windowScale != nil, peerOptions.windowScale != nil)
+            if let shift = answers[1].options.windowScale { XCTAssertGreaterThan(shift, 0) }
+        }
     }
 
     func testExpiredOrForgedCookieAcknowledgmentIsReset() {
@@ -651,6 +678,8 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(harness.send([1], on: b), 1)
         harness.pump()
         XCTAssertEqual(harness.peerRead(1), [1])
+        harness.advance(by: oneSecond / 2)   // the peer's ACK may be delayed
+        harness.pump()
         XCTAssertEqual(harness.events(), [TCPConnectionEvent(id: b, events: .writable)], "the ACK freed the byte's space")
         // Refused: a RST from the server ends the third attempt with `.refused`.
         guard case .success(let c) = harness.table.connect(to: TCPEndpoint(address: 0x0A00_0203, port: 9), owner: 4,

@@ -5,14 +5,19 @@
 #   make bench   UDP echo benchmark, Swiglet against a Linux guest (root; see README)
 #   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
 
-CPUS    ?= 2
+CPUS    ?= 4
 MEM     ?= 256M
 CMDLINE ?=
 # The NIC of `make run`: virtio-net on QEMU's user-mode network, host UDP NET_PORT -> guest
-# port NET_GUEST_PORT (7, UDP echo; 9100 is the intrusion meter).
+# port NET_GUEST_PORT (7, UDP echo; 9100 is the intrusion meter), host TCP HTTP_PORT -> 80
+# (the HTTP server), TCP_ECHO_PORT -> 7 (TCP echo), METRICS_PORT -> 9090 (the network core's
+# Prometheus metrics).
 NET      ?= user
 NET_PORT ?= 5555
 NET_GUEST_PORT ?= 7
+HTTP_PORT ?= 8080
+TCP_ECHO_PORT ?= 7007
+METRICS_PORT ?= 9090
 QEMU    ?= qemu-system-x86_64
 
 SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null))
@@ -29,8 +34,10 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/tool
 
 # User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
 # own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as a multiboot2 module named after it.
-PROGRAMS := udp-echo spinner faulty bad-channel flood
+PROGRAMS := udp-echo tcp-echo http spinner faulty bad-channel flood
 PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
+PROGRAM_PRODUCT_tcp-echo := TCPEchoProgram
+PROGRAM_PRODUCT_http := HTTPServerProgram
 PROGRAM_PRODUCT_spinner  := SpinnerProgram
 PROGRAM_PRODUCT_faulty   := FaultyProgram
 PROGRAM_PRODUCT_bad-channel := BadChannelProgram
@@ -38,12 +45,15 @@ PROGRAM_PRODUCT_flood := FloodProgram
 PROGRAM_DIR := images/programs
 PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
 PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o
+# The static site (site/), packed by scripts/pack-site.sh and linked into the HTTP server only.
+SITE_FILES := $(shell find site -type f)
+PROGRAM_EXTRA_OBJECTS_http := $(BUILD)/site-archive.o
 
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
 comma := ,
-QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT) \
+QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \
                -device virtio-net-pci$(comma)netdev=n0)
 
 FUZZ_ITERATIONS ?= 2000000
@@ -73,6 +83,12 @@ $(BUILD)/trampoline.bin: boot/trampoline.asm | $(BUILD) deps
 $(BUILD)/trampoline_image.o: boot/trampoline_image.asm $(BUILD)/trampoline.bin
 	nasm -f elf64 -i $(BUILD)/ -o $@ $<
 
+$(BUILD)/site-archive.bin: scripts/pack-site.sh $(SITE_FILES) | $(BUILD)
+	scripts/pack-site.sh site $@
+
+$(BUILD)/site-archive.o: boot/site-archive.asm $(BUILD)/site-archive.bin | deps
+	nasm -f elf64 -i $(BUILD)/ -o $@ $<
+
 $(BUILD)/%.o: boot/%.asm | $(BUILD) deps
 	nasm -f elf64 -o $@ $<
 
@@ -84,6 +100,7 @@ $(KERNEL_ELF): $(ASM_OBJECTS) $(KERNEL_LIB) linker/kernel.ld
 # once (and never by two builds at a time: keep make serial). The archive is removed first, as
 # for the kernel. The link keeps the runtime's objects first so _start opens the text segment,
 # and refuses a program whose objects have constructors: nothing runs .init_array in ring 3.
+$(PROGRAM_DIR)/http.elf: $(BUILD)/site-archive.o
 $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program.ld
 	@mkdir -p $(PROGRAM_DIR)
 	rm -f $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a
@@ -92,7 +109,7 @@ $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program
 	@if $(SWIFT_BIN)llvm-objdump -h $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a \
 	    | grep -q '\.init_array'; then echo "$@: global constructors are not supported in programs"; exit 1; fi
 	$(LLD) -T linker/program.ld -nostdlib --gc-sections -z max-page-size=4096 -o $@ \
-	    $(PROGRAM_RUNTIME_OBJECTS) --whole-archive \
+	    $(PROGRAM_RUNTIME_OBJECTS) $(PROGRAM_EXTRA_OBJECTS_$*) --whole-archive \
 	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
 
 $(ISO): $(KERNEL_ELF) $(PROGRAM_ELFS) boot/grub.cfg | deps

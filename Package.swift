@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "FaultyProgram", type: .static, targets: ["FaultyProgram"]),
         .library(name: "BadChannelProgram", type: .static, targets: ["BadChannelProgram"]),
         .library(name: "FloodProgram", type: .static, targets: ["FloodProgram"]),
+        .library(name: "TCPEchoProgram", type: .static, targets: ["TCPEchoProgram"]),
+        .library(name: "HTTPServerProgram", type: .static, targets: ["HTTPServerProgram"]),
     ],
     targets: [
         .target(name: "RawBytes", swiftSettings: common),
@@ -42,17 +44,19 @@ let package = Package(
         .target(name: "TCP", dependencies: ["RawBytes"], swiftSettings: common),
         // HTTP/1.1 (issue 5): request parser, response writer, static-site archive, Prometheus text.
         .target(name: "HTTP", dependencies: ["RawBytes"], swiftSettings: common),
-        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement"], swiftSettings: common),
+        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
         .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Spinner", swiftSettings: common),
         .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Faulty", swiftSettings: common),
         .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/BadChannel", swiftSettings: common),
         .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Flood", swiftSettings: common),
+        .target(name: "HTTPServerProgram", dependencies: ["HTTP", "SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/HTTPServer", swiftSettings: common),
+        .target(name: "TCPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/TCPEcho", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
-                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF"],
+                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).

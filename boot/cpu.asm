@@ -104,6 +104,18 @@ export read_timestamp_counter
     or rax, rdx
     ret
 
+; uint64 read_random(uint64 *out): RDRAND into *out; returns 1 when the CPU delivered a value
+; (CF=1), 0 when it had none ready (Intel SDM vol 2B, RDRAND: retry a few times).
+export read_random
+    rdrand rax
+    jnc .none
+    mov [rdi], rax
+    mov eax, 1
+    ret
+.none:
+    xor eax, eax
+    ret
+
 export cpu_halt
     hlt
     ret

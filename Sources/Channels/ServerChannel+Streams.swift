@@ -136,6 +136,10 @@ extension ServerChannel {
     public mutating func deliverStream(connection: UInt16, read: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
         guard violation == nil, completions.hasFreeSlot(), let index = takePostedBuffer() else { return 0 }
         let count = read(memory.buffer(index))
+        guard count > 0 else {
+            untakePostedBuffer(index)   // nothing to deliver: no empty completion
+            return 0
+        }
         ownership.returnToProgram(index)
         counters.streamBytesReceived &+= UInt64(count)
         complete(ChannelCompletion(kind: .streamReceived, socket: connection, bufferIndex: index, offset: 0,

@@ -206,6 +206,15 @@ public struct ServerChannel {
         return index
     }
 
+    /// Puts back a buffer `takePostedBuffer` returned and that was not filled: it is the oldest
+    /// posted buffer again.
+    mutating func untakePostedBuffer(_ index: UInt32) {
+        let bufferCount = Int(memory.layout.bufferCount)
+        postedStart = (postedStart + bufferCount - 1) % bufferCount
+        postedBuffers[postedStart] = index
+        postedCount += 1
+    }
+
     // MARK: Receive direction
 
     /// Delivers a received datagram for `socket` of this channel: copies `payload` into the

@@ -46,12 +46,16 @@ public struct StreamEndpoint {
         case releasing = 3
         /// Aborted, and the library's close did not fit in the request ring yet.
         case releasePending = 4
+        /// Open, but the program shut down its sending side: receiving only.
+        case shutDown = 5
     }
     private var states = InlineArray<256, ConnectionState>(repeating: .unused)
     /// Connections in `releasePending`, retried at every poll.
     private var pendingReleases = 0
     /// The answer to the outstanding `listen` (matched by cookie).
     private var listenAnswer: (cookie: UInt64, result: Result<Void, SocketError>)?
+    /// A `listen` request pushed whose answer has not been taken yet.
+    private var pendingListen: (port: UInt16, cookie: UInt64)?
     /// Events taken from the ring while `listen` waited for its answer.
     private var held = InlineArray<32, StreamEvent>(repeating: .finished(connection: 0))
     private var heldStart = 0
@@ -72,10 +76,18 @@ public struct StreamEndpoint {
     /// Listens on TCP `port` (several programs may listen on one port: the network core spreads
     /// connections over them), waiting for the answer with `wait`. Posts receive buffers.
     public mutating func listen<Wait: WaitPolicy>(port: UInt16, waitingWith wait: inout Wait) -> Result<Void, SocketError> {
-        let cookie = takeCookie()
-        while !endpoint.requests.tryPush(.listen(port: port, cookie: cookie)) {
-            guard !endpoint.isBroken else { return .failure(.channelBroken) }
-            guard wait.wait() else { return .failure(.wouldBlock) }
+        // A listen that gave up waiting is still under way: wait for its answer again rather
+        // than asking twice (the second would be refused as a duplicate).
+        let cookie: UInt64
+        if let pending = pendingListen, pending.port == port {
+            cookie = pending.cookie
+        } else {
+            cookie = takeCookie()
+            while !endpoint.requests.tryPush(.listen(port: port, cookie: cookie)) {
+                guard !endpoint.isBroken else { return .failure(.channelBroken) }
+                guard wait.wait() else { return .failure(.wouldBlock) }
+            }
+            pendingListen = (port, cookie)
         }
         endpoint.replenish()
         while true {
@@ -83,6 +95,7 @@ public struct StreamEndpoint {
                 if let event = handle(completion) { hold(event) }
                 if let answer = listenAnswer, answer.cookie == cookie {
                     listenAnswer = nil
+                    pendingListen = nil
                     return answer.result
                 }
             }
@@ -197,13 +210,15 @@ public struct StreamEndpoint {
             return .failure(.notConnected)
         }
         guard endpoint.requests.tryPush(.streamShutdown(connection: connection)) else { return .failure(.wouldBlock) }
+        states[Int(connection)] = .shutDown
         return .success(())
     }
 
     /// Done with `connection`: FIN after everything queued (a RST if received bytes were left
     /// unread). A `closed` event follows; until then the number stays reserved.
     public mutating func close(connection: UInt16) -> Result<Void, SocketError> {
-        guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
+        guard Int(connection) < Self.maximumConnections,
+              states[Int(connection)] == .open || states[Int(connection)] == .shutDown else {
             return .failure(.notConnected)
         }
         guard endpoint.requests.tryPush(.streamClose(connection: connection)) else { return .failure(.wouldBlock) }
@@ -237,7 +252,8 @@ public struct StreamEndpoint {
             endpoint.statistics.received &+= 1
             let data = ReceivedBuffer(bufferIndex: completion.bufferIndex, bytes: UnsafeRawBufferPointer(
                 rebasing: endpoint.memory.buffer(completion.bufferIndex)[0..<Int(completion.length)]))
-            guard states[Int(connection)] == .open || states[Int(connection)] == .closing else {
+            guard states[Int(connection)] == .open || states[Int(connection)] == .shutDown
+                    || states[Int(connection)] == .closing else {
                 release(data)   // bytes for a connection the program has let go of
                 return nil
             }
@@ -247,15 +263,17 @@ public struct StreamEndpoint {
             endpoint.statistics.sendsCompleted &+= 1
             endpoint.pushFree(completion.bufferIndex)
             endpoint.replenish()
-            return states[Int(connection)] == .open ? .sent(connection: connection, length: Int(completion.length)) : nil
+            let state = states[Int(connection)]
+            return state == .open || state == .shutDown ? .sent(connection: connection, length: Int(completion.length)) : nil
         case .peerFinished:
             guard connectionValid else { return malformed() }
-            return states[Int(connection)] == .open ? .finished(connection: connection) : nil
+            let state = states[Int(connection)]
+            return state == .open || state == .shutDown ? .finished(connection: connection) : nil
         case .streamShutDown:
             return nil
         case .streamAborted:
             guard connectionValid else { return malformed() }
-            let wasOpen = states[Int(connection)] == .open
+            let wasOpen = states[Int(connection)] == .open || states[Int(connection)] == .shutDown
             let wasClosing = states[Int(connection)] == .closing
             guard wasOpen || wasClosing else { return nil }
             if wasOpen {
@@ -283,7 +301,10 @@ public struct StreamEndpoint {
                 return .connectFailed(cookie: completion.cookie, error: .refused(error))
             case .streamSend:
                 sendErrors &+= 1
-                if completion.bufferReturned != 0 && bufferValid {
+                // Every buffer we send is ours: either the network core gave it back
+                // (`bufferReturned`) or it never took it. Only when it says it holds the
+                // buffer for something else is it not ours to reuse.
+                if bufferValid && error != .bufferNotOwned && error != .doubleHandBack {
                     endpoint.pushFree(completion.bufferIndex)
                     endpoint.replenish()
                 }

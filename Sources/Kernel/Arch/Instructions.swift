@@ -16,6 +16,7 @@
 @_extern(c, "read_rflags") func read_rflags() -> UInt64
 @_extern(c, "read_msr") func read_msr(_ msr: UInt32) -> UInt64
 @_extern(c, "write_msr") func write_msr(_ msr: UInt32, _ value: UInt64)
+@_extern(c, "read_random") func read_random(_ out: UnsafeMutablePointer<UInt64>) -> UInt64
 @_extern(c, "cpuid_query") func cpuid_query(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
 @_extern(c, "read_timestamp_counter") func read_timestamp_counter() -> UInt64
 @_extern(c, "cpu_halt") func cpu_halt()

@@ -121,8 +121,10 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     while true { interrupts_enable_and_halt() }
 }
 
-/// Starts the programs the boot options name, or by default the UDP echo program on the first
-/// application CPU that is not the network core (when that module is in the image).
+/// Starts the programs the boot options name, or by default the servers of the image — the
+/// HTTP server (port 80), TCP echo and UDP echo (port 7) — one per application CPU that is not
+/// the network core, in that order, as far as CPUs and modules go. UDP echo comes last because
+/// the network core answers UDP port 7 itself when no program has bound it.
 private func startPrograms(networkCPU: Int) {
     if let assignments = Kernel.options.programs {
         for assignment in assignments {
@@ -130,9 +132,18 @@ private func startPrograms(networkCPU: Int) {
         }
         return
     }
-    let defaultName: StaticString = "udp-echo"
-    guard let cpu = (1..<max(Kernel.onlineCPUs, 1)).first(where: { $0 != networkCPU }),
-          defaultName.withUTF8Buffer({ name in Programs.modules.contains { $0.name.matches(UnsafeRawBufferPointer(name)) } })
-    else { return }
-    defaultName.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
+    let defaults: (StaticString, StaticString, StaticString) = ("http", "tcp-echo", "udp-echo")
+    var cpu = 1
+    for index in 0..<3 {
+        let name = index == 0 ? defaults.0 : index == 1 ? defaults.1 : defaults.2
+        let inImage = name.withUTF8Buffer { name in Programs.modules.contains { $0.name.matches(UnsafeRawBufferPointer(name)) } }
+        guard inImage else { continue }
+        while cpu == networkCPU { cpu += 1 }
+        guard cpu < Kernel.onlineCPUs else {
+            Log.info("programs: no application CPU left for \(name) (boot with more CPUs, or run=NAME@CPU)")
+            continue
+        }
+        name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
+        cpu += 1
+    }
 }

@@ -63,6 +63,7 @@ enum NetworkCore {
         stack = NetworkStack(configuration: configuration)
         // The intrusion meter over the network: the network core answers this port itself.
         _ = stack!.bind(port: IntrusionMeter.port, listener: meterListener)
+        TCPService.start(address: options.address.rawValue)
         let mac = started.hardwareAddress.bytes
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
@@ -94,7 +95,9 @@ enum NetworkCore {
                 // A datagram for a program's port comes back to be copied into its channel
                 // before the frame's buffer returns to the NIC.
                 if let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) {
-                    if delivery.listener == meterListener {
+                    if delivery.transport == .tcp {
+                        TCPService.receive(delivery, now: now)
+                    } else if delivery.listener == meterListener {
                         answerMeterRequest(delivery, now: now)
                     } else {
                         ProgramChannels.deliver(delivery)
@@ -102,9 +105,11 @@ enum NetworkCore {
                 }
             }
             let requests = ProgramChannels.serve(now: now)
+            let events = TCPService.serve(now: now)
+            ProgramChannels.ringDoorbells()
             stack!.poll(now: now, transmitter: &device!.transmit)
             device!.transmit.flush()
-            if frames > 0 || requests > 0 {
+            if frames > 0 || requests > 0 || events > 0 {
                 busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
                 idlePasses = 0
             } else if haltWhenIdle {

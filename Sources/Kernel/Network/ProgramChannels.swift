@@ -11,6 +11,8 @@ struct ChannelOwner {
     var cpu: Int
     /// Whether the program was stopped for breaking the protocol (then its channel is dead).
     var stopped = false
+    /// The channel's completion count when its doorbell was last considered.
+    var completionsRung: UInt64 = 0
 }
 
 enum ProgramChannels {
@@ -54,18 +56,55 @@ enum ProgramChannels {
     }
 
     /// Serves every channel's requests (bounded per channel per pass: a flooding program
-    /// cannot starve the others). Returns how many requests were taken.
+    /// cannot starve the others), then feeds queued stream sends to their connections (TCP
+    /// acknowledgements free send-buffer space). Returns how many requests were taken.
     static func serve(now: UInt64) -> Int {
         guard server != nil else { return 0 }
         var handler = StackRequestHandler(now: now)
         let served = server!.poll(handler: &handler)
-        stopProgramsThatBrokeTheProtocol()
+        for channel in 0..<count where !owners[channel].stopped {
+            storage![channel].pumpStreams(handler: &handler)
+        }
+        stopProgramsThatBrokeTheProtocol(now: now)
         return served
+    }
+
+    /// Rings the doorbell of every program whose completion ring got something this pass
+    /// (datagrams, stream bytes, returned buffers, connection events): once per pass and
+    /// channel, and only an IPI when the program sleeps in `wait`.
+    static func ringDoorbells() {
+        for channel in 0..<count where !owners[channel].stopped {
+            let produced = storage![channel].counters.completions
+            if produced != owners[channel].completionsRung {
+                owners[channel].completionsRung = produced
+                Doorbell.ring(cpu: owners[channel].cpu)
+            }
+        }
+    }
+
+    /// `channel`'s counters (for the metrics endpoint).
+    static func counters(channel: Int) -> ChannelCounters { storage![channel].counters }
+
+    /// Whether `channel` exists and its program still runs.
+    static func isServing(channel: Int) -> Bool {
+        channel >= 0 && channel < count && !owners[channel].stopped && storage![channel].violation == nil
+    }
+
+    /// Pushes a network-core event into `channel`'s completion ring; false when it is full.
+    static func notify(channel: Int, _ completion: ChannelCompletion) -> Bool {
+        guard isServing(channel: channel) else { return false }
+        return storage![channel].notify(completion)
+    }
+
+    /// Fills one of `channel`'s posted buffers with stream bytes (see `ServerChannel.deliverStream`).
+    static func deliverStream(channel: Int, connection: UInt16, read: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        guard isServing(channel: channel) else { return 0 }
+        return storage![channel].deliverStream(connection: connection, read: read)
     }
 
     /// A channel whose ring indices were corrupted is stopped by the server for good; its
     /// program is stopped too (one IPI, once), and its ports are released.
-    private static func stopProgramsThatBrokeTheProtocol() {
+    private static func stopProgramsThatBrokeTheProtocol(now: UInt64) {
         // One relaxed load per pass when nothing has ended; the exchange takes the bits with
         // acquire, pairing with the release in `ownerEnded`.
         if endedChannels.load(ordering: .relaxed) != 0 {
@@ -74,12 +113,14 @@ enum ProgramChannels {
                 owners[channel].stopped = true
                 var handler = StackRequestHandler(now: 0)
                 storage![channel].unbindAll(handler: &handler)
+                TCPService.ownerGone(channel, now: now)
             }
         }
         for channel in 0..<count where owners[channel].stopped == false && storage![channel].violation != nil {
             owners[channel].stopped = true
             var handler = StackRequestHandler(now: 0)
             storage![channel].unbindAll(handler: &handler)
+            TCPService.ownerGone(channel, now: now)
             let block = CPU.blockPointer(owners[channel].cpu)
             LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed, destination: block.pointee.apicID))
         }
@@ -91,16 +132,17 @@ enum ProgramChannels {
         guard server != nil, let payload = delivery.payload.baseAddress else { return }
         let channel = delivery.listener >> 8
         let socket = UInt16(truncatingIfNeeded: delivery.listener & 0xFF)
-        let outcome = server!.deliver(payload: UnsafeRawBufferPointer(start: payload, count: delivery.payload.count),
-                                      from: (delivery.source.rawValue, delivery.sourcePort), channel: channel, socket: socket)
-        if outcome == .delivered { Doorbell.ring(cpu: owners[channel].cpu) }
+        // The doorbell rings at the end of the pass (`ringDoorbells`).
+        _ = server!.deliver(payload: UnsafeRawBufferPointer(start: payload, count: delivery.payload.count),
+                            from: (delivery.source.rawValue, delivery.sourcePort), channel: channel, socket: socket)
     }
 
     /// The listener number the stack keeps for (channel, socket).
     static func listener(channel: Int, socket: UInt16) -> Int { channel << 8 | Int(socket) }
 }
 
-/// The stack as the channel server needs it: ports bound for channels, datagrams sent from them.
+/// The stack as the channel server needs it: ports bound for channels, datagrams sent from them,
+/// and TCP listeners and connections (through `TCPService`).
 /// It works on the network core's stack and transmit path directly (the channel server it is
 /// called from is separate state, so the accesses never overlap).
 struct StackRequestHandler: ChannelRequestHandler {
@@ -127,6 +169,31 @@ struct StackRequestHandler: ChannelRequestHandler {
         case .noRoute: .failure(.noRoute)
         case .queueFull, .transmitRingFull: .failure(.throttled)
         }
+    }
+
+    mutating func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> {
+        TCPService.listen(port: port, channel: channel)
+    }
+
+    mutating func connect(to destination: (address: UInt32, port: UInt16), channel: Int,
+                          cookie: UInt64) -> Result<Void, ChannelError> {
+        TCPService.connect(to: destination, channel: channel, cookie: cookie, now: now)
+    }
+
+    func ownsConnection(_ connection: UInt16, channel: Int) -> Bool {
+        TCPService.owns(connection, channel: channel)
+    }
+
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
+        TCPService.write(connection, bytes: bytes, now: now)
+    }
+
+    mutating func streamShutdown(connection: UInt16, channel: Int) {
+        TCPService.shutdown(connection, now: now)
+    }
+
+    mutating func streamRelease(connection: UInt16, channel: Int) {
+        TCPService.release(connection, now: now)
     }
 }
 

@@ -3,28 +3,6 @@ import Channels
 import ProgramRuntime
 import SwigletLibrary
 
-/// Waits for the network core without burning the CPU forever: spins a little (work usually
-/// arrives within microseconds under load), then asks the kernel to halt until the network
-/// core rings the doorbell — the only system call, and only on this idle path.
-struct DoorbellWait: WaitPolicy {
-    /// The completion ring's tail: the word the network core moves when it has news for us.
-    let completionTail: UnsafeRawPointer
-    /// The kernel's choice (boot option `app-wait=`): never sleep when `spin`.
-    let spinOnly: Bool
-    var spins = 0
-    static let spinsBeforeSleeping = 2000
-
-    mutating func wait() -> Bool {
-        if spinOnly { return true }
-        spins += 1
-        guard spins >= Self.spinsBeforeSleeping else { return true }
-        spins = 0
-        let seen = completionTail.load(as: UInt32.self)
-        _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
-        return true
-    }
-}
-
 @_cdecl("program_main")
 func programMain() -> Int32 {
     let start = ProgramStartArgument(rawValue: System.startArgument)
@@ -34,9 +12,7 @@ func programMain() -> Int32 {
     }
     let memory = ChannelMemory(base: base, layout: ChannelLayout())
     var socket = UDPSocket(endpoint: ChannelEndpoint(memory: memory))
-    var wait = DoorbellWait(completionTail: UnsafeRawPointer(base + memory.layout.completionRingOffset
-                                                               + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset),
-                            spinOnly: start.waitPolicy == .spin)
+    var wait = DoorbellWait(memory: memory, start: start)
     guard case .success = socket.bind(port: 7, waitingWith: &wait) else {
         System.write("cannot bind UDP port 7\n")
         return 2

@@ -1,0 +1,35 @@
+/// How ring-3 servers wait for their channel: spin a while, then sleep in the kernel until the network core rings.
+
+import Channels
+import SwigletLibrary
+
+/// Waits for the network core without burning the CPU forever: spins a little (work usually
+/// arrives within microseconds under load), then asks the kernel to halt until the network
+/// core rings the doorbell — the only system call, and only on this idle path.
+public struct DoorbellWait: WaitPolicy {
+    /// The completion ring's tail: the word the network core moves when it has news for us.
+    let completionTail: UnsafeRawPointer
+    /// The kernel's choice (boot option `app-wait=`): never sleep when `spin`.
+    let spinOnly: Bool
+    var spins = 0
+    /// Looks at the ring this many times before sleeping.
+    public static let spinsBeforeSleeping = 2000
+
+    /// Waits on `memory`'s completion ring the way `start` (the program's start argument) says.
+    public init(memory: ChannelMemory, start: ProgramStartArgument) {
+        completionTail = UnsafeRawPointer(memory.base + memory.layout.completionRingOffset
+                                          + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset)
+        spinOnly = start.waitPolicy == .spin
+    }
+
+    /// Spins, or sleeps until the tail moves (or 100 ms pass: a safety net, not a mechanism).
+    public mutating func wait() -> Bool {
+        if spinOnly { return true }
+        spins += 1
+        guard spins >= Self.spinsBeforeSleeping else { return true }
+        spins = 0
+        let seen = completionTail.load(as: UInt32.self)
+        _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
+        return true
+    }
+}

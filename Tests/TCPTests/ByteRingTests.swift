@@ -46,6 +46,25 @@ final class ByteRingTests: XCTestCase {
         XCTAssertEqual(ring.count, 0)
     }
 
+    func testWritePastTheTailThenCommitAcrossTheWrap() {
+        let ring = ByteRing(capacity: 8)
+        _ = append([1, 2, 3, 4, 5, 6], to: ring)
+        var out = [UInt8](repeating: 0, count: 5)
+        XCTAssertEqual(out.withUnsafeMutableBytes { ring.read(into: $0) }, 5)   // head at 5, one byte held
+        // Out of order: bytes 2...4 past the tail land after the ring wrapped, not yet readable.
+        let later = GuardedBuffer([30, 40, 50])
+        XCTAssertEqual(ring.write(later.reader, atTailOffset: 2), 3)
+        XCTAssertEqual(ring.count, 1)
+        let hole = GuardedBuffer([10, 20])
+        XCTAssertEqual(ring.write(hole.reader, atTailOffset: 0), 2)
+        ring.commit(5)
+        var all = [UInt8](repeating: 0, count: 8)
+        XCTAssertEqual(all.withUnsafeMutableBytes { ring.read(into: $0) }, 6)
+        XCTAssertEqual(Array(all.prefix(6)), [6, 10, 20, 30, 40, 50])
+        XCTAssertEqual(ring.write(later.reader, atTailOffset: 8), 0, "beyond the free space")
+        XCTAssertEqual(ring.write(later.reader, atTailOffset: 6), 2, "cut at the free space")
+    }
+
     func testConnectionSendsDataThatWrapsInItsBuffer() {
         var talk = Conversation(configuration: TCPConnectionConfiguration(sendBufferCapacity: 10))
         talk.establishPassively()

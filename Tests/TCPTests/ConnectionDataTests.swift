@@ -17,12 +17,12 @@ final class ConnectionDataTests: XCTestCase {
         XCTAssertEqual(talk.connection.readableCount, 0)
     }
 
-    func testOutOfOrderDataIsDroppedWithADuplicateAck() {
+    func testOutOfOrderDataIsAnsweredWithAnImmediateDuplicateAck() {
         var talk = Conversation()
         talk.establishPassively()
         talk.inject(flags: [.acknowledgment], sequence: 1011, payload: [9, 9, 9])
         expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 1001)
-        XCTAssertEqual(talk.connection.readableCount, 0, "no reassembly yet")
+        XCTAssertEqual(talk.connection.readableCount, 0, "held for reassembly, not readable")
     }
 
     func testRetransmittedOldDataIsTrimmed() {

@@ -52,10 +52,15 @@ final class SegmentFuzzTests: XCTestCase {
                 let flags = TCPFlags(rawValue: UInt8.random(in: 0...0x3F, using: &random))
                 let sequence = 1001 &+ UInt32.random(in: 0...3000, using: &random) &- 1500
                 let acknowledgment = talk.iss &+ UInt32.random(in: 0...10, using: &random)
-                let payload = [UInt8](repeating: 0xAB, count: Int.random(in: 0...20, using: &random))
+                // Up to 200 bytes, so segments land beyond RCV.NXT and exercise reassembly too.
+                let payload = [UInt8](repeating: 0xAB, count: Int.random(in: 0...200, using: &random))
                 talk.inject(flags: flags, sequence: sequence, acknowledgment: acknowledgment, payload: payload)
                 talk.advance(by: UInt64.random(in: 0...(2 * oneSecond), using: &random))
                 XCTAssertTrue(talk.connection.sendUnacknowledged <= talk.connection.sendNext)
+                XCTAssertTrue(talk.connection.sendNext <= talk.connection.sendMaximum)
+                XCTAssertLessThanOrEqual(talk.connection.reassembly.count, ReassemblyQueue.capacity)
+                XCTAssertLessThanOrEqual(talk.connection.readableCount, talk.connection.configuration.receiveBufferCapacity)
+                XCTAssertLessThanOrEqual(talk.connection.congestion.congestionWindow, 1 << 30)
             }
         }
     }

@@ -51,7 +51,7 @@ PROGRAM_EXTRA_OBJECTS_http := $(BUILD)/site-archive.o
 
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
-QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg name=opt/swiglet/cmdline$(comma)string=$(CMDLINE))
+QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg 'name=opt/swiglet/cmdline$(comma)string=$(CMDLINE)')
 comma := ,
 QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \
                -device virtio-net-pci$(comma)netdev=n0)

@@ -12,6 +12,10 @@ import Synchronization
 enum NetworkCore {
     nonisolated(unsafe) static var device: VirtioNetDevice? = nil
     nonisolated(unsafe) static var stack: NetworkStack? = nil
+    /// Fault injection on received frames (`impair-rx=`), nil when off.
+    nonisolated(unsafe) static var receiveImpairment: ImpairedLinkDirection? = nil
+    /// Frames one impaired direction may hold back at once (reordering, delay).
+    static let impairmentDelaySlots = 512
     /// The CPU running the loop (-1 before it starts): read by anyone, written once.
     static let cpu = Atomic<Int>(-1)
     /// Frames handled per NIC pass before the other work of the loop gets a turn.
@@ -64,6 +68,7 @@ enum NetworkCore {
         // The intrusion meter over the network: the network core answers this port itself.
         _ = stack!.bind(port: IntrusionMeter.port, listener: meterListener)
         TCPService.start(address: options.address.rawValue)
+        startImpairment(options)
         let mac = started.hardwareAddress.bytes
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
@@ -92,17 +97,14 @@ enum NetworkCore {
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
             let frames = device!.receive.receive(limit: receiveBudget) { frame in
-                // A datagram for a program's port comes back to be copied into its channel
-                // before the frame's buffer returns to the NIC.
-                if let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) {
-                    if delivery.transport == .tcp {
-                        TCPService.receive(delivery, now: now)
-                    } else if delivery.listener == meterListener {
-                        answerMeterRequest(delivery, now: now)
-                    } else {
-                        ProgramChannels.deliver(delivery)
-                    }
+                if receiveImpairment == nil {
+                    handle(frame, now: now)
+                } else {
+                    receiveImpairment!.submit(frame, now: now) { handle($0, now: now) }
                 }
+            }
+            if receiveImpairment != nil {
+                receiveImpairment!.releaseDue(now: now) { handle($0, now: now) }
             }
             let requests = ProgramChannels.serve(now: now)
             let events = TCPService.serve(now: now)
@@ -136,6 +138,43 @@ enum NetworkCore {
                 }
             }
         }
+    }
+
+    /// Runs one received frame through the stack. A datagram for a program's port, or a TCP
+    /// segment, comes back to be handled before the frame's buffer returns to the NIC.
+    private static func handle(_ frame: UnsafeRawBufferPointer, now: UInt64) {
+        guard let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) else { return }
+        if delivery.transport == .tcp {
+            TCPService.receive(delivery, now: now)
+        } else if delivery.listener == meterListener {
+            answerMeterRequest(delivery, now: now)
+        } else {
+            ProgramChannels.deliver(delivery)
+        }
+    }
+
+    /// Sets up `impair-rx=`/`impair-tx=` (testing only: it makes the link lossy on purpose).
+    private static func startImpairment(_ options: BootOptions) {
+        func settings(_ setting: ImpairmentSetting) -> LinkImpairmentSettings {
+            LinkImpairmentSettings(dropBasisPoints: setting.dropBasisPoints, duplicateBasisPoints: setting.duplicateBasisPoints,
+                                   reorderBasisPoints: setting.reorderBasisPoints, reorderGap: setting.reorderGap,
+                                   delayMicroseconds: setting.delayMicroseconds)
+        }
+        let receive = settings(options.receiveImpairment)
+        let transmit = settings(options.transmitImpairment)
+        if receive.isActive {
+            receiveImpairment = ImpairedLinkDirection(settings: receive, seed: options.impairmentSeed, stream: 0,
+                                                      delaySlots: impairmentDelaySlots)
+        }
+        if transmit.isActive {
+            device!.transmit.impairmentScratch = UnsafeMutableRawPointer.allocate(byteCount: PacketBufferPool.bufferBytes, alignment: 64)
+            device!.transmit.impairment = ImpairedLinkDirection(settings: transmit, seed: options.impairmentSeed, stream: 1,
+                                                                delaySlots: impairmentDelaySlots)
+        }
+        guard receive.isActive || transmit.isActive else { return }
+        Log.warning("net: impairing the link on purpose (seed \(options.impairmentSeed)); basis points, 100 = 1%:")
+        Log.warning("net:   receive drop \(receive.dropBasisPoints) dup \(receive.duplicateBasisPoints) reorder \(receive.reorderBasisPoints) delay \(receive.delayMicroseconds)us")
+        Log.warning("net:   transmit drop \(transmit.dropBasisPoints) dup \(transmit.duplicateBasisPoints) reorder \(transmit.reorderBasisPoints) delay \(transmit.delayMicroseconds)us")
     }
 
     /// Answers a datagram to the meter port with the intrusion meter as text (a slow path:

@@ -51,8 +51,9 @@ enum TCPService {
     /// The owner number of the network core's own metrics endpoint (channels are 0 and up).
     static let metricsOwner = -1
 
-    /// Creates the table (on the boot CPU, before the network core runs): 256 connections of
-    /// 64 KiB + 64 KiB buffers at most (32 MiB), keys from `Entropy`.
+    /// Creates the table (on the boot CPU, before the network core runs): 256 connections with
+    /// the TCP module's default 128 KiB send and receive buffers at most (64 MiB, allocated per
+    /// connection as it opens), keys from `Entropy`.
     static func start(address: UInt32) {
         let key = SipHashKey(low: Entropy.secret(), high: Entropy.secret())
         table = TCPConnectionTable(capacity: capacity, localAddress: address, secretKey: key)

@@ -84,8 +84,13 @@ struct TransmitPath: FrameTransmitter {
     var freeCount: Int
     var framesSent: UInt64 = 0
     var notifications: UInt64 = 0
+    /// Fault injection on sent frames (`impair-tx=`), nil when off: frames are then built in
+    /// `impairmentScratch` and judged before they reach the ring (a copy only in this mode).
+    var impairment: ImpairedLinkDirection? = nil
+    var impairmentScratch: UnsafeMutableRawPointer? = nil
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        if impairment != nil { return transmitImpaired(build) }
         reclaim()
         guard freeCount > 0, queue.freeDescriptorCount > 0 else { return false }
         let index = Int(freeBuffers[freeCount - 1])
@@ -103,6 +108,43 @@ struct TransmitPath: FrameTransmitter {
         return true
     }
 
+    /// `transmit` under `impair-tx=`: build, judge (drop, duplicate, hold), then copy what goes
+    /// out into the ring. A frame that finds the ring full is lost, as on a real congested link.
+    private mutating func transmitImpaired(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        let frameCapacity = PacketBufferPool.bufferBytes - VirtioNetHeader.byteCount
+        let length = build(UnsafeMutableRawBufferPointer(start: impairmentScratch!, count: frameCapacity))
+        guard length > 0 && length <= frameCapacity else { return true }
+        // Moved out while it runs: its `deliver` closure mutates `self`.
+        var direction = impairment.take()!
+        direction.submit(UnsafeRawBufferPointer(start: impairmentScratch!, count: length),
+                         now: MonotonicClock.nanosecondsSinceBoot) { frame in _ = self.copyIntoRing(frame) }
+        impairment = direction
+        return true
+    }
+
+    /// Releases held frames whose time has come (called by `flush`).
+    private mutating func releaseHeldFrames() {
+        guard var direction = impairment.take() else { return }
+        direction.releaseDue(now: MonotonicClock.nanosecondsSinceBoot) { frame in _ = self.copyIntoRing(frame) }
+        impairment = direction
+    }
+
+    /// Puts a copy of a finished frame into the ring.
+    private mutating func copyIntoRing(_ frame: UnsafeRawBufferPointer) -> Bool {
+        reclaim()
+        guard freeCount > 0, queue.freeDescriptorCount > 0, let source = frame.baseAddress else { return false }
+        let index = Int(freeBuffers[freeCount - 1])
+        let buffer = buffers.pointer(index)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.byteCount)
+        (buffer + VirtioNetHeader.byteCount).copyMemory(from: source, byteCount: frame.count)
+        guard let id = queue.add(buffer: buffers.address(index), length: UInt32(VirtioNetHeader.byteCount + frame.count),
+                                 deviceWritable: false) else { return false }
+        bufferOfDescriptor[Int(id)] = UInt16(index)
+        freeCount -= 1
+        framesSent += 1
+        return true
+    }
+
     /// Takes back the buffers the device has sent.
     mutating func reclaim() {
         while let used = queue.takeUsed() {
@@ -113,6 +155,7 @@ struct TransmitPath: FrameTransmitter {
 
     /// Shows queued frames to the device and notifies it if it asked to be.
     mutating func flush() {
+        if impairment != nil { releaseHeldFrames() }
         guard queue.unpublishedCount > 0 else { return }
         if queue.publish() {
             transport.notify(queue: 1, queueNotifyOffset: notifyOffset)

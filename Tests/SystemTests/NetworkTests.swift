@@ -33,7 +33,8 @@ final class NetworkTests: XCTestCase {
             let port = freePort()
             let name = "udp-echo-user" + (modernOnly ? "-modern" : "")
             let pcap = pcapPath(name)
-            var machine = QEMUMachine(cpus: 2)
+            // The default programs start with the HTTP server; name the echo program.
+            var machine = QEMUMachine(cpus: 2, commandLine: "run=udp-echo@1")
             machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
             machine.pcapPath = pcap
             machine.modernOnly = modernOnly

@@ -36,7 +36,7 @@ final class ProgramTests: XCTestCase {
     /// the data path is the channel only. (With the default `app-wait=sleep`, a program that
     /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.)
     func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {
-        try QEMUMachine.withForwardedPort(cpus: 2, commandLine: "net-stats=1 app-wait=spin") { running, port in
+        try QEMUMachine.withForwardedPort(cpus: 2, commandLine: "run=udp-echo@1 net-stats=1 app-wait=spin") { running, port in
             try running.waitFor("udp-echo: serving UDP echo on port 7 (waiting by spinning)", timeout: 30)
             // Samples of cpu1's line: interrupts, exceptions, ipis, timer, syscalls.
             func samples() -> [[Int]] {

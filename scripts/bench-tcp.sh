@@ -4,7 +4,7 @@
 #   sudo scripts/bench-tcp.sh [--duration S] [--cpus N] [--only swiglet|linux] [--path URL_PATH]
 #                             [--connections N] [--wrk-threads N] [--connectors N]
 #                             [--mebibytes N] [--ready-timeout S] [--swiglet-cmdline "OPTIONS"]
-#                             [--no-build]
+#                             [--linux-offloads on|off] [--no-build]
 #
 # For each system: boot it in QEMU (TCG, -smp CPUS, virtio-net-pci on a tap device) inside a
 # network namespace this script creates, wait for its ready line on the serial console, check
@@ -30,6 +30,10 @@
 #   --mebibytes N       bytes streamed by tcp-echo, in MiB (default 64)
 #   --ready-timeout S   how long a guest may take to print its ready line (default 120)
 #   --swiglet-cmdline S Swiglet boot options (fw_cfg opt/swiglet/cmdline; no ',')
+#   --linux-offloads X  on (default): the Linux guest's virtio-net uses checksum and segmentation
+#                       offload (TSO/GSO: up to 64 KiB per descriptor), as Linux does by default;
+#                       off: they are switched off (-global virtio-net-pci.*=off), so Linux moves
+#                       one MTU-sized frame per descriptor like Swiglet, whose driver offers none
 #   --no-build          use the images and swiglet-bench as they are
 #   -h, --help          this text
 # Needs root (network namespace, tap device), wrk and curl (scripts/install-deps.sh).
@@ -40,7 +44,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-tcp: error: $*" >&2; exit 1; }
 bad_option() { echo "bench-tcp: $* (see --help)" >&2; exit 2; }
 say() { echo "bench-tcp: $*" >&2; }
@@ -57,6 +61,7 @@ connectors=8
 mebibytes=64
 ready_timeout=120
 swiglet_cmdline=""
+linux_offloads=on
 build=1
 number='^[0-9]+([.][0-9]+)?$'
 whole='^[1-9][0-9]*$'
@@ -64,7 +69,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
         --no-build) build=0; shift ;;
-        --duration|--cpus|--mem|--only|--path|--connections|--wrk-threads|--connectors|--mebibytes|--ready-timeout|--swiglet-cmdline)
+        --duration|--cpus|--mem|--only|--path|--connections|--wrk-threads|--connectors|--mebibytes|--ready-timeout|--swiglet-cmdline|--linux-offloads)
             [[ $# -ge 2 ]] || bad_option "$1 needs a value"
             case "$1" in
                 --duration) duration="$2"; [[ $duration =~ ^[1-9][0-9]*$ ]] || bad_option "--duration '$2' is not a whole number of seconds (wrk needs one)" ;;
@@ -78,6 +83,7 @@ while [[ $# -gt 0 ]]; do
                 --mebibytes) mebibytes="$2"; [[ $mebibytes =~ $whole && $mebibytes -le 16384 ]] || bad_option "--mebibytes '$2' is not a number from 1 to 16384" ;;
                 --ready-timeout) ready_timeout="$2"; [[ $ready_timeout =~ $whole ]] || bad_option "--ready-timeout '$2' is not a whole number of seconds" ;;
                 --swiglet-cmdline) swiglet_cmdline="$2"; [[ $swiglet_cmdline != *,* ]] || bad_option "--swiglet-cmdline cannot contain ',' (fw_cfg string syntax)" ;;
+                --linux-offloads) linux_offloads="$2"; [[ $linux_offloads == on || $linux_offloads == off ]] || bad_option "--linux-offloads takes on or off, not '$2'" ;;
             esac
             shift 2 ;;
         *) bad_option "unknown option '$1'" ;;
@@ -269,8 +275,14 @@ for target in "${targets[@]}"; do
             run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
                 -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
         linux)
+            offloads=()
+            if [[ $linux_offloads == off ]]; then
+                for feature in csum guest_csum gso host_tso4 host_tso6 host_ecn host_ufo guest_tso4 guest_tso6 guest_ecn guest_ufo mrg_rxbuf; do
+                    offloads+=(-global "virtio-net-pci.$feature=off")
+                done
+            fi
             run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
-                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" || true ;;
+                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" "${offloads[@]}" || true ;;
     esac
 done
 
@@ -282,7 +294,7 @@ linux_file="$OUT/tcp-linux.txt"
 if [[ $only == swiglet && -s $linux_file ]]; then
     say "baseline: Linux results of an earlier run ($linux_file, $(date -r "$linux_file" '+%F %T'))"
 fi
-printf '%-40s %14s %14s %10s\n' "TCP (QEMU TCG, -smp $cpus, tap)" swiglet linux ratio
+printf '%-40s %14s %14s %10s\n' "TCP (QEMU TCG, -smp $cpus, tap; Linux offloads $linux_offloads)" swiglet linux ratio
 for row in "http_requests_per_s|HTTP keep-alive req/s (wrk -c$connections)|higher" \
            "http_p50_us|HTTP latency p50 (µs)|lower" \
            "http_p99_us|HTTP latency p99 (µs)|lower" \

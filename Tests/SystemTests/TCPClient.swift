@@ -277,6 +277,8 @@ final class LockedBox<Value>: @unchecked Sendable {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); stored = newValue; lock.unlock() }
     }
+    /// Changes the value under the lock (a read-modify-write no other thread can split).
+    func update(_ change: (inout Value) -> Void) { lock.lock(); change(&stored); lock.unlock() }
 }
 
 /// Prometheus text exposition (0.0.4) samples: `name{labels} value` lines.
@@ -338,8 +340,9 @@ struct TCPForwards {
 /// Runs a TCP system test: boots a machine on user-mode networking with `TCPForwards`, waits
 /// for the ready line and every line of `waitFor`, runs `body` (which appends problems), and
 /// fails the test with the problems and the console (also kept under images/test-artifacts).
-/// A thrown error counts as a problem.
-func withTCPGuest(_ test: XCTestCase, name: String, cpus: Int = 4, commandLine: String? = nil, timeout: TimeInterval = 120,
+/// A thrown error counts as a problem. With `capture` the NIC's frames are recorded and kept
+/// (beside the console) when the test fails.
+func withTCPGuest(_ test: XCTestCase, name: String, cpus: Int = 4, commandLine: String? = nil, timeout: TimeInterval = 120, capture: Bool = false,
                   waitFor: [String] = ["http: serving HTTP on port 80", "tcp-echo: serving TCP echo on port 7"],
                   file: StaticString = #filePath, line: UInt = #line,
                   _ body: (RunningMachine, TCPForwards, inout [String]) throws -> Void) throws {
@@ -347,6 +350,10 @@ func withTCPGuest(_ test: XCTestCase, name: String, cpus: Int = 4, commandLine: 
     var machine = QEMUMachine(cpus: cpus, commandLine: commandLine)
     machine.timeout = timeout
     machine.network = .user(hostForwards: forwards.hostForwards)
+    try? FileManager.default.createDirectory(at: QEMUMachine.artifacts, withIntermediateDirectories: true)
+    let pcap = QEMUMachine.artifacts.appendingPathComponent("\(name).pcap").path
+    try? FileManager.default.removeItem(atPath: pcap)
+    if capture { machine.pcapPath = pcap }
     let running = try RunningMachine(start: machine)
     defer { running.stop() }
     var problems: [String] = []
@@ -357,15 +364,17 @@ func withTCPGuest(_ test: XCTestCase, name: String, cpus: Int = 4, commandLine: 
     } catch {
         problems.append("error: \(error)")
     }
-    guard !problems.isEmpty else { return }
-    try? FileManager.default.createDirectory(at: QEMUMachine.artifacts, withIntermediateDirectories: true)
+    guard !problems.isEmpty else {
+        if capture { running.stop(); try? FileManager.default.removeItem(atPath: pcap) }
+        return
+    }
     let kept = QEMUMachine.artifacts.appendingPathComponent("\(name).console.txt")
     let console = running.console
     try? console.write(to: kept, atomically: true, encoding: .utf8)
     XCTFail("""
         \(name): \(problems.count) problem(s):
         \(problems.joined(separator: "\n"))
-        console kept in \(kept.path)
+        console kept in \(kept.path)\(capture ? ", frames in \(pcap)" : "")
         ---- console ----
         \(console)
         ---- end of console ----
@@ -393,7 +402,7 @@ func runTool(_ executable: String, _ arguments: [String], timeout: TimeInterval 
     let collected = LockedBox(Data())
     pipe.fileHandleForReading.readabilityHandler = { handle in
         let more = handle.availableData
-        if !more.isEmpty { collected.value.append(more) }
+        if !more.isEmpty { collected.update { $0.append(more) } }
     }
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
@@ -402,7 +411,7 @@ func runTool(_ executable: String, _ arguments: [String], timeout: TimeInterval 
     if timedOut { process.terminate() }
     process.waitUntilExit()
     pipe.fileHandleForReading.readabilityHandler = nil
-    if let rest = try? pipe.fileHandleForReading.readToEnd() { collected.value.append(rest) }
+    if let rest = try? pipe.fileHandleForReading.readToEnd() { collected.update { $0.append(rest) } }
     let output = String(decoding: collected.value, as: UTF8.self) + (timedOut ? "\n(killed after \(Int(timeout)) s)" : "")
     return (timedOut ? -1 : process.terminationStatus, output)
 }

@@ -233,3 +233,53 @@ final class HTTPTests: XCTestCase {
         }
     }
 }
+
+extension HTTPTests {
+    /// Connections one after another are each answered promptly: five /metrics fetches, then
+    /// five GETs of the HTTP program and five echoes. (A connection's events must not wait
+    /// for some later connection's segment to be passed on.)
+    func testSequentialConnectionsAreAnsweredPromptly() throws {
+        try withTCPGuest(self, name: "tcp-sequential", capture: true) { running, forwards, problems in
+            func attempt(_ label: String, _ body: () throws -> Bool) {
+                let start = Date()
+                do {
+                    if try !body() { problems.append("\(label): wrong answer") }
+                } catch {
+                    problems.append("\(label): \(error) after \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+                }
+            }
+            let about = try Self.siteFile("/about.txt")
+            for round in 0..<5 {
+                attempt("GET /about.txt #\(round)") {
+                    let client = try TCPClient(host: forwards.host, port: forwards.http, timeout: 5)
+                    try client.send("GET /about.txt HTTP/1.1\r\nHost: swiglet\r\nConnection: close\r\n\r\n")
+                    var pending: [UInt8] = []
+                    let response = try HTTPResponse.read(from: client, pending: &pending)
+                    return response.status == 200 && response.body == about
+                }
+            }
+            for round in 0..<5 {
+                attempt("GET /metrics #\(round)") {
+                    let client = try TCPClient(host: forwards.host, port: forwards.metrics, timeout: 5)
+                    try client.send("GET /metrics HTTP/1.1\r\nHost: swiglet\r\nConnection: close\r\n\r\n")
+                    var pending: [UInt8] = []
+                    return try HTTPResponse.read(from: client, pending: &pending).status == 200
+                }
+            }
+            for round in 0..<5 {
+                attempt("GET /about.txt after /metrics #\(round)") {
+                    let client = try TCPClient(host: forwards.host, port: forwards.http, timeout: 5)
+                    try client.send("GET /about.txt HTTP/1.1\r\nHost: swiglet\r\nConnection: close\r\n\r\n")
+                    var pending: [UInt8] = []
+                    let response = try HTTPResponse.read(from: client, pending: &pending)
+                    return response.status == 200 && response.body == about
+                }
+                attempt("echo after /metrics #\(round)") {
+                    let client = try TCPClient(host: forwards.host, port: forwards.echo, timeout: 5)
+                    let payload = Array("round \(round)\n".utf8)
+                    return try client.echo(payload) == payload
+                }
+            }
+        }
+    }
+}

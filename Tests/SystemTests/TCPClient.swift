@@ -78,13 +78,17 @@ final class TCPClient: @unchecked Sendable {
         }
     }
 
-    /// Reads until the peer closes (or `limit` bytes); a timeout ends the read with what came.
+    /// Reads until the peer closes (a FIN or a reset) or `limit` bytes came; a timeout or
+    /// another error ends the read with what came and `closed` false.
     func receiveUntilClosed(limit: Int = 16 << 20) -> (bytes: [UInt8], closed: Bool) {
         var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
         while all.count < limit {
-            guard let more = try? receive() else { return (all, false) }
-            if more.isEmpty { return (all, true) }
-            all += more
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { all += buffer[0..<count]; continue }
+            if count == 0 { return (all, true) }
+            if errno == EINTR { continue }
+            return (all, errno == ECONNRESET)
         }
         return (all, false)
     }

@@ -108,3 +108,26 @@ final class TCPEchoSystemTests: XCTestCase {
         }
     }
 }
+
+extension TCPEchoSystemTests {
+    /// A program that faults and is stopped (faulty on cpu2) does not harm TCP served by
+    /// another (tcp-echo on cpu1), and a port nobody listens on (80 here) refuses connections.
+    /// (No program yet opens TCP connections and then dies, so the reset of a stopped
+    /// program's own connections is not exercised here.)
+    func testFaultingProgramLeavesTCPEchoServing() throws {
+        try withTCPGuest(self, name: "tcp-beside-faulty", cpus: 3, commandLine: "run=tcp-echo@1 run=faulty@2",
+                         waitFor: ["cpu1: tcp-echo: serving TCP echo on port 7", "programs: faulty stopped after exception vector 14"]) { running, forwards, problems in
+            let client = try TCPClient(host: forwards.host, port: forwards.echo, timeout: 30)
+            let outcome = EchoTransfer.run(client, payload: EchoTransfer.pattern(count: 256 << 10, seed: 3), stall: 30)
+            if !outcome.intact { problems.append("echo beside the stopped program: \(outcome.summary)") }
+            // Port 80 has no listener: slirp accepts on the host, the guest answers its SYN with
+            // RST, and the host side sees the connection end without a byte.
+            if let refused = try? TCPClient(host: forwards.host, port: forwards.http, timeout: 10) {
+                try? refused.send("GET / HTTP/1.1\r\nHost: swiglet\r\n\r\n")
+                let rest = refused.receiveUntilClosed()
+                if !rest.bytes.isEmpty { problems.append("port 80 without a listener answered \(rest.bytes.count) bytes") }
+                if !rest.closed { problems.append("port 80 without a listener: the connection neither closed nor reset within 10 s") }
+            }
+        }
+    }
+}

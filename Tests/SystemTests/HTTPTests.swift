@@ -217,7 +217,13 @@ final class HTTPTests: XCTestCase {
             let echo = try TCPClient(host: forwards.host, port: forwards.echo, timeout: 20)
             let payload = EchoTransfer.pattern(count: 65536, seed: 9)
             if try echo.echo(payload) != payload { problems.append("64 KiB echo differs") }
-            let (_, after) = try Metrics.fetch(host: forwards.host, port: forwards.metrics)
+            let after: Metrics
+            do {
+                after = try Metrics.fetch(host: forwards.host, port: forwards.metrics).1
+            } catch {
+                problems.append("the second GET /metrics (on a new connection, after the first one closed) got no complete answer: \(error)")
+                return
+            }
             for (family, matching) in [("swiglet_tcp_segments_total", ["direction=\"in\""]), ("swiglet_tcp_segments_total", ["direction=\"out\""]),
                                        ("swiglet_tcp_opens_total", ["kind=\"passive\""]), ("swiglet_channel_stream_bytes_total", []),
                                        ("swiglet_metrics_requests_total", ["outcome=\"served\""])] {

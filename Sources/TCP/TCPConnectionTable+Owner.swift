@@ -10,12 +10,12 @@ extension TCPConnectionTable {
     /// nobody will read from it and the peer may never send its FIN (Linux's tcp_fin_timeout).
     public mutating func poll<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         withCountingTransmitter(&output) { counting in
-            for index in slots.indices where slots[index].connection != nil {
+            for index in slots.indices where slots[index].isUsed {
                 let before = snapshot(index)
-                slots[index].connection!.poll(now: now, output: &counting)
+                connections[index].poll(now: now, output: &counting)
                 if slots[index].isReleased, let since = slots[index].finishWait2Since,
-                   slots[index].connection!.state == .finishWait2, now &- since >= configuration.timeWaitDuration {
-                    slots[index].connection!.abort(output: &counting)
+                   connections[index].state == .finishWait2, now &- since >= configuration.timeWaitDuration {
+                    connections[index].abort(output: &counting)
                 }
                 settle(index, before: before, now: now, output: &counting)
             }
@@ -26,26 +26,26 @@ extension TCPConnectionTable {
     // MARK: - Reading a connection (nil / 0 / false for an ID the owner does not hold)
 
     /// The connection's state.
-    public func state(of id: TCPConnectionID) -> TCPState? { ownedSlot(id).flatMap { slots[$0].connection?.state } }
+    public func state(of id: TCPConnectionID) -> TCPState? { ownedSlot(id).map { connections[$0].state } }
     /// Why it ended, when it ended abnormally.
-    public func error(of id: TCPConnectionID) -> TCPConnectionError? { ownedSlot(id).flatMap { slots[$0].connection?.error } }
+    public func error(of id: TCPConnectionID) -> TCPConnectionError? { ownedSlot(id).flatMap { connections[$0].error } }
     /// The owner (program or channel number).
     public func owner(of id: TCPConnectionID) -> Int? { ownedSlot(id).map { slots[$0].owner } }
     /// The peer's endpoint.
-    public func remote(of id: TCPConnectionID) -> TCPEndpoint? { ownedSlot(id).flatMap { slots[$0].connection?.remote } }
+    public func remote(of id: TCPConnectionID) -> TCPEndpoint? { ownedSlot(id).map { connections[$0].remote } }
     /// Our port.
-    public func localPort(of id: TCPConnectionID) -> UInt16? { ownedSlot(id).flatMap { slots[$0].connection?.local.port } }
+    public func localPort(of id: TCPConnectionID) -> UInt16? { ownedSlot(id).map { connections[$0].local.port } }
     /// Received bytes waiting to be read.
-    public func readableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).flatMap { slots[$0].connection?.readableCount } ?? 0 }
+    public func readableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].readableCount } ?? 0 }
     /// How many bytes `send` would take now.
-    public func writableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).flatMap { slots[$0].connection?.writableCount } ?? 0 }
+    public func writableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].writableCount } ?? 0 }
     /// Whether the peer's FIN arrived.
-    public func peerFinished(_ id: TCPConnectionID) -> Bool { ownedSlot(id).flatMap { slots[$0].connection?.peerFinished } ?? false }
+    public func peerFinished(_ id: TCPConnectionID) -> Bool { ownedSlot(id).map { connections[$0].peerFinished } ?? false }
     /// Whether the owner holds `id` (it is allocated, shown to the owner and not released).
     public func isValid(_ id: TCPConnectionID) -> Bool { ownedSlot(id) != nil }
     /// The statistics of one connection.
     public func statistics(of id: TCPConnectionID) -> TCPConnectionStatistics? {
-        ownedSlot(id).flatMap { slots[$0].connection?.statistics }
+        ownedSlot(id).map { connections[$0].statistics }
     }
 
     // MARK: - Owner calls
@@ -58,7 +58,7 @@ extension TCPConnectionTable {
         guard let index = ownedSlot(id) else { return 0 }
         return withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
-            let taken = slots[index].connection!.send(bytes, now: now, output: &counting)
+            let taken = connections[index].send(bytes, now: now, output: &counting)
             settle(index, before: before, now: now, output: &counting)
             record(counting)
             return taken
@@ -71,7 +71,7 @@ extension TCPConnectionTable {
         guard let index = ownedSlot(id) else { return 0 }
         return withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
-            let count = slots[index].connection!.read(into: buffer, now: now, output: &counting)
+            let count = connections[index].read(into: buffer, now: now, output: &counting)
             settle(index, before: before, now: now, output: &counting)
             record(counting)
             return count
@@ -84,7 +84,7 @@ extension TCPConnectionTable {
         guard let index = ownedSlot(id) else { return }
         withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
-            slots[index].connection!.close(now: now, output: &counting)
+            connections[index].close(now: now, output: &counting)
             settle(index, before: before, now: now, output: &counting)
             record(counting)
         }
@@ -100,10 +100,10 @@ extension TCPConnectionTable {
             let before = snapshot(index)
             slots[index].isReleased = true
             unqueueEvents(index)
-            if slots[index].connection!.readableCount > 0 {
-                slots[index].connection!.abort(output: &counting)
+            if connections[index].readableCount > 0 {
+                connections[index].abort(output: &counting)
             } else {
-                slots[index].connection!.close(now: now, output: &counting)
+                connections[index].close(now: now, output: &counting)
             }
             settle(index, before: before, now: now, output: &counting)
             record(counting)
@@ -117,11 +117,11 @@ extension TCPConnectionTable {
             stopListening(port: listeners[index].port, owner: owner)
         }
         withCountingTransmitter(&output) { counting in
-            for index in slots.indices where slots[index].connection != nil && slots[index].owner == owner && !slots[index].isReleased {
+            for index in slots.indices where slots[index].isUsed && slots[index].owner == owner && !slots[index].isReleased {
                 let before = snapshot(index)
                 slots[index].isReleased = true
                 unqueueEvents(index)
-                slots[index].connection!.abort(output: &counting)
+                connections[index].abort(output: &counting)
                 settle(index, before: before, now: now, output: &counting)
             }
             record(counting)

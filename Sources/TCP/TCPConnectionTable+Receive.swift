@@ -43,7 +43,7 @@ extension TCPConnectionTable {
         let remote = TCPEndpoint(address: source, port: header.sourcePort)
         if let index = lookup(localPort: header.destinationPort, remote: remote) {
             let before = snapshot(index)
-            slots[index].connection!.receive(segment: segment, now: now, output: &output)
+            connections[index].receive(segment: segment, now: now, output: &output)
             settle(index, before: before, now: now, output: &output)
             return .delivered(TCPConnectionID(index))
         }
@@ -106,10 +106,10 @@ extension TCPConnectionTable {
         let owner = chooseOwner(port: port) ?? 0
         fillSlot(index, localPort: port, remote: remote, owner: owner, isPassive: true,
                  initialSequenceNumbers: initialSequenceNumbers)
-        slots[index].connection!.listen()
+        connections[index].listen()
         let before = snapshot(index)
-        slots[index].connection!.receive(segment: segment, now: now, output: &output)
-        if slots[index].connection!.state == .synchronizeReceived {
+        connections[index].receive(segment: segment, now: now, output: &output)
+        if connections[index].state == .synchronizeReceived {
             slots[index].countsAsHalfOpen = true
             listeningPorts[portIndex].halfOpen += 1
         }
@@ -170,19 +170,19 @@ extension TCPConnectionTable {
         let owner = chooseOwner(port: local.port) ?? 0
         fillSlot(index, localPort: local.port, remote: remote, owner: owner, isPassive: true,
                  initialSequenceNumbers: .fixed(cookie))
-        slots[index].connection!.listen()
+        connections[index].listen()
         var synchronize = segment
         synchronize.header = TCPHeader(sourcePort: remote.port, destinationPort: local.port, sequenceNumber: peerInitialSequence,
                                        acknowledgmentNumber: SequenceNumber(0), flags: [.synchronize], window: header.window)
         synchronize.options = TCPOptions(maximumSegmentSize: contents.maximumSegmentSize, windowScale: contents.windowScale)
         synchronize.payload = ByteReader()
         var swallowed = TCPSynchronizeRecorder()
-        slots[index].connection!.receive(segment: synchronize, now: now, output: &swallowed)
+        connections[index].receive(segment: synchronize, now: now, output: &swallowed)
         // The rebuilt connection must have answered exactly as the cookie SYN-ACK did (same ISN,
         // same options), or the two ends would disagree on sequence numbers or window scaling.
         let expected = TCPOptions(maximumSegmentSize: synchronizeAnswer.maximumSegmentSize,
                                   windowScale: contents.windowScale == nil ? nil : synchronizeAnswer.windowScale)
-        guard slots[index].connection!.state == .synchronizeReceived, let answer = swallowed.header,
+        guard connections[index].state == .synchronizeReceived, let answer = swallowed.header,
               answer.sequenceNumber == cookie, answer.flags == [.synchronize, .acknowledgment],
               swallowed.options.maximumSegmentSize == expected.maximumSegmentSize,
               swallowed.options.windowScale == expected.windowScale else {
@@ -192,7 +192,7 @@ extension TCPConnectionTable {
         }
         tableCounters.synCookiesAccepted &+= 1
         let before = snapshot(index)
-        slots[index].connection!.receive(segment: segment, now: now, output: &output)
+        connections[index].receive(segment: segment, now: now, output: &output)
         settle(index, before: before, now: now, output: &output)
         return .delivered(TCPConnectionID(index))
     }
@@ -222,7 +222,7 @@ extension TCPConnectionTable {
         guard !listeners.contains(where: { $0.port == port }), let portEntry = listeningPortIndex(port) else { return }
         // The port closes: its half-open connections are no longer counted against anything.
         listeningPorts[portEntry] = TCPListeningPort()
-        for index in slots.indices where slots[index].countsAsHalfOpen && slots[index].connection?.local.port == port {
+        for index in slots.indices where slots[index].countsAsHalfOpen && slots[index].localPort == port {
             slots[index].countsAsHalfOpen = false
         }
     }
@@ -269,7 +269,7 @@ extension TCPConnectionTable {
         tableCounters.activeOpens &+= 1
         withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
-            slots[index].connection!.open(now: now, output: &counting)
+            connections[index].open(now: now, output: &counting)
             settle(index, before: before, now: now, output: &counting)
             record(counting)
         }

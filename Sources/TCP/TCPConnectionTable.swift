@@ -106,6 +106,10 @@ public struct TCPConnectionTable {
 
     /// The connection slots; a slot's index is its ID.
     var slots: [TCPConnectionSlot]
+    /// The slots' connections, in place (see `TCPConnectionStorage` for why not in `slots`).
+    let storage: TCPConnectionStorage
+    /// Slot `i`'s connection is `connections[i]` while `slots[i].isUsed`.
+    var connections: UnsafeMutablePointer<TCPConnection> { storage.connections }
     /// Indices of empty slots (a stack).
     var freeSlots: [UInt16]
     /// Hash chain heads: slot index or -1. A power-of-two count at least `capacity`.
@@ -160,6 +164,7 @@ public struct TCPConnectionTable {
         self.halfOpenLimitPerListener = max(halfOpenLimitPerListener, 0)
         self.synCookiesEnabled = synCookiesEnabled
         slots = [TCPConnectionSlot](repeating: TCPConnectionSlot(), count: capacity)
+        storage = TCPConnectionStorage(capacity: capacity)
         freeSlots = []
         freeSlots.reserveCapacity(capacity)
         // Pushed in reverse so the first IDs handed out are 0, 1, 2, ...
@@ -184,8 +189,8 @@ public struct TCPConnectionTable {
     public var counters: TCPCounters {
         var result = tableCounters
         result.connections = finishedStatistics
-        for slot in slots {
-            if let connection = slot.connection { result.connections.add(connection.statistics) }
+        for index in slots.indices where slots[index].isUsed {
+            result.connections.add(connections[index].statistics)
         }
         return result
     }
@@ -193,10 +198,9 @@ public struct TCPConnectionTable {
     /// How many connections are in each state (every allocated slot, released or not).
     public func connectionCounts() -> TCPConnectionCounts {
         var counts = TCPConnectionCounts()
-        for slot in slots {
-            guard let connection = slot.connection else { continue }
-            counts[connection.state] += 1
-            if slot.isReleased { counts.released += 1 }
+        for index in slots.indices where slots[index].isUsed {
+            counts[connections[index].state] += 1
+            if slots[index].isReleased { counts.released += 1 }
         }
         return counts
     }
@@ -221,7 +225,8 @@ public struct TCPConnectionTable {
         var index = buckets[bucket(localPort: localPort, remote: remote)]
         while index >= 0 {
             let slot = Int(index)
-            if let connection = slots[slot].connection, connection.local.port == localPort, connection.remote == remote {
+            // The slot's own copy of the four-tuple: reading it does not touch (or copy) the TCB.
+            if slots[slot].isUsed && slots[slot].localPort == localPort && slots[slot].remote == remote {
                 return slot
             }
             index = slots[slot].bucketNext
@@ -230,16 +235,16 @@ public struct TCPConnectionTable {
     }
 
     mutating func linkHash(_ index: Int) {
-        guard !slots[index].isHashed, let connection = slots[index].connection else { return }
-        let head = bucket(localPort: connection.local.port, remote: connection.remote)
+        guard !slots[index].isHashed, slots[index].isUsed else { return }
+        let head = bucket(localPort: slots[index].localPort, remote: slots[index].remote)
         slots[index].bucketNext = buckets[head]
         buckets[head] = Int32(index)
         slots[index].isHashed = true
     }
 
     mutating func unlinkHash(_ index: Int) {
-        guard slots[index].isHashed, let connection = slots[index].connection else { return }
-        let head = bucket(localPort: connection.local.port, remote: connection.remote)
+        guard slots[index].isHashed, slots[index].isUsed else { return }
+        let head = bucket(localPort: slots[index].localPort, remote: slots[index].remote)
         if buckets[head] == Int32(index) {
             buckets[head] = slots[index].bucketNext
         } else {
@@ -261,8 +266,8 @@ public struct TCPConnectionTable {
         // released ones qualify: an owner's ID must stay valid.
         var oldest: Int?
         for index in slots.indices {
-            let slot = slots[index]
-            guard slot.isReleased, let since = slot.timeWaitSince, slot.connection?.state == .timeWait else { continue }
+            guard slots[index].isUsed, slots[index].isReleased, let since = slots[index].timeWaitSince,
+                  connections[index].state == .timeWait else { continue }
             if let best = oldest, let bestSince = slots[best].timeWaitSince, bestSince <= since { continue }
             oldest = index
         }
@@ -275,11 +280,12 @@ public struct TCPConnectionTable {
     /// Empties a slot: its statistics go to the finished sum, it leaves the hash, the event
     /// FIFO and the half-open count, and its buffers are freed with the connection.
     mutating func freeSlot(_ index: Int) {
-        guard let connection = slots[index].connection else { return }
-        finishedStatistics.add(connection.statistics)
+        guard slots[index].isUsed else { return }
+        finishedStatistics.add(connections[index].statistics)
         unlinkHash(index)
         unqueueEvents(index)
         leaveHalfOpen(index)
+        storage.remove(at: index)
         slots[index] = TCPConnectionSlot()
         freeSlots.append(UInt16(index))
     }
@@ -291,30 +297,36 @@ public struct TCPConnectionTable {
         slot.owner = owner
         slot.isPassive = isPassive
         slot.isAnnounced = !isPassive
+        slot.isUsed = true
+        slot.localPort = localPort
+        slot.remote = remote
         slots[index] = slot
-        slots[index].connection = TCPConnection(local: TCPEndpoint(address: localAddress, port: localPort), remote: remote,
-                                                initialSequenceNumbers: generator, configuration: configuration)
+        storage.store(TCPConnection(local: TCPEndpoint(address: localAddress, port: localPort), remote: remote,
+                                    initialSequenceNumbers: generator, configuration: configuration), at: index)
         linkHash(index)
     }
 
     /// The slot of `id` when its owner may use it: allocated, shown to the owner, not released.
     func ownedSlot(_ id: TCPConnectionID) -> Int? {
         let index = Int(id)
-        guard index < capacity, slots[index].connection != nil, slots[index].isAnnounced, !slots[index].isReleased else { return nil }
+        guard index < capacity, slots[index].isUsed, slots[index].isAnnounced, !slots[index].isReleased else { return nil }
         return index
     }
 
     /// The level values compared before and after an operation to find edge events.
     func snapshot(_ index: Int) -> TCPSlotSnapshot {
-        guard let connection = slots[index].connection else { return TCPSlotSnapshot(readable: 0, writable: 0) }
-        return TCPSlotSnapshot(readable: connection.readableCount, writable: connection.writableCount)
+        guard slots[index].isUsed else { return TCPSlotSnapshot(readable: 0, writable: 0) }
+        return TCPSlotSnapshot(readable: connections[index].readableCount, writable: connections[index].writableCount)
     }
 
     /// After anything that may have changed slot `index`'s connection: keeps the hash, the
     /// half-open count and the timestamps in step with its state, raises events, resets data
     /// nobody will read, and frees the slot when it is done.
     mutating func settle<Output: TCPSegmentTransmitter>(_ index: Int, before: TCPSlotSnapshot, now: UInt64, output: inout Output) {
-        guard let state = slots[index].connection?.state else { return }
+        // Every read below goes through `connections[index]` in place: binding the TCB
+        // to a `let` would copy the whole structure (and retain its buffers) on every segment.
+        guard slots[index].isUsed else { return }
+        let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {
             if slots[index].timeWaitSince == nil { slots[index].timeWaitSince = now }
@@ -339,26 +351,26 @@ public struct TCPConnectionTable {
         if slots[index].isReleased {
             // Data arriving for a connection nobody will read: RFC 9293 §3.10.4 / RFC 2525
             // §2.17 — reset rather than acknowledge bytes that are thrown away.
-            if let connection = slots[index].connection, connection.readableCount > 0, connection.state != .closed {
-                slots[index].connection!.abort(output: &output)
+            if connections[index].readableCount > 0, connections[index].state != .closed {
+                connections[index].abort(output: &output)
             }
-        } else if slots[index].isAnnounced, let connection = slots[index].connection {
+        } else if slots[index].isAnnounced {
             // Before ESTABLISHED there is nothing to read and `connected` says "writable".
             if slots[index].hasEstablished {
-                if connection.readableCount > before.readable { post(.readable, to: index) }
-                if connection.writableCount > before.writable { post(.writable, to: index) }
+                if connections[index].readableCount > before.readable { post(.readable, to: index) }
+                if connections[index].writableCount > before.writable { post(.writable, to: index) }
             }
-            if connection.peerFinished && !slots[index].peerFinishAnnounced {
+            if connections[index].peerFinished && !slots[index].peerFinishAnnounced {
                 slots[index].peerFinishAnnounced = true
                 post(.peerFinished, to: index)
             }
-            if connection.state == .closed && !slots[index].closeAnnounced {
+            if connections[index].state == .closed && !slots[index].closeAnnounced {
                 slots[index].closeAnnounced = true
                 post(.closed, to: index)
             }
         }
 
-        if slots[index].connection?.state == .closed {
+        if slots[index].isUsed && connections[index].state == .closed {
             unlinkHash(index)
             if slots[index].isReleased || !slots[index].isAnnounced { freeSlot(index) }
         }
@@ -368,10 +380,11 @@ public struct TCPConnectionTable {
     /// the owner stopped listening on the port meanwhile, another member of the group takes
     /// it; with nobody listening any more it is reset. Returns whether the slot is still live.
     mutating func handOver<Output: TCPSegmentTransmitter>(_ index: Int, now: UInt64, output: inout Output) -> Bool {
-        guard let port = slots[index].connection?.local.port else { return false }
+        guard slots[index].isUsed else { return false }
+        let port = slots[index].localPort
         if !isListening(port: port, owner: slots[index].owner) {
             guard let owner = chooseOwner(port: port) else {
-                slots[index].connection!.abort(output: &output)
+                connections[index].abort(output: &output)
                 freeSlot(index)
                 return false
             }
@@ -387,7 +400,7 @@ public struct TCPConnectionTable {
     mutating func leaveHalfOpen(_ index: Int) {
         guard slots[index].countsAsHalfOpen else { return }
         slots[index].countsAsHalfOpen = false
-        if let port = slots[index].connection?.local.port, let entry = listeningPortIndex(port) {
+        if slots[index].isUsed, let entry = listeningPortIndex(slots[index].localPort) {
             listeningPorts[entry].halfOpen -= 1
         }
     }
@@ -431,8 +444,11 @@ public struct TCPConnectionTable {
 
 /// One slot: a connection (or nothing) and what the table knows about it.
 struct TCPConnectionSlot {
-    /// The TCB, or `nil` for a free slot.
-    var connection: TCPConnection?
+    /// Whether the slot holds a connection (then it is the table's `connections[index]`).
+    var isUsed = false
+    /// The connection's local port and peer, kept here for the hash lookup.
+    var localPort: UInt16 = 0
+    var remote = TCPEndpoint(address: 0, port: 0)
     /// The program (channel) number the connection belongs to.
     var owner = 0
     /// Created by a SYN to a listener (else by `connect`).

@@ -75,8 +75,8 @@ enum MetricsEndpoint {
             slot = free
         }
         let session = slot!
-        while TCPService.table!.readableCount(of: id) > 0 && !sessions![session].isFinished {
-            let count = TCPService.table!.read(from: id, into: UnsafeMutableRawBufferPointer(start: input!, count: inputCapacity),
+        while TCPService.table!.pointee.readableCount(of: id) > 0 && !sessions![session].isFinished {
+            let count = TCPService.table!.pointee.read(from: id, into: UnsafeMutableRawBufferPointer(start: input!, count: inputCapacity),
                                                now: now, output: &output)
             var offset = 0
             while offset < count && !sessions![session].isFinished {
@@ -86,8 +86,8 @@ enum MetricsEndpoint {
                 offset += consumed
                 if let response {
                     served &+= 1
-                    _ = TCPService.table!.send(ByteReader(response.head), on: id, now: now, output: &output)
-                    _ = TCPService.table!.send(ByteReader(response.body), on: id, now: now, output: &output)
+                    _ = TCPService.table!.pointee.send(ByteReader(response.head), on: id, now: now, output: &output)
+                    _ = TCPService.table!.pointee.send(ByteReader(response.body), on: id, now: now, output: &output)
                 }
                 if consumed == 0 && response == nil { break }
             }
@@ -151,7 +151,7 @@ enum MetricsEndpoint {
     }
 
     private static func renderTCP(_ writer: inout PrometheusWriter) {
-        guard let table = TCPService.table else { return }
+        guard let table = TCPService.table?.pointee else { return }   // a copy: metrics are a slow path
         let counters = table.counters
         writer.family("swiglet_tcp_segments_total", type: .counter, help: "TCP segments taken and sent by the connection table.")
         writer.sample("swiglet_tcp_segments_total", label: "direction", "in", value: counters.segmentsReceived)

@@ -38,9 +38,12 @@ struct ConnectionNotice {
 /// (completion ring full, no posted buffer) stays in `notices` and is retried next pass —
 /// nothing is dropped, and a program that does not read closes its own TCP window.
 enum TCPService {
-    nonisolated(unsafe) static var table: TCPConnectionTable? = nil
+    /// The connection table, behind a pointer: reaching a struct of this size through an
+    /// `Optional` static makes the compiler copy it for every `!= nil` or `!` read.
+    nonisolated(unsafe) static var table: UnsafeMutablePointer<TCPConnectionTable>? = nil
     nonisolated(unsafe) private static var notices: UnsafeMutablePointer<ConnectionNotice>? = nil
-    /// Connections with undelivered events (so a quiet pass costs one compare).
+    /// Connections with undelivered events, at least (so a quiet pass costs one compare); exact
+    /// after each scan.
     nonisolated(unsafe) private static var noticeCount = 0
     nonisolated(unsafe) private static var lastPoll: UInt64 = 0
     /// How often the connections' timers run: finer than the 200 ms minimum RTO and the
@@ -56,10 +59,11 @@ enum TCPService {
     /// connection as it opens), keys from `Entropy`.
     static func start(address: UInt32) {
         let key = SipHashKey(low: Entropy.secret(), high: Entropy.secret())
-        table = TCPConnectionTable(capacity: capacity, localAddress: address, secretKey: key)
+        table = UnsafeMutablePointer<TCPConnectionTable>.allocate(capacity: 1)
+        table!.initialize(to: TCPConnectionTable(capacity: capacity, localAddress: address, secretKey: key))
         notices = UnsafeMutablePointer<ConnectionNotice>.allocate(capacity: capacity)
         notices!.initialize(repeating: ConnectionNotice(), count: capacity)
-        _ = table!.listen(port: MetricsEndpoint.port, owner: metricsOwner)
+        _ = table!.pointee.listen(port: MetricsEndpoint.port, owner: metricsOwner)
         Log.info("tcp: \(capacity) connections, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(MetricsEndpoint.port)")
     }
 
@@ -67,7 +71,7 @@ enum TCPService {
     static func receive(_ delivery: DatagramDelivery, now: UInt64) {
         guard table != nil else { return }
         var output = StackSegmentTransmitter(now: now)
-        _ = table!.receive(segment: delivery.payload, source: delivery.source.rawValue,
+        _ = table!.pointee.receive(segment: delivery.payload, source: delivery.source.rawValue,
                            destination: delivery.destination.rawValue, now: now, output: &output)
     }
 
@@ -76,26 +80,30 @@ enum TCPService {
     static func serve(now: UInt64) -> Int {
         guard table != nil else { return 0 }
         var handled = 0
-        while let event = table!.nextEvent() {
+        while let event = table!.pointee.nextEvent() {
             let id = Int(event.id)
             if notices![id].events.isEmpty { noticeCount += 1 }
             notices![id].events.formUnion(event.events)
             handled += 1
         }
         if noticeCount > 0 {
+            // Recounted on every scan: `passOn` may release connections (the metrics endpoint
+            // does), and a release from a channel request clears a notice outside the scan.
+            var remaining = 0
             var id = 0
-            while id < capacity && noticeCount > 0 {
+            while id < capacity {
                 if !notices![id].events.isEmpty {
                     passOn(TCPConnectionID(id), now: now)
-                    if notices![id].events.isEmpty { noticeCount -= 1 }
+                    if !notices![id].events.isEmpty { remaining += 1 }
                 }
                 id += 1
             }
+            noticeCount = remaining
         }
         if now &- lastPoll >= pollInterval {
             lastPoll = now
             var output = StackSegmentTransmitter(now: now)
-            table!.poll(now: now, output: &output)
+            table!.pointee.poll(now: now, output: &output)
         }
         return handled
     }
@@ -104,7 +112,7 @@ enum TCPService {
     /// the peer's FIN, its end. Stops at the first thing that cannot be delivered yet.
     private static func passOn(_ id: TCPConnectionID, now: UInt64) {
         let index = Int(id)
-        guard let owner = table!.owner(of: id) else {
+        guard let owner = table!.pointee.owner(of: id) else {
             notices![index] = ConnectionNotice()   // released meanwhile: nobody to tell
             return
         }
@@ -120,10 +128,10 @@ enum TCPService {
         var events = notices![index].events
         defer { notices![index].events = events }
         if events.contains(.accepted) || events.contains(.connected) {
-            let remote = table!.remote(of: id) ?? TCPEndpoint(address: 0, port: 0)
+            let remote = table!.pointee.remote(of: id) ?? TCPEndpoint(address: 0, port: 0)
             let accepted = events.contains(.accepted)
             let completion = ChannelCompletion(kind: accepted ? .accepted : .connected, socket: id,
-                                               length: UInt32(table!.localPort(of: id) ?? 0),
+                                               length: UInt32(table!.pointee.localPort(of: id) ?? 0),
                                                address: remote.address, port: remote.port,
                                                cookie: accepted ? 0 : notices![index].cookie)
             guard ProgramChannels.notify(channel: owner, completion) else { return }
@@ -135,13 +143,13 @@ enum TCPService {
             // A connect that never completed: answer the connect itself, and free the number
             // (the program never learnt it).
             if notices![index].connecting {
-                let error = channelError(table!.error(of: id)) ?? .connectionRefused
+                let error = channelError(table!.pointee.error(of: id)) ?? .connectionRefused
                 guard ProgramChannels.notify(channel: owner, ChannelCompletion(
                     kind: .error, error: error, requestOperation: ChannelRequest.Operation.connect.rawValue,
                     cookie: notices![index].cookie)) else { return }
             }
             var output = StackSegmentTransmitter(now: now)
-            table!.release(id, now: now, output: &output)
+            table!.pointee.release(id, now: now, output: &output)
             events = TCPConnectionEvents()
             notices![index] = ConnectionNotice()
             return
@@ -152,9 +160,9 @@ enum TCPService {
         }
         if events.contains(.readable) {
             var output = StackSegmentTransmitter(now: now)
-            while table!.readableCount(of: id) > 0 {
+            while table!.pointee.readableCount(of: id) > 0 {
                 let delivered = ProgramChannels.deliverStream(channel: owner, connection: id) { buffer in
-                    table!.read(from: id, into: buffer, now: now, output: &output)
+                    table!.pointee.read(from: id, into: buffer, now: now, output: &output)
                 }
                 if delivered == 0 { return }   // no posted buffer: the window closes meanwhile
             }
@@ -165,7 +173,7 @@ enum TCPService {
             events.remove(.peerFinished)
         }
         if events.contains(.closed) {
-            if let error = channelError(table!.error(of: id)) {
+            if let error = channelError(table!.pointee.error(of: id)) {
                 guard ProgramChannels.notify(channel: owner, ChannelCompletion(kind: .streamAborted, error: error, socket: id))
                 else { return }
             }
@@ -188,14 +196,14 @@ enum TCPService {
     static func ownerGone(_ owner: Int, now: UInt64) {
         guard table != nil else { return }
         var output = StackSegmentTransmitter(now: now)
-        table!.abortAll(owner: owner, now: now, output: &output)
+        table!.pointee.abortAll(owner: owner, now: now, output: &output)
     }
 
     // MARK: The channel requests (called from `StackRequestHandler`)
 
     static func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> {
         guard port != MetricsEndpoint.port else { return .failure(.portInUse) }
-        switch table!.listen(port: port, owner: channel) {
+        switch table!.pointee.listen(port: port, owner: channel) {
         case .success: return .success(())
         case .failure(.alreadyListening): return .failure(.portInUse)
         case .failure(.invalidEndpoint): return .failure(.badPort)
@@ -207,7 +215,7 @@ enum TCPService {
                         now: UInt64) -> Result<Void, ChannelError> {
         guard destination.address != 0 else { return .failure(.noRoute) }
         var output = StackSegmentTransmitter(now: now)
-        switch table!.connect(to: TCPEndpoint(address: destination.address, port: destination.port), owner: channel,
+        switch table!.pointee.connect(to: TCPEndpoint(address: destination.address, port: destination.port), owner: channel,
                               now: now, output: &output) {
         case .success(let id):
             notices![Int(id)] = ConnectionNotice(events: notices![Int(id)].events, announced: false,
@@ -219,28 +227,28 @@ enum TCPService {
     }
 
     static func owns(_ id: UInt16, channel: Int) -> Bool {
-        Int(id) < capacity && notices![Int(id)].announced && table!.owner(of: id) == channel
+        Int(id) < capacity && notices![Int(id)].announced && table!.pointee.owner(of: id) == channel
     }
 
     static func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, now: UInt64) -> Result<Int, ChannelError> {
-        switch table!.state(of: id) {
+        switch table!.pointee.state(of: id) {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
             var output = StackSegmentTransmitter(now: now)
-            return .success(table!.send(ByteReader(bytes), on: id, now: now, output: &output))
+            return .success(table!.pointee.send(ByteReader(bytes), on: id, now: now, output: &output))
         default:
-            return .failure(channelError(table!.error(of: id)) ?? .notWritable)
+            return .failure(channelError(table!.pointee.error(of: id)) ?? .notWritable)
         }
     }
 
     static func shutdown(_ id: UInt16, now: UInt64) {
         var output = StackSegmentTransmitter(now: now)
-        table!.shutdown(id, now: now, output: &output)
+        table!.pointee.shutdown(id, now: now, output: &output)
     }
 
     static func release(_ id: UInt16, now: UInt64) {
         var output = StackSegmentTransmitter(now: now)
-        table!.release(id, now: now, output: &output)
-        if !notices![Int(id)].events.isEmpty { noticeCount -= 1 }
+        table!.pointee.release(id, now: now, output: &output)
+        // `noticeCount` may now count one notice too many; the next scan recounts.
         notices![Int(id)] = ConnectionNotice()
     }
 }

@@ -92,86 +92,19 @@ done
 [[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 && $cpus -le 64 ]] || bad_option "CPUS/--cpus '$cpus' is not a number from 1 to 64"
 (( wrk_threads <= connections )) || bad_option "--wrk-threads ($wrk_threads) cannot exceed --connections ($connections)"
 
-if [[ $(id -u) != 0 ]]; then
-    die "must run as root: it creates a network namespace and a tap device (try: sudo $0 $*)"
-fi
-for tool in ip qemu-system-x86_64 make wrk curl; do
-    command -v "$tool" >/dev/null || die "'$tool' is missing (scripts/install-deps.sh installs it: ip is iproute2, qemu-system-x86_64 is qemu-system-x86)"
-done
-[[ -c /dev/net/tun ]] || die "/dev/net/tun is missing: no tap devices on this machine"
-if ! command -v swift >/dev/null; then
-    [[ -x /opt/swift/usr/bin/swift ]] || die "the Swift toolchain is missing (swift not on PATH, nor in /opt/swift/usr/bin)"
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-
+source scripts/bench-common.sh
+bench_check_machine wrk curl
 targets=(swiglet linux)
 [[ -n $only ]] && targets=("$only")
-OUT=images/bench
-SCRATCH="${BENCH_SCRATCH:-.build-bench}"
-BENCH="$SCRATCH/release/swiglet-bench"
-NS="swiglet-tcp-$$"
-GUEST=10.0.2.15
-mkdir -p "$OUT"
-
-qemu_pid=""
-stop_qemu() {
-    [[ -n $qemu_pid ]] || return 0
-    if kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$qemu_pid" 2>/dev/null || true
-    fi
-    wait "$qemu_pid" 2>/dev/null || true
-    qemu_pid=""
-}
-cleanup() {
-    stop_qemu
-    ip netns del "$NS" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
+bench_prepare swiglet-tcp
 
 # 1. Build what is needed.
-declare -A failed=()
-if [[ $build == 1 ]]; then
-    say "building swiglet-bench"
-    swift build -c release --product swiglet-bench --scratch-path "$SCRATCH" >"$OUT/build-bench.log" 2>&1 \
-        || { cat "$OUT/build-bench.log" >&2; die "building swiglet-bench failed (log above)"; }
-    for target in "${targets[@]}"; do
-        case $target in
-            swiglet)
-                say "building the Swiglet image (make image)"
-                if ! make image >"$OUT/build-swiglet.log" 2>&1; then
-                    tail -n 40 "$OUT/build-swiglet.log" >&2
-                    say "swiglet: 'make image' failed (last lines above, whole log: $OUT/build-swiglet.log)"
-                    failed[swiglet]="make image failed (log: $OUT/build-swiglet.log)"
-                fi ;;
-            linux)
-                say "building the Linux guest (scripts/build-linux-guest.sh)"
-                BENCH_SCRATCH="$SCRATCH" scripts/build-linux-guest.sh >&2 || die "building the Linux guest failed (messages above)" ;;
-        esac
-    done
-fi
-[[ -x $BENCH ]] || die "$BENCH is missing (run without --no-build)"
-for target in "${targets[@]}"; do
-    case $target in
-        swiglet) image=images/swiglet.iso ;;
-        linux) image=images/linux/initramfs.cpio.gz ;;
-    esac
-    if [[ -z ${failed[$target]:-} && ! -s $image ]]; then
-        say "$target: $image is missing (run without --no-build)"
-        failed[$target]="$image is missing"
-    fi
-done
+bench_build
 
-# 2. The namespace: a tap device with the gateway's address, as QEMU's user networking has it.
-#    The connection-rate test closes on the client side, so TIME-WAIT piles up here: let new
-#    connections reuse TIME-WAIT ports (with timestamps, RFC 7323) and use a wide port range.
-ip netns add "$NS" || die "cannot create network namespace $NS"
-ip netns exec "$NS" ip link set lo up
-ip netns exec "$NS" ip tuntap add dev tap0 mode tap || die "cannot create tap0 in namespace $NS"
-ip netns exec "$NS" ip addr add 10.0.2.2/24 dev tap0
-ip netns exec "$NS" ip link set tap0 up
+# 2. The namespace. The connection-rate test closes on the client side, so TIME-WAIT piles up
+#    there: let new connections reuse TIME-WAIT ports (with timestamps, RFC 7323) and use a
+#    wide port range.
+bench_create_namespace
 ip netns exec "$NS" sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" >/dev/null 2>&1 \
     || say "warning: could not set tcp_tw_reuse/ip_local_port_range in the namespace (tcp-connect may run out of ports)"
 
@@ -183,30 +116,9 @@ to_microseconds() {
 # 3. One system: boot, wait for ready, measure, stop. Writes $OUT/tcp-NAME.txt (key=value).
 run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     local name="$1" ready="$2"; shift 2
-    local log="$OUT/$name-console.log" results="$OUT/tcp-$name.txt" started status=0
-    rm -f "$log" "$results"
-    say "$name: booting (QEMU TCG, -smp $cpus, -m $mem, virtio-net-pci on tap0 in namespace $NS)"
-    ip netns exec "$NS" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" \
-        -display none -serial "file:$log" -monitor none -no-reboot -name "$name,debug-threads=on" \
-        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0 \
-        "$@" </dev/null >"$OUT/$name-qemu.log" 2>&1 &
-    qemu_pid=$!
-    started=$SECONDS
-    until grep -q "$ready" "$log" 2>/dev/null; do
-        if ! kill -0 "$qemu_pid" 2>/dev/null; then
-            say "$name: QEMU exited before the ready line ('$ready'). QEMU said:"
-            cat "$OUT/$name-qemu.log" >&2
-            say "$name: console:"; show_console "$log"
-            failed[$name]="QEMU exited before the ready line"; qemu_pid=""; return 1
-        fi
-        if (( SECONDS - started >= ready_timeout )); then
-            say "$name: no ready line ('$ready') within $ready_timeout s. Console:"
-            show_console "$log"
-            failed[$name]="no ready line within $ready_timeout s"; stop_qemu; return 1
-        fi
-        sleep 0.2
-    done
-    say "$name: ready after about $((SECONDS - started)) s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
+    local log="$OUT/$name-console.log" results="$OUT/tcp-$name.txt" status=0
+    rm -f "$results"
+    bench_boot "$name" "$ready" "$@" || return 1
 
     local url="http://$GUEST$path"
     if ! ip netns exec "$NS" curl -sf --max-time 10 -o "$OUT/$name-page" "$url"; then

@@ -72,114 +72,24 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 && $cpus -le 64 ]] || bad_option "CPUS/--cpus '$cpus' is not a number from 1 to 64"
 
-if [[ $(id -u) != 0 ]]; then
-    die "must run as root: it creates a network namespace and a tap device (try: sudo $0 $*)"
-fi
-for tool in ip qemu-system-x86_64 make; do
-    command -v "$tool" >/dev/null || die "'$tool' is missing (ip: iproute2; qemu-system-x86_64: qemu-system-x86; make image installs the rest)"
-done
-[[ -c /dev/net/tun ]] || die "/dev/net/tun is missing: no tap devices on this machine"
-if ! command -v swift >/dev/null; then
-    [[ -x /opt/swift/usr/bin/swift ]] || die "the Swift toolchain is missing (swift not on PATH, nor in /opt/swift/usr/bin)"
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-
+source scripts/bench-common.sh
+bench_check_machine
 targets=(swiglet linux)
 [[ -n $only ]] && targets=("$only")
-OUT=images/bench
-SCRATCH=.build-bench
-BENCH="$SCRATCH/release/swiglet-bench"
-NS="swiglet-bench-$$"
-GUEST=10.0.2.15
-mkdir -p "$OUT"
-
-# Everything this run starts is undone on every exit: QEMU, then the namespace (and its tap).
-qemu_pid=""
-stop_qemu() {
-    [[ -n $qemu_pid ]] || return 0
-    if kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$qemu_pid" 2>/dev/null || true
-    fi
-    wait "$qemu_pid" 2>/dev/null || true
-    qemu_pid=""
-}
-cleanup() {
-    stop_qemu
-    ip netns del "$NS" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
+bench_prepare swiglet-bench
 
 # 1. Build what is needed.
-declare -A failed=()
-if [[ $build == 1 ]]; then
-    say "building swiglet-bench"
-    swift build -c release --product swiglet-bench --scratch-path "$SCRATCH" >"$OUT/build-bench.log" 2>&1 \
-        || { cat "$OUT/build-bench.log" >&2; die "building swiglet-bench failed (log above)"; }
-    for target in "${targets[@]}"; do
-        case $target in
-            swiglet)
-                say "building the Swiglet image (make image)"
-                if ! make image >"$OUT/build-swiglet.log" 2>&1; then
-                    tail -n 40 "$OUT/build-swiglet.log" >&2
-                    say "swiglet: 'make image' failed (last lines above, whole log: $OUT/build-swiglet.log)"
-                    failed[swiglet]="make image failed (log: $OUT/build-swiglet.log)"
-                fi ;;
-            linux)
-                say "building the Linux guest (scripts/build-linux-guest.sh)"
-                scripts/build-linux-guest.sh >&2 || die "building the Linux guest failed (messages above)" ;;
-        esac
-    done
-fi
-[[ -x $BENCH ]] || die "$BENCH is missing (run without --no-build)"
-for target in "${targets[@]}"; do
-    case $target in
-        swiglet) image=images/swiglet.iso ;;
-        linux) image=images/linux/initramfs.cpio.gz ;;
-    esac
-    if [[ -z ${failed[$target]:-} && ! -s $image ]]; then
-        say "$target: $image is missing (run without --no-build)"
-        failed[$target]="$image is missing"
-    fi
-done
+bench_build
 
-# 2. The namespace: a tap device with the gateway's address, as QEMU's user networking has it.
-ip netns add "$NS" || die "cannot create network namespace $NS"
-ip netns exec "$NS" ip link set lo up
-ip netns exec "$NS" ip tuntap add dev tap0 mode tap || die "cannot create tap0 in namespace $NS"
-ip netns exec "$NS" ip addr add 10.0.2.2/24 dev tap0
-ip netns exec "$NS" ip link set tap0 up
+# 2. The namespace.
+bench_create_namespace
 
 # 3. One system: boot, wait for ready, measure, stop.
 run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     local name="$1" ready="$2"; shift 2
-    local log="$OUT/$name-console.log" started elapsed
-    rm -f "$log" "$OUT/$name.txt"
-    say "$name: booting (QEMU TCG, -smp $cpus, -m $mem, virtio-net-pci on tap0 in namespace $NS)"
-    ip netns exec "$NS" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" \
-        -display none -serial "file:$log" -monitor none -no-reboot -name "$name,debug-threads=on" \
-        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0 \
-        "$@" </dev/null >"$OUT/$name-qemu.log" 2>&1 &
-    qemu_pid=$!
-    started=$SECONDS
-    until grep -q "$ready" "$log" 2>/dev/null; do
-        if ! kill -0 "$qemu_pid" 2>/dev/null; then
-            say "$name: QEMU exited before the ready line ('$ready'). QEMU said:"
-            cat "$OUT/$name-qemu.log" >&2
-            say "$name: console:"; show_console "$log"
-            failed[$name]="QEMU exited before the ready line"; qemu_pid=""; return 1
-        fi
-        if (( SECONDS - started >= ready_timeout )); then
-            say "$name: no ready line ('$ready') within $ready_timeout s. Console:"
-            show_console "$log"
-            failed[$name]="no ready line within $ready_timeout s"; stop_qemu; return 1
-        fi
-        sleep 0.2
-    done
-    elapsed=$((SECONDS - started))
-    say "$name: ready after about ${elapsed} s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
+    local log="$OUT/$name-console.log"
+    rm -f "$OUT/$name.txt"
+    bench_boot "$name" "$ready" "$@" || return 1
     # --cpu-pid: the host CPU of each QEMU thread (vCPUs, the main loop that emulates
     # virtio-net and moves frames through the tap) during each measurement.
     local status=0

@@ -11,25 +11,31 @@ public struct DoorbellWait: WaitPolicy {
     let completionTail: UnsafeRawPointer
     /// The kernel's choice (boot option `app-wait=`): never sleep when `spin`.
     let spinOnly: Bool
+    /// Return false (give up) after each sleep, or after each round of spins when spinning:
+    /// for an event loop that has other work to retry now and then.
+    let givesUpAfterSleeping: Bool
     var spins = 0
     /// Looks at the ring this many times before sleeping.
     public static let spinsBeforeSleeping = 2000
 
-    /// Waits on `memory`'s completion ring the way `start` (the program's start argument) says.
-    public init(memory: ChannelMemory, start: ProgramStartArgument) {
+    /// Waits on `memory`'s completion ring the way `start` (the program's start argument) says;
+    /// never gives up unless `givesUpAfterSleeping`.
+    public init(memory: ChannelMemory, start: ProgramStartArgument, givesUpAfterSleeping: Bool = false) {
         completionTail = UnsafeRawPointer(memory.base + memory.layout.completionRingOffset
                                           + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset)
         spinOnly = start.waitPolicy == .spin
+        self.givesUpAfterSleeping = givesUpAfterSleeping
     }
 
     /// Spins, or sleeps until the tail moves (or 100 ms pass: a safety net, not a mechanism).
     public mutating func wait() -> Bool {
-        if spinOnly { return true }
         spins += 1
         guard spins >= Self.spinsBeforeSleeping else { return true }
         spins = 0
-        let seen = completionTail.load(as: UInt32.self)
-        _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
-        return true
+        if !spinOnly {
+            let seen = completionTail.load(as: UInt32.self)
+            _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
+        }
+        return !givesUpAfterSleeping
     }
 }

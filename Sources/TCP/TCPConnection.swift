@@ -99,7 +99,7 @@ public struct TCPConnectionConfiguration: Sendable {
 /// - Nagle's algorithm (RFC 9293 §3.7.4; small writes go out at once), keep-alives, user timeouts;
 /// - limited transmit (RFC 3042), restart after idle (RFC 5681 §4.1), SACK, timestamps/PAWS,
 ///   urgent data, data carried on SYNs (dropped; the peer resends it);
-/// - listen backlog, SYN cookies, demultiplexing: the connection table's job;
+/// - listen backlog, SYN cookies, demultiplexing: not here by design — `TCPConnectionTable` does them;
 /// - ICMP handling (PMTU discovery, soft errors).
 public struct TCPConnection {
     /// Our endpoint.

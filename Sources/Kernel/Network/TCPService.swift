@@ -46,7 +46,7 @@ enum TCPService {
     /// after each scan.
     nonisolated(unsafe) private static var noticeCount = 0
     nonisolated(unsafe) private static var lastPoll: UInt64 = 0
-    /// How often the connections' timers run: finer than the 200 ms minimum RTO and the
+    /// How often the connections' timers run: finer than the 1 s minimum RTO (RFC 6298) and the
     /// delayed-ACK delay, coarse enough to cost nothing.
     static let pollInterval: UInt64 = 1_000_000
     /// Connection numbers: one per channel-visible slot.

@@ -12,12 +12,7 @@ struct Probe {
 
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    let start = ProgramStartArgument(rawValue: System.startArgument)
-    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
-        System.write("no channel to the network core\n")
-        return 1
-    }
-    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    guard let (memory, _) = ProgramChannel.open() else { return 1 }
     var requests = memory.requestRing.makeProducer(startingIndex: 0)
     var completions = memory.completionRing.makeConsumer(startingIndex: 0)
     let destination: UInt32 = 0x0A00_0202   // 10.0.2.2
@@ -98,7 +93,7 @@ func programMain() -> Int32 {
     System.write("corrupting the request ring's tail; the kernel should stop this program\n")
     // An atomic store, as a real producer publishes its tail (a plain store followed by an
     // endless loop could be dropped by the optimizer).
-    let tail = (base + memory.layout.requestRingOffset + SingleProducerSingleConsumerRing<ChannelRequest>.tailOffset)
+    let tail = (memory.base + memory.layout.requestRingOffset + SingleProducerSingleConsumerRing<ChannelRequest>.tailOffset)
         .assumingMemoryBound(to: Atomic<UInt32>.self)
     tail.pointee.store(tail.pointee.load(ordering: .relaxed) &+ 1000, ordering: .releasing)
     while true { System.yield() }

@@ -8,12 +8,7 @@ import ProgramRuntime
 /// Every 2^20 answers it prints how many it has had.
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    let start = ProgramStartArgument(rawValue: System.startArgument)
-    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
-        System.write("no channel to the network core\n")
-        return 1
-    }
-    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    guard let (memory, _) = ProgramChannel.open() else { return 1 }
     var requests = memory.requestRing.makeProducer(startingIndex: 0)
     var completions = memory.completionRing.makeConsumer(startingIndex: 0)
     System.write("flooding the request ring\n")

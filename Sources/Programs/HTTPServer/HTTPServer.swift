@@ -9,28 +9,6 @@ import SwigletLibrary
 @_extern(c, "site_archive_base") func site_archive_base() -> UnsafeRawPointer
 @_extern(c, "site_archive_size") func site_archive_size() -> UInt64
 
-/// Spins a little, then sleeps until the network core rings the doorbell (or 100 ms pass),
-/// then gives up so that the event loop can retry what waits for a free request slot.
-struct EventLoopWait: WaitPolicy {
-    /// The completion ring's tail: the word the network core moves when it has news for us.
-    let completionTail: UnsafeRawPointer
-    /// The kernel's choice (boot option `app-wait=`): never sleep when `spin`.
-    let spinOnly: Bool
-    var spins = 0
-    static let spinsBeforeSleeping = 2000
-
-    mutating func wait() -> Bool {
-        spins += 1
-        guard spins >= Self.spinsBeforeSleeping else { return true }
-        spins = 0
-        if !spinOnly {
-            let seen = completionTail.load(as: UInt32.self)
-            _ = System.wait(on: completionTail, whileEqualTo: seen, timeout: 100_000_000)
-        }
-        return false
-    }
-}
-
 /// No received buffer (the end of a queue).
 let noBuffer = UInt32.max
 
@@ -224,11 +202,7 @@ struct Server {
 
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    let start = ProgramStartArgument(rawValue: System.startArgument)
-    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
-        System.write("no channel to the network core (is networking off?)\n")
-        return 1
-    }
+    guard let (memory, start) = ProgramChannel.open() else { return 1 }
     let site: StaticSite
     do {
         site = try StaticSite(ByteReader(start: site_archive_base(), count: Int(site_archive_size())))
@@ -236,10 +210,9 @@ func programMain() -> Int32 {
         System.write("the linked site archive is corrupt\n")
         return 3
     }
-    let memory = ChannelMemory(base: base, layout: ChannelLayout())
-    var wait = EventLoopWait(completionTail: UnsafeRawPointer(base + memory.layout.completionRingOffset
-                                                               + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset),
-                            spinOnly: start.waitPolicy == .spin)
+    // The event loop's wait gives up after one sleep, so the loop can retry sends and closes
+    // that found no request slot.
+    var wait = DoorbellWait(memory: memory, start: start, givesUpAfterSleeping: true)
     var server = Server(streams: StreamEndpoint(endpoint: ChannelEndpoint(memory: memory)), site: site)
     // Listening waits as long as it takes (the event loop's policy gives up when idle).
     var listenWait = DoorbellWait(memory: memory, start: start)

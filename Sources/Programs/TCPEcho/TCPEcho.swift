@@ -42,12 +42,7 @@ struct Backlog {
 
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    let start = ProgramStartArgument(rawValue: System.startArgument)
-    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
-        System.write("no channel to the network core (is networking off?)\n")
-        return 1
-    }
-    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    guard let (memory, start) = ProgramChannel.open() else { return 1 }
     var streams = StreamEndpoint(endpoint: ChannelEndpoint(memory: memory))
     var wait = DoorbellWait(memory: memory, start: start)
     guard case .success = streams.listen(port: 7, waitingWith: &wait) else {

@@ -5,12 +5,7 @@ import SwigletLibrary
 
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    let start = ProgramStartArgument(rawValue: System.startArgument)
-    guard let base = UnsafeMutableRawPointer(bitPattern: UInt(start.channelAddress)) else {
-        System.write("no channel to the network core (is networking off?)\n")
-        return 1
-    }
-    let memory = ChannelMemory(base: base, layout: ChannelLayout())
+    guard let (memory, start) = ProgramChannel.open() else { return 1 }
     var socket = UDPSocket(endpoint: ChannelEndpoint(memory: memory))
     var wait = DoorbellWait(memory: memory, start: start)
     guard case .success = socket.bind(port: 7, waitingWith: &wait) else {

@@ -34,10 +34,11 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/tool
 
 # User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
 # own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as a multiboot2 module named after it.
-PROGRAMS := udp-echo tcp-echo http spinner faulty bad-channel flood
+PROGRAMS := udp-echo tcp-echo http tcp-client spinner faulty bad-channel flood
 PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
 PROGRAM_PRODUCT_tcp-echo := TCPEchoProgram
 PROGRAM_PRODUCT_http := HTTPServerProgram
+PROGRAM_PRODUCT_tcp-client := TCPClientProgram
 PROGRAM_PRODUCT_spinner  := SpinnerProgram
 PROGRAM_PRODUCT_faulty   := FaultyProgram
 PROGRAM_PRODUCT_bad-channel := BadChannelProgram

@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "BadChannelProgram", type: .static, targets: ["BadChannelProgram"]),
         .library(name: "FloodProgram", type: .static, targets: ["FloodProgram"]),
         .library(name: "TCPEchoProgram", type: .static, targets: ["TCPEchoProgram"]),
+        .library(name: "TCPClientProgram", type: .static, targets: ["TCPClientProgram"]),
         .library(name: "HTTPServerProgram", type: .static, targets: ["HTTPServerProgram"]),
     ],
     targets: [
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/BadChannel", swiftSettings: common),
         .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Flood", swiftSettings: common),
         .target(name: "HTTPServerProgram", dependencies: ["HTTP", "SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/HTTPServer", swiftSettings: common),
+        .target(name: "TCPClientProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/TCPClient", swiftSettings: common),
         .target(name: "TCPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/TCPEcho", swiftSettings: common),
         .target(
             name: "Kernel",

@@ -1,0 +1,124 @@
+/// QEMU system tests of the client side of the stream API: the `tcp-client` program connects
+/// out to a server on the host (10.0.2.2:7777 through QEMU's user-mode network), sends, half-
+/// closes and reads the answer; and reports a refused connection.
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class TCPClientProgramTests: XCTestCase {
+    override func setUpWithError() throws { try QEMUMachine.requireImage() }
+
+    /// The program's connect completes, its greeting arrives, its shutdown reaches the server as
+    /// end of stream, and the server's answer and close reach the program, which then exits 0.
+    func testProgramConnectsOutSendsHalfClosesAndReadsTheAnswer() throws {
+        let listener = try HostListener(port: 7777)
+        let received = ReceivedBytes()
+        let served = Thread {
+            // Read to end of stream (the program's shutdown), then answer in upper case and close.
+            guard let connection = listener.accept(timeout: 60) else { return }
+            let bytes = connection.readToEnd(timeout: 30)
+            received.set(bytes)
+            connection.write(Data(String(decoding: bytes, as: UTF8.self).uppercased().utf8))
+            connection.shutdownBoth()
+        }
+        served.start()
+        var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-client@1", timeout: 90)
+        machine.network = .user(hostForwards: [])
+        let outcome = try machine.boot(stopWhen: { $0.contains("tcp-client exited with status") })
+        listener.close()
+        let console = outcome.console
+        XCTAssertEqual(String(decoding: received.get(), as: UTF8.self), "hello from a swiglet program\n",
+                       "what the server received\n---- console ----\n\(console)")
+        XCTAssertTrue(console.contains("tcp-client: received: HELLO FROM A SWIGLET PROGRAM"),
+                      "the answer did not reach the program\n---- console ----\n\(console)")
+        XCTAssertTrue(console.contains("tcp-client: the server closed after 29 bytes"), "---- console ----\n\(console)")
+        XCTAssertTrue(console.contains("tcp-client exited with status 0"), "---- console ----\n\(console)")
+    }
+
+    /// With nobody listening, every connect is refused (the host answers the SYN with a RST
+    /// through slirp) and the program says so and exits 1 — the `connectFailed` path.
+    func testRefusedConnectIsReportedToTheProgram() throws {
+        guard HostListener.portIsFree(7777) else { throw XCTSkip("port 7777 is in use on this host") }
+        var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-client@1", timeout: 90)
+        machine.network = .user(hostForwards: [])
+        let outcome = try machine.boot(stopWhen: { $0.contains("tcp-client exited with status") })
+        XCTAssertTrue(outcome.console.contains("tcp-client: connecting to 10.0.2.2:7777 failed 20 times; the last error: connection refused"),
+                      "---- console ----\n\(outcome.console)")
+        XCTAssertTrue(outcome.console.contains("tcp-client exited with status 1"), "---- console ----\n\(outcome.console)")
+    }
+}
+
+/// Bytes handed from the server thread to the test.
+final class ReceivedBytes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ bytes: Data) { lock.lock(); data = bytes; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A listening TCP socket on the host's loopback, for a guest program to connect to.
+final class HostListener: @unchecked Sendable {
+    let descriptor: Int32
+
+    init(port: UInt16) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = HostListener.loopback(port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 4) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(descriptor)
+            throw MachineError(description: "cannot listen on 127.0.0.1:\(port): \(reason) (the test needs this port free)")
+        }
+    }
+
+    /// Whether nothing listens on 127.0.0.1:`port` now.
+    static func portIsFree(_ port: UInt16) -> Bool {
+        guard let listener = try? HostListener(port: port) else { return false }
+        listener.close()
+        return true
+    }
+
+    static func loopback(_ port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// The next connection, or nil after `timeout` seconds.
+    func accept(timeout: TimeInterval) -> TCPClient? {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeout * 1000)) == 1 else { return nil }
+        let connection = Glibc.accept(descriptor, nil, nil)
+        return connection >= 0 ? TCPClient(descriptor: connection) : nil
+    }
+
+    func close() { Glibc.shutdown(descriptor, Int32(SHUT_RDWR)); Glibc.close(descriptor) }
+}
+
+extension TCPClient {
+    /// Reads until the peer's end of stream (or `timeout` seconds of silence).
+    func readToEnd(timeout: TimeInterval) -> Data {
+        setTimeout(timeout)
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = Glibc.recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    /// Writes all of `data` (best effort: the test checks what the program printed).
+    func write(_ data: Data) { try? send(data) }
+
+    /// Ends both directions now (the descriptor is closed when the client goes away).
+    func shutdownBoth() { Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+}

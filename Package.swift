@@ -81,6 +81,6 @@ let package = Package(
         // Host tools (never part of the kernel): the UDP echo benchmark's load generator, and
         // the echo server that runs in the Linux guest it compares against.
         .executableTarget(name: "swiglet-bench", path: "Sources/Benchmark"),
-        .executableTarget(name: "linux-echo-server", path: "Sources/LinuxEchoServer"),
+        .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/LinuxEchoServer"),
     ]
 )

@@ -2,14 +2,15 @@
 # Build the Linux guest that the benchmarks (scripts/bench-udp.sh, scripts/bench-tcp.sh) compare
 # Swiglet against: a stock Debian kernel and a busybox initramfs whose /init loads virtio-net,
 # configures eth0 as 10.0.2.15/24 (gateway 10.0.2.2), starts linux-echo-server (UDP echo on
-# port 7, TCP echo on port 7, HTTP on port 80 serving /site, a copy of the repository's site/)
+# port 7, TCP echo on port 7, HTTP on port 80 serving /site.bin, the repository's site/ packed
+# by scripts/pack-site.sh exactly as for Swiglet's image)
 # and prints "linux-guest: ready" on the serial console once all three listen.
 #
 #   scripts/build-linux-guest.sh [--force]
 #
 # Outputs (images/ is ignored by git):
 #   images/linux/vmlinuz             the kernel of linux-image-amd64's current dependency
-#   images/linux/initramfs.cpio.gz   busybox-static + the static echo server + /init + /site
+#   images/linux/initramfs.cpio.gz   busybox-static + the static echo server + /init + /site.bin
 # The Debian packages are fetched with `apt-get download` into images/linux/cache and only
 # extracted (dpkg-deb -x) into a temporary directory: nothing is installed on the host.
 # Does nothing when both outputs are newer than this script, the echo server's sources and
@@ -25,7 +26,7 @@ CACHE="$OUT/cache"
 KERNEL="$OUT/vmlinuz"
 INITRAMFS="$OUT/initramfs.cpio.gz"
 SCRATCH="${BENCH_SCRATCH:-.build-bench}"
-SERVER_SOURCES=(Sources/LinuxEchoServer/*.swift)
+SERVER_SOURCES=(Sources/LinuxEchoServer/*.swift Sources/HTTP/*.swift Sources/RawBytes/*.swift scripts/pack-site.sh)
 
 die() { echo "build-linux-guest: error: $*" >&2; exit 1; }
 say() { echo "build-linux-guest: $*"; }
@@ -145,11 +146,9 @@ for applet in $("$BUSYBOX" --list); do
 done
 cp "$SERVER" "$root/bin/linux-echo-server"
 strip "$root/bin/linux-echo-server"
-# The static site the HTTP server serves: the same files as Swiglet's image.
-mkdir -p "$root/site"
+# The static site the HTTP server serves: the same archive as Swiglet's image.
 if [[ -d site ]]; then
-    cp -R site/. "$root/site/"
-    say "site: $(find "$root/site" -type f | wc -l) files from site/"
+    scripts/pack-site.sh site "$root/site.bin" >&2 || die "packing site/ failed"
 else
     say "warning: no site/ directory: the guest's HTTP server will answer 404 to every path"
 fi
@@ -161,7 +160,7 @@ done
 cat >"$root/init" <<'INIT'
 #!/bin/sh
 # Swiglet benchmark's Linux guest: virtio-net up as 10.0.2.15/24, UDP and TCP echo on port 7,
-# HTTP on port 80 (/site).
+# HTTP on port 80 (/site.bin).
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -182,7 +181,7 @@ ip link set eth0 up || fatal "ip link set eth0 up failed"
 ip route add default via 10.0.2.2
 # A large accept backlog for the connection-rate benchmark (the default is 4096 on 6.1).
 echo 4096 > /proc/sys/net/core/somaxconn 2>/dev/null
-linux-echo-server --udp 7 --tcp-echo 7 --http 80 --site /site &
+linux-echo-server --udp 7 --tcp-echo 7 --http 80 --site /site.bin &
 server=$!
 # With "spinner" on the kernel command line (scripts/bench-intrusion.sh), the same binary also
 # runs the spinner, on the last CPU when taskset is there.

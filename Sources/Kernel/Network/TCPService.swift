@@ -49,22 +49,32 @@ enum TCPService {
     /// How often the connections' timers run: finer than the 1 s minimum RTO (RFC 6298) and the
     /// delayed-ACK delay, coarse enough to cost nothing.
     static let pollInterval: UInt64 = 1_000_000
-    /// Connection numbers: one per channel-visible slot.
+    /// Connection numbers the channels can name (the table may have fewer slots).
     static let capacity = ChannelLayout.connectionCapacity
+    /// The table's slots: `capacity`, or fewer when a quarter of usable memory would not hold
+    /// that many connections' buffers. The buffers are allocated when a connection opens, and
+    /// an allocation the heap cannot satisfy would stop the kernel — so the table, not the
+    /// heap, is what runs out under a flood.
+    nonisolated(unsafe) private(set) static var tableCapacity = 0
     /// The owner number of the network core's own metrics endpoint (channels are 0 and up).
     static let metricsOwner = -1
 
-    /// Creates the table (on the boot CPU, before the network core runs): 256 connections with
-    /// the TCP module's default 128 KiB send and receive buffers at most (64 MiB, allocated per
-    /// connection as it opens), keys from `Entropy`.
+    /// Creates the table (on the boot CPU, before the network core runs): up to 256 connections
+    /// with the TCP module's default 128 KiB send and receive buffers (64 MiB at most, allocated
+    /// per connection as it opens, and never more than a quarter of usable memory), keys from
+    /// `Entropy`.
     static func start(address: UInt32) {
         let key = SipHashKey(low: Entropy.secret(), high: Entropy.secret())
+        let configuration = TCPConnectionConfiguration()
+        let perConnection = UInt64(configuration.sendBufferCapacity + configuration.receiveBufferCapacity)
+        tableCapacity = Int(min(UInt64(capacity), max(PhysicalMemory.usableBytes / 4 / perConnection, 8)))
         table = UnsafeMutablePointer<TCPConnectionTable>.allocate(capacity: 1)
-        table!.initialize(to: TCPConnectionTable(capacity: capacity, localAddress: address, secretKey: key))
+        table!.initialize(to: TCPConnectionTable(capacity: tableCapacity, localAddress: address, secretKey: key,
+                                                 configuration: configuration))
         notices = UnsafeMutablePointer<ConnectionNotice>.allocate(capacity: capacity)
         notices!.initialize(repeating: ConnectionNotice(), count: capacity)
         _ = table!.pointee.listen(port: MetricsEndpoint.port, owner: metricsOwner)
-        Log.info("tcp: \(capacity) connections, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(MetricsEndpoint.port)")
+        Log.info("tcp: \(tableCapacity) connections of \(perConnection >> 10) KiB buffers, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(MetricsEndpoint.port)")
     }
 
     /// One TCP segment for our address, from the stack.

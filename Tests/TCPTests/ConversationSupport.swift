@@ -7,6 +7,10 @@ import XCTest
 
 /// One segment the connection sent, checked on the wire (built, checksummed and parsed back).
 struct SentSegment {
+    var source = TCPEndpoint(address: 0, port: 0)
+    var destination = TCPEndpoint(address: 0, port: 0)
+    /// The whole segment as it went on the wire.
+    var bytes: [UInt8] = []
     var header: TCPHeader
     var options: TCPOptions
     var payload: [UInt8]
@@ -26,7 +30,8 @@ struct RecordingTransmitter: TCPSegmentTransmitter {
             let length = try buffer.withUnsafeMutableBytes { (raw) throws(TCPBuildError) -> Int in try segment.write(into: raw) }
             let wire = GuardedBuffer(Array(buffer.prefix(length)))
             let parsed = try TCPSegment(parsing: wire.reader, source: segment.source.address, destination: segment.destination.address)
-            sent.append(SentSegment(header: parsed.header, options: parsed.options, payload: bytesOf(parsed.payload)))
+            sent.append(SentSegment(source: segment.source, destination: segment.destination, bytes: Array(buffer.prefix(length)),
+                                    header: parsed.header, options: parsed.options, payload: bytesOf(parsed.payload)))
         } catch {
             XCTFail("our segment does not survive the wire: \(error)")
         }

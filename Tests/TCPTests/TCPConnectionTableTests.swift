@@ -7,48 +7,10 @@ import XCTest
 
 // MARK: - Helpers (the table's own; the conversation helpers are another test file's)
 
-/// One segment on the simulated wire, as bytes and parsed back.
-struct WireSegment {
-    var source: TCPEndpoint
-    var destination: TCPEndpoint
-    var bytes: [UInt8]
-    var header: TCPHeader
-    var options: TCPOptions
-    var payload: [UInt8]
-    var flags: TCPFlags { header.flags }
-    var sequence: UInt32 { header.sequenceNumber.rawValue }
-    var acknowledgment: UInt32 { header.acknowledgmentNumber.rawValue }
-}
-
-/// Builds and checks every outgoing segment (it must survive the wire) and keeps it.
-struct WireRecorder: TCPSegmentTransmitter {
-    var sent: [WireSegment] = []
-
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        let length = try! buffer.withUnsafeMutableBytes { (raw) throws(TCPBuildError) -> Int in try segment.write(into: raw) }
-        let bytes = Array(buffer.prefix(length))
-        bytes.withUnsafeBytes { raw in
-            do {
-                let parsed = try TCPSegment(parsing: ByteReader(raw), source: segment.source.address, destination: segment.destination.address)
-                sent.append(WireSegment(source: segment.source, destination: segment.destination, bytes: bytes, header: parsed.header,
-                                        options: parsed.options, payload: bytesOf(parsed.payload)))
-            } catch {
-                XCTFail("a segment does not survive the wire: \(error)")
-            }
-        }
-    }
-
-    mutating func take() -> [WireSegment] {
-        defer { sent.removeAll() }
-        return sent
-    }
-}
-
 /// A segment from `source` to `destination` as bytes on the wire.
 func wireSegment(from source: TCPEndpoint, to destination: TCPEndpoint, flags: TCPFlags, sequence: UInt32, acknowledgment: UInt32 = 0,
-                 window: UInt16 = 65535, options: TCPOptions = TCPOptions(), payload: [UInt8] = []) -> WireSegment {
-    var recorder = WireRecorder()
+                 window: UInt16 = 65535, options: TCPOptions = TCPOptions(), payload: [UInt8] = []) -> SentSegment {
+    var recorder = RecordingTransmitter()
     let header = TCPHeader(sourcePort: source.port, destinationPort: destination.port, sequenceNumber: SequenceNumber(sequence),
                            acknowledgmentNumber: SequenceNumber(acknowledgment), flags: flags, window: window)
     payload.withUnsafeBytes { raw in
@@ -61,7 +23,7 @@ func wireSegment(from source: TCPEndpoint, to destination: TCPEndpoint, flags: T
 /// A peer: a `TCPConnection` on another host, with its own wire.
 struct TablePeer {
     var connection: TCPConnection
-    var wire = WireRecorder()
+    var wire = RecordingTransmitter()
 
     mutating func receive(_ segment: TCPSegment, now: UInt64) { connection.receive(segment: segment, now: now, output: &wire) }
     mutating func send(_ bytes: ByteReader, now: UInt64) -> Int { connection.send(bytes, now: now, output: &wire) }
@@ -77,10 +39,10 @@ let largeReceiveBuffer = TCPConnectionConfiguration(sendBufferCapacity: 4096, re
 /// A table under test, peers that talk to it, and the clock.
 struct TableHarness {
     var table: TCPConnectionTable
-    var wire = WireRecorder()
+    var wire = RecordingTransmitter()
     var peers: [TablePeer] = []
     /// Segments the table sent to no peer.
-    var stray: [WireSegment] = []
+    var stray: [SentSegment] = []
     var now: UInt64 = 1000 * oneSecond
 
     init(capacity: Int = 64, halfOpenLimit: Int = 64, synCookies: Bool = true,
@@ -90,7 +52,7 @@ struct TableHarness {
     }
 
     @discardableResult
-    mutating func deliver(_ segment: WireSegment) -> TCPReceiveOutcome {
+    mutating func deliver(_ segment: SentSegment) -> TCPReceiveOutcome {
         segment.bytes.withUnsafeBytes { raw in
             table.receive(segment: ByteReader(raw), source: segment.source.address, destination: segment.destination.address,
                           now: now, output: &wire)
@@ -446,7 +408,7 @@ final class TCPConnectionTableTests: XCTestCase {
 
     func testCookieSynchronizeAcknowledgmentCarriesWhatAConnectionWouldSend() {
         for peerOptions in [TCPOptions(maximumSegmentSize: 1460, windowScale: 7), TCPOptions(maximumSegmentSize: 1460), TCPOptions()] {
-            var answers: [WireSegment] = []
+            var answers: [SentSegment] = []
             for limit in [64, 0] {
                 // A receive buffer above 64 KiB, so that our connections offer a non-zero shift.
                 var harness = TableHarness(halfOpenLimit: limit, configuration: largeReceiveBuffer)

@@ -3,6 +3,7 @@
 #   make test    host unit tests, the kernel image, and the QEMU system tests
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
 #   make bench   UDP echo benchmark, Swiglet against a Linux guest (root; see README)
+#   make bench-tcp  HTTP, new-connection and TCP echo benchmark against the Linux guest (root)
 #   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
 
 CPUS    ?= 4
@@ -59,11 +60,11 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
 
 FUZZ_ITERATIONS ?= 2000000
 
-.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench fuzz
+.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp fuzz
 all: image
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 deps:
 	@scripts/install-deps.sh
@@ -142,6 +143,9 @@ test: deps $(ISO)
 
 bench: $(ISO)
 	scripts/bench-udp.sh
+
+bench-tcp: $(ISO)
+	scripts/bench-tcp.sh --cpus 3
 
 fuzz:
 	SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --disable-swift-testing --filter 'NetworkTests.FuzzTests'

@@ -20,7 +20,8 @@
 #
 # Options:
 #   --duration S        seconds of each wrk and tcp-connect measurement (default 10)
-#   --cpus N            virtual CPUs of both guests (default $CPUS or 2)
+#   --cpus N            virtual CPUs of both guests (default $CPUS or 3: Swiglet's network
+#                       core, http and tcp-echo each need one)
 #   --mem SIZE          guest memory (default 256M)
 #   --only NAME         measure only swiglet or only linux
 #   --path URL_PATH     the page wrk fetches (default /index.html; must exist in site/)
@@ -44,14 +45,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-tcp: error: $*" >&2; exit 1; }
 bad_option() { echo "bench-tcp: $* (see --help)" >&2; exit 2; }
 say() { echo "bench-tcp: $*" >&2; }
 show_console() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' "$1" >&2 2>/dev/null || true; }
 
 duration=10
-cpus="${CPUS:-2}"
+cpus="${CPUS:-3}"
 mem=256M
 only=""
 path=/index.html

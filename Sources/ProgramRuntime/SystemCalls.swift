@@ -36,6 +36,18 @@ public enum System {
         return length == UInt64.max ? 0 : Int(length)
     }
 
+    /// Whether this program runs as `name` (one image can be loaded under several names and
+    /// behave by the name it got).
+    public static func runs(as name: StaticString) -> Bool {
+        var storage = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &storage) { buffer in
+            let length = System.name(into: buffer)
+            return name.withUTF8Buffer { wanted in
+                wanted.count == length && zip(wanted, buffer.prefix(length)).allSatisfy { $0 == $1 }
+            }
+        }
+    }
+
     /// How a `wait` ended.
     public enum WaitResult: Equatable {
         /// The word no longer holds the expected value, or a wake-up arrived.

@@ -58,6 +58,40 @@ final class ReceivedBytes: @unchecked Sendable {
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
+extension TCPClientProgramTests {
+    /// A program that faults while it holds an open connection is stopped, and the network
+    /// core resets that connection (the host sees the stream end right after the greeting, and
+    /// the metrics count the RST), while `tcp-echo` on another CPU goes on serving.
+    func testConnectionsOfAStoppedProgramAreResetAndOthersGoOn() throws {
+        let listener = try HostListener(port: 7777)
+        defer { listener.close() }
+        let received = ReceivedBytes()
+        let ended = ReceivedBytes()
+        let served = Thread {
+            guard let connection = listener.accept(timeout: 60) else { return }
+            received.set(connection.readToEnd(timeout: 30))
+            ended.set(Data("ended".utf8))
+        }
+        served.start()
+        try withTCPGuest(self, name: "tcp-client-crash", cpus: 3, commandLine: "run=tcp-client-crash@1 run=tcp-echo@2",
+                         waitFor: ["tcp-echo: serving TCP echo on port 7",
+                                   "tcp-client-crash stopped after exception vector 14"]) { running, forwards, problems in
+            let deadline = Date().addingTimeInterval(20)
+            while ended.get().isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if String(decoding: received.get(), as: UTF8.self) != "hello from a swiglet program\n" {
+                problems.append("the server received \(received.get().count) bytes, not the greeting")
+            }
+            if ended.get().isEmpty { problems.append("the stopped program's connection was not ended within 20 s") }
+            let payload = Array("still echoing\n".utf8)
+            let client = try TCPClient(host: forwards.host, port: forwards.echo, timeout: 20)
+            if try client.echo(payload) != payload { problems.append("tcp-echo did not echo after the other program was stopped") }
+            let (_, metrics) = try Metrics.fetch(host: forwards.host, port: forwards.metrics)
+            let resets = metrics.sum("swiglet_tcp_resets_total", matching: ["direction=\"out\""])
+            if resets < 1 { problems.append("no RST counted for the stopped program's connection: \(metrics.values("swiglet_tcp_resets_total"))") }
+        }
+    }
+}
+
 /// A listening TCP socket on the host's loopback, for a guest program to connect to.
 final class HostListener: @unchecked Sendable {
     let descriptor: Int32

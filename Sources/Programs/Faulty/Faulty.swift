@@ -11,25 +11,13 @@ import ProgramRuntime
 /// code 0x5 (present, user) — Intel SDM vol 3A §4.7.
 let kernelImageAddress: UInt = 0x10_0000
 
-/// Whether `name` is `text` byte for byte.
-func isNamed(_ name: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    text.withUTF8Buffer { wanted in wanted.count == name.count && zip(wanted, name).allSatisfy { $0 == $1 } }
-}
-
 /// Prints what it is about to do, then does it. `faulty` reads kernel memory (#PF),
 /// `faulty-ud` executes UD2 (#UD), `faulty-gp` executes CLI (#GP), `faulty-de` divides by zero
 /// (#DE). The kernel should report the fault, stop this program only, and keep running
 /// everything else; the line after the fault never prints.
 @_cdecl("program_main")
 func programMain() -> Int32 {
-    var storage = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    let kind = withUnsafeMutableBytes(of: &storage) { buffer -> Int in
-        let name = UnsafeRawBufferPointer(rebasing: buffer[..<System.name(into: buffer)])
-        if isNamed(name, "faulty-ud") { return 1 }
-        if isNamed(name, "faulty-gp") { return 2 }
-        if isNamed(name, "faulty-de") { return 3 }
-        return 0
-    }
+    let kind = System.runs(as: "faulty-ud") ? 1 : System.runs(as: "faulty-gp") ? 2 : System.runs(as: "faulty-de") ? 3 : 0
     switch kind {
     case 1:
         System.write("executing UD2, which must raise #UD\n")

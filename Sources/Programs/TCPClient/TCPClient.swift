@@ -15,6 +15,8 @@ let attempts = 20
 /// connects to `server`, sends `greeting`, shuts its sending side down (half-close: RFC 9293
 /// §3.6), prints every byte it receives until the server closes, then closes and exits 0. A
 /// test runs a server on the host to answer it; without one it reports the refusal and exits 1.
+/// Run as `tcp-client-crash` it faults on purpose right after sending, while connected: the
+/// kernel stops it, and the network core must reset its connection (the server sees a RST).
 @_cdecl("program_main")
 func programMain() -> Int32 {
     guard let (memory, start) = ProgramChannel.open() else { return 1 }
@@ -59,6 +61,19 @@ func programMain() -> Int32 {
         case .failure(.wouldBlock): _ = streams.nextEvent(waitingWith: &wait)
         case .failure: System.write("the connection broke while sending\n"); return 1
         }
+    }
+    if System.runs(as: "tcp-client-crash") {
+        // Wait until the network core took the greeting (its buffer comes back with `sent`),
+        // so that the bytes are in the connection's send buffer before the program dies.
+        while true {
+            if case .sent? = streams.nextEvent(waitingWith: &wait) { break }
+        }
+        System.write("faulting on purpose while connected (reading address 0)\n")
+        let byte = UnsafePointer<UInt8>(bitPattern: 0x8)!.pointee
+        System.write("read ")
+        System.write(hex: UInt64(byte))
+        System.write(" from page 0, which must not happen\n")
+        return 2
     }
     while case .failure(.wouldBlock) = streams.shutdown(connection: id) { _ = wait.wait() }
     var received = 0

@@ -219,6 +219,7 @@ extension TCPConnection {
 
     /// RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": data outstanding, no data, no SYN or FIN, the
     /// ACK equals SND.UNA, and the window is unchanged.
+    @inline(__always)
     func isDuplicateAcknowledgment(_ segment: TCPSegment) -> Bool {
         let header = segment.header
         // A zero window is excluded: answers to our zero-window probes repeat SND.UNA too.
@@ -345,6 +346,7 @@ extension TCPConnection {
 
     /// §3.10.7.4's table: zero-length and non-zero-length segments against a zero and a
     /// non-zero window (the window we offered, see `acceptanceWindow`).
+    @inline(__always)
     func isAcceptable(_ segment: TCPSegment) -> Bool {
         let sequence = segment.header.sequenceNumber
         let length = segment.sequenceLength

@@ -4,9 +4,11 @@ import RawBytes
 
 extension TCPConnection {
     /// SMSS: the largest segment we send — the peer's MSS, bounded by our own (RFC 9293 §3.7.1).
+    @inline(__always)
     var sendMaximumSegmentSize: Int { Int(min(peerMaximumSegmentSize, configuration.maximumSegmentSize)) }
 
     /// One past the last byte the user queued.
+    @inline(__always)
     var sendDataEnd: SequenceNumber { sendBufferSequence + UInt32(sendBuffer.count) }
 
     /// Sends data from SND.NXT as far as min(cwnd, SND.WND) from SND.UNA allows (RFC 5681 §3,

@@ -11,9 +11,11 @@ extension TCPConnection {
 
     /// RCV.WND: what the receive buffer can take now (its free space), within what the window
     /// field can express with our shift.
+    @inline(__always)
     public var receiveWindow: Int { min(receiveBuffer.freeSpace, 0xFFFF << Int(receiveWindowShift)) }
 
     /// The bytes from RCV.NXT to the right edge the peer was last told about.
+    @inline(__always)
     var advertisedWindowRemaining: Int {
         advertisedWindowEdge > receiveNext ? Int(SequenceNumber.octets(from: receiveNext, to: advertisedWindowEdge)) : 0
     }
@@ -21,10 +23,12 @@ extension TCPConnection {
     /// The window a segment is checked against (§3.10.7.4): RCV.WND, or what we advertised when
     /// that is more — the peer may use the whole window we offered, even if rounding or a
     /// silly-window hold made the offer a little larger than the free space.
+    @inline(__always)
     var acceptanceWindow: UInt32 { UInt32(max(receiveWindow, advertisedWindowRemaining)) }
 
     /// Receiver SWS avoidance — RFC 9293 §3.8.6.2.2: move the right edge only by at least
     /// min(half the buffer, MSS).
+    @inline(__always)
     var receiveSillyWindowThreshold: Int {
         max(1, min(receiveBuffer.capacity / 2, Int(configuration.maximumSegmentSize)))
     }
@@ -51,6 +55,7 @@ extension TCPConnection {
     /// After a read: whether telling the peer about the freed space is worth a segment of its
     /// own — the window would grow by the SWS threshold and at least double what the peer may
     /// still send (RFC 1122 §4.2.3.3; below that, ACKs of arriving data carry the update).
+    @inline(__always)
     var windowUpdateIsWorthSending: Bool {
         let remaining = advertisedWindowRemaining
         let available = receiveWindow
@@ -58,6 +63,7 @@ extension TCPConnection {
     }
 
     /// The peer's window from a non-SYN segment, scaled — RFC 7323 §2.3.
+    @inline(__always)
     func scaledWindow(of segment: TCPSegment) -> UInt32 {
         UInt32(segment.header.window) << UInt32(sendWindowShift)
     }

@@ -244,9 +244,11 @@ public struct TCPConnection {
     }
 
     /// The number of received bytes waiting to be read.
+    @inline(__always)
     public var readableCount: Int { receiveBuffer.count }
 
     /// How many more bytes `send` would take now (0 once the user closed).
+    @inline(__always)
     public var writableCount: Int {
         switch state {
         case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
@@ -362,11 +364,13 @@ public struct TCPConnection {
     // MARK: - Helpers: state
 
     /// Whether the connection has exchanged SYNs (RCV.NXT is meaningful).
+    @inline(__always)
     var isSynchronized: Bool {
         state != .closed && state != .listen && state != .synchronizeSent
     }
 
     /// Whether the peer may still send us data (it has not sent its FIN).
+    @inline(__always)
     var peerMaySend: Bool {
         state == .established || state == .finishWait1 || state == .finishWait2
     }

@@ -118,6 +118,7 @@ extension TCPConnectionTable {
     }
 
     /// Whether a cookie went out within the cookie lifetime: only then can an ACK carry one.
+    @inline(__always)
     func cookiesRecentlySent(now: UInt64) -> Bool {
         guard let sent = lastCookieSent else { return false }
         return now &- sent <= UInt64(SynCookieGenerator.maximumAge + 1) * SynCookieGenerator.counterPeriodNanoseconds
@@ -228,10 +229,12 @@ extension TCPConnectionTable {
     }
 
     /// Whether `owner` listens on `port`.
+    @inline(__always)
     public func isListening(port: UInt16, owner: Int) -> Bool {
         listeners.contains(where: { $0.port == port && $0.owner == owner })
     }
 
+    @inline(__always)
     func listeningPortIndex(_ port: UInt16) -> Int? {
         guard port != 0 else { return nil }
         return listeningPorts.firstIndex(where: { $0.port == port })

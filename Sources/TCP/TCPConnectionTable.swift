@@ -212,6 +212,7 @@ public struct TCPConnectionTable {
 
     /// The bucket of a four-tuple. Our address is the same for every connection, so only the
     /// local port and the remote endpoint are hashed.
+    @inline(__always)
     func bucket(localPort: UInt16, remote: TCPEndpoint) -> Int {
         var word = UInt64(remote.address) | UInt64(localPort) << 32 | UInt64(remote.port) << 48
         let hash = withUnsafeBytes(of: &word) { raw in
@@ -221,6 +222,7 @@ public struct TCPConnectionTable {
     }
 
     /// The slot of the connection with this four-tuple, if any (CLOSED connections are not hashed).
+    @inline(__always)
     func lookup(localPort: UInt16, remote: TCPEndpoint) -> Int? {
         var index = buckets[bucket(localPort: localPort, remote: remote)]
         while index >= 0 {
@@ -307,6 +309,7 @@ public struct TCPConnectionTable {
     }
 
     /// The slot of `id` when its owner may use it: allocated, shown to the owner, not released.
+    @inline(__always)
     func ownedSlot(_ id: TCPConnectionID) -> Int? {
         let index = Int(id)
         guard index < capacity, slots[index].isUsed, slots[index].isAnnounced, !slots[index].isReleased else { return nil }
@@ -314,6 +317,7 @@ public struct TCPConnectionTable {
     }
 
     /// The level values compared before and after an operation to find edge events.
+    @inline(__always)
     func snapshot(_ index: Int) -> TCPSlotSnapshot {
         guard slots[index].isUsed else { return TCPSlotSnapshot(readable: 0, writable: 0) }
         return TCPSlotSnapshot(readable: connections[index].readableCount, writable: connections[index].writableCount)

@@ -14,6 +14,9 @@ enum NetworkCore {
     nonisolated(unsafe) static var stack: NetworkStack? = nil
     /// Fault injection on received frames (`impair-rx=`), nil when off.
     nonisolated(unsafe) static var receiveImpairment: ImpairedLinkDirection? = nil
+    /// Whether `receiveImpairment` is set: testing a Bool costs nothing, while `== nil` on the
+    /// optional struct makes the compiler copy all of it on every frame.
+    nonisolated(unsafe) static var impairsReceive = false
     /// Frames one impaired direction may hold back at once (reordering, delay).
     static let impairmentDelaySlots = 512
     /// The CPU running the loop (-1 before it starts): read by anyone, written once.
@@ -97,13 +100,13 @@ enum NetworkCore {
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
             let frames = device!.receive.receive(limit: receiveBudget) { frame in
-                if receiveImpairment == nil {
+                if !impairsReceive {
                     handle(frame, now: now)
                 } else {
                     receiveImpairment!.submit(frame, now: now) { handle($0, now: now) }
                 }
             }
-            if receiveImpairment != nil {
+            if impairsReceive {
                 receiveImpairment!.releaseDue(now: now) { handle($0, now: now) }
             }
             let requests = ProgramChannels.serve(now: now)
@@ -165,11 +168,13 @@ enum NetworkCore {
         if receive.isActive {
             receiveImpairment = ImpairedLinkDirection(settings: receive, seed: options.impairmentSeed, stream: 0,
                                                       delaySlots: impairmentDelaySlots)
+            impairsReceive = true
         }
         if transmit.isActive {
             device!.transmit.impairmentScratch = UnsafeMutableRawPointer.allocate(byteCount: PacketBufferPool.bufferBytes, alignment: 64)
             device!.transmit.impairment = ImpairedLinkDirection(settings: transmit, seed: options.impairmentSeed, stream: 1,
                                                                 delaySlots: impairmentDelaySlots)
+            device!.transmit.impairs = true
         }
         guard receive.isActive || transmit.isActive else { return }
         Log.warning("net: impairing the link on purpose (seed \(options.impairmentSeed)); basis points, 100 = 1%:")

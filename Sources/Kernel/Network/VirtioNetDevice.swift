@@ -88,9 +88,11 @@ struct TransmitPath: FrameTransmitter {
     /// `impairmentScratch` and judged before they reach the ring (a copy only in this mode).
     var impairment: ImpairedLinkDirection? = nil
     var impairmentScratch: UnsafeMutableRawPointer? = nil
+    /// Whether `impairment` is set (a Bool test: `!= nil` would copy the optional every frame).
+    var impairs = false
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        if impairment != nil { return transmitImpaired(build) }
+        if impairs { return transmitImpaired(build) }
         reclaim()
         guard freeCount > 0, queue.freeDescriptorCount > 0 else { return false }
         let index = Int(freeBuffers[freeCount - 1])
@@ -155,7 +157,7 @@ struct TransmitPath: FrameTransmitter {
 
     /// Shows queued frames to the device and notifies it if it asked to be.
     mutating func flush() {
-        if impairment != nil { releaseHeldFrames() }
+        if impairs { releaseHeldFrames() }
         guard queue.unpublishedCount > 0 else { return }
         if queue.publish() {
             transport.notify(queue: 1, queueNotifyOffset: notifyOffset)

@@ -289,3 +289,37 @@ extension HTTPTests {
         }
     }
 }
+
+extension HTTPTests {
+    /// Connections that stop talking are closed after the server's idle timeout (10 s): one
+    /// idle after a complete exchange, one stuck halfway through a request (a slowloris
+    /// client). A fresh connection is still answered afterwards.
+    func testIdleAndStalledConnectionsAreClosedAfterTheTimeout() throws {
+        try withTCPGuest(self, name: "http-idle", timeout: 120) { running, forwards, problems in
+            let idle = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
+            try idle.send("GET /about.txt HTTP/1.1\r\nHost: swiglet\r\n\r\n")
+            var pending: [UInt8] = []
+            let first = try HTTPResponse.read(from: idle, pending: &pending)
+            if first.status != 200 { problems.append("the first request got \(first.status)") }
+            let stalled = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
+            try stalled.send("GET /index.html HT")
+            let started = Date()
+            let idleEnd = idle.readToEnd(timeout: 30)
+            let idleSeconds = Date().timeIntervalSince(started)
+            let stalledEnd = stalled.readToEnd(timeout: 30)
+            let stalledSeconds = Date().timeIntervalSince(started)
+            if !idleEnd.isEmpty { problems.append("the idle connection got \(idleEnd.count) unexpected bytes") }
+            if idleSeconds < 8 || idleSeconds > 25 {
+                problems.append("the idle connection ended after \(Int(idleSeconds)) s, not after about 10 s")
+            }
+            if stalledSeconds > 25 { problems.append("the stalled request was not closed within 25 s") }
+            if !stalledEnd.isEmpty { problems.append("the stalled request got \(stalledEnd.count) bytes instead of a close") }
+            let fresh = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
+            try fresh.send("GET / HTTP/1.1\r\nHost: swiglet\r\n\r\n")
+            var freshPending: [UInt8] = []
+            if try HTTPResponse.read(from: fresh, pending: &freshPending).status != 200 {
+                problems.append("a fresh connection was not answered after the timeouts")
+            }
+        }
+    }
+}

@@ -31,6 +31,8 @@ struct Connection {
     var blocked = false
     /// `close` was called: only `closed` is expected now.
     var closing = false
+    /// When something last happened on it (a coarse clock, see `Server.now`).
+    var lastActivity: UInt64 = 0
 }
 
 /// The server's state: every connection, and the received buffers they hold.
@@ -46,6 +48,16 @@ struct Server {
     let received: UnsafeMutablePointer<ReceivedBuffer>
     let nextBuffer: UnsafeMutablePointer<UInt32>
     var blockedCount = 0
+    /// A coarse clock: read from the kernel when the loop idles, and every
+    /// `eventsPerClockReading` events under load (a system call each, so not per event).
+    var now: UInt64 = 0
+    var eventsSinceClockReading = 0
+    var lastSweep: UInt64 = 0
+    static let eventsPerClockReading = 1024
+    /// A connection with no activity for this long is closed — idle keep-alive connections and
+    /// clients that send a request a byte at a time (slowloris) would otherwise hold the
+    /// network core's connection slots for ever. Apache's KeepAliveTimeout is 5 s, nginx's 75 s.
+    static let idleTimeout: UInt64 = 10_000_000_000
 
     init(streams: StreamEndpoint, site: StaticSite) {
         self.streams = streams
@@ -68,11 +80,19 @@ struct Server {
     }
 
     mutating func handle(_ event: StreamEvent) {
+        eventsSinceClockReading += 1
+        if eventsSinceClockReading >= Self.eventsPerClockReading { tick() }
+        switch event {
+        case .accepted(let connection, _, _), .received(let connection, _), .sent(let connection, _), .finished(let connection):
+            connections[Int(connection)].lastActivity = now
+        default:
+            break
+        }
         switch event {
         case .accepted(let connection, _, _):
             releaseInput(Int(connection))   // (nothing held unless a `closed` went missing)
             if connections[Int(connection)].blocked { blockedCount -= 1 }
-            connections[Int(connection)] = Connection(inUse: true, session: HTTPServerSession(source: site))
+            connections[Int(connection)] = Connection(inUse: true, session: HTTPServerSession(source: site), lastActivity: now)
         case .received(let connection, let data):
             let index = Int(connection)
             guard connections[index].inUse, !connections[index].closing,
@@ -190,6 +210,26 @@ struct Server {
         blockedCount += blocked ? 1 : -1
     }
 
+    /// Reads the clock, and about once a second closes the connections idle for longer than
+    /// `idleTimeout`.
+    mutating func tick() {
+        eventsSinceClockReading = 0
+        now = System.clock()
+        guard now &- lastSweep >= 1_000_000_000 else { return }
+        lastSweep = now
+        var connection = 0
+        while connection < StreamEndpoint.maximumConnections {
+            if connections[connection].inUse, !connections[connection].closing,
+               now &- connections[connection].lastActivity >= Self.idleTimeout {
+                connections[connection].closeAfterSending = true
+                connections[connection].pendingHead = UnsafeRawBufferPointer(start: nil, count: 0)
+                connections[connection].pendingBody = UnsafeRawBufferPointer(start: nil, count: 0)
+                pump(connection)
+            }
+            connection += 1
+        }
+    }
+
     /// Pumps every connection waiting for buffers or a request slot.
     mutating func retryBlocked() {
         var connection = 0
@@ -225,12 +265,15 @@ func programMain() -> Int32 {
     System.write(" files, ")
     System.write(site_archive_size())
     System.write(" bytes\n")
+    server.tick()
     while true {
         if let event = server.streams.nextEvent(waitingWith: &wait) {
             server.handle(event)
         } else {
-            // The wait gave up (idle): retry closes and sends that found no request slot.
+            // The wait gave up (idle): retry closes and sends that found no request slot, and
+            // close connections idle for too long.
             server.retryBlocked()
+            server.tick()
         }
     }
 }

@@ -23,7 +23,7 @@ final class NetworkTests: XCTestCase {
 
     /// A UDP port on 127.0.0.1 that nothing listens on now.
     private func freePort() -> UInt16 {
-        UInt16.random(in: 20000...60000)
+        QEMUMachine.freePort(udp: true)
     }
 
     /// (a) Every datagram from 1 to 1472 bytes comes back intact through QEMU's user-mode
@@ -134,7 +134,7 @@ extension NetworkTests {
     /// interrupts while it serves it.
     func testNetworkCoreOnOneCPUAndOnAnApplicationProcessor() throws {
         for (cpus, options) in [(1, "net-stats=1"), (2, "net-cpu=1 net-stats=1")] {
-            let port = UInt16.random(in: 20000...60000)
+            let port = QEMUMachine.freePort(udp: true)
             var machine = QEMUMachine(cpus: cpus, commandLine: options)
             machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:7"])
             try machine.whileRunning { running in

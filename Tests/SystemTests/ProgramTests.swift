@@ -70,7 +70,7 @@ final class ProgramTests: XCTestCase {
     /// When a program ends, the ports it bound are released: datagrams to them are then
     /// refused by the stack (noListener) instead of being swallowed by a dead channel.
     func testPortsOfAStoppedProgramAreReleased() throws {
-        let port = UInt16.random(in: 20000...60000)
+        let port = QEMUMachine.freePort(udp: true)
         // Under this name the program binds port 4242, checks its bad requests, and exits normally.
         var machine = QEMUMachine(cpus: 2, commandLine: "run=bad-channel-exit@1 net-stats=1")
         machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:4242"])

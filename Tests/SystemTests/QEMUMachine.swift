@@ -2,6 +2,9 @@
 /// exit status (isa-debug-exit) read back.
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One machine configuration; `boot` runs it to the end, `whileRunning` works beside it.
 struct QEMUMachine {
@@ -60,6 +63,35 @@ struct QEMUMachine {
         throw XCTSkip(message)
     }
 
+    /// A host port nothing uses now, for a host forward: the kernel picks it (bind to port 0 on
+    /// 127.0.0.1), so it cannot collide with a port in use the way a random choice can (QEMU
+    /// then fails with "Could not set up host forwarding rule"). Ports from different calls
+    /// are distinct while their sockets are open, so take several with `freePorts`.
+    static func freePort(udp: Bool = false) -> UInt16 { freePorts(1, udp: udp)[0] }
+
+    /// `count` distinct free host ports (see `freePort`).
+    static func freePorts(_ count: Int, udp: Bool = false) -> [UInt16] {
+        var descriptors: [Int32] = []
+        defer { descriptors.forEach { close($0) } }
+        var ports: [UInt16] = []
+        for _ in 0..<count {
+            let descriptor = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+                }
+            }
+            descriptors.append(descriptor)
+            ports.append(bound ? UInt16(bigEndian: address.sin_port) : UInt16.random(in: 20000...30000))
+        }
+        return ports
+    }
+
     static func findExecutable(_ name: String) -> String? {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/\(name)" }
@@ -113,7 +145,7 @@ struct QEMUMachine {
     /// ready line is there.
     static func withForwardedPort<Result>(cpus: Int, commandLine: String? = nil, guestPort: UInt16 = 7,
                                           _ body: (RunningMachine, UInt16) throws -> Result) throws -> Result {
-        let port = UInt16.random(in: 20000...60000)
+        let port = freePort(udp: true)
         var machine = QEMUMachine(cpus: cpus, commandLine: commandLine)
         machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:\(guestPort)"])
         return try machine.whileRunning { try body($0, port) }

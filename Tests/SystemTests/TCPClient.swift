@@ -328,11 +328,9 @@ struct TCPForwards {
     var metrics: UInt16
     let host = "127.0.0.1"
 
-    /// Three distinct random ports.
+    /// Three distinct free host ports (`QEMUMachine.freePorts`).
     static func random() -> TCPForwards {
-        var ports = Set<UInt16>()
-        while ports.count < 3 { ports.insert(UInt16.random(in: 20000...60000)) }
-        let list = Array(ports)
+        let list = QEMUMachine.freePorts(3)
         return TCPForwards(http: list[0], echo: list[1], metrics: list[2])
     }
 

@@ -82,8 +82,10 @@ final class TCPEchoSystemTests: XCTestCase {
     func testEchoAndHTTPIntactOverAnImpairedLink() throws {
         let payload = EchoTransfer.pattern(count: 1 << 20, seed: 42)
         let file = Array(try Data(contentsOf: HTTPTests.siteRoot.appendingPathComponent("data/100k.txt")))
+        // The frames are captured (and kept if the test fails): a stall over a lossy link has to
+        // be read off the wire.
         try withTCPGuest(self, name: "tcp-impaired", commandLine: "impair=drop=2:dup=1:reorder=3:delay=300 impair-seed=7",
-                         timeout: 300) { running, forwards, problems in
+                         timeout: 300, capture: true) { running, forwards, problems in
             let client = try TCPClient(host: forwards.host, port: forwards.echo, timeout: 30)
             let outcome = EchoTransfer.run(client, payload: payload, chunk: 16384, stall: 60)
             print("impaired 1 MiB echo: \(outcome.summary)")

@@ -18,12 +18,9 @@ import Channels
 /// now returns `wouldBlock` and has taken nothing (a full ring or an empty pool is never a
 /// silent drop). Nothing allocates.
 ///
-/// TCP will fit the same shape: a `ConnectedStream` over the same endpoint, whose requests
-/// name a connection instead of a destination (connect/listen/accept complete like `bind`),
-/// whose `withSendBuffer` lends a pool buffer that the network core keeps until the bytes are
-/// acknowledged (the `sent` completion then means "acknowledged", which is exactly the
-/// buffer's return), and whose receive lends buffers of in-order stream bytes exactly as
-/// `receiveBuffer` does, released the same way — which also opens the receive window.
+/// TCP has its own endpoint type, `StreamEndpoint`, over a channel of its own: it reports
+/// connections as events, and its `sent` means "taken into the TCP send buffer" (the network
+/// core copies the bytes there, rather than holding the buffer until they are acknowledged).
 public struct UDPSocket {
     /// The channel endpoint (other sockets may be opened on it directly).
     public private(set) var endpoint: ChannelEndpoint

@@ -127,3 +127,23 @@ bench_boot() {  # bench_boot NAME READY QEMU_ARGS...
     done
     say "$name: ready after about $((SECONDS - started)) s: $(grep -m1 "$ready" "$log" | tr -d '\r')"
 }
+
+# Boots and measures each target not already failed, through the caller's
+# `run_target NAME READY QEMU_ARGS...`: Swiglet from its ISO with `swiglet_cmdline` through
+# fw_cfg, Linux from its kernel and initramfs with the extra QEMU arguments given here.
+bench_run_targets() {  # bench_run_targets [LINUX_QEMU_ARGS...]
+    local target extra
+    for target in "${targets[@]}"; do
+        [[ -z ${failed[$target]:-} ]] || continue
+        case $target in
+            swiglet)
+                extra=()
+                [[ -n ${swiglet_cmdline:-} ]] && extra=(-fw_cfg "name=opt/swiglet/cmdline,string=$swiglet_cmdline")
+                run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
+                    -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
+            linux)
+                run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
+                    -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" "$@" || true ;;
+        esac
+    done
+}

@@ -12,7 +12,8 @@
 #   1. HTTP/1.1 keep-alive requests per second and latency p50/p99:
 #      wrk -t WRK_THREADS -c CONNECTIONS -d DURATION --latency http://10.0.2.15/PATH
 #   2. new TCP connections per second (connect, close; the client closes first):
-#      swiglet-bench tcp-connect -c CONNECTORS -d DURATION 10.0.2.15:7
+#      swiglet-bench tcp-connect -c CONNECTORS -d DURATION --sources 10.0.2.100-10.0.2.131 10.0.2.15:7
+#      (32 extra addresses of the namespace, so that client TIME-WAIT does not run out of ports)
 #   3. one connection's TCP echo throughput: swiglet-bench tcp-echo --mebibytes N 10.0.2.15:7
 # and stop QEMU. Then print one table: each metric for Swiglet, Linux and their ratio.
 # Results and consoles are kept in images/bench/ (tcp-NAME.txt, NAME-console.log); with
@@ -45,7 +46,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-tcp: error: $*" >&2; exit 1; }
 bad_option() { echo "bench-tcp: $* (see --help)" >&2; exit 2; }
 say() { echo "bench-tcp: $*" >&2; }
@@ -103,9 +104,12 @@ bench_prepare swiglet-tcp
 bench_build
 
 # 2. The namespace. The connection-rate test closes on the client side, so TIME-WAIT piles up
-#    there: let new connections reuse TIME-WAIT ports (with timestamps, RFC 7323) and use a
-#    wide port range.
+#    there: 60 s of it at thousands of connections a second is more than one address's ports,
+#    so tcp-connect spreads its connections over 32 more addresses of the tap; the port range
+#    is wide and TIME-WAIT ports may be reused (with timestamps, RFC 7323) besides.
 bench_create_namespace
+CONNECT_SOURCES=10.0.2.100-10.0.2.131
+for host in $(seq 100 131); do ip netns exec "$NS" ip addr add "10.0.2.$host/24" dev tap0; done
 ip netns exec "$NS" sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" >/dev/null 2>&1 \
     || say "warning: could not set tcp_tw_reuse/ip_local_port_range in the namespace (tcp-connect may run out of ports)"
 
@@ -148,10 +152,10 @@ run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
         cat "$wrk_out" >&2; say "$name: wrk failed"; status=1
     fi
 
-    say "$name: swiglet-bench tcp-connect -c $connectors -d $duration $GUEST:7"
+    say "$name: swiglet-bench tcp-connect -c $connectors -d $duration --sources $CONNECT_SOURCES $GUEST:7"
     local line tool_out="$OUT/$name-tcp-tools.txt"
     : >"$tool_out"
-    if ip netns exec "$NS" "$BENCH" tcp-connect -c "$connectors" -d "$duration" -w 1 "$GUEST:7" >>"$tool_out" 2>&1 \
+    if ip netns exec "$NS" "$BENCH" tcp-connect -c "$connectors" -d "$duration" -w 1 --sources "$CONNECT_SOURCES" "$GUEST:7" >>"$tool_out" 2>&1 \
         && line="$(grep '^result: mode=tcp-connect' "$tool_out")"; then
         grep 'tcp-connect' "$tool_out" >&2
         for field in conns_per_s p50_us p99_us failed; do
@@ -179,25 +183,13 @@ run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     [[ $status == 0 ]]
 }
 
-for target in "${targets[@]}"; do
-    [[ -z ${failed[$target]:-} ]] || continue
-    case $target in
-        swiglet)
-            extra=()
-            [[ -n $swiglet_cmdline ]] && extra=(-fw_cfg "name=opt/swiglet/cmdline,string=$swiglet_cmdline")
-            run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
-                -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
-        linux)
-            offloads=()
-            if [[ $linux_offloads == off ]]; then
-                for feature in csum guest_csum gso host_tso4 host_tso6 host_ecn host_ufo guest_tso4 guest_tso6 guest_ecn guest_ufo mrg_rxbuf; do
-                    offloads+=(-global "virtio-net-pci.$feature=off")
-                done
-            fi
-            run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
-                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" "${offloads[@]}" || true ;;
-    esac
-done
+offloads=()
+if [[ $linux_offloads == off ]]; then
+    for feature in csum guest_csum gso host_tso4 host_tso6 host_ecn host_ufo guest_tso4 guest_tso6 guest_ecn guest_ufo mrg_rxbuf; do
+        offloads+=(-global "virtio-net-pci.$feature=off")
+    done
+fi
+bench_run_targets "${offloads[@]}"
 
 # 4. The comparison: one row per metric, the ratio Swiglet / Linux.
 value() { [[ -s $1 ]] && sed -n "s/^$2=//p" "$1" | tail -n 1 || true; }

@@ -105,19 +105,7 @@ run_target() {  # run_target NAME READY_PATTERN QEMU_ARGS...
     [[ $status == 0 ]]
 }
 
-for target in "${targets[@]}"; do
-    [[ -z ${failed[$target]:-} ]] || continue
-    case $target in
-        swiglet)
-            extra=()
-            [[ -n $swiglet_cmdline ]] && extra=(-fw_cfg "name=opt/swiglet/cmdline,string=$swiglet_cmdline")
-            run_target swiglet "swiglet: ready" -cdrom images/swiglet.iso \
-                -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" || true ;;
-        linux)
-            run_target linux "linux-guest: ready" -kernel images/linux/vmlinuz \
-                -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1" || true ;;
-    esac
-done
+bench_run_targets
 
 # 4. The comparison.
 echo

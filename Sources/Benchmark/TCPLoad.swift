@@ -13,11 +13,29 @@ func socketAddress(_ endpoint: Endpoint) -> sockaddr_in {
 
 func errorText() -> String { String(cString: strerror(errno)) }
 
-/// Connects a new TCP socket to `endpoint` within `timeoutMilliseconds`; returns the
-/// (blocking) descriptor or an error text.
-func connectTCP(_ endpoint: Endpoint, timeoutMilliseconds: Int32) -> Result<Int32, ClientError> {
+/// Linux's IP_BIND_ADDRESS_NO_PORT (linux/in.h): bind only the address, and choose the port
+/// at connect time, per destination, instead of one unused on every destination.
+let bindAddressNoPort: Int32 = 24
+
+/// Connects a new TCP socket to `endpoint` within `timeoutMilliseconds`, from local address
+/// `source` (host order) when given; returns the (blocking) descriptor or an error text.
+func connectTCP(_ endpoint: Endpoint, timeoutMilliseconds: Int32, source: UInt32? = nil) -> Result<Int32, ClientError> {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
     guard fd >= 0 else { return .failure(ClientError(message: "socket: \(errorText())")) }
+    if let source {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_IP), bindAddressNoPort, &one, socklen_t(MemoryLayout<Int32>.size))
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = source.bigEndian
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            let reason = errorText(); close(fd)
+            return .failure(ClientError(message: "bind to a --sources address: \(reason)"))
+        }
+    }
     var address = socketAddress(endpoint)
     let started = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -169,13 +187,16 @@ final class ConnectorResult {
 /// The arguments of one connector thread.
 final class ConnectorJob {
     let options: TCPModeOptions
+    /// Which connector this is (0...concurrency − 1).
+    let index: Int
     let measureFrom: UInt64
     let measureUntil: UInt64
     let result = ConnectorResult()
     var thread = pthread_t()
 
-    init(options: TCPModeOptions, measureFrom: UInt64, measureUntil: UInt64) {
+    init(options: TCPModeOptions, index: Int, measureFrom: UInt64, measureUntil: UInt64) {
         self.options = options
+        self.index = index
         self.measureFrom = measureFrom
         self.measureUntil = measureUntil
     }
@@ -184,12 +205,17 @@ final class ConnectorJob {
         let request = UnsafeMutableRawBufferPointer.allocate(byteCount: max(options.requestBytes, 1), alignment: 16)
         let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: max(options.requestBytes, 1), alignment: 16)
         for index in 0..<request.count { request[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
+        let sourceCount = UInt64(options.sources.upperBound - options.sources.lowerBound) + 1
+        var attempt = UInt64(index)   // connectors start on different addresses
         while true {
             let start = monotonicNanoseconds()
             if start >= measureUntil { break }
             let measured = start >= measureFrom
             var failure: String?
-            switch connectTCP(options.target, timeoutMilliseconds: Int32(options.connectTimeoutMilliseconds)) {
+            // With --sources, each connection comes from the next address in turn.
+            let source = options.sourcesGiven ? options.sources.lowerBound + UInt32(attempt % sourceCount) : nil
+            attempt &+= 1
+            switch connectTCP(options.target, timeoutMilliseconds: Int32(options.connectTimeoutMilliseconds), source: source) {
             case .failure(let error):
                 failure = error.message
             case .success(let fd):
@@ -256,7 +282,7 @@ enum TCPConnectRate {
         let now = monotonicNanoseconds()
         let from = now + UInt64(options.warmup * 1e9)
         let until = from + UInt64(options.duration * 1e9)
-        let jobs = (0..<options.concurrency).map { _ in ConnectorJob(options: options, measureFrom: from, measureUntil: until) }
+        let jobs = (0..<options.concurrency).map { ConnectorJob(options: options, index: $0, measureFrom: from, measureUntil: until) }
         for job in jobs where !job.start() { printError("pthread_create failed"); return 1 }
         for job in jobs { job.join() }
         let completed = jobs.reduce(0) { $0 + $1.result.completed }

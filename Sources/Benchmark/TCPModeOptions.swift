@@ -39,10 +39,11 @@ enum TCPMode: String, CaseIterable {
 
             Several connector threads each loop: connect, optionally send --request bytes and
             read their echo (so point it at a TCP echo port), close. The client closes first,
-            so TIME-WAIT stays on the client (in scripts/bench-tcp.sh's namespace, which allows
-            reusing TIME-WAIT ports and widens the local port range). Prints connections per
-            second completed during --duration after --warmup, and the connection time
-            (connect call to close) p50/p99.
+            so TIME-WAIT stays on the client: at thousands of connections a second one source
+            address runs out of free ports within seconds (and connect then spends its time
+            searching for one), so give several with --sources (scripts/bench-tcp.sh adds
+            them to its namespace). Prints connections per second completed during --duration
+            after --warmup, and the connection time (connect call to close) p50/p99.
 
             OPTIONS:
               -d, --duration SECONDS   measured time (default 5; 0.1...600)
@@ -52,6 +53,9 @@ enum TCPMode: String, CaseIterable {
                                        connect and close only; 0...65536)
               --connect-timeout MS     a connection not established by then counts as failed
                                        (default 1000; 1...60000)
+              --sources RANGE          bind connections to these local addresses in turn:
+                                       A.B.C.D-E.F.G.H or A.B.C.D/P (default: the kernel's
+                                       choice); each must be an address of this host
               -h, --help               this text
 
             OUTPUT: a line 'result: mode=tcp-connect conns_per_s=R p50_us=A p99_us=B failed=F ...'.
@@ -127,6 +131,8 @@ struct TCPModeOptions {
     var connectTimeoutMilliseconds = 1000
     // syn-flood and tcp-garbage
     var sources: ClosedRange<UInt32> = 0x0A00_0301...0x0A00_03FE
+    /// Whether --sources was given (tcp-connect binds to them only then).
+    var sourcesGiven = false
     var count = 100_000
     var rate = 0
     var seed: UInt64 = 1
@@ -183,12 +189,13 @@ struct TCPModeOptions {
             case "--connect-timeout":
                 try only(.tcpConnect, name: argument); options.connectTimeoutMilliseconds = try integer(argument, 1...60000)
             case "--sources":
-                try only(.synFlood, name: argument)
+                try only(.synFlood, .tcpConnect, name: argument)
                 let text = try value(argument)
                 guard let range = addressRange(text) else {
                     throw UsageError(message: "--sources '\(text)' is not A.B.C.D-E.F.G.H (first <= last) or A.B.C.D/P (P 8...32)")
                 }
                 options.sources = range
+                options.sourcesGiven = true
             case "--count":
                 try only(.synFlood, .tcpGarbage, name: argument); options.count = try integer(argument, 1...1_000_000_000)
             case "--rate":

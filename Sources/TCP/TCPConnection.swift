@@ -59,6 +59,11 @@ public struct TCPConnectionConfiguration: Sendable {
 /// The buffers are `ByteRing` references: a copy of a `TCPConnection` shares them, so keep
 /// exactly one copy (in the connection table) and mutate it in place.
 ///
+/// The small getters used on every segment (`receiveWindow`, `readableCount`, …) are
+/// `@inline(__always)`: called from a mutating method, a non-inlined getter receives the whole
+/// structure by value — a copy of several hundred bytes per call, which under QEMU's TCG cost
+/// more than the protocol work (found by profiling the network core; see the README).
+///
 /// The code is split by concern: this file (state, user calls, timers),
 /// `TCPConnection+Receive.swift` (segment arrival), `TCPConnection+Send.swift` (what goes out),
 /// `TCPConnection+Window.swift` (window scaling and the advertised window).

@@ -48,6 +48,24 @@ public struct IPv4Setting: Equatable, Sendable {
     }
 }
 
+/// `net-mode=`: how the network shares the CPUs with programs.
+public enum NetworkMode: Equatable, Sendable {
+    /// Each network core owns a CPU and polls its NIC queue pair there; programs run on the
+    /// other CPUs (the default, and the only mode before `net-mode=` existed).
+    case dedicated
+    /// No CPU is reserved: every CPU may run a program, and the NIC interrupts the CPUs that
+    /// own its queue pairs, which then do the network work.
+    case symmetric
+
+    /// The name used on the command line.
+    public var name: StaticString {
+        switch self {
+        case .dedicated: "dedicated"
+        case .symmetric: "symmetric"
+        }
+    }
+}
+
 /// One `run=NAME@CPU`.
 public struct ProgramAssignment: Equatable, Sendable {
     /// The module name (at most 31 bytes).
@@ -103,8 +121,27 @@ public struct BootOptions: Sendable {
 
     /// `net=off`: leave the NIC alone (default on when a virtio-net device is present).
     public var networkEnabled = true
-    /// `net-cpu=N`: the CPU that runs the network core (default 0, the boot CPU).
-    public var networkCPU = 0
+    /// `net-mode=dedicated|symmetric` (default `dedicated`): whether CPUs are reserved for
+    /// the network. `NetworkPlacement.plan` turns this and `networkCPUs` into contexts.
+    public var networkMode = NetworkMode.dedicated
+    /// `net-cpus=LIST` (dedicated mode): the CPUs that run a network core, each owning one NIC
+    /// queue pair in list order (default `[0]`, the boot CPU). LIST is CPU numbers and ranges
+    /// separated by `+`, because QEMU's -fw_cfg string syntax reserves `,`: `net-cpus=0+1`,
+    /// `net-cpus=1-2`, `net-cpus=0+2-3`, or a single number. The parser keeps it non-empty,
+    /// without repeats and at most `maximumNetworkCPUs` long.
+    public var networkCPUs: [Int] = [0]
+    /// Whether `net-cpu=` or `net-cpus=` appeared on the command line: symmetric mode reserves
+    /// no CPU, so `NetworkPlacement.plan` refuses such a request instead of ignoring it.
+    public var networkCPUsGiven = false
+    /// `net-cpu=N`, the one-CPU form of `net-cpus=`: the first network CPU. Setting it makes
+    /// that CPU the only one.
+    public var networkCPU: Int {
+        get { networkCPUs.first ?? 0 }
+        set { networkCPUs = [newValue] }
+    }
+    /// The longest `net-cpus=` list: a bound, so that a range such as `0-255` is refused
+    /// rather than expanded, and a handful is all a boot-time plan needs.
+    public static let maximumNetworkCPUs = 8
     /// `ip=A.B.C.D/P`: the interface address and prefix length (default QEMU user-mode
     /// networking's guest address, 10.0.2.15/24).
     public var address = IPv4Setting(10, 0, 2, 15)

@@ -21,7 +21,8 @@ public enum CommandLineParser {
     /// Every option with its accepted values, for error messages.
     public static let summary: StaticString = """
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
-        fault-cpu=N acpi-dump net=on|off net-cpu=N ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
+        fault-cpu=N acpi-dump net=on|off net-mode=dedicated|symmetric net-cpu=N net-cpus=N+N|N-N \
+        ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
         impair-seed=N
@@ -74,9 +75,19 @@ public enum CommandLineParser {
             if matches(value, "on") { options.networkEnabled = true }
             else if matches(value, "off") { options.networkEnabled = false }
             else { return .badValue }
+        } else if matches(name, "net-mode") {
+            guard let value else { return .badValue }
+            if matches(value, NetworkMode.dedicated.name) { options.networkMode = .dedicated }
+            else if matches(value, NetworkMode.symmetric.name) { options.networkMode = .symmetric }
+            else { return .badValue }
         } else if matches(name, "net-cpu") {
             guard let value, let number = decimal(value), number < 256 else { return .badValue }
             options.networkCPU = number
+            options.networkCPUsGiven = true
+        } else if matches(name, "net-cpus") {
+            guard let value, let list = cpuList(value) else { return .badValue }
+            options.networkCPUs = list
+            options.networkCPUsGiven = true
         } else if matches(name, "ip") {
             guard let value, let slash = value.firstIndex(of: UInt8(ascii: "/")),
                   let address = ipv4(UnsafeRawBufferPointer(rebasing: value[..<slash])),
@@ -123,6 +134,35 @@ public enum CommandLineParser {
             return .unknownOption
         }
         return nil
+    }
+
+    /// `+`-separated CPU numbers (0...255) and ranges `A-B` (A <= B), in the order given:
+    /// "0+1", "1-3", "0+2-3", "4". Nil when a part is empty or wrong, a CPU repeats, or the
+    /// list would be longer than `BootOptions.maximumNetworkCPUs`.
+    static func cpuList(_ bytes: UnsafeRawBufferPointer) -> [Int]? {
+        var list: [Int] = []
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "+") {
+            let part = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+            start = index + 1
+            let dash = part.firstIndex(of: UInt8(ascii: "-"))
+            guard let first = decimal(UnsafeRawBufferPointer(rebasing: part[..<(dash ?? part.count)])),
+                  first < 256 else { return nil }
+            var last = first
+            if let dash {
+                guard let end = decimal(UnsafeRawBufferPointer(rebasing: part[(dash + 1)...])),
+                      end < 256, end >= first else { return nil }
+                last = end
+            }
+            // Checked before expanding, so that "0-255" costs no more than "0-8".
+            guard list.count + (last - first + 1) <= BootOptions.maximumNetworkCPUs else { return nil }
+            for cpu in first...last {
+                // A CPU listed twice would run two network cores, or own two queue pairs.
+                guard !list.contains(cpu) else { return nil }
+                list.append(cpu)
+            }
+        }
+        return list
     }
 
     /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at

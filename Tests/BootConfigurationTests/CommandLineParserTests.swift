@@ -87,6 +87,65 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(options.gateway?.rawValue, 0x0A00_0202)
     }
 
+    func testNetworkModeAndCPUDefaults() {
+        let options = BootOptions()
+        XCTAssertEqual(options.networkMode, .dedicated)
+        XCTAssertEqual(options.networkCPUs, [0])
+        XCTAssertFalse(options.networkCPUsGiven)
+    }
+
+    func testNetworkMode() {
+        XCTAssertEqual(parse("net-mode=symmetric").0.networkMode, .symmetric)
+        XCTAssertEqual(parse("net-mode=symmetric net-mode=dedicated").0.networkMode, .dedicated)
+        // The mode alone does not count as naming network CPUs.
+        XCTAssertFalse(parse("net-mode=symmetric").0.networkCPUsGiven)
+        for word in ["net-mode", "net-mode=", "net-mode=shared", "net-mode=Symmetric", "net-mode=dedicated+"] {
+            let (options, problems) = parse("net-mode=symmetric \(word)")
+            XCTAssertEqual(problems.map(\.0), [.badValue], word)
+            XCTAssertEqual(problems.map(\.1), [word], word)
+            XCTAssertEqual(options.networkMode, .symmetric, word)
+        }
+    }
+
+    func testNetworkCPULists() {
+        let cases: [(String, [Int])] = [
+            ("net-cpus=3", [3]), ("net-cpus=0+1", [0, 1]), ("net-cpus=1-2", [1, 2]), ("net-cpus=2-2", [2]),
+            ("net-cpus=0+2-4+7", [0, 2, 3, 4, 7]), ("net-cpus=5+1", [5, 1]), ("net-cpus=0-7", Array(0...7)),
+            ("net-cpus=255", [255]),
+        ]
+        for (word, expected) in cases {
+            let (options, problems) = parse(word)
+            XCTAssertTrue(problems.isEmpty, word)
+            XCTAssertEqual(options.networkCPUs, expected, word)
+            XCTAssertEqual(options.networkCPU, expected[0], word)
+            XCTAssertTrue(options.networkCPUsGiven, word)
+        }
+        // net-cpu=N is the one-CPU form; the later word wins either way.
+        let single = parse("net-cpus=1+2 net-cpu=3").0
+        XCTAssertEqual(single.networkCPUs, [3])
+        XCTAssertTrue(single.networkCPUsGiven)
+        XCTAssertTrue(parse("net-cpu=0").0.networkCPUsGiven)
+        XCTAssertEqual(parse("net-cpu=3 net-cpus=0+1").0.networkCPUs, [0, 1])
+    }
+
+    func testBadNetworkCPUListsAreRejectedAndLeaveTheSettingAlone() {
+        for word in ["net-cpus", "net-cpus=", "net-cpus=+", "net-cpus=1+", "net-cpus=+1", "net-cpus=1++2",
+                     "net-cpus=1,2", "net-cpus=1:2", "net-cpus=x", "net-cpus=-1", "net-cpus=1-", "net-cpus=3-1",
+                     "net-cpus=1-2-3", "net-cpus=256", "net-cpus=1-256", "net-cpus=1+1", "net-cpus=0-2+2",
+                     "net-cpus=1-3+2", "net-cpus=0-8", "net-cpus=0-255", "net-cpus=0+1+2+3+4+5+6+7+8",
+                     "net-cpus=0-3+4-8", "net-cpu=256", "net-cpu=0+1", "net-cpu=1-2", "net-cpu="] {
+            let (options, problems) = parse("net-cpus=4+5 \(word)")
+            XCTAssertEqual(problems.map(\.0), [.badValue], word)
+            // The report names the whole word, and with it the option.
+            XCTAssertEqual(problems.map(\.1), [word], word)
+            XCTAssertEqual(options.networkCPUs, [4, 5], word)
+        }
+        // A rejected word does not count as naming network CPUs.
+        XCTAssertFalse(parse("net-cpus=1+1").0.networkCPUsGiven)
+        XCTAssertFalse(parse("net-cpu=x").0.networkCPUsGiven)
+        XCTAssertEqual(parse("net-cpu-list=1").1.map(\.0), [.unknownOption])
+    }
+
     func testBadAddressesAreRejected() {
         for word in ["ip=10.0.2.15", "ip=10.0.2/24", "ip=10.0.2.256/24", "ip=10.0.2.15/0", "ip=10.0.2.15/33",
                      "ip=1.2.3.4.5/8", "ip=a.b.c.d/8", "gateway=10..2.2", "gateway=", "ip=10.0.2.15/", "ip=.1.2.3/8",

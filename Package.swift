@@ -45,6 +45,10 @@ let package = Package(
         .target(name: "TCP", dependencies: ["RawBytes"], swiftSettings: common),
         // HTTP/1.1 (issue 5): request parser, response writer, static-site archive, Prometheus text.
         .target(name: "HTTP", dependencies: ["RawBytes"], swiftSettings: common),
+        // Issue 9: one network context per NIC queue pair (stack, TCP table, program channels,
+        // metrics), portable so that its glue is tested on the host with a fake NIC and host.
+        .target(name: "NetworkContext", dependencies: ["Network", "TCP", "Channels", "HTTP", "RawBytes"],
+                swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
@@ -58,7 +62,8 @@ let package = Package(
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
-                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP"],
+                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
+                           "NetworkContext"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -74,6 +79,8 @@ let package = Package(
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
         // The fixture is read through #filePath, not as a bundle resource.
         .testTarget(name: "TCPTests", dependencies: ["TCP", "TestSupport"]),
+        .testTarget(name: "NetworkContextTests", dependencies: ["NetworkContext", "Network", "TCP", "Channels",
+                                                                "SwigletLibrary", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemTests"),

@@ -1,28 +1,41 @@
-// A datagram the stack hands to its caller instead of answering it: UDP for a bound port, or any TCP segment for us.
+// What the stack's receive path hands back: handled, dropped, a datagram for a bound port, or a TCP segment.
 
 import RawBytes
 
-/// A received datagram the caller must handle: a UDP datagram for a bound port (`transport`
-/// `.udp`, delivered to `listener`), or a TCP segment to our address (`transport` `.tcp`, for
-/// the caller's connection table; `listener` is `DatagramDelivery.tcpListener` and the ports
-/// are 0: the TCP module parses and checksums the segment itself). `payload` points into the
-/// received frame and is valid only until the frame's buffer goes back to the NIC.
+/// What became of one received frame (`NetworkStack.receive`). The payloads point into the
+/// received frame and are valid only until the frame's buffer goes back to the NIC.
+public enum ReceiveOutcome {
+    /// The stack took care of it: ARP, an ICMP echo, the built-in UDP echo, or nothing to do.
+    case handled
+    /// Malformed, not for us, or unwanted: dropped and counted under this reason.
+    case dropped(DropReason)
+    /// A UDP datagram for a port a listener has bound, for the caller to hand to it.
+    case datagram(DatagramDelivery)
+    /// A TCP segment to our address, for the caller's connection table.
+    case segment(SegmentDelivery)
+}
+
+/// A UDP datagram for a bound port (its checksum verified).
 public struct DatagramDelivery {
-    /// The `listener` of TCP segments (no port table: every segment goes to the connection table).
-    public static let tcpListener = Int.min
-    /// The number given to `NetworkStack.bind(port:listener:)`, or `tcpListener`.
+    /// The number given to `NetworkStack.bind(port:listener:)`.
     public var listener: Int
-    /// The UDP payload (checksum already verified), or the whole TCP segment (header included,
-    /// checksum not yet verified).
+    /// The UDP payload.
     public var payload: ByteReader
     /// The datagram's source address.
     public var source: IPv4Address
-    /// The UDP source port (0 for TCP).
+    /// The UDP source port.
     public var sourcePort: UInt16
-    /// The UDP destination port (0 for TCP).
+    /// The UDP destination port (the bound one).
     public var destinationPort: UInt16
+}
+
+/// A TCP segment to our address. The TCP module parses and checksums the segment itself, so
+/// the stack only hands over the addresses its pseudo-header needs.
+public struct SegmentDelivery {
+    /// The whole segment, header included (checksum not yet verified).
+    public var segment: ByteReader
+    /// The datagram's source address.
+    public var source: IPv4Address
     /// The datagram's destination address (ours).
-    public var destination: IPv4Address = .any
-    /// UDP or TCP.
-    public var transport: IPProtocol = .udp
+    public var destination: IPv4Address
 }

@@ -6,7 +6,7 @@ extension NetworkStack {
     /// Validates a datagram, takes it only when it is addressed to us and whole, and passes it
     /// to ICMP or UDP. We are a host: nothing is forwarded, so TTL is not judged.
     mutating func handleIPv4<Transmitter: FrameTransmitter>(_ payload: ByteReader, ethernet: EthernetHeader, now: UInt64,
-                                                            transmitter: inout Transmitter) throws(DropReason) {
+                                                            transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         let datagram: IPv4Datagram
         do throws(DropReason) {
             datagram = try IPv4Datagram(parsing: payload)
@@ -23,15 +23,15 @@ extension NetworkStack {
         guard !header.isFragment else { throw .fragment }
         if header.protocolNumber == .icmp {
             try handleICMP(datagram, ethernet: ethernet, transmitter: &transmitter)
+            return .handled
         } else if header.protocolNumber == .udp {
-            try handleUDP(datagram, ethernet: ethernet, now: now, transmitter: &transmitter)
+            return try handleUDP(datagram, ethernet: ethernet, now: now, transmitter: &transmitter)
         } else if header.protocolNumber == .tcp {
             // TCP has no broadcast or multicast form (RFC 1122 §4.2.3.10): only our address.
             counters.tcp.received(datagram.payload.count)
             guard header.destination == configuration.address else { throw .notForUs }
-            delivery = DatagramDelivery(listener: DatagramDelivery.tcpListener, payload: datagram.payload,
-                                        source: header.source, sourcePort: 0, destinationPort: 0,
-                                        destination: header.destination, transport: .tcp)
+            return .segment(SegmentDelivery(segment: datagram.payload, source: header.source,
+                                            destination: header.destination))
         } else {
             throw .unknownProtocol
         }
@@ -57,15 +57,14 @@ extension NetworkStack {
     /// Delivers a datagram to the built-in echo service (RFC 862), or counts `noListener` and
     /// answers with a rate-limited ICMP port unreachable (RFC 1122 §4.1.3.1).
     mutating func handleUDP<Transmitter: FrameTransmitter>(_ datagram: IPv4Datagram, ethernet: EthernetHeader, now: UInt64,
-                                                           transmitter: inout Transmitter) throws(DropReason) {
+                                                           transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         counters.udp.received(datagram.payload.count)
         let udp = try UDPDatagram(parsing: datagram.payload, source: datagram.header.source,
                                   destination: datagram.header.destination)
         let toUs = datagram.header.destination == configuration.address
         if toUs, let listener = listener(of: udp.header.destinationPort) {
-            delivery = DatagramDelivery(listener: listener, payload: udp.payload, source: datagram.header.source,
-                                        sourcePort: udp.header.sourcePort, destinationPort: udp.header.destinationPort)
-            return
+            return .datagram(DatagramDelivery(listener: listener, payload: udp.payload, source: datagram.header.source,
+                                              sourcePort: udp.header.sourcePort, destinationPort: udp.header.destinationPort))
         }
         let reply = EthernetHeader(destination: ethernet.source, source: configuration.hardwareAddress, etherType: .ipv4)
         if let echoPort = udpEchoPort, udp.header.destinationPort == echoPort, toUs {
@@ -79,7 +78,7 @@ extension NetworkStack {
                                         destination: datagram.header.source, destinationPort: udp.header.sourcePort,
                                         payload: udp.payload, identification: identification)
             }
-            return
+            return .handled
         }
         // Never answer a broadcast with an error (RFC 1122 §3.2.2).
         if toUs && allowICMPError(now: now) {

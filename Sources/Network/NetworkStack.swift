@@ -36,8 +36,6 @@ public struct NetworkStack {
     var boundPorts = InlineArray<16, UInt16>(repeating: 0)
     var boundListeners = InlineArray<16, Int>(repeating: 0)
     var boundCount = 0
-    /// What `receive` hands back for a bound port (set by the UDP handler).
-    var delivery: DatagramDelivery? = nil
 
     /// Creates the stack and allocates its fixed storage: `arpCacheCapacity` cache entries and
     /// `pendingQueueCapacity` frame-sized slots for packets awaiting ARP (each at least one).
@@ -54,21 +52,21 @@ public struct NetworkStack {
     /// clock. Replies are sent through `transmitter` before this returns. The frame is only
     /// read, never beyond its end, and is not referenced afterwards.
     ///
-    /// A UDP datagram for a port a listener has bound is not answered here: it comes back as a
-    /// `DatagramDelivery` pointing into `frame`, for the caller to hand to that listener before
-    /// the frame's buffer is reused.
+    /// A UDP datagram for a port a listener has bound, and a TCP segment for us, are not
+    /// answered here: they come back (`.datagram`, `.segment`) pointing into `frame`, for the
+    /// caller to hand on before the frame's buffer is reused.
     @discardableResult
     public mutating func receive<Transmitter: FrameTransmitter>(frame: UnsafeRawBufferPointer, now: UInt64,
-                                                                transmitter: inout Transmitter) -> DatagramDelivery? {
+                                                                transmitter: inout Transmitter) -> ReceiveOutcome {
         counters.ethernet.received(frame.count)
-        delivery = nil
         do throws(DropReason) {
-            try handleFrame(ByteReader(frame), now: now, transmitter: &transmitter)
+            let outcome = try handleFrame(ByteReader(frame), now: now, transmitter: &transmitter)
             counters.framesDelivered &+= 1
+            return outcome
         } catch {
             counters.countDrop(error)
+            return .dropped(error)
         }
-        return delivery
     }
 
     /// Binds UDP `port` to `listener` (a number the caller chooses, e.g. a channel). Datagrams
@@ -102,7 +100,7 @@ public struct NetworkStack {
     /// Ethernet II demultiplexing — RFC 894. Only frames for our MAC or the broadcast address
     /// are taken (virtio-net passes everything up unless told to filter).
     private mutating func handleFrame<Transmitter: FrameTransmitter>(_ frame: ByteReader, now: UInt64,
-                                                                     transmitter: inout Transmitter) throws(DropReason) {
+                                                                     transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         guard frame.count <= EthernetHeader.maximumFrameSize else { throw .oversized }
         guard let ethernet = EthernetHeader(reading: frame),
               let payload = frame.suffix(from: EthernetHeader.size)
@@ -113,8 +111,9 @@ public struct NetworkStack {
         guard !ethernet.source.isGroup else { throw .badAddress }
         if ethernet.etherType == .arp {
             try handleARP(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
+            return .handled
         } else if ethernet.etherType == .ipv4 {
-            try handleIPv4(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
+            return try handleIPv4(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
         } else {
             throw .unknownEtherType
         }

@@ -9,7 +9,7 @@ final class BoundPortTests: XCTestCase {
     private func receive(_ frame: [UInt8], _ stack: inout NetworkStack, _ transmitter: inout RecordingTransmitter)
         -> (listener: Int, payload: [UInt8], source: IPv4Address, sourcePort: UInt16, port: UInt16)? {
         frame.withUnsafeBytes { bytes in
-            guard let delivery = stack.receive(frame: bytes, now: 0, transmitter: &transmitter) else { return nil }
+            guard case .datagram(let delivery) = stack.receive(frame: bytes, now: 0, transmitter: &transmitter) else { return nil }
             return (delivery.listener, Array(delivery.payload), delivery.source, delivery.sourcePort, delivery.destinationPort)
         }
     }

@@ -166,13 +166,13 @@ final class MalformedFrameTests: XCTestCase {
         fixIPv4Checksum(&tcp)
         var stack = makeStack()
         var transmitter = RecordingTransmitter()
-        let delivery = tcp.withUnsafeBytes { frame in
+        let outcome = tcp.withUnsafeBytes { frame in
             stack.receive(frame: frame, now: 0, transmitter: &transmitter)
         }
-        XCTAssertEqual(delivery?.transport, .tcp)
-        XCTAssertEqual(delivery?.listener, DatagramDelivery.tcpListener)
-        XCTAssertEqual(delivery?.destination, stack.configuration.address)
-        XCTAssertEqual(delivery?.payload.count, 28, "the whole IPv4 payload: TCP parses its own header")
+        guard case .segment(let delivery) = outcome else { return XCTFail("not handed over as a TCP segment: \(outcome)") }
+        XCTAssertEqual(delivery.destination, stack.configuration.address)
+        XCTAssertEqual(delivery.source, IPv4Address(10, 0, 2, 2))
+        XCTAssertEqual(delivery.segment.count, 28, "the whole IPv4 payload: TCP parses its own header")
         XCTAssertEqual(stack.counters.tcp.framesIn, 1)
         XCTAssertEqual(stack.counters.totalDrops, 0)
         XCTAssertTrue(transmitter.frames.isEmpty)

@@ -105,8 +105,9 @@ enum ProcessorWork {
                 Programs.enter(slot: slot)
             }
             if currentJob == .networkCore {
+                let context = argument.load(ordering: .relaxed)
                 completed.wrappingAdd(1, ordering: .releasing)
-                NetworkCore.run()
+                NetworkCore.run(context: context)
             }
             let ok = perform(currentJob)
             if !ok { failed.wrappingAdd(1, ordering: .releasing) }

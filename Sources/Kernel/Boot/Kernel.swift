@@ -107,7 +107,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         net=\(networkUp ? "up" : "off") net-cpu=\(networkCPU) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
         """)
 
-    if networkUp { NetworkCore.cpu.store(networkCPU, ordering: .releasing) }
+    if networkUp { NetworkCore.assign(networkCPU: networkCPU) }
     if let test = Kernel.options.selfTest {
         if networkUp && networkCPU != 0 { _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1) }
         SelfTests.run(test)
@@ -117,7 +117,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     if networkUp && networkCPU != 0 {
         _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1, timeout: 1_000_000_000)
     }
-    if networkUp && networkCPU == 0 { NetworkCore.run() }
+    if networkUp && networkCPU == 0 { NetworkCore.run(context: 0) }
     while true { interrupts_enable_and_halt() }
 }
 

@@ -1,28 +1,18 @@
-/// The network core's own HTTP endpoint: its counters in Prometheus text format on TCP port 9090.
+/// The metrics endpoint's content: every counter of the kernel in Prometheus text format (served on TCP port 9090 by the network contexts).
 import Channels
 import HTTP
 import Network
+import NetworkContext
 import RawBytes
 import Synchronization
 import TCP
 
-/// The content of the metrics endpoint: `/metrics` is rendered fresh for every request.
-struct MetricsSource: HTTPContentSource {
-    mutating func content(for path: ByteReader) -> HTTPContentLookup {
-        guard path.equals("/metrics") || path.equals("/") else { return .notFound }
-        switch MetricsEndpoint.render() {
-        case .success(let text): return .found(body: text, type: .prometheusText)
-        case .failure: return .failed
-        }
-    }
-}
-
-/// Serves `GET /metrics` from the network core itself, so monitoring needs no program and works
-/// while programs misbehave. The connections are ordinary table connections owned by
-/// `TCPService.metricsOwner`; a few may be open at once (more are closed at once, counted).
-/// Everything is allocated at start; the text is rendered into one buffer per request.
+/// Renders `/metrics`; the contexts serve it (`NetworkContext`'s metrics sessions), so
+/// monitoring needs no program and works while programs misbehave. A slow path: it reads every
+/// context's counters while their CPUs keep counting (aligned 64-bit loads, never torn on x86;
+/// a sample may be a pass behind).
 ///
-/// What it exports (Prometheus exposition format 0.0.4):
+/// What it exports (Prometheus exposition format 0.0.4), summed over the network contexts:
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -32,94 +22,32 @@ struct MetricsSource: HTTPContentSource {
 ///   interrupts, system calls, user and kernel time — per online CPU;
 /// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel.
 enum MetricsEndpoint {
-    /// The TCP port (Prometheus' own default is 9090 too).
-    static let port: UInt16 = 9090
-    /// Sessions at once.
-    static let sessionCapacity = 4
-    nonisolated(unsafe) private static var sessions: UnsafeMutablePointer<HTTPServerSession<MetricsSource>>? = nil
-    nonisolated(unsafe) private static var sessionConnections = InlineArray<4, Int>(repeating: -1)
-    /// Connections refused because every session was busy.
-    nonisolated(unsafe) private(set) static var refused: UInt64 = 0
-    /// Requests answered.
-    nonisolated(unsafe) private(set) static var served: UInt64 = 0
-    static let textCapacity = 64 * 1024
-    nonisolated(unsafe) private static var text: UnsafeMutableRawPointer? = nil
-    nonisolated(unsafe) private static var head: UnsafeMutableRawPointer? = nil
-    nonisolated(unsafe) private static var input: UnsafeMutableRawPointer? = nil
-    static let inputCapacity = 2048
-    nonisolated(unsafe) private static var number: UnsafeMutableRawPointer? = nil
+    nonisolated(unsafe) private static var number = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
 
-    private static func prepare() {
-        guard sessions == nil else { return }
-        sessions = UnsafeMutablePointer<HTTPServerSession<MetricsSource>>.allocate(capacity: sessionCapacity)
-        sessions!.initialize(repeating: HTTPServerSession(source: MetricsSource()), count: sessionCapacity)
-        text = UnsafeMutableRawPointer.allocate(byteCount: textCapacity, alignment: 16)
-        head = UnsafeMutableRawPointer.allocate(byteCount: HTTPResponseHead.maximumLength, alignment: 16)
-        input = UnsafeMutableRawPointer.allocate(byteCount: inputCapacity, alignment: 16)
-        number = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
-    }
-
-    /// Handles what happened on metrics connection `id`.
-    static func serve(_ id: TCPConnectionID, events: TCPConnectionEvents, now: UInt64) {
-        prepare()
-        var output = StackSegmentTransmitter(now: now)
-        var slot = sessionSlot(of: id)
-        if slot == nil {
-            guard events.contains(.accepted), let free = sessionSlot(of: nil) else {
-                refused &+= 1
-                TCPService.release(id, now: now)
-                return
-            }
-            sessionConnections[free] = Int(id)
-            sessions![free] = HTTPServerSession(source: MetricsSource())
-            slot = free
-        }
-        let session = slot!
-        while TCPService.table!.pointee.readableCount(of: id) > 0 && !sessions![session].isFinished {
-            let count = TCPService.table!.pointee.read(from: id, into: UnsafeMutableRawBufferPointer(start: input!, count: inputCapacity),
-                                               now: now, output: &output)
-            var offset = 0
-            while offset < count && !sessions![session].isFinished {
-                let (consumed, response) = sessions![session].receive(
-                    UnsafeRawBufferPointer(start: input! + offset, count: count - offset),
-                    headBuffer: UnsafeMutableRawBufferPointer(start: head!, count: HTTPResponseHead.maximumLength))
-                offset += consumed
-                if let response {
-                    served &+= 1
-                    _ = TCPService.table!.pointee.send(ByteReader(response.head), on: id, now: now, output: &output)
-                    _ = TCPService.table!.pointee.send(ByteReader(response.body), on: id, now: now, output: &output)
-                }
-                if consumed == 0 && response == nil { break }
-            }
-        }
-        if sessions![session].isFinished || events.contains(.peerFinished) || events.contains(.closed) {
-            // Our answer is queued: close after it (a FIN; the table keeps the connection until done).
-            sessionConnections[session] = -1
-            TCPService.release(id, now: now)
-        }
-    }
-
-    private static func sessionSlot(of id: TCPConnectionID?) -> Int? {
-        let wanted = id.map { Int($0) } ?? -1
-        for slot in 0..<sessionCapacity where sessionConnections[slot] == wanted { return slot }
-        return nil
-    }
-
-    // MARK: Rendering
-
-    /// Writes every metric into the text buffer.
-    static func render() -> Result<UnsafeRawBufferPointer, PrometheusError> {
-        prepare()
-        var writer = PrometheusWriter(UnsafeMutableRawBufferPointer(start: text!, count: textCapacity))
+    /// Writes every metric into `buffer`; nil when it does not fit.
+    static func render(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        var writer = PrometheusWriter(buffer)
         renderStack(&writer)
         renderTCP(&writer)
         renderCPUs(&writer)
         renderChannels(&writer)
-        return writer.finish()
+        switch writer.finish() {
+        case .success(let text): return text.count
+        case .failure: return nil
+        }
+    }
+
+    /// `value` summed over the contexts.
+    private static func sum(_ value: (KernelNetworkContext) -> UInt64) -> UInt64 {
+        var total: UInt64 = 0
+        for context in NetworkCore.contexts { total &+= value(context) }
+        return total
     }
 
     private static func renderStack(_ writer: inout PrometheusWriter) {
-        guard let counters = NetworkCore.stack?.counters else { return }
+        guard !NetworkCore.contexts.isEmpty else { return }
+        var counters = NetworkCore.contexts[0].networkCounters
+        for context in NetworkCore.contexts.dropFirst() { counters.add(context.networkCounters) }
         writer.family("swiglet_frames_total", type: .counter, help: "Frames (Ethernet) or packets (other layers) through the network core's stack.")
         layerSamples(&writer, "swiglet_frames_total", counters, bytes: false)
         writer.family("swiglet_bytes_total", type: .counter, help: "Bytes through the network core's stack, per layer.")
@@ -151,8 +79,9 @@ enum MetricsEndpoint {
     }
 
     private static func renderTCP(_ writer: inout PrometheusWriter) {
-        guard let table = TCPService.table?.pointee else { return }   // a copy: metrics are a slow path
-        let counters = table.counters
+        guard !NetworkCore.contexts.isEmpty else { return }
+        var counters = NetworkCore.contexts[0].tcpCounters
+        for context in NetworkCore.contexts.dropFirst() { counters.add(context.tcpCounters) }
         writer.family("swiglet_tcp_segments_total", type: .counter, help: "TCP segments taken and sent by the connection table.")
         writer.sample("swiglet_tcp_segments_total", label: "direction", "in", value: counters.segmentsReceived)
         writer.sample("swiglet_tcp_segments_total", label: "direction", "out", value: counters.segmentsSent)
@@ -166,13 +95,12 @@ enum MetricsEndpoint {
             writer.sample("swiglet_tcp_drops_total", label: "reason", name, value: counters.drops[reason])
         }
         writer.family("swiglet_tcp_connections", type: .gauge, help: "TCP connections in the table, by state.")
-        let counts = table.connectionCounts()
         let states: [(StaticString, TCPState)] = [
             ("SYN-SENT", .synchronizeSent), ("SYN-RECEIVED", .synchronizeReceived), ("ESTABLISHED", .established),
             ("FIN-WAIT-1", .finishWait1), ("FIN-WAIT-2", .finishWait2), ("CLOSE-WAIT", .closeWait),
             ("CLOSING", .closing), ("LAST-ACK", .lastAcknowledgment), ("TIME-WAIT", .timeWait), ("CLOSED", .closed)]
         for (name, state) in states {
-            writer.sample("swiglet_tcp_connections", label: "state", name, value: UInt64(counts[state]))
+            writer.sample("swiglet_tcp_connections", label: "state", name, value: sum { UInt64($0.tcpConnectionCounts()[state]) })
         }
         writer.family("swiglet_tcp_retransmissions_total", type: .counter, help: "Segments sent again, by trigger.")
         writer.sample("swiglet_tcp_retransmissions_total", label: "trigger", "timeout", value: counters.connections.timeoutRetransmissions)
@@ -195,8 +123,8 @@ enum MetricsEndpoint {
         writer.sample("swiglet_tcp_events_total", label: "event", "unacceptable_segment", value: statistics.unacceptableSegments)
         writer.sample("swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", value: counters.timeWaitReclaimed)
         writer.family("swiglet_metrics_requests_total", type: .counter, help: "Requests this endpoint answered, and connections it refused (all sessions busy).")
-        writer.sample("swiglet_metrics_requests_total", label: "outcome", "served", value: served)
-        writer.sample("swiglet_metrics_requests_total", label: "outcome", "refused", value: refused)
+        writer.sample("swiglet_metrics_requests_total", label: "outcome", "served", value: sum { $0.metricsServed })
+        writer.sample("swiglet_metrics_requests_total", label: "outcome", "refused", value: sum { $0.metricsRefused })
     }
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {
@@ -224,7 +152,7 @@ enum MetricsEndpoint {
                 }
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))
-                writer.label("role", index == NetworkCore.cpu.load(ordering: .relaxed) ? "network"
+                writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
                                      : Programs.name(onCPU: index) != nil ? "program" : "idle")
                 writer.endSample(value: value)
             }
@@ -239,20 +167,25 @@ enum MetricsEndpoint {
             ("swiglet_channel_stream_bytes_total", "TCP bytes moved through each channel (direction: out = program to network).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
-            for channel in 0..<ProgramChannels.count {
-                let counters = ProgramChannels.counters(channel: channel)
-                if which == 3 {
-                    for outbound in [true, false] {
+            // Channels are numbered across the contexts, in context order.
+            var channel = 0
+            for context in NetworkCore.contexts {
+                for local in 0..<context.channelCount {
+                    let counters = context.channelCounters(local)
+                    if which == 3 {
+                        for outbound in [true, false] {
+                            writer.beginSample(family.0)
+                            writer.label("channel", value: decimal(channel))
+                            writer.label("direction", outbound ? "out" : "in")
+                            writer.endSample(value: outbound ? counters.streamBytesSent : counters.streamBytesReceived)
+                        }
+                    } else {
                         writer.beginSample(family.0)
                         writer.label("channel", value: decimal(channel))
-                        writer.label("direction", outbound ? "out" : "in")
-                        writer.endSample(value: outbound ? counters.streamBytesSent : counters.streamBytesReceived)
+                        writer.endSample(value: which == 0 ? counters.requests : which == 1 ? counters.completions : counters.totalErrors)
                     }
-                    continue
+                    channel += 1
                 }
-                writer.beginSample(family.0)
-                writer.label("channel", value: decimal(channel))
-                writer.endSample(value: which == 0 ? counters.requests : which == 1 ? counters.completions : counters.totalErrors)
             }
         }
     }
@@ -266,9 +199,9 @@ enum MetricsEndpoint {
         var position = digits
         repeat {
             position -= 1
-            number!.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: position, as: UInt8.self)
+            number.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: position, as: UInt8.self)
             rest /= 10
         } while rest > 0
-        return UnsafeRawBufferPointer(start: number!, count: digits)
+        return UnsafeRawBufferPointer(start: number, count: digits)
     }
 }

@@ -1,40 +1,42 @@
-/// The network core: one CPU that polls the NIC and runs the whole stack, and nothing else.
+/// The kernel's network: the contexts the composition root builds over the NIC, and the dedicated network core's loop.
 import BootConfiguration
+import Channels
 import Network
+import NetworkContext
 import PCI
+import TCP
 import Virtio
 import Synchronization
 
-/// The dedicated network CPU. It never halts and takes no device interrupts: each pass of its
-/// loop takes received frames from the NIC, runs them through the stack (which may build
-/// replies straight into transmit buffers), hands the stack its timers, tells the NIC about new
-/// transmit buffers once per pass, and checks the serial console for the counters key.
+/// A context as the kernel builds it: over a virtio-net queue pair, with the kernel as host.
+typealias KernelNetworkContext = NetworkContext<ReceivePath, TransmitPath, KernelNetworkHost>
+
+extension ReceivePath: FrameReceiver {}
+extension TransmitPath: FrameSender {}
+
+/// The kernel services a context calls on.
+struct KernelNetworkHost: NetworkContextHost {
+    func ringDoorbell(cpu: Int) { Doorbell.ring(cpu: cpu) }
+
+    func stopProgram(cpu: Int) {
+        let block = CPU.blockPointer(cpu)
+        LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed, destination: block.pointee.apicID))
+    }
+
+    func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int { IntrusionMeter.write(into: buffer) }
+
+    func renderMetrics(into buffer: UnsafeMutableRawBufferPointer) -> Int? { MetricsEndpoint.render(into: buffer) }
+}
+
+/// The network as the composition root built it: the contexts (one per queue pair) and which
+/// CPUs run them. Written once on the boot CPU before any context runs or any program starts,
+/// read-only afterwards (the `release` store of `networkCPUs` publishes it to the other CPUs).
 enum NetworkCore {
-    nonisolated(unsafe) static var device: VirtioNetDevice? = nil
-    nonisolated(unsafe) static var stack: NetworkStack? = nil
-    /// Fault injection on received frames (`impair-rx=`), nil when off.
-    nonisolated(unsafe) static var receiveImpairment: ImpairedLinkDirection? = nil
-    /// Whether `receiveImpairment` is set: testing a Bool costs nothing, while `== nil` on the
-    /// optional struct makes the compiler copy all of it on every frame.
-    nonisolated(unsafe) static var impairsReceive = false
-    /// Frames one impaired direction may hold back at once (reordering, delay).
-    static let impairmentDelaySlots = 512
-    /// The CPU running the loop (-1 before it starts): read by anyone, written once.
-    static let cpu = Atomic<Int>(-1)
-    /// Frames handled per NIC pass before the other work of the loop gets a turn.
-    static let receiveBudget = 64
-    /// The network core's interrupt count when it started (an application processor is woken
-    /// into the job by an IPI, which is not part of serving the network).
-    nonisolated(unsafe) private static var interruptsAtStart: UInt64 = 0
-    /// How the network core spends its time: nanoseconds in passes that handled at least one
-    /// frame, against all nanoseconds since it started. A polling CPU always looks 100% busy
-    /// to the host; this says how much of that was work.
-    nonisolated(unsafe) private static var busyNanoseconds: UInt64 = 0
-    /// Busy and total time at the previous report, for the busy share since then.
-    nonisolated(unsafe) private static var reportedBusy: UInt64 = 0
-    nonisolated(unsafe) private static var reportedAt: UInt64 = 0
-    /// The listener number of the network core's own meter service (channels use 0 and up).
-    static let meterListener = -1
+    /// The contexts, indexed by queue pair; empty without a network.
+    nonisolated(unsafe) private(set) static var contexts = UnsafeMutableBufferPointer<KernelNetworkContext>(start: nil, count: 0)
+    /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
+    /// release once the contexts exist; loaded with acquire by anyone who then reads them.
+    static let networkCPUs = Atomic<UInt64>(0)
     /// `net-idle=halt`: after this many passes in a row with nothing to do, the network core
     /// halts until its APIC timer fires `idleHaltNanoseconds` later. It still takes no device
     /// interrupt: only its own timer, and only when idle.
@@ -42,9 +44,16 @@ enum NetworkCore {
     static let idleHaltNanoseconds: UInt64 = 50_000
     /// The key that prints the counters.
     static let countersKey = UInt8(ascii: "c")
+    /// The TCP port of the metrics endpoint (Prometheus' own default is 9090 too).
+    static let metricsPort: UInt16 = 9090
 
-    /// Finds and starts the NIC (on the boot CPU, before the ready line). Returns whether the
-    /// network is up; without a usable device the kernel goes on without networking.
+    /// Whether `cpu` is a dedicated network core.
+    static func isNetworkCPU(_ cpu: Int) -> Bool {
+        cpu >= 0 && cpu < 64 && networkCPUs.load(ordering: .acquiring) & (1 << UInt64(cpu)) != 0
+    }
+
+    /// Finds and starts the NIC and builds its context (on the boot CPU, before the ready line).
+    /// Returns whether the network is up; without a usable device the kernel goes on without it.
     static func prepare(options: BootOptions) -> Bool {
         guard options.networkEnabled else {
             Log.info("net: disabled by net=off")
@@ -54,25 +63,40 @@ enum NetworkCore {
             Log.info("net: no virtio-net device; running without networking")
             return false
         }
-        let started: VirtioNetDevice
+        var started: VirtioNetDevice
         do throws(NetworkDeviceError) {
             started = try VirtioNetDevice.start(function)
         } catch {
             Log.error("net: virtio-net at \(function.address.bus):\(function.address.device).\(function.address.function) unusable: \(describe(error)); running without networking")
             return false
         }
-        let configuration = InterfaceConfiguration(
+        startTransmitImpairment(options, &started.transmit)
+        let interface = InterfaceConfiguration(
             hardwareAddress: started.hardwareAddress,
             address: IPv4Address(rawValue: options.address.rawValue),
             prefixLength: options.prefixLength,
             gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
-        device = started
-        stack = NetworkStack(configuration: configuration)
-        // The intrusion meter over the network: the network core answers this port itself.
-        _ = stack!.bind(port: IntrusionMeter.port, listener: meterListener)
-        TCPService.start(address: options.address.rawValue)
-        startImpairment(options)
+        // TCP: up to 256 connections with the module's default 128 KiB send and receive
+        // buffers, allocated per connection as it opens, and never more than a quarter of usable
+        // memory: a flood fills the table, not the heap.
+        let tcp = TCPConnectionConfiguration()
+        let perConnection = UInt64(tcp.sendBufferCapacity + tcp.receiveBufferCapacity)
+        let tcpCapacity = Int(min(UInt64(ChannelLayout.connectionCapacity), max(PhysicalMemory.usableBytes / 4 / perConnection, 8)))
+        var configuration = NetworkContextConfiguration(
+            interface: interface, tcpCapacity: tcpCapacity,
+            tcpSecret: SipHashKey(low: Entropy.secret(), high: Entropy.secret()))
+        configuration.tcp = tcp
+        configuration.meterPort = IntrusionMeter.port
+        configuration.metricsPort = metricsPort
+        configuration.receiveImpairment = impairmentSettings(options.receiveImpairment)
+        configuration.impairmentSeed = options.impairmentSeed
+        contexts = .allocate(capacity: 1)
+        contexts.initializeElement(at: 0, to: KernelNetworkContext(
+            index: 0, configuration: configuration, receiver: started.receive, sender: started.transmit,
+            host: KernelNetworkHost()))
+        logImpairment(options)
         let mac = started.hardwareAddress.bytes
+        Log.info("tcp: \(tcpCapacity) connections of \(perConnection >> 10) KiB buffers, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
             \(hex: mac.2, digits: 2, prefix: false):\(hex: mac.3, digits: 2, prefix: false):\
@@ -83,39 +107,35 @@ enum NetworkCore {
         return true
     }
 
-    /// Becomes the network core on the calling CPU. Never returns.
-    static func run() -> Never {
-        interruptsAtStart = CPU.current.pointee.interruptCount.load(ordering: .relaxed)
-        cpu.store(CPU.currentIndex, ordering: .releasing)
+    /// The context that serves a program on `cpu` (one context today: the first).
+    static func context(servingCPU cpu: Int) -> Int { 0 }
+
+    /// Publishes which CPUs are network cores (before programs start: they must not land there).
+    static func assign(networkCPU: Int) {
+        networkCPUs.store(1 << UInt64(networkCPU), ordering: .releasing)
+    }
+
+    /// Becomes the dedicated network core of context `index` on the calling CPU. Never returns.
+    /// Each pass runs the context; when idle and `net-idle=halt`, it halts briefly on its own
+    /// timer. Every 1,024 passes it checks the console key and the statistics timer.
+    static func run(context index: Int) -> Never {
+        let context = contexts[index]
+        var meter = BusyMeter(interruptsAtStart: CPU.current.pointee.interruptCount.load(ordering: .relaxed))
         Log.info("""
-            net: network core running (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
-            \(ProgramChannels.count) program channels; built-in UDP echo on port 7 unless a program binds it)
+            net: network core running on cpu\(CPU.currentIndex) for queue pair \(index) \
+            (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
+            \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
             """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var pass: UInt32 = 0
-        reportedAt = MonotonicClock.nanosecondsSinceBoot
         let haltWhenIdle = Kernel.options.networkHaltsWhenIdle
         var idlePasses = 0
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
-            let frames = device!.receive.receive(limit: receiveBudget) { frame in
-                if !impairsReceive {
-                    handle(frame, now: now)
-                } else {
-                    receiveImpairment!.submit(frame, now: now) { handle($0, now: now) }
-                }
-            }
-            if impairsReceive {
-                receiveImpairment!.releaseDue(now: now) { handle($0, now: now) }
-            }
-            let requests = ProgramChannels.serve(now: now)
-            let events = TCPService.serve(now: now)
-            ProgramChannels.ringDoorbells()
-            stack!.poll(now: now, transmitter: &device!.transmit)
-            device!.transmit.flush()
-            if frames > 0 || requests > 0 || events > 0 {
-                busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
+            let work = context.pass(now: now)
+            if !work.isIdle {
+                meter.busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
                 idlePasses = 0
             } else if haltWhenIdle {
                 idlePasses += 1
@@ -130,86 +150,28 @@ enum NetworkCore {
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.
             if pass & 1023 == 0 {
-                if SerialPort.com1.read() == countersKey {
-                    printCounters()
+                if SerialPort.com1.read() == countersKey || now >= nextStatistics {
+                    printCounters(context, meter: &meter)
                     IntrusionMeter.print()
-                }
-                if now >= nextStatistics {
-                    printCounters()
-                    IntrusionMeter.print()
-                    nextStatistics = now + statisticsInterval
+                    if now >= nextStatistics { nextStatistics = now + statisticsInterval }
                 }
             }
         }
     }
 
-    /// Runs one received frame through the stack. A datagram for a program's port, or a TCP
-    /// segment, comes back to be handled before the frame's buffer returns to the NIC.
-    private static func handle(_ frame: UnsafeRawBufferPointer, now: UInt64) {
-        guard let delivery = stack!.receive(frame: frame, now: now, transmitter: &device!.transmit) else { return }
-        if delivery.transport == .tcp {
-            TCPService.receive(delivery, now: now)
-        } else if delivery.listener == meterListener {
-            answerMeterRequest(delivery, now: now)
-        } else {
-            ProgramChannels.deliver(delivery)
-        }
-    }
-
-    /// Sets up `impair-rx=`/`impair-tx=` (testing only: it makes the link lossy on purpose).
-    private static func startImpairment(_ options: BootOptions) {
-        func settings(_ setting: ImpairmentSetting) -> LinkImpairmentSettings {
-            LinkImpairmentSettings(dropBasisPoints: setting.dropBasisPoints, duplicateBasisPoints: setting.duplicateBasisPoints,
-                                   reorderBasisPoints: setting.reorderBasisPoints, reorderGap: setting.reorderGap,
-                                   delayMicroseconds: setting.delayMicroseconds)
-        }
-        let receive = settings(options.receiveImpairment)
-        let transmit = settings(options.transmitImpairment)
-        if receive.isActive {
-            receiveImpairment = ImpairedLinkDirection(settings: receive, seed: options.impairmentSeed, stream: 0,
-                                                      delaySlots: impairmentDelaySlots)
-            impairsReceive = true
-        }
-        if transmit.isActive {
-            device!.transmit.impairmentScratch = UnsafeMutableRawPointer.allocate(byteCount: PacketBufferPool.bufferBytes, alignment: 64)
-            device!.transmit.impairment = ImpairedLinkDirection(settings: transmit, seed: options.impairmentSeed, stream: 1,
-                                                                delaySlots: impairmentDelaySlots)
-            device!.transmit.impairs = true
-        }
-        guard receive.isActive || transmit.isActive else { return }
-        Log.warning("net: impairing the link on purpose (seed \(options.impairmentSeed)); basis points, 100 = 1%:")
-        Log.warning("net:   receive drop \(receive.dropBasisPoints) dup \(receive.duplicateBasisPoints) reorder \(receive.reorderBasisPoints) delay \(receive.delayMicroseconds)us")
-        Log.warning("net:   transmit drop \(transmit.dropBasisPoints) dup \(transmit.duplicateBasisPoints) reorder \(transmit.reorderBasisPoints) delay \(transmit.delayMicroseconds)us")
-    }
-
-    /// Answers a datagram to the meter port with the intrusion meter as text (a slow path:
-    /// a monitoring tool asks now and then).
-    private static func answerMeterRequest(_ request: DatagramDelivery, now: UInt64) {
-        let text = UnsafeMutableRawBufferPointer(start: meterText, count: 1400)
-        let length = IntrusionMeter.write(into: text)
-        _ = stack!.sendDatagram(from: IntrusionMeter.port, to: request.source, port: request.sourcePort,
-                                payload: UnsafeRawBufferPointer(rebasing: text[..<length]), now: now,
-                                transmitter: &device!.transmit)
-    }
-    /// Room for the meter's text, allocated once.
-    nonisolated(unsafe) private static var meterText = UnsafeMutableRawPointer.allocate(byteCount: 1400, alignment: 8)
-
-    /// Prints every counter with a value, a few to a line.
-    static func printCounters() {
-        guard let stack else { return }
+    /// Prints a context's counters with a value, a few to a line.
+    static func printCounters(_ context: KernelNetworkContext, meter: inout BusyMeter) {
         // The network core's own intrusion: it should take no interrupts at all while serving.
-        let interrupts = CPU.current.pointee.interruptCount.load(ordering: .relaxed) - interruptsAtStart
+        let interrupts = CPU.current.pointee.interruptCount.load(ordering: .relaxed) - meter.interruptsAtStart
         let now = MonotonicClock.nanosecondsSinceBoot
-        let busyPercent = now > reportedAt ? (busyNanoseconds - reportedBusy) * 100 / (now - reportedAt) : 0
-        reportedBusy = busyNanoseconds
-        reportedAt = now
+        let busyPercent = meter.busyPercentSinceLastReport(now: now)
         Console.write(line: """
-            net counters at \(seconds: now)s, network core cpu\(CPU.currentIndex) \
+            net counters at \(seconds: now)s, context \(context.index) on cpu\(CPU.currentIndex) \
             interrupts=\(interrupts) busy=\(busyPercent)% since the last report:
             """)
         var line = TextBuffer()
         var onLine = 0
-        for (name, value) in stack.counters.entries {
+        for (name, value) in context.networkCounters.entries {
             guard value != 0 else { continue }
             line.appendLiteral("  ")
             line.appendInterpolation(name)
@@ -223,9 +185,35 @@ enum NetworkCore {
             }
         }
         if onLine > 0 { Console.write(line: Message(stringInterpolation: line)) }
-        if let device {
-            Console.write(line: "  nic: sent=\(device.transmit.framesSent) notifications=\(device.transmit.notifications) runts=\(device.receive.runtFrames) invalid-used=\(device.receive.queue.invalidUsedElementCount + device.transmit.queue.invalidUsedElementCount)")
-        }
+        let transmit = context.transmitter
+        let receive = context.frameReceiver
+        Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount)")
+    }
+
+    /// The Network module's impairment settings for one direction of `impair-rx=`/`impair-tx=`.
+    private static func impairmentSettings(_ setting: ImpairmentSetting) -> LinkImpairmentSettings {
+        LinkImpairmentSettings(dropBasisPoints: setting.dropBasisPoints, duplicateBasisPoints: setting.duplicateBasisPoints,
+                               reorderBasisPoints: setting.reorderBasisPoints, reorderGap: setting.reorderGap,
+                               delayMicroseconds: setting.delayMicroseconds)
+    }
+
+    /// Sets up `impair-tx=` on the NIC's transmit path (testing only: a lossy link on purpose).
+    private static func startTransmitImpairment(_ options: BootOptions, _ transmit: inout TransmitPath) {
+        let settings = impairmentSettings(options.transmitImpairment)
+        guard settings.isActive else { return }
+        transmit.impairmentScratch = UnsafeMutableRawPointer.allocate(byteCount: PacketBufferPool.bufferBytes, alignment: 64)
+        transmit.impairment = ImpairedLinkDirection(settings: settings, seed: options.impairmentSeed, stream: 1,
+                                                    delaySlots: NetworkContextLimits.impairmentDelaySlots)
+        transmit.impairs = true
+    }
+
+    private static func logImpairment(_ options: BootOptions) {
+        let receive = impairmentSettings(options.receiveImpairment)
+        let transmit = impairmentSettings(options.transmitImpairment)
+        guard receive.isActive || transmit.isActive else { return }
+        Log.warning("net: impairing the link on purpose (seed \(options.impairmentSeed)); basis points, 100 = 1%:")
+        Log.warning("net:   receive drop \(receive.dropBasisPoints) dup \(receive.duplicateBasisPoints) reorder \(receive.reorderBasisPoints) delay \(receive.delayMicroseconds)us")
+        Log.warning("net:   transmit drop \(transmit.dropBasisPoints) dup \(transmit.duplicateBasisPoints) reorder \(transmit.reorderBasisPoints) delay \(transmit.delayMicroseconds)us")
     }
 
     static func describe(_ error: NetworkDeviceError) -> StaticString {
@@ -243,5 +231,27 @@ enum NetworkCore {
             case .queueTooSmall: "queue too small"
             }
         }
+    }
+}
+
+/// How a network core spends its time: nanoseconds in passes that did work, against all
+/// nanoseconds since it started. A polling CPU always looks 100% busy to the host; this says
+/// how much of that was work.
+struct BusyMeter {
+    /// The CPU's interrupt count when it started (it was woken into the job by an IPI, which is
+    /// not part of serving the network).
+    let interruptsAtStart: UInt64
+    var busyNanoseconds: UInt64 = 0
+    var reportedBusy: UInt64 = 0
+    var reportedAt: UInt64 = MonotonicClock.nanosecondsSinceBoot
+
+    init(interruptsAtStart: UInt64) { self.interruptsAtStart = interruptsAtStart }
+
+    /// The busy share since the previous report, in percent.
+    mutating func busyPercentSinceLastReport(now: UInt64) -> UInt64 {
+        let percent = now > reportedAt ? (busyNanoseconds - reportedBusy) * 100 / (now - reportedAt) : 0
+        reportedBusy = busyNanoseconds
+        reportedAt = now
+        return percent
     }
 }

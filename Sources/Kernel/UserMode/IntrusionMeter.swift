@@ -42,7 +42,7 @@ enum IntrusionMeter {
                 \(block.pointee.userNanoseconds.load(ordering: .relaxed) / 1_000_000) \
                 \(block.pointee.kernelNanoseconds.load(ordering: .relaxed) / 1_000_000)
                 """).text)
-            if index == NetworkCore.cpu.load(ordering: .relaxed) {
+            if NetworkCore.isNetworkCPU(index) {
                 line.appendLiteral(" [network core]")
             } else if let name = Programs.name(onCPU: index) {
                 line.appendLiteral(" ")

@@ -4,6 +4,7 @@ import BootConfiguration
 import BootProtocol
 import Channels
 import MemoryManagement
+import NetworkContext
 import RawBytes
 import Synchronization
 
@@ -54,8 +55,8 @@ struct ProgramSlot {
     var cpu: Int
     var state: ProgramState
     var exitStatus: UInt64 = 0
-    /// Its channel to the network core, if it has one.
-    var channel: Int? = nil
+    /// Its channel: the network context serving it and the channel's number there, if it has one.
+    var channel: (context: Int, channel: Int)? = nil
 }
 
 enum Programs {
@@ -85,7 +86,7 @@ enum Programs {
             Log.error("programs: no module named '\(text: ByteReader(name))'")
             return false
         }
-        guard cpu >= 1, cpu < Kernel.onlineCPUs, CPU.state(of: cpu) == .online, cpu != NetworkCore.cpu.load(ordering: .acquiring) else {
+        guard cpu >= 1, cpu < Kernel.onlineCPUs, CPU.state(of: cpu) == .online, !NetworkCore.isNetworkCPU(cpu) else {
             Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not a free application CPU")
             return false
         }
@@ -96,13 +97,13 @@ enum Programs {
         }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
         var image: LoadedProgram
-        var channelNumber: Int? = nil
+        var channelNumber: (context: Int, channel: Int)? = nil
         do throws(ProgramLoadError) {
             image = try ProgramLoader.load(bytes)
-            // Its channel to the network core, when there is a network.
-            if NetworkCore.stack != nil, let channel = ProgramChannels.create(cpu: cpu) {
+            // Its channel to the network context that serves its CPU, when there is a network.
+            if let channel = ProgramChannelMemory.create(cpu: cpu) {
                 try ProgramLoader.mapChannel(&image, physical: channel.physical, byteCount: channel.byteCount)
-                channelNumber = channel.channel
+                channelNumber = (channel.context, channel.channel)
             }
         } catch {
             Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
@@ -162,12 +163,12 @@ enum Programs {
         write_cr3(KernelAddressSpace.root)
         block.pointee.runningProgram = 0
         if slot >= 0 {
-            let (name, channel) = lock.withLock { () -> (ProgramName, Int?) in
+            let (name, channel) = lock.withLock { () -> (ProgramName, (context: Int, channel: Int)?) in
                 slots[slot].state = state
                 slots[slot].exitStatus = status
                 return (slots[slot].name, slots[slot].channel)
             }
-            if let channel { ProgramChannels.ownerEnded(channel: channel) }
+            if let channel { NetworkCore.contexts[channel.context].programEnded(channel: channel.channel) }
             if state == .exited {
                 Log.info("programs: \(name.text) exited with status \(status)")
             } else if state == .violatedProtocol {

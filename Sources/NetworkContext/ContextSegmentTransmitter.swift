@@ -1,0 +1,20 @@
+/// Sends a TCP connection's segments through the context's stack into its NIC queue.
+import RawBytes
+import Network
+import TCP
+
+/// IPv4 and Ethernet headers, routing and ARP from the stack, straight into the transmit ring.
+/// A segment that finds no transmit buffer is dropped and counted by the stack; TCP's
+/// retransmission covers it.
+struct ContextSegmentTransmitter<Sender: FrameSender>: TCPSegmentTransmitter {
+    let stack: UnsafeMutablePointer<NetworkStack>
+    let sender: UnsafeMutablePointer<Sender>
+    let now: UInt64
+
+    mutating func transmit(_ segment: TCPOutgoingSegment) {
+        _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: IPv4Address(rawValue: segment.destination.address),
+                                   now: now, transmitter: &sender.pointee) { buffer in
+            (try? segment.write(into: buffer)) ?? 0
+        }
+    }
+}

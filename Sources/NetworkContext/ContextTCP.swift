@@ -1,0 +1,235 @@
+/// A context's TCP: segments into the table, the table's events out to the programs' channels, and the channel requests on connections.
+import Channels
+import Network
+import RawBytes
+import TCP
+
+/// What the context still has to tell a connection's owner.
+struct ConnectionNotice {
+    /// Events taken from the table and not yet passed on (the channel's completion ring was
+    /// full, or stream bytes wait for a posted buffer).
+    var events = TCPConnectionEvents()
+    /// The owner was told about the connection (`accepted` or `connected`).
+    var announced = false
+    /// Opened by a program's `connect`, whose cookie the answer carries.
+    var connecting = false
+    var cookie: UInt64 = 0
+}
+
+/// The TCP bookkeeping beside the table.
+struct ContextTCPState {
+    /// Connection numbers the channels can name (the table may have fewer slots).
+    static let capacity = ChannelLayout.connectionCapacity
+    let notices: UnsafeMutablePointer<ConnectionNotice>
+    /// Connections with undelivered events, at least (so a quiet pass costs one compare);
+    /// exact after each scan.
+    var noticeCount = 0
+    var lastPoll: UInt64 = 0
+    /// The metrics endpoint's port, which programs may not listen on.
+    var metricsPort: UInt16? = nil
+
+    init() {
+        notices = .allocate(capacity: Self.capacity)
+        notices.initialize(repeating: ConnectionNotice(), count: Self.capacity)
+    }
+}
+
+extension NetworkContext {
+    func segmentOutput(now: UInt64) -> ContextSegmentTransmitter<Sender> {
+        ContextSegmentTransmitter(stack: stack, sender: sender, now: now)
+    }
+
+    /// One TCP segment for our address, from the stack.
+    func receive(_ segment: SegmentDelivery, now: UInt64) {
+        var output = segmentOutput(now: now)
+        _ = table.pointee.receive(segment: segment.segment, source: segment.source.rawValue,
+                                  destination: segment.destination.rawValue, now: now, output: &output)
+    }
+
+    /// Passes the table's events on and runs its timers every `tcpPollInterval`; returns how
+    /// many events there were. An event that cannot be delivered now stays in its notice and is
+    /// retried next pass: nothing is dropped, and a program that does not read closes its own
+    /// TCP window.
+    func serveTCP(now: UInt64) -> Int {
+        var handled = 0
+        let notices = tcp.pointee.notices
+        while let event = table.pointee.nextEvent() {
+            let id = Int(event.id)
+            if notices[id].events.isEmpty { tcp.pointee.noticeCount += 1 }
+            notices[id].events.formUnion(event.events)
+            handled += 1
+        }
+        if tcp.pointee.noticeCount > 0 {
+            // Recounted on every scan: `passOn` may release connections (the metrics endpoint
+            // does), and a release from a channel request clears a notice outside the scan.
+            var remaining = 0
+            var id = 0
+            while id < ContextTCPState.capacity {
+                if !notices[id].events.isEmpty {
+                    passOn(TCPConnectionID(id), now: now)
+                    if !notices[id].events.isEmpty { remaining += 1 }
+                }
+                id += 1
+            }
+            tcp.pointee.noticeCount = remaining
+        }
+        if now &- tcp.pointee.lastPoll >= NetworkContextLimits.tcpPollInterval {
+            tcp.pointee.lastPoll = now
+            var output = segmentOutput(now: now)
+            table.pointee.poll(now: now, output: &output)
+        }
+        return handled
+    }
+
+    /// Tells a connection's owner what happened, in order: the connection itself, its bytes,
+    /// the peer's FIN, its end. Stops at the first thing that cannot be delivered yet.
+    private func passOn(_ id: TCPConnectionID, now: UInt64) {
+        let notices = tcp.pointee.notices
+        let index = Int(id)
+        guard let raw = table.pointee.owner(of: id), let owner = ConnectionOwner(rawValue: raw) else {
+            notices[index] = ConnectionNotice()   // released meanwhile: nobody to tell
+            return
+        }
+        let channel: Int
+        switch owner {
+        case .metrics:
+            let events = notices[index].events
+            notices[index].events = TCPConnectionEvents()
+            serveMetrics(id, events: events, now: now)
+            return
+        case .program(let number):
+            channel = number
+        }
+        guard isServing(channel: channel) else {
+            notices[index].events = TCPConnectionEvents()   // the program is gone; ownerGone resets it
+            return
+        }
+        var events = notices[index].events
+        defer { notices[index].events = events }
+        if events.contains(.accepted) || events.contains(.connected) {
+            let remote = table.pointee.remote(of: id) ?? TCPEndpoint(address: 0, port: 0)
+            let accepted = events.contains(.accepted)
+            let completion = ChannelCompletion(kind: accepted ? .accepted : .connected, socket: id,
+                                               length: UInt32(table.pointee.localPort(of: id) ?? 0),
+                                               address: remote.address, port: remote.port,
+                                               cookie: accepted ? 0 : notices[index].cookie)
+            guard notify(channel: channel, completion) else { return }
+            events.remove(.accepted)
+            events.remove(.connected)
+            notices[index].announced = true
+        }
+        if events.contains(.closed) && !notices[index].announced {
+            // A connect that never completed: answer the connect itself, and free the number
+            // (the program never learnt it).
+            if notices[index].connecting {
+                let error = Self.channelError(table.pointee.error(of: id)) ?? .connectionRefused
+                guard notify(channel: channel, ChannelCompletion(
+                    kind: .error, error: error, requestOperation: ChannelRequest.Operation.connect.rawValue,
+                    cookie: notices[index].cookie)) else { return }
+            }
+            var output = segmentOutput(now: now)
+            table.pointee.release(id, now: now, output: &output)
+            events = TCPConnectionEvents()
+            notices[index] = ConnectionNotice()
+            return
+        }
+        guard notices[index].announced else {
+            events = TCPConnectionEvents()   // nothing else is news before the connection is
+            return
+        }
+        if events.contains(.readable) {
+            var output = segmentOutput(now: now)
+            let table = self.table
+            while table.pointee.readableCount(of: id) > 0 {
+                let delivered = deliverStream(channel: channel, connection: id) { buffer in
+                    table.pointee.read(from: id, into: buffer, now: now, output: &output)
+                }
+                if delivered == 0 { return }   // no posted buffer: the window closes meanwhile
+            }
+            events.remove(.readable)
+        }
+        if events.contains(.peerFinished) {
+            guard notify(channel: channel, ChannelCompletion(kind: .peerFinished, socket: id)) else { return }
+            events.remove(.peerFinished)
+        }
+        if events.contains(.closed) {
+            if let error = Self.channelError(table.pointee.error(of: id)) {
+                guard notify(channel: channel, ChannelCompletion(kind: .streamAborted, error: error, socket: id))
+                else { return }
+            }
+            events.remove(.closed)
+        }
+        events.remove(.writable)   // the channel's send queues are pumped every pass anyway
+    }
+
+    /// The channel error for a connection's end.
+    static func channelError(_ error: TCPConnectionError?) -> ChannelError? {
+        switch error {
+        case .reset?: .connectionReset
+        case .refused?: .connectionRefused
+        case .timedOut?: .timedOut
+        case nil: nil
+        }
+    }
+
+    /// An owner is gone (its program ended): reset its connections and stop its listeners.
+    func ownerGone(_ owner: ConnectionOwner, now: UInt64) {
+        var output = segmentOutput(now: now)
+        table.pointee.abortAll(owner: owner.rawValue, now: now, output: &output)
+    }
+
+    // MARK: The channel requests (from `ContextRequestHandler`)
+
+    func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> {
+        guard port != tcp.pointee.metricsPort else { return .failure(.portInUse) }
+        switch table.pointee.listen(port: port, owner: ConnectionOwner.program(channel: channel).rawValue) {
+        case .success: return .success(())
+        case .failure(.alreadyListening): return .failure(.portInUse)
+        case .failure(.invalidEndpoint): return .failure(.badPort)
+        case .failure: return .failure(.tooManySockets)
+        }
+    }
+
+    func connect(to destination: (address: UInt32, port: UInt16), channel: Int, cookie: UInt64,
+                 now: UInt64) -> Result<Void, ChannelError> {
+        guard destination.address != 0 else { return .failure(.noRoute) }
+        var output = segmentOutput(now: now)
+        switch table.pointee.connect(to: TCPEndpoint(address: destination.address, port: destination.port),
+                                     owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output) {
+        case .success(let id):
+            let notices = tcp.pointee.notices
+            notices[Int(id)] = ConnectionNotice(events: notices[Int(id)].events, announced: false,
+                                                connecting: true, cookie: cookie)
+            return .success(())
+        case .failure(.invalidEndpoint): return .failure(.badPort)
+        case .failure: return .failure(.tooManyConnections)
+        }
+    }
+
+    func owns(_ id: UInt16, channel: Int) -> Bool {
+        Int(id) < ContextTCPState.capacity && tcp.pointee.notices[Int(id)].announced
+            && table.pointee.owner(of: id) == ConnectionOwner.program(channel: channel).rawValue
+    }
+
+    func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, now: UInt64) -> Result<Int, ChannelError> {
+        switch table.pointee.state(of: id) {
+        case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
+            var output = segmentOutput(now: now)
+            return .success(table.pointee.send(ByteReader(bytes), on: id, now: now, output: &output))
+        default:
+            return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)
+        }
+    }
+
+    func shutdown(_ id: UInt16, now: UInt64) {
+        var output = segmentOutput(now: now)
+        table.pointee.shutdown(id, now: now, output: &output)
+    }
+
+    func release(_ id: UInt16, now: UInt64) {
+        var output = segmentOutput(now: now)
+        table.pointee.release(id, now: now, output: &output)
+        // `noticeCount` may now count one notice too many; the next scan recounts.
+        tcp.pointee.notices[Int(id)] = ConnectionNotice()
+    }
+}

@@ -1,0 +1,34 @@
+/// What a network context needs from the machine: a NIC queue pair's two halves and a host (doorbells, stops, meters).
+import RawBytes
+import Network
+
+/// The receive half of a NIC queue pair as a context drives it.
+/// Generic, not existential: the driver's code inlines into the context's loop.
+public protocol FrameReceiver {
+    /// Hands up to `limit` received frames (Ethernet, without FCS or device headers) to `body`,
+    /// one at a time, and gives each buffer back to the device after `body` returns. Returns
+    /// how many frames there were.
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int
+}
+
+/// The transmit half of a NIC queue pair: the stack's `FrameTransmitter`, plus the once-per-pass
+/// kick that shows queued frames to the device (one notification for many frames).
+public protocol FrameSender: FrameTransmitter {
+    /// Makes every frame handed over since the last flush visible to the device.
+    mutating func flush()
+}
+
+/// What a context asks of the kernel it runs in. Everything here is about other CPUs or about
+/// the whole machine, which a context neither owns nor may touch directly.
+public protocol NetworkContextHost {
+    /// Wakes the program on `cpu` if it sleeps waiting for its channel (an IPI in the kernel;
+    /// nothing when it is awake or spinning).
+    func ringDoorbell(cpu: Int)
+    /// Stops the program on `cpu`: it broke its channel's protocol, so its channel is dead.
+    func stopProgram(cpu: Int)
+    /// Writes the intrusion meter as text into `buffer`; returns the length.
+    func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int
+    /// Renders `/metrics` (Prometheus text) into `buffer`; returns the length, or nil when it
+    /// did not fit (the endpoint answers 500).
+    func renderMetrics(into buffer: UnsafeMutableRawBufferPointer) -> Int?
+}

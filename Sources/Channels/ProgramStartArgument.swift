@@ -10,6 +10,9 @@ public struct ProgramStartArgument: Equatable, Sendable {
         case sleep = 0
         /// Spin forever: no interrupt and no system call ever, at the price of a busy CPU.
         case spin = 1
+        /// Enter the kernel (`wait`) at once: symmetric networking, where the kernel serves the
+        /// channel when the program enters it, so spinning would only delay that.
+        case enterKernel = 2
     }
 
     /// The channel's address in the program (0: no channel).

@@ -14,6 +14,9 @@ public struct DoorbellWait: WaitPolicy {
     /// Return false (give up) after each sleep, or after each round of spins when spinning:
     /// for an event loop that has other work to retry now and then.
     let givesUpAfterSleeping: Bool
+    /// Looks at the ring this many times before sleeping (1 when the kernel asks programs to
+    /// enter it at once: symmetric networking).
+    let spinsBeforeSleeping: Int
     var spins = 0
     /// Looks at the ring this many times before sleeping.
     public static let spinsBeforeSleeping = 2000
@@ -24,13 +27,14 @@ public struct DoorbellWait: WaitPolicy {
         completionTail = UnsafeRawPointer(memory.base + memory.layout.completionRingOffset
                                           + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset)
         spinOnly = start.waitPolicy == .spin
+        spinsBeforeSleeping = start.waitPolicy == .enterKernel ? 1 : Self.spinsBeforeSleeping
         self.givesUpAfterSleeping = givesUpAfterSleeping
     }
 
     /// Spins, or sleeps until the tail moves (or 100 ms pass: a safety net, not a mechanism).
     public mutating func wait() -> Bool {
         spins += 1
-        guard spins >= Self.spinsBeforeSleeping else { return true }
+        guard spins >= spinsBeforeSleeping else { return true }
         spins = 0
         if !spinOnly {
             let seen = completionTail.load(as: UInt32.self)

@@ -92,7 +92,7 @@ final class ProgramTests: XCTestCase {
                 }
             }
             let lines = text.split(separator: "\n")
-            XCTAssertEqual(lines.first, "cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms program", text)
+            XCTAssertEqual(lines.first, "cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms net-ms program", text)
             XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu0: 0 0 0 0 0 ") && $0.hasSuffix("[network core]") }, text)
             XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu1: ") && $0.hasSuffix("udp-echo") }, text)
             XCTAssertTrue(lines.contains { $0.hasPrefix("  cpu2: ") && $0.hasSuffix("spinner") }, text)

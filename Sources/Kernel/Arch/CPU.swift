@@ -55,6 +55,11 @@ struct CPUBlock: ~Copyable {
     var machineCheckStackTop: UInt64
     /// This CPU's descriptor tables (GDT, TSS, IDT), one page-aligned allocation.
     var descriptorTables: UInt64
+    /// Time this CPU spent running a network context in the kernel (symmetric mode: in the
+    /// NIC's interrupt, in `wait` and `yield`): the intrusion that moved onto application CPUs.
+    /// Written by this CPU only; relaxed, like the counters above. Last, so that the fields
+    /// the assembly reaches keep their offsets.
+    let networkNanoseconds: Atomic<UInt64>
 }
 
 /// The set of CPUs and the current one.

@@ -10,6 +10,11 @@ enum InterruptVector {
     static let wakeUp: UInt64 = 0x40
     /// Sent by the network core to stop a program whose channel broke the ring protocol.
     static let stopProgram: UInt64 = 0x41
+    /// MSI-X vectors of the network device's queues: queue i interrupts on base + i (see
+    /// `NetworkInterrupts`). 0x40 and 0x41 are IPIs, so the queues take priority class 5
+    /// (vector >> 4, Intel SDM vol 3A §11.8.3) to themselves.
+    static let networkQueueBase: UInt64 = 0x50
+    static let networkQueueCount: UInt64 = 8
     static let localAPICError: UInt64 = 0xFE
     static let spurious: UInt64 = 0xFF
 }
@@ -54,6 +59,8 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     case InterruptVector.wakeUp:
         cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()
+    case InterruptVector.networkQueueBase ..< InterruptVector.networkQueueBase + InterruptVector.networkQueueCount:
+        NetworkInterrupts.handle(queue: Int(vector - InterruptVector.networkQueueBase))
     case InterruptVector.spurious:
         break   // Intel SDM vol 3A §11.9: no EOI for the spurious vector.
     case InterruptVector.legacyPICBase ..< InterruptVector.legacyPICBase + 16:

@@ -92,33 +92,59 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     // 8. Devices, and the network core's CPU.
     PCIBus.list()
     Programs.registerModules(information)
-    let networkUp = NetworkCore.prepare(options: Kernel.options)
-    var networkCPU = Kernel.options.networkCPU
-    if networkCPU >= Kernel.onlineCPUs {
-        Log.error("net: net-cpu=\(networkCPU) but only \(Kernel.onlineCPUs) CPUs are online; using cpu0")
-        networkCPU = 0
+    // Where the network runs (net-mode=, net-cpu=/net-cpus=): refused outright when the
+    // options cannot be honoured, since measurements from another placement would mislead.
+    // One queue pair until the driver negotiates VIRTIO_NET_F_MQ.
+    let queuePairs = 1
+    let placement: NetworkPlacement
+    switch NetworkPlacement.plan(options: Kernel.options, onlineCPUs: Kernel.onlineCPUs, queuePairs: queuePairs) {
+    case .success(let planned):
+        placement = planned
+    case .failure(let error):
+        refuseToBoot(error, queuePairs: queuePairs)
     }
+    let symmetric = placement.mode == .symmetric
+    let networkUp = NetworkCore.prepare(options: Kernel.options, placement: placement)
+    let networkCPU = symmetric ? -1 : placement.contexts[0].cpu
     if networkUp && Kernel.options.selfTest != nil && networkCPU == 0 {
         Log.warning("net: a self test runs on cpu0, so the network core does not start (use net-cpu=N)")
     }
 
     Console.write(line: """
         swiglet: ready cpus=\(Kernel.onlineCPUs) memory=\(PhysicalMemory.usableBytes >> 20)MiB \
-        net=\(networkUp ? "up" : "off") net-cpu=\(networkCPU) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
+        net=\(networkUp ? "up" : "off") net-mode=\(placement.mode.name) \
+        \(symmetric ? "net-irq-cpu" : "net-cpu")=\(placement.contexts.isEmpty ? -1 : placement.contexts[0].cpu) \
+        queues=\(networkUp ? queuePairs : 0) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
         """)
 
-    if networkUp { NetworkCore.assign(networkCPU: networkCPU) }
+    if networkUp && symmetric { NetworkCore.startSymmetric() }
+    if networkUp && !symmetric { NetworkCore.assign(networkCPU: networkCPU) }
     if let test = Kernel.options.selfTest {
-        if networkUp && networkCPU != 0 { _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1) }
+        if networkUp && networkCPU > 0 { _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1) }
         SelfTests.run(test)
     }
     // Programs first: their channels must all exist before the network core starts serving.
     startPrograms(networkCPU: networkUp ? networkCPU : -1)
-    if networkUp && networkCPU != 0 {
+    if networkUp && networkCPU > 0 {
         _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1, timeout: 1_000_000_000)
     }
     if networkUp && networkCPU == 0 { NetworkCore.run(context: 0) }
+    if networkUp && symmetric { NetworkCore.symmetricIdleLoop() }
     while true { interrupts_enable_and_halt() }
+}
+
+/// Logs why the boot options' network placement cannot be honoured and ends the machine with
+/// a failure status (QEMU's debug-exit device; a machine without one halts).
+private func refuseToBoot(_ error: NetworkPlacementError, queuePairs: Int) -> Never {
+    switch error {
+    case .cpuNotOnline(let cpu):
+        Log.error("boot: refusing the network placement: \(error.message) (cpu\(cpu); \(Kernel.onlineCPUs) CPUs online)")
+    case .moreNetworkCPUsThanQueues(let cpus, let queues):
+        Log.error("boot: refusing the network placement: \(error.message) (\(cpus) network CPUs, \(queues) queue pairs)")
+    case .networkCPUsInSymmetricMode:
+        Log.error("boot: refusing the network placement: \(error.message)")
+    }
+    QEMUDebugExit.fail()
 }
 
 /// Starts the programs the boot options name, or by default the servers of the image — the

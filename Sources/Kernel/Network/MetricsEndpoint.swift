@@ -135,7 +135,8 @@ enum MetricsEndpoint {
             ("swiglet_cpu_timer_interrupts_total", "Local APIC timer interrupts taken per CPU."),
             ("swiglet_cpu_system_calls_total", "System calls made on each CPU."),
             ("swiglet_cpu_user_nanoseconds_total", "Time spent in ring 3 per CPU."),
-            ("swiglet_cpu_kernel_nanoseconds_total", "Time in the kernel while a program ran, per CPU.")]
+            ("swiglet_cpu_kernel_nanoseconds_total", "Time in the kernel while a program ran, per CPU."),
+            ("swiglet_cpu_network_nanoseconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
             for index in 0..<Kernel.onlineCPUs {
@@ -148,7 +149,8 @@ enum MetricsEndpoint {
                 case 3: block.pointee.timerInterruptCount.load(ordering: .relaxed)
                 case 4: block.pointee.systemCallCount.load(ordering: .relaxed)
                 case 5: block.pointee.userNanoseconds.load(ordering: .relaxed)
-                default: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
+                case 6: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
+                default: block.pointee.networkNanoseconds.load(ordering: .relaxed)
                 }
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))

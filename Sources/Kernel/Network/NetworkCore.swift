@@ -54,7 +54,7 @@ enum NetworkCore {
 
     /// Finds and starts the NIC and builds its context (on the boot CPU, before the ready line).
     /// Returns whether the network is up; without a usable device the kernel goes on without it.
-    static func prepare(options: BootOptions) -> Bool {
+    static func prepare(options: BootOptions, placement: NetworkPlacement) -> Bool {
         guard options.networkEnabled else {
             Log.info("net: disabled by net=off")
             return false
@@ -65,7 +65,11 @@ enum NetworkCore {
         }
         var started: VirtioNetDevice
         do throws(NetworkDeviceError) {
-            started = try VirtioNetDevice.start(function)
+            // Symmetric mode: the receive queue interrupts the CPU that takes its work.
+            let interrupt: (apicID: UInt32, vector: UInt8)? = placement.mode == .symmetric && !placement.contexts.isEmpty
+                ? (CPU.blockPointer(placement.contexts[0].cpu).pointee.apicID, UInt8(InterruptVector.networkQueueBase))
+                : nil
+            started = try VirtioNetDevice.start(function, receiveInterrupt: interrupt)
         } catch {
             Log.error("net: virtio-net at \(function.address.bus):\(function.address.device).\(function.address.function) unusable: \(describe(error)); running without networking")
             return false
@@ -109,6 +113,51 @@ enum NetworkCore {
 
     /// The context that serves a program on `cpu` (one context today: the first).
     static func context(servingCPU cpu: Int) -> Int { 0 }
+
+    // MARK: Symmetric mode (`net-mode=symmetric`)
+
+    /// Whether the network runs symmetrically: no network core; the context runs in the kernel
+    /// on whichever CPU takes the NIC's interrupt or enters the kernel. Set once on the boot
+    /// CPU before any program starts (the job hand-off that starts a program publishes it).
+    nonisolated(unsafe) private(set) static var isSymmetric = false
+    /// Held by the CPU running the context's pass in symmetric mode. Taken with an acquiring
+    /// compare-exchange and dropped with a releasing store, so each holder sees everything the
+    /// previous holder wrote to the context. Never spun on: a CPU that finds it taken leaves
+    /// the work to the holder, so an interrupt arriving on a CPU that holds it cannot deadlock.
+    static let contextBusy = Atomic<Bool>(false)
+    /// How long a CPU waiting in the kernel sleeps at most before serving the context again in
+    /// symmetric mode: the tick that runs TCP's timers and catches frames whose interrupt came
+    /// while another CPU held the context.
+    static let symmetricTickNanoseconds: UInt64 = 1_000_000
+
+    /// Enters symmetric mode (boot CPU, before programs start).
+    static func startSymmetric() { isSymmetric = true }
+
+    /// Symmetric mode: runs one pass of the context on the calling CPU unless another CPU is
+    /// running it. Called from the NIC's interrupt, from `wait` and `yield`, and from the boot
+    /// CPU's idle loop; a no-op in dedicated mode. The time goes to the CPU's network counter
+    /// (`networkNanoseconds`), which the intrusion meter shows.
+    static func serveInKernel() {
+        guard isSymmetric, !contexts.isEmpty else { return }
+        guard contextBusy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        let start = MonotonicClock.nanosecondsSinceBoot
+        _ = contexts[0].pass(now: start)
+        contextBusy.store(false, ordering: .releasing)
+        // Relaxed: a statistic, written only by this CPU.
+        CPU.current.pointee.networkNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
+    }
+
+    /// The boot CPU's loop in symmetric mode: it takes the NIC's interrupt (one queue pair:
+    /// see the README) and otherwise serves the context on a slow tick (timers, and work no
+    /// one else picked up). Never returns.
+    static func symmetricIdleLoop() -> Never {
+        while true {
+            serveInKernel()
+            interrupts_disable()
+            LocalAPIC.armOneShot(nanoseconds: 10 * symmetricTickNanoseconds)
+            interrupts_enable_and_halt()
+        }
+    }
 
     /// Publishes which CPUs are network cores (before programs start: they must not land there).
     static func assign(networkCPU: Int) {
@@ -221,6 +270,7 @@ enum NetworkCore {
         case .notModern: "no virtio 1.x capabilities"
         case .barUnusable: "a capability points outside its BAR"
         case .outOfMemory: "out of memory"
+        case .interruptsUnavailable: "no MSI-X interrupt for the receive queue (needed by net-mode=symmetric)"
         case .virtio(let error):
             switch error {
             case .resetTimedOut: "reset timed out"

@@ -9,6 +9,8 @@ enum NetworkDeviceError: Error {
     case barUnusable(bar: UInt8)
     case virtio(VirtioError)
     case outOfMemory
+    /// Symmetric mode needs the receive queue's MSI-X interrupt, and the device could not give it.
+    case interruptsUnavailable
 }
 
 /// Receive and transmit buffers of one size, in one physically contiguous block: each holds
@@ -186,8 +188,11 @@ struct VirtioNetDevice {
     var transmit: TransmitPath
 
     /// Brings up the device at `function`: modern capabilities, bus mastering, the status
-    /// handshake, both queues with device interrupts suppressed, then DRIVER_OK.
-    static func start(_ function: PCIFunction) throws(NetworkDeviceError) -> VirtioNetDevice {
+    /// handshake, both queues, then DRIVER_OK. Device interrupts stay suppressed (the network
+    /// core polls) unless `receiveInterrupt` names a CPU and vector: then the receive queue's
+    /// used buffers raise that MSI-X interrupt (symmetric mode), and nothing else does.
+    static func start(_ function: PCIFunction, receiveInterrupt: (apicID: UInt32, vector: UInt8)? = nil)
+        throws(NetworkDeviceError) -> VirtioNetDevice {
         let space = PortConfigurationSpace()
         var structures = VirtioPCIStructures()
         for capability in CapabilitySequence(space: space, address: function.address)
@@ -222,10 +227,19 @@ struct VirtioNetDevice {
             common: try mapped(common), notifyBase: try mapped(notification),
             notifyOffsetMultiplier: notification.notifyOffsetMultiplier, device: try mapped(deviceConfiguration))
         let initializer = VirtioDeviceInitializer(transport: transport)
+        var interruptsFailed = false
         do throws(VirtioError) {
             let features = try initializer.initialize(wanted: wantedFeatures, required: requiredFeatures)
-            let receive = try makeReceivePath(initializer, transport)
+            var receive = try makeReceivePath(initializer, transport)
             let transmit = try makeTransmitPath(initializer, transport)
+            if let receiveInterrupt {
+                guard routeReceiveInterrupt(function, bars, transport, receiveInterrupt) else {
+                    initializer.fail()
+                    interruptsFailed = true
+                    throw VirtioError.queueUnavailable(index: 0)
+                }
+                receive.queue.setInterruptsSuppressed(false)
+            }
             try initializer.finish()
             let configuration = VirtioNetConfiguration(transport: transport, features: features)
             let mac = configuration.mac ?? (0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
@@ -237,8 +251,24 @@ struct VirtioNetDevice {
             if device.receive.queue.publish() { transport.notify(queue: 0, queueNotifyOffset: device.receive.notifyOffset) }
             return device
         } catch {
+            if interruptsFailed { throw .interruptsUnavailable }
             initializer.fail()
             throw .virtio(error)
+        }
+    }
+
+    /// Virtio 1.2 §4.1.5.1.2: MSI-X on first, then the receive queue mapped to table entry 0
+    /// (checked by read-back), before DRIVER_OK so that no event reaches a stale vector.
+    private static func routeReceiveInterrupt(_ function: PCIFunction, _ bars: BaseAddressRegisters,
+                                              _ transport: MemoryMappedVirtioTransport,
+                                              _ interrupt: (apicID: UInt32, vector: UInt8)) -> Bool {
+        guard let table = MSIX.enable(function: function, bars: bars),
+              table.route(entry: 0, apicID: interrupt.apicID, vector: interrupt.vector) else { return false }
+        do throws(MSIXVectorAssignmentError) {
+            try transport.assignMSIXVector(queue: 0, entry: 0, tableEntryCount: table.entryCount)
+            return true
+        } catch {
+            return false
         }
     }
 

@@ -1,15 +1,16 @@
 /// The intrusion meter: per CPU, how often the kernel got in the way of what ran there.
 import Synchronization
 
-/// One line per online CPU: interrupts (of which exceptions, IPIs, timer), system calls, and
-/// time in ring 3 and in the kernel while a program ran. An application CPU serving a program
+/// One line per online CPU: interrupts (of which exceptions, IPIs, timer), system calls, time
+/// in ring 3 and in the kernel while a program ran, and time running the network stack in the
+/// kernel (symmetric mode; 0 on a dedicated network core, whose loop is not "in the kernel"). An application CPU serving a program
 /// through channels should show no interrupts and no system calls growing under load.
 enum IntrusionMeter {
     /// The UDP port where the network core answers any datagram with the meter as text.
     static let port: UInt16 = 9100
 
     static func print() {
-        Console.write(line: "intrusion meter (cpu: interrupts exceptions ipis timer syscalls user-ms kernel-ms program):")
+        Console.write(line: "intrusion meter (cpu: interrupts exceptions ipis timer syscalls user-ms kernel-ms net-ms program):")
         forEachLine { Console.write(line: Message(stringInterpolation: $0)) }
     }
 
@@ -23,7 +24,7 @@ enum IntrusionMeter {
             buffer[length] = UInt8(ascii: "\n")
             length += 1
         }
-        append(Message("cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms program").text)
+        append(Message("cpu interrupts exceptions ipis timer syscalls user-ms kernel-ms net-ms program").text)
         forEachLine { append($0) }
         return length
     }
@@ -40,7 +41,8 @@ enum IntrusionMeter {
                 \(block.pointee.timerInterruptCount.load(ordering: .relaxed)) \
                 \(block.pointee.systemCallCount.load(ordering: .relaxed)) \
                 \(block.pointee.userNanoseconds.load(ordering: .relaxed) / 1_000_000) \
-                \(block.pointee.kernelNanoseconds.load(ordering: .relaxed) / 1_000_000)
+                \(block.pointee.kernelNanoseconds.load(ordering: .relaxed) / 1_000_000) \
+                \(block.pointee.networkNanoseconds.load(ordering: .relaxed) / 1_000_000)
                 """).text)
             if NetworkCore.isNetworkCPU(index) {
                 line.appendLiteral(" [network core]")

@@ -133,7 +133,10 @@ enum Programs {
         // The program's GS base, which SWAPGS in enter_user_mode makes current.
         ModelSpecificRegister.kernelGSBase.write(0)
         block.pointee.lastModeSwitch = MonotonicClock.nanosecondsSinceBoot
-        let policy: ProgramStartArgument.WaitPolicy = Kernel.options.programsSpin ? .spin : .sleep
+        // Symmetric mode: no network core serves the channel while the program spins, so it
+        // enters the kernel (`wait`) as soon as it has nothing to do.
+        let policy: ProgramStartArgument.WaitPolicy = NetworkCore.isSymmetric ? .enterKernel
+            : Kernel.options.programsSpin ? .spin : .sleep
         let argument = image.channelAddress == 0 ? 0 : ProgramStartArgument(channelAddress: image.channelAddress, waitPolicy: policy).rawValue
         enter_user_mode(image.entryPoint, image.stackTop, argument)
         Processor.stop()   // not reached
@@ -240,13 +243,18 @@ enum Programs {
         let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
         defer { block.pointee.sleeping.store(0, ordering: .relaxed) }
         while MonotonicClock.nanosecondsSinceBoot < deadline {
+            // Symmetric mode: a program entering the kernel to wait serves the network first,
+            // as a conventional kernel's receive path and timers run on application CPUs.
+            NetworkCore.serveInKernel()
             interrupts_disable()
             // Announce the sleep, then look at the word: paired with `Doorbell.ring` (fence
             // between store and load on both sides, so a wake-up cannot fall between them).
             block.pointee.sleeping.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
-            LocalAPIC.armOneShot(nanoseconds: deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1)
+            var sleep = deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1
+            if NetworkCore.isSymmetric { sleep = min(sleep, NetworkCore.symmetricTickNanoseconds) }
+            LocalAPIC.armOneShot(nanoseconds: sleep)
             interrupts_enable_and_halt()
         }
         return 1

@@ -62,6 +62,14 @@ public struct FeatureSet: OptionSet, Equatable, Sendable {
     public static let multiqueue = FeatureSet(bit: 22)
     /// VIRTIO_NET_F_CTRL_MAC_ADDR (23): the MAC address can be set through the control queue.
     public static let controlMACAddress = FeatureSet(bit: 23)
+    // virtio 1.2 §2.2 also gives bits 50 to 127 to the device type; the next two are there.
+    /// VIRTIO_NET_F_HASH_REPORT (57): the device reports each received packet's hash and hash
+    /// type in the header (should come with VIRTIO_NET_F_CTRL_VQ).
+    public static let hashReport = FeatureSet(bit: 57)
+    /// VIRTIO_NET_F_RSS (60): receive-side scaling with a Toeplitz hash and a driver-set key,
+    /// hash types and indirection table (VIRTIO_NET_CTRL_MQ_RSS_CONFIG); needs
+    /// VIRTIO_NET_F_CTRL_VQ.
+    public static let receiveSideScaling = FeatureSet(bit: 60)
 
     /// Whether feature `bit` is in the set.
     public func contains(bit: Int) -> Bool { rawValue & (1 << UInt64(bit)) != 0 }

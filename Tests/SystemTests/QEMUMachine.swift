@@ -98,6 +98,17 @@ struct QEMUMachine {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// The network placement every machine of this test run boots with: `SWIGLET_NET_MODE=symmetric`
+    /// runs the same system tests with `net-mode=symmetric` (`make test` does both). A test
+    /// that names the network CPU itself is about the dedicated placement and keeps its options.
+    static let placement = ProcessInfo.processInfo.environment["SWIGLET_NET_MODE"].map { "net-mode=" + $0 }
+
+    /// `commandLine` with the run's placement in front (unless it chooses a network CPU).
+    static func withPlacement(_ commandLine: String?) -> String? {
+        guard let placement, !(commandLine ?? "").contains("net-cpu") else { return commandLine }
+        return commandLine.map { placement + " " + $0 } ?? placement
+    }
+
     /// The QEMU command line for this machine.
     var arguments: [String] {
         var arguments = [
@@ -106,7 +117,7 @@ struct QEMUMachine {
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-cdrom", QEMUMachine.image.path,
         ]
-        if let commandLine {
+        if let commandLine = QEMUMachine.withPlacement(commandLine) {
             // fw_cfg's option parser splits on commas: QEMU escapes them as ",,".
             arguments += ["-fw_cfg", "name=opt/swiglet/cmdline,string=" + commandLine.replacingOccurrences(of: ",", with: ",,")]
         }

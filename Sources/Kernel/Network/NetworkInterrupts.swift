@@ -1,8 +1,8 @@
 /// The network device's MSI-X queue interrupts: counted per CPU and queue, then the context served (symmetric mode).
 import Synchronization
 
-/// Where vectors `InterruptVector.networkQueueBase` + queue land (see `MSIX`). The network
-/// stack is to be hooked in here; until then each interrupt is only counted and acknowledged.
+/// Where vectors `InterruptVector.networkQueueBase` + queue land (see `MSIX`): in symmetric
+/// mode each interrupt is counted, then the network context is served on this CPU.
 enum NetworkInterrupts {
     /// The most CPUs counted: boot/layout.asm's MAXIMUM_CPUS.
     static let maximumCPUs = 64

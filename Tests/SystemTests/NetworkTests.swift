@@ -133,6 +133,7 @@ extension NetworkTests {
     /// Either way echo works, the counters show the traffic, and the network core takes no
     /// interrupts while it serves it.
     func testNetworkCoreOnOneCPUAndOnAnApplicationProcessor() throws {
+        try QEMUMachine.skipUnlessDedicated("a test of the dedicated network core")
         for (cpus, options) in [(1, "net-stats=1"), (2, "net-cpu=1 net-stats=1")] {
             let port = QEMUMachine.freePort(udp: true)
             var machine = QEMUMachine(cpus: cpus, commandLine: options)
@@ -166,6 +167,7 @@ extension NetworkTests {
     /// With net-idle=halt the network core halts between bursts (woken by its own timer) and
     /// still answers every size, through the core's echo and through the program's.
     func testNetworkCoreThatHaltsWhenIdleStillServes() throws {
+        try QEMUMachine.skipUnlessDedicated("a test of the dedicated network core")
         for options in ["net-idle=halt run=none", "net-idle=halt"] {
             try QEMUMachine.withForwardedPort(cpus: 2, commandLine: options) { running, port in
                 Thread.sleep(forTimeInterval: 1)

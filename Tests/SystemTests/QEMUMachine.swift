@@ -103,6 +103,11 @@ struct QEMUMachine {
     /// that names the network CPU itself is about the dedicated placement and keeps its options.
     static let placement = ProcessInfo.processInfo.environment["SWIGLET_NET_MODE"].map { "net-mode=" + $0 }
 
+    /// Skips a test about the dedicated network core when the run's placement is symmetric.
+    static func skipUnlessDedicated(_ why: String) throws {
+        if let placement, placement != "net-mode=dedicated" { throw XCTSkip("\(why); this run uses \(placement)") }
+    }
+
     /// `commandLine` with the run's placement in front (unless it chooses a network CPU).
     static func withPlacement(_ commandLine: String?) -> String? {
         guard let placement, !(commandLine ?? "").contains("net-cpu") else { return commandLine }

@@ -1,0 +1,67 @@
+/// A NIC queue pair in memory: the test feeds received frames and reads back every transmitted frame and flush.
+
+import NetworkContext
+import TestSupport
+
+/// The state both halves share with the test. The context keeps its own copies of the two
+/// halves (it stores them by value), so everything the test must see or change lives here,
+/// in one object the copies point to.
+final class FakeQueuePair {
+    /// Frames waiting to be received, oldest first (`receive(limit:)` takes them).
+    var incoming: [[UInt8]] = []
+    /// Every frame the context handed to the sender, in order.
+    var transmitted: [[UInt8]] = []
+    /// How many times the context kicked the transmit queue.
+    var flushes = 0
+    /// When set, the sender has no free buffer: `transmit` refuses without calling `build`.
+    var transmitFull = false
+    /// Transmissions refused because of `transmitFull`.
+    var refusals = 0
+
+    /// The receive half to give the context.
+    var receiver: FakeFrameReceiver { FakeFrameReceiver(queue: self) }
+    /// The transmit half to give the context.
+    var sender: FakeFrameSender { FakeFrameSender(queue: self) }
+
+    /// Queues `frame` as if the NIC had received it.
+    func feed(_ frame: [UInt8]) { incoming.append(frame) }
+
+    /// The frames transmitted since `mark` (a count of `transmitted` taken earlier).
+    func transmitted(since mark: Int) -> [[UInt8]] { Array(transmitted[mark...]) }
+}
+
+/// The receive half: hands out the fed frames, each from its own guarded buffer so that a
+/// read past the end of a frame crashes the test instead of passing unnoticed.
+struct FakeFrameReceiver: FrameReceiver {
+    let queue: FakeQueuePair
+
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        var count = 0
+        while count < limit && !queue.incoming.isEmpty {
+            let frame = queue.incoming.removeFirst()
+            let guarded = GuardedBuffer(frame)
+            body(UnsafeRawBufferPointer(start: guarded.start, count: guarded.count))
+            count += 1
+        }
+        return count
+    }
+}
+
+/// The transmit half: lends a 2048-byte buffer (pre-filled with 0xA5, so padding the stack
+/// forgot to zero shows up) and records what `build` wrote.
+struct FakeFrameSender: FrameSender {
+    let queue: FakeQueuePair
+
+    mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard !queue.transmitFull else {
+            queue.refusals += 1
+            return false
+        }
+        var buffer = [UInt8](repeating: 0xA5, count: 2048)
+        let length = buffer.withUnsafeMutableBytes { build($0) }
+        if length > 0 { queue.transmitted.append(Array(buffer[0..<length])) }
+        return true
+    }
+
+    mutating func flush() { queue.flushes += 1 }
+}

@@ -1,0 +1,237 @@
+/// The context's TCP server path: a program listens, a peer connects, bytes flow both ways, the program closes, the peer resets.
+
+import Channels
+import NetworkContext
+import SwigletLibrary
+import TCP
+import XCTest
+
+final class TCPServerTests: XCTestCase {
+    /// A program on CPU 2 listening on `port`, its receive buffers posted.
+    private func listening(_ fixture: ContextFixture, port: UInt16,
+                           file: StaticString = #filePath, line: UInt = #line) -> (ProgramChannel, StreamEndpoint) {
+        let program = fixture.addProgram(cpu: 2)
+        var streams = program.makeStreams()
+        var wait = fixture.waitByPassing()
+        XCTAssertNil(streams.listen(port: port, waitingWith: &wait).failure, file: file, line: line)
+        fixture.pass()   // serves the receive buffers the listen posted
+        return (program, streams)
+    }
+
+    /// The peer connects and the program takes the `accepted` event; returns the connection number.
+    private func accept(_ fixture: ContextFixture, _ streams: inout StreamEndpoint, port: UInt16,
+                        file: StaticString = #filePath, line: UInt = #line) -> (UInt16, PeerConnection)? {
+        guard let peer = fixture.peerConnects(to: port, file: file, line: line) else { return nil }
+        guard case .accepted(let connection, let remote, let localPort)? = streams.pollEvent() else {
+            XCTFail("no accepted event", file: file, line: line)
+            return nil
+        }
+        XCTAssertEqual(remote, SocketAddress(10, 0, 2, 2, port: peer.peerPort), file: file, line: line)
+        XCTAssertEqual(localPort, port, file: file, line: line)
+        return (connection, peer)
+    }
+
+    func testHandshakeDataBothWaysAndClose() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, streams) = listening(fixture, port: 8080)
+
+        let doorbells = fixture.record.doorbells.count
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8080) else { return }
+        var peer = handshake
+        XCTAssertEqual(fixture.context.tcpCounters.passiveOpens, 1)
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().established, 1)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).connectionsOpened, 1)
+        XCTAssertEqual(fixture.record.doorbellCount(cpu: 2), doorbells + 1, "the accept woke the program")
+
+        // Peer → program.
+        let request = Array("GET /hello\r\n".utf8)
+        fixture.receive(peer.data(request))
+        guard case .received(connection, let data)? = streams.pollEvent() else { return XCTFail("no data") }
+        XCTAssertEqual(Array(data.bytes), request)
+        streams.release(data)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(request.count))
+
+        // Program → peer: one data segment carrying exactly those bytes, acknowledging the request.
+        let answer = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(answer.count))
+        var mark = fixture.mark
+        fixture.pass()
+        let dataSegments = fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }
+        XCTAssertEqual(dataSegments.count, 1)
+        XCTAssertEqual(dataSegments.first?.payload, answer)
+        XCTAssertEqual(dataSegments.first?.sequence, peer.receiveNext)
+        XCTAssertEqual(dataSegments.first?.acknowledgment, peer.sendNext)
+        XCTAssertEqual(dataSegments.first?.flags.contains(.ack), true)
+        XCTAssertEqual(streams.pollEvent(), .sent(connection: connection, length: answer.count))
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesSent, UInt64(answer.count))
+        peer.receiveNext &+= UInt32(answer.count)
+        fixture.receive(peer.segment(.ack))
+
+        // The program releases the connection: a FIN follows the data.
+        XCTAssertNil(streams.close(connection: connection).failure)
+        mark = fixture.mark
+        fixture.pass()
+        let fin = fixture.sentSegments(since: mark).filter { $0.flags.contains(.fin) }
+        XCTAssertEqual(fin.count, 1)
+        XCTAssertEqual(fin.first?.sequence, peer.receiveNext)
+        XCTAssertEqual(fin.first?.flags.contains(.rst), false)
+        XCTAssertEqual(streams.pollEvent(), .closed(connection: connection, error: nil))
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().finishWait1, 1)
+        XCTAssertEqual(fixture.context.tcpCounters.resetsSent, 0)
+
+        // The peer acknowledges and finishes too: TIME-WAIT, nothing told to the program.
+        peer.receiveNext &+= 1
+        fixture.receive(peer.segment([.fin, .ack]))
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().timeWait, 1)
+        XCTAssertNil(streams.pollEvent())
+        XCTAssertEqual(streams.sendErrors, 0)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).totalErrors, 0)
+    }
+
+    func testPeerResetGivesTheProgramAnError() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, streams) = listening(fixture, port: 8081)
+        guard let (connection, peer) = accept(fixture, &streams, port: 8081) else { return }
+        fixture.receive(peer.segment(.rst))
+        XCTAssertEqual(fixture.context.tcpCounters.resetsReceived, 1)
+        XCTAssertEqual(streams.pollEvent(), .closed(connection: connection, error: .refused(.connectionReset)))
+        // The library released the number itself; the context frees the slot.
+        fixture.pass()
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().established, 0)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).totalErrors, 0)
+        XCTAssertEqual(([1] as [UInt8]).withUnsafeBytes { streams.send(connection: connection, bytes: $0) },
+                       .failure(.notConnected))
+    }
+
+    func testPeerFinishIsReportedAsFinished() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8082)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8082) else { return }
+        var peer = handshake
+        fixture.receive(peer.data([1, 2, 3]))
+        fixture.receive(peer.segment([.fin, .ack]))
+        guard case .received(connection, let data)? = streams.pollEvent() else { return XCTFail("no data") }
+        XCTAssertEqual(Array(data.bytes), [1, 2, 3])
+        streams.release(data)
+        XCTAssertEqual(streams.pollEvent(), .finished(connection: connection))
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().closeWait, 1)
+    }
+
+    func testSegmentToAPortNobodyListensOnIsReset() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        let mark = fixture.mark
+        fixture.receive(tcpFrame(from: 40000, to: 8888, sequence: 77, flags: .syn, options: maximumSegmentSizeOption))
+        let answers = fixture.sentSegments(since: mark)
+        XCTAssertEqual(answers.count, 1)
+        XCTAssertEqual(answers.first?.flags.contains(.rst), true)
+        XCTAssertEqual(answers.first?.acknowledgment, 78)
+        XCTAssertEqual(fixture.context.tcpCounters.drops.noListener, 1)
+        XCTAssertEqual(fixture.context.tcpCounters.resetsSent, 1)
+    }
+
+    func testProgramMayNotListenOnTheMetricsPortNorTwiceOnOnePort() {
+        let fixture = ContextFixture()
+        let program = fixture.addProgram(cpu: 1)
+        var streams = program.makeStreams()
+        var wait = fixture.waitByPassing()
+        XCTAssertEqual(streams.listen(port: ContextFixture.metricsPort, waitingWith: &wait).failure, .refused(.portInUse))
+        XCTAssertNil(streams.listen(port: 8083, waitingWith: &wait).failure)
+        XCTAssertEqual(streams.listen(port: 8083, waitingWith: &wait).failure, .refused(.portInUse))
+        XCTAssertEqual(fixture.context.channelCounters(program.channel)[error: .portInUse], 2)
+    }
+}
+
+extension TCPServerTests {
+    /// More bytes than the program has buffers posted: the rest waits in the connection (its
+    /// window closing) and is delivered, in order, once the program gives buffers back.
+    func testBytesWaitForPostedBuffersAndArriveInOrder() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, streams) = listening(fixture, port: 8084)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8084) else { return }
+        var peer = handshake
+        let message = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
+        var offset = 0
+        while offset < message.count {
+            let end = min(offset + 1460, message.count)
+            fixture.queue.feed(peer.data(Array(message[offset..<end])))
+            offset = end
+        }
+        fixture.pass()
+        // Eight buffers of 2048 bytes were posted: 16,384 bytes now, the rest later.
+        var received: [UInt8] = []
+        var held: [ReceivedBuffer] = []
+        while case .received(connection, let data)? = streams.pollEvent() {
+            received += Array(data.bytes)
+            held.append(data)
+        }
+        XCTAssertEqual(received.count, 8 * 2048)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(8 * 2048))
+        fixture.pass()
+        XCTAssertNil(streams.pollEvent(), "nothing more without buffers")
+        for data in held { streams.release(data) }
+        fixture.pass()
+        while case .received(connection, let data)? = streams.pollEvent() {
+            received += Array(data.bytes)
+            streams.release(data)
+        }
+        XCTAssertEqual(received, message)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(message.count))
+    }
+}
+
+extension TCPServerTests {
+    /// Shutdown sends our FIN after the queued bytes; the peer's bytes still reach the program.
+    func testShutdownSendsFinAndReceivingGoesOn() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8086)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8086) else { return }
+        var peer = handshake
+        XCTAssertEqual(([5, 6] as [UInt8]).withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(2))
+        XCTAssertNil(streams.shutdown(connection: connection).failure)
+        let mark = fixture.mark
+        fixture.pass()
+        let segments = fixture.sentSegments(since: mark)
+        XCTAssertEqual(segments.flatMap(\.payload), [5, 6])
+        let fin = segments.filter { $0.flags.contains(.fin) }
+        XCTAssertEqual(fin.count, 1)
+        XCTAssertEqual(fin.first.map { $0.sequence &+ UInt32($0.payload.count) }, peer.receiveNext &+ 2, "FIN after the data")
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().finishWait1, 1)
+        fixture.receive(peer.data([7, 7, 7]))
+        var events: [StreamEvent] = []
+        while let event = streams.pollEvent() { events.append(event) }
+        XCTAssertEqual(events.first, .sent(connection: connection, length: 2))
+        guard case .received(connection, let data)? = events.last else { return XCTFail("\(events)") }
+        XCTAssertEqual(Array(data.bytes), [7, 7, 7])
+    }
+
+    /// Two programs listening on one port share its connections (the table takes turns).
+    func testTwoProgramsOnOnePortShareConnections() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        let first = fixture.addProgram(cpu: 1)
+        let second = fixture.addProgram(cpu: 2)
+        var firstStreams = first.makeStreams()
+        var secondStreams = second.makeStreams()
+        var wait = fixture.waitByPassing()
+        XCTAssertNil(firstStreams.listen(port: 8087, waitingWith: &wait).failure)
+        XCTAssertNil(secondStreams.listen(port: 8087, waitingWith: &wait).failure)
+        fixture.pass()
+        guard fixture.peerConnects(to: 8087, from: 43000) != nil,
+              fixture.peerConnects(to: 8087, from: 43001) != nil else { return }
+        var accepted: [UInt16] = []
+        for case .accepted(_, let remote, 8087)? in [firstStreams.pollEvent(), secondStreams.pollEvent()] {
+            accepted.append(remote.port)
+        }
+        XCTAssertEqual(Set(accepted), [43000, 43001], "one connection each")
+        XCTAssertEqual(fixture.context.channelCounters(first.channel).connectionsOpened, 1)
+        XCTAssertEqual(fixture.context.channelCounters(second.channel).connectionsOpened, 1)
+        XCTAssertEqual(fixture.record.doorbellCount(cpu: 1), 2, "listen answer, accept")
+        XCTAssertEqual(fixture.record.doorbellCount(cpu: 2), 2)
+    }
+}

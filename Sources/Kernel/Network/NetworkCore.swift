@@ -215,8 +215,8 @@ enum NetworkCore {
         let now = MonotonicClock.nanosecondsSinceBoot
         let busyPercent = meter.busyPercentSinceLastReport(now: now)
         Console.write(line: """
-            net counters at \(seconds: now)s, context \(context.index) on cpu\(CPU.currentIndex) \
-            interrupts=\(interrupts) busy=\(busyPercent)% since the last report:
+            net counters at \(seconds: now)s, network core cpu\(CPU.currentIndex) interrupts=\(interrupts) \
+            busy=\(busyPercent)% context=\(context.index) since the last report:
             """)
         var line = TextBuffer()
         var onLine = 0

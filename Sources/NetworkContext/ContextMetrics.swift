@@ -27,7 +27,7 @@ struct MetricsSessions<Host: NetworkContextHost> {
     var connections = InlineArray<4, Int>(repeating: -1)
     let source: HostMetricsSource<Host>
     let head = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPResponseHead.maximumLength, alignment: 16)
-    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.inputCapacity, alignment: 16)
     /// Connections refused because every session was busy.
     var refused: UInt64 = 0
     /// Requests answered.

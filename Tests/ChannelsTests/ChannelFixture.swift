@@ -1,6 +1,7 @@
 /// Test fixtures: a channel in guarded memory with its server end and raw program-side ring ends, and a fake network stack.
 
 import Channels
+import TestSupport
 import XCTest
 
 /// The network stack as a recording fake: a port table and the datagrams it was asked to send.

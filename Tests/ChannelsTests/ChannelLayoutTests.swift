@@ -1,6 +1,7 @@
 /// The channel layout and descriptor formats: offsets as documented, page alignment.
 
 import Channels
+import TestSupport
 import XCTest
 
 final class ChannelLayoutTests: XCTestCase {

@@ -3,6 +3,7 @@
 import Channels
 import Foundation
 import Synchronization
+import TestSupport
 import XCTest
 
 /// The producer thread's completion flag.

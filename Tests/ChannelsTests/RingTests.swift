@@ -2,6 +2,7 @@
 
 import Channels
 import Synchronization
+import TestSupport
 import XCTest
 
 final class RingTests: XCTestCase {

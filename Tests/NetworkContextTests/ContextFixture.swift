@@ -5,6 +5,7 @@ import Network
 import NetworkContext
 import SwigletLibrary
 import TCP
+import TestSupport
 import XCTest
 
 typealias TestContext = NetworkContext<FakeFrameReceiver, FakeFrameSender, FakeHost>

@@ -3,6 +3,7 @@
 import Channels
 import NetworkContext
 import SwigletLibrary
+import TestSupport
 import XCTest
 
 final class ProgramLifecycleTests: XCTestCase {

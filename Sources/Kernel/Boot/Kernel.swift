@@ -101,7 +101,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     case .success(let planned):
         placement = planned
     case .failure(let error):
-        refuseToBoot(error, queuePairs: queuePairs)
+        refuseToBoot(error)
     }
     let symmetric = placement.mode == .symmetric
     let networkUp = NetworkCore.prepare(options: Kernel.options, placement: placement)
@@ -135,7 +135,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
 
 /// Logs why the boot options' network placement cannot be honoured and ends the machine with
 /// a failure status (QEMU's debug-exit device; a machine without one halts).
-private func refuseToBoot(_ error: NetworkPlacementError, queuePairs: Int) -> Never {
+private func refuseToBoot(_ error: NetworkPlacementError) -> Never {
     switch error {
     case .cpuNotOnline(let cpu):
         Log.error("boot: refusing the network placement: \(error.message) (cpu\(cpu); \(Kernel.onlineCPUs) CPUs online)")

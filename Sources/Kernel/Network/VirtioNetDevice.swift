@@ -227,34 +227,41 @@ struct VirtioNetDevice {
             common: try mapped(common), notifyBase: try mapped(notification),
             notifyOffsetMultiplier: notification.notifyOffsetMultiplier, device: try mapped(deviceConfiguration))
         let initializer = VirtioDeviceInitializer(transport: transport)
-        var interruptsFailed = false
+        // Features and queues, then (symmetric mode) the receive interrupt, then DRIVER_OK:
+        // any failure marks the device FAILED (virtio 1.2 §3.1.1) and leaves the kernel without it.
+        let features: FeatureSet
+        var receive: ReceivePath
+        let transmit: TransmitPath
         do throws(VirtioError) {
-            let features = try initializer.initialize(wanted: wantedFeatures, required: requiredFeatures)
-            var receive = try makeReceivePath(initializer, transport)
-            let transmit = try makeTransmitPath(initializer, transport)
-            if let receiveInterrupt {
-                guard routeReceiveInterrupt(function, bars, transport, receiveInterrupt) else {
-                    initializer.fail()
-                    interruptsFailed = true
-                    throw VirtioError.queueUnavailable(index: 0)
-                }
-                receive.queue.setInterruptsSuppressed(false)
-            }
-            try initializer.finish()
-            let configuration = VirtioNetConfiguration(transport: transport, features: features)
-            let mac = configuration.mac ?? (0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
-            var device = VirtioNetDevice(
-                hardwareAddress: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), features: features,
-                linkUp: !features.contains(.status) || configuration.status.contains(.linkUp),
-                receive: receive, transmit: transmit)
-            for index in 0..<device.receive.buffers.count { device.receive.post(index) }
-            if device.receive.queue.publish() { transport.notify(queue: 0, queueNotifyOffset: device.receive.notifyOffset) }
-            return device
+            features = try initializer.initialize(wanted: wantedFeatures, required: requiredFeatures)
+            receive = try makeReceivePath(initializer, transport)
+            transmit = try makeTransmitPath(initializer, transport)
         } catch {
-            if interruptsFailed { throw .interruptsUnavailable }
             initializer.fail()
             throw .virtio(error)
         }
+        if let receiveInterrupt {
+            guard routeReceiveInterrupt(function, bars, transport, receiveInterrupt) else {
+                initializer.fail()
+                throw .interruptsUnavailable
+            }
+            receive.queue.setInterruptsSuppressed(false)
+        }
+        do throws(VirtioError) {
+            try initializer.finish()
+        } catch {
+            initializer.fail()
+            throw .virtio(error)
+        }
+        let configuration = VirtioNetConfiguration(transport: transport, features: features)
+        let mac = configuration.mac ?? (0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
+        var device = VirtioNetDevice(
+            hardwareAddress: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), features: features,
+            linkUp: !features.contains(.status) || configuration.status.contains(.linkUp),
+            receive: receive, transmit: transmit)
+        for index in 0..<device.receive.buffers.count { device.receive.post(index) }
+        if device.receive.queue.publish() { transport.notify(queue: 0, queueNotifyOffset: device.receive.notifyOffset) }
+        return device
     }
 
     /// Virtio 1.2 §4.1.5.1.2: MSI-X on first, then the receive queue mapped to table entry 0

@@ -3,8 +3,9 @@ import Synchronization
 
 /// One line per online CPU: interrupts (of which exceptions, IPIs, timer), system calls, time
 /// in ring 3 and in the kernel while a program ran, and time running the network stack in the
-/// kernel (symmetric mode; 0 on a dedicated network core, whose loop is not "in the kernel"). An application CPU serving a program
-/// through channels should show no interrupts and no system calls growing under load.
+/// kernel (symmetric mode; 0 on a dedicated network core, whose loop is not "in the kernel").
+/// An application CPU served through channels by a dedicated network core should show no
+/// interrupts and no system calls growing under load.
 enum IntrusionMeter {
     /// The UDP port where the network core answers any datagram with the meter as text.
     static let port: UInt16 = 9100

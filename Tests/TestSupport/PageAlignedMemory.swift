@@ -1,17 +1,17 @@
-/// Channel memory for the tests: page aligned, fenced by inaccessible guard pages (copied from ChannelsTests).
+/// Test memory for rings and channels (ChannelsTests, NetworkContextTests): page aligned, fenced by inaccessible guard pages on both sides.
 
 import Glibc
 
 /// `byteCount` bytes (rounded up to pages) between two PROT_NONE pages, zero-filled: any access
 /// before or after them crashes the test process instead of passing silently.
-final class PageAlignedMemory {
-    let mapping: UnsafeMutableRawPointer
-    let mappingSize: Int
+public final class PageAlignedMemory: @unchecked Sendable {
+    private let mapping: UnsafeMutableRawPointer
+    private let mappingSize: Int
     /// The usable bytes, page aligned.
-    let base: UnsafeMutableRawPointer
-    let byteCount: Int
+    public let base: UnsafeMutableRawPointer
+    public let byteCount: Int
 
-    init(byteCount: Int) {
+    public init(byteCount: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let dataSize = (byteCount + page - 1) / page * page
         mappingSize = dataSize + 2 * page
@@ -25,4 +25,9 @@ final class PageAlignedMemory {
     }
 
     deinit { munmap(mapping, mappingSize) }
+
+    /// A copy of every byte, to check later that nothing changed.
+    public func snapshot() -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: base, count: byteCount))
+    }
 }

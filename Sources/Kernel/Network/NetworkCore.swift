@@ -171,9 +171,8 @@ enum NetworkCore {
         let context = contexts[index]
         var meter = BusyMeter(interruptsAtStart: CPU.current.pointee.interruptCount.load(ordering: .relaxed))
         Log.info("""
-            net: network core running on cpu\(CPU.currentIndex) for queue pair \(index) \
-            (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
-            \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
+            net: network core running (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
+            queue pair \(index); \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
             """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval

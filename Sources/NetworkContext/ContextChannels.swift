@@ -135,5 +135,7 @@ extension NetworkContext {
         var handler = ContextRequestHandler(context: self, now: now)
         channels.pointee.storage[channel].unbindAll(handler: &handler)
         ownerGone(.program(channel: channel), now: now)
+        // Its TCP listeners went with `ownerGone`: the directory must stop sending their flows here.
+        if mesh.contextCount > 1 { reconcileDirectory() }
     }
 }

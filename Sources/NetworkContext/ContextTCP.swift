@@ -183,7 +183,9 @@ extension NetworkContext {
     func listen(port: UInt16, channel: Int) -> Result<Void, ChannelError> {
         guard port != tcp.pointee.metricsPort else { return .failure(.portInUse) }
         switch table.pointee.listen(port: port, owner: ConnectionOwner.program(channel: channel).rawValue) {
-        case .success: return .success(())
+        case .success:
+            mesh.directory.claim(.tcp, port: port, context: index)
+            return .success(())
         case .failure(.alreadyListening): return .failure(.portInUse)
         case .failure(.invalidEndpoint): return .failure(.badPort)
         case .failure: return .failure(.tooManySockets)
@@ -194,8 +196,13 @@ extension NetworkContext {
                  now: UInt64) -> Result<Void, ChannelError> {
         guard destination.address != 0 else { return .failure(.noRoute) }
         var output = segmentOutput(now: now)
+        let mesh = self.mesh
+        let context = index
+        let localAddress = stack.pointee.configuration.address
         switch table.pointee.connect(to: TCPEndpoint(address: destination.address, port: destination.port),
-                                     owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output) {
+                                     owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output,
+                                     acceptingPort: { mesh.acceptsSourcePort($0, context: context, localAddress: localAddress,
+                                                                             remote: destination) }) {
         case .success(let id):
             let notices = tcp.pointee.notices
             notices[Int(id)] = ConnectionNotice(events: notices[Int(id)].events, announced: false,

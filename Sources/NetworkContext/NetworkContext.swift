@@ -22,6 +22,8 @@ public struct NetworkContextConfiguration {
     /// Fault injection on received frames (testing only), and the seed of its random choices.
     public var receiveImpairment = LinkImpairmentSettings()
     public var impairmentSeed: UInt64 = 1
+    /// What this context shares with the other contexts of its NIC. nil: it is the only one.
+    public var mesh: ContextMesh? = nil
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -33,7 +35,7 @@ public struct NetworkContextConfiguration {
 
 /// What one pass of a context did: any non-zero count is work (for the busy share).
 public struct PassWork: Equatable, Sendable {
-    /// Frames taken from the NIC.
+    /// Frames taken from the NIC, and frames other contexts handed over.
     public var frames = 0
     /// Channel requests served.
     public var requests = 0
@@ -75,9 +77,21 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     let receiveImpairment: UnsafeMutablePointer<ImpairedLinkDirection>?
     /// Room for the meter's text, allocated once.
     let meterText: UnsafeMutableRawBufferPointer
+    /// The other contexts of the NIC: where frames this context does not serve go.
+    let mesh: ContextMesh
+    let handOff: UnsafeMutablePointer<HandOffCounters>
 
-    /// Builds the context over one queue pair's two halves.
+    /// Builds context `index` over one queue pair's two halves. `configuration.tcpCapacity`
+    /// must be from 1 to `ChannelLayout.connectionCapacity` (the connection numbers channels
+    /// can name), and `index` below the mesh's context count.
     public init(index: Int, configuration: NetworkContextConfiguration, receiver: Receiver, sender: Sender, host: Host) {
+        precondition(configuration.tcpCapacity >= 1 && configuration.tcpCapacity <= ContextTCPState.capacity,
+                     "a context's TCP table holds 1 to 256 connections")
+        let mesh = configuration.mesh ?? ContextMesh(contextCount: 1)
+        precondition(index >= 0 && index < mesh.contextCount, "context index outside its mesh")
+        self.mesh = mesh
+        handOff = .allocate(capacity: 1)
+        handOff.initialize(to: HandOffCounters())
         self.index = index
         self.host = host
         self.receiver = .allocate(capacity: 1)
@@ -123,7 +137,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     @discardableResult
     public func pass(now: UInt64) -> PassWork {
         var work = PassWork()
-        work.frames = receiveFrames(now: now)
+        work.frames = receiveHandOffs(now: now) + receiveFrames(now: now)
         work.requests = serveChannels(now: now)
         work.events = serveTCP(now: now)
         ringDoorbells()
@@ -136,19 +150,19 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     func receiveFrames(now: UInt64) -> Int {
         let frames = receiver.pointee.receive(limit: NetworkContextLimits.receiveBudget) { frame in
             if let receiveImpairment {
-                receiveImpairment.pointee.submit(frame, now: now) { handle(frame: $0, now: now) }
+                receiveImpairment.pointee.submit(frame, now: now) { route(frame: $0, now: now) }
             } else {
-                handle(frame: frame, now: now)
+                route(frame: frame, now: now)
             }
         }
         if let receiveImpairment {
-            receiveImpairment.pointee.releaseDue(now: now) { handle(frame: $0, now: now) }
+            receiveImpairment.pointee.releaseDue(now: now) { route(frame: $0, now: now) }
         }
         return frames
     }
 
-    /// Runs one received frame through the stack and hands on what comes back, before the
-    /// frame's buffer returns to the NIC.
+    /// Runs one received frame through this context's stack and hands on what comes back,
+    /// before the frame's buffer returns to the NIC (or to its hand-off ring).
     @discardableResult
     public func handle(frame: UnsafeRawBufferPointer, now: UInt64) -> ReceiveOutcome {
         let outcome = stack.pointee.receive(frame: frame, now: now, transmitter: &sender.pointee)

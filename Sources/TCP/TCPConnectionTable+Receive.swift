@@ -234,6 +234,16 @@ extension TCPConnectionTable {
         listeners.contains(where: { $0.port == port && $0.owner == owner })
     }
 
+    /// Whether some owner listens on `port`.
+    public func hasListener(port: UInt16) -> Bool { listeningPortIndex(port) != nil }
+
+    /// Whether a segment from `remote` to our `localPort` has somewhere to go in this table: a
+    /// connection with that four-tuple (TIME-WAIT included) or a listener on the port. A table
+    /// that says no would answer the segment with a RST (RFC 9293 §3.10.7.1).
+    public func accepts(localPort: UInt16, remote: TCPEndpoint) -> Bool {
+        lookup(localPort: localPort, remote: remote) != nil || listeningPortIndex(localPort) != nil
+    }
+
     @inline(__always)
     func listeningPortIndex(_ port: UInt16) -> Int? {
         guard port != 0 else { return nil }
@@ -261,11 +271,15 @@ extension TCPConnectionTable {
     /// The port is chosen by RFC 6056 §3.3.3 (simple hash-based selection): a keyed hash of the
     /// remote endpoint gives an offset into 49152-65535, plus a counter advanced by every open,
     /// skipping ports some owner listens on and ports whose four-tuple with `remote` is taken
-    /// (TIME-WAIT included). A port may thus serve several remotes at once.
+    /// (TIME-WAIT included). A port may thus serve several remotes at once. `acceptingPort`
+    /// narrows the choice further: a host with several network contexts takes only ports whose
+    /// replies its NIC steers back to the opening context.
     public mutating func connect<Output: TCPSegmentTransmitter>(to remote: TCPEndpoint, owner: Int, now: UInt64,
-                                                               output: inout Output) -> Result<TCPConnectionID, TCPTableError> {
+                                                               output: inout Output,
+                                                               acceptingPort: (UInt16) -> Bool = { _ in true })
+        -> Result<TCPConnectionID, TCPTableError> {
         guard remote.address != 0, remote.port != 0 else { return .failure(.invalidEndpoint) }
-        guard let port = chooseEphemeralPort(remote: remote) else { return .failure(.noEphemeralPort) }
+        guard let port = chooseEphemeralPort(remote: remote, acceptingPort: acceptingPort) else { return .failure(.noEphemeralPort) }
         guard let index = allocateSlot() else { return .failure(.tableFull) }
         fillSlot(index, localPort: port, remote: remote, owner: owner, isPassive: false,
                  initialSequenceNumbers: initialSequenceNumbers)
@@ -279,7 +293,7 @@ extension TCPConnectionTable {
         return .success(TCPConnectionID(index))
     }
 
-    mutating func chooseEphemeralPort(remote: TCPEndpoint) -> UInt16? {
+    mutating func chooseEphemeralPort(remote: TCPEndpoint, acceptingPort: (UInt16) -> Bool) -> UInt16? {
         let count = Int(UInt16.max - Self.firstEphemeralPort) + 1
         var words: (UInt64, UInt64) = (UInt64(localAddress) | UInt64(remote.port) << 32, UInt64(remote.address))
         let offset = withUnsafeBytes(of: &words) { raw in
@@ -290,7 +304,8 @@ extension TCPConnectionTable {
             let candidate = Self.firstEphemeralPort
                 + UInt16((Int(truncatingIfNeeded: offset & 0xFFFF) + Int(ephemeralCounter) + attempt) % count)
             attempt += 1
-            if listeningPortIndex(candidate) != nil || lookup(localPort: candidate, remote: remote) != nil { continue }
+            if !acceptingPort(candidate) || listeningPortIndex(candidate) != nil
+                || lookup(localPort: candidate, remote: remote) != nil { continue }
             ephemeralCounter &+= UInt16(truncatingIfNeeded: attempt)
             return candidate
         }

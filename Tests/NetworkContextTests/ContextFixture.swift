@@ -63,7 +63,8 @@ final class ContextFixture {
     var programs: [ProgramChannel] = []
 
     init(meterPort: UInt16? = ContextFixture.meterPort, metricsPort: UInt16? = ContextFixture.metricsPort,
-         tcpCapacity: Int = 16, tcp: TCPConnectionConfiguration = TCPConnectionConfiguration()) {
+         tcpCapacity: Int = 16, tcp: TCPConnectionConfiguration = TCPConnectionConfiguration(),
+         index: Int = 0, mesh: ContextMesh? = nil) {
         var configuration = NetworkContextConfiguration(
             interface: InterfaceConfiguration(hardwareAddress: MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56),
                                               address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
@@ -72,7 +73,8 @@ final class ContextFixture {
         configuration.tcp = tcp
         configuration.meterPort = meterPort
         configuration.metricsPort = metricsPort
-        context = TestContext(index: 0, configuration: configuration, receiver: queue.receiver, sender: queue.sender,
+        configuration.mesh = mesh
+        context = TestContext(index: index, configuration: configuration, receiver: queue.receiver, sender: queue.sender,
                               host: host)
     }
 

@@ -92,10 +92,13 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     // 8. Devices, and the network core's CPU.
     PCIBus.list()
     Programs.registerModules(information)
-    // Where the network runs (net-mode=, net-cpu=/net-cpus=): refused outright when the
+    // Where the network runs (net-mode=, net-cpu=/net-cpus=): the NIC first, asked for one
+    // queue pair per context the options want; then the plan, refused outright when the
     // options cannot be honoured, since measurements from another placement would mislead.
-    // One queue pair until the driver negotiates VIRTIO_NET_F_MQ.
-    let queuePairs = 1
+    let device = NetworkCore.startDevice(
+        options: Kernel.options,
+        queuePairs: NetworkCore.wantedQueuePairs(options: Kernel.options, onlineCPUs: Kernel.onlineCPUs))
+    let queuePairs = device?.pairs.count ?? 1
     let placement: NetworkPlacement
     switch NetworkPlacement.plan(options: Kernel.options, onlineCPUs: Kernel.onlineCPUs, queuePairs: queuePairs) {
     case .success(let planned):
@@ -104,9 +107,10 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         refuseToBoot(error)
     }
     let symmetric = placement.mode == .symmetric
-    let networkUp = NetworkCore.prepare(options: Kernel.options, placement: placement)
-    let networkCPU = symmetric ? -1 : placement.contexts[0].cpu
-    if networkUp && Kernel.options.selfTest != nil && networkCPU == 0 {
+    if let device { NetworkCore.prepare(device: device, options: Kernel.options, placement: placement) }
+    let networkUp = device != nil
+    let networkCPUs = symmetric || !networkUp ? [] : placement.contexts.map { $0.cpu }
+    if networkUp && Kernel.options.selfTest != nil && networkCPUs.contains(0) {
         Log.warning("net: a self test runs on cpu0, so the network core does not start (use net-cpu=N)")
     }
 
@@ -114,23 +118,37 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         swiglet: ready cpus=\(Kernel.onlineCPUs) memory=\(PhysicalMemory.usableBytes >> 20)MiB \
         net=\(networkUp ? "up" : "off") net-mode=\(placement.mode.name) \
         \(symmetric ? "net-irq-cpu" : "net-cpu")=\(placement.contexts.isEmpty ? -1 : placement.contexts[0].cpu) \
-        queues=\(networkUp ? queuePairs : 0) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
+        net-cpus=\(cpuList(placement)) queues=\(networkUp ? queuePairs : 0) boot=\(seconds: MonotonicClock.nanosecondsSinceBoot)s
         """)
 
     if networkUp && symmetric { NetworkCore.startSymmetric() }
-    if networkUp && !symmetric { NetworkCore.assign(networkCPU: networkCPU) }
+    if networkUp && !symmetric { NetworkCore.assign(placement: placement) }
     if let test = Kernel.options.selfTest {
-        if networkUp && networkCPU > 0 { _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1) }
+        for (index, cpu) in networkCPUs.enumerated() where cpu > 0 {
+            _ = ProcessorWork.run(.networkCore, onlyCPU: cpu, argument: index, expected: 1)
+        }
         SelfTests.run(test)
     }
-    // Programs first: their channels must all exist before the network core starts serving.
-    startPrograms(networkCPU: networkUp ? networkCPU : -1)
-    if networkUp && networkCPU > 0 {
-        _ = ProcessorWork.run(.networkCore, onlyCPU: networkCPU, expected: 1, timeout: 1_000_000_000)
+    // Programs first: their channels must all exist before the network cores start serving.
+    startPrograms(placement: placement)
+    for (index, cpu) in networkCPUs.enumerated() where cpu > 0 {
+        _ = ProcessorWork.run(.networkCore, onlyCPU: cpu, argument: index, expected: 1, timeout: 1_000_000_000)
     }
-    if networkUp && networkCPU == 0 { NetworkCore.run(context: 0) }
+    if let index = networkCPUs.firstIndex(of: 0) { NetworkCore.run(context: index) }
     if networkUp && symmetric { NetworkCore.symmetricIdleLoop() }
     while true { interrupts_enable_and_halt() }
+}
+
+/// The CPUs that run the contexts, as the ready line names them: `1+2` (network cores, or in
+/// symmetric mode the CPUs that take the queues' interrupts).
+private func cpuList(_ placement: NetworkPlacement) -> TextBuffer {
+    var text = TextBuffer()
+    for (position, context) in placement.contexts.enumerated() {
+        if position > 0 { text.appendLiteral("+") }
+        text.appendInterpolation(context.cpu)
+    }
+    if placement.contexts.isEmpty { text.appendLiteral("-1") }
+    return text
 }
 
 /// Logs why the boot options' network placement cannot be honoured and ends the machine with
@@ -148,10 +166,11 @@ private func refuseToBoot(_ error: NetworkPlacementError) -> Never {
 }
 
 /// Starts the programs the boot options name, or by default the servers of the image — the
-/// HTTP server (port 80), TCP echo and UDP echo (port 7) — one per application CPU that is not
-/// the network core, in that order, as far as CPUs and modules go. UDP echo comes last because
-/// the network core answers UDP port 7 itself when no program has bound it.
-private func startPrograms(networkCPU: Int) {
+/// HTTP server (port 80), TCP echo and UDP echo (port 7) — one per CPU the placement gives
+/// programs by default (never a network core, never cpu0, which runs the kernel's own loop),
+/// in that order, as far as CPUs and modules go. UDP echo comes last because the network
+/// answers UDP port 7 itself when no program has bound it.
+private func startPrograms(placement: NetworkPlacement) {
     if let assignments = Kernel.options.programs {
         for assignment in assignments {
             assignment.name.withUnsafeBytes { _ = Programs.launch(name: $0, cpu: assignment.cpu) }
@@ -159,17 +178,20 @@ private func startPrograms(networkCPU: Int) {
         return
     }
     let defaults: (StaticString, StaticString, StaticString) = ("http", "tcp-echo", "udp-echo")
-    var cpu = 1
+    var cpus = placement.defaultProgramCPUs.filter { $0 >= 1 }
+    if placement.contexts.isEmpty {   // no network: every CPU but the boot CPU
+        cpus = Kernel.onlineCPUs > 1 ? Array(1..<Kernel.onlineCPUs) : []
+    }
+    var next = 0
     for index in 0..<3 {
         let name = index == 0 ? defaults.0 : index == 1 ? defaults.1 : defaults.2
         let inImage = name.withUTF8Buffer { name in Programs.modules.contains { $0.name.matches(UnsafeRawBufferPointer(name)) } }
         guard inImage else { continue }
-        while cpu == networkCPU { cpu += 1 }
-        guard cpu < Kernel.onlineCPUs else {
+        guard next < cpus.count else {
             Log.info("programs: no application CPU left for \(name) (boot with more CPUs, or run=NAME@CPU)")
             continue
         }
-        name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
-        cpu += 1
+        name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpus[next]) }
+        next += 1
     }
 }

@@ -52,40 +52,66 @@ enum NetworkCore {
         cpu >= 0 && cpu < 64 && networkCPUs.load(ordering: .acquiring) & (1 << UInt64(cpu)) != 0
     }
 
-    /// Finds and starts the NIC and builds its context (on the boot CPU, before the ready line).
-    /// Returns whether the network is up; without a usable device the kernel goes on without it.
-    static func prepare(options: BootOptions, placement: NetworkPlacement) -> Bool {
+    /// How many queue pairs to ask the NIC for: one per network core in dedicated mode, one
+    /// per CPU (up to the vectors set aside) in symmetric mode.
+    static func wantedQueuePairs(options: BootOptions, onlineCPUs: Int) -> Int {
+        switch options.networkMode {
+        case .dedicated: max(options.networkCPUs.count, 1)
+        case .symmetric: max(1, min(onlineCPUs, Int(InterruptVector.networkQueueCount), PortDirectory.maximumContexts))
+        }
+    }
+
+    /// Finds and starts the NIC with up to `queuePairs` queue pairs (on the boot CPU, before
+    /// the placement is planned: the plan needs to know how many the device gave). In
+    /// symmetric mode pair i interrupts CPU i. nil without a usable device: the kernel goes on
+    /// without networking.
+    static func startDevice(options: BootOptions, queuePairs: Int) -> VirtioNetDevice? {
         guard options.networkEnabled else {
             Log.info("net: disabled by net=off")
-            return false
+            return nil
         }
         guard let function = PCIBus.find(VirtioNetDevice.isVirtioNet) else {
             Log.info("net: no virtio-net device; running without networking")
-            return false
+            return nil
         }
-        var started: VirtioNetDevice
+        let symmetric = options.networkMode == .symmetric
         do throws(NetworkDeviceError) {
-            // Symmetric mode: the receive queue interrupts the CPU that takes its work.
-            let interrupt: (apicID: UInt32, vector: UInt8)? = placement.mode == .symmetric && !placement.contexts.isEmpty
-                ? (CPU.blockPointer(placement.contexts[0].cpu).pointee.apicID, UInt8(InterruptVector.networkQueueBase))
-                : nil
-            started = try VirtioNetDevice.start(function, receiveInterrupt: interrupt)
+            // Symmetric mode: each receive queue interrupts the CPU that takes its work.
+            let device = try VirtioNetDevice.start(function, queuePairs: queuePairs) { pair in
+                guard symmetric, pair < Kernel.onlineCPUs else { return nil }
+                return (CPU.blockPointer(pair).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
+            }
+            if let shortfall = device.shortfall {
+                Log.warning("net: \(queuePairs) queue pairs asked for, \(device.pairs.count) in use: \(shortfall)")
+            }
+            return device
         } catch {
             Log.error("net: virtio-net at \(function.address.bus):\(function.address.device).\(function.address.function) unusable: \(describe(error)); running without networking")
-            return false
+            return nil
         }
-        startTransmitImpairment(options, &started.transmit)
+    }
+
+    /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,
+    /// before the ready line), and the mesh that joins them.
+    static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement) {
+        var device = device
+        for pair in device.pairs.indices { startTransmitImpairment(options, &device.pairs[pair].transmit) }
         let interface = InterfaceConfiguration(
-            hardwareAddress: started.hardwareAddress,
+            hardwareAddress: device.hardwareAddress,
             address: IPv4Address(rawValue: options.address.rawValue),
             prefixLength: options.prefixLength,
             gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
-        // TCP: up to 256 connections with the module's default 128 KiB send and receive
-        // buffers, allocated per connection as it opens, and never more than a quarter of usable
-        // memory: a flood fills the table, not the heap.
+        // TCP: up to 256 connections per context with the module's default 128 KiB send and
+        // receive buffers, allocated per connection as it opens, and never more than a quarter
+        // of usable memory over all contexts: a flood fills the table, not the heap.
+        let count = placement.contexts.count
         let tcp = TCPConnectionConfiguration()
         let perConnection = UInt64(tcp.sendBufferCapacity + tcp.receiveBufferCapacity)
-        let tcpCapacity = Int(min(UInt64(ChannelLayout.connectionCapacity), max(PhysicalMemory.usableBytes / 4 / perConnection, 8)))
+        let tcpCapacity = Int(min(UInt64(ChannelLayout.connectionCapacity),
+                                  max(PhysicalMemory.usableBytes / 4 / perConnection / UInt64(count), 8)))
+        var scaling: ReceiveSideScaling? = nil
+        if case .receiveSideScaling(let configured) = device.steering { scaling = configured }
+        let mesh = ContextMesh(contextCount: count, receiveSideScaling: scaling)
         var configuration = NetworkContextConfiguration(
             interface: interface, tcpCapacity: tcpCapacity,
             tcpSecret: SipHashKey(low: Entropy.secret(), high: Entropy.secret()))
@@ -94,38 +120,68 @@ enum NetworkCore {
         configuration.metricsPort = metricsPort
         configuration.receiveImpairment = impairmentSettings(options.receiveImpairment)
         configuration.impairmentSeed = options.impairmentSeed
-        contexts = .allocate(capacity: 1)
-        contexts.initializeElement(at: 0, to: KernelNetworkContext(
-            index: 0, configuration: configuration, receiver: started.receive, sender: started.transmit,
-            host: KernelNetworkHost()))
+        configuration.mesh = mesh
+        contexts = .allocate(capacity: count)
+        let locks = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: count)
+        for index in 0..<count {
+            // Every context hashes its connections with the same key: a flow is one flow.
+            contexts.initializeElement(at: index, to: KernelNetworkContext(
+                index: index, configuration: configuration, receiver: device.pairs[index].receive,
+                sender: device.pairs[index].transmit, host: KernelNetworkHost()))
+            (locks + index).initialize(to: Atomic<Bool>(false))
+        }
+        contextLocks = locks
+        for cpu in 0..<min(Kernel.onlineCPUs, maximumCPUs) {
+            servingContext[cpu] = Int8(placement.context(servingProgramOn: cpu) ?? -1)
+        }
+        queuePairs = device.pairs.count
         logImpairment(options)
-        let mac = started.hardwareAddress.bytes
-        Log.info("tcp: \(tcpCapacity) connections of \(perConnection >> 10) KiB buffers, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
+        let mac = device.hardwareAddress.bytes
+        Log.info("tcp: \(tcpCapacity) connections of \(perConnection >> 10) KiB buffers per context, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
             \(hex: mac.2, digits: 2, prefix: false):\(hex: mac.3, digits: 2, prefix: false):\
             \(hex: mac.4, digits: 2, prefix: false):\(hex: mac.5, digits: 2, prefix: false) \
-            link \(started.linkUp ? "up" : "down"), queues \(started.receive.queue.size)+\(started.transmit.queue.size), \
-            address \(ipv4: options.address)/\(options.prefixLength)
+            link \(device.linkUp ? "up" : "down"), queues \(device.pairs[0].receive.queue.size)+\(device.pairs[0].transmit.queue.size) \
+            x\(device.pairs.count) (\(steeringName(device.steering))), address \(ipv4: options.address)/\(options.prefixLength)
             """)
-        return true
     }
 
-    /// The context that serves a program on `cpu` (one context today: the first).
-    static func context(servingCPU cpu: Int) -> Int { 0 }
+    /// How the boot log names the steering.
+    static func steeringName(_ steering: ReceiveSteering) -> StaticString {
+        switch steering {
+        case .single: "one pair"
+        case .automatic: "automatic steering"
+        case .receiveSideScaling: "RSS"
+        }
+    }
+
+    /// The most CPUs the kernel knows (boot/layout.asm's MAXIMUM_CPUS).
+    static let maximumCPUs = 64
+    /// The queue pairs in use (one per context); 0 without a network.
+    nonisolated(unsafe) private(set) static var queuePairs = 0
+    /// The context that serves a program on each CPU (-1: none), from the placement.
+    nonisolated(unsafe) private static var servingContext = InlineArray<64, Int8>(repeating: -1)
+
+    /// The context that serves a program on `cpu`, or nil when none may run there.
+    static func context(servingCPU cpu: Int) -> Int? {
+        guard cpu >= 0 && cpu < maximumCPUs, servingContext[cpu] >= 0 else { return nil }
+        return Int(servingContext[cpu])
+    }
 
     // MARK: Symmetric mode (`net-mode=symmetric`)
 
-    /// Whether the network runs symmetrically: no network core; the context runs in the kernel
-    /// on whichever CPU takes the NIC's interrupt or enters the kernel. Set once on the boot
-    /// CPU before any program starts (the job hand-off that starts a program publishes it).
+    /// Whether the network runs symmetrically: no network core; each context runs in the
+    /// kernel on whichever CPU takes its queue's interrupt or enters the kernel. Set once on
+    /// the boot CPU before any program starts (the job hand-off that starts a program publishes it).
     nonisolated(unsafe) private(set) static var isSymmetric = false
-    /// Held by the CPU running the context's pass in symmetric mode. Taken with an acquiring
-    /// compare-exchange and dropped with a releasing store, so each holder sees everything the
-    /// previous holder wrote to the context. Never spun on: a CPU that finds it taken leaves
-    /// the work to the holder, so an interrupt arriving on a CPU that holds it cannot deadlock.
-    static let contextBusy = Atomic<Bool>(false)
-    /// How long a CPU waiting in the kernel sleeps at most before serving the context again in
+    /// One lock per context, held by the CPU running that context's pass in symmetric mode.
+    /// Taken with an acquiring compare-exchange and dropped with a releasing store, so each
+    /// holder sees everything the previous holder wrote to the context. Never spun on: a CPU
+    /// that finds it taken leaves the work to the holder, so an interrupt arriving on a CPU
+    /// that holds it cannot deadlock.
+    nonisolated(unsafe) private static var contextLocks: UnsafeMutablePointer<Atomic<Bool>>? = nil
+    /// How long a CPU waiting in the kernel sleeps at most before serving its context again in
     /// symmetric mode: the tick that runs TCP's timers and catches frames whose interrupt came
     /// while another CPU held the context.
     static let symmetricTickNanoseconds: UInt64 = 1_000_000
@@ -133,26 +189,34 @@ enum NetworkCore {
     /// Enters symmetric mode (boot CPU, before programs start).
     static func startSymmetric() { isSymmetric = true }
 
-    /// Symmetric mode: runs one pass of the context on the calling CPU unless another CPU is
-    /// running it. Called from the NIC's interrupt, from `wait` and `yield`, and from the boot
-    /// CPU's idle loop; a no-op in dedicated mode. The time goes to the CPU's network counter
-    /// (`networkNanoseconds`), which the intrusion meter shows.
+    /// Symmetric mode: runs one pass of the context that serves the calling CPU's program
+    /// (from `wait` and `yield`). A no-op in dedicated mode.
     static func serveInKernel() {
-        guard isSymmetric, !contexts.isEmpty else { return }
-        guard contextBusy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        guard isSymmetric, let index = context(servingCPU: CPU.currentIndex) else { return }
+        serveInKernel(context: index)
+    }
+
+    /// Symmetric mode: runs one pass of context `index` on the calling CPU unless another CPU
+    /// is running it. Called from the context's queue interrupt, from `wait` and `yield`, and
+    /// from the boot CPU's idle loop. The time goes to the CPU's network counter
+    /// (`networkNanoseconds`), which the intrusion meter shows.
+    static func serveInKernel(context index: Int) {
+        guard isSymmetric, index >= 0, index < contexts.count, let locks = contextLocks else { return }
+        let lock = locks + index
+        guard lock.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         let start = MonotonicClock.nanosecondsSinceBoot
-        _ = contexts[0].pass(now: start)
-        contextBusy.store(false, ordering: .releasing)
+        _ = contexts[index].pass(now: start)
+        lock.pointee.store(false, ordering: .releasing)
         // Relaxed: a statistic, written only by this CPU.
         CPU.current.pointee.networkNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
     }
 
-    /// The boot CPU's loop in symmetric mode: it takes the NIC's interrupt (one queue pair:
-    /// see the README) and otherwise serves the context on a slow tick (timers, and work no
-    /// one else picked up). Never returns.
+    /// The boot CPU's loop in symmetric mode: it takes its own queue's interrupt and otherwise
+    /// serves every context on a slow tick (timers, and work no one else picked up: a CPU whose
+    /// program spins in user mode never enters the kernel). Never returns.
     static func symmetricIdleLoop() -> Never {
         while true {
-            serveInKernel()
+            for index in 0..<contexts.count { serveInKernel(context: index) }
             interrupts_disable()
             LocalAPIC.armOneShot(nanoseconds: 10 * symmetricTickNanoseconds)
             interrupts_enable_and_halt()
@@ -160,13 +224,20 @@ enum NetworkCore {
     }
 
     /// Publishes which CPUs are network cores (before programs start: they must not land there).
-    static func assign(networkCPU: Int) {
-        networkCPUs.store(1 << UInt64(networkCPU), ordering: .releasing)
+    static func assign(placement: NetworkPlacement) {
+        var mask: UInt64 = 0
+        for context in placement.contexts where context.cpu < 64 { mask |= 1 << UInt64(context.cpu) }
+        networkCPUs.store(mask, ordering: .releasing)
     }
+
+    /// Bumped (relaxed: a request, not a publication) when the console's counters key is
+    /// pressed; every network core prints its own counters when it sees a new value.
+    static let countersRequests = Atomic<UInt64>(0)
 
     /// Becomes the dedicated network core of context `index` on the calling CPU. Never returns.
     /// Each pass runs the context; when idle and `net-idle=halt`, it halts briefly on its own
-    /// timer. Every 1,024 passes it checks the console key and the statistics timer.
+    /// timer. Every 1,024 passes it checks the console key (context 0 only: one reader of the
+    /// serial port) and the statistics timer.
     static func run(context index: Int) -> Never {
         let context = contexts[index]
         var meter = BusyMeter(interruptsAtStart: CPU.current.pointee.interruptCount.load(ordering: .relaxed))
@@ -179,6 +250,7 @@ enum NetworkCore {
         var pass: UInt32 = 0
         let haltWhenIdle = Kernel.options.networkHaltsWhenIdle
         var idlePasses = 0
+        var seenRequests = countersRequests.load(ordering: .relaxed)
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
             let work = context.pass(now: now)
@@ -198,9 +270,14 @@ enum NetworkCore {
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.
             if pass & 1023 == 0 {
-                if SerialPort.com1.read() == countersKey || now >= nextStatistics {
+                if index == 0 && SerialPort.com1.read() == countersKey {
+                    countersRequests.wrappingAdd(1, ordering: .relaxed)
+                }
+                let requests = countersRequests.load(ordering: .relaxed)
+                if requests != seenRequests || now >= nextStatistics {
+                    seenRequests = requests
                     printCounters(context, meter: &meter)
-                    IntrusionMeter.print()
+                    if index == 0 { IntrusionMeter.print() }
                     if now >= nextStatistics { nextStatistics = now + statisticsInterval }
                 }
             }

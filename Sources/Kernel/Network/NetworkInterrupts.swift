@@ -36,8 +36,9 @@ enum NetworkInterrupts {
     /// the local APIC its EOI (an MSI is edge-triggered, so EOI only frees the in-service bit).
     static func handle(queue: Int) {
         _ = withCounter(cpu: CPU.currentIndex, queue: queue) { $0.wrappingAdd(1, ordering: .relaxed) }
-        // The receive path runs here, in the interrupted CPU's kernel (symmetric mode).
-        NetworkCore.serveInKernel()
+        // The queue's context runs here, in the interrupted CPU's kernel (symmetric mode):
+        // queue pair i belongs to context i.
+        NetworkCore.serveInKernel(context: queue)
         LocalAPIC.endOfInterrupt()
     }
 

@@ -11,8 +11,7 @@ enum ProgramChannelMemory {
     /// the physical address and size of the shared memory (the caller maps it into the program),
     /// the context and the channel's number there.
     static func create(cpu: Int) -> (physical: UInt64, byteCount: Int, context: Int, channel: Int)? {
-        guard !NetworkCore.contexts.isEmpty else { return nil }
-        let contextIndex = NetworkCore.context(servingCPU: cpu)
+        guard !NetworkCore.contexts.isEmpty, let contextIndex = NetworkCore.context(servingCPU: cpu) else { return nil }
         guard let shared = PhysicalMemory.allocate(count: layout.byteCount / 4096),
               let privateMemory = PhysicalMemory.allocate(count: ChannelLayout.roundUpToPage(layout.serverPrivateByteCount) / 4096)
         else { return nil }

@@ -1,4 +1,4 @@
-/// The virtio-net driver: finds the device on PCI, negotiates, and sets up one polled queue pair.
+/// The virtio-net driver: finds the device on PCI, negotiates, and sets up its queue pairs (several with VIRTIO_NET_F_MQ, steered by RSS).
 import Network
 import PCI
 import Virtio
@@ -30,13 +30,15 @@ struct PacketBufferPool {
     func pointer(_ index: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address(index)))! }
 }
 
-/// The device side of the receive path: queue 0 of the pair (virtio 1.2 §5.1.2). Every
+/// The device side of the receive path: receiveqN of the pair (virtio 1.2 §5.1.2). Every
 /// buffer is always either with the device or being handled by the network core, so the
 /// descriptor id returned by the queue is enough to find it again.
 struct ReceivePath {
     var queue: SplitVirtqueue
     let buffers: PacketBufferPool
     let transport: MemoryMappedVirtioTransport
+    /// The virtqueue's index (2 × pair) and notification offset.
+    let queueIndex: UInt16
     let notifyOffset: UInt16
     /// Which buffer each descriptor id carries (the queue hands ids back in `takeUsed`).
     let bufferOfDescriptor: UnsafeMutablePointer<UInt16>
@@ -67,18 +69,20 @@ struct ReceivePath {
             post(index)
             handled += 1
         }
-        if handled > 0 && queue.publish() { transport.notify(queue: 0, queueNotifyOffset: notifyOffset) }
+        if handled > 0 && queue.publish() { transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset) }
         return handled
     }
 }
 
-/// The transmit path: queue 1 of the pair. Frames are built straight into free buffers
+/// The transmit path: transmitqN of the pair. Frames are built straight into free buffers
 /// (no copy after the stack writes them), queued, and announced to the device in batches by
 /// `flush` — one notification per poll-loop pass instead of one per frame.
 struct TransmitPath: FrameTransmitter {
     var queue: SplitVirtqueue
     let buffers: PacketBufferPool
     let transport: MemoryMappedVirtioTransport
+    /// The virtqueue's index (2 × pair + 1) and notification offset.
+    let queueIndex: UInt16
     let notifyOffset: UInt16
     let bufferOfDescriptor: UnsafeMutablePointer<UInt16>
     /// A stack of buffer indices not in flight.
@@ -162,13 +166,30 @@ struct TransmitPath: FrameTransmitter {
         if impairs { releaseHeldFrames() }
         guard queue.unpublishedCount > 0 else { return }
         if queue.publish() {
-            transport.notify(queue: 1, queueNotifyOffset: notifyOffset)
+            transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset)
             notifications += 1
         }
     }
 }
 
-/// A virtio-net device made ready: its MAC address and its two paths.
+/// One queue pair: what one network context drives.
+struct QueuePair {
+    var receive: ReceivePath
+    var transmit: TransmitPath
+}
+
+/// How the device spreads received flows over the queue pairs.
+enum ReceiveSteering {
+    /// One queue pair: nothing to spread.
+    case single
+    /// VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: the device (for tap, the host kernel) picks a queue
+    /// per flow by its own rules, which the guest cannot predict (§5.1.6.5.6).
+    case automatic
+    /// VIRTIO_NET_CTRL_MQ_RSS_CONFIG with this key and table (§5.1.6.5.7).
+    case receiveSideScaling(ReceiveSideScaling)
+}
+
+/// A virtio-net device made ready: its MAC address and its queue pairs.
 struct VirtioNetDevice {
     static let vendor: UInt16 = 0x1AF4
     /// 0x1000 is the transitional virtio-net (QEMU's default), 0x1041 the modern-only one
@@ -178,20 +199,36 @@ struct VirtioNetDevice {
     }
     /// What we accept: nothing we do not handle (no checksum offload, no merged buffers).
     static let wantedFeatures: FeatureSet = [.mac, .status]
+    /// What we also accept when asked for several queue pairs: the control queue, multiqueue
+    /// and RSS (§5.1.6.5.5, §5.1.6.5.7).
+    static let multiqueueFeatures: FeatureSet = [.controlQueue, .multiqueue, .receiveSideScaling]
     static let requiredFeatures: FeatureSet = [.version1]
     static let maximumQueueSize: UInt16 = 256
+    /// The hash types we ask RSS for: TCP and UDP over IPv4 by their four-tuple, other IPv4
+    /// by addresses. TCP's four-tuple is what `ContextMesh` predicts for outgoing connections.
+    static let hashTypes: VirtioNetHashTypes = [.ipv4, .tcpIPv4, .udpIPv4]
 
     let hardwareAddress: MACAddress
     let features: FeatureSet
     let linkUp: Bool
-    var receive: ReceivePath
-    var transmit: TransmitPath
+    /// The queue pairs in use, pair i at index i.
+    var pairs: [QueuePair]
+    /// How received flows are spread over them.
+    let steering: ReceiveSteering
+    /// Why fewer pairs than asked for are in use (nil when all are, or one was asked for).
+    let shortfall: StaticString?
 
-    /// Brings up the device at `function`: modern capabilities, bus mastering, the status
-    /// handshake, both queues, then DRIVER_OK. Device interrupts stay suppressed (the network
-    /// core polls) unless `receiveInterrupt` names a CPU and vector: then the receive queue's
-    /// used buffers raise that MSI-X interrupt (symmetric mode), and nothing else does.
-    static func start(_ function: PCIFunction, receiveInterrupt: (apicID: UInt32, vector: UInt8)? = nil)
+    /// Brings up the device at `function` with up to `queuePairs` queue pairs: modern
+    /// capabilities, bus mastering, the status handshake, the queues, then DRIVER_OK, and with
+    /// several pairs the control command that enables them (RSS when the device offers it,
+    /// else automatic steering). A device without MQ, or one that refuses the command, runs
+    /// with one pair, and `shortfall` says why.
+    ///
+    /// Device interrupts stay suppressed (network cores poll) unless `receiveInterrupt` names
+    /// a CPU and vector for a pair: then that pair's receive queue raises that MSI-X
+    /// interrupt (symmetric mode), and nothing else does.
+    static func start(_ function: PCIFunction, queuePairs wanted: Int,
+                      receiveInterrupt: (Int) -> (apicID: UInt32, vector: UInt8)?)
         throws(NetworkDeviceError) -> VirtioNetDevice {
         let space = PortConfigurationSpace()
         var structures = VirtioPCIStructures()
@@ -227,25 +264,37 @@ struct VirtioNetDevice {
             common: try mapped(common), notifyBase: try mapped(notification),
             notifyOffsetMultiplier: notification.notifyOffsetMultiplier, device: try mapped(deviceConfiguration))
         let initializer = VirtioDeviceInitializer(transport: transport)
-        // Features and queues, then (symmetric mode) the receive interrupt, then DRIVER_OK:
+        // Features and queues, then (symmetric mode) the receive interrupts, then DRIVER_OK:
         // any failure marks the device FAILED (virtio 1.2 §3.1.1) and leaves the kernel without it.
         let features: FeatureSet
-        var receive: ReceivePath
-        let transmit: TransmitPath
+        let configuration: VirtioNetConfiguration
+        var pairs: [QueuePair] = []
+        var control: VirtioNetControlQueue? = nil
         do throws(VirtioError) {
-            features = try initializer.initialize(wanted: wantedFeatures, required: requiredFeatures)
-            receive = try makeReceivePath(initializer, transport)
-            transmit = try makeTransmitPath(initializer, transport)
+            features = try initializer.initialize(
+                wanted: wanted > 1 ? wantedFeatures.union(multiqueueFeatures) : wantedFeatures, required: requiredFeatures)
+            configuration = VirtioNetConfiguration(transport: transport, features: features)
+            // §5.1.6.5.5: several pairs need MQ (or RSS) and the control queue to enable them.
+            let canSpread = features.contains(.controlQueue)
+                && (features.contains(.multiqueue) || features.contains(.receiveSideScaling))
+            let count = canSpread ? max(1, min(wanted, Int(configuration.maximumQueuePairs), Int(InterruptVector.networkQueueCount))) : 1
+            for pair in 0..<count {
+                pairs.append(QueuePair(receive: try makeReceivePath(initializer, transport, pair: UInt16(pair)),
+                                       transmit: try makeTransmitPath(initializer, transport, pair: UInt16(pair))))
+            }
+            if count > 1, let index = configuration.controlQueueIndex {
+                control = try VirtioNetControlQueue.make(initializer, transport, index: index)
+            }
         } catch {
             initializer.fail()
             throw .virtio(error)
         }
-        if let receiveInterrupt {
-            guard routeReceiveInterrupt(function, bars, transport, receiveInterrupt) else {
+        if receiveInterrupt(0) != nil {
+            guard routeReceiveInterrupts(function, bars, transport, pairs: pairs.count, receiveInterrupt) else {
                 initializer.fail()
                 throw .interruptsUnavailable
             }
-            receive.queue.setInterruptsSuppressed(false)
+            for index in pairs.indices { pairs[index].receive.queue.setInterruptsSuppressed(false) }
         }
         do throws(VirtioError) {
             try initializer.finish()
@@ -253,30 +302,89 @@ struct VirtioNetDevice {
             initializer.fail()
             throw .virtio(error)
         }
-        let configuration = VirtioNetConfiguration(transport: transport, features: features)
         let mac = configuration.mac ?? (0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
-        var device = VirtioNetDevice(
+        for index in pairs.indices {
+            for buffer in 0..<pairs[index].receive.buffers.count { pairs[index].receive.post(buffer) }
+            if pairs[index].receive.queue.publish() {
+                transport.notify(queue: pairs[index].receive.queueIndex, queueNotifyOffset: pairs[index].receive.notifyOffset)
+            }
+        }
+        // Enable the pairs: until the command succeeds the device uses the first pair only
+        // (§5.1.6.5.5), so a refusal leaves a working single-queue device.
+        var steering = ReceiveSteering.single
+        var shortfall: StaticString? = nil
+        if wanted > 1 && pairs.count == 1 {
+            shortfall = features.contains(.multiqueue) ? "the device offers one queue pair" : "the device does not offer multiqueue (VIRTIO_NET_F_MQ)"
+        }
+        if pairs.count > 1 {
+            if var queue = control, let chosen = enable(&queue, pairs: pairs.count, features: features, configuration: configuration) {
+                steering = chosen
+                if pairs.count < wanted { shortfall = "the device has fewer queue pairs" }
+            } else {
+                shortfall = "the device refused the multiqueue command"
+                pairs.removeSubrange(1...)
+            }
+        }
+        return VirtioNetDevice(
             hardwareAddress: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), features: features,
             linkUp: !features.contains(.status) || configuration.status.contains(.linkUp),
-            receive: receive, transmit: transmit)
-        for index in 0..<device.receive.buffers.count { device.receive.post(index) }
-        if device.receive.queue.publish() { transport.notify(queue: 0, queueNotifyOffset: device.receive.notifyOffset) }
-        return device
+            pairs: pairs, steering: steering, shortfall: shortfall)
     }
 
-    /// Virtio 1.2 §4.1.5.1.2: MSI-X on first, then the receive queue mapped to table entry 0
-    /// (checked by read-back), before DRIVER_OK so that no event reaches a stale vector.
-    private static func routeReceiveInterrupt(_ function: PCIFunction, _ bars: BaseAddressRegisters,
-                                              _ transport: MemoryMappedVirtioTransport,
-                                              _ interrupt: (apicID: UInt32, vector: UInt8)) -> Bool {
-        guard let table = MSIX.enable(function: function, bars: bars),
-              table.route(entry: 0, apicID: interrupt.apicID, vector: interrupt.vector) else { return false }
-        do throws(MSIXVectorAssignmentError) {
-            try transport.assignMSIXVector(queue: 0, entry: 0, tableEntryCount: table.entryCount)
-            return true
-        } catch {
-            return false
+    /// Sends RSS_CONFIG when the device does RSS over TCP/IPv4 (so that `ContextMesh` can
+    /// predict it), else VQ_PAIRS_SET; returns the steering in force, or nil on failure.
+    private static func enable(_ control: inout VirtioNetControlQueue, pairs: Int, features: FeatureSet,
+                               configuration: VirtioNetConfiguration) -> ReceiveSteering? {
+        if features.contains(.receiveSideScaling), let supported = configuration.supportedHashTypes,
+           supported.contains(.tcpIPv4), (configuration.rssMaximumKeySize ?? 0) >= UInt8(ToeplitzHash.keyByteCount) {
+            // The largest power-of-two table the device takes, up to our own maximum.
+            var length = IndirectionTable.maximumLength
+            while length > 1 && length > Int(configuration.rssMaximumIndirectionTableLength ?? 1) { length /= 2 }
+            if let table = IndirectionTable(length: length, queueCount: pairs) {
+                let scaling = ReceiveSideScaling(table: table)
+                let key = scaling.hash.key
+                do throws(VirtioNetControlQueue.Failure) {
+                    try control.send { buffer in
+                        table.withUnsafeEntries { entries in
+                            key.span.withUnsafeBytes { keyBytes in
+                                VirtioNetControl.writeRSSConfiguration(
+                                    hashTypes: hashTypes.intersection(supported), indirectionTable: entries,
+                                    unclassifiedQueue: 0, maximumTransmitQueues: UInt16(pairs), key: keyBytes, to: buffer)
+                            }
+                        }
+                    }
+                    return .receiveSideScaling(scaling)
+                } catch {
+                    Log.warning("net: the device refused RSS_CONFIG (\(error.description)); trying automatic steering")
+                }
+            }
         }
+        do throws(VirtioNetControlQueue.Failure) {
+            try control.send { VirtioNetControl.writeSetQueuePairs(UInt16(pairs), to: $0) }
+            return .automatic
+        } catch {
+            Log.warning("net: the device refused VQ_PAIRS_SET (\(error.description))")
+            return nil
+        }
+    }
+
+    /// Virtio 1.2 §4.1.5.1.2: MSI-X on first, then receive queue i mapped to table entry i
+    /// (checked by read-back), before DRIVER_OK so that no event reaches a stale vector.
+    private static func routeReceiveInterrupts(_ function: PCIFunction, _ bars: BaseAddressRegisters,
+                                               _ transport: MemoryMappedVirtioTransport, pairs: Int,
+                                               _ interrupt: (Int) -> (apicID: UInt32, vector: UInt8)?) -> Bool {
+        guard let table = MSIX.enable(function: function, bars: bars) else { return false }
+        for pair in 0..<pairs {
+            guard let target = interrupt(pair), table.route(entry: pair, apicID: target.apicID, vector: target.vector)
+            else { return false }
+            do throws(MSIXVectorAssignmentError) {
+                try transport.assignMSIXVector(queue: VirtioNetConfiguration.receiveQueueIndex(pair: UInt16(pair)),
+                                               entry: UInt16(pair), tableEntryCount: table.entryCount)
+            } catch {
+                return false
+            }
+        }
+        return true
     }
 
     private static func makeQueue(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
@@ -300,20 +408,22 @@ struct VirtioNetDevice {
     }
 
     private static func makeReceivePath(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                                        _ transport: MemoryMappedVirtioTransport) throws(VirtioError) -> ReceivePath {
-        let (queue, notifyOffset) = try makeQueue(initializer, index: 0)
-        guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: 0) }
-        return ReceivePath(queue: queue, buffers: buffers, transport: transport, notifyOffset: notifyOffset,
+                                        _ transport: MemoryMappedVirtioTransport, pair: UInt16) throws(VirtioError) -> ReceivePath {
+        let index = VirtioNetConfiguration.receiveQueueIndex(pair: pair)
+        let (queue, notifyOffset) = try makeQueue(initializer, index: index)
+        guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: index) }
+        return ReceivePath(queue: queue, buffers: buffers, transport: transport, queueIndex: index, notifyOffset: notifyOffset,
                            bufferOfDescriptor: descriptorTable(Int(queue.size)))
     }
 
     private static func makeTransmitPath(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                                         _ transport: MemoryMappedVirtioTransport) throws(VirtioError) -> TransmitPath {
-        let (queue, notifyOffset) = try makeQueue(initializer, index: 1)
-        guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: 1) }
+                                         _ transport: MemoryMappedVirtioTransport, pair: UInt16) throws(VirtioError) -> TransmitPath {
+        let index = VirtioNetConfiguration.transmitQueueIndex(pair: pair)
+        let (queue, notifyOffset) = try makeQueue(initializer, index: index)
+        guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: index) }
         let free = descriptorTable(buffers.count)
-        for index in 0..<buffers.count { free[index] = UInt16(index) }
-        return TransmitPath(queue: queue, buffers: buffers, transport: transport, notifyOffset: notifyOffset,
+        for buffer in 0..<buffers.count { free[buffer] = UInt16(buffer) }
+        return TransmitPath(queue: queue, buffers: buffers, transport: transport, queueIndex: index, notifyOffset: notifyOffset,
                             bufferOfDescriptor: descriptorTable(Int(queue.size)), freeBuffers: free,
                             freeCount: buffers.count)
     }

@@ -5,6 +5,7 @@
 #   make bench   UDP echo benchmark, Swiglet against a Linux guest (root; see README)
 #   make bench-tcp  HTTP, new-connection and TCP echo benchmark against the Linux guest (root)
 #   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
+#   make bench-placement  net-mode=dedicated against symmetric, same image and vCPUs (root; PLACEMENT_OPTIONS="--cpus 4")
 
 CPUS    ?= 4
 MEM     ?= 256M
@@ -60,7 +61,7 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
 
 FUZZ_ITERATIONS ?= 2000000
 
-.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp fuzz
+.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp bench-placement fuzz
 all: image
 
 help:
@@ -151,6 +152,10 @@ bench: $(ISO)
 
 bench-tcp: $(ISO)
 	scripts/bench-tcp.sh --cpus 3
+
+# Issue 9: the same image in net-mode=dedicated and net-mode=symmetric, interleaved (README, Placements).
+bench-placement: $(ISO)
+	scripts/bench-placement.sh $(PLACEMENT_OPTIONS)
 
 fuzz:
 	SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --disable-swift-testing --filter 'NetworkTests.FuzzTests'

@@ -52,7 +52,7 @@
 #   --ready-timeout S   how long a guest may take to print its ready line (default 120)
 #   --image PATH        measure this ISO instead of building (make image) images/swiglet.iso
 #   --commit REV        build the image from a clean export of commit REV (git archive into
-#                       .build-placement/COMMIT, its own make image; reused when already built)
+#                       .build-bench-placement/COMMIT, its own make image; reused when already built)
 #                       instead of the working tree, so uncommitted work stays out of it
 #   --results DIR       where the DATE-COMMIT directory is made (default results/placement)
 #   --no-build          do not run make image nor build swiglet-bench (use what is there)
@@ -156,7 +156,7 @@ if [[ -n $image ]]; then
 fi
 if [[ -n $commit ]]; then
     # A clean export of the commit, built on its own (nothing of the working tree gets in).
-    export_dir=".build-placement/$commit"
+    export_dir=".build-bench-placement/$commit"
     if [[ ! -s $export_dir/images/swiglet.iso ]]; then
         say "building the image of commit ${commit:0:12} in $export_dir (git archive, make image; log: $export_dir/make-image.log)"
         rm -rf "$export_dir" && mkdir -p "$export_dir"
@@ -215,7 +215,7 @@ median_min_max() {  # numbers on stdin -> "median min max" (empty fields if none
     sort -g | awk '{ v[NR] = $1 } END {
         if (NR == 0) { print "  "; exit }
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.6g %.6g %.6g\n", m, v[1], v[NR] }'
+        printf "%.10g %.10g %.10g\n", m, v[1], v[NR] }'
 }
 # wrk's latency (130.00us, 3.02ms, 1.10s, 1.00m) in microseconds.
 to_microseconds() {
@@ -244,19 +244,30 @@ metrics_snapshot() {  # metrics_snapshot FILE
     return 1
 }
 # The value of one series in a snapshot (0 if absent), e.g. metric FILE 'swiglet_tcp_drops_total{reason="tableFull"}'.
-metric() { awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }' "$1"; }
-metric_sum() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { printf "%.0f\n", s }' "$1"; }
+metric() { awk -v k="$2" '$1 == k { print $NF; found = 1 } END { if (!found) print 0 }' "$1"; }
+# The sum of a family's series (PREFIX like 'name{'), leaving out per-context series
+# (context="N"), which repeat the unlabelled sums when there are several network contexts.
+metric_sum() { awk -v p="$2" 'index($1, p) == 1 && $1 !~ /context="/ { s += $NF } END { printf "%.0f\n", s }' "$1"; }
+# The load generator's side: TCP segments the namespace's kernel sent again (SYNs included).
+client_retransmissions() {
+    in_ns awk '$1 == "Tcp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") c = i } else print $c }' /proc/net/snmp
+}
 open_connections() {  # TCP connections in the table other than CLOSED
-    awk 'index($1, "swiglet_tcp_connections{") == 1 && $1 !~ /CLOSED/ { s += $2 } END { print s + 0 }' "$1"
+    awk 'index($1, "swiglet_tcp_connections{") == 1 && $1 !~ /CLOSED|context="/ { s += $NF } END { print s + 0 }' "$1"
 }
 # One row per CPU of intrusion deltas between two snapshots over `elapsed` ns:
 # cpu role interrupts ipis timer syscalls user_ns kernel_ns network_ns
 intrusion_rows() {  # intrusion_rows BEFORE AFTER
     awk '
-        function parse(line,   f) {
+        function label(line, name) {   # the value of label NAME in a series line
+            if (!match(line, "[{,]" name "=\"[^\"]*\"")) return ""
+            return substr(line, RSTART + length(name) + 3, RLENGTH - length(name) - 4)
+        }
+        function parse(line,   name, cpu) {
             if (line !~ /^swiglet_cpu_/) return 0
-            split(line, f, /[{}"=, ]+/)      # name cpu N role R value
-            key = f[1] SUBSEP f[3]; role[f[3]] = f[5]; value = f[6]; return 1
+            name = line; sub(/[{ ].*/, "", name); cpu = label(line, "cpu")
+            if (cpu == "") return 0
+            key = name SUBSEP cpu; role[cpu] = label(line, "role"); value = $NF; return 1
         }
         FNR == NR { if (parse($0)) before[key] = value; next }
         { if (parse($0)) after[key] = value }
@@ -310,7 +321,7 @@ total_points=$(( repeat * ${#modes[@]} * ${#points[@]} ))
 RAW="$RESULTS/raw.csv"
 INTRUSION="$RESULTS/intrusion.csv"
 META="$RESULTS/metadata.txt"
-echo "rep,mode,point,boot,status,errors,error_detail,rate_per_s,p50_us,p99_us,requests,app_program,app_cpu,app_kept_pct,app_network_pct,app_user_pct,app_kernel_pct,app_interrupts_per_s,app_ipis_per_s,app_syscalls_per_s,worst_app_cpu,worst_app_kept_pct,cpu0_network_pct,tcp_table_full,tcp_retransmissions,open_connections_before,elapsed_s,load1,started" >"$RAW"
+echo "rep,mode,point,boot,status,errors,error_detail,rate_per_s,p50_us,p99_us,requests,app_program,app_cpu,app_kept_pct,app_network_pct,app_user_pct,app_kernel_pct,app_interrupts_per_s,app_ipis_per_s,app_syscalls_per_s,worst_app_cpu,worst_app_kept_pct,cpu0_network_pct,tcp_table_full,tcp_retransmissions,client_tcp_retransmissions,open_connections_before,elapsed_s,load1,started" >"$RAW"
 echo "rep,mode,point,cpu,role,elapsed_s,interrupts,ipis,timer_interrupts,system_calls,user_ns,kernel_ns,network_ns,user_pct,kernel_pct,network_pct,kept_pct" >"$INTRUSION"
 {
     echo "# bench-placement metadata"
@@ -349,7 +360,7 @@ status_all=0
 # Arguments: rep mode point boot status errors detail rate p50 p99 requests program before after
 record_point() {
     local rep="$1" mode="$2" point="$3" boot="$4" status="$5" errors="$6" detail="$7" rate="$8" p50="$9" p99="${10}" requests="${11}"
-    local program="${12}" before="${13}" after="${14}" started="${15}" open_before="${16}" load="${17}"
+    local program="${12}" before="${13}" after="${14}" started="${15}" open_before="${16}" load="${17}" client_retrans="${18}"
     local console="$OUT/$boot-console.log" app_cpu elapsed rows
     app_cpu=$(program_cpu "$console" "$program")
     elapsed=$(( after_time - before_time ))
@@ -370,10 +381,11 @@ record_point() {
     local table_full retrans
     table_full=$(( $(metric "$after" 'swiglet_tcp_drops_total{reason="tableFull"}') - $(metric "$before" 'swiglet_tcp_drops_total{reason="tableFull"}') ))
     retrans=$(( $(metric_sum "$after" 'swiglet_tcp_retransmissions_total{') - $(metric_sum "$before" 'swiglet_tcp_retransmissions_total{') ))
-    echo "$rep,$mode,$point,$boot,$status,$errors,$detail,$rate,$p50,$p99,$requests,$program,$app_cpu,$app,$table_full,$retrans,$open_before,$(awk -v e="$elapsed" 'BEGIN { printf "%.3f", e / 1e9 }'),$load,$started" >>"$RAW"
+    echo "$rep,$mode,$point,$boot,$status,$errors,$detail,$rate,$p50,$p99,$requests,$program,$app_cpu,$app,$table_full,$retrans,$client_retrans,$open_before,$(awk -v e="$elapsed" 'BEGIN { printf "%.3f", e / 1e9 }'),$load,$started" >>"$RAW"
 }
-record_unmeasured() {  # rep mode point boot status detail: the measured columns (8 to 27) stay empty
-    echo "$1,$2,$3,$4,$5,,$6$(printf ',%.0s' {8..27}),$(load1),$(date +%T)" >>"$RAW"
+record_unmeasured() {  # rep mode point boot status detail: the measured columns stay empty
+    local empty; empty=$(head -n 1 "$RAW" | awk -F, '{ for (i = 8; i <= NF - 2; i++) printf "," }')
+    echo "$1,$2,$3,$4,$5,,$6$empty,$(load1),$(date +%T)" >>"$RAW"
 }
 
 # Measures one point on the running guest.
@@ -396,6 +408,7 @@ measure_point() {  # measure_point REP MODE BOOT POINT
         sleep 1; waited=$((waited + 1))
     done
     before_time=$snapshot_time
+    local retrans_before; retrans_before=$(client_retransmissions)
     case $point in
         http-c*)
             local c=${point#http-c} out="$OUT/$tag-wrk.txt"
@@ -452,8 +465,9 @@ measure_point() {  # measure_point REP MODE BOOT POINT
             say "  $([[ $status == ok ]] && printf '%.0f round trips/s, p50 %s µs, p99 %s µs, no errors' "$rate" "$p50" "$p99" || echo "FAILED: status $bench_status, $errors errors ($detail)")" ;;
     esac
     [[ $status == ok ]] || status_all=1
+    local client_retrans=$(( $(client_retransmissions) - retrans_before ))
     record_point "$rep" "$mode" "$point" "$boot" "$status" "$errors" "$detail" "$rate" "$p50" "$p99" "${requests:-}" \
-        "$program" "$before" "$after" "$started" "$open_before" "$load"
+        "$program" "$before" "$after" "$started" "$open_before" "$load" "$client_retrans"
     {
         echo "## $tag (boot $boot) before"; cat "$before"; echo "## $tag after"; cat "$after"
     } >>"$OUT/metrics-snapshots.txt"
@@ -517,7 +531,7 @@ values() {  # values POINT MODE COLUMN ONLY_OK
     awk -F, -v p="$1" -v m="$2" -v c="$col" -v ok="$4" 'NR > 1 && $3 == p && $2 == m && $c != "" && (ok == 0 || $5 == "ok") { print $c }' "$RAW"
 }
 failures() { awk -F, -v p="$1" -v m="$2" 'NR > 1 && $3 == p && $2 == m && $5 != "ok" { n++ } END { print n + 0 }' "$RAW"; }
-metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0")
+metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0" "tcp_table_full|0" "client_tcp_retransmissions|0")
 for point in "${points[@]}"; do
     for row in "${metrics_rows[@]}"; do
         IFS='|' read -r metric_name only_ok <<<"$row"

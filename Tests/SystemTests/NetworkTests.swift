@@ -60,30 +60,26 @@ final class NetworkTests: XCTestCase {
     /// (b) A Linux network namespace with a tap device: ping gets replies, ARP resolves to the
     /// NIC's address, UDP echo works. Needs root (ip netns, tap).
     func testPingARPAndUDPEchoFromANetworkNamespace() throws {
-        guard getuid() == 0 else { throw XCTSkip("needs root to create a network namespace and a tap device") }
-        guard let ip = QEMUMachine.findExecutable("ip"), let ping = QEMUMachine.findExecutable("ping") else {
-            XCTFail("needs `ip` (iproute2) and `ping` (iputils-ping): run scripts/install-deps.sh")
+        guard let ping = QEMUMachine.findExecutable("ping") else {
+            XCTFail("needs `ping` (iputils-ping): run scripts/install-deps.sh")
             return
         }
-        let namespace = "swiglet-test-\(getpid())"
+        let space = try NetworkNamespace(tag: "test")
+        defer { space.delete() }
+        let namespace = space.name
         let pcap = pcapPath("namespace")
-        try run(ip, ["netns", "add", namespace])
-        defer { _ = try? run(ip, ["netns", "del", namespace]) }
-        try run(ip, ["netns", "exec", namespace, ip, "link", "set", "lo", "up"])
-
         var machine = QEMUMachine(cpus: 2)
         machine.network = .tap(name: "tap0")
         machine.namespace = namespace
         machine.pcapPath = pcap
         try machine.whileRunning { running in
-            try run(ip, ["netns", "exec", namespace, ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"])
-            try run(ip, ["netns", "exec", namespace, ip, "link", "set", "tap0", "up"])
+            try space.configure(tap: "tap0")
             var problems: [String] = []
-            let pingOutput = try? run(ip, ["netns", "exec", namespace, ping, "-c", "3", "-W", "3", "10.0.2.15"])
+            let pingOutput = try? space.exec([ping, "-c", "3", "-W", "3", "10.0.2.15"])
             if pingOutput == nil || !(pingOutput!.contains(" 0% packet loss")) {
                 problems.append("ping: \(pingOutput ?? "failed")")
             }
-            let neighbours = (try? run(ip, ["netns", "exec", namespace, ip, "neigh", "show", "10.0.2.15"])) ?? ""
+            let neighbours = (try? space.exec([space.ip, "neigh", "show", "10.0.2.15"])) ?? ""
             if !neighbours.contains(QEMUMachine.macAddress) { problems.append("ARP: '\(neighbours)' lacks \(QEMUMachine.macAddress)") }
             let failures = try UDPEchoClient.inNamespace(namespace) {
                 try UDPEchoClient.check(host: "10.0.2.15", port: 7, sizes: [1, 18, 64, 512, 1024, 1472])
@@ -107,24 +103,6 @@ final class NetworkTests: XCTestCase {
         let outcome = try QEMUMachine(cpus: 1).boot { $0.contains("swiglet: ready") }
         XCTAssertTrue(outcome.console.contains("net=off"), outcome.console)
         XCTAssertTrue(outcome.console.contains("no virtio-net device"), outcome.console)
-    }
-
-    /// Runs a command; throws with its output when it fails.
-    @discardableResult
-    private func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MachineError(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
-        }
-        return output
     }
 }
 

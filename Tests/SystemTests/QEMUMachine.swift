@@ -23,6 +23,10 @@ struct QEMUMachine {
     var pcapPath: String? = nil
     /// Use a modern-only virtio-net device (disable-legacy=on) instead of QEMU's transitional one.
     var modernOnly = false
+    /// Queue pairs of a tap NIC: more than one makes a multiqueue tap and a virtio-net device
+    /// with `mq=on`, RSS (`rss=on`) and the MSI-X vectors they need (2 per pair, plus config
+    /// and control).
+    var queuePairs = 1
 
     enum Network {
         case none
@@ -133,9 +137,10 @@ struct QEMUMachine {
         case .user(let forwards):
             arguments += ["-netdev", (["user", "id=n0"] + forwards.map { "hostfwd=" + $0 }).joined(separator: ",")]
         case .tap(let name):
-            arguments += ["-netdev", "tap,id=n0,ifname=\(name),script=no,downscript=no"]
+            arguments += ["-netdev", "tap,id=n0,ifname=\(name),script=no,downscript=no" + (queuePairs > 1 ? ",queues=\(queuePairs)" : "")]
         }
-        arguments += ["-device", "virtio-net-pci,netdev=n0,mac=\(QEMUMachine.macAddress)" + (modernOnly ? ",disable-legacy=on" : "")]
+        let multiqueue = queuePairs > 1 ? ",mq=on,rss=on,vectors=\(2 * queuePairs + 2)" : ""
+        arguments += ["-device", "virtio-net-pci,netdev=n0,mac=\(QEMUMachine.macAddress)" + (modernOnly ? ",disable-legacy=on" : "") + multiqueue]
         if let pcapPath { arguments += ["-object", "filter-dump,id=dump0,netdev=n0,file=\(pcapPath)"] }
         return arguments
     }

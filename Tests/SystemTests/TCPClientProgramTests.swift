@@ -96,18 +96,21 @@ extension TCPClientProgramTests {
 final class HostListener: @unchecked Sendable {
     let descriptor: Int32
 
-    init(port: UInt16) throws {
+    /// Listens on `address` (host order; loopback by default) and `port`, in the calling
+    /// thread's network namespace.
+    init(port: UInt16, address: UInt32 = 0x7F00_0001) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = HostListener.loopback(port)
-        let bound = withUnsafePointer(to: &address) {
+        var socketAddress = HostListener.loopback(port)
+        socketAddress.sin_addr.s_addr = address.bigEndian
+        let bound = withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, listen(descriptor, 4) == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(descriptor)
-            throw MachineError(description: "cannot listen on 127.0.0.1:\(port): \(reason) (the test needs this port free)")
+            throw MachineError(description: "cannot listen on \(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF):\(port): \(reason) (the test needs this port free)")
         }
     }
 

@@ -12,7 +12,12 @@ import TCP
 /// context's counters while their CPUs keep counting (aligned 64-bit loads, never torn on x86;
 /// a sample may be a pass behind).
 ///
-/// What it exports (Prometheus exposition format 0.0.4), summed over the network contexts:
+/// What it exports (Prometheus exposition format 0.0.4). Every network counter comes twice: the
+/// sum over the network contexts (the series without a `context` label, as with one context),
+/// and each context's own (`context="N"`). So sum over `{context!=""}`, or take the unlabelled
+/// series; never sum over both.
+/// - `swiglet_network_context_info` {context, mode, cpu, queue_pair}: the placement;
+/// - `swiglet_network_handoffs_total` {event}: frames handed between contexts;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -27,6 +32,7 @@ enum MetricsEndpoint {
     /// Writes every metric into `buffer`; nil when it does not fit.
     static func render(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         var writer = PrometheusWriter(buffer)
+        renderPlacement(&writer)
         renderStack(&writer)
         renderTCP(&writer)
         renderCPUs(&writer)
@@ -37,35 +43,99 @@ enum MetricsEndpoint {
         }
     }
 
-    /// `value` summed over the contexts.
-    private static func sum(_ value: (KernelNetworkContext) -> UInt64) -> UInt64 {
+    /// The scopes every network counter is rendered in: nil is the sum over the contexts (the
+    /// series without a `context` label), then each context by number.
+    private static var scopes: Range<Int> { -1..<NetworkCore.contexts.count }
+
+    /// The stack's counters of `scope` (-1: the sum).
+    private static func networkCounters(_ scope: Int) -> NetworkCounters {
+        if scope >= 0 { return NetworkCore.contexts[scope].networkCounters }
+        var counters = NetworkCore.contexts[0].networkCounters
+        for context in NetworkCore.contexts.dropFirst() { counters.add(context.networkCounters) }
+        return counters
+    }
+
+    /// The TCP table's counters of `scope` (-1: the sum).
+    private static func tcpCounters(_ scope: Int) -> TCPCounters {
+        if scope >= 0 { return NetworkCore.contexts[scope].tcpCounters }
+        var counters = NetworkCore.contexts[0].tcpCounters
+        for context in NetworkCore.contexts.dropFirst() { counters.add(context.tcpCounters) }
+        return counters
+    }
+
+    /// `value` of `scope`: one context's, or summed over them (-1).
+    private static func scoped(_ scope: Int, _ value: (KernelNetworkContext) -> UInt64) -> UInt64 {
+        if scope >= 0 { return value(NetworkCore.contexts[scope]) }
         var total: UInt64 = 0
         for context in NetworkCore.contexts { total &+= value(context) }
         return total
     }
 
-    private static func renderStack(_ writer: inout PrometheusWriter) {
+    /// One sample with one label, and the `context` label unless `scope` is the sum.
+    private static func sample(_ writer: inout PrometheusWriter, _ name: StaticString, label: StaticString,
+                               _ labelValue: StaticString, scope: Int, value: UInt64) {
+        writer.beginSample(name)
+        writer.label(label, labelValue)
+        if scope >= 0 { writer.label("context", value: decimal(scope)) }
+        writer.endSample(value: value)
+    }
+
+    /// The network's shape: mode, contexts, their CPUs and queue pairs (a constant 1, in labels).
+    private static func renderPlacement(_ writer: inout PrometheusWriter) {
         guard !NetworkCore.contexts.isEmpty else { return }
-        var counters = NetworkCore.contexts[0].networkCounters
-        for context in NetworkCore.contexts.dropFirst() { counters.add(context.networkCounters) }
-        writer.family("swiglet_frames_total", type: .counter, help: "Frames (Ethernet) or packets (other layers) through the network core's stack.")
-        layerSamples(&writer, "swiglet_frames_total", counters, bytes: false)
-        writer.family("swiglet_bytes_total", type: .counter, help: "Bytes through the network core's stack, per layer.")
-        layerSamples(&writer, "swiglet_bytes_total", counters, bytes: true)
-        writer.family("swiglet_drops_total", type: .counter, help: "Frames and packets the stack dropped, by reason.")
-        var raw: UInt8 = 0
-        while let reason = DropReason(rawValue: raw) {
-            writer.sample("swiglet_drops_total", label: "reason", reason.name, value: counters[drop: reason])
-            raw += 1
+        writer.family("swiglet_network_context_info", type: .gauge,
+                      help: "One series per network context: the placement mode, the CPU that runs it (dedicated) or takes its queue's interrupt (symmetric), and its queue pair.")
+        for index in 0..<NetworkCore.contexts.count {
+            writer.beginSample("swiglet_network_context_info")
+            writer.label("context", value: decimal(index))
+            writer.label("mode", NetworkCore.isSymmetric ? "symmetric" : "dedicated")
+            writer.label("cpu", value: decimal(NetworkCore.contextCPU(index)))
+            writer.label("queue_pair", value: decimal(index))
+            writer.endSample(value: UInt64(1))
+        }
+        writer.family("swiglet_network_handoffs_total", type: .counter,
+                      help: "Frames a context received from its NIC queue and handed to the context that serves their port (out), took from other contexts (in), could not hand off because the ring was full (dropped), and ARP packets it shared with every other context (arp).")
+        for scope in scopes {
+            let counters = handOffCounters(scope)
+            sample(&writer, "swiglet_network_handoffs_total", label: "event", "out", scope: scope, value: counters.handedOut)
+            sample(&writer, "swiglet_network_handoffs_total", label: "event", "in", scope: scope, value: counters.handedIn)
+            sample(&writer, "swiglet_network_handoffs_total", label: "event", "dropped", scope: scope, value: counters.dropped)
+            sample(&writer, "swiglet_network_handoffs_total", label: "event", "arp", scope: scope, value: counters.arpShared)
         }
     }
 
-    private static func layerSamples(_ writer: inout PrometheusWriter, _ name: StaticString, _ counters: NetworkCounters, bytes: Bool) {
+    private static func handOffCounters(_ scope: Int) -> HandOffCounters {
+        if scope >= 0 { return NetworkCore.contexts[scope].handOffCounters }
+        var counters = HandOffCounters()
+        for context in NetworkCore.contexts { counters.add(context.handOffCounters) }
+        return counters
+    }
+
+    private static func renderStack(_ writer: inout PrometheusWriter) {
+        guard !NetworkCore.contexts.isEmpty else { return }
+        writer.family("swiglet_frames_total", type: .counter, help: "Frames (Ethernet) or packets (other layers) through the network contexts' stacks.")
+        for scope in scopes { layerSamples(&writer, "swiglet_frames_total", networkCounters(scope), bytes: false, scope: scope) }
+        writer.family("swiglet_bytes_total", type: .counter, help: "Bytes through the network contexts' stacks, per layer.")
+        for scope in scopes { layerSamples(&writer, "swiglet_bytes_total", networkCounters(scope), bytes: true, scope: scope) }
+        writer.family("swiglet_drops_total", type: .counter, help: "Frames and packets the stack dropped, by reason.")
+        for scope in scopes {
+            let counters = networkCounters(scope)
+            var raw: UInt8 = 0
+            while let reason = DropReason(rawValue: raw) {
+                sample(&writer, "swiglet_drops_total", label: "reason", reason.name, scope: scope, value: counters[drop: reason])
+                raw += 1
+            }
+        }
+    }
+
+    private static func layerSamples(_ writer: inout PrometheusWriter, _ name: StaticString, _ counters: NetworkCounters,
+                                     bytes: Bool, scope: Int) {
         func pair(_ layer: StaticString, _ counts: LayerCounters) {
             for inbound in [true, false] {
                 writer.beginSample(name)
                 writer.label("layer", layer)
                 writer.label("direction", inbound ? "in" : "out")
+                if scope >= 0 { writer.label("context", value: decimal(scope)) }
                 writer.endSample(value: bytes ? (inbound ? counts.bytesIn : counts.bytesOut)
                                               : (inbound ? counts.framesIn : counts.framesOut))
             }
@@ -80,51 +150,75 @@ enum MetricsEndpoint {
 
     private static func renderTCP(_ writer: inout PrometheusWriter) {
         guard !NetworkCore.contexts.isEmpty else { return }
-        var counters = NetworkCore.contexts[0].tcpCounters
-        for context in NetworkCore.contexts.dropFirst() { counters.add(context.tcpCounters) }
-        writer.family("swiglet_tcp_segments_total", type: .counter, help: "TCP segments taken and sent by the connection table.")
-        writer.sample("swiglet_tcp_segments_total", label: "direction", "in", value: counters.segmentsReceived)
-        writer.sample("swiglet_tcp_segments_total", label: "direction", "out", value: counters.segmentsSent)
-        writer.family("swiglet_tcp_drops_total", type: .counter, help: "TCP segments dropped by the connection table, by reason.")
+        writer.family("swiglet_tcp_segments_total", type: .counter, help: "TCP segments taken and sent by the connection tables.")
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_segments_total", label: "direction", "in", scope: scope, value: counters.segmentsReceived)
+            sample(&writer, "swiglet_tcp_segments_total", label: "direction", "out", scope: scope, value: counters.segmentsSent)
+        }
+        writer.family("swiglet_tcp_drops_total", type: .counter, help: "TCP segments dropped by the connection tables, by reason.")
         let reasons: [(StaticString, TCPDropReason)] = [
             ("malformed", .malformed), ("badChecksum", .badChecksum), ("notForUs", .notForUs),
             ("invalidSource", .invalidSource), ("noListener", .noListener),
             ("resetWithoutConnection", .resetWithoutConnection), ("notSynchronize", .notSynchronize),
             ("tableFull", .tableFull), ("backlogFull", .backlogFull), ("cookieRejected", .cookieRejected)]
-        for (name, reason) in reasons {
-            writer.sample("swiglet_tcp_drops_total", label: "reason", name, value: counters.drops[reason])
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            for (name, reason) in reasons {
+                sample(&writer, "swiglet_tcp_drops_total", label: "reason", name, scope: scope, value: counters.drops[reason])
+            }
         }
-        writer.family("swiglet_tcp_connections", type: .gauge, help: "TCP connections in the table, by state.")
+        writer.family("swiglet_tcp_connections", type: .gauge, help: "TCP connections in the tables, by state.")
         let states: [(StaticString, TCPState)] = [
             ("SYN-SENT", .synchronizeSent), ("SYN-RECEIVED", .synchronizeReceived), ("ESTABLISHED", .established),
             ("FIN-WAIT-1", .finishWait1), ("FIN-WAIT-2", .finishWait2), ("CLOSE-WAIT", .closeWait),
             ("CLOSING", .closing), ("LAST-ACK", .lastAcknowledgment), ("TIME-WAIT", .timeWait), ("CLOSED", .closed)]
-        for (name, state) in states {
-            writer.sample("swiglet_tcp_connections", label: "state", name, value: sum { UInt64($0.tcpConnectionCounts()[state]) })
+        for scope in scopes {
+            for (name, state) in states {
+                sample(&writer, "swiglet_tcp_connections", label: "state", name, scope: scope,
+                       value: scoped(scope) { UInt64($0.tcpConnectionCounts()[state]) })
+            }
         }
         writer.family("swiglet_tcp_retransmissions_total", type: .counter, help: "Segments sent again, by trigger.")
-        writer.sample("swiglet_tcp_retransmissions_total", label: "trigger", "timeout", value: counters.connections.timeoutRetransmissions)
-        writer.sample("swiglet_tcp_retransmissions_total", label: "trigger", "fast", value: counters.connections.fastRetransmissions)
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_retransmissions_total", label: "trigger", "timeout", scope: scope, value: counters.connections.timeoutRetransmissions)
+            sample(&writer, "swiglet_tcp_retransmissions_total", label: "trigger", "fast", scope: scope, value: counters.connections.fastRetransmissions)
+        }
         writer.family("swiglet_tcp_opens_total", type: .counter, help: "Connections opened.")
-        writer.sample("swiglet_tcp_opens_total", label: "kind", "passive", value: counters.passiveOpens)
-        writer.sample("swiglet_tcp_opens_total", label: "kind", "active", value: counters.activeOpens)
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_opens_total", label: "kind", "passive", scope: scope, value: counters.passiveOpens)
+            sample(&writer, "swiglet_tcp_opens_total", label: "kind", "active", scope: scope, value: counters.activeOpens)
+        }
         writer.family("swiglet_tcp_syn_cookies_total", type: .counter, help: "SYN cookies sent (listen backlog full) and accepted.")
-        writer.sample("swiglet_tcp_syn_cookies_total", label: "event", "sent", value: counters.synCookiesSent)
-        writer.sample("swiglet_tcp_syn_cookies_total", label: "event", "accepted", value: counters.synCookiesAccepted)
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_syn_cookies_total", label: "event", "sent", scope: scope, value: counters.synCookiesSent)
+            sample(&writer, "swiglet_tcp_syn_cookies_total", label: "event", "accepted", scope: scope, value: counters.synCookiesAccepted)
+        }
         writer.family("swiglet_tcp_resets_total", type: .counter, help: "RST segments sent and received.")
-        writer.sample("swiglet_tcp_resets_total", label: "direction", "out", value: counters.resetsSent)
-        writer.sample("swiglet_tcp_resets_total", label: "direction", "in", value: counters.resetsReceived)
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_resets_total", label: "direction", "out", scope: scope, value: counters.resetsSent)
+            sample(&writer, "swiglet_tcp_resets_total", label: "direction", "in", scope: scope, value: counters.resetsReceived)
+        }
         writer.family("swiglet_tcp_events_total", type: .counter, help: "Protocol events counted by the connections.")
-        let statistics = counters.connections
-        writer.sample("swiglet_tcp_events_total", label: "event", "duplicate_ack", value: statistics.duplicateAcknowledgments)
-        writer.sample("swiglet_tcp_events_total", label: "event", "out_of_order", value: statistics.outOfOrderSegments)
-        writer.sample("swiglet_tcp_events_total", label: "event", "zero_window_probe", value: statistics.zeroWindowProbes)
-        writer.sample("swiglet_tcp_events_total", label: "event", "challenge_ack", value: statistics.challengeAcknowledgments)
-        writer.sample("swiglet_tcp_events_total", label: "event", "unacceptable_segment", value: statistics.unacceptableSegments)
-        writer.sample("swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", value: counters.timeWaitReclaimed)
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            let statistics = counters.connections
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "duplicate_ack", scope: scope, value: statistics.duplicateAcknowledgments)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "out_of_order", scope: scope, value: statistics.outOfOrderSegments)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "zero_window_probe", scope: scope, value: statistics.zeroWindowProbes)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "challenge_ack", scope: scope, value: statistics.challengeAcknowledgments)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "unacceptable_segment", scope: scope, value: statistics.unacceptableSegments)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", scope: scope, value: counters.timeWaitReclaimed)
+        }
         writer.family("swiglet_metrics_requests_total", type: .counter, help: "Requests this endpoint answered, and connections it refused (all sessions busy).")
-        writer.sample("swiglet_metrics_requests_total", label: "outcome", "served", value: sum { $0.metricsServed })
-        writer.sample("swiglet_metrics_requests_total", label: "outcome", "refused", value: sum { $0.metricsRefused })
+        for scope in scopes {
+            sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "served", scope: scope, value: scoped(scope) { $0.metricsServed })
+            sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "refused", scope: scope, value: scoped(scope) { $0.metricsRefused })
+        }
     }
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {

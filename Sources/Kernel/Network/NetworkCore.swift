@@ -131,6 +131,7 @@ enum NetworkCore {
             (locks + index).initialize(to: Atomic<Bool>(false))
         }
         contextLocks = locks
+        for (index, context) in placement.contexts.enumerated() where index < 8 { cpuOfContext[index] = Int8(context.cpu) }
         for cpu in 0..<min(Kernel.onlineCPUs, maximumCPUs) {
             servingContext[cpu] = Int8(placement.context(servingProgramOn: cpu) ?? -1)
         }
@@ -162,6 +163,10 @@ enum NetworkCore {
     nonisolated(unsafe) private(set) static var queuePairs = 0
     /// The context that serves a program on each CPU (-1: none), from the placement.
     nonisolated(unsafe) private static var servingContext = InlineArray<64, Int8>(repeating: -1)
+
+    /// The CPU that runs context `index` (dedicated) or takes its queue's interrupt (symmetric).
+    nonisolated(unsafe) private static var cpuOfContext = InlineArray<8, Int8>(repeating: -1)
+    static func contextCPU(_ index: Int) -> Int { index >= 0 && index < 8 ? Int(cpuOfContext[index]) : -1 }
 
     /// The context that serves a program on `cpu`, or nil when none may run there.
     static func context(servingCPU cpu: Int) -> Int? {

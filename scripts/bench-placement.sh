@@ -234,7 +234,7 @@ metrics_snapshot() {  # metrics_snapshot FILE
             && grep -q '^swiglet_cpu_network_nanoseconds_total' "$file.all"; then
             end=$(now_ns)
             snapshot_time=$(( (start + end) / 2 ))
-            grep -E '^swiglet_(cpu|tcp|channel)_' "$file.all" >"$file"
+            grep -E '^swiglet_(cpu|tcp|channel|drops)_' "$file.all" >"$file"
             rm -f "$file.all"
             return 0
         fi
@@ -278,7 +278,7 @@ intrusion_rows() {  # intrusion_rows BEFORE AFTER
                 line = cpu " " role[cpu]
                 for (i = 1; i <= n; i++) {
                     k = "swiglet_cpu_" names[i] "_total" SUBSEP cpu
-                    line = line " " (after[k] - before[k])
+                    line = line " " sprintf("%.0f", after[k] - before[k])
                 }
                 print line
             }
@@ -321,7 +321,7 @@ total_points=$(( repeat * ${#modes[@]} * ${#points[@]} ))
 RAW="$RESULTS/raw.csv"
 INTRUSION="$RESULTS/intrusion.csv"
 META="$RESULTS/metadata.txt"
-echo "rep,mode,point,boot,status,errors,error_detail,rate_per_s,p50_us,p99_us,requests,app_program,app_cpu,app_kept_pct,app_network_pct,app_user_pct,app_kernel_pct,app_interrupts_per_s,app_ipis_per_s,app_syscalls_per_s,worst_app_cpu,worst_app_kept_pct,cpu0_network_pct,tcp_table_full,tcp_retransmissions,client_tcp_retransmissions,open_connections_before,elapsed_s,load1,started" >"$RAW"
+echo "rep,mode,point,boot,status,errors,error_detail,rate_per_s,p50_us,p99_us,requests,app_program,app_cpu,app_kept_pct,app_network_pct,app_user_pct,app_kernel_pct,app_interrupts_per_s,app_ipis_per_s,app_syscalls_per_s,worst_app_cpu,worst_app_kept_pct,cpu0_network_pct,tcp_table_full,tcp_retransmissions,transmit_ring_full,client_tcp_retransmissions,open_connections_before,elapsed_s,load1,started" >"$RAW"
 echo "rep,mode,point,cpu,role,elapsed_s,interrupts,ipis,timer_interrupts,system_calls,user_ns,kernel_ns,network_ns,user_pct,kernel_pct,network_pct,kept_pct" >"$INTRUSION"
 {
     echo "# bench-placement metadata"
@@ -381,7 +381,8 @@ record_point() {
     local table_full retrans
     table_full=$(( $(metric "$after" 'swiglet_tcp_drops_total{reason="tableFull"}') - $(metric "$before" 'swiglet_tcp_drops_total{reason="tableFull"}') ))
     retrans=$(( $(metric_sum "$after" 'swiglet_tcp_retransmissions_total{') - $(metric_sum "$before" 'swiglet_tcp_retransmissions_total{') ))
-    echo "$rep,$mode,$point,$boot,$status,$errors,$detail,$rate,$p50,$p99,$requests,$program,$app_cpu,$app,$table_full,$retrans,$client_retrans,$open_before,$(awk -v e="$elapsed" 'BEGIN { printf "%.3f", e / 1e9 }'),$load,$started" >>"$RAW"
+    local ring_full=$(( $(metric "$after" 'swiglet_drops_total{reason="transmitRingFull"}') - $(metric "$before" 'swiglet_drops_total{reason="transmitRingFull"}') ))
+    echo "$rep,$mode,$point,$boot,$status,$errors,$detail,$rate,$p50,$p99,$requests,$program,$app_cpu,$app,$table_full,$retrans,$ring_full,$client_retrans,$open_before,$(awk -v e="$elapsed" 'BEGIN { printf "%.3f", e / 1e9 }'),$load,$started" >>"$RAW"
 }
 record_unmeasured() {  # rep mode point boot status detail: the measured columns stay empty
     local empty; empty=$(head -n 1 "$RAW" | awk -F, '{ for (i = 8; i <= NF - 2; i++) printf "," }')
@@ -531,7 +532,7 @@ values() {  # values POINT MODE COLUMN ONLY_OK
     awk -F, -v p="$1" -v m="$2" -v c="$col" -v ok="$4" 'NR > 1 && $3 == p && $2 == m && $c != "" && (ok == 0 || $5 == "ok") { print $c }' "$RAW"
 }
 failures() { awk -F, -v p="$1" -v m="$2" 'NR > 1 && $3 == p && $2 == m && $5 != "ok" { n++ } END { print n + 0 }' "$RAW"; }
-metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0" "tcp_table_full|0" "client_tcp_retransmissions|0")
+metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0" "tcp_table_full|0" "tcp_retransmissions|0" "transmit_ring_full|0" "client_tcp_retransmissions|0")
 for point in "${points[@]}"; do
     for row in "${metrics_rows[@]}"; do
         IFS='|' read -r metric_name only_ok <<<"$row"

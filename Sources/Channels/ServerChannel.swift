@@ -71,7 +71,12 @@ public struct ServerChannel {
     /// early when the ring is empty, or when the completion ring has no room for a reply (it
     /// never takes a request it might be unable to answer: the request waits in the ring).
     public mutating func serveRequests<Handler: ChannelRequestHandler>(budget: Int, handler: inout Handler) -> Int {
-        guard violation == nil else { return 0 }
+        guard violation == nil else {
+            // Found while delivering (a hostile completion-ring index): counted here, at the
+            // channel's next poll, since delivery paths only stop using the ring.
+            if counters.protocolViolations == 0 { counters.protocolViolations = 1 }
+            return 0
+        }
         var served = 0
         while served < budget {
             guard completions.hasFreeSlot() else {

@@ -77,6 +77,7 @@ extension NetworkContext {
             tcp.pointee.lastPoll = now
             var output = segmentOutput(now: now)
             table.pointee.poll(now: now, output: &output)
+            expireIdleMetricsSessions(now: now)
         }
         return handled
     }
@@ -194,11 +195,13 @@ extension NetworkContext {
 
     func connect(to destination: (address: UInt32, port: UInt16), channel: Int, cookie: UInt64,
                  now: UInt64) -> Result<Void, ChannelError> {
-        guard destination.address != 0 else { return .failure(.noRoute) }
+        let localAddress = stack.pointee.configuration.address
+        // Nothing routes to 0.0.0.0, and the stack does not send to its own address (there is
+        // no loopback): refuse now rather than let the SYN retransmissions run out.
+        guard destination.address != 0, destination.address != localAddress.rawValue else { return .failure(.noRoute) }
         var output = segmentOutput(now: now)
         let mesh = self.mesh
         let context = index
-        let localAddress = stack.pointee.configuration.address
         switch table.pointee.connect(to: TCPEndpoint(address: destination.address, port: destination.port),
                                      owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output,
                                      acceptingPort: { mesh.acceptsSourcePort($0, context: context, localAddress: localAddress,

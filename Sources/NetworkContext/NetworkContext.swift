@@ -203,6 +203,8 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     /// The metrics endpoint's requests answered and connections refused.
     public var metricsServed: UInt64 { metrics.pointee.served }
     public var metricsRefused: UInt64 { metrics.pointee.refused }
+    /// Metrics sessions closed for doing nothing for `MetricsSessions.idleTimeout`.
+    public var metricsExpired: UInt64 { metrics.pointee.expired }
     /// The NIC's transmit half (driver counters).
     public var transmitter: Sender { sender.pointee }
     /// The NIC's receive half (driver counters).

@@ -214,10 +214,11 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_events_total", label: "event", "unacceptable_segment", scope: scope, value: statistics.unacceptableSegments)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", scope: scope, value: counters.timeWaitReclaimed)
         }
-        writer.family("swiglet_metrics_requests_total", type: .counter, help: "Requests this endpoint answered, and connections it refused (all sessions busy).")
+        writer.family("swiglet_metrics_requests_total", type: .counter, help: "Requests this endpoint answered, connections it refused (all sessions busy), and sessions it closed after 30 s idle.")
         for scope in scopes {
             sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "served", scope: scope, value: scoped(scope) { $0.metricsServed })
             sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "refused", scope: scope, value: scoped(scope) { $0.metricsRefused })
+            sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "expired", scope: scope, value: scoped(scope) { $0.metricsExpired })
         }
     }
 

@@ -88,6 +88,19 @@ final class ContextFixture {
         return program
     }
 
+    /// A program on `cpu` with a UDP socket bound to `port`, its receive buffers posted.
+    func boundSocket(port: UInt16, cpu: Int = 3, file: StaticString = #filePath,
+                     line: UInt = #line) -> (ProgramChannel, UDPSocket) {
+        let program = addProgram(cpu: cpu)
+        var socket = program.makeUDPSocket()
+        var wait = waitByPassing()
+        XCTAssertNil(socket.bind(port: port, waitingWith: &wait).failure, file: file, line: line)
+        // The bind's answer made the library post its receive buffers; serve those requests,
+        // or the first datagram would find none posted.
+        pass()
+        return (program, socket)
+    }
+
     /// Moves the fake clock forward.
     func advance(by nanoseconds: UInt64) { now += nanoseconds }
 

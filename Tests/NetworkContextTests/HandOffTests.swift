@@ -22,11 +22,7 @@ final class HandOffTests: XCTestCase {
 
     func testDatagramForAPortBoundInTheOtherContextIsHandedThereAndReachesTheProgram() {
         let (first, second) = twoContexts()
-        let program = second.addProgram(cpu: 3)
-        var socket = program.makeUDPSocket()
-        var wait = second.waitByPassing()
-        XCTAssertNil(socket.bind(port: 5000, waitingWith: &wait).failure)
-        second.pass()
+        var (_, socket) = second.boundSocket(port: 5000)
 
         let mark = first.mark
         first.receive(udpFrame(from: 40001, to: 5000, payload: Array("across".utf8)))
@@ -47,13 +43,7 @@ final class HandOffTests: XCTestCase {
 
     func testAPortBoundInBothContextsIsServedWhereItArrives() {
         let (first, second) = twoContexts()
-        for fixture in [first, second] {
-            let program = fixture.addProgram(cpu: 2)
-            var socket = program.makeUDPSocket()
-            var wait = fixture.waitByPassing()
-            XCTAssertNil(socket.bind(port: 6000, waitingWith: &wait).failure)
-            fixture.pass()
-        }
+        for fixture in [first, second] { _ = fixture.boundSocket(port: 6000, cpu: 2) }
         first.receive(udpFrame(from: 40001, to: 6000, payload: [1]))
         second.receive(udpFrame(from: 40002, to: 6000, payload: [2]))
         XCTAssertEqual(first.context.handOffCounters.handedOut, 0)
@@ -167,11 +157,7 @@ final class HandOffTests: XCTestCase {
 
     func testAFullRingDropsAndCountsInsteadOfBlocking() {
         let (first, second) = twoContexts()
-        let program = second.addProgram(cpu: 3)
-        var socket = program.makeUDPSocket()
-        var wait = second.waitByPassing()
-        XCTAssertNil(socket.bind(port: 5000, waitingWith: &wait).failure)
-        second.pass()
+        _ = second.boundSocket(port: 5000)
         // More than a ring holds, while the second context does not run.
         let total = FrameHandOffRing.slotCount + 10
         for round in 0..<2 {
@@ -189,10 +175,7 @@ final class HandOffTests: XCTestCase {
 
     func testAnEndedProgramsPortsLeaveTheDirectory() {
         let (first, second) = twoContexts()
-        let program = second.addProgram(cpu: 3)
-        var socket = program.makeUDPSocket()
-        var wait = second.waitByPassing()
-        XCTAssertNil(socket.bind(port: 5000, waitingWith: &wait).failure)
+        let (program, _) = second.boundSocket(port: 5000)
         let server = second.addProgram(cpu: 4)
         var streams = server.makeStreams()
         var serverWait = second.waitByPassing()

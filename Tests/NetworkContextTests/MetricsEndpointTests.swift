@@ -147,21 +147,8 @@ extension MetricsEndpointTests {
         fixture.record.metricsText = text
         guard var peer = fixture.peerConnects(to: ContextFixture.metricsPort) else { return }
         let start = peer.receiveNext
-        var received: [UInt8] = []
-        var mark = fixture.mark
-        fixture.receive(peer.data(Array("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
-        // The peer acknowledges everything it receives, until nothing more comes.
-        for _ in 0..<50 {
-            let segments = fixture.sentSegments(since: mark)
-            mark = fixture.mark
-            for segment in segments where !segment.payload.isEmpty && segment.sequence == peer.receiveNext {
-                received += segment.payload
-                peer.receiveNext &+= UInt32(segment.payload.count)
-            }
-            if segments.contains(where: { $0.flags.contains(.fin) }) { break }
-            fixture.advance(by: 1_000_000)
-            fixture.receive(peer.segment(.ack))
-        }
+        let received = fixture.receiveAcknowledging(&peer, after: peer.data(
+            Array("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
         XCTAssertEqual(peer.receiveNext &- start, UInt32(received.count))
         guard let (head, body) = split(received) else { return XCTFail("no head") }
         XCTAssertTrue(head.contains("Content-Length: \(text.utf8.count)"), head)
@@ -205,23 +192,33 @@ extension MetricsEndpointTests {
         let text = String(repeating: "swiglet_metric_line 1234567890\n", count: 300)   // 9,300 bytes
         fixture.record.metricsText = text
         guard var peer = fixture.peerConnects(to: ContextFixture.metricsPort) else { return }
-        var received: [UInt8] = []
-        var mark = fixture.mark
         let request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
-        fixture.receive(peer.data(Array((request + request).utf8)))
-        for _ in 0..<50 {
-            let segments = fixture.sentSegments(since: mark)
-            mark = fixture.mark
-            for segment in segments where !segment.payload.isEmpty && segment.sequence == peer.receiveNext {
-                received += segment.payload
-                peer.receiveNext &+= UInt32(segment.payload.count)
-            }
-            fixture.advance(by: 1_000_000)
-            fixture.receive(peer.segment(.ack))
-        }
+        let received = fixture.receiveAcknowledging(&peer, after: peer.data(Array((request + request).utf8)))
         let answer = String(decoding: received, as: UTF8.self)
         XCTAssertEqual(answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count, 3, "two answers")
         XCTAssertEqual(answer.components(separatedBy: text).count, 3, "both bodies whole")
         XCTAssertEqual(fixture.context.metricsServed, 2)
+    }
+}
+
+extension ContextFixture {
+    /// Feeds `segment` from the peer, then plays a peer that acknowledges every in-order byte
+    /// we send, a millisecond apart, until our FIN or 50 rounds; returns the bytes in order.
+    func receiveAcknowledging(_ peer: inout PeerConnection, after segment: [UInt8]) -> [UInt8] {
+        var received: [UInt8] = []
+        var mark = self.mark
+        receive(segment)
+        for _ in 0..<50 {
+            let segments = sentSegments(since: mark)
+            mark = self.mark
+            for segment in segments where !segment.payload.isEmpty && segment.sequence == peer.receiveNext {
+                received += segment.payload
+                peer.receiveNext &+= UInt32(segment.payload.count)
+            }
+            if segments.contains(where: { $0.flags.contains(.fin) }) { break }
+            advance(by: 1_000_000)
+            receive(peer.segment(.ack))
+        }
+        return received
     }
 }

@@ -7,23 +7,10 @@ import SwigletLibrary
 import XCTest
 
 final class UDPTests: XCTestCase {
-    /// A program on CPU 3 with a socket bound to `port`, its receive buffers posted.
-    private func boundSocket(_ fixture: ContextFixture, port: UInt16, cpu: Int = 3,
-                             file: StaticString = #filePath, line: UInt = #line) -> (ProgramChannel, UDPSocket) {
-        let program = fixture.addProgram(cpu: cpu)
-        var socket = program.makeUDPSocket()
-        var wait = fixture.waitByPassing()
-        XCTAssertNil(socket.bind(port: port, waitingWith: &wait).failure, file: file, line: line)
-        // The bind's answer made the library post its receive buffers; serve those requests,
-        // or the first datagram would find none posted.
-        fixture.pass()
-        return (program, socket)
-    }
-
     func testDatagramReachesTheProgramByteForByteAndRingsItsDoorbellOncePerPass() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        var (program, socket) = boundSocket(fixture, port: 5000)
+        var (program, socket) = fixture.boundSocket(port: 5000)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).bound, 1)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).receiveBuffersPosted, 8)
 
@@ -65,7 +52,7 @@ final class UDPTests: XCTestCase {
     func testProgramSendProducesACorrectUDPFrame() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        var (program, socket) = boundSocket(fixture, port: 5001)
+        var (program, socket) = fixture.boundSocket(port: 5001)
         let payload = Array("hello from the program".utf8)
         XCTAssertNil(payload.withUnsafeBytes { socket.send(to: SocketAddress(10, 0, 2, 2, port: 7777), bytes: $0) }.failure)
         let mark = fixture.mark
@@ -93,7 +80,7 @@ final class UDPTests: XCTestCase {
     func testSendWithAFullTransmitRingIsRefusedAsThrottled() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        var (program, socket) = boundSocket(fixture, port: 5002)
+        var (program, socket) = fixture.boundSocket(port: 5002)
         fixture.queue.transmitFull = true
         XCTAssertNil(([1, 2, 3] as [UInt8]).withUnsafeBytes { socket.send(to: SocketAddress(10, 0, 2, 2, port: 9), bytes: $0) }.failure)
         fixture.pass()
@@ -107,7 +94,7 @@ final class UDPTests: XCTestCase {
     func testDatagramToAnUnboundPortIsCountedAsNoListener() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        let (program, _) = boundSocket(fixture, port: 5003)
+        let (program, _) = fixture.boundSocket(port: 5003)
         let mark = fixture.mark
         fixture.receive(udpFrame(from: 40000, to: 5004, payload: [1, 2, 3]))
         XCTAssertEqual(fixture.context.networkCounters[drop: .noListener], 1)
@@ -126,7 +113,7 @@ final class UDPTests: XCTestCase {
     func testMalformedFramesAreDroppedWithTheirReason() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        let (program, _) = boundSocket(fixture, port: 5005)
+        let (program, _) = fixture.boundSocket(port: 5005)
         var corrupted = udpFrame(from: 40000, to: 5005, payload: Array("payload".utf8))
         corrupted[corrupted.count - 1] ^= 0xFF   // the UDP checksum no longer matches
         let truncated = Array(udpFrame(from: 40000, to: 5005, payload: [1, 2, 3])[0..<20])
@@ -179,7 +166,7 @@ extension UDPTests {
     func testEmptyDatagramIsDelivered() {
         let fixture = ContextFixture()
         fixture.learnPeer()
-        var (program, socket) = boundSocket(fixture, port: 5006)
+        var (program, socket) = fixture.boundSocket(port: 5006)
         fixture.receive(udpFrame(from: 40000, to: 5006, payload: []))
         XCTAssertEqual(fixture.context.channelCounters(program.channel).received, 1)
         guard case .success(let datagram) = socket.receiveBuffer() else { return XCTFail("nothing received") }

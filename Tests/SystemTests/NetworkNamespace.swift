@@ -36,19 +36,11 @@ struct NetworkNamespace {
     /// Deletes the namespace (and with it the tap device).
     func delete() { _ = try? Self.run(ip, ["netns", "del", name]) }
 
-    /// Runs a command; throws with its output when it fails.
+    /// Runs a command (`runTool`); throws with its output when it fails.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, output) = try runTool(executable, arguments)
+        guard status == 0 else {
             throw MachineError(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
         }
         return output

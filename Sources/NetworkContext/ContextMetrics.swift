@@ -3,13 +3,15 @@ import HTTP
 import RawBytes
 import TCP
 
-/// `/metrics` (or `/`) rendered fresh by the host for every request.
+/// `/metrics` rendered fresh by the host for every request, and `/`, the live meter page
+/// that reads it (`MeterPage`).
 struct HostMetricsSource<Host: NetworkContextHost>: HTTPContentSource {
     let host: Host
     let text: UnsafeMutableRawBufferPointer
 
     mutating func content(for path: ByteReader) -> HTTPContentLookup {
-        guard path.equals("/metrics") || path.equals("/") else { return .notFound }
+        if path.equals("/") || path.equals("/index.html") { return .found(body: MeterPage.bytes, type: .html) }
+        guard path.equals("/metrics") else { return .notFound }
         guard let length = host.renderMetrics(into: text) else { return .failed }
         return .found(body: UnsafeRawBufferPointer(rebasing: text[..<length]), type: .prometheusText)
     }

@@ -222,3 +222,20 @@ extension ContextFixture {
         return received
     }
 }
+
+extension MetricsEndpointTests {
+    /// `/` is the live meter page: HTML that fetches `/metrics` itself, with no external assets.
+    func testRootIsTheLiveMeterPage() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        guard var peer = fixture.peerConnects(to: ContextFixture.metricsPort) else { return }
+        let received = fixture.receiveAcknowledging(&peer, after: peer.data(
+            Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
+        let text = String(decoding: received, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        XCTAssertTrue(text.contains("Content-Type: text/html"), text)
+        XCTAssertTrue(text.contains("fetch(\"/metrics\""), "the page reads the metrics itself")
+        XCTAssertFalse(text.contains("src=\"http"), "no external assets")
+        XCTAssertEqual(fixture.record.metricsRenders, 0, "serving the page renders no metrics")
+    }
+}

@@ -60,6 +60,11 @@ struct CPUBlock: ~Copyable {
     /// Written by this CPU only; relaxed, like the counters above. Last, so that the fields
     /// the assembly reaches keep their offsets.
     let networkNanoseconds: Atomic<UInt64>
+    /// Time this CPU's program spent asleep in `wait` (halted until a doorbell or its timer),
+    /// less any network work done in interrupts meanwhile: kernel time that is not work, so that
+    /// the time left to the application can be told from the kernel's share. Written by this
+    /// CPU only; relaxed, like the counters above.
+    let idleNanoseconds: Atomic<UInt64>
 }
 
 /// The set of CPUs and the current one.

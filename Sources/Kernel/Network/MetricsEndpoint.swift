@@ -231,7 +231,8 @@ enum MetricsEndpoint {
             ("swiglet_cpu_system_calls_total", "System calls made on each CPU."),
             ("swiglet_cpu_user_nanoseconds_total", "Time spent in ring 3 per CPU."),
             ("swiglet_cpu_kernel_nanoseconds_total", "Time in the kernel while a program ran, per CPU."),
-            ("swiglet_cpu_network_nanoseconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode).")]
+            ("swiglet_cpu_network_nanoseconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode)."),
+            ("swiglet_cpu_idle_nanoseconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
             for index in 0..<Kernel.onlineCPUs {
@@ -245,7 +246,8 @@ enum MetricsEndpoint {
                 case 4: block.pointee.systemCallCount.load(ordering: .relaxed)
                 case 5: block.pointee.userNanoseconds.load(ordering: .relaxed)
                 case 6: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
-                default: block.pointee.networkNanoseconds.load(ordering: .relaxed)
+                case 7: block.pointee.networkNanoseconds.load(ordering: .relaxed)
+                default: block.pointee.idleNanoseconds.load(ordering: .relaxed)
                 }
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))

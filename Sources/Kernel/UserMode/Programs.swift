@@ -255,7 +255,13 @@ enum Programs {
             var sleep = deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1
             if NetworkCore.isSymmetric { sleep = min(sleep, NetworkCore.symmetricTickNanoseconds) }
             LocalAPIC.armOneShot(nanoseconds: sleep)
+            // Relaxed loads and adds: this CPU's own statistics (see `CPUBlock`).
+            let networkBefore = block.pointee.networkNanoseconds.load(ordering: .relaxed)
+            let halted = MonotonicClock.nanosecondsSinceBoot
             interrupts_enable_and_halt()
+            let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
+            let networkWork = block.pointee.networkNanoseconds.load(ordering: .relaxed) &- networkBefore
+            block.pointee.idleNanoseconds.wrappingAdd(asleep &- min(asleep, networkWork), ordering: .relaxed)
         }
         return 1
     }

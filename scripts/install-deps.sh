@@ -16,6 +16,10 @@ declare -A needed=(
     # For the TCP benchmark (scripts/bench-tcp.sh) and HTTP tests: load generator and client.
     [wrk]=wrk
     [curl]=curl
+    # For the metrics tests: Prometheus' own checker of the exposition format.
+    [promtool]=prometheus
+    # For the live meter page's test: a headless browser.
+    [chromium]=chromium
 )
 packages=()
 for command in "${!needed[@]}"; do

@@ -116,6 +116,21 @@ public struct PrometheusWriter {
         writer.append(byte: .lineFeed)
     }
 
+    /// Closes the open sample with a duration counted in nanoseconds, written in seconds (the
+    /// base unit Prometheus asks for) with all nine decimals: `1500000000` → `1.500000000`.
+    public mutating func endSample(nanosecondsAsSeconds nanoseconds: UInt64) {
+        guard closeLabels() else { return }
+        writer.append(decimal: nanoseconds / 1_000_000_000)
+        writer.append(byte: UInt8(ascii: "."))
+        let fraction = nanoseconds % 1_000_000_000
+        var scale: UInt64 = 100_000_000
+        while scale > 0 {   // leading zeros of the fraction
+            writer.append(byte: UInt8(ascii: "0") + UInt8(fraction / scale % 10))
+            scale /= 10
+        }
+        writer.append(byte: .lineFeed)
+    }
+
     /// Closes the open sample with a signed value (a gauge).
     public mutating func endSample(value: Int64) {
         guard closeLabels() else { return }

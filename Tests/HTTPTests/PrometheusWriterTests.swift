@@ -42,6 +42,21 @@ final class PrometheusWriterTests: XCTestCase {
         XCTAssertEqual(try render(capacity: 4096).get(), expected)
     }
 
+    func testNanosecondsAreWrittenAsSecondsWithAllNineDecimals() throws {
+        var storage = [UInt8](repeating: 0, count: 256)
+        let text = try storage.withUnsafeMutableBytes { buffer -> String in
+            var writer = PrometheusWriter(buffer)
+            writer.family("t_seconds_total", type: .counter, help: "Time.")
+            for value: UInt64 in [0, 7, 1_500_000_000, 12_000_000_001] {
+                writer.beginSample("t_seconds_total")
+                writer.endSample(nanosecondsAsSeconds: value)
+            }
+            return String(decoding: try writer.finish().get(), as: UTF8.self)
+        }
+        XCTAssertTrue(text.hasSuffix("t_seconds_total 0.000000000\nt_seconds_total 0.000000007\n"
+            + "t_seconds_total 1.500000000\nt_seconds_total 12.000000001\n"), text)
+    }
+
     func testOverflowAtEverySizeBelowTheText() {
         let length = expected.utf8.count
         XCTAssertEqual(try render(capacity: length).get(), expected)

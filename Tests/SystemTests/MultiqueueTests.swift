@@ -128,7 +128,7 @@ final class MultiqueueTests: XCTestCase {
             XCTAssertEqual(failures, [], running.console)
             let metrics = try metrics(space)
             XCTAssertEqual(metrics.values("swiglet_network_context_info").count, 2, metrics.text)
-            XCTAssertGreaterThan(metrics["swiglet_cpu_network_nanoseconds_total{cpu=\"1\",role=\"program\"}"] ?? 0, 0,
+            XCTAssertGreaterThan(metrics["swiglet_cpu_network_seconds_total{cpu=\"1\",role=\"program\"}"] ?? 0, 0,
                                  "the program's CPU ran its context in the kernel\n\(metrics.text)")
         }
     }

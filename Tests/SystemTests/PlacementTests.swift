@@ -34,8 +34,8 @@ final class PlacementTests: XCTestCase {
             let (_, after) = try Metrics.fetch(host: forwards.host, port: forwards.metrics)
             let cpu1 = ["cpu=\"1\""]
             result.interrupts = after.sum("swiglet_cpu_interrupts_total", matching: cpu1) - before.sum("swiglet_cpu_interrupts_total", matching: cpu1)
-            result.networkNanoseconds = after.sum("swiglet_cpu_network_nanoseconds_total", matching: cpu1)
-                - before.sum("swiglet_cpu_network_nanoseconds_total", matching: cpu1)
+            result.networkNanoseconds = after.sum("swiglet_cpu_network_seconds_total", matching: cpu1)
+                - before.sum("swiglet_cpu_network_seconds_total", matching: cpu1)
             result.problems = problems
         }
         return result

@@ -24,7 +24,7 @@ import TCP
 ///   fast), opens, SYN cookies, resets, and connection events (duplicate ACKs, out-of-order
 ///   segments, zero-window probes, challenge ACKs);
 /// - `swiglet_cpu_*` {cpu, role}: the intrusion meter — interrupts, exceptions, IPIs, timer
-///   interrupts, system calls, user and kernel time — per online CPU;
+///   interrupts, system calls, and user, kernel, network and idle time in seconds — per online CPU;
 /// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel.
 enum MetricsEndpoint {
     nonisolated(unsafe) private static var number = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
@@ -229,10 +229,10 @@ enum MetricsEndpoint {
             ("swiglet_cpu_ipis_total", "Inter-processor interrupts taken per CPU (doorbells, stop requests)."),
             ("swiglet_cpu_timer_interrupts_total", "Local APIC timer interrupts taken per CPU."),
             ("swiglet_cpu_system_calls_total", "System calls made on each CPU."),
-            ("swiglet_cpu_user_nanoseconds_total", "Time spent in ring 3 per CPU."),
-            ("swiglet_cpu_kernel_nanoseconds_total", "Time in the kernel while a program ran, per CPU."),
-            ("swiglet_cpu_network_nanoseconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode)."),
-            ("swiglet_cpu_idle_nanoseconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).")]
+            ("swiglet_cpu_user_seconds_total", "Time spent in ring 3 per CPU."),
+            ("swiglet_cpu_kernel_seconds_total", "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."),
+            ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode)."),
+            ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
             for index in 0..<Kernel.onlineCPUs {
@@ -253,7 +253,8 @@ enum MetricsEndpoint {
                 writer.label("cpu", value: decimal(index))
                 writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
                                      : Programs.name(onCPU: index) != nil ? "program" : "idle")
-                writer.endSample(value: value)
+                // Times are kept in nanoseconds and shown in seconds, Prometheus' base unit.
+                if which >= 5 { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
             }
         }
     }

@@ -89,5 +89,9 @@ let package = Package(
         // the echo server that runs in the Linux guest it compares against.
         .executableTarget(name: "swiglet-bench", path: "Sources/Benchmark"),
         .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/LinuxEchoServer"),
+        // Issue 10: experiment files, plans, records, statistics and CSV for swiglet-lab (host only;
+        // it reads Swiglet boot options with the kernel's own parser to refuse typos).
+        .target(name: "ExperimentKit", dependencies: ["BootConfiguration"]),
+        .testTarget(name: "ExperimentKitTests", dependencies: ["ExperimentKit"]),
     ]
 )

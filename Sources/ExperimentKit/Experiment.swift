@@ -1,0 +1,277 @@
+/// An experiment as its `.exp` file describes it: the machine, the systems measured and the loads.
+
+/// One experiment file, parsed and checked (see `ExperimentParser` for the format). Every
+/// sweep is a list; nothing here is expanded yet (that is `ExperimentPlan`'s job).
+public struct Experiment: Equatable, Sendable {
+    /// The file's base name without `.exp` (`intrusion` for `experiments/intrusion.exp`); it
+    /// names the results directory and appears in every record.
+    public var name: String
+    /// What the experiment is for, one line.
+    public var description: String
+    /// How often every (point, target) is measured.
+    public var repetitions: Int
+    /// The fraction of failed requests above which a run counts as failed (0.01 = 1%).
+    public var errorThreshold: Double
+    /// The target every other target's medians are divided by, if any.
+    public var baseline: String?
+    /// How runs share guests: see `BootSharing`.
+    public var boots: BootSharing
+    /// The virtual machine, the same for every target.
+    public var machine: MachineSettings
+    /// The systems measured, in file order.
+    public var targets: [Target]
+    /// The loads applied to each of them, in file order.
+    public var loads: [Load]
+    /// The file's text, verbatim, for metadata.json (so a result says exactly what was asked).
+    public var sourceText: String
+
+    public init(name: String, description: String = "", repetitions: Int = 5, errorThreshold: Double = 0.01,
+                baseline: String? = nil, boots: BootSharing = .shared, machine: MachineSettings = MachineSettings(),
+                targets: [Target], loads: [Load], sourceText: String = "") {
+        self.name = name
+        self.description = description
+        self.repetitions = repetitions
+        self.errorThreshold = errorThreshold
+        self.baseline = baseline
+        self.boots = boots
+        self.machine = machine
+        self.targets = targets
+        self.loads = loads
+        self.sourceText = sourceText
+    }
+
+    /// The target called `name`.
+    public func target(named name: String) -> Target? { targets.first { $0.name == name } }
+
+    /// The load called `name`.
+    public func load(named name: String) -> Load? { loads.first { $0.name == name } }
+}
+
+/// Whether a guest serves several runs or one.
+public enum BootSharing: String, Equatable, Sendable, CaseIterable {
+    /// One boot per (repetition, cpus, target, boot options): the guest serves every point that
+    /// needs the same boot, one after another. Booting under TCG takes seconds to minutes, so
+    /// this is the default; a point can then see state a previous point left (open connections,
+    /// a full table), which is why points run in file order, the same in every boot.
+    case shared
+    /// A fresh guest for every run: slower, but no run sees another's leftovers.
+    case perRun = "per-run"
+}
+
+/// The QEMU machine every target boots in.
+public struct MachineSettings: Equatable, Sendable {
+    /// Virtual CPU counts, a sweep (`cpus = 2, 4`).
+    public var cpus: [Int]
+    /// Guest memory in QEMU's `-m` syntax (`256M`).
+    public var memory: String
+    /// How the guest's NIC reaches the load generator.
+    public var nic: NICKind
+    /// NIC queue pairs (more than 1 needs a multiqueue tap).
+    public var queues: Int
+    /// Instruction counting (`-icount`): off, or a shift that makes guest time deterministic.
+    public var icount: InstructionCounting
+    /// Extra QEMU arguments for every target, split on spaces as a shell would without quotes.
+    public var qemuOptions: [String]
+
+    public init(cpus: [Int] = [2], memory: String = "256M", nic: NICKind = .tap, queues: Int = 1,
+                icount: InstructionCounting = .off, qemuOptions: [String] = []) {
+        self.cpus = cpus
+        self.memory = memory
+        self.nic = nic
+        self.queues = queues
+        self.icount = icount
+        self.qemuOptions = qemuOptions
+    }
+}
+
+/// The guest NIC's backend.
+public enum NICKind: String, Equatable, Sendable, CaseIterable {
+    /// A tap device in a network namespace: the only backend fit for numbers.
+    case tap
+    /// QEMU's user-mode networking with host forwards: no root needed, but it accepts one pending
+    /// connection at a time and adds latency spikes (README, Benchmark), so only for trials.
+    case user
+}
+
+/// QEMU's `-icount`: guest time from counted instructions instead of the host clock.
+public enum InstructionCounting: Equatable, Sendable {
+    /// Guest time follows the host clock (the default).
+    case off
+    /// `-icount shift=auto`: QEMU adjusts the shift to keep guest time near host time.
+    case auto
+    /// `-icount shift=N`: one instruction takes 2^N ns of guest time (QEMU accepts 0...10).
+    case shift(Int)
+
+    /// As the file and QEMU write it: `off`, `auto` or the shift.
+    public var text: String {
+        switch self {
+        case .off: "off"
+        case .auto: "auto"
+        case .shift(let shift): String(shift)
+        }
+    }
+}
+
+/// A system under test.
+public struct Target: Equatable, Sendable {
+    /// The name used in records, run keys and tables (`dedicated`, `linux`).
+    public var name: String
+    /// Which image boots.
+    public var kind: TargetKind
+    /// Swiglet boot options (`net-mode=symmetric app-wait=spin`); empty for Linux.
+    public var bootOptions: String
+    /// Extra QEMU arguments for this target only, after the machine's.
+    public var qemuOptions: [String]
+
+    public init(name: String, kind: TargetKind, bootOptions: String = "", qemuOptions: [String] = []) {
+        self.name = name
+        self.kind = kind
+        self.bootOptions = bootOptions
+        self.qemuOptions = qemuOptions
+    }
+}
+
+/// The image a target boots.
+public enum TargetKind: String, Equatable, Sendable, CaseIterable {
+    /// images/swiglet.iso with the target's boot options.
+    case swiglet
+    /// The Linux guest (scripts/build-linux-guest.sh) running linux-echo-server.
+    case linux
+}
+
+/// One load applied to every target: its kind, its sweeps and how it is checked.
+public struct Load: Equatable, Sendable {
+    /// The name used in records, run keys and tables (`keepalive`).
+    public var name: String
+    /// What the load generator does.
+    public var kind: LoadKind
+    /// Every parameter the kind takes, with the values swept (one value when not swept). The
+    /// kind's defaults fill the ones the file does not give.
+    public var sweeps: [LoadParameter: [Int]]
+    /// Seconds measured per run.
+    public var duration: Double
+    /// Seconds of load before the measurement starts, not counted.
+    public var warmup: Double
+    /// The destination port (the kind's default when the file gives none).
+    public var port: Int
+    /// HTTP only: the path requested.
+    public var path: String
+    /// HTTP only: the status every answer must have.
+    public var expectedStatus: Int
+    /// HTTP only: the body length every answer must have.
+    public var expectedLength: ExpectedLength
+    /// What to record beside the load's own counts.
+    public var measurements: Set<Measurement>
+    /// Boot options added to every Swiglet target's for this load (`run=udp-echo@1`: with 2 CPUs
+    /// the one application CPU runs `http` by default). Linux targets have none.
+    public var swigletBootOptions: String
+
+    public init(name: String, kind: LoadKind, sweeps: [LoadParameter: [Int]] = [:], duration: Double = 10,
+                warmup: Double = 2, port: Int? = nil, path: String = "/", expectedStatus: Int = 200,
+                expectedLength: ExpectedLength = .any, measurements: Set<Measurement> = Measurement.defaults,
+                swigletBootOptions: String = "") {
+        self.name = name
+        self.kind = kind
+        var filled = sweeps
+        for parameter in kind.parameters where filled[parameter] == nil {
+            filled[parameter] = [kind.defaultValue(of: parameter)]
+        }
+        self.sweeps = filled
+        self.duration = duration
+        self.warmup = warmup
+        self.port = port ?? kind.defaultPort
+        self.path = path
+        self.expectedStatus = expectedStatus
+        self.expectedLength = expectedLength
+        self.measurements = measurements
+        self.swigletBootOptions = swigletBootOptions
+    }
+}
+
+/// What the load generator does, and so which parameters it takes.
+public enum LoadKind: String, Equatable, Sendable, CaseIterable {
+    /// UDP datagrams echoed, every reply checked byte for byte.
+    case udpEcho = "udp-echo"
+    /// TCP echo of `size`-byte messages over `connections` connections, checked.
+    case tcpEcho = "tcp-echo"
+    /// HTTP/1.1 GETs over kept-alive connections.
+    case httpKeepAlive = "http-keepalive"
+    /// HTTP/1.1 GETs, one connection per request (connections per second).
+    case httpClose = "http-close"
+    /// Streaming: each of `connections` connections sends `size`-byte writes to the echo port as
+    /// fast as it can and checks every byte that comes back (bytes per second).
+    case tcpBulk = "tcp-bulk"
+
+    /// The sweepable parameters this kind takes, in the order they appear in keys and tables.
+    public var parameters: [LoadParameter] {
+        switch self {
+        case .udpEcho: [.size, .window, .rate]
+        case .tcpEcho: [.connections, .size, .window, .rate]
+        case .httpKeepAlive, .httpClose: [.connections, .rate]
+        case .tcpBulk: [.connections, .size]
+        }
+    }
+
+    /// Whether it speaks HTTP (and so takes `path`, `expected-status` and `expected-length`).
+    public var isHTTP: Bool { self == .httpKeepAlive || self == .httpClose }
+
+    /// The value of `parameter` when the file gives none.
+    public func defaultValue(of parameter: LoadParameter) -> Int {
+        switch parameter {
+        case .connections: isHTTP ? 16 : 1
+        case .size: self == .tcpBulk ? 65536 : 64
+        case .window: 1
+        case .rate: 0
+        }
+    }
+
+    /// The port the Swiglet and Linux guests serve this kind on.
+    public var defaultPort: Int { isHTTP ? 80 : 7 }
+}
+
+/// A sweepable load parameter.
+public enum LoadParameter: String, Equatable, Hashable, Sendable, CaseIterable, Comparable {
+    /// Concurrent connections.
+    case connections
+    /// Bytes per request (UDP and TCP echo) or per write (bulk).
+    case size
+    /// Requests outstanding at once (per connection for TCP echo).
+    case window
+    /// Offered requests per second; 0 = as fast as answers come.
+    case rate
+
+    public static func < (left: LoadParameter, right: LoadParameter) -> Bool {
+        allCases.firstIndex(of: left)! < allCases.firstIndex(of: right)!
+    }
+}
+
+/// The body length an HTTP load checks.
+public enum ExpectedLength: Equatable, Sendable {
+    /// No check (the file gives no `expected-length`).
+    case any
+    /// Exactly this many bytes.
+    case bytes(Int)
+    /// Learned from one request before the load starts, then checked.
+    case learned
+}
+
+/// What a run records beside requests and errors.
+public enum Measurement: String, Equatable, Hashable, Sendable, CaseIterable, Comparable {
+    /// Requests (or bytes) per second.
+    case throughput
+    /// Latency percentiles.
+    case latency
+    /// Per CPU, the share of time left to the application (the intrusion meter).
+    case cpuShare = "cpu-share"
+    /// Per CPU, interrupts and IPIs per second.
+    case interrupts
+    /// Per CPU, system calls per second.
+    case syscalls
+
+    /// What a load measures when neither it nor the file says.
+    public static let defaults: Set<Measurement> = [.throughput, .latency]
+
+    public static func < (left: Measurement, right: Measurement) -> Bool {
+        allCases.firstIndex(of: left)! < allCases.firstIndex(of: right)!
+    }
+}

@@ -1,5 +1,6 @@
 # Swiglet: build the kernel image, run it in QEMU, and test it.
-#   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine)
+#   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine,
+#                PCAP=file.pcap to record the NIC's frames)
 #   make test    host unit tests, the kernel image, and the QEMU system tests
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
 #   make bench   UDP echo benchmark, Swiglet against a Linux guest (root; see README)
@@ -13,8 +14,10 @@ CMDLINE ?=
 # The NIC of `make run`: virtio-net on QEMU's user-mode network, host UDP NET_PORT -> guest
 # port NET_GUEST_PORT (7, UDP echo; 9100 is the intrusion meter), host TCP HTTP_PORT -> 80
 # (the HTTP server), TCP_ECHO_PORT -> 7 (TCP echo), METRICS_PORT -> 9090 (the network core's
-# Prometheus metrics).
+# Prometheus metrics and live meter page). PCAP=FILE records every frame of the NIC for
+# Wireshark (QEMU's filter-dump).
 NET      ?= user
+PCAP     ?=
 NET_PORT ?= 5555
 NET_GUEST_PORT ?= 7
 HTTP_PORT ?= 8080
@@ -57,7 +60,8 @@ QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -dis
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg 'name=opt/swiglet/cmdline$(comma)string=$(CMDLINE)')
 comma := ,
 QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \
-               -device virtio-net-pci$(comma)netdev=n0)
+               -device virtio-net-pci$(comma)netdev=n0 \
+               $(if $(PCAP),-object filter-dump$(comma)id=dump0$(comma)netdev=n0$(comma)file=$(PCAP)))
 
 FUZZ_ITERATIONS ?= 2000000
 

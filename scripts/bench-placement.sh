@@ -56,6 +56,8 @@
 #                       instead of the working tree, so uncommitted work stays out of it
 #   --results DIR       where the DATE-COMMIT directory is made (default results/placement)
 #   --no-build          do not run make image nor build swiglet-bench (use what is there)
+#   --summarize DIR     measure nothing: recompute DIR's summary.csv and table.md from its
+#                       raw.csv (e.g. after changing how the summary is made); no root needed
 #   -h, --help          this text
 # Needs root (network namespace, tap device), wrk and curl. Exit status: 0 every point
 # measured, 1 a point or a boot failed (the rest is still measured and written), 2 bad options.
@@ -64,7 +66,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-usage() { sed -n '2,59p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,63p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-placement: error: $*" >&2; exit 1; }
 bad_option() { echo "bench-placement: $* (see --help)" >&2; exit 2; }
 say() { echo "bench-placement: $*" >&2; }
@@ -83,6 +85,7 @@ extra_cmdline=""
 ready_timeout=120
 image=""
 commit=""
+summarize_dir=""
 results_root=results/placement
 build=1
 quick=0
@@ -94,7 +97,7 @@ while [[ $# -gt 0 ]]; do
         -h|--help) usage; exit 0 ;;
         --no-build) build=0; shift ;;
         --quick) quick=1; shift ;;
-        --repeat|--cpus|--duration|--connections|--wrk-threads|--udp-windows|--udp-size|--path|--mem|--cmdline|--ready-timeout|--image|--commit|--results)
+        --repeat|--cpus|--duration|--connections|--wrk-threads|--udp-windows|--udp-size|--path|--mem|--cmdline|--ready-timeout|--image|--commit|--results|--summarize)
             [[ $# -ge 2 ]] || bad_option "$1 needs a value"
             given[$1]=1
             case "$1" in
@@ -113,6 +116,7 @@ while [[ $# -gt 0 ]]; do
                 --ready-timeout) ready_timeout="$2"; [[ $ready_timeout =~ $whole ]] || bad_option "--ready-timeout '$2' is not a whole number of seconds" ;;
                 --image) image="$2"; [[ -s $image ]] || bad_option "--image '$2' is not a file" ;;
                 --commit) commit=$(git rev-parse --verify --quiet "$2^{commit}") || bad_option "--commit '$2' is not a commit of this repository" ;;
+                --summarize) summarize_dir="$2"; [[ -d $summarize_dir ]] || bad_option "--summarize '$2' is not a directory" ;;
                 --results) results_root="$2"; [[ -n $results_root ]] || bad_option "--results needs a directory" ;;
             esac
             shift 2 ;;
@@ -136,6 +140,109 @@ done
 for w in "${udp_window_list[@]}"; do (( w <= 1024 )) || bad_option "--udp-windows: $w is more than 1024"; done
 [[ -f site$path ]] || bad_option "--path '$path' is not a file of site/ (site$path)"
 expected_bytes=$(stat -c %s "site$path")
+
+# Median, min and max; the summary and table of a results directory (also --summarize).
+median_min_max() {  # numbers on stdin -> "median min max" (empty fields if none)
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "  "; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.10g %.10g %.10g\n", m, v[1], v[NR] }'
+}
+
+# Per point and metric, median/min/max of each mode over the runs that count
+#    (rates and latencies: points that passed; app kept and counters: every point with both
+#    snapshots), the ratio of the medians, and the paired ratios (dedicated/symmetric of the
+#    same repetition, both passed), which drift on the host affects less.
+summarize() {
+    local SUMMARY="$RESULTS/summary.csv" table="$RESULTS/table.md" point row metric_name only_ok
+    local dm dmin dmax sm smin smax dn sn ratio pm pmin pmax pn
+    echo "point,metric,dedicated_median,dedicated_min,dedicated_max,dedicated_n,symmetric_median,symmetric_min,symmetric_max,symmetric_n,ratio_dedicated_over_symmetric,failed_dedicated,failed_symmetric,paired_ratio_median,paired_ratio_min,paired_ratio_max,paired_n" >"$SUMMARY"
+    column_of() { head -n 1 "$RAW" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1; }
+    values() {  # values POINT MODE COLUMN ONLY_OK
+        local col; col=$(column_of "$3")
+        awk -F, -v p="$1" -v m="$2" -v c="$col" -v ok="$4" 'NR > 1 && $3 == p && $2 == m && $c != "" && (ok == 0 || $5 == "ok") { print $c }' "$RAW"
+    }
+    paired() {  # paired POINT COLUMN ONLY_OK: dedicated/symmetric per repetition
+        local col; col=$(column_of "$2")
+        awk -F, -v p="$1" -v c="$col" -v ok="$3" 'NR > 1 && $3 == p && $c != "" && (ok == 0 || $5 == "ok") { v[$2, $1] = $c; reps[$1] = 1 }
+            END { for (r in reps) if (((("dedicated") SUBSEP r) in v) && ((("symmetric") SUBSEP r) in v) && v["symmetric", r] + 0 != 0)
+                      printf "%.4f\n", v["dedicated", r] / v["symmetric", r] }' "$RAW"
+    }
+    failures() { awk -F, -v p="$1" -v m="$2" 'NR > 1 && $3 == p && $2 == m && $5 != "ok" { n++ } END { print n + 0 }' "$RAW"; }
+    local metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0" "cpu0_network_pct|0" "tcp_table_full|0" "tcp_retransmissions|0" "transmit_ring_full|0" "client_tcp_retransmissions|0")
+    for point in "${points[@]}"; do
+        for row in "${metrics_rows[@]}"; do
+            IFS='|' read -r metric_name only_ok <<<"$row"
+            column_of "$metric_name" >/dev/null || continue   # an older raw.csv without it
+            read -r dm dmin dmax <<<"$(values "$point" dedicated "$metric_name" "$only_ok" | median_min_max)"
+            read -r sm smin smax <<<"$(values "$point" symmetric "$metric_name" "$only_ok" | median_min_max)"
+            read -r pm pmin pmax <<<"$(paired "$point" "$metric_name" "$only_ok" | median_min_max)"
+            dn=$(values "$point" dedicated "$metric_name" "$only_ok" | wc -l); sn=$(values "$point" symmetric "$metric_name" "$only_ok" | wc -l)
+            pn=$(paired "$point" "$metric_name" "$only_ok" | wc -l)
+            ratio=$(awk -v d="${dm:-}" -v s="${sm:-}" 'BEGIN { if (d != "" && s != "" && s + 0 != 0) printf "%.3f", d / s }')
+            echo "$point,$metric_name,${dm:-},${dmin:-},${dmax:-},$dn,${sm:-},${smin:-},${smax:-},$sn,$ratio,$(failures "$point" dedicated),$(failures "$point" symmetric),${pm:-},${pmin:-},${pmax:-},$pn" >>"$SUMMARY"
+        done
+    done
+
+    # The Markdown table.
+    fmt() {  # fmt METRIC MEDIAN MIN MAX N
+        [[ -n $2 ]] || { echo "—"; return; }
+        awk -v m="$1" -v a="$2" -v lo="$3" -v hi="$4" -v n="$5" -v reps="$repeat" '
+            function grouped(x,   s, r) { s = sprintf("%.0f", x); r = ""
+                while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+                return s r }
+            function f(x) {
+                if (m ~ /pct/) return sprintf("%.1f%%", x)
+                if (m ~ /_us/) return (x >= 10000 ? sprintf("%.1f ms", x / 1000) : sprintf("%.0f µs", x))
+                return grouped(x) }
+            BEGIN { s = f(a); if (n > 1) s = s " (" f(lo) "–" f(hi) ")"; if (n < reps) s = s " [" n "/" reps "]"; print s }'
+    }
+    local label d s r fd fs
+    {
+        echo "Placement benchmark, $run_date, commit $short_commit$([[ $dirty == yes ]] && echo " (working tree dirty)"), -smp $cpus, ${duration} s per point, $repeat repetitions interleaved; median (min–max) over the repetitions, [passed/repetitions] when not all passed; ratio of the medians, and in parentheses the range of the per-repetition ratios:"
+        echo
+        echo "| point | metric | dedicated | symmetric | dedicated / symmetric |"
+        echo "| --- | --- | --- | --- | --- |"
+        while IFS=, read -r point metric_name dm dmin dmax dn sm smin smax sn ratio fd fs pm pmin pmax pn; do
+            [[ $point != point ]] || continue
+            case $metric_name in
+                rate_per_s) label=$([[ $point == http-* ]] && echo "requests/s" || echo "round trips/s") ;;
+                p50_us) label="p50 latency" ;; p99_us) label="p99 latency" ;;
+                app_kept_pct) label="app CPU kept (1 − network time)" ;;
+                app_user_pct) label="app CPU in ring 3" ;;
+                app_interrupts_per_s) label="app CPU interrupts/s" ;;
+                *) continue ;;
+            esac
+            d=$(fmt "$metric_name" "$dm" "$dmin" "$dmax" "$dn"); s=$(fmt "$metric_name" "$sm" "$smin" "$smax" "$sn")
+            if [[ $metric_name == rate_per_s ]]; then
+                (( fd == 0 )) || d="$d, $fd failed"; (( fs == 0 )) || s="$s, $fs failed"
+            fi
+            r="${ratio:-—}"
+            [[ -z $ratio || ${pn:-0} -lt 2 ]] || r="$r ($(printf '%.2f' "$pmin")–$(printf '%.2f' "$pmax"))"
+            printf '| %s | %s | %s | %s | %s |\n' "$point" "$label" "$d" "$s" "$r"
+        done <"$SUMMARY"
+    } >"$table"
+    echo
+    cat "$table"
+    echo
+    echo "Target of issue 9: dedicated ≥ 1.3× symmetric on network-heavy loads; application CPUs keep ≥ 99% of their time in dedicated mode."
+    awk -F, 'NR > 1 && $2 == "rate_per_s" { printf "  %-10s rate ratio %s%s\n", $1, ($11 == "" ? "—" : $11), ($11 == "" ? " (no passing runs in one mode)" : ($11 >= 1.3 ? " (meets 1.3×)" : " (below 1.3×)")) }
+             NR > 1 && $2 == "app_kept_pct" && $3 != "" { printf "  %-10s dedicated app CPU kept %.2f%% (min %.2f%%)%s\n", $1, $3, $4, ($4 >= 99 ? " (meets 99%)" : " (below 99%)") }' "$SUMMARY"
+}
+if [[ -n $summarize_dir ]]; then
+    # Recompute summary.csv and table.md of an earlier run from its raw.csv and metadata.txt.
+    RESULTS="${summarize_dir%/}"; RAW="$RESULTS/raw.csv"
+    [[ -s $RAW && -s $RESULTS/metadata.txt ]] || bad_option "--summarize: $RESULTS has no raw.csv and metadata.txt"
+    meta() { sed -n "s/^$1: //p" "$RESULTS/metadata.txt" | head -n 1; }
+    options_line=$(meta options)
+    option_value() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$options_line"; }
+    repeat=$(option_value repeat); cpus=$(option_value cpus); duration=$(option_value duration); duration=${duration%s}
+    short_commit=$(meta commit | cut -c1-7); run_date=$(meta started | cut -d' ' -f1)
+    dirty=$(meta dirty | cut -d' ' -f1)
+    read -r -a points <<<"$(meta points)"
+    summarize
+    exit 0
+fi
 
 source scripts/bench-common.sh
 bench_check_machine wrk curl
@@ -211,12 +318,6 @@ bench_create_namespace
 in_ns() { ip netns exec "$NS" "$@"; }
 now_ns() { date +%s%N; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
-median_min_max() {  # numbers on stdin -> "median min max" (empty fields if none)
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "  "; exit }
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.10g %.10g %.10g\n", m, v[1], v[NR] }'
-}
 # wrk's latency (130.00us, 3.02ms, 1.10s, 1.00m) in microseconds.
 to_microseconds() {
     awk -v v="$1" 'BEGIN { n = v + 0; m = 1
@@ -234,7 +335,8 @@ metrics_snapshot() {  # metrics_snapshot FILE
             && grep -q '^swiglet_cpu_network_nanoseconds_total' "$file.all"; then
             end=$(now_ns)
             snapshot_time=$(( (start + end) / 2 ))
-            grep -E '^swiglet_(cpu|tcp|channel|drops)_' "$file.all" >"$file"
+            # Per-context series (context="N") repeat the sums with one context: left out.
+            grep -E '^swiglet_(cpu|tcp|channel|drops)_' "$file.all" | grep -v 'context="' >"$file" || true
             rm -f "$file.all"
             return 0
         fi
@@ -522,69 +624,9 @@ bench_cleanup
     echo "finished: $(date '+%F %T %z') after $((SECONDS - start_seconds)) s"
 } >>"$META"
 
-# 5. Summary: per point and metric, median/min/max of each mode over the runs that count
-#    (rates and latencies: points that passed; app kept: every point with both snapshots).
-SUMMARY="$RESULTS/summary.csv"
-echo "point,metric,dedicated_median,dedicated_min,dedicated_max,dedicated_n,symmetric_median,symmetric_min,symmetric_max,symmetric_n,ratio_dedicated_over_symmetric,failed_dedicated,failed_symmetric" >"$SUMMARY"
-column_of() { head -n 1 "$RAW" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1; }
-values() {  # values POINT MODE COLUMN ONLY_OK
-    local col; col=$(column_of "$3")
-    awk -F, -v p="$1" -v m="$2" -v c="$col" -v ok="$4" 'NR > 1 && $3 == p && $2 == m && $c != "" && (ok == 0 || $5 == "ok") { print $c }' "$RAW"
-}
-failures() { awk -F, -v p="$1" -v m="$2" 'NR > 1 && $3 == p && $2 == m && $5 != "ok" { n++ } END { print n + 0 }' "$RAW"; }
-metrics_rows=("rate_per_s|1" "p50_us|1" "p99_us|1" "app_kept_pct|0" "app_network_pct|0" "app_user_pct|0" "app_interrupts_per_s|0" "worst_app_kept_pct|0" "tcp_table_full|0" "tcp_retransmissions|0" "transmit_ring_full|0" "client_tcp_retransmissions|0")
-for point in "${points[@]}"; do
-    for row in "${metrics_rows[@]}"; do
-        IFS='|' read -r metric_name only_ok <<<"$row"
-        read -r dm dmin dmax <<<"$(values "$point" dedicated "$metric_name" "$only_ok" | median_min_max)"
-        read -r sm smin smax <<<"$(values "$point" symmetric "$metric_name" "$only_ok" | median_min_max)"
-        dn=$(values "$point" dedicated "$metric_name" "$only_ok" | wc -l); sn=$(values "$point" symmetric "$metric_name" "$only_ok" | wc -l)
-        ratio=$(awk -v d="${dm:-}" -v s="${sm:-}" 'BEGIN { if (d != "" && s != "" && s + 0 != 0) printf "%.3f", d / s }')
-        echo "$point,$metric_name,${dm:-},${dmin:-},${dmax:-},$dn,${sm:-},${smin:-},${smax:-},$sn,$ratio,$(failures "$point" dedicated),$(failures "$point" symmetric)" >>"$SUMMARY"
-    done
-done
-
-# 6. The Markdown table.
-fmt() {  # fmt METRIC MEDIAN MIN MAX N
-    [[ -n $2 ]] || { echo "—"; return; }
-    awk -v m="$1" -v a="$2" -v lo="$3" -v hi="$4" -v n="$5" -v reps="$repeat" '
-        function grouped(x,   s, r) { s = sprintf("%.0f", x); r = ""
-            while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
-            return s r }
-        function f(x) {
-            if (m ~ /pct/) return sprintf("%.2f%%", x)
-            if (m ~ /_us/) return (x >= 10000 ? sprintf("%.1f ms", x / 1000) : sprintf("%.0f µs", x))
-            return grouped(x) }
-        BEGIN { s = f(a); if (n > 1) s = s " (" f(lo) "–" f(hi) ")"; if (n < reps) s = s " [" n "/" reps "]"; print s }'
-}
-table="$RESULTS/table.md"
-{
-    echo "Placement benchmark, $(date +%F), commit $short_commit$([[ -n $dirty_files ]] && echo " (working tree dirty)"), -smp $cpus, ${duration} s per point, $repeat repetitions interleaved; median (min–max) [runs that passed/repetitions when not all]:"
-    echo
-    echo "| point | metric | dedicated | symmetric | dedicated / symmetric |"
-    echo "| --- | --- | --- | --- | --- |"
-    while IFS=, read -r point metric_name dm dmin dmax dn sm smin smax sn ratio fd fs; do
-        [[ $point != point ]] || continue
-        case $metric_name in
-            rate_per_s) label=$([[ $point == http-* ]] && echo "requests/s" || echo "round trips/s") ;;
-            p50_us) label="p50 latency" ;; p99_us) label="p99 latency" ;;
-            app_kept_pct) label="app CPU kept (1 − network time)" ;;
-            app_user_pct) label="app CPU in ring 3" ;;
-            app_interrupts_per_s) label="app CPU interrupts/s" ;;
-            *) continue ;;
-        esac
-        d=$(fmt "$metric_name" "$dm" "$dmin" "$dmax" "$dn"); s=$(fmt "$metric_name" "$sm" "$smin" "$smax" "$sn")
-        if [[ $metric_name == rate_per_s ]]; then
-            (( fd == 0 )) || d="$d, $fd failed"; (( fs == 0 )) || s="$s, $fs failed"
-        fi
-        printf '| %s | %s | %s | %s | %s |\n' "$point" "$label" "$d" "$s" "${ratio:-—}"
-    done <"$SUMMARY"
-} >"$table"
-echo
-cat "$table"
-echo
-echo "Target of issue 9: dedicated ≥ 1.3× symmetric on network-heavy loads; application CPUs keep ≥ 99% of their time in dedicated mode."
-awk -F, 'NR > 1 && $2 == "rate_per_s" { printf "  %-10s rate ratio %s%s\n", $1, ($11 == "" ? "—" : $11), ($11 == "" ? " (no passing runs in one mode)" : ($11 >= 1.3 ? " (meets 1.3×)" : " (below 1.3×)")) }
-         NR > 1 && $2 == "app_kept_pct" && $3 != "" { printf "  %-10s dedicated app CPU kept %.2f%% (min %.2f%%)%s\n", $1, $3, $4, ($4 >= 99 ? " (meets 99%)" : " (below 99%)") }' "$SUMMARY"
+# 5. Summary and table (summarize, above).
+run_date=$(date +%F)
+dirty=$([[ -n $dirty_files ]] && echo yes || echo no)
+summarize
 say "results: $RESULTS (raw.csv, summary.csv, intrusion.csv, table.md, metadata.txt, consoles)"
 exit $status_all

@@ -22,6 +22,13 @@ public struct MedianConfidenceInterval: Equatable, Sendable {
     public var level: Double
     /// The 1-based rank of `low` in the sorted values (`high` is rank n + 1 − k).
     public var rank: Int
+
+    public init(low: Double, high: Double, level: Double, rank: Int) {
+        self.low = low
+        self.high = high
+        self.level = level
+        self.rank = rank
+    }
 }
 
 /// Statistics of one metric over the runs of one (target, point).

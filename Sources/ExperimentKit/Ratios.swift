@@ -15,11 +15,17 @@ public struct RatioRow: Equatable, Sendable {
     /// baseline's range includes 0.
     public var low: Double?
     public var high: Double?
+    /// The median of the per-repetition ratios (target run over baseline run of the same
+    /// repetition, both ok): runs of one repetition are close in time (the plan interleaves
+    /// them), so pairing them cancels drift the ratio of medians keeps. Nil without records or pairs.
+    public var pairedMedian: Double?
+    /// How many repetitions gave a pair.
+    public var pairs: Int
     /// `failed` when either side has no value; `partial` when either side lost runs; else `ok`.
     public var status: PointStatus
 
     public init(target: String, baseline: String, point: PlannedPoint, metric: String, ratio: Double?,
-                low: Double?, high: Double?, status: PointStatus) {
+                low: Double?, high: Double?, pairedMedian: Double? = nil, pairs: Int = 0, status: PointStatus) {
         self.target = target
         self.baseline = baseline
         self.point = point
@@ -27,6 +33,8 @@ public struct RatioRow: Equatable, Sendable {
         self.ratio = ratio
         self.low = low
         self.high = high
+        self.pairedMedian = pairedMedian
+        self.pairs = pairs
         self.status = status
     }
 }
@@ -34,8 +42,17 @@ public struct RatioRow: Equatable, Sendable {
 extension Summary {
     /// For every point and metric, each target other than `baseline` against it, in the
     /// summary's order. A metric only one side has gets a `failed` row, so a target that failed
-    /// where the baseline did not (or the reverse) shows in the ratios too.
-    public static func ratios(_ summary: [SummaryRow], baseline: String) -> [RatioRow] {
+    /// where the baseline did not (or the reverse) shows in the ratios too. With the `records`
+    /// the summary was made from, rows also get the paired, per-repetition ratios.
+    public static func ratios(_ summary: [SummaryRow], baseline: String, records: [RunRecord] = []) -> [RatioRow] {
+        // The ok runs by (target, point, repetition), for pairing.
+        var okRuns: [String: RunRecord] = [:]
+        var repetitions: [String: Set<Int>] = [:]
+        for record in records where record.status == .ok {
+            let pointKey = record.point.key
+            okRuns["\(record.target)\u{0}\(pointKey)\u{0}\(record.repetition)"] = record
+            repetitions[pointKey, default: []].insert(record.repetition)
+        }
         var result: [RatioRow] = []
         var pointOrder: [String] = []
         var byPoint: [String: [SummaryRow]] = [:]
@@ -59,8 +76,18 @@ extension Summary {
                 for metric in metrics {
                     let mine = targetRows.first { $0.metric == metric }
                     let theirs = baseRows.first { $0.metric == metric }
-                    result.append(ratio(target: target, baseline: baseline, point: point, metric: metric,
-                                        mine: mine, theirs: theirs))
+                    var row = ratio(target: target, baseline: baseline, point: point, metric: metric, mine: mine, theirs: theirs)
+                    if row.status != .failed {
+                        let paired = (repetitions[pointKey] ?? []).compactMap { repetition -> Double? in
+                            guard let a = okRuns["\(target)\u{0}\(pointKey)\u{0}\(repetition)"]?.metrics[metric],
+                                  let b = okRuns["\(baseline)\u{0}\(pointKey)\u{0}\(repetition)"]?.metrics[metric],
+                                  b != 0 else { return nil }
+                            return a / b
+                        }
+                        row.pairedMedian = Statistics(paired)?.median
+                        row.pairs = paired.count
+                    }
+                    result.append(row)
                 }
             }
         }

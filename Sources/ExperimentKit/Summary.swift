@@ -38,8 +38,9 @@ public struct SummaryRow: Equatable, Sendable {
 /// Summaries of records.
 public enum Summary {
     /// Metrics listed first, in this order, in summaries and tables; the others follow by name.
-    public static let leadingMetrics = ["requests_per_second", "bytes_per_second", "connections_per_second",
-                                        "p50_us", "p90_us", "p99_us", "p999_us"]
+    public static let leadingMetrics = [MetricName.requestsPerSecond, MetricName.bytesPerSecond,
+                                        MetricName.connectionsPerSecond, MetricName.p50Microseconds, "p90_us",
+                                        MetricName.p99Microseconds, "p999_us"]
 
     /// The summary rows of `records`: for each (target, point), one row per metric any ok run
     /// recorded, or a single `failed` row without a metric when no run was ok. Failed runs are

@@ -57,9 +57,11 @@ public enum SummaryCSV {
 /// | `metric` | the metric; empty when both sides failed every run |
 /// | `ratio` | the ratio of the medians |
 /// | `ratio_low`, `ratio_high` | the ratio's range from the extremes: target min / baseline max to target max / baseline min |
+/// | `paired_median`, `pairs` | the median of the per-repetition ratios (both runs of a repetition ok), and how many pairs there were |
 /// | `status` | `ok`; `partial` if either side lost runs; `failed` (empty numbers) if either side has no value |
 public enum RatioCSV {
-    public static let columns = ["target", "baseline"] + pointColumns + ["metric", "ratio", "ratio_low", "ratio_high", "status"]
+    public static let columns = ["target", "baseline"] + pointColumns + ["metric", "ratio", "ratio_low", "ratio_high",
+                                                                         "paired_median", "pairs", "status"]
 
     /// The whole file: header and rows.
     public static func text(_ rows: [RatioRow]) -> String {
@@ -69,7 +71,8 @@ public enum RatioCSV {
     /// One row, with its line break.
     public static func row(_ row: RatioRow) -> String {
         CSV.row([row.target, row.baseline] + pointFields(row.point) + [
-            row.metric, cell(row.ratio), cell(row.low), cell(row.high), row.status.rawValue,
+            row.metric, cell(row.ratio), cell(row.low), cell(row.high), cell(row.pairedMedian), String(row.pairs),
+            row.status.rawValue,
         ])
     }
 }

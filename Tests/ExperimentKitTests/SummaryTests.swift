@@ -102,6 +102,21 @@ final class SummaryTests: XCTestCase {
         // Where Swiglet failed every run there is no ratio.
         XCTAssertNil(ratios[3].ratio)
         XCTAssertNil(ratios[3].low)
+        // Without the records there are no pairs.
+        XCTAssertNil(rate.pairedMedian)
+        XCTAssertEqual(rate.pairs, 0)
+    }
+
+    /// Repetitions 1 and 3 have both runs ok: 100/50 = 2 and 120/55; repetition 2 lost
+    /// Swiglet's run and repetition 4 has no Linux run.
+    func testPairedRatiosUseRunsOfTheSameRepetition() throws {
+        let ratios = Summary.ratios(Summary.rows(records), baseline: "linux", records: records)
+        XCTAssertEqual(ratios[0].pairs, 2)
+        XCTAssertEqual(try XCTUnwrap(ratios[0].pairedMedian), (2 + 120.0 / 55) / 2, accuracy: 1e-12)
+        XCTAssertEqual(ratios[1].pairs, 2)
+        XCTAssertEqual(try XCTUnwrap(ratios[1].pairedMedian), (10.0 / 20 + 12.0 / 21) / 2, accuracy: 1e-12)
+        XCTAssertEqual(ratios[3].pairs, 0, "no pairs where Swiglet failed every run")
+        XCTAssertNil(ratios[3].pairedMedian)
     }
 
     func testRatiosWhenBothSidesFailedOrTheBaselineIsZero() {
@@ -166,13 +181,17 @@ final class SummaryTests: XCTestCase {
     }
 
     func testRatioCSV() throws {
-        let rows = try table(RatioCSV.text(Summary.ratios(Summary.rows(records), baseline: "linux")))
+        let rows = try table(RatioCSV.text(Summary.ratios(Summary.rows(records), baseline: "linux", records: records)))
         XCTAssertEqual(rows.count, 5)
         XCTAssertEqual(rows[0]["target"], "swiglet")
         XCTAssertEqual(rows[0]["baseline"], "linux")
         XCTAssertEqual(rows[0]["metric"], "requests_per_second")
         XCTAssertEqual(rows[0]["ratio"], "2.0")
         XCTAssertEqual(rows[0]["ratio_high"], "2.4")
+        XCTAssertEqual(rows[0]["paired_median"], "\((2 + 120.0 / 55) / 2)")
+        XCTAssertEqual(rows[0]["pairs"], "2")
+        XCTAssertEqual(rows[3]["paired_median"], "")
+        XCTAssertEqual(rows[3]["pairs"], "0")
         XCTAssertEqual(rows[0]["status"], "partial")
         XCTAssertEqual(rows[3]["ratio"], "")
         XCTAssertEqual(rows[3]["status"], "failed")

@@ -80,7 +80,7 @@ struct ExperimentFileSyntax: Equatable {
             let key = line[..<equals].trimmingSpaces
             let value = line[line.index(after: equals)...].trimmingSpaces
             guard !key.isEmpty else { throw fail("a line starts with '=' and names no key") }
-            guard key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { throw fail("bad key '\(key)'") }
+            guard key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { throw fail("bad key '\(key)'") }
             guard !value.isEmpty else { throw fail("'\(key)' has no value") }
             if let earlier = keysSeen[key] {
                 throw fail("'\(key)' is already set on line \(earlier)")

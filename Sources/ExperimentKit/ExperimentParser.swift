@@ -239,7 +239,15 @@ public enum ExperimentParser {
                 load.expectedStatus = try value.integer(in: 100...599)
             case "expected-length":
                 guard kind.isHTTP else { throw refuse() }
-                load.expectedLength = entry.value == "auto" ? .learned : .bytes(try value.integer(in: 0...Int(Int32.max)))
+                switch entry.value {
+                case "auto": load.expectedLength = .learned
+                case "any": load.expectedLength = .any
+                default:
+                    guard entry.value.allSatisfy({ ("0"..."9").contains($0) }) else {
+                        throw value.fail("'expected-length' must be a number of bytes, auto or any, not '\(entry.value)'")
+                    }
+                    load.expectedLength = .bytes(try value.integer(in: 0...Int(Int32.max)))
+                }
             default: throw unknownKey(entry, in: section.title, known: loadKeys, file: file)
             }
         }

@@ -29,7 +29,7 @@ public struct Load: Equatable, Sendable {
 
     public init(name: String, kind: LoadKind, sweeps: [LoadParameter: [Int]] = [:], duration: Double = 10,
                 warmup: Double = 2, port: Int? = nil, path: String = "/", expectedStatus: Int = 200,
-                expectedLength: ExpectedLength = .any, measurements: Set<Measurement> = Measurement.defaults,
+                expectedLength: ExpectedLength = .learned, measurements: Set<Measurement> = Measurement.defaults,
                 swigletBootOptions: String = "") {
         self.name = name
         self.kind = kind
@@ -108,11 +108,12 @@ public enum LoadParameter: String, Equatable, Hashable, Sendable, CaseIterable, 
 
 /// The body length an HTTP load checks.
 public enum ExpectedLength: Equatable, Sendable {
-    /// No check (the file gives no `expected-length`).
+    /// No check (`expected-length = any`: for pages whose length changes, such as /metrics).
     case any
     /// Exactly this many bytes.
     case bytes(Int)
-    /// Learned from one request before the load starts, then checked.
+    /// Learned from one request before the load starts, then checked (`auto`, the default:
+    /// every answer is verified unless the file says otherwise).
     case learned
 }
 

@@ -126,7 +126,7 @@ final class ExperimentParserTests: XCTestCase {
         XCTAssertEqual(load.port, 80)
         XCTAssertEqual(load.path, "/")
         XCTAssertEqual(load.expectedStatus, 200)
-        XCTAssertEqual(load.expectedLength, .any)
+        XCTAssertEqual(load.expectedLength, .learned, "answers are checked unless the file says not to")
         XCTAssertEqual(load.measurements, [.throughput, .latency])
         XCTAssertEqual(experiment.targets[0].bootOptions, "")
     }
@@ -198,6 +198,8 @@ final class ExperimentParserTests: XCTestCase {
         assertRefused("[machine]\nsmp = 2\n" + withLoad(""), line: 2, "unknown key 'smp'", "[machine]")
         assertRefused("[target a]\nkind = swiglet\ncmdline = log=debug\n[load l]\nkind = udp-echo\n", line: 3, "'cmdline'", "[target a]")
         assertRefused(withLoad("bogus = 1"), line: 5, "unknown key 'bogus'")
+        assertRefused("error_threshold = 0.1\n" + withLoad(""), line: 1, "did you mean 'error-threshold'")
+        assertRefused(withLoad("max connections = 4"), line: 5, "bad key 'max connections'")
     }
 
     func testUnknownSectionsAndBadHeaders() {
@@ -221,7 +223,9 @@ final class ExperimentParserTests: XCTestCase {
         assertRefused(withLoad("duration = 0"), line: 5, "'duration' must be between")
         assertRefused(withLoad("port = 70000"), line: 5, "'port' must be between 1 and 65535")
         assertRefused(withLoad("expected-status = 2000"), line: 5, "'expected-status'")
-        assertRefused(withLoad("expected-length = long"), line: 5, "'expected-length' must be a whole number")
+        assertRefused(withLoad("expected-length = long"), line: 5, "'expected-length' must be a number of bytes, auto or any", "'long'")
+        XCTAssertEqual(try parse(withLoad("expected-length = any")).loads[0].expectedLength, .any)
+        XCTAssertEqual(try parse(withLoad("expected-length = 544")).loads[0].expectedLength, .bytes(544))
         assertRefused(withLoad("size = 8", kind: "udp-echo"), line: 5, "'size' must be between 20 and 1472")
         assertRefused(withLoad("size = 64X", kind: "udp-echo"), line: 5, "'size' must be a whole number (or with K, M, G)")
         assertRefused(withLoad("window = 2048", kind: "udp-echo"), line: 5, "'window'")

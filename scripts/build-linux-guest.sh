@@ -3,7 +3,8 @@
 # Swiglet against: a stock Debian kernel and a busybox initramfs whose /init loads virtio-net,
 # configures eth0 as 10.0.2.15/24 (gateway 10.0.2.2), starts linux-echo-server (UDP echo on
 # port 7, TCP echo on port 7, HTTP on port 80 serving /site.bin, the repository's site/ packed
-# by scripts/pack-site.sh exactly as for Swiglet's image)
+# by scripts/pack-site.sh exactly as for Swiglet's image, and GET /proc/stat and
+# GET /proc/interrupts with the guest's own files, read afresh per request)
 # and prints "linux-guest: ready" on the serial console once all three listen.
 #
 #   scripts/build-linux-guest.sh [--force]
@@ -34,7 +35,7 @@ say() { echo "build-linux-guest: $*"; }
 force=0
 case "${1:-}" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) echo "build-linux-guest: unknown option '$1' (known: --force, --help)" >&2; exit 2 ;;
 esac

@@ -289,11 +289,18 @@ final class Worker {
 }
 
 /// The site as the sessions see it: the packed archive, or nothing (every path 404) when it
-/// could not be read.
+/// could not be read; and /proc/stat and /proc/interrupts read afresh (ProcFiles.swift).
 struct ServedSite: HTTPContentSource {
     var site: StaticSite?
+    /// Each session's own copy gets its buffer on its first /proc request.
+    var procBuffer: ProcBuffer? = nil
 
     mutating func content(for path: ByteReader) -> HTTPContentLookup {
-        site?.content(for: path) ?? .notFound
+        if let file = ProcFile(path: path) {
+            if procBuffer == nil { procBuffer = ProcBuffer() }
+            guard let text = procBuffer!.read(file.filePath) else { return .failed }
+            return .found(body: text, type: .plainText)
+        }
+        return site?.content(for: path) ?? .notFound
     }
 }

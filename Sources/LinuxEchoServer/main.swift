@@ -14,7 +14,9 @@
 // Design: UDP echo is a blocking recvfrom/sendto loop on the main thread (UDPEcho.swift). TCP
 // echo and HTTP run on N worker threads, each with its own epoll loop and its own
 // SO_REUSEPORT listening sockets (TCPServers.swift); HTTP is the HTTP module's session over
-// the packed site, the same code Swiglet's web server runs.
+// the packed site, the same code Swiglet's web server runs. The HTTP port also answers
+// GET /proc/stat and GET /proc/interrupts with the guest's files, read afresh per request
+// (ProcFiles.swift), for the experiments' CPU accounting.
 
 #if canImport(Glibc)
 import Glibc

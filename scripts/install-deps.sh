@@ -20,11 +20,18 @@ declare -A needed=(
     [promtool]=prometheus
     # For the live meter page's test: a headless browser.
     [chromium]=chromium
+    # For scripts/plot-experiment.py (the experiments' figures).
+    [python3]=python3
 )
 packages=()
 for command in "${!needed[@]}"; do
     command -v "$command" >/dev/null 2>&1 || packages+=("${needed[$command]}")
 done
+# plot-experiment.py needs matplotlib, a module, not a command: asked of Debian's python3, which
+# the script falls back to when a python3 first on PATH (pyenv, a venv) lacks it.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+"$python" -c 'import matplotlib' >/dev/null 2>&1 || packages+=(python3-matplotlib)
 # grub-mkrescue needs the BIOS platform files, which come in grub-pc-bin.
 [ -d /usr/lib/grub/i386-pc ] || packages+=(grub-pc-bin)
 [ ${#packages[@]} -eq 0 ] && exit 0

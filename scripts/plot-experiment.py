@@ -65,6 +65,8 @@ import math
 import os
 import re
 import sys
+import textwrap
+import warnings
 
 PARAMETERS = ["connections", "size", "window", "rate"]
 RATE_METRICS = ["requests_per_second", "connections_per_second", "bytes_per_second"]
@@ -84,6 +86,10 @@ SEGMENTS = [  # (key, legend label, colour)
     ("idle", "idle", "#d0d0d0"),
 ]
 FAILED_COLOR = "#c00000"
+# Lines of one target that other varying parameters split (window=1, window=32): told apart by
+# line style, and in the latency figure (where the style tells p50 from p99) by marker.
+SPLIT_STYLES = ["-", "--", ":", "-."]
+SPLIT_MARKERS = ["o", "s", "^", "v", "D", "P"]
 
 
 class Failure(Exception):
@@ -288,18 +294,29 @@ def format_axis_x(axis, view):
 
 
 def draw_failed(axis, xs, color, label):
-    """Crosses at the foot of the panel (x in data, y in axes coordinates): no value is drawn."""
+    """Crosses at the foot of the panel (x in data, y in axes coordinates): no value is drawn.
+    Crosses of several lines at one x stack upwards, one "failed" above the top one."""
     import matplotlib.transforms as transforms
     if not xs:
         return
+    if not hasattr(axis, "swiglet_failed"):
+        axis.swiglet_failed = {}  # x -> (crosses so far, the annotation)
     blended = transforms.blended_transform_factory(axis.transData, axis.transAxes)
-    line, = axis.plot(xs, [0.04] * len(xs), linestyle="none", marker="X", markersize=10, color=color,
+    ys = []
+    for x in xs:
+        count, note = axis.swiglet_failed.get(x, (0, None))
+        y = 0.04 + 0.09 * count
+        ys.append(y)
+        if note is None:
+            note = axis.annotate("failed", (x, y), xycoords=blended, xytext=(0, 8), textcoords="offset points",
+                                 ha="center", fontsize=7, color=FAILED_COLOR)
+        else:
+            note.xy = (x, y)
+        axis.swiglet_failed[x] = (count + 1, note)
+    line, = axis.plot(xs, ys, linestyle="none", marker="X", markersize=10, color=color,
                       markeredgecolor=FAILED_COLOR, markeredgewidth=1.5, transform=blended, clip_on=False,
                       label=label)
     line.set_gid("failed")
-    for x in xs:
-        axis.annotate("failed", (x, 0.04), xycoords=blended, xytext=(0, 9), textcoords="offset points",
-                      ha="center", fontsize=7, color=FAILED_COLOR)
 
 
 def draw_series(axis, xs, ys, lows, highs, color, label, linestyle="-", marker="o", partial_xs=()):
@@ -357,20 +374,26 @@ def finish(figure, axes, footnote):
             if label not in labels and not label.startswith("_"):
                 handles.append(handle)
                 labels.append(label)
-    _, height = figure.get_size_inches()
-    columns = min(len(labels), 4) or 1
+    # The lines first, then the markers' explanations (failed, paired median, baseline).
+    notes = ("failed", "paired", "baseline")
+    order = sorted(range(len(labels)), key=lambda index: labels[index].startswith(notes))
+    handles, labels = [handles[index] for index in order], [labels[index] for index in order]
+    width, height = figure.get_size_inches()
+    columns = max(1, min(len(labels), int(width / 2.4)))
     rows = math.ceil(len(labels) / columns)
+    footnote = textwrap.fill(footnote, width=int(width * 17))
+    footnote_height = 0.06 + 0.13 * (footnote.count("\n") + 1)
     if handles:
-        figure.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.22 / height), ncol=columns,
-                      fontsize=8, frameon=False)
+        figure.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, (footnote_height + 0.05) / height),
+                      ncol=columns, fontsize=8, frameon=False)
     figure.text(0.5, 0.06 / height, footnote, ha="center", va="bottom", fontsize=7, color="#555555")
-    bottom = (0.3 + 0.22 * rows + 0.1) / height
+    bottom = (footnote_height + 0.25 + 0.2 * rows) / height
     figure.tight_layout(rect=(0, bottom, 1, 1))  # tight_layout keeps clear of the suptitle itself
 
 
 def new_figure(rows, columns, width=4.6, height=3.6, sharey=True):
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(rows, columns, figsize=(0.6 + width * columns, 1.6 + height * rows),
+    figure, axes = plt.subplots(rows, columns, figsize=(max(8.0, 0.6 + width * columns), 1.6 + height * rows),
                                 squeeze=False, sharey=sharey)
     return figure, axes
 
@@ -387,11 +410,12 @@ def throughput_figure(results, view, footnote):
     figure, axes = new_figure(1, len(view.cpus))
     for axis, cpus in zip(axes[0], view.cpus):
         for target in view.targets:
-            for suffix, _, points in view.series(cpus):
+            for split_index, (suffix, _, points) in enumerate(view.series(cpus)):
                 failed_xs, partial_xs = [], []
                 xs, ys, lows, highs = values_for(view, target, points, metric, failed_xs, partial_xs)
                 label = f"{target} {suffix}".strip()
-                draw_series(axis, xs, ys, lows, highs, colors[target], label, partial_xs=partial_xs)
+                draw_series(axis, xs, ys, lows, highs, colors[target], label,
+                            SPLIT_STYLES[split_index % len(SPLIT_STYLES)], partial_xs=partial_xs)
                 draw_failed(axis, failed_xs, colors[target], "failed: every run (no rate)")
         axis.set_title(f"{cpus} CPUs", fontsize=10)
         axis.grid(True, alpha=0.3)
@@ -410,16 +434,16 @@ def latency_figure(results, view, footnote):
         return None
     colors = colors_for(view.targets)
     figure, axes = new_figure(1, len(view.cpus))
-    styles = {"p50_us": ("-", "o"), "p99_us": ("--", "s")}
+    styles = {"p50_us": "-", "p99_us": "--"}
     positive = []
     for axis, cpus in zip(axes[0], view.cpus):
         for target in view.targets:
-            for suffix, _, points in view.series(cpus):
+            for split_index, (suffix, _, points) in enumerate(view.series(cpus)):
                 for metric in metrics:
                     failed_xs, partial_xs = [], []
                     xs, ys, lows, highs = values_for(view, target, points, metric, failed_xs, partial_xs)
                     positive += [v for v in lows + highs if not math.isnan(v) and v > 0]
-                    linestyle, marker = styles[metric]
+                    linestyle, marker = styles[metric], SPLIT_MARKERS[split_index % len(SPLIT_MARKERS)]
                     label = f"{target} {suffix} {metric[:3]}".replace("  ", " ")
                     draw_series(axis, xs, ys, lows, highs, colors[target], label, linestyle, marker, partial_xs)
                     if metric == metrics[0]:
@@ -457,7 +481,7 @@ def ratio_figure(results, view):
         for axis, cpus in zip(axes[row_index], view.cpus):
             axis.axhline(1, color="#333333", linewidth=1, linestyle=":", label=f"baseline: {baseline}")
             for target in targets:
-                for suffix, _, points in view.series(cpus):
+                for split_index, (suffix, _, points) in enumerate(view.series(cpus)):
                     xs, ys, lows, highs, paired, failed_xs, partial_xs = [], [], [], [], [], [], []
                     for x, key in points:
                         row = by_key.get((target, key, metric))
@@ -476,7 +500,8 @@ def ratio_figure(results, view):
                         highs.append(row["high"] if row["high"] is not None else row["ratio"])
                         paired.append(row["paired"] if row["paired"] is not None else float("nan"))
                     label = f"{target} {suffix}".strip() + f" / {baseline}"
-                    draw_series(axis, xs, ys, lows, highs, colors[target], label, partial_xs=partial_xs)
+                    draw_series(axis, xs, ys, lows, highs, colors[target], label,
+                                SPLIT_STYLES[split_index % len(SPLIT_STYLES)], partial_xs=partial_xs)
                     if any(not math.isnan(p) for p in paired):
                         line, = axis.plot(xs, paired, linestyle="none", marker="D", markersize=6,
                                           markerfacecolor="none", markeredgecolor=colors[target],
@@ -489,7 +514,7 @@ def ratio_figure(results, view):
         axes[row_index][0].set_ylabel(f"ratio of {METRIC_LABELS.get(metric, metric).split(' (')[0]}")
     title(figure, results, f"ratio to {baseline}", view)
     finish(figure, axes.flat, "ratio of the medians; bars: target min / baseline max to target max / baseline min; "
-           "◇ median of the per-repetition ratios; × no ratio (a side failed every run)")
+           "◇ median of the per-repetition ratios; ○ ringed: some runs failed; × no ratio (a side failed every run)")
     return figure
 
 
@@ -635,12 +660,20 @@ def main(argv):
     if not formats or unknown:
         die(f"--format takes png, svg and pdf, comma-separated, not '{args.format}'", 2)
 
+    # The directory's errors come first, before matplotlib is looked for (or the script run
+    # again under /usr/bin/python3), so that they are said once.
+    if not os.path.isdir(args.directory):
+        die(f"{args.directory} is not a directory")
+    if not os.path.isfile(os.path.join(args.directory, "summary.csv")):
+        die(f"{args.directory} has no summary.csv: not a swiglet-lab results directory, or no run has ended yet")
+    import_matplotlib(argv)
+    import matplotlib.pyplot as plt
+    # An all-failed line is all NaN: matplotlib's limits then warn, harmlessly.
+    warnings.filterwarnings("ignore", message="All-NaN", category=RuntimeWarning)
     try:
         results = Results(args.directory)
     except Failure as error:
         die(str(error))
-    import_matplotlib(argv)
-    import matplotlib.pyplot as plt
 
     output = args.output or args.directory
     os.makedirs(output, exist_ok=True)

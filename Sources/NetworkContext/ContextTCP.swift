@@ -24,6 +24,10 @@ struct ContextTCPState {
     /// Connections with undelivered events, at least (so a quiet pass costs one compare);
     /// exact after each scan.
     var noticeCount = 0
+    /// Where the next scan of the notices starts: it moves on by one every scan, so that when
+    /// the channels' rings or buffers run short, the connections served first take turns
+    /// instead of the lowest numbers always going first and the highest starving.
+    var scanStart = 0
     var lastPoll: UInt64 = 0
     /// The metrics endpoint's port, which programs may not listen on.
     var metricsPort: UInt16? = nil
@@ -63,14 +67,17 @@ extension NetworkContext {
             // Recounted on every scan: `passOn` may release connections (the metrics endpoint
             // does), and a release from a channel request clears a notice outside the scan.
             var remaining = 0
-            var id = 0
-            while id < ContextTCPState.capacity {
+            let start = tcp.pointee.scanStart
+            var step = 0
+            while step < ContextTCPState.capacity {
+                let id = (start + step) % ContextTCPState.capacity
                 if !notices[id].events.isEmpty {
                     passOn(TCPConnectionID(id), now: now)
                     if !notices[id].events.isEmpty { remaining += 1 }
                 }
-                id += 1
+                step += 1
             }
+            tcp.pointee.scanStart = (start + 1) % ContextTCPState.capacity
             tcp.pointee.noticeCount = remaining
         }
         if now &- tcp.pointee.lastPoll >= NetworkContextLimits.tcpPollInterval {

@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "swiglet-bench", targets: ["swiglet-bench"]),
         .executable(name: "linux-echo-server", targets: ["linux-echo-server"]),
+        .executable(name: "swiglet-lab", targets: ["swiglet-lab"]),
         // The kernel, cross-built with `make image` into a static library that ld.lld links
         // with the nasm boot stub (see Makefile and linker/kernel.ld).
         .library(name: "Kernel", type: .static, targets: ["Kernel"]),
@@ -93,5 +94,6 @@ let package = Package(
         // it reads Swiglet boot options with the kernel's own parser to refuse typos).
         .target(name: "ExperimentKit", dependencies: ["BootConfiguration"]),
         .testTarget(name: "ExperimentKitTests", dependencies: ["ExperimentKit"]),
+        .executableTarget(name: "swiglet-lab", dependencies: ["ExperimentKit"], path: "Sources/SwigletLab"),
     ]
 )

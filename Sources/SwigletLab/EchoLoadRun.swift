@@ -1,0 +1,154 @@
+/// Echo loads through swiglet-bench: UDP echo (every reply checked byte for byte) and tcp-bulk (streams through the TCP echo port, every byte checked).
+
+import ExperimentKit
+import Foundation
+import Synchronization
+
+/// Measures one udp-echo run: a warm-up of the same load, then swiglet-bench with no warm-up of
+/// its own between two snapshots of the guest's counters, so the snapshots frame the measurement.
+enum UDPEchoRun {
+    static func measure(_ context: RunContext, record: inout RunRecord) throws {
+        let load = context.load
+        if let rate = context.parameters[.rate], rate != 0 {
+            return record.fail("not measured: swiglet-bench sends as fast as answers come and has no rate option (rate = \(rate))")
+        }
+        let size = context.parameters[.size] ?? 64
+        let window = context.parameters[.window] ?? 1
+        let endpoint = "\(context.guestAddress):\(load.port)"
+        // A long probe: the program may still be starting after the ready line.
+        let common = [context.tools.bench, "--quiet", "--probe-seconds", "60", "--warmup", "0", "--sizes", String(size),
+                      "--windows", String(window), "--label", context.target.name]
+        if load.warmup > 0 {
+            _ = try runTool(context.namespace.inside(common + ["--duration", String(load.warmup), endpoint]),
+                            timeout: load.warmup + 90, outputPath: context.logPrefix + "-warmup-bench.txt")
+        }
+        try Interruption.check()
+        let saved = context.logPrefix + "-bench-results.txt"
+        try? FileManager.default.removeItem(atPath: saved)
+        let (status, output) = try withCounters(context, record: &record) {
+            try runTool(context.namespace.inside(common + ["--duration", String(load.duration), "--save", saved, endpoint]),
+                        timeout: load.duration + 90, outputPath: context.logPrefix + "-bench.txt")
+        }
+        try Interruption.check()
+        let text = (try? String(contentsOfFile: saved, encoding: .utf8)) ?? ""
+        guard let measurement = UDPEchoMeasurement.parse(savedResults: text, size: size, window: window) else {
+            return record.fail("swiglet-bench measured nothing (status \(status.map(String.init) ?? "timeout")): \(lastLines(output, 2))")
+        }
+        record.seconds = measurement.seconds
+        record.requests = measurement.replies
+        record.errors = measurement.errors
+        record.metrics.merge(measurement.metrics(measurements: load.measurements)) { _, new in new }
+    }
+}
+
+/// Measures one tcp-bulk run: `connections` streams at once, each a loop of
+/// `swiglet-bench tcp-echo --mebibytes 4 --chunk SIZE` (one connection streaming 4 MiB through
+/// the echo port, every echoed byte compared) until the duration is over. swiglet-bench's
+/// streams end by size, not time, so the measured time runs from the start to the end of the
+/// last stream begun within the duration: it overshoots the duration by up to one stream.
+enum TCPBulkRun {
+    /// MiB per stream: long enough that the connect is a small part, short enough to end near
+    /// the duration at TCG speeds (tens of MiB/s).
+    static let mebibytesPerStream = 4
+
+    static func measure(_ context: RunContext, record: inout RunRecord) throws {
+        let load = context.load
+        let connections = context.parameters[.connections] ?? 1
+        let size = context.parameters[.size] ?? 65536
+        guard size <= 1_048_576 else {
+            return record.fail("not measured: swiglet-bench tcp-echo writes at most 1 MiB per send (size = \(size))")
+        }
+        let endpoint = "\(context.guestAddress):\(load.port)"
+        let stream = context.namespace.inside([context.tools.bench, "tcp-echo", "--mebibytes", String(mebibytesPerStream),
+                                               "--chunk", String(size), "--timeout", "10", endpoint])
+        if load.warmup > 0 {
+            _ = try streams(stream, connections: connections, seconds: load.warmup, logPrefix: context.logPrefix + "-warmup")
+        }
+        try Interruption.check()
+        let outcome = try withCounters(context, record: &record) {
+            try streams(stream, connections: connections, seconds: load.duration, logPrefix: context.logPrefix)
+        }
+        try Interruption.check()
+        let writesPerStream = (mebibytesPerStream << 20 + size - 1) / size
+        var errors = ErrorCounts()
+        for failure in outcome.failures {
+            switch failure {
+            case .connectFailed: errors.connectFailed += writesPerStream
+            case .wrongBytes: errors.wrongLength += writesPerStream
+            case .timeout: errors.timeouts += writesPerStream
+            case .other: errors.other += writesPerStream
+            }
+        }
+        record.seconds = outcome.seconds
+        record.requests = outcome.bytes / size
+        record.errors = errors
+        if load.measurements.contains(.throughput), outcome.seconds > 0 {
+            record.metrics[MetricName.bytesPerSecond] = Double(outcome.bytes) / outcome.seconds
+        }
+    }
+
+    /// What the streams of one phase did.
+    struct Outcome: Sendable {
+        var bytes = 0
+        var seconds = 0.0
+        var failures: [TCPEchoStream.FailureKind] = []
+    }
+
+    /// Runs `connections` loops of `stream` for `seconds`; bytes of the streams that completed,
+    /// the time from the start to the last one's end, and the failed streams' kinds.
+    private static func streams(_ stream: [String], connections: Int, seconds: Double, logPrefix: String) throws -> Outcome {
+        let start = monotonicSeconds()
+        let deadline = start + seconds
+        let tally = StreamTally()
+        var workers: [Thread] = []
+        for index in 0..<connections {
+            let worker = Thread {
+                while monotonicSeconds() < deadline, !Interruption.wasRequested {
+                    do {
+                        let (status, output) = try runTool(stream, timeout: 120, outputPath: "\(logPrefix)-stream\(index).txt")
+                        tally.streamEnded(status: status, output: output)
+                    } catch {
+                        tally.launchProblem.withLock { $0 = "\(error)" }
+                        return
+                    }
+                }
+            }
+            workers.append(worker)
+            worker.start()
+        }
+        // Thread has no join: wait for every worker's last stream to end.
+        while workers.contains(where: { !$0.isFinished }) { usleep(50_000) }
+        try Interruption.check()
+        if let problem = tally.launchProblem.withLock({ $0 }) { throw LaunchError(description: problem) }
+        var outcome = tally.outcome.withLock { $0 }
+        outcome.seconds = tally.lastEnd.withLock { $0 } - start
+        return outcome
+    }
+}
+
+/// The streams' results, added up by their threads.
+private final class StreamTally: Sendable {
+    let outcome = Mutex(TCPBulkRun.Outcome())
+    let lastEnd = Mutex(0.0)
+    let launchProblem = Mutex<String?>(nil)
+
+    /// One stream ended with `status` and `output`.
+    func streamEnded(status: Int32?, output: String) {
+        let now = monotonicSeconds()
+        lastEnd.withLock { $0 = max($0, now) }
+        if status == 0, let result = TCPEchoStream.parse(output) {
+            outcome.withLock { $0.bytes += result.bytes }
+        } else if !Interruption.wasRequested {
+            outcome.withLock { $0.failures.append(TCPEchoStream.failureKind(output)) }
+        }
+    }
+}
+
+/// Loads swiglet-bench cannot apply.
+enum UnsupportedLoad {
+    /// tcp-echo (request and answer over `connections` connections with a window) needs a
+    /// client swiglet-bench does not have: its tcp-echo mode streams one connection (tcp-bulk
+    /// uses it) and tcp-connect opens a new connection per request.
+    static let tcpEchoReason = "not measured: swiglet-bench has no request/answer TCP echo over several connections "
+        + "with a window (its tcp-echo mode streams, see tcp-bulk; tcp-connect opens a connection per request)"
+}

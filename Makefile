@@ -7,6 +7,8 @@
 #   make bench-tcp  HTTP, new-connection and TCP echo benchmark against the Linux guest (root)
 #   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
 #   make bench-placement  net-mode=dedicated against symmetric, same image and vCPUs (root; PLACEMENT_OPTIONS="--cpus 4")
+#   make experiment NAME=placement  run experiments/NAME.exp with swiglet-lab (root; LAB_OPTIONS="--quick")
+#   make results-table RESULTS=results/NAME/DATE-COMMIT  print a results directory's Markdown table
 
 CPUS    ?= 4
 MEM     ?= 256M
@@ -65,11 +67,12 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
 
 FUZZ_ITERATIONS ?= 2000000
 
-.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp bench-placement fuzz
+.PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp bench-placement fuzz \
+        lab bench-tool experiment results-table
 all: image
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# *//'
+	@sed -n '2,11p' Makefile | sed 's/^# *//'
 
 deps:
 	@scripts/install-deps.sh
@@ -146,7 +149,7 @@ system-test: $(ISO)
 # The UDP, TCP and HTTP system tests run a second time in net-mode=symmetric (issue 9): the
 # same programs must behave alike in both placements.
 SYMMETRIC_SYSTEM_TESTS := SystemTests\.(NetworkTests|TCPEchoSystemTests|HTTPTests)
-test: deps $(ISO)
+test: deps $(ISO) bench-tool
 	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing
 	SWIGLET_REQUIRE_QEMU=1 SWIGLET_NET_MODE=symmetric swift test --skip-build --disable-swift-testing \
 	    --filter '$(SYMMETRIC_SYSTEM_TESTS)'
@@ -160,6 +163,41 @@ bench-tcp: $(ISO)
 # Issue 9: the same image in net-mode=dedicated and net-mode=symmetric, interleaved (README, Placements).
 bench-placement: $(ISO)
 	scripts/bench-placement.sh $(PLACEMENT_OPTIONS)
+
+# Issue 10: experiments (experiments/NAME.exp) through swiglet-lab (README, Experiments). Builds
+# swiglet-lab, swiglet-bench (release), and the Swiglet image and the Linux guest only when a
+# target of the file is of that kind; LAB_OPTIONS= passes run options (--quick, --repetitions N,
+# --results DIR to continue one, --only TARGET, --keep-going). Scratch paths of their own, so
+# they never build into someone's .build.
+NAME          ?=
+LAB_OPTIONS   ?=
+RESULTS       ?=
+LAB_SCRATCH   ?= .build-lab
+BENCH_SCRATCH ?= .build-bench
+LAB           := $(LAB_SCRATCH)/debug/swiglet-lab
+BENCH_TOOL    := $(BENCH_SCRATCH)/release/swiglet-bench
+EXPERIMENT    := experiments/$(NAME).exp
+# A target's kind line (loads' kinds are never swiglet or linux).
+kind_line = grep -Eq '^[[:space:]]*kind[[:space:]]*=[[:space:]]*$(1)([^[:alnum:]_-]|$$)' $(EXPERIMENT)
+
+# swift build's progress goes to stderr, so that `make results-table` prints only the table.
+lab:
+	swift build --product swiglet-lab --scratch-path $(LAB_SCRATCH) 1>&2
+
+bench-tool:
+	swift build -c release --product swiglet-bench --scratch-path $(BENCH_SCRATCH) 1>&2
+
+experiment: deps lab bench-tool
+	@test -n "$(NAME)" || { echo "make experiment: give NAME=, one of: $$(cd experiments && ls *.exp | sed 's/\.exp$$//' | tr '\n' ' ')" >&2; exit 2; }
+	@test -f $(EXPERIMENT) || { echo "make experiment: $(EXPERIMENT) does not exist" >&2; exit 2; }
+	$(LAB) check $(EXPERIMENT)
+	@if $(call kind_line,swiglet); then $(MAKE) image; fi
+	@if $(call kind_line,linux); then BENCH_SCRATCH=$(BENCH_SCRATCH) scripts/build-linux-guest.sh; fi
+	$(LAB) run $(EXPERIMENT) --bench $(BENCH_TOOL) $(LAB_OPTIONS)
+
+results-table: lab
+	@test -n "$(RESULTS)" || { echo "make results-table: give RESULTS=results/NAME/DATE-COMMIT" >&2; exit 2; }
+	@$(LAB) table $(RESULTS)
 
 fuzz:
 	SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --disable-swift-testing --filter 'NetworkTests.FuzzTests'

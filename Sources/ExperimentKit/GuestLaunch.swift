@@ -15,7 +15,7 @@ public struct GuestLaunch: Equatable, Sendable {
     public var bootOptions: String
     /// Where the serial console is written.
     public var consolePath: String
-    /// Where QEMU's filter-dump writes the NIC's frames, if anywhere.
+    /// Where QEMU's filter-dump writes the NIC's frames, if anywhere (see `capturesFrames`).
     public var pcapPath: String?
     /// Bytes kept of each frame in the pcap (filter-dump's `maxlen`).
     public var pcapFrameBytes: Int
@@ -51,6 +51,10 @@ public struct GuestLaunch: Equatable, Sendable {
         self.linuxInitramfs = linuxInitramfs
     }
 
+    /// Whether the command line records frames: only with one queue pair, because QEMU's
+    /// network filters refuse a multiqueue netdev ("multiqueue is not supported", QEMU 7.2).
+    public var capturesFrames: Bool { pcapPath != nil && queues == 1 }
+
     /// The guest's MAC address (the one Swiglet's tests and bench scripts use too).
     public static let macAddress = "52:54:00:12:34:56"
 
@@ -74,7 +78,7 @@ public struct GuestLaunch: Equatable, Sendable {
         // MQ with RSS needs two MSI-X vectors per queue pair, plus the config and control queues'.
         let multiqueue = queues > 1 ? ",mq=on,rss=on,vectors=\(2 * queues + 2)" : ""
         arguments += ["-device", "virtio-net-pci,netdev=n0,mac=\(Self.macAddress)" + multiqueue]
-        if let pcapPath {
+        if let pcapPath, capturesFrames {
             arguments += ["-object", "filter-dump,id=dump0,netdev=n0,file=\(pcapPath),maxlen=\(pcapFrameBytes)"]
         }
         switch kind {

@@ -88,6 +88,9 @@ final class ExperimentRunner {
                                  bootOptions: boot.bootOptions, consolePath: "\(results.consoles)/\(label)-console.log",
                                  pcapPath: pcap, pcapFrameBytes: Capture.frameBytes, name: target.name,
                                  extraArguments: experiment.machine.qemuOptions + target.qemuOptions)
+        if !launch.capturesFrames && number == 1 {
+            say("  no pcap: QEMU's filter-dump does not support a multiqueue tap (queues = \(launch.queues))")
+        }
         results.addCommandLine(boot: boot.key, target: target.name, arguments: launch.arguments)
         try results.saveMetadata()
         let guest: Guest
@@ -217,7 +220,8 @@ final class ExperimentRunner {
         }
         let keys = Set(plan.runs.map(\.key))
         let failed = results.raw.records.filter { keys.contains($0.runKey) && $0.status == .failed }.count
-        say("results: \(results.path) (raw.csv, summary.csv, ratios.csv, metadata.json, consoles/\(failed > 0 ? ", pcaps/" : ""))"
+        let kept = ((try? FileManager.default.contentsOfDirectory(atPath: results.pcaps)) ?? []).isEmpty ? "" : ", pcaps/"
+        say("results: \(results.path) (raw.csv, summary.csv, ratios.csv, metadata.json, consoles/, logs/\(kept))"
             + "; \(plan.runs.count - remaining) of \(plan.runs.count) runs recorded, \(failed) failed")
         if interrupted {
             say("interrupted: continue with \(resumeCommand)")

@@ -13,8 +13,9 @@ public enum MetricName {
     public static let p50Microseconds = "p50_us"
     public static let p99Microseconds = "p99_us"
 
-    /// `cpu-share`: the fraction (0–1) of the elapsed time CPU `cpu` left to its application —
-    /// not spent running the network stack in its kernel.
+    /// `cpu-share`: the fraction (0–1) of the elapsed time CPU `cpu` ran its application in
+    /// ring 3 (Δuser / Δwall, what the kernel's meter page draws as "application"); the time
+    /// the network took from it is `networkShare`, the rest `kernelShare` and `idleShare`.
     public static func applicationShare(cpu: Int) -> String { "app_share_cpu\(cpu)" }
     /// `cpu-share`: the fraction (0–1) of the elapsed time CPU `cpu` spent running the network stack.
     public static func networkShare(cpu: Int) -> String { "network_share_cpu\(cpu)" }

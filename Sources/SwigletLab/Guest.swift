@@ -56,17 +56,6 @@ final class Guest {
         }
     }
 
-    /// Waits up to `timeout` seconds for `text` on the console (a program announcing it serves).
-    func waitForConsole(_ text: String, timeout: Double) throws -> Bool {
-        let deadline = monotonicSeconds() + timeout
-        while monotonicSeconds() < deadline {
-            if console.contains(text) { return true }
-            guard child.isRunning else { return false }
-            try Interruption.sleep(0.2)
-        }
-        return console.contains(text)
-    }
-
     var isRunning: Bool { child.isRunning }
 
     /// Stops QEMU (SIGTERM, then SIGKILL).

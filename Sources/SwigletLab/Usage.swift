@@ -77,7 +77,8 @@ enum Usage {
 
         Loads no tool here can apply are recorded as failed with a reason saying so, never given a
         number: tcp-echo (swiglet-bench has no request/answer TCP echo over several connections),
-        and a non-zero rate (neither wrk nor swiglet-bench limit their rate).
+        and a non-zero rate (neither wrk nor swiglet-bench limit their rate). nic = user is
+        refused: numbers come from a tap in a namespace only.
 
         """ + exitStatus
 

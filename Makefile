@@ -182,10 +182,10 @@ kind_line = grep -Eq '^[[:space:]]*kind[[:space:]]*=[[:space:]]*$(1)([^[:alnum:]
 
 # swift build's progress goes to stderr, so that `make results-table` prints only the table.
 lab:
-	swift build --product swiglet-lab --scratch-path $(LAB_SCRATCH) 1>&2
+	@swift build --product swiglet-lab --scratch-path $(LAB_SCRATCH) 1>&2
 
 bench-tool:
-	swift build -c release --product swiglet-bench --scratch-path $(BENCH_SCRATCH) 1>&2
+	@swift build -c release --product swiglet-bench --scratch-path $(BENCH_SCRATCH) 1>&2
 
 experiment: deps lab bench-tool
 	@test -n "$(NAME)" || { echo "make experiment: give NAME=, one of: $$(cd experiments && ls *.exp | sed 's/\.exp$$//' | tr '\n' ' ')" >&2; exit 2; }

@@ -2,25 +2,6 @@
 
 import Foundation
 
-/// A CSV file that cannot be read back.
-public struct CSVError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The file, or a description of the text.
-    public var file: String
-    /// The 1-based line (of the file, counting lines inside quoted fields) at fault, if one is.
-    public var line: Int?
-    public var message: String
-
-    public init(file: String, line: Int?, message: String) {
-        self.file = file
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String {
-        if let line { "\(file):\(line): \(message)" } else { "\(file): \(message)" }
-    }
-}
-
 /// Comma-separated values — RFC 4180 §2: a field holding a comma, a double quote, a line
 /// break, or spaces at either end is written between double quotes, its quotes doubled.
 public enum CSV {

@@ -10,7 +10,8 @@ public struct Experiment: Equatable, Sendable {
     public var description: String
     /// How often every (point, target) is measured.
     public var repetitions: Int
-    /// The fraction of failed requests above which a run counts as failed (0.01 = 1%).
+    /// The fraction of failed requests above which a run counts as failed (0.01 = 1%). The
+    /// default, 0, fails a run for any error: a rate is never reported for a run that had one.
     public var errorThreshold: Double
     /// The target every other target's medians are divided by, if any.
     public var baseline: String?
@@ -25,7 +26,7 @@ public struct Experiment: Equatable, Sendable {
     /// The file's text, verbatim, for metadata.json (so a result says exactly what was asked).
     public var sourceText: String
 
-    public init(name: String, description: String = "", repetitions: Int = 5, errorThreshold: Double = 0.01,
+    public init(name: String, description: String = "", repetitions: Int = 5, errorThreshold: Double = 0,
                 baseline: String? = nil, boots: BootSharing = .shared, machine: MachineSettings = MachineSettings(),
                 targets: [Target], loads: [Load], sourceText: String = "") {
         self.name = name

@@ -9,7 +9,7 @@ import Foundation
 /// # a comment; '#' after a space or tab also starts one
 /// description = HTTP keep-alive under rising load
 /// repetitions = 5                 # runs of every (point, target), default 5
-/// error-threshold = 0.01          # failed-request fraction above which a run fails
+/// error-threshold = 0             # failed-request fraction above which a run fails (default 0: any error)
 /// baseline = linux                # ratios are other targets' medians over this one's
 /// boots = shared                  # or per-run: a fresh guest for every run
 /// measure = throughput, latency   # default for loads that do not say

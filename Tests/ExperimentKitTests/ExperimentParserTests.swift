@@ -115,7 +115,7 @@ final class ExperimentParserTests: XCTestCase {
     func testDefaults() throws {
         let experiment = try parse("[target s]\nkind = swiglet\n[load h]\nkind = http-close\n")
         XCTAssertEqual(experiment.repetitions, 5)
-        XCTAssertEqual(experiment.errorThreshold, 0.01)
+        XCTAssertEqual(experiment.errorThreshold, 0, "by default any error fails a run")
         XCTAssertNil(experiment.baseline)
         XCTAssertEqual(experiment.boots, .shared)
         XCTAssertEqual(experiment.machine, MachineSettings(cpus: [2], memory: "256M", nic: .tap, queues: 1, icount: .off, qemuOptions: []))

@@ -1,4 +1,4 @@
-// Receive-side scaling: which receive queue a flow lands on, and source ports that put replies on ours.
+// Receive-side scaling: which receive queue a flow lands on (ContextMesh uses it to pick source ports whose replies come home).
 
 /// An RSS indirection table: the low bits of a packet's hash index it, and the entry is the
 /// receive queue (0 is the first, receiveq1 on virtio-net) — Microsoft "RSS Indirection
@@ -112,50 +112,5 @@ public struct ReceiveSideScaling: Sendable {
     /// (VIRTIO_NET_HASH_TYPE_IPv4: protocols without ports, such as ICMP).
     public func queue(source: IPv4Address, destination: IPv4Address) -> UInt16 {
         table.queue(forHash: hash.hash(source: source, destination: destination))
-    }
-
-    /// A source port for a TCP connection from `localAddress` to `remoteAddress`:`remotePort`
-    /// such that the *replies* land on `replyQueue`: the NIC hashes (source `remoteAddress`,
-    /// destination `localAddress`, source port `remotePort`, destination port = our port).
-    ///
-    /// Candidates are tried in order from `firstCandidate` (e.g. an RFC 6056 §3.3.3 offset),
-    /// wrapping around inside `range`, so the randomness of the starting point is kept; a
-    /// candidate outside `range` is reduced into it. The first port whose reply hash lands on
-    /// `replyQueue` and that `isAvailable` accepts (not in use towards that remote) is returned.
-    /// With a round-robin table over N queues about one candidate in N qualifies.
-    ///
-    /// nil if no port in `range` qualifies: `replyQueue` is in no table entry, the range is too
-    /// small, or every qualifying port is unavailable.
-    public func sourcePort(localAddress: IPv4Address, remoteAddress: IPv4Address, remotePort: UInt16,
-                           replyQueue: UInt16, firstCandidate: UInt16,
-                           in range: ClosedRange<UInt16> = 49152...65535,
-                           isAvailable: (UInt16) -> Bool = { _ in true }) -> UInt16? {
-        guard table.contains(queue: replyQueue) else { return nil }
-        // The hash is linear, so hash the reply tuple with destination port 0 once and add each
-        // candidate's bits: bit b of the port (counted from the top) is input bit 80 + b.
-        let fixedPart = hash.hash(source: remoteAddress, destination: localAddress,
-                                  sourcePort: remotePort, destinationPort: 0)
-        var portBitWindows = InlineArray<16, UInt32>(repeating: 0)
-        for bit in 0..<16 {
-            portBitWindows[bit] = hash.window(atBit: 80 + bit)
-        }
-        let lowest = Int(range.lowerBound)
-        let count = Int(range.upperBound) - lowest + 1
-        var offset = ((Int(firstCandidate) - lowest) % count + count) % count
-        for _ in 0..<count {
-            let port = UInt16(truncatingIfNeeded: lowest + offset)
-            var replyHash = fixedPart
-            var remaining = port
-            while remaining != 0 {
-                replyHash ^= portBitWindows[15 - remaining.trailingZeroBitCount]
-                remaining &= remaining &- 1
-            }
-            if table.queue(forHash: replyHash) == replyQueue && isAvailable(port) {
-                return port
-            }
-            offset += 1
-            if offset == count { offset = 0 }
-        }
-        return nil
     }
 }

@@ -58,6 +58,8 @@ struct Measurement {
     var p99Microseconds = 0.0
     var clientCPUPercent = 0.0
     var truncated = false
+    /// Requests per second offered on a schedule (--rate); 0: as fast as the window allows.
+    var offeredRate = 0.0
     /// With --cpu-pid: host CPU (% of one core) of each of that process's threads, by name,
     /// and the host's busy share of all its cores, during the measurement.
     var threadCPU: [(name: String, percent: Double)] = []
@@ -139,9 +141,17 @@ final class EchoClient {
 
     /// Keeps `window` requests of `size` bytes in flight for `warmup` seconds, then counts
     /// replies for `duration` seconds, then waits at most one loss timeout for the rest.
-    func measure(size: Int, window: Int, warmup: Double, duration: Double, maxRequests: Int,
+    ///
+    /// With `rate` above 0 the load is offered on a schedule instead: request k is due at
+    /// start + k / rate and is sent when it is due and fewer than `window` are in flight (the
+    /// window caps what the client keeps outstanding). A request's clock starts when it was
+    /// due, not when the window let it go, so time spent queued behind a full window counts in
+    /// its round trip and towards its loss timeout (no coordinated omission: a slow server
+    /// cannot hide its slowness by slowing the client down).
+    func measure(size: Int, window: Int, rate: Double = 0, warmup: Double, duration: Double, maxRequests: Int,
                  cpuPid: Int32? = nil) -> Measurement {
         var result = Measurement(size: size, window: window)
+        result.offeredRate = rate
         // Slot i holds the request whose sequence number is i modulo the slot count. A request
         // waiting for its timeout keeps its slot, so there are many more slots than the window.
         var slotCount = 4096
@@ -166,6 +176,11 @@ final class EchoClient {
         var cpuAtStart: UInt64 = 0
         var threadsAtStart: ThreadCPUSample?
         var threadsAtEnd: ThreadCPUSample?
+        // The offered schedule: request number `scheduled` is due at `due(scheduled)`.
+        let interval = rate > 0 ? 1e9 / rate : 0
+        var scheduled: UInt64 = 0
+        func due(_ index: UInt64) -> UInt64 { start + UInt64(Double(index) * interval) }
+        var pollers = [pollfd](repeating: pollfd(), count: 1)
 
         func slot(_ sequence: UInt64) -> Int { Int(sequence & mask) }
 
@@ -203,8 +218,9 @@ final class EchoClient {
             while sending && inFlight < window && Int(nextSequence) < maxRequests {
                 let index = slot(nextSequence)
                 if slotBusy[index] { break }  // an old request still holds this slot
-                let bytes = UnsafeMutableRawBufferPointer(rebasing: sentBytes[index * size ..< (index + 1) * size])
                 now = monotonicNanoseconds()
+                if rate > 0 && due(scheduled) > now { break }  // the next request is not due yet
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: sentBytes[index * size ..< (index + 1) * size])
                 Datagram.fill(bytes, sequence: nextSequence, sentAt: now)
                 let sent = send(descriptor, bytes.baseAddress, size, Int32(MSG_DONTWAIT))
                 if sent != size {
@@ -213,9 +229,10 @@ final class EchoClient {
                 }
                 slotBusy[index] = true
                 slotSequence[index] = nextSequence
-                slotSentAt[index] = now
+                slotSentAt[index] = rate > 0 ? due(scheduled) : now
                 inFlight += 1
                 nextSequence += 1
+                scheduled += 1
                 if counting && now < measureEnd { result.sent += 1 }
             }
 
@@ -226,10 +243,11 @@ final class EchoClient {
                 let index = slot(oldestSequence)
                 if slotBusy[index] { wakeAt = min(wakeAt, slotSentAt[index] + timeoutNanoseconds) }
             }
+            // An offered load also wakes when its next request is due, if the window has room.
+            if rate > 0 && sending && inFlight < window { wakeAt = min(wakeAt, max(due(scheduled), now)) }
             if wakeAt > now {
-                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                let wait = Int32(min((wakeAt - now + 999_999) / 1_000_000, 1000))
-                if poll(&poller, 1, wait) <= 0 { continue }
+                pollers[0] = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                if pollPrecisely(&pollers, nanoseconds: min(wakeAt - now, 1_000_000_000)) == 0 { continue }
             }
 
             // Take every reply that is there.

@@ -42,6 +42,8 @@ struct Options {
     var warmup = 1.0
     var sizes = [64, 1024]
     var windows = [1, 32]
+    /// Requests per second offered on a schedule; 0: as fast as answers come.
+    var rate = 0.0
     var timeoutMilliseconds = 250
     var probeSeconds = 3.0
     var maxRequests = 5_000_000
@@ -68,6 +70,7 @@ struct Options {
     MODES besides this UDP echo benchmark:
       tcp-echo      one TCP connection's echo throughput (MiB/s, every byte verified)
       tcp-connect   new TCP connections per second, several connectors, client closes first
+      tcp-rr        request and answer over several TCP echo connections, windowed, optionally paced
       syn-flood     SYNs from spoofed sources over a raw socket (root)
       tcp-garbage   a storm of malformed TCP segments over a raw socket (root)
 
@@ -90,6 +93,10 @@ struct Options {
       --sizes LIST             UDP payload sizes in bytes, comma-separated (default 64,1024;
                                \(minimumSize)...\(maximumSize))
       --windows LIST           requests outstanding, comma-separated (default 1,32; 1...\(maximumWindow))
+      --rate N                 offer N requests per second on a fixed schedule (open loop; the
+                               window caps those outstanding; a request's round trip counts
+                               from when it was due, so queueing at the client shows) (default
+                               0: as fast as answers come; 0...10000000)
       --timeout-ms MS          a request unanswered this long is lost (default 250; 1...10000)
       --probe-seconds SECONDS  how long to wait for a first reply before giving up (default 3)
       --max-requests N         at most N requests per measurement, warm-up included (default 5000000)
@@ -162,6 +169,7 @@ struct Options {
             case "-w", "--warmup": options.warmup = try number(argument, try value(argument), 0...60)
             case "--sizes": options.sizes = try list(argument, try value(argument), minimumSize...maximumSize)
             case "--windows": options.windows = try list(argument, try value(argument), 1...maximumWindow)
+            case "--rate": options.rate = try number(argument, try value(argument), 0...10_000_000)
             case "--timeout-ms": options.timeoutMilliseconds = try integer(argument, try value(argument), 1...10_000)
             case "--probe-seconds": options.probeSeconds = try number(argument, try value(argument), 0.1...600)
             case "--max-requests": options.maxRequests = try integer(argument, try value(argument), 1...1_000_000_000)

@@ -338,6 +338,7 @@ func runTCPMode(_ mode: TCPMode, _ arguments: [String]) -> Int32 {
     switch mode {
     case .tcpEcho: return TCPEchoThroughput.run(options)
     case .tcpConnect: return TCPConnectRate.run(options)
+    case .tcpRR: return TCPRequestAnswer.run(options)
     case .synFlood: return SYNFlood.run(options)
     case .tcpGarbage: return TCPGarbage.run(options)
     }

@@ -28,7 +28,8 @@ enum Report {
             text += "size=\(m.size) window=\(m.window) seconds=\(m.seconds) rps=\(m.requestsPerSecond) "
                 + "p50_us=\(m.p50Microseconds) p99_us=\(m.p99Microseconds) sent=\(m.sent) "
                 + "replies=\(m.replies) lost=\(m.lost) late=\(m.late) mismatched=\(m.mismatched) "
-                + "refused=\(m.refused) unexpected=\(m.unexpected) client_cpu_pct=\(m.clientCPUPercent)"
+                + "refused=\(m.refused) unexpected=\(m.unexpected) client_cpu_pct=\(m.clientCPUPercent) "
+                + "offered_rps=\(m.offeredRate)"
             if let host = m.hostCPUPercent {
                 let threads = m.threadCPU.map { "\($0.name.replacingOccurrences(of: " ", with: "_")):\($0.percent)" }
                 text += " host_cpu_pct=\(host) threads_cpu_pct=\(threads.joined(separator: ","))"
@@ -75,6 +76,7 @@ enum Report {
             m.p50Microseconds = Double(f["p50_us"] ?? "") ?? 0
             m.p99Microseconds = Double(f["p99_us"] ?? "") ?? 0
             m.clientCPUPercent = Double(f["client_cpu_pct"] ?? "") ?? 0
+            m.offeredRate = Double(f["offered_rps"] ?? "") ?? 0
             m.hostCPUPercent = Double(f["host_cpu_pct"] ?? "")
             for item in (f["threads_cpu_pct"] ?? "").split(separator: ",") {
                 let pair = item.split(separator: ":")
@@ -127,7 +129,11 @@ enum Report {
     /// The table of one system.
     static func table(_ results: Results) -> String {
         var text = "UDP echo, \(results.label) at \(results.target): \(formatSeconds(results.duration)) per measurement "
-            + "after \(formatSeconds(results.warmup)) warm-up, loss timeout \(results.timeoutMilliseconds) ms\n"
+            + "after \(formatSeconds(results.warmup)) warm-up, loss timeout \(results.timeoutMilliseconds) ms"
+        if let offered = results.measurements.first?.offeredRate, offered > 0 {
+            text += ", \(grouped(offered)) req/s offered (round trips count from when each request was due)"
+        }
+        text += "\n"
         let columns = ["size B", "window", "req/s", "p50 µs", "p99 µs", "sent", "replies", "lost", "late", "mismatched"]
         let widths = [6, 6, 10, 9, 9, 10, 10, 6, 6, 10]
         text += zip(columns, widths).map { pad($0, $1) }.joined(separator: " ") + "\n"

@@ -6,6 +6,7 @@ import Glibc
 enum TCPMode: String, CaseIterable {
     case tcpEcho = "tcp-echo"
     case tcpConnect = "tcp-connect"
+    case tcpRR = "tcp-rr"
     case synFlood = "syn-flood"
     case tcpGarbage = "tcp-garbage"
 
@@ -60,6 +61,41 @@ enum TCPMode: String, CaseIterable {
 
             OUTPUT: a line 'result: mode=tcp-connect conns_per_s=R p50_us=A p99_us=B failed=F ...'.
             EXIT STATUS: 0 measured; 1 no connection succeeded; 2 bad options.
+            """
+        case .tcpRR: """
+            swiglet-bench tcp-rr: request and answer over several TCP echo connections.
+
+            USAGE: swiglet-bench tcp-rr [OPTIONS] HOST[:PORT]        (port 7 if omitted)
+
+            Opens --connections connections to a TCP echo server (RFC 862) and keeps up to
+            --window requests of --size bytes outstanding on each (pipelined: the echo of
+            request k is the k-th --size bytes that come back). Every byte of every answer is
+            compared with the byte sent; a request's round trip runs from when it was due to
+            its last echoed byte. Without --rate each connection sends as fast as answers come
+            (closed loop). With --rate the load is offered on a fixed schedule (open loop):
+            requests fall due at N per second and go, round robin, to a connection whose window
+            has room; when every window is full a request waits with its clock running, so
+            queueing at the client shows in the latency. A request unanswered within
+            --timeout-ms, a wrong byte, or a connection the server closes fails that
+            connection's outstanding requests (a byte stream cannot skip one); it reconnects.
+
+            OPTIONS:
+              -d, --duration SECONDS   measured time (default 5; 0.1...600)
+              -w, --warmup SECONDS     unmeasured load first (default 1; 0...60)
+              -c, --connections N      connections (default 1; 1...1024)
+              --size BYTES             bytes per request (default 64; 20...65536)
+              --window N               requests outstanding per connection (default 1; 1...1024)
+              --rate N                 requests per second offered (default 0: closed loop)
+              --timeout-ms MS          a request unanswered this long fails (default 1000; 1...60000)
+              --connect-timeout MS     a connection not established by then fails (default 1000)
+              -h, --help               this text
+
+            OUTPUT: a line 'result: mode=tcp-rr connections=C size=S window=W offered_rps=R
+            seconds=S requests=N rps=R p50_us=A p99_us=B issued=N mismatched=N timeouts=N
+            closed=N connect_failed=N client_cpu_pct=P' (requests: answers verified during the
+            measurement; the failures: requests due during it that failed).
+            EXIT STATUS: 0 answers came and none failed; 1 no answer or some failed (the line
+            says which); 2 bad options.
             """
         case .synFlood: """
             swiglet-bench syn-flood: SYNs from spoofed source addresses (needs root).
@@ -129,6 +165,11 @@ struct TCPModeOptions {
     var concurrency = 8
     var requestBytes = 0
     var connectTimeoutMilliseconds = 1000
+    // tcp-rr
+    var connectionCount = 1
+    var requestSize = 64
+    var window = 1
+    var requestTimeoutMilliseconds = 1000
     // syn-flood and tcp-garbage
     var sources: ClosedRange<UInt32> = 0x0A00_0301...0x0A00_03FE
     /// Whether --sources was given (tcp-connect binds to them only then).
@@ -179,15 +220,25 @@ struct TCPModeOptions {
             case "--timeout":
                 try only(.tcpEcho, name: argument); options.stallSeconds = try number(argument, 0.1...600)
             case "-d", "--duration":
-                try only(.tcpConnect, name: argument); options.duration = try number(argument, 0.1...600)
+                try only(.tcpConnect, .tcpRR, name: argument); options.duration = try number(argument, 0.1...600)
             case "-w", "--warmup":
-                try only(.tcpConnect, name: argument); options.warmup = try number(argument, 0...60)
+                try only(.tcpConnect, .tcpRR, name: argument); options.warmup = try number(argument, 0...60)
+            case "--connections":
+                try only(.tcpRR, name: argument); options.connectionCount = try integer(argument, 1...1024)
+            case "--size":
+                try only(.tcpRR, name: argument); options.requestSize = try integer(argument, Datagram.headerSize...65536)
+            case "--window":
+                try only(.tcpRR, name: argument); options.window = try integer(argument, 1...1024)
+            case "--timeout-ms":
+                try only(.tcpRR, name: argument); options.requestTimeoutMilliseconds = try integer(argument, 1...60000)
+            case "-c" where mode == .tcpRR:
+                options.connectionCount = try integer(argument, 1...1024)
             case "-c", "--concurrency":
                 try only(.tcpConnect, name: argument); options.concurrency = try integer(argument, 1...256)
             case "--request":
                 try only(.tcpConnect, name: argument); options.requestBytes = try integer(argument, 0...65536)
             case "--connect-timeout":
-                try only(.tcpConnect, name: argument); options.connectTimeoutMilliseconds = try integer(argument, 1...60000)
+                try only(.tcpConnect, .tcpRR, name: argument); options.connectTimeoutMilliseconds = try integer(argument, 1...60000)
             case "--sources":
                 try only(.synFlood, .tcpConnect, name: argument)
                 let text = try value(argument)
@@ -199,7 +250,7 @@ struct TCPModeOptions {
             case "--count":
                 try only(.synFlood, .tcpGarbage, name: argument); options.count = try integer(argument, 1...1_000_000_000)
             case "--rate":
-                try only(.synFlood, .tcpGarbage, name: argument); options.rate = try integer(argument, 0...100_000_000)
+                try only(.synFlood, .tcpGarbage, .tcpRR, name: argument); options.rate = try integer(argument, 0...100_000_000)
             case "--seed":
                 try only(.synFlood, .tcpGarbage, name: argument)
                 let text = try value(argument)

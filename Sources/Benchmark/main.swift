@@ -33,9 +33,10 @@ func measureAll(_ endpoint: Endpoint, label: String, options: Options) -> Result
                           warmup: options.warmup, timeoutMilliseconds: options.timeoutMilliseconds)
     for size in options.sizes {
         for window in options.windows {
-            progress(options.quiet, "swiglet-bench: \(label): \(size) B, \(window) outstanding, "
+            let offered = options.rate > 0 ? ", \(Report.grouped(options.rate)) req/s offered" : ""
+            progress(options.quiet, "swiglet-bench: \(label): \(size) B, \(window) outstanding\(offered), "
                 + "\(Report.formatSeconds(options.warmup)) warm-up + \(Report.formatSeconds(options.duration))")
-            let m = client.measure(size: size, window: window, warmup: options.warmup,
+            let m = client.measure(size: size, window: window, rate: options.rate, warmup: options.warmup,
                                    duration: options.duration, maxRequests: options.maxRequests,
                                    cpuPid: options.cpuPid)
             if m.truncated {

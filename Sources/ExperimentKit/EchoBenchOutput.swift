@@ -1,4 +1,4 @@
-/// What swiglet-bench wrote for one run: a UDP echo measurement (its --save file) or a tcp-echo stream (its result line).
+/// What swiglet-bench wrote for one run: a UDP echo measurement (its --save file), a tcp-echo stream or a tcp-rr measurement (their result lines).
 
 /// One UDP echo measurement, a line of the file `swiglet-bench --save` writes
 /// (`size=64 window=1 seconds=2.0 rps=2336.3 p50_us=208.7 p99_us=912.0 sent=4673 replies=4673
@@ -116,6 +116,73 @@ public struct TCPEchoStream: Equatable, Sendable {
     /// See `failureKind`.
     public enum FailureKind: Equatable, Sendable {
         case connectFailed, wrongBytes, timeout, other
+    }
+}
+
+/// One `swiglet-bench tcp-rr` measurement: request and answer over several connections
+/// (`result: mode=tcp-rr connections=4 size=64 window=1 offered_rps=0.0 seconds=2.000
+/// requests=95903 rps=47951.5 p50_us=65.3 p99_us=354.9 issued=97134 mismatched=0 timeouts=0
+/// closed=0 connect_failed=0 client_cpu_pct=83.2`).
+public struct TCPRequestMeasurement: Equatable, Sendable {
+    public var seconds: Double
+    /// Answers received during the measurement, every byte verified.
+    public var requests: Int
+    public var requestsPerSecond: Double
+    public var p50Microseconds: Double
+    public var p99Microseconds: Double
+    /// Requests due during the measurement whose answer had a wrong byte.
+    public var mismatched: Int
+    /// ... unanswered within the timeout.
+    public var timeouts: Int
+    /// ... lost when the server closed or reset their connection.
+    public var closed: Int
+    /// Connects that failed during the measurement.
+    public var connectFailed: Int
+
+    public init(seconds: Double, requests: Int, requestsPerSecond: Double, p50Microseconds: Double,
+                p99Microseconds: Double, mismatched: Int, timeouts: Int, closed: Int, connectFailed: Int) {
+        self.seconds = seconds
+        self.requests = requests
+        self.requestsPerSecond = requestsPerSecond
+        self.p50Microseconds = p50Microseconds
+        self.p99Microseconds = p99Microseconds
+        self.mismatched = mismatched
+        self.timeouts = timeouts
+        self.closed = closed
+        self.connectFailed = connectFailed
+    }
+
+    /// The measurement in swiglet-bench's output, nil without a complete result line.
+    public static func parse(_ output: String) -> TCPRequestMeasurement? {
+        for line in output.split(whereSeparator: \.isNewline) where line.hasPrefix("result: mode=tcp-rr ") {
+            let fields = keyValues(line)
+            guard let seconds = Double(fields["seconds"] ?? ""), let requests = Int(fields["requests"] ?? ""),
+                  let rate = Double(fields["rps"] ?? ""), let mismatched = Int(fields["mismatched"] ?? ""),
+                  let timeouts = Int(fields["timeouts"] ?? ""), let closed = Int(fields["closed"] ?? ""),
+                  let connectFailed = Int(fields["connect_failed"] ?? "") else { continue }
+            return TCPRequestMeasurement(seconds: seconds, requests: requests, requestsPerSecond: rate,
+                                         p50Microseconds: Double(fields["p50_us"] ?? "") ?? 0,
+                                         p99Microseconds: Double(fields["p99_us"] ?? "") ?? 0, mismatched: mismatched,
+                                         timeouts: timeouts, closed: closed, connectFailed: connectFailed)
+        }
+        return nil
+    }
+
+    /// Failed requests by kind: a wrong byte → wrong length, unanswered → timeout, a failed
+    /// connect → connect failed, a connection the server closed → other.
+    public var errors: ErrorCounts {
+        ErrorCounts(wrongLength: mismatched, timeouts: timeouts, connectFailed: connectFailed, other: closed)
+    }
+
+    /// The run's metrics: verified answers per second and p50/p99 latency (none without an answer).
+    public func metrics(measurements: Set<Measurement>) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        if measurements.contains(.throughput) { metrics[MetricName.requestsPerSecond] = requestsPerSecond }
+        if measurements.contains(.latency), requests > 0 {
+            metrics[MetricName.p50Microseconds] = p50Microseconds
+            metrics[MetricName.p99Microseconds] = p99Microseconds
+        }
+        return metrics
     }
 }
 

@@ -45,7 +45,8 @@ enum Commands {
         if options.quick { say("--quick: one short point per target and load, 1 repetition: for trials, not for numbers") }
         Interruption.install()
         let runner = ExperimentRunner(experiment: experiment, options: options, results: results,
-                                      tools: LabTools(bench: options.bench, wrkScript: "scripts/wrk-verify.lua"))
+                                      tools: LabTools(bench: options.bench, wrkScript: "scripts/wrk-verify.lua",
+                                                      wrkPacedScript: "scripts/wrk-paced.lua"))
         return runner.run()
     }
 

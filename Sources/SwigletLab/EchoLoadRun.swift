@@ -1,4 +1,4 @@
-/// Echo loads through swiglet-bench: UDP echo (every reply checked byte for byte) and tcp-bulk (streams through the TCP echo port, every byte checked).
+/// Echo loads through swiglet-bench: UDP echo (every reply checked byte for byte), TCP echo request and answer (swiglet-bench tcp-rr), and tcp-bulk (streams through the TCP echo port, every byte checked).
 
 import ExperimentKit
 import Foundation
@@ -9,15 +9,13 @@ import Synchronization
 enum UDPEchoRun {
     static func measure(_ context: RunContext, record: inout RunRecord) throws {
         let load = context.load
-        if let rate = context.parameters[.rate], rate != 0 {
-            return record.fail("not measured: swiglet-bench sends as fast as answers come and has no rate option (rate = \(rate))")
-        }
         let size = context.parameters[.size] ?? 64
         let window = context.parameters[.window] ?? 1
+        let rate = context.parameters[.rate] ?? 0
         let endpoint = "\(context.guestAddress):\(load.port)"
         // A long probe: the program may still be starting after the ready line.
         let common = [context.tools.bench, "--quiet", "--probe-seconds", "60", "--warmup", "0", "--sizes", String(size),
-                      "--windows", String(window), "--label", context.target.name]
+                      "--windows", String(window), "--rate", String(rate), "--label", context.target.name]
         if load.warmup > 0 {
             _ = try runTool(context.namespace.inside(common + ["--duration", String(load.warmup), endpoint]),
                             timeout: load.warmup + 90, outputPath: context.logPrefix + "-warmup-bench.txt")
@@ -36,6 +34,49 @@ enum UDPEchoRun {
         }
         record.seconds = measurement.seconds
         record.requests = measurement.replies
+        record.errors = measurement.errors
+        record.metrics.merge(measurement.metrics(measurements: load.measurements)) { _, new in new }
+    }
+}
+
+/// Measures one tcp-echo run: `swiglet-bench tcp-rr` (request and answer over `connections`
+/// connections, `window` outstanding on each, at the offered `rate` or closed loop, every
+/// answer compared byte for byte) after a warm-up of the same load, between two snapshots of
+/// the guest's counters.
+enum TCPEchoRun {
+    static func measure(_ context: RunContext, record: inout RunRecord) throws {
+        let load = context.load
+        let endpoint = "\(context.guestAddress):\(load.port)"
+        let common = [context.tools.bench, "tcp-rr", "--connections", String(context.parameters[.connections] ?? 1),
+                      "--size", String(context.parameters[.size] ?? 64), "--window", String(context.parameters[.window] ?? 1),
+                      "--rate", String(context.parameters[.rate] ?? 0), "--warmup", "0"]
+        // The program may still be starting after the ready line: wait until it echoes once.
+        if !context.bootState.ready.contains(load.name) {
+            let deadline = monotonicSeconds() + 60
+            var answered = false
+            repeat {
+                let (status, _) = try runTool(context.namespace.inside(common + ["--duration", "0.2", endpoint]), timeout: 30)
+                answered = status == 0
+                if !answered { try Interruption.sleep(0.5) }
+            } while !answered && monotonicSeconds() < deadline
+            guard answered else { return record.fail("TCP echo at \(endpoint) did not answer within 60 s") }
+            context.bootState.ready.insert(load.name)
+        }
+        if load.warmup > 0 {
+            _ = try runTool(context.namespace.inside(common + ["--duration", String(load.warmup), endpoint]),
+                            timeout: load.warmup + 90, outputPath: context.logPrefix + "-warmup-bench.txt")
+        }
+        try Interruption.check()
+        let (status, output) = try withCounters(context, record: &record) {
+            try runTool(context.namespace.inside(common + ["--duration", String(load.duration), endpoint]),
+                        timeout: load.duration + 90, outputPath: context.logPrefix + "-bench.txt")
+        }
+        try Interruption.check()
+        guard let measurement = TCPRequestMeasurement.parse(output) else {
+            return record.fail("swiglet-bench tcp-rr measured nothing (status \(status.map(String.init) ?? "timeout")): \(lastLines(output, 2))")
+        }
+        record.seconds = measurement.seconds
+        record.requests = measurement.requests
         record.errors = measurement.errors
         record.metrics.merge(measurement.metrics(measurements: load.measurements)) { _, new in new }
     }
@@ -142,13 +183,4 @@ private final class StreamTally: Sendable {
             outcome.withLock { $0.failures.append(TCPEchoStream.failureKind(output)) }
         }
     }
-}
-
-/// Loads swiglet-bench cannot apply.
-enum UnsupportedLoad {
-    /// tcp-echo (request and answer over `connections` connections with a window) needs a
-    /// client swiglet-bench does not have: its tcp-echo mode streams one connection (tcp-bulk
-    /// uses it) and tcp-connect opens a new connection per request.
-    static let tcpEchoReason = "not measured: swiglet-bench has no request/answer TCP echo over several connections "
-        + "with a window (its tcp-echo mode streams, see tcp-bulk; tcp-connect opens a connection per request)"
 }

@@ -59,18 +59,7 @@ final class ExperimentRunner {
         defer { secondsSoFar += monotonicSeconds() - started }
         guard let target = experiment.target(named: boot.target) else { return }
 
-        // Runs no tool here can measure are recorded as such without booting for them.
-        var runs: [PlannedRun] = []
-        for run in boot.runs {
-            if run.point.loadKind == .tcpEcho {
-                var record = RunRecord(run, of: plan, started: Date())
-                record.fail(UnsupportedLoad.tcpEchoReason)
-                try results.append(record)
-                say("[\(run.key)] \(record.reason)")
-            } else {
-                runs.append(run)
-            }
-        }
+        let runs = boot.runs
         guard !runs.isEmpty else { return }
 
         say("boot \(number)/\(count): \(boot.key)\(boot.bootOptions.isEmpty ? "" : " with '\(boot.bootOptions)'")")
@@ -169,7 +158,7 @@ final class ExperimentRunner {
         case .httpKeepAlive, .httpClose: try HTTPLoadRun.measure(context, record: &record)
         case .udpEcho: try UDPEchoRun.measure(context, record: &record)
         case .tcpBulk: try TCPBulkRun.measure(context, record: &record)
-        case .tcpEcho: record.fail(UnsupportedLoad.tcpEchoReason)
+        case .tcpEcho: try TCPEchoRun.measure(context, record: &record)
         }
     }
 

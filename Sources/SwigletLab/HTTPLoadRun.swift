@@ -9,9 +9,6 @@ enum HTTPLoadRun {
     static func measure(_ context: RunContext, record: inout RunRecord) throws {
         let load = context.load
         let connections = context.parameters[.connections] ?? 16
-        if let rate = context.parameters[.rate], rate != 0 {
-            return record.fail("not measured: wrk sends as fast as answers come and has no rate option (rate = \(rate))")
-        }
         let url = "http://\(context.guestAddress)\(load.port == 80 ? "" : ":\(load.port)")\(load.path)"
 
         // The program may still be starting after the ready line: wait until it answers at all.
@@ -36,10 +33,14 @@ enum HTTPLoadRun {
         }
 
         // wrk cannot have more threads than connections; two threads keep up with TCG guests.
-        var base = ["wrk", "-t\(min(2, connections))", "-c\(connections)", "--timeout", "5s", "--latency",
-                    "-s", context.tools.wrkScript]
+        let threads = min(2, connections)
+        let rate = context.parameters[.rate] ?? 0
+        // An offered rate: wrk-paced.lua (wrk-verify.lua's checks plus a schedule in delay()).
+        var base = ["wrk", "-t\(threads)", "-c\(connections)", "--timeout", "5s", "--latency",
+                    "-s", rate > 0 ? context.tools.wrkPacedScript : context.tools.wrkScript]
         if load.kind == .httpClose { base += ["-H", "Connection: close"] }
-        let scriptArguments = [url, "--", String(load.expectedStatus), String(expectedLength)]
+        var scriptArguments = [url, "--", String(load.expectedStatus), String(expectedLength)]
+        if rate > 0 { scriptArguments += [String(rate), String(threads)] }
         if load.warmup > 0 {
             _ = try runTool(context.namespace.inside(base + ["-d", "\(wholeSeconds(load.warmup))s"] + scriptArguments),
                             timeout: load.warmup + 60, outputPath: context.logPrefix + "-warmup-wrk.txt")

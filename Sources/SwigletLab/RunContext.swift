@@ -28,6 +28,8 @@ struct LabTools {
     var bench: String
     /// scripts/wrk-verify.lua.
     var wrkScript: String
+    /// scripts/wrk-paced.lua: wrk-verify.lua's checks at an offered rate.
+    var wrkPacedScript: String
 }
 
 /// What the runs of one boot learn and share.

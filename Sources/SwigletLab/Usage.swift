@@ -48,8 +48,8 @@ enum Usage {
         boots the target in QEMU on it (Swiglet: images/swiglet.iso, boot options through fw_cfg;
         Linux: images/linux/vmlinuz and initramfs), waits for its ready line, measures the boot's
         runs, stops QEMU and deletes the namespace. Every run is verified: HTTP answers' status
-        and body length (wrk with scripts/wrk-verify.lua), UDP echo replies byte for byte and
-        tcp-bulk streams byte for byte (swiglet-bench). Errors are counted by kind; a run over the
+        and body length (wrk with scripts/wrk-verify.lua), UDP and TCP echo answers and tcp-bulk
+        streams byte for byte (swiglet-bench). Errors are counted by kind; a run over the
         experiment's error-threshold is failed and reports no rate. CPU shares, interrupts and
         system calls come from the guest kernel's counters before and after each run (Swiglet's
         /metrics, the Linux guest's /proc/stat). Progress goes to stderr, the table to stdout.
@@ -75,10 +75,11 @@ enum Usage {
           --bench PATH       swiglet-bench (default .build-bench/release/swiglet-bench)
           -h, --help         this text
 
-        Loads no tool here can apply are recorded as failed with a reason saying so, never given a
-        number: tcp-echo (swiglet-bench has no request/answer TCP echo over several connections),
-        and a non-zero rate (neither wrk nor swiglet-bench limit their rate). nic = user is
-        refused: numbers come from a tap in a namespace only.
+        tcp-echo loads run swiglet-bench tcp-rr (request and answer over several connections, a
+        window on each). A non-zero rate offers the load on a fixed schedule: swiglet-bench --rate
+        (round trips counted from when each request was due) and scripts/wrk-paced.lua for HTTP
+        (wrk's delay() hook; wrk counts latency from the write). nic = user is refused: numbers
+        come from a tap in a namespace only.
 
         """ + exitStatus
 

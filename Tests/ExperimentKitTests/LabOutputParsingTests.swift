@@ -109,4 +109,25 @@ final class LabOutputParsingTests: XCTestCase {
         XCTAssertEqual(TCPEchoStream.failureKind("swiglet-bench: no progress for 10 s: sent 5, echoed 0 of 9 bytes"), .timeout)
         XCTAssertEqual(TCPEchoStream.failureKind("swiglet-bench: recv after 5 bytes: Connection reset by peer"), .other)
     }
+
+    /// swiglet-bench tcp-rr's result line: its counts map onto the error kinds, and a run with
+    /// no answer reports no latency.
+    func testTCPRequestMeasurement() throws {
+        let output = """
+            swiglet-bench: tcp-rr: connect to 10.0.2.15:7: Connection refused
+            tcp-rr: 4 connections to 10.0.2.15:7, 64 B, window 1, 2,000 req/s offered: 1,998 answers/s verified, p50 197.5 µs, p99 3101.2 µs, 9 failed
+            result: mode=tcp-rr connections=4 size=64 window=1 offered_rps=2000.0 seconds=2.000 requests=3996 rps=1998.0 p50_us=197.5 p99_us=3101.2 issued=4000 mismatched=2 timeouts=3 closed=1 connect_failed=3 client_cpu_pct=12.6
+            """
+        let measurement = try XCTUnwrap(TCPRequestMeasurement.parse(output))
+        XCTAssertEqual(measurement, TCPRequestMeasurement(seconds: 2, requests: 3996, requestsPerSecond: 1998, p50Microseconds: 197.5,
+                                                          p99Microseconds: 3101.2, mismatched: 2, timeouts: 3, closed: 1, connectFailed: 3))
+        XCTAssertEqual(measurement.errors, ErrorCounts(wrongLength: 2, timeouts: 3, connectFailed: 3, other: 1))
+        XCTAssertEqual(measurement.metrics(measurements: [.throughput, .latency]),
+                       [MetricName.requestsPerSecond: 1998, MetricName.p50Microseconds: 197.5, MetricName.p99Microseconds: 3101.2])
+        var silent = measurement
+        silent.requests = 0
+        XCTAssertNil(silent.metrics(measurements: [.latency])[MetricName.p50Microseconds])
+        XCTAssertNil(TCPRequestMeasurement.parse("swiglet-bench: tcp-rr: connect to 10.0.2.15:7: Connection refused"))
+        XCTAssertNil(TCPRequestMeasurement.parse("result: mode=tcp-rr seconds=2.0 requests=5"), "an incomplete line is no measurement")
+    }
 }

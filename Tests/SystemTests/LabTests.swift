@@ -126,8 +126,10 @@ final class LabTests: XCTestCase {
         return result
     }
 
-    /// experiments/smoke.exp --quick: two placements × HTTP keep-alive and UDP echo through the
-    /// program, every run ok with real numbers from the load generators and the kernel's counters.
+    /// experiments/smoke.exp --quick: two placements × HTTP keep-alive (closed loop and offered),
+    /// UDP echo at an offered rate and TCP echo request and answer through the programs, every
+    /// run ok with real numbers from the load generators and the kernel's counters; the offered
+    /// loads achieve their rate.
     func testSmokeExperimentMeasuresRealNumbers() throws {
         let lab = try requireMachine()
         let results = resultsDirectory("smoke")
@@ -135,13 +137,13 @@ final class LabTests: XCTestCase {
         let started = Date()
         let (status, output) = try runLab(lab, ["run", "experiments/smoke.exp", "--quick", "--results", results.path, "--bench", Self.bench])
         XCTAssertEqual(status, 0, "swiglet-lab run failed:\n\(output)")
-        XCTAssertLessThan(Date().timeIntervalSince(started), 120, "the smoke experiment should take well under 2 minutes")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 180, "the smoke experiment should take under 3 minutes")
 
         let raw = try readCSV(results.appendingPathComponent("raw.csv"))
         XCTAssertEqual(raw.header, Self.rawColumns)
-        XCTAssertEqual(raw.rows.count, 4, "2 targets × 2 loads, one repetition")
+        XCTAssertEqual(raw.rows.count, 8, "2 targets × 4 loads, one repetition")
         XCTAssertEqual(Set(raw.rows.map { "\($0["target"]!)/\($0["load"]!)" }),
-                       ["dedicated/http", "dedicated/udp", "symmetric/http", "symmetric/udp"])
+                       Set(["dedicated", "symmetric"].flatMap { target in ["http", "http-paced", "udp", "tcp"].map { "\(target)/\($0)" } }))
         for row in raw.rows {
             let name = row["run_key"] ?? "?"
             XCTAssertEqual(row["status"], "ok", "\(name): \(row["reason"] ?? "")")
@@ -151,6 +153,10 @@ final class LabTests: XCTestCase {
             }
             let values = metrics(row["metrics"])
             XCTAssertGreaterThan(values["requests_per_second"] ?? 0, 100, "\(name): \(values)")
+            // An offered load gets its rate: the guests answer thousands a second, far above it.
+            if let rate = Double(row["rate"] ?? ""), rate > 0 {
+                XCTAssertEqual(values["requests_per_second"] ?? 0, rate, accuracy: rate * 0.1, "\(name): offered \(rate)/s")
+            }
             XCTAssertGreaterThan(values["p50_us"] ?? 0, 0, name)
             XCTAssertGreaterThanOrEqual(values["p99_us"] ?? 0, values["p50_us"] ?? .infinity, name)
             // The kernel's own counters: the program on cpu1 made system calls and ran in ring 3.
@@ -168,7 +174,7 @@ final class LabTests: XCTestCase {
         let summary = try readCSV(results.appendingPathComponent("summary.csv"))
         XCTAssertEqual(summary.header, Self.summaryColumns)
         let rates = summary.rows.filter { $0["metric"] == "requests_per_second" }
-        XCTAssertEqual(rates.count, 4, "a rate per target and load")
+        XCTAssertEqual(rates.count, 8, "a rate per target and load")
         for row in rates {
             XCTAssertEqual(row["status"], "ok")
             XCTAssertGreaterThan(Double(row["median"] ?? "") ?? 0, 100, "\(row)")
@@ -180,12 +186,12 @@ final class LabTests: XCTestCase {
             && (Double($0["ratio"] ?? "") ?? 0) > 0 })
 
         let metadata = try JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent("metadata.json"))) as? [String: Any]
-        XCTAssertEqual((metadata?["qemuCommandLines"] as? [Any])?.count, 4, "one command line per boot")
+        XCTAssertEqual((metadata?["qemuCommandLines"] as? [Any])?.count, 6, "one command line per boot (both HTTP loads share one)")
         XCTAssertNotNil(metadata?["finished"], "a finished run says when it ended")
         XCTAssertEqual(metadata?["experimentText"] as? String,
                        try String(contentsOf: QEMUMachine.packageRoot.appendingPathComponent("experiments/smoke.exp"), encoding: .utf8))
         let consoles = try FileManager.default.contentsOfDirectory(atPath: results.appendingPathComponent("consoles").path)
-        XCTAssertEqual(consoles.filter { $0.hasSuffix("-console.log") }.count, 4)
+        XCTAssertEqual(consoles.filter { $0.hasSuffix("-console.log") }.count, 6)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: results.appendingPathComponent("pcaps").path), [],
                        "captures of boots whose runs were all ok are deleted")
         XCTAssertTrue(output.contains("| http | requests_per_second |"), "the Markdown table is printed:\n\(output)")
@@ -240,7 +246,7 @@ final class LabTests: XCTestCase {
         XCTAssertTrue(badOutput.contains(":5: unknown key 'conections'"), badOutput)
         let (checkStatus, checkOutput) = try runLab(lab, ["check", "experiments/smoke.exp"])
         XCTAssertEqual(checkStatus, 0, checkOutput)
-        XCTAssertTrue(checkOutput.contains("experiments/smoke.exp: 2 points, 4 runs in 4 boots"), checkOutput)
+        XCTAssertTrue(checkOutput.contains("experiments/smoke.exp: 4 points, 8 runs in 6 boots"), checkOutput)
         let (helpStatus, help) = try runLab(lab, ["run", "--help"])
         XCTAssertEqual(helpStatus, 0)
         XCTAssertTrue(help.contains("EXIT STATUS"), help)

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Sampling profile of a booted Swiglet under a load: every vCPU's RIP through QMP, symbolized, top functions per CPU.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: scripts/profile.sh [OPTIONS]        (make profile PROFILE_OPTIONS="...")
+
+Boots images/swiglet.iso in QEMU (TCG, user-mode networking with free host ports forwarded
+to the guest's HTTP, TCP echo and UDP echo ports, QMP on a unix socket), waits for its
+ready line, starts a load from the host, and samples every vCPU's registers through QMP
+(`info registers -a`) for the duration: RIP, CPL (ring 0 or 3) and whether the vCPU is
+halted, plus the frame-pointer chain read from its stack. Then it symbolizes the samples
+(ring 0 against images/swiglet.elf, ring 3 against the program the console says runs on
+that CPU, images/programs/NAME.elf) and prints the top functions of each CPU.
+
+OPTIONS:
+  -d, --duration S      seconds of sampling (default 10; the load runs 2 s longer)
+  -r, --rate HZ         sampling rounds per second; each round samples every vCPU
+                        (default 200; fewer are reached under load, see README); 0 runs
+                        the load without sampling, to measure what sampling costs it
+  -c, --cpus N          virtual CPUs (default 4: the network core and http, tcp-echo, udp-echo)
+  -m, --mem SIZE        guest memory (default 256M)
+  -b, --boot OPTIONS    Swiglet boot options, e.g. "net-mode=symmetric" (default none)
+  -l, --load KIND       load during the profile: http (wrk, keep-alive, GET /), tcp
+                        (swiglet-bench tcp-rr on TCP echo), udp (swiglet-bench UDP echo,
+                        32 outstanding), none (default http)
+      --connections N   connections of the http and tcp loads (default 16)
+      --stack-bytes N   bytes read above RSP per running vCPU to walk frame pointers
+                        (default 1024; 0: the sampled function only, cheaper)
+  -n, --top N           functions listed per CPU (default 10)
+  -o, --output DIR      where the results go (default images/profile/DATE)
+      --image ISO       the image to boot (default images/swiglet.iso; built when missing)
+  -h, --help            this text
+
+OUTPUT in DIR: profile.txt (printed: per CPU the ring-0/ring-3/idle split and the top
+functions, self% = the sampled RIP was in it, total% = it was anywhere on the stack),
+folded.txt (folded stacks `cpu0;kernel;outer;inner COUNT` for flamegraph.pl, inferno or
+speedscope), samples.tsv (the raw samples: one line per vCPU per round, with RIP, RSP, RBP,
+the return addresses walked, and the round's QMP time), console.log, load.txt (the load
+generator's output). `scripts/profile-tool.py report` redoes the report from samples.tsv.
+EOF
+}
+
+say() { echo "profile: $*" >&2; }
+die() { say "$*"; exit 1; }
+bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
+
+duration=10 rate=200 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10
+output="" image=images/swiglet.iso
+while [[ $# -gt 0 ]]; do
+    option=$1
+    case $option in
+        -h|--help) usage; exit 0 ;;
+        -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--stack-bytes|-n|--top|-o|--output|--image)
+            [[ $# -ge 2 ]] || bad_usage "option '$option' needs a value"
+            value=$2; shift 2 ;;
+        *) bad_usage "unknown option '$option'" ;;
+    esac
+    number='^[0-9]+$' decimal='^[0-9]+([.][0-9]+)?$'
+    case $option in
+        -d|--duration) [[ $value =~ $decimal ]] || bad_usage "option '$option': '$value' is not a number of seconds"; duration=$value ;;
+        -r|--rate) [[ $value =~ $decimal ]] || bad_usage "option '$option': '$value' is not a rate in Hz"; rate=$value ;;
+        -c|--cpus) [[ $value =~ $number && $value -ge 1 && $value -le 64 ]] || bad_usage "option '$option': '$value' is not 1 to 64"; cpus=$value ;;
+        -m|--mem) [[ $value =~ ^[0-9]+[MG]$ ]] || bad_usage "option '$option': '$value' is not a size such as 256M"; mem=$value ;;
+        -b|--boot) [[ $value != *,* ]] || bad_usage "option '$option': boot options may not contain ','"; boot_options=$value ;;
+        -l|--load) [[ $value =~ ^(http|tcp|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, tcp, udp or none"; load=$value ;;
+        --connections) [[ $value =~ $number && $value -ge 1 && $value -le 1024 ]] || bad_usage "option '$option': '$value' is not 1 to 1024"; connections=$value ;;
+        --stack-bytes) [[ $value =~ $number && $((value % 8)) == 0 && $value -le 65536 ]] || bad_usage "option '$option': '$value' is not a multiple of 8 up to 65536"; stack_bytes=$value ;;
+        -n|--top) [[ $value =~ $number && $value -ge 1 ]] || bad_usage "option '$option': '$value' is not a positive number"; top=$value ;;
+        -o|--output) output=$value ;;
+        --image) image=$value ;;
+    esac
+done
+[[ $duration != 0 ]] || bad_usage "option '--duration': must be more than 0"
+
+cd "$(dirname "$0")/.."
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
+python=$(command -v python3 || true)
+[[ -x /usr/bin/python3 ]] && python=/usr/bin/python3
+[[ -n $python ]] || die "python3 is missing"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (scripts/install-deps.sh)"
+bench=${BENCH_SCRATCH:-.build-bench}/release/swiglet-bench
+case $load in
+    http) command -v wrk >/dev/null || die "wrk is missing (scripts/install-deps.sh)" ;;
+    tcp|udp) [[ -x $bench ]] || { say "building swiglet-bench (make bench-tool)"; make bench-tool >&2; } ;;
+esac
+if [[ ! -s $image ]]; then
+    [[ $image == images/swiglet.iso ]] || die "$image does not exist"
+    say "building the image (make image)"; make image >&2
+fi
+
+output=${output:-images/profile/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$output"
+qmp="$output/qmp.sock"
+rm -f "$qmp"
+read -r http_port tcp_port udp_port < <("$python" - <<'EOF'
+import socket
+sockets = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM)]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in sockets))
+EOF
+)
+
+qemu_pid="" load_pid=""
+cleanup() {
+    [[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null || true
+    if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
+        kill "$qemu_pid" 2>/dev/null || true
+        wait "$qemu_pid" 2>/dev/null || true
+    fi
+    rm -f "$qmp"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+cmdline=()
+[[ -z $boot_options ]] || cmdline=(-fw_cfg "name=opt/swiglet/cmdline,string=$boot_options")
+say "booting $image: -smp $cpus -m $mem${boot_options:+, boot options '$boot_options'}; results in $output"
+qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
+    -serial "file:$output/console.log" -monitor none -qmp "unix:$qmp,server=on,wait=off" -no-reboot \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${cmdline[@]}" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$tcp_port-:7,hostfwd=udp:127.0.0.1:$udp_port-:7" \
+    -device virtio-net-pci,netdev=n0 -cdrom "$image" </dev/null >"$output/qemu.log" 2>&1 &
+qemu_pid=$!
+for _ in $(seq 600); do
+    grep -q "swiglet: ready" "$output/console.log" 2>/dev/null && break
+    kill -0 "$qemu_pid" 2>/dev/null || { cat "$output/qemu.log" "$output/console.log" >&2 2>/dev/null; die "QEMU exited before the ready line"; }
+    sleep 0.1
+done
+grep -q "swiglet: ready" "$output/console.log" || die "no ready line within 60 s (console: $output/console.log)"
+# The programs start after the ready line: give them a moment to bind their ports.
+sleep 1
+
+load_seconds=$(awk -v d="$duration" 'BEGIN { printf "%d", d + 2.999 }')
+case $load in
+    http) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency "http://127.0.0.1:$http_port/") ;;
+    tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "127.0.0.1:$tcp_port") ;;
+    udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "127.0.0.1:$udp_port") ;;
+    none) load_command=() ;;
+esac
+if [[ ${#load_command[@]} -gt 0 ]]; then
+    say "load: ${load_command[*]}"
+    "${load_command[@]}" >"$output/load.txt" 2>&1 &
+    load_pid=$!
+    sleep 1
+fi
+sampling=1
+[[ ! $rate =~ ^0+([.]0*)?$ ]] || sampling=0
+if [[ $sampling == 1 ]]; then
+    say "sampling every vCPU at $rate Hz for $duration s (stack bytes $stack_bytes)"
+    "$python" scripts/profile-tool.py sample --qmp "$qmp" --raw "$output/samples.tsv" \
+        --duration "$duration" --rate "$rate" --stack-bytes "$stack_bytes" >&2
+else
+    say "not sampling (--rate 0): the load alone for $duration s"
+    sleep "$duration"
+fi
+if [[ -n $load_pid ]]; then
+    wait "$load_pid" || say "the load generator failed (exit status $?): see $output/load.txt"
+    load_pid=""
+    case $load in
+        http) say "load result: $(grep -E 'Requests/sec' "$output/load.txt" || echo 'no Requests/sec line')" ;;
+        *) say "load result: $(grep -E 'result:|req/s' "$output/load.txt" | tail -n 2 | tr '\n' ' ')" ;;
+    esac
+fi
+cleanup; qemu_pid=""
+[[ $sampling == 1 ]] || exit 0
+"$python" scripts/profile-tool.py report --raw "$output/samples.tsv" --output "$output" \
+    --kernel images/swiglet.elf --programs images/programs --console "$output/console.log" --top "$top"
+say "folded stacks: $output/folded.txt (flamegraph.pl $output/folded.txt > flame.svg)"

@@ -172,6 +172,10 @@ public struct BootOptions: Sendable {
     /// `impair-seed=N` (decimal, up to 18 digits; default 1): the seed of the impairment's
     /// random choices, so that a run can be repeated.
     public var impairmentSeed: UInt64 = 1
+    /// `offload=all|none|NAME+NAME...` (default `all`): the virtio-net offloads the driver asks
+    /// for (`csum`, `guest-csum`; `NetworkOffloads`). The device may grant fewer; the boot log
+    /// says which are in use.
+    public var offloads = NetworkOffloads.all
 
     public init() {}
 }

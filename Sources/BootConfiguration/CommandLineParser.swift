@@ -25,7 +25,7 @@ public enum CommandLineParser {
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
-        impair-seed=N
+        impair-seed=N offload=all|none|csum+guest-csum
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -127,6 +127,9 @@ public enum CommandLineParser {
             guard let value, let setting = impairment(value) else { return .badValue }
             if !matches(name, "impair-tx") { options.receiveImpairment = setting }
             if !matches(name, "impair-rx") { options.transmitImpairment = setting }
+        } else if matches(name, "offload") {
+            guard let value, let offloads = offloads(value) else { return .badValue }
+            options.offloads = offloads
         } else if matches(name, "impair-seed") {
             guard let value, let seed = decimal64(value) else { return .badValue }
             options.impairmentSeed = seed
@@ -163,6 +166,23 @@ public enum CommandLineParser {
             }
         }
         return list
+    }
+
+    /// `all`, `none`, or `+`-separated offload names (`NetworkOffloads.named`), each at most
+    /// once. Nil when a name is unknown, empty or repeated.
+    static func offloads(_ bytes: UnsafeRawBufferPointer) -> NetworkOffloads? {
+        if matches(bytes, "all") { return .all }
+        if matches(bytes, "none") { return [] }
+        var set: NetworkOffloads = []
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "+") {
+            let part = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+            start = index + 1
+            guard let entry = NetworkOffloads.named.first(where: { matches(part, $0.name) }),
+                  !set.contains(entry.offload) else { return nil }
+            set.insert(entry.offload)
+        }
+        return set
     }
 
     /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at

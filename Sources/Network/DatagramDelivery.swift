@@ -38,4 +38,14 @@ public struct SegmentDelivery {
     public var source: IPv4Address
     /// The datagram's destination address (ours).
     public var destination: IPv4Address
+    /// Whether the device vouched for the checksum (TCP must then not verify it).
+    public var checksum: ReceivedChecksum = .unverified
+
+    /// A delivery of `segment` from `source` to `destination`.
+    public init(segment: ByteReader, source: IPv4Address, destination: IPv4Address, checksum: ReceivedChecksum = .unverified) {
+        self.segment = segment
+        self.source = source
+        self.destination = destination
+        self.checksum = checksum
+    }
 }

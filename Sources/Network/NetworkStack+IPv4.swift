@@ -6,6 +6,7 @@ extension NetworkStack {
     /// Validates a datagram, takes it only when it is addressed to us and whole, and passes it
     /// to ICMP or UDP. We are a host: nothing is forwarded, so TTL is not judged.
     mutating func handleIPv4<Transmitter: FrameTransmitter>(_ payload: ByteReader, ethernet: EthernetHeader, now: UInt64,
+                                                            checksum: ReceivedChecksum,
                                                             transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         let datagram: IPv4Datagram
         do throws(DropReason) {
@@ -25,13 +26,13 @@ extension NetworkStack {
             try handleICMP(datagram, ethernet: ethernet, transmitter: &transmitter)
             return .handled
         } else if header.protocolNumber == .udp {
-            return try handleUDP(datagram, ethernet: ethernet, now: now, transmitter: &transmitter)
+            return try handleUDP(datagram, ethernet: ethernet, now: now, checksum: checksum, transmitter: &transmitter)
         } else if header.protocolNumber == .tcp {
             // TCP has no broadcast or multicast form (RFC 1122 §4.2.3.10): only our address.
             counters.tcp.received(datagram.payload.count)
             guard header.destination == configuration.address else { throw .notForUs }
             return .segment(SegmentDelivery(segment: datagram.payload, source: header.source,
-                                            destination: header.destination))
+                                            destination: header.destination, checksum: checksum))
         } else {
             throw .unknownProtocol
         }
@@ -57,10 +58,11 @@ extension NetworkStack {
     /// Delivers a datagram to the built-in echo service (RFC 862), or counts `noListener` and
     /// answers with a rate-limited ICMP port unreachable (RFC 1122 §4.1.3.1).
     mutating func handleUDP<Transmitter: FrameTransmitter>(_ datagram: IPv4Datagram, ethernet: EthernetHeader, now: UInt64,
+                                                           checksum: ReceivedChecksum,
                                                            transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         counters.udp.received(datagram.payload.count)
         let udp = try UDPDatagram(parsing: datagram.payload, source: datagram.header.source,
-                                  destination: datagram.header.destination)
+                                  destination: datagram.header.destination, checksum: checksum)
         let toUs = datagram.header.destination == configuration.address
         if toUs, let listener = listener(of: udp.header.destinationPort) {
             return .datagram(DatagramDelivery(listener: listener, payload: udp.payload, source: datagram.header.source,
@@ -73,10 +75,11 @@ extension NetworkStack {
             guard udp.header.sourcePort != 0, udp.header.sourcePort != echoPort else { throw .unsupportedMessage }
             let source = configuration.address
             let identification = takeIdentification()
+            let mode = transmitChecksum
             transmit(&transmitter) { buffer in
                 UDPFrames.writeDatagram(into: buffer, ethernet: reply, source: source, sourcePort: echoPort,
                                         destination: datagram.header.source, destinationPort: udp.header.sourcePort,
-                                        payload: udp.payload, identification: identification)
+                                        payload: udp.payload, identification: identification, checksum: mode)
             }
             return .handled
         }

@@ -23,10 +23,11 @@ extension NetworkStack {
             return .datagramTooLarge
         }
         let source = configuration.address
+        let mode = transmitChecksum
         return route(to: destination, now: now, transmitter: &transmitter) { buffer, ethernet, identification in
             UDPFrames.writeDatagram(into: buffer, ethernet: ethernet, source: source, sourcePort: sourcePort,
                                     destination: destination, destinationPort: port, payload: data,
-                                    identification: identification)
+                                    identification: identification, checksum: mode)
         }
     }
 

@@ -20,6 +20,10 @@ public struct NetworkStack {
     /// The most ICMP error messages (port unreachable) sent per second; 0 sends none. RFC 1812
     /// §4.3.2.8 and RFC 1122 §3.2.2 ask hosts to limit them so they cannot be used to flood.
     public var icmpErrorsPerSecond = 100
+    /// Who finishes the TCP and UDP checksums of sent frames: `.device` only when the driver
+    /// negotiated checksum offload and marks every such frame for the device to finish. The
+    /// TCP table's segments follow it too (their transmitter asks the stack).
+    public var transmitChecksum = TransmitChecksum.software
     /// The ARP cache (read-only outside the stack).
     public internal(set) var arpCache: ARPCache
 
@@ -50,17 +54,19 @@ public struct NetworkStack {
 
     /// Handles one received Ethernet frame (without FCS). `now` is nanoseconds of a monotonic
     /// clock. Replies are sent through `transmitter` before this returns. The frame is only
-    /// read, never beyond its end, and is not referenced afterwards.
+    /// read, never beyond its end, and is not referenced afterwards. `checksum` is what the
+    /// device said about its TCP or UDP checksum (`.trusted`: not verified again).
     ///
     /// A UDP datagram for a port a listener has bound, and a TCP segment for us, are not
     /// answered here: they come back (`.datagram`, `.segment`) pointing into `frame`, for the
     /// caller to hand on before the frame's buffer is reused.
     @discardableResult
     public mutating func receive<Transmitter: FrameTransmitter>(frame: UnsafeRawBufferPointer, now: UInt64,
+                                                                checksum: ReceivedChecksum = .unverified,
                                                                 transmitter: inout Transmitter) -> ReceiveOutcome {
         counters.ethernet.received(frame.count)
         do throws(DropReason) {
-            let outcome = try handleFrame(ByteReader(frame), now: now, transmitter: &transmitter)
+            let outcome = try handleFrame(ByteReader(frame), now: now, checksum: checksum, transmitter: &transmitter)
             counters.framesDelivered &+= 1
             return outcome
         } catch {
@@ -99,7 +105,7 @@ public struct NetworkStack {
 
     /// Ethernet II demultiplexing — RFC 894. Only frames for our MAC or the broadcast address
     /// are taken (virtio-net passes everything up unless told to filter).
-    private mutating func handleFrame<Transmitter: FrameTransmitter>(_ frame: ByteReader, now: UInt64,
+    private mutating func handleFrame<Transmitter: FrameTransmitter>(_ frame: ByteReader, now: UInt64, checksum: ReceivedChecksum,
                                                                      transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
         guard frame.count <= EthernetHeader.maximumFrameSize else { throw .oversized }
         guard let ethernet = EthernetHeader(reading: frame),
@@ -113,7 +119,7 @@ public struct NetworkStack {
             try handleARP(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
             return .handled
         } else if ethernet.etherType == .ipv4 {
-            return try handleIPv4(payload, ethernet: ethernet, now: now, transmitter: &transmitter)
+            return try handleIPv4(payload, ethernet: ethernet, now: now, checksum: checksum, transmitter: &transmitter)
         } else {
             throw .unknownEtherType
         }

@@ -47,6 +47,17 @@ public struct UDPHeader: Equatable, Sendable {
         writer.storeBigEndian(checksum, at: offset + 6)
     }
 
+    /// The pseudo-header's folded sum (RFC 768), not complemented: the checksum field of a
+    /// datagram whose checksum the device finishes (virtio 1.2 §5.1.6.2).
+    public static func pseudoHeaderSum(source: IPv4Address, destination: IPv4Address, length: Int) -> UInt16 {
+        var checksum = InternetChecksum()
+        checksum.add(source)
+        checksum.add(destination)
+        checksum.add(UInt16(IPProtocol.udp.rawValue))
+        checksum.add(UInt16(truncatingIfNeeded: length))
+        return checksum.partialValue
+    }
+
     /// The checksum of `datagram` (header and data, checksum field included as it is) with the
     /// pseudo-header of RFC 768: source, destination, zero, protocol 17, UDP length.
     public static func checksum(of datagram: ByteReader, source: IPv4Address, destination: IPv4Address) -> UInt16 {
@@ -70,15 +81,17 @@ public struct UDPDatagram {
     /// Validates a UDP datagram (an IPv4 payload) — RFC 768, RFC 1122 §4.1.3.4: `.truncated` when
     /// the IP payload is shorter than 8 bytes or than the UDP length, `.badHeader` for a UDP
     /// length below 8, `.badChecksum` when a non-zero checksum does not verify. Bytes beyond
-    /// the UDP length are ignored.
-    public init(parsing bytes: ByteReader, source: IPv4Address, destination: IPv4Address) throws(DropReason) {
+    /// the UDP length are ignored. A checksum the device vouched for (`.trusted`) is not
+    /// verified again: it may be incomplete (virtio 1.2 §5.1.6.4).
+    public init(parsing bytes: ByteReader, source: IPv4Address, destination: IPv4Address,
+                checksum received: ReceivedChecksum = .unverified) throws(DropReason) {
         guard let header = UDPHeader(reading: bytes) else { throw .truncated }
         let length = Int(header.length)
         guard length >= UDPHeader.size else { throw .badHeader }
         guard let datagram = bytes.slice(at: 0, count: length),
               let payload = datagram.suffix(from: UDPHeader.size)
         else { throw .truncated }
-        if header.checksum != 0 {
+        if header.checksum != 0 && received == .unverified {
             guard UDPHeader.checksum(of: datagram, source: source, destination: destination) == 0
             else { throw .badChecksum }
         }
@@ -90,12 +103,14 @@ public struct UDPDatagram {
 /// Builds UDP frames.
 enum UDPFrames {
     /// A whole frame carrying `payload` from `source`:`sourcePort` to `destination`:`destinationPort`,
-    /// with a computed checksum (a zero result is sent as 0xFFFF, RFC 768). Returns the frame
-    /// length, or 0 when the payload does not fit one frame or the buffer is too small.
+    /// with a computed checksum (a zero result is sent as 0xFFFF, RFC 768), or with `.device`
+    /// only the pseudo-header sum for the device to finish. Returns the frame length, or 0 when
+    /// the payload does not fit one frame or the buffer is too small.
     static func writeDatagram(into buffer: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader,
                               source: IPv4Address, sourcePort: UInt16,
                               destination: IPv4Address, destinationPort: UInt16,
-                              payload: ByteReader, identification: UInt16) -> Int {
+                              payload: ByteReader, identification: UInt16,
+                              checksum mode: TransmitChecksum = .software) -> Int {
         let udpLength = UDPHeader.size + payload.count
         let ipOffset = EthernetHeader.size
         let udpOffset = ipOffset + IPv4Header.minimumSize
@@ -111,10 +126,16 @@ enum UDPFrames {
                   length: UInt16(truncatingIfNeeded: udpLength), checksum: 0)
             .write(to: writer, at: udpOffset)
         writer.copy(payload, to: udpOffset + UDPHeader.size)
-        var checksum = UDPHeader.checksum(of: writer.reader(at: udpOffset, count: udpLength),
-                                          source: source, destination: destination)
-        if checksum == 0 { checksum = 0xFFFF }
-        writer.storeBigEndian(checksum, at: udpOffset + 6)
+        switch mode {
+        case .software:
+            var checksum = UDPHeader.checksum(of: writer.reader(at: udpOffset, count: udpLength),
+                                              source: source, destination: destination)
+            if checksum == 0 { checksum = 0xFFFF }
+            writer.storeBigEndian(checksum, at: udpOffset + 6)
+        case .device:
+            writer.storeBigEndian(UDPHeader.pseudoHeaderSum(source: source, destination: destination, length: udpLength),
+                                  at: udpOffset + 6)
+        }
         return EthernetHeader.finish(writer, length: udpOffset + udpLength)
     }
 }

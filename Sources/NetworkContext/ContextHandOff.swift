@@ -7,14 +7,14 @@ extension NetworkContext {
     /// else runs it through this context's stack. ARP is served here and also passed to every
     /// other context: the NIC steers it (it has no ports) to one queue, but every context sends
     /// and needs the peers' hardware addresses.
-    func route(frame: UnsafeRawBufferPointer, now: UInt64) {
+    func route(frame: UnsafeRawBufferPointer, checksum: ReceivedChecksum, now: UInt64) {
         guard mesh.contextCount > 1 else {
-            handle(frame: frame, now: now)
+            handle(frame: frame, checksum: checksum, now: now)
             return
         }
         let flow = FrameFlow(classifying: frame)
         if let target = handOffTarget(flow) {
-            if mesh.ring(from: index, to: target).push(frame) {
+            if mesh.ring(from: index, to: target).push(frame, checksum: checksum) {
                 handOff.pointee.handedOut &+= 1
             } else {
                 handOff.pointee.dropped &+= 1
@@ -30,7 +30,7 @@ extension NetworkContext {
                 }
             }
         }
-        handle(frame: frame, now: now)
+        handle(frame: frame, checksum: checksum, now: now)
     }
 
     /// The context that serves `flow` if it is not this one, else nil. This context's own
@@ -68,7 +68,7 @@ extension NetworkContext {
         for other in 0..<mesh.contextCount where other != index {
             let ring = mesh.ring(from: other, to: index)
             var fromThis = 0
-            while fromThis < NetworkContextLimits.receiveBudget, ring.pop({ handle(frame: $0, now: now) }) {
+            while fromThis < NetworkContextLimits.receiveBudget, ring.pop({ handle(frame: $0, checksum: $1, now: now) }) {
                 fromThis += 1
             }
             taken += fromThis

@@ -12,9 +12,10 @@ struct ContextSegmentTransmitter<Sender: FrameSender>: TCPSegmentTransmitter {
     let now: UInt64
 
     mutating func transmit(_ segment: TCPOutgoingSegment) {
+        let deviceFinishes = stack.pointee.transmitChecksum == .device
         _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: IPv4Address(rawValue: segment.destination.address),
                                    now: now, transmitter: &sender.pointee) { buffer in
-            (try? segment.write(into: buffer)) ?? 0
+            (try? segment.write(into: buffer, deviceFinishesChecksum: deviceFinishes)) ?? 0
         }
     }
 }

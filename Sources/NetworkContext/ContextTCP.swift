@@ -47,7 +47,8 @@ extension NetworkContext {
     func receive(_ segment: SegmentDelivery, now: UInt64) {
         var output = segmentOutput(now: now)
         _ = table.pointee.receive(segment: segment.segment, source: segment.source.rawValue,
-                                  destination: segment.destination.rawValue, now: now, output: &output)
+                                  destination: segment.destination.rawValue, now: now,
+                                  verifyChecksum: segment.checksum == .unverified, output: &output)
     }
 
     /// Passes the table's events on and runs its timers every `tcpPollInterval`; returns how

@@ -1,4 +1,5 @@
 /// A single-producer, single-consumer ring of whole Ethernet frames from one network context to another.
+import Network
 import Synchronization
 
 /// Frames one context hands to another: copies, in fixed slots, in order. Exactly one context
@@ -18,8 +19,12 @@ public struct FrameHandOffRing: @unchecked Sendable {
     /// Slots per ring (a power of two).
     public static let slotCount = 64
     /// The bytes of a slot: a 2-byte length, then the frame (at most 1,514 bytes: an Ethernet
-    /// frame without FCS, which is all a context receives).
+    /// frame without FCS, which is all a context receives). The length's top bit carries
+    /// whether the device vouched for the frame's checksum: a trusted frame's checksum may be
+    /// incomplete, so the context that takes it must know not to verify it.
     static let slotBytes = 1536
+    /// The length word's bit for `ReceivedChecksum.trusted`.
+    static let trustedBit: UInt16 = 0x8000
     /// The largest frame a slot holds.
     public static let maximumFrameBytes = slotBytes - 2
     private let slots: UnsafeMutableRawPointer
@@ -39,12 +44,12 @@ public struct FrameHandOffRing: @unchecked Sendable {
 
     /// Copies `frame` into the ring (producer side). False when the ring is full or the frame
     /// too large for a slot.
-    public func push(_ frame: UnsafeRawBufferPointer) -> Bool {
+    public func push(_ frame: UnsafeRawBufferPointer, checksum: ReceivedChecksum = .unverified) -> Bool {
         guard frame.count <= Self.maximumFrameBytes, let source = frame.baseAddress else { return false }
         let produced = tail.pointee.load(ordering: .relaxed)   // only this side writes it
         guard produced &- head.pointee.load(ordering: .acquiring) < UInt32(Self.slotCount) else { return false }
         let slot = slots + Int(produced & UInt32(Self.slotCount - 1)) * Self.slotBytes
-        slot.storeBytes(of: UInt16(frame.count), as: UInt16.self)
+        slot.storeBytes(of: UInt16(frame.count) | (checksum == .trusted ? Self.trustedBit : 0), as: UInt16.self)
         (slot + 2).copyMemory(from: source, byteCount: frame.count)
         tail.pointee.store(produced &+ 1, ordering: .releasing)
         return true
@@ -52,12 +57,13 @@ public struct FrameHandOffRing: @unchecked Sendable {
 
     /// Hands the oldest frame to `body` and frees its slot afterwards (consumer side). False
     /// when the ring is empty.
-    public func pop(_ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    public func pop(_ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Bool {
         let consumed = head.pointee.load(ordering: .relaxed)   // only this side writes it
         guard consumed != tail.pointee.load(ordering: .acquiring) else { return false }
         let slot = slots + Int(consumed & UInt32(Self.slotCount - 1)) * Self.slotBytes
-        let length = min(Int(slot.load(as: UInt16.self)), Self.maximumFrameBytes)
-        body(UnsafeRawBufferPointer(start: slot + 2, count: length))
+        let word = slot.load(as: UInt16.self)
+        let length = min(Int(word & ~Self.trustedBit), Self.maximumFrameBytes)
+        body(UnsafeRawBufferPointer(start: slot + 2, count: length), word & Self.trustedBit != 0 ? .trusted : .unverified)
         head.pointee.store(consumed &+ 1, ordering: .releasing)
         return true
     }

@@ -24,6 +24,9 @@ public struct NetworkContextConfiguration {
     public var impairmentSeed: UInt64 = 1
     /// What this context shares with the other contexts of its NIC. nil: it is the only one.
     public var mesh: ContextMesh? = nil
+    /// Who finishes sent TCP and UDP checksums: `.device` only when the NIC negotiated checksum
+    /// offload, and then its driver marks every such frame (the two must agree).
+    public var transmitChecksum = TransmitChecksum.software
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -100,6 +103,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         self.sender.initialize(to: sender)
         stack = .allocate(capacity: 1)
         stack.initialize(to: NetworkStack(configuration: configuration.interface))
+        stack.pointee.transmitChecksum = configuration.transmitChecksum
         table = .allocate(capacity: 1)
         table.initialize(to: TCPConnectionTable(capacity: configuration.tcpCapacity,
                                                 localAddress: configuration.interface.address.rawValue,
@@ -148,24 +152,27 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
 
     /// Takes up to a budget of frames from the NIC through the stack (and the impairment, when on).
     func receiveFrames(now: UInt64) -> Int {
-        let frames = receiver.pointee.receive(limit: NetworkContextLimits.receiveBudget) { frame in
+        let frames = receiver.pointee.receive(limit: NetworkContextLimits.receiveBudget) { frame, checksum in
             if let receiveImpairment {
-                receiveImpairment.pointee.submit(frame, now: now) { route(frame: $0, now: now) }
+                // The impairment keeps bytes, not the device's word on them: frames come out
+                // unverified, so the kernel never offloads receive checksums with impair-rx=.
+                receiveImpairment.pointee.submit(frame, now: now) { route(frame: $0, checksum: .unverified, now: now) }
             } else {
-                route(frame: frame, now: now)
+                route(frame: frame, checksum: checksum, now: now)
             }
         }
         if let receiveImpairment {
-            receiveImpairment.pointee.releaseDue(now: now) { route(frame: $0, now: now) }
+            receiveImpairment.pointee.releaseDue(now: now) { route(frame: $0, checksum: .unverified, now: now) }
         }
         return frames
     }
 
     /// Runs one received frame through this context's stack and hands on what comes back,
-    /// before the frame's buffer returns to the NIC (or to its hand-off ring).
+    /// before the frame's buffer returns to the NIC (or to its hand-off ring). `checksum`:
+    /// whether the device vouched for its transport checksum.
     @discardableResult
-    public func handle(frame: UnsafeRawBufferPointer, now: UInt64) -> ReceiveOutcome {
-        let outcome = stack.pointee.receive(frame: frame, now: now, transmitter: &sender.pointee)
+    public func handle(frame: UnsafeRawBufferPointer, checksum: ReceivedChecksum = .unverified, now: UInt64) -> ReceiveOutcome {
+        let outcome = stack.pointee.receive(frame: frame, now: now, checksum: checksum, transmitter: &sender.pointee)
         switch outcome {
         case .segment(let segment):
             receive(segment, now: now)

@@ -6,9 +6,9 @@ import Network
 /// Generic, not existential: the driver's code inlines into the context's loop.
 public protocol FrameReceiver {
     /// Hands up to `limit` received frames (Ethernet, without FCS or device headers) to `body`,
-    /// one at a time, and gives each buffer back to the device after `body` returns. Returns
-    /// how many frames there were.
-    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int
+    /// one at a time with what the device said about its transport checksum, and gives each
+    /// buffer back to the device after `body` returns. Returns how many frames there were.
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int
 }
 
 /// The transmit half of a NIC queue pair: the stack's `FrameTransmitter`, plus the once-per-pass

@@ -68,6 +68,12 @@ public struct InternetChecksum {
     /// The checksum field value: the one's complement of the folded sum.
     public var value: UInt16 { ~Self.fold(sum) }
 
+    /// The folded sum itself, not complemented: what a checksum field holds when a device is to
+    /// finish it (checksum offload, virtio 1.2 §5.1.6.2). Started with a pseudo-header, it is
+    /// the "sum of the TCP pseudo header" the device adds the segment's bytes to; the device
+    /// then stores the complement of the whole, which equals `value` over header and data.
+    public var partialValue: UInt16 { Self.fold(sum) }
+
     /// The checksum of `bytes` alone (0 when `bytes` holds a correct checksum).
     public static func of(_ bytes: ByteReader) -> UInt16 {
         var checksum = InternetChecksum()

@@ -6,9 +6,11 @@ extension TCPConnectionTable {
     /// Processes one arriving TCP segment: `bytes` is the IPv4 payload (TCP header and data),
     /// `source` and `destination` the IPv4 addresses in host order. Verifies it (checksum
     /// included), hands it to its connection or listener, and says what happened. Any answer
-    /// (ACK, RST, SYN-ACK) goes to `output` during the call.
+    /// (ACK, RST, SYN-ACK) goes to `output` during the call. `verifyChecksum` false: the
+    /// device vouched for the checksum (checksum offload), so it is not summed again.
     public mutating func receive<Output: TCPSegmentTransmitter>(segment bytes: ByteReader, source: UInt32, destination: UInt32,
-                                                                now: UInt64, output: inout Output) -> TCPReceiveOutcome {
+                                                                now: UInt64, verifyChecksum: Bool = true,
+                                                                output: inout Output) -> TCPReceiveOutcome {
         tableCounters.segmentsReceived &+= 1
         guard destination == localAddress else { return drop(.notForUs) }
         // RFC 1122 §4.2.3.10: segments from a broadcast or multicast address (or 0, which no
@@ -16,7 +18,7 @@ extension TCPConnectionTable {
         guard source != 0, source != 0xFFFF_FFFF, source >> 28 != 0xE else { return drop(.invalidSource) }
         let segment: TCPSegment
         do {
-            segment = try TCPSegment(parsing: bytes, source: source, destination: destination)
+            segment = try TCPSegment(parsing: bytes, source: source, destination: destination, verifyChecksum: verifyChecksum)
         } catch {
             return drop(error == .badChecksum ? .badChecksum : .malformed)
         }

@@ -28,14 +28,18 @@ public struct TCPSegment {
     ///
     /// Checks in the order that keeps every read inside `bytes`: the fixed header is there, the
     /// data offset is at least 5 words and no longer than the segment, the checksum is right,
-    /// and the options parse. The checksum is checked before the options are trusted.
-    public init(parsing bytes: ByteReader, source: UInt32, destination: UInt32) throws(TCPSegmentError) {
+    /// and the options parse. The checksum is checked before the options are trusted, unless
+    /// `verifyChecksum` is false: the device vouched for it (it may then be incomplete, virtio
+    /// 1.2 §5.1.6.4).
+    public init(parsing bytes: ByteReader, source: UInt32, destination: UInt32, verifyChecksum: Bool = true) throws(TCPSegmentError) {
         let header = try TCPHeader(reading: bytes)
         guard header.headerLength >= TCPHeader.minimumSize else { throw .dataOffsetTooSmall }
         guard header.headerLength <= bytes.count else { throw .dataOffsetBeyondSegment }
-        var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: bytes.count)
-        checksum.add(bytes)
-        guard checksum.value == 0 else { throw .badChecksum }
+        if verifyChecksum {
+            var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: bytes.count)
+            checksum.add(bytes)
+            guard checksum.value == 0 else { throw .badChecksum }
+        }
         let optionBytes = bytes.slice(at: TCPHeader.minimumSize, count: header.headerLength - TCPHeader.minimumSize) ?? ByteReader()
         self.header = header
         self.options = try TCPOptions(parsing: optionBytes)
@@ -45,10 +49,12 @@ public struct TCPSegment {
     /// Builds a segment into `buffer`: `header` (its data offset and checksum are set here),
     /// `options`, then `payload` followed by `payloadContinuation` (a ring buffer's data may
     /// come in two pieces), with the checksum over the pseudo-header from `source` to
-    /// `destination`. Returns the segment's length. Nothing is written when it does not fit.
+    /// `destination` — or, with `deviceFinishesChecksum`, only the pseudo-header's sum, for the
+    /// device to add header and data to (virtio 1.2 §5.1.6.2). Returns the segment's length.
+    /// Nothing is written when it does not fit.
     public static func build(header: TCPHeader, options: TCPOptions, payload: ByteReader,
                              payloadContinuation: ByteReader = ByteReader(),
-                             source: UInt32, destination: UInt32,
+                             source: UInt32, destination: UInt32, deviceFinishesChecksum: Bool = false,
                              into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
         let headerLength = TCPHeader.minimumSize + options.encodedLength
         let total = headerLength + payload.count + payloadContinuation.count
@@ -63,8 +69,12 @@ public struct TCPSegment {
         writer.copy(payload, to: headerLength)
         writer.copy(payloadContinuation, to: headerLength + payload.count)
         var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: total)
-        checksum.add(ByteReader(start: UnsafeRawPointer(buffer.baseAddress!), count: total))
-        writer.storeBigEndian(checksum.value, at: 16)
+        if deviceFinishesChecksum {
+            writer.storeBigEndian(checksum.partialValue, at: 16)
+        } else {
+            checksum.add(ByteReader(start: UnsafeRawPointer(buffer.baseAddress!), count: total))
+            writer.storeBigEndian(checksum.value, at: 16)
+        }
         return total
     }
 }

@@ -22,11 +22,14 @@ public struct TCPOutgoingSegment {
     /// The number of data bytes.
     public var payloadLength: Int { payload.count + payloadContinuation.count }
 
-    /// Builds the whole segment (header, options, data, checksum) into `buffer`; returns its length.
-    public func write(into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
+    /// Builds the whole segment (header, options, data, checksum) into `buffer`; returns its
+    /// length. With `deviceFinishesChecksum` the checksum field holds only the pseudo-header
+    /// sum (checksum offload: the driver marks the frame for the device to finish).
+    public func write(into buffer: UnsafeMutableRawBufferPointer, deviceFinishesChecksum: Bool = false) throws(TCPBuildError) -> Int {
         try TCPSegment.build(header: header, options: options, payload: payload,
                              payloadContinuation: payloadContinuation,
-                             source: source.address, destination: destination.address, into: buffer)
+                             source: source.address, destination: destination.address,
+                             deviceFinishesChecksum: deviceFinishesChecksum, into: buffer)
     }
 }
 

@@ -231,4 +231,21 @@ final class CommandLineParserTests: XCTestCase {
             }
         }
     }
+
+    /// `offload=`: all by default; `all`, `none` or names joined by `+`; an unknown, empty or
+    /// repeated name is a bad value that leaves the setting as it was.
+    func testOffloads() {
+        XCTAssertEqual(BootOptions().offloads, .all)
+        XCTAssertEqual(parse("offload=none").0.offloads, [])
+        XCTAssertEqual(parse("offload=none offload=all").0.offloads, .all)
+        XCTAssertEqual(parse("offload=csum").0.offloads, [.transmitChecksum])
+        XCTAssertEqual(parse("offload=guest-csum").0.offloads, [.receiveChecksum])
+        XCTAssertEqual(parse("offload=guest-csum+csum").0.offloads, [.transmitChecksum, .receiveChecksum])
+        for bad in ["offload", "offload=", "offload=tso", "offload=csum+csum", "offload=csum+", "offload=+csum", "offload=CSUM"] {
+            let (options, problems) = parse("offload=csum \(bad)")
+            XCTAssertEqual(options.offloads, [.transmitChecksum], bad)
+            XCTAssertEqual(problems.map(\.0), [.badValue], bad)
+            XCTAssertEqual(problems.map(\.1), [bad], bad)
+        }
+    }
 }

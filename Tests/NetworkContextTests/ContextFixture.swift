@@ -64,7 +64,7 @@ final class ContextFixture {
 
     init(meterPort: UInt16? = ContextFixture.meterPort, metricsPort: UInt16? = ContextFixture.metricsPort,
          tcpCapacity: Int = 16, tcp: TCPConnectionConfiguration = TCPConnectionConfiguration(),
-         index: Int = 0, mesh: ContextMesh? = nil) {
+         index: Int = 0, mesh: ContextMesh? = nil, transmitChecksum: TransmitChecksum = .software) {
         var configuration = NetworkContextConfiguration(
             interface: InterfaceConfiguration(hardwareAddress: MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56),
                                               address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
@@ -74,6 +74,7 @@ final class ContextFixture {
         configuration.meterPort = meterPort
         configuration.metricsPort = metricsPort
         configuration.mesh = mesh
+        configuration.transmitChecksum = transmitChecksum
         context = TestContext(index: index, configuration: configuration, receiver: queue.receiver, sender: queue.sender,
                               host: host)
     }

@@ -1,5 +1,6 @@
 /// A NIC queue pair in memory: the test feeds received frames and reads back every transmitted frame and flush.
 
+import Network
 import NetworkContext
 import TestSupport
 
@@ -7,8 +8,9 @@ import TestSupport
 /// halves (it stores them by value), so everything the test must see or change lives here,
 /// in one object the copies point to.
 final class FakeQueuePair {
-    /// Frames waiting to be received, oldest first (`receive(limit:)` takes them).
-    var incoming: [[UInt8]] = []
+    /// Frames waiting to be received, oldest first (`receive(limit:)` takes them), with what
+    /// the "device" says about their checksums.
+    var incoming: [(bytes: [UInt8], checksum: ReceivedChecksum)] = []
     /// Every frame the context handed to the sender, in order.
     var transmitted: [[UInt8]] = []
     /// How many times the context kicked the transmit queue.
@@ -23,8 +25,9 @@ final class FakeQueuePair {
     /// The transmit half to give the context.
     var sender: FakeFrameSender { FakeFrameSender(queue: self) }
 
-    /// Queues `frame` as if the NIC had received it.
-    func feed(_ frame: [UInt8]) { incoming.append(frame) }
+    /// Queues `frame` as if the NIC had received it (`.trusted`: as if the device had validated
+    /// its checksum, or left it incomplete, with checksum offload).
+    func feed(_ frame: [UInt8], checksum: ReceivedChecksum = .unverified) { incoming.append((frame, checksum)) }
 
     /// The frames transmitted since `mark` (a count of `transmitted` taken earlier).
     func transmitted(since mark: Int) -> [[UInt8]] { Array(transmitted[mark...]) }
@@ -35,12 +38,12 @@ final class FakeQueuePair {
 struct FakeFrameReceiver: FrameReceiver {
     let queue: FakeQueuePair
 
-    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int {
         var count = 0
         while count < limit && !queue.incoming.isEmpty {
             let frame = queue.incoming.removeFirst()
-            let guarded = GuardedBuffer(frame)
-            body(UnsafeRawBufferPointer(start: guarded.start, count: guarded.count))
+            let guarded = GuardedBuffer(frame.bytes)
+            body(UnsafeRawBufferPointer(start: guarded.start, count: guarded.count), frame.checksum)
             count += 1
         }
         return count

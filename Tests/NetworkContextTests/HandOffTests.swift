@@ -228,9 +228,9 @@ final class FrameFlowTests: XCTestCase {
         }
         XCTAssertFalse([0].withUnsafeBytes { ring.push($0) })
         for value in 0..<FrameHandOffRing.slotCount {
-            XCTAssertTrue(ring.pop { XCTAssertEqual(Array($0), [UInt8(value), 9]) })
+            XCTAssertTrue(ring.pop { frame, _ in XCTAssertEqual(Array(frame), [UInt8(value), 9]) })
         }
-        XCTAssertFalse(ring.pop { _ in XCTFail("empty") })
+        XCTAssertFalse(ring.pop { _, _ in XCTFail("empty") })
         let tooLarge = [UInt8](repeating: 0, count: FrameHandOffRing.maximumFrameBytes + 1)
         XCTAssertFalse(tooLarge.withUnsafeBytes { ring.push($0) })
     }

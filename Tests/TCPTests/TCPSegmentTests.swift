@@ -153,6 +153,45 @@ final class TCPSegmentTests: XCTestCase {
         }
     }
 
+    /// Checksum offload (virtio 1.2 §5.1.6.2): with `deviceFinishesChecksum` the field holds the
+    /// pseudo-header's sum, uncomplemented; summing from the TCP header to the end and storing
+    /// the complement, as the device does, gives exactly the segment built with a full checksum.
+    /// An odd payload length makes the device's padding matter.
+    func testChecksumLeftToTheDeviceFinishesToTheFullOne() throws {
+        let header = TCPHeader(sourcePort: 80, destinationPort: 40000, sequenceNumber: SequenceNumber(0xFFFF_FFF0),
+                               acknowledgmentNumber: SequenceNumber(0x1234_5679), flags: [.push, .acknowledgment],
+                               window: 502)
+        let payload = GuardedBuffer(Array("hello, offload".utf8) + [0xFF])
+        func build(deviceFinishes: Bool) throws -> [UInt8] {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let length = try buffer.withUnsafeMutableBytes { (raw) throws(TCPBuildError) -> Int in
+                try TCPSegment.build(header: header, options: TCPOptions(), payload: payload.reader,
+                                     source: localAddress, destination: peerAddress,
+                                     deviceFinishesChecksum: deviceFinishes, into: raw)
+            }
+            return Array(buffer.prefix(length))
+        }
+        let full = try build(deviceFinishes: false)
+        var partial = try build(deviceFinishes: true)
+        XCTAssertEqual(partial[0..<16], full[0..<16])
+        XCTAssertEqual(partial[18...], full[18...], "only the checksum field differs")
+        // The pseudo-header alone (RFC 9293 §3.1), folded and not complemented.
+        var sum = (localAddress >> 16) + (localAddress & 0xFFFF) + (peerAddress >> 16) + (peerAddress & 0xFFFF)
+            + 6 + UInt32(full.count)
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        XCTAssertEqual(UInt16(partial[16]) << 8 | UInt16(partial[17]), UInt16(sum))
+        // The device: one's-complement sum of the whole segment as it is, complemented, stored.
+        var words = partial
+        if words.count % 2 == 1 { words.append(0) }
+        var total: UInt32 = 0
+        for index in stride(from: 0, to: words.count, by: 2) { total += UInt32(words[index]) << 8 | UInt32(words[index + 1]) }
+        while total >> 16 != 0 { total = (total & 0xFFFF) + (total >> 16) }
+        let finished = ~UInt16(total)
+        partial[16] = UInt8(finished >> 8)
+        partial[17] = UInt8(finished & 0xFF)
+        XCTAssertEqual(partial, full)
+    }
+
     func testBuildsTheGoldenDataSegmentByteForByte() throws {
         let header = TCPHeader(sourcePort: 80, destinationPort: 40000, sequenceNumber: SequenceNumber(0xFFFF_FFF0),
                                acknowledgmentNumber: SequenceNumber(0x1234_5679), flags: [.push, .acknowledgment],

@@ -18,6 +18,8 @@ import TCP
 /// series; never sum over both.
 /// - `swiglet_network_context_info` {context, mode, cpu, queue_pair}: the placement;
 /// - `swiglet_network_handoffs_total` {event}: frames handed between contexts;
+/// - `swiglet_nic_checksum_offloads_total` {direction}: frames whose TCP or UDP checksum the
+///   device finished (transmit) or vouched for (receive), with `offload=` csum and guest-csum;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -101,6 +103,14 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_network_handoffs_total", label: "event", "in", scope: scope, value: counters.handedIn)
             sample(&writer, "swiglet_network_handoffs_total", label: "event", "dropped", scope: scope, value: counters.dropped)
             sample(&writer, "swiglet_network_handoffs_total", label: "event", "arp", scope: scope, value: counters.arpShared)
+        }
+        writer.family("swiglet_nic_checksum_offloads_total", type: .counter,
+                      help: "Frames whose TCP or UDP checksum the NIC finished (transmit, VIRTIO_NET_F_CSUM) or vouched for so the stack did not sum it (receive, VIRTIO_NET_F_GUEST_CSUM).")
+        for scope in scopes {
+            sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "transmit", scope: scope,
+                   value: scoped(scope) { $0.transmitter.checksumsOffloaded })
+            sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "receive", scope: scope,
+                   value: scoped(scope) { $0.frameReceiver.checksumsTrusted })
         }
     }
 

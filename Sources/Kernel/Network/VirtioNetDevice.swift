@@ -1,4 +1,5 @@
 /// The virtio-net driver: finds the device on PCI, negotiates, and sets up its queue pairs (several with VIRTIO_NET_F_MQ, steered by RSS).
+import BootConfiguration
 import Network
 import PCI
 import Virtio
@@ -44,6 +45,10 @@ struct ReceivePath {
     let bufferOfDescriptor: UnsafeMutablePointer<UInt16>
     /// Frames shorter than the virtio-net header (a device bug): counted and recycled.
     var runtFrames: UInt64 = 0
+    /// VIRTIO_NET_F_GUEST_CSUM was negotiated: the header's flags may vouch for a frame's checksum.
+    var trustsChecksums = false
+    /// Frames whose transport checksum the device vouched for (not summed again by the stack).
+    var checksumsTrusted: UInt64 = 0
 
     /// Gives buffer `index` to the device (made visible at the next `publish`).
     mutating func post(_ index: Int) {
@@ -54,15 +59,28 @@ struct ReceivePath {
 
     /// Hands up to `limit` received frames (without the virtio-net header) to `body`, then
     /// returns their buffers to the device. Returns how many frames there were.
-    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int {
         var handled = 0
         while handled < limit, let used = queue.takeUsed() {
             let index = Int(bufferOfDescriptor[Int(used.id)])
             let length = Int(used.length)
             if length > VirtioNetHeader.byteCount && length <= PacketBufferPool.bufferBytes {
-                let frame = UnsafeRawBufferPointer(start: buffers.pointer(index) + VirtioNetHeader.byteCount,
+                let buffer = buffers.pointer(index)
+                let frame = UnsafeRawBufferPointer(start: buffer + VirtioNetHeader.byteCount,
                                                    count: length - VirtioNetHeader.byteCount)
-                body(frame)
+                // §5.1.6.4: with GUEST_CSUM, DATA_VALID says the device checked the checksum and
+                // NEEDS_CSUM that it is incomplete but the data vouched for (a peer on the host
+                // left it to be finished); either way the stack must not sum it again. Only the
+                // flags byte is read: the rest of the header is for GSO, which we do not take.
+                var checksum = ReceivedChecksum.unverified
+                if trustsChecksums {
+                    let flags = VirtioNetHeader.Flags(rawValue: buffer.load(fromByteOffset: VirtioNetHeader.Offset.flags, as: UInt8.self))
+                    if !flags.isDisjoint(with: [.dataValid, .needsChecksum]) {
+                        checksum = .trusted
+                        checksumsTrusted &+= 1
+                    }
+                }
+                body(frame, checksum)
             } else {
                 runtFrames += 1
             }
@@ -96,6 +114,11 @@ struct TransmitPath: FrameTransmitter {
     var impairmentScratch: UnsafeMutableRawPointer? = nil
     /// Whether `impairment` is set (a Bool test: `!= nil` would copy the optional every frame).
     var impairs = false
+    /// VIRTIO_NET_F_CSUM was negotiated and the stacks leave TCP and UDP checksums to the
+    /// device: every such frame is marked NEEDS_CSUM (the stacks' `TransmitChecksum.device`).
+    var offloadsChecksums = false
+    /// Frames sent with NEEDS_CSUM.
+    var checksumsOffloaded: UInt64 = 0
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         if impairs { return transmitImpaired(build) }
@@ -108,6 +131,7 @@ struct TransmitPath: FrameTransmitter {
         let frameCapacity = PacketBufferPool.bufferBytes - VirtioNetHeader.byteCount
         let length = build(UnsafeMutableRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: frameCapacity))
         guard length > 0 && length <= frameCapacity else { return true }
+        if offloadsChecksums { requestChecksum(buffer, length: length) }
         guard let id = queue.add(buffer: buffers.address(index), length: UInt32(VirtioNetHeader.byteCount + length),
                                  deviceWritable: false) else { return false }
         bufferOfDescriptor[Int(id)] = UInt16(index)
@@ -145,12 +169,24 @@ struct TransmitPath: FrameTransmitter {
         let buffer = buffers.pointer(index)
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.byteCount)
         (buffer + VirtioNetHeader.byteCount).copyMemory(from: source, byteCount: frame.count)
+        if offloadsChecksums { requestChecksum(buffer, length: frame.count) }
         guard let id = queue.add(buffer: buffers.address(index), length: UInt32(VirtioNetHeader.byteCount + frame.count),
                                  deviceWritable: false) else { return false }
         bufferOfDescriptor[Int(id)] = UInt16(index)
         freeCount -= 1
         framesSent += 1
         return true
+    }
+
+    /// Marks the frame in `buffer` (after its zeroed header) for the device to finish its TCP or
+    /// UDP checksum, whose field holds the pseudo-header sum: NEEDS_CSUM with csum_start at the
+    /// transport header and csum_offset at its checksum field (virtio 1.2 §5.1.6.2). Other
+    /// frames (ARP, ICMP) carry complete checksums and keep the all-zero header.
+    private mutating func requestChecksum(_ buffer: UnsafeMutableRawPointer, length: Int) {
+        let frame = UnsafeRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: length)
+        guard let request = ChecksumOffloadRequest(frame: frame) else { return }
+        VirtioNetHeader(flags: .needsChecksum, checksumStart: request.start, checksumOffset: request.offset).store(to: buffer)
+        checksumsOffloaded &+= 1
     }
 
     /// Takes back the buffers the device has sent.
@@ -197,8 +233,24 @@ struct VirtioNetDevice {
     static func isVirtioNet(_ function: PCIFunction) -> Bool {
         function.vendorID == vendor && (function.deviceID == 0x1000 || function.deviceID == 0x1041)
     }
-    /// What we accept: nothing we do not handle (no checksum offload, no merged buffers).
+    /// What we accept always: nothing we do not handle (no merged buffers, no segmentation).
     static let wantedFeatures: FeatureSet = [.mac, .status]
+
+    /// The feature bits of the offloads `offload=` allows (§5.1.3).
+    static func offloadFeatures(_ offloads: NetworkOffloads) -> FeatureSet {
+        var features: FeatureSet = []
+        if offloads.contains(.transmitChecksum) { features.insert(.deviceChecksum) }
+        if offloads.contains(.receiveChecksum) { features.insert(.guestChecksum) }
+        return features
+    }
+
+    /// The offloads in use: those asked for that the device granted.
+    var offloads: NetworkOffloads {
+        var offloads: NetworkOffloads = []
+        if features.contains(.deviceChecksum) { offloads.insert(.transmitChecksum) }
+        if features.contains(.guestChecksum) { offloads.insert(.receiveChecksum) }
+        return offloads
+    }
     /// What we also accept when asked for several queue pairs: the control queue, multiqueue
     /// and RSS (§5.1.6.5.5, §5.1.6.5.7).
     static let multiqueueFeatures: FeatureSet = [.controlQueue, .multiqueue, .receiveSideScaling]
@@ -227,7 +279,7 @@ struct VirtioNetDevice {
     /// Device interrupts stay suppressed (network cores poll) unless `receiveInterrupt` names
     /// a CPU and vector for a pair: then that pair's receive queue raises that MSI-X
     /// interrupt (symmetric mode), and nothing else does.
-    static func start(_ function: PCIFunction, queuePairs wanted: Int,
+    static func start(_ function: PCIFunction, queuePairs wanted: Int, offloads: NetworkOffloads,
                       receiveInterrupt: (Int) -> (apicID: UInt32, vector: UInt8)?)
         throws(NetworkDeviceError) -> VirtioNetDevice {
         let space = PortConfigurationSpace()
@@ -271,8 +323,9 @@ struct VirtioNetDevice {
         var pairs: [QueuePair] = []
         var control: VirtioNetControlQueue? = nil
         do throws(VirtioError) {
-            features = try initializer.initialize(
-                wanted: wanted > 1 ? wantedFeatures.union(multiqueueFeatures) : wantedFeatures, required: requiredFeatures)
+            var asked = wanted > 1 ? wantedFeatures.union(multiqueueFeatures) : wantedFeatures
+            asked.formUnion(offloadFeatures(offloads))
+            features = try initializer.initialize(wanted: asked, required: requiredFeatures)
             configuration = VirtioNetConfiguration(transport: transport, features: features)
             // §5.1.6.5.5: several pairs need MQ (or RSS) and the control queue to enable them.
             let canSpread = features.contains(.controlQueue)
@@ -304,6 +357,8 @@ struct VirtioNetDevice {
         }
         let mac = configuration.mac ?? (0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
         for index in pairs.indices {
+            pairs[index].transmit.offloadsChecksums = features.contains(.deviceChecksum)
+            pairs[index].receive.trustsChecksums = features.contains(.guestChecksum)
             for buffer in 0..<pairs[index].receive.buffers.count { pairs[index].receive.post(buffer) }
             if pairs[index].receive.queue.publish() {
                 transport.notify(queue: pairs[index].receive.queueIndex, queueNotifyOffset: pairs[index].receive.notifyOffset)

@@ -97,6 +97,17 @@ struct TextBuffer: StringInterpolationProtocol {
         append(byte: bytes.0); append(byte: bytes.1); append(byte: bytes.2); append(byte: bytes.3)
     }
 
+    /// The offloads' `offload=` names joined by `+`, or "none".
+    mutating func appendInterpolation(offloads: NetworkOffloads) {
+        guard !offloads.isEmpty else { appendLiteral("none"); return }
+        var first = true
+        for entry in NetworkOffloads.named where offloads.contains(entry.offload) {
+            if !first { append(byte: UInt8(ascii: "+")) }
+            appendLiteral(entry.name)
+            first = false
+        }
+    }
+
     mutating func appendInterpolation(_ other: TextBuffer) {
         other.forEachByte { append(byte: $0) }
     }

@@ -1,0 +1,23 @@
+/// The virtio-net offloads the driver may negotiate, as the `offload=` boot option names them.
+
+/// A set of NIC offloads: the driver asks the device for each one here and uses what the device
+/// grants (virtio 1.2 §5.1.3, §5.1.6.2, §5.1.6.4). Turning one off lets an experiment compare.
+public struct NetworkOffloads: OptionSet, Equatable, Sendable {
+    /// The bits `rawValue`.
+    public var rawValue: UInt8
+    /// The offloads `rawValue`.
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// `csum`: the device finishes the TCP and UDP checksums of sent frames (VIRTIO_NET_F_CSUM).
+    public static let transmitChecksum = NetworkOffloads(rawValue: 1)
+    /// `guest-csum`: the device vouches for received checksums, which the stack then does not
+    /// sum again (VIRTIO_NET_F_GUEST_CSUM).
+    public static let receiveChecksum = NetworkOffloads(rawValue: 2)
+
+    /// Every offload, each with its name in `offload=`, in the order the boot log lists them.
+    public static let named: [(offload: NetworkOffloads, name: StaticString)] = [
+        (.transmitChecksum, "csum"), (.receiveChecksum, "guest-csum"),
+    ]
+    /// Every offload this kernel implements: the default.
+    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum]
+}

@@ -26,6 +26,7 @@ top-N) is plain functions, tested by scripts/profile-tool-tests.py.
 
 import bisect
 import json
+import math
 import os
 import re
 import shutil
@@ -70,7 +71,7 @@ def parse_registers(text):
             continue
         if current is None:
             # `info registers` without -a prints a single block with no header.
-            if re.search(r"\b[RE]IP=", line):
+            if re.search(r"\b(RAX|EAX|RIP|EIP)=", line):
                 current = {"cpu": 0}
                 samples.append(current)
             else:
@@ -435,7 +436,7 @@ def percentile(values, fraction):
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
 def format_report(metadata, samples, stacks, limit, roles):
@@ -644,7 +645,7 @@ def parse_arguments(argv):
     }
     if command not in specs:
         raise UsageError(f"unknown command '{command}' (sample or report)")
-    values = {"duration": 10.0, "rate": 200.0, "stack_bytes": 1024, "top": 10, "program": [],
+    values = {"duration": 10.0, "rate": 100.0, "stack_bytes": 1024, "top": 10, "program": [],
               "kernel": None, "kernel_symbols": None, "programs": None, "console": None}
     index = 0
     while index < len(rest):

@@ -17,7 +17,7 @@ that CPU, images/programs/NAME.elf) and prints the top functions of each CPU.
 OPTIONS:
   -d, --duration S      seconds of sampling (default 10; the load runs 2 s longer)
   -r, --rate HZ         sampling rounds per second; each round samples every vCPU
-                        (default 200; fewer are reached under load, see README); 0 runs
+                        (default 100; fewer than asked are reached under load, see README); 0 runs
                         the load without sampling, to measure what sampling costs it
   -c, --cpus N          virtual CPUs (default 4: the network core and http, tcp-echo, udp-echo)
   -m, --mem SIZE        guest memory (default 256M)
@@ -46,7 +46,7 @@ say() { echo "profile: $*" >&2; }
 die() { say "$*"; exit 1; }
 bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
 
-duration=10 rate=200 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10
+duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10
 output="" image=images/swiglet.iso
 while [[ $# -gt 0 ]]; do
     option=$1

@@ -140,6 +140,11 @@ debug: $(ISO)
 	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
 	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) -cdrom $(ISO) -s -S
 
+# Issue 11: a sampling profile of every vCPU under a load, top functions per CPU and folded stacks (README, Profiling; PROFILE_OPTIONS="--load udp --duration 20").
+.PHONY: profile
+profile: $(ISO)
+	scripts/profile.sh $(PROFILE_OPTIONS)
+
 host-test:
 	swift test
 

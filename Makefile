@@ -29,6 +29,7 @@ QEMU    ?= qemu-system-x86_64
 
 SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null))
 LLD       ?= $(SWIFT_BIN)ld.lld
+OBJCOPY   ?= $(SWIFT_BIN)llvm-objcopy
 BUILD     := images/build
 KERNEL_SCRATCH := .build-kernel
 KERNEL_LIB := $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/libKernel.a
@@ -40,8 +41,14 @@ ASM_OBJECTS := $(patsubst boot/%.asm,$(BUILD)/%.o,$(ASM_SOURCES))
 SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/toolset.json
 
 # User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
-# own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as a multiboot2 module named after it.
+# own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as one multiboot2 module whose
+# command line is every name it runs under: its own, then PROGRAM_ALIASES_x (a program picks
+# its behaviour by the name it was started as). This list is the one place that says which
+# programs and names an image has: grub.cfg is written from it.
 PROGRAMS := udp-echo tcp-echo http tcp-client spinner faulty bad-channel flood
+PROGRAM_ALIASES_tcp-client := tcp-client-crash
+PROGRAM_ALIASES_faulty := faulty-ud faulty-gp faulty-de
+PROGRAM_ALIASES_bad-channel := bad-channel-exit
 PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
 PROGRAM_PRODUCT_tcp-echo := TCPEchoProgram
 PROGRAM_PRODUCT_http := HTTPServerProgram
@@ -122,13 +129,29 @@ $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program
 	    $(PROGRAM_RUNTIME_OBJECTS) $(PROGRAM_EXTRA_OBJECTS_$*) --whole-archive \
 	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
 
-$(ISO): $(KERNEL_ELF) $(PROGRAM_ELFS) boot/grub.cfg | deps
+# GRUB's boot commands: the kernel, then one module per program ELF whose command line is every
+# name it runs under (Sources/BootProtocol/ProgramNames.swift parses it), so GRUB reads each
+# file once. They go into GRUB's core image (scripts/make-boot-iso.sh) and into grub.cfg, the
+# fallback that shows their errors on the serial console (boot/grub.cfg.in).
+$(BUILD)/grub-boot.cfg: Makefile | $(BUILD)
+	{ echo 'multiboot2 /boot/swiglet.elf'; \
+	  $(foreach program,$(PROGRAMS),echo 'module2 /boot/programs/$(program).elf $(strip $(program) $(PROGRAM_ALIASES_$(program)))';) \
+	  echo 'boot'; } >$@.new && mv $@.new $@
+
+$(BUILD)/grub.cfg: boot/grub.cfg.in $(BUILD)/grub-boot.cfg
+	grep -qx '@BOOT_COMMANDS@' $<
+	{ sed '/^@BOOT_COMMANDS@$$/,$$d' $<; cat $(BUILD)/grub-boot.cfg; sed '1,/^@BOOT_COMMANDS@$$/d' $<; } >$@.new && mv $@.new $@
+
+# The ISO carries the kernel and the programs without symbols or debug information: under TCG
+# GRUB reads every byte through BIOS disk calls, and it copies a multiboot2 kernel's sections
+# that are not loaded (symbols, debug information) into memory as well. images/swiglet.elf and
+# images/programs/ keep everything for gdb and llvm-symbolizer (`make debug`).
+$(ISO): $(KERNEL_ELF) $(PROGRAM_ELFS) $(BUILD)/grub.cfg $(BUILD)/grub-boot.cfg scripts/make-boot-iso.sh | deps
 	rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub $(BUILD)/iso/boot/programs
-	cp $(KERNEL_ELF) $(BUILD)/iso/boot/swiglet.elf
-	cp $(PROGRAM_ELFS) $(BUILD)/iso/boot/programs/
-	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
-	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || \
-	    { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+	$(OBJCOPY) --strip-all $(KERNEL_ELF) $(BUILD)/iso/boot/swiglet.elf
+	for elf in $(PROGRAM_ELFS); do $(OBJCOPY) --strip-all $$elf $(BUILD)/iso/boot/programs/$$(basename $$elf) || exit 1; done
+	cp $(BUILD)/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	scripts/make-boot-iso.sh $(BUILD)/iso $(BUILD)/grub-boot.cfg $@
 
 $(BUILD):
 	mkdir -p $@

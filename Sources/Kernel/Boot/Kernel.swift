@@ -185,7 +185,7 @@ private func startPrograms(placement: NetworkPlacement) {
     var next = 0
     for index in 0..<3 {
         let name = index == 0 ? defaults.0 : index == 1 ? defaults.1 : defaults.2
-        let inImage = name.withUTF8Buffer { name in Programs.modules.contains { $0.name.matches(UnsafeRawBufferPointer(name)) } }
+        let inImage = name.withUTF8Buffer { Programs.has(name: UnsafeRawBufferPointer($0)) }
         guard inImage else { continue }
         guard next < cpus.count else {
             Log.info("programs: no application CPU left for \(name) (boot with more CPUs, or run=NAME@CPU)")

@@ -16,14 +16,12 @@ enum ProgramState: UInt32 {
     case loaded = 1, running, exited, faulted, violatedProtocol
 }
 
-/// A program name of at most 31 bytes (the module's command line), kept without the heap.
+/// A program name of at most 31 bytes (checked by `ProgramNameTable`), kept without the heap.
 struct ProgramName {
     var bytes = InlineArray<32, UInt8>(repeating: 0)
     var count = 0
-    init(_ reader: ByteReader) {
-        for offset in 0..<min(reader.count, 31) {
-            let byte = reader.u8(at: offset) ?? 0
-            if byte == UInt8(ascii: " ") || byte == 0 { break }
+    init(_ name: [UInt8]) {
+        for byte in name.prefix(ProgramNameTable.maximumLength) {
             bytes[count] = byte
             count += 1
         }
@@ -41,7 +39,9 @@ struct ProgramName {
     }
 }
 
-/// One module the boot loader loaded: a program image, not yet trusted.
+/// One name of the program table: a module the boot loader loaded (a program image, not yet
+/// trusted) under one of the names it runs as. Several names may share one module's bytes:
+/// each launch copies the image's segments into fresh frames, so the module stays pristine.
 struct ProgramModule {
     var name: ProgramName
     var start: UInt64
@@ -61,22 +61,51 @@ struct ProgramSlot {
 
 enum Programs {
     private static let lock = SpinLock()
+    /// The program table: one entry per name, in the boot loader's module order.
     nonisolated(unsafe) private(set) static var modules: [ProgramModule] = []
     nonisolated(unsafe) private(set) static var slots: [ProgramSlot] = []
 
-    /// Remembers the modules (called on the boot CPU; their frames are already reserved).
+    /// Builds the program table from the modules (called on the boot CPU once the heap exists;
+    /// their frames are already reserved). Each module's command line lists every name it runs
+    /// under (`faulty faulty-ud faulty-gp faulty-de`); names that cannot be used are reported
+    /// and skipped, and the rest of the table still works.
     static func registerModules(_ information: Multiboot2Information) {
-        for module in information.modules where module.end > module.start {
-            modules.append(ProgramModule(name: ProgramName(module.commandLine), start: UInt64(module.start), end: UInt64(module.end)))
+        var table = ProgramNameTable()
+        var images: [(start: UInt64, end: UInt64)] = []
+        for module in information.modules {
+            images.append((UInt64(module.start), UInt64(module.end)))
+            table.addModule(commandLine: module.commandLine)
         }
-        if !modules.isEmpty {
-            var names = TextBuffer()
-            for module in modules {
-                names.appendInterpolation(module.name.text)
-                names.appendLiteral(" ")
+        for rejection in table.rejections {
+            let image = images[rejection.module]
+            var word = TextBuffer()
+            for byte in rejection.word { word.append(byte: (0x21...0x7E).contains(byte) ? byte : UInt8(ascii: "?")) }
+            if rejection.cut { word.appendLiteral("...") }
+            if rejection.problem == .noName {
+                Log.error("programs: module \(rejection.module + 1) at \(hex: image.start): \(rejection.problem.message)")
+            } else {
+                Log.error("programs: module \(rejection.module + 1) at \(hex: image.start): name '\(word)' \(rejection.problem.message)")
             }
-            Log.info("programs: \(modules.count) modules: \(names)")
         }
+        var names = TextBuffer()
+        for entry in table.entries {
+            let image = images[entry.module]
+            guard image.end > image.start else { continue }
+            modules.append(ProgramModule(name: ProgramName(entry.name), start: image.start, end: image.end))
+            names.appendInterpolation(modules[modules.count - 1].name.text)
+            names.appendLiteral(" ")
+        }
+        for (index, image) in images.enumerated() where image.end <= image.start {
+            Log.error("programs: module \(index + 1) at \(hex: image.start) is empty; ignored")
+        }
+        if !images.isEmpty {
+            Log.info("programs: \(images.count) modules, \(modules.count) names: \(names)")
+        }
+    }
+
+    /// Whether the program table has a program called `name`.
+    static func has(name: UnsafeRawBufferPointer) -> Bool {
+        modules.contains { $0.name.matches(name) }
     }
 
     /// Loads `name` and starts it on application processor `cpu`. Returns whether it started.

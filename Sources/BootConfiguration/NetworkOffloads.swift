@@ -13,11 +13,14 @@ public struct NetworkOffloads: OptionSet, Equatable, Sendable {
     /// `guest-csum`: the device vouches for received checksums, which the stack then does not
     /// sum again (VIRTIO_NET_F_GUEST_CSUM).
     public static let receiveChecksum = NetworkOffloads(rawValue: 2)
+    /// `tso4`: TCP hands the NIC segments of up to 64 KiB, which it cuts into MSS-sized ones
+    /// (VIRTIO_NET_F_HOST_TSO4; needs `csum`, virtio 1.2 §5.1.3.1).
+    public static let transmitSegmentation = NetworkOffloads(rawValue: 4)
 
     /// Every offload, each with its name in `offload=`, in the order the boot log lists them.
     public static let named: [(offload: NetworkOffloads, name: StaticString)] = [
-        (.transmitChecksum, "csum"), (.receiveChecksum, "guest-csum"),
+        (.transmitChecksum, "csum"), (.receiveChecksum, "guest-csum"), (.transmitSegmentation, "tso4"),
     ]
     /// Every offload this kernel implements: the default.
-    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum]
+    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum, .transmitSegmentation]
 }

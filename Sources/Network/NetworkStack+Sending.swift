@@ -35,14 +35,21 @@ extension NetworkStack {
     /// `writePayload` writes the transport header and data straight into the frame (it gets the
     /// room after the IPv4 header and returns the length it wrote, 0 to give up). Routing, ARP
     /// and queueing are those of `sendDatagram`. The TCP connection table sends through this.
+    ///
+    /// `segmentSize` above 0 asks for TCP segmentation offload: the payload may then be as long
+    /// as the transmitter's `largestSegmentedFrame()` allows, and the NIC cuts it into segments
+    /// of that size. Such a datagram never waits for ARP (a queue slot holds one MTU): with the
+    /// next hop unresolved it is dropped and counted as `arpQueueFull`, and TCP sends it again
+    /// in MSS-sized pieces.
     public mutating func sendIPv4<Transmitter: FrameTransmitter>(protocolNumber: IPProtocol, to destination: IPv4Address,
-                                                                 now: UInt64, transmitter: inout Transmitter,
+                                                                 now: UInt64, segmentSize: Int = 0, transmitter: inout Transmitter,
                                                                  payload writePayload: (UnsafeMutableRawBufferPointer) -> Int) -> SendResult {
         let source = configuration.address
-        return route(to: destination, now: now, transmitter: &transmitter) { buffer, ethernet, identification in
+        let largest = segmentSize > 0 ? largestSegmentedFrameSize : EthernetHeader.maximumFrameSize
+        return route(to: destination, now: now, segmentSize: segmentSize, transmitter: &transmitter) { buffer, ethernet, identification in
             let payloadOffset = EthernetHeader.size + IPv4Header.minimumSize
             guard buffer.count > payloadOffset else { return 0 }
-            let room = min(buffer.count, EthernetHeader.maximumFrameSize) - payloadOffset
+            let room = min(buffer.count, largest) - payloadOffset
             let length = writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[payloadOffset..<payloadOffset + room]))
             guard length > 0, length <= room else { return 0 }
             let writer = NetworkOrderWriter(buffer)
@@ -59,7 +66,7 @@ extension NetworkStack {
     /// buffer when the next hop's hardware address is known, otherwise into the ARP queue, to
     /// leave when ARP answers (RFC 1122 §2.3.2.2).
     private mutating func route<Transmitter: FrameTransmitter>(
-        to destination: IPv4Address, now: UInt64, transmitter: inout Transmitter,
+        to destination: IPv4Address, now: UInt64, segmentSize: Int = 0, transmitter: inout Transmitter,
         build: (UnsafeMutableRawBufferPointer, EthernetHeader, UInt16) -> Int
     ) -> SendResult {
         guard let hop = nextHop(for: destination) else {
@@ -80,8 +87,12 @@ extension NetworkStack {
         }
         if let hardwareAddress = resolved {
             let ethernet = EthernetHeader(destination: hardwareAddress, source: ourHardwareAddress, etherType: .ipv4)
-            let sent = transmit(&transmitter) { buffer in build(buffer, ethernet, identification) }
+            let sent = transmit(&transmitter, segmentSize: segmentSize) { buffer in build(buffer, ethernet, identification) }
             return sent ? .sent : .transmitRingFull
+        }
+        guard segmentSize == 0 else {
+            counters.countDrop(.arpQueueFull)
+            return .queueFull
         }
         // The destination MAC is filled in when the frame leaves the queue.
         let ethernet = EthernetHeader(destination: .zero, source: ourHardwareAddress, etherType: .ipv4)

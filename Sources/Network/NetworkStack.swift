@@ -136,15 +136,17 @@ public struct NetworkStack {
     /// Counts `transmitRingFull` and returns false when the driver has no buffer (or one too small
     /// for the frame, which `build` reports by returning 0).
     @discardableResult
-    mutating func transmit<Transmitter: FrameTransmitter>(_ transmitter: inout Transmitter,
+    mutating func transmit<Transmitter: FrameTransmitter>(_ transmitter: inout Transmitter, segmentSize: Int = 0,
                                                           _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         var summary = TransmittedFrame()
-        let accepted = transmitter.transmit { buffer in
+        func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
             let length = build(buffer)
             guard length > 0, length <= buffer.count else { return 0 }
             summary = TransmittedFrame(ByteReader(UnsafeRawBufferPointer(start: buffer.baseAddress, count: length)))
             return length
         }
+        // A segmented frame counts once here, as the NIC got it (the wire sees several).
+        let accepted = segmentSize > 0 ? transmitter.transmitSegmented(segmentSize: segmentSize, fill) : transmitter.transmit(fill)
         guard accepted, summary.frameLength > 0 else {
             counters.countDrop(.transmitRingFull)
             return false

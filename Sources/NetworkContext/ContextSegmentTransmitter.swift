@@ -12,10 +12,19 @@ struct ContextSegmentTransmitter<Sender: FrameSender>: TCPSegmentTransmitter {
     let now: UInt64
 
     mutating func transmit(_ segment: TCPOutgoingSegment) {
-        let deviceFinishes = stack.pointee.transmitChecksum == .device
+        // A segment the NIC cuts always leaves its checksum to the NIC (TSO implies CSUM).
+        let deviceFinishes = stack.pointee.transmitChecksum == .device || segment.segmentationSize > 0
         _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: IPv4Address(rawValue: segment.destination.address),
-                                   now: now, transmitter: &sender.pointee) { buffer in
+                                   now: now, segmentSize: segment.segmentationSize, transmitter: &sender.pointee) { buffer in
             (try? segment.write(into: buffer, deviceFinishesChecksum: deviceFinishes)) ?? 0
         }
+    }
+
+    /// What the NIC can cut now, less the headers of a data segment (Ethernet, IPv4 and TCP
+    /// without options: data segments carry none).
+    mutating func largestPayload() -> Int {
+        let frame = sender.pointee.largestSegmentedFrame()
+        let headers = EthernetHeader.size + IPv4Header.minimumSize + TCPHeader.minimumSize
+        return frame > headers ? frame - headers : 0
     }
 }

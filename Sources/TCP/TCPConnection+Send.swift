@@ -19,6 +19,11 @@ extension TCPConnection {
     /// when it carries all the queued data (Nagle is not implemented, so always), when it is at
     /// least half the largest window the peer offered, or when nothing is in flight (then no
     /// ACK would come to wake us, which replaces the RFC's override timer).
+    ///
+    /// With TCP segmentation offload (the transmitter's `largestPayload()` above one SMSS) one
+    /// segment carries as many whole SMSS-sized pieces as the windows allow (the tail of the
+    /// queued data may end it shorter) and the NIC cuts it; the rules above apply per piece.
+    /// Retransmissions (`retransmitFirstSegment`) stay one SMSS.
     mutating func transmitPending<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         guard isSynchronized, state != .synchronizeReceived else { return }
         let segmentSize = sendMaximumSegmentSize
@@ -26,19 +31,24 @@ extension TCPConnection {
             let unsent = Int(SequenceNumber.octets(from: sendNext, to: sendDataEnd))
             let windowEnd = sendUnacknowledged + min(congestion.congestionWindow, sendWindow)
             let usable = sendNext < windowEnd ? Int(SequenceNumber.octets(from: sendNext, to: windowEnd)) : 0
-            let length = min(unsent, usable, segmentSize)
+            let burst = max(segmentSize, output.largestPayload())
+            var length = min(unsent, usable, burst)
             guard length > 0 else { break }
+            // Several pieces: whole SMSS-sized ones, unless this ends the queued data.
+            if length > segmentSize && length != unsent { length -= length % segmentSize }
             let inFlight = sendNext != sendUnacknowledged
-            guard length == segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
+            guard length >= segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
             let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
             let (first, second) = sendBuffer.peek(offset: offset, length: length)
             let flags: TCPFlags = length == unsent ? [.acknowledgment, .push] : [.acknowledgment]
-            emitAcknowledging(sequence: sendNext, flags: flags, payload: first, continuation: second, output: &output)
+            emitAcknowledging(sequence: sendNext, flags: flags, payload: first, continuation: second,
+                              segmentationSize: length > segmentSize ? segmentSize : 0, output: &output)
             let end = sendNext + UInt32(length)
+            let pieces = UInt64((length + segmentSize - 1) / segmentSize)
             if end <= sendMaximum {
-                statistics.timeoutRetransmissions += 1   // go-back-N after an RTO
+                statistics.timeoutRetransmissions += pieces   // go-back-N after an RTO
             } else {
-                statistics.segmentsSent += 1
+                statistics.segmentsSent += pieces
                 if sendNext >= sendMaximum { retransmissionTimer.beginMeasurement(endingAt: end, now: now) }
                 sendMaximum = end
             }
@@ -156,13 +166,14 @@ extension TCPConnection {
     mutating func emitAcknowledging<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, flags: TCPFlags,
                                                                    payload: ByteReader = ByteReader(),
                                                                    continuation: ByteReader = ByteReader(),
+                                                                   segmentationSize: Int = 0,
                                                                    output: inout Output) {
         acknowledgmentPending = false
         delayedAcknowledgmentDeadline = nil
         segmentsSinceAcknowledgment = 0
         let window = advertisedWindowField()
         emit(sequence: sequence, acknowledgment: receiveNext, flags: flags, window: window,
-             payload: payload, continuation: continuation, output: &output)
+             payload: payload, continuation: continuation, segmentationSize: segmentationSize, output: &output)
     }
 
     /// Hands one segment to the transmitter: the fixed header of RFC 9293 §3.1 plus options
@@ -170,10 +181,11 @@ extension TCPConnection {
     func emit<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, acknowledgment: SequenceNumber,
                                              flags: TCPFlags, window: UInt16, options: TCPOptions = TCPOptions(),
                                              payload: ByteReader = ByteReader(), continuation: ByteReader = ByteReader(),
-                                             output: inout Output) {
+                                             segmentationSize: Int = 0, output: inout Output) {
         let header = TCPHeader(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
                                acknowledgmentNumber: acknowledgment, flags: flags, window: window)
         output.transmit(TCPOutgoingSegment(source: local, destination: remote, header: header, options: options,
-                                           payload: payload, payloadContinuation: continuation))
+                                           payload: payload, payloadContinuation: continuation,
+                                           segmentationSize: segmentationSize))
     }
 }

@@ -589,10 +589,13 @@ struct TCPCountingTransmitter<Base: TCPSegmentTransmitter>: TCPSegmentTransmitte
     var resets: UInt64 = 0
 
     mutating func transmit(_ segment: TCPOutgoingSegment) {
-        segments &+= 1
+        // A segment the NIC cuts (TSO) counts as the segments it becomes on the wire.
+        segments &+= UInt64(segment.wireSegmentCount)
         if segment.header.flags.contains(.reset) { resets &+= 1 }
         base.pointee.transmit(segment)
     }
+
+    mutating func largestPayload() -> Int { base.pointee.largestPayload() }
 }
 
 /// Runs `body` with a counting wrapper around `output` (by pointer: the transmitter is not copied).

@@ -18,6 +18,27 @@ public struct TCPOutgoingSegment {
     public var payload: ByteReader
     /// The data, second piece (when the send buffer wraps).
     public var payloadContinuation: ByteReader
+    /// TCP segmentation offload: the payload is longer than one segment, and the NIC cuts it
+    /// into pieces of this many bytes (the connection's SMSS); 0 when it is one segment.
+    public var segmentationSize = 0
+
+    /// A segment from `source` to `destination`; `segmentationSize` above 0 for a payload the
+    /// NIC is to cut into segments of that size.
+    public init(source: TCPEndpoint, destination: TCPEndpoint, header: TCPHeader, options: TCPOptions,
+                payload: ByteReader, payloadContinuation: ByteReader, segmentationSize: Int = 0) {
+        self.source = source
+        self.destination = destination
+        self.header = header
+        self.options = options
+        self.payload = payload
+        self.payloadContinuation = payloadContinuation
+        self.segmentationSize = segmentationSize
+    }
+
+    /// How many segments this becomes on the wire: 1, or the payload cut into `segmentationSize` pieces.
+    public var wireSegmentCount: Int {
+        segmentationSize > 0 ? max(1, (payloadLength + segmentationSize - 1) / segmentationSize) : 1
+    }
 
     /// The number of data bytes.
     public var payloadLength: Int { payload.count + payloadContinuation.count }
@@ -38,4 +59,14 @@ public struct TCPOutgoingSegment {
 public protocol TCPSegmentTransmitter {
     /// Sends `segment` now (or drops it when no transmit buffer is free: TCP retransmits).
     mutating func transmit(_ segment: TCPOutgoingSegment)
+
+    /// The most payload one segment handed to `transmit` may carry now for the NIC to cut
+    /// (TCP segmentation offload); 0 when the NIC cannot, and segments carry one SMSS. Asked
+    /// before each data segment: a NIC with no large buffer free says 0 until it has one.
+    mutating func largestPayload() -> Int
+}
+
+extension TCPSegmentTransmitter {
+    /// No segmentation offload.
+    public mutating func largestPayload() -> Int { 0 }
 }

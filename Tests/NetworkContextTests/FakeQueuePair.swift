@@ -19,6 +19,11 @@ final class FakeQueuePair {
     var transmitFull = false
     /// Transmissions refused because of `transmitFull`.
     var refusals = 0
+    /// TCP segmentation offload: the largest frame the sender takes for the NIC to cut (0: no TSO).
+    var segmentedFrameCapacity = 0
+    /// The segment size asked for with each frame sent through `transmitSegmented`, by the
+    /// frame's index in `transmitted`.
+    var segmentSizes: [Int: Int] = [:]
 
     /// The receive half to give the context.
     var receiver: FakeFrameReceiver { FakeFrameReceiver(queue: self) }
@@ -54,6 +59,18 @@ struct FakeFrameReceiver: FrameReceiver {
 /// forgot to zero shows up) and records what `build` wrote.
 struct FakeFrameSender: FrameSender {
     let queue: FakeQueuePair
+
+    mutating func largestSegmentedFrame() -> Int { queue.segmentedFrameCapacity }
+
+    mutating func transmitSegmented(segmentSize: Int, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard queue.segmentedFrameCapacity > 0, !queue.transmitFull else { return transmit(build) }
+        var buffer = [UInt8](repeating: 0xA5, count: queue.segmentedFrameCapacity)
+        let length = buffer.withUnsafeMutableBytes { build($0) }
+        guard length > 0 else { return true }
+        queue.segmentSizes[queue.transmitted.count] = segmentSize
+        queue.transmitted.append(Array(buffer.prefix(length)))
+        return true
+    }
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         guard !queue.transmitFull else {

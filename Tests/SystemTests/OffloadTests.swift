@@ -1,4 +1,4 @@
-/// QEMU tests of virtio-net checksum offload over a tap (which carries virtio-net headers to the host kernel): 64 MiB echoed intact and UDP echoed at every size with each `offload=` setting, the kernel's own counters showing which offload did the work. Needs root.
+/// QEMU tests of virtio-net checksum and segmentation offload over a tap (which carries virtio-net headers to the host kernel): 64 MiB echoed intact and UDP echoed at every size with each `offload=` setting, the kernel's own counters showing which offload did the work. Needs root.
 import Foundation
 import XCTest
 
@@ -11,7 +11,7 @@ final class OffloadTests: XCTestCase {
     /// when its offload is on. The host's stack verifies every checksum Swiglet sends (a frame
     /// the device finished wrongly is dropped there and the echo stalls), and Swiglet trusts
     /// only what the device vouched for.
-    private func echo(offload: String, transmit: Bool, receive: Bool) throws {
+    private func echo(offload: String, transmit: Bool, receive: Bool, segmentation: Bool = false) throws {
         let space = try NetworkNamespace(tag: "ofl")
         defer { space.delete() }
         var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-echo@1 offload=\(offload)", timeout: 180)
@@ -34,14 +34,28 @@ final class OffloadTests: XCTestCase {
             // 64 MiB is about 46,000 full segments each way.
             if transmit { XCTAssertGreaterThan(sent, 40_000, "offload=\(offload)") } else { XCTAssertEqual(sent, 0, "offload=\(offload)") }
             if receive { XCTAssertGreaterThan(trusted, 40_000, "offload=\(offload)") } else { XCTAssertEqual(trusted, 0, "offload=\(offload)") }
+            // TSO: frames handed over only with tso4, each cut into at least two segments.
+            let cutFrames = try XCTUnwrap(metrics["swiglet_nic_tso_frames_total"], metrics.text)
+            let cutSegments = try XCTUnwrap(metrics["swiglet_nic_tso_segments_total"], metrics.text)
+            if segmentation {
+                XCTAssertGreaterThan(cutFrames, 0, "offload=\(offload): no segment was long enough to cut\n\(metrics.text)")
+                XCTAssertGreaterThanOrEqual(cutSegments, 2 * cutFrames, metrics.text)
+            } else {
+                XCTAssertEqual(cutFrames, 0, "offload=\(offload)")
+            }
             XCTAssertEqual(metrics["swiglet_tcp_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
-            let expected = transmit && receive ? "csum+guest-csum" : transmit ? "csum" : receive ? "guest-csum" : "none"
+            var names = [String]()
+            if transmit { names.append("csum") }
+            if receive { names.append("guest-csum") }
+            if segmentation { names.append("tso4") }
+            let expected = names.isEmpty ? "none" : names.joined(separator: "+")
             XCTAssertTrue(running.console.contains("net: offloads \(expected) in use"), running.console)
         }
     }
 
-    func testEveryOffloadOn() throws { try echo(offload: "all", transmit: true, receive: true) }
+    func testEveryOffloadOn() throws { try echo(offload: "all", transmit: true, receive: true, segmentation: true) }
+    func testChecksumsWithoutSegmentation() throws { try echo(offload: "csum+guest-csum", transmit: true, receive: true) }
     func testEveryOffloadOff() throws { try echo(offload: "none", transmit: false, receive: false) }
     func testTransmitChecksumOnly() throws { try echo(offload: "csum", transmit: true, receive: false) }
     func testReceiveChecksumOnly() throws { try echo(offload: "guest-csum", transmit: false, receive: true) }

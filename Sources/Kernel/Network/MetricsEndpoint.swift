@@ -20,6 +20,8 @@ import TCP
 /// - `swiglet_network_handoffs_total` {event}: frames handed between contexts;
 /// - `swiglet_nic_checksum_offloads_total` {direction}: frames whose TCP or UDP checksum the
 ///   device finished (transmit) or vouched for (receive), with `offload=` csum and guest-csum;
+/// - `swiglet_nic_tso_frames_total`, `swiglet_nic_tso_segments_total`: TCP frames handed to the
+///   device to cut (`offload=` tso4) and the segments it made of them;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -111,6 +113,20 @@ enum MetricsEndpoint {
                    value: scoped(scope) { $0.transmitter.checksumsOffloaded })
             sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "receive", scope: scope,
                    value: scoped(scope) { $0.frameReceiver.checksumsTrusted })
+        }
+        writer.family("swiglet_nic_tso_frames_total", type: .counter,
+                      help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).")
+        for scope in scopes {
+            writer.beginSample("swiglet_nic_tso_frames_total")
+            if scope >= 0 { writer.label("context", value: decimal(scope)) }
+            writer.endSample(value: scoped(scope) { $0.transmitter.segmentedFrames })
+        }
+        writer.family("swiglet_nic_tso_segments_total", type: .counter,
+                      help: "The MSS-sized segments the NIC made of the frames in swiglet_nic_tso_frames_total.")
+        for scope in scopes {
+            writer.beginSample("swiglet_nic_tso_segments_total")
+            if scope >= 0 { writer.label("context", value: decimal(scope)) }
+            writer.endSample(value: scoped(scope) { $0.transmitter.segmentedPieces })
         }
     }
 

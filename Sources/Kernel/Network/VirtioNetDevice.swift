@@ -119,6 +119,17 @@ struct TransmitPath: FrameTransmitter {
     var offloadsChecksums = false
     /// Frames sent with NEEDS_CSUM.
     var checksumsOffloaded: UInt64 = 0
+    /// VIRTIO_NET_F_HOST_TSO4 was negotiated and these large buffers were allocated: TCP may
+    /// hand over segments of up to 64 KiB for the device to cut (`transmitSegmented`).
+    var segmentation: SegmentationBuffers? = nil
+    /// A stack of large buffer indices not in flight.
+    var freeSegmentationBuffers: UnsafeMutablePointer<UInt16>? = nil
+    var freeSegmentationCount = 0
+    /// Frames sent with a GSO header (TCPV4), and the wire segments the device made of them.
+    var segmentedFrames: UInt64 = 0
+    var segmentedPieces: UInt64 = 0
+    /// `bufferOfDescriptor` marks a large buffer with this bit.
+    static let largeBufferBit: UInt16 = 0x8000
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         if impairs { return transmitImpaired(build) }
@@ -192,9 +203,63 @@ struct TransmitPath: FrameTransmitter {
     /// Takes back the buffers the device has sent.
     mutating func reclaim() {
         while let used = queue.takeUsed() {
-            freeBuffers[freeCount] = bufferOfDescriptor[Int(used.id)]
-            freeCount += 1
+            let buffer = bufferOfDescriptor[Int(used.id)]
+            if buffer & Self.largeBufferBit != 0, let free = freeSegmentationBuffers {
+                free[freeSegmentationCount] = buffer & ~Self.largeBufferBit
+                freeSegmentationCount += 1
+            } else {
+                freeBuffers[freeCount] = buffer
+                freeCount += 1
+            }
         }
+    }
+
+    /// The largest frame `transmitSegmented` takes now: an IPv4 datagram of 64 KiB when TSO is
+    /// on, a large buffer is free (taking back sent ones first) and a descriptor is; else 0.
+    /// Never under `impair-tx=`, whose copies go through the 2 KiB buffers.
+    mutating func largestSegmentedFrame() -> Int {
+        guard segmentation != nil, !impairs else { return 0 }
+        if freeSegmentationCount == 0 { reclaim() }
+        guard freeSegmentationCount > 0, queue.freeDescriptorCount > 0 else { return 0 }
+        return min(largestSegmentedFrameSize, SegmentationBuffers.bufferBytes - VirtioNetHeader.byteCount)
+    }
+
+    /// Builds a TCP frame of up to 64 KiB in a large buffer and, when it is longer than one
+    /// MTU, asks the device to cut it (virtio 1.2 §5.1.6.2): gso_type TCPV4, gso_size the
+    /// segment size, hdr_len the headers' length, and NEEDS_CSUM at the TCP checksum (TSO
+    /// implies checksum offload: the field holds the pseudo-header sum). A frame that came out
+    /// short is sent as it is, with checksum offload only.
+    mutating func transmitSegmented(segmentSize: Int, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard let buffers = segmentation, let free = freeSegmentationBuffers, largestSegmentedFrame() > 0 else {
+            return transmit(build)
+        }
+        let index = Int(free[freeSegmentationCount - 1])
+        let buffer = buffers.pointer(index)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.byteCount)
+        let capacity = min(largestSegmentedFrameSize, SegmentationBuffers.bufferBytes - VirtioNetHeader.byteCount)
+        let length = build(UnsafeMutableRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: capacity))
+        guard length > 0 && length <= capacity else { return true }
+        let frame = UnsafeRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: length)
+        guard let request = ChecksumOffloadRequest(frame: frame) else { return true }  // not TCP/IPv4: cannot be
+        if length > EthernetHeader.maximumFrameSize {
+            // hdr_len: up to the end of the TCP header (its data offset, RFC 9293 §3.1).
+            let tcpHeaderLength = Int(frame[Int(request.start) + 12] >> 4) * 4
+            VirtioNetHeader(flags: .needsChecksum, segmentationType: VirtioNetHeader.SegmentationType.tcpIPv4.rawValue,
+                            headerLength: request.start + UInt16(tcpHeaderLength), segmentSize: UInt16(segmentSize),
+                            checksumStart: request.start, checksumOffset: request.offset).store(to: buffer)
+            segmentedFrames &+= 1
+            let payload = length - Int(request.start) - tcpHeaderLength
+            segmentedPieces &+= UInt64((payload + segmentSize - 1) / segmentSize)
+        } else {
+            VirtioNetHeader(flags: .needsChecksum, checksumStart: request.start, checksumOffset: request.offset).store(to: buffer)
+        }
+        checksumsOffloaded &+= 1
+        guard let id = queue.add(buffer: buffers.address(index), length: UInt32(VirtioNetHeader.byteCount + length),
+                                 deviceWritable: false) else { return false }
+        bufferOfDescriptor[Int(id)] = UInt16(index) | Self.largeBufferBit
+        freeSegmentationCount -= 1
+        framesSent += 1
+        return true
     }
 
     /// Shows queued frames to the device and notifies it if it asked to be.
@@ -241,6 +306,10 @@ struct VirtioNetDevice {
         var features: FeatureSet = []
         if offloads.contains(.transmitChecksum) { features.insert(.deviceChecksum) }
         if offloads.contains(.receiveChecksum) { features.insert(.guestChecksum) }
+        // §5.1.3.1: HOST_TSO4 requires CSUM.
+        if offloads.contains(.transmitSegmentation) && offloads.contains(.transmitChecksum) {
+            features.insert(.hostTCPSegmentationIPv4)
+        }
         return features
     }
 
@@ -249,6 +318,9 @@ struct VirtioNetDevice {
         var offloads: NetworkOffloads = []
         if features.contains(.deviceChecksum) { offloads.insert(.transmitChecksum) }
         if features.contains(.guestChecksum) { offloads.insert(.receiveChecksum) }
+        if features.contains(.hostTCPSegmentationIPv4) && pairs.allSatisfy({ $0.transmit.segmentation != nil }) {
+            offloads.insert(.transmitSegmentation)
+        }
         return offloads
     }
     /// What we also accept when asked for several queue pairs: the control queue, multiqueue
@@ -359,6 +431,14 @@ struct VirtioNetDevice {
         for index in pairs.indices {
             pairs[index].transmit.offloadsChecksums = features.contains(.deviceChecksum)
             pairs[index].receive.trustsChecksums = features.contains(.guestChecksum)
+            // Large buffers only with TSO; without memory for them, segments stay one MSS.
+            if features.contains(.hostTCPSegmentationIPv4), let buffers = SegmentationBuffers() {
+                let free = UnsafeMutablePointer<UInt16>.allocate(capacity: SegmentationBuffers.count)
+                for buffer in 0..<SegmentationBuffers.count { free[buffer] = UInt16(buffer) }
+                pairs[index].transmit.segmentation = buffers
+                pairs[index].transmit.freeSegmentationBuffers = free
+                pairs[index].transmit.freeSegmentationCount = SegmentationBuffers.count
+            }
             for buffer in 0..<pairs[index].receive.buffers.count { pairs[index].receive.post(buffer) }
             if pairs[index].receive.queue.publish() {
                 transport.notify(queue: pairs[index].receive.queueIndex, queueNotifyOffset: pairs[index].receive.notifyOffset)

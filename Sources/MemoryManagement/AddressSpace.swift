@@ -84,7 +84,7 @@ public struct AddressSpace<Memory: PageTableMemory> {
     /// The first address in `virtual ..< virtual + byteCount` that is mapped (`wantMapped`) or
     /// not mapped (`!wantMapped`), or nil. Unmapped stretches are skipped a whole missing
     /// table at a time, mapped ones a whole page at a time.
-    func firstAddress(mapped wantMapped: Bool, from virtual: UInt64, byteCount: UInt64) -> UInt64? {
+    public func firstAddress(mapped wantMapped: Bool, from virtual: UInt64, byteCount: UInt64) -> UInt64? {
         let last = virtual + (byteCount - 1)
         var address = virtual
         while true {

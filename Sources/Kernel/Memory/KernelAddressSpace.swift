@@ -63,16 +63,20 @@ enum KernelAddressSpace {
         write_cr3(newSpace.rootPhysicalAddress)
     }
 
-    /// Maps [start, end) page by page where nothing is mapped yet (regions can overlap).
+    /// Maps [start, end) where nothing is mapped yet (regions can overlap). Looks for mapped
+    /// pages a whole missing table at a time, not page by page: QEMU's memory map has a 12 GiB
+    /// reserved region at 0xFD_0000_0000, and three million lookups of 4 KiB pages took more than
+    /// 100 ms of the boot under TCG.
     private static func mapSkippingMapped(_ space: inout AddressSpace<KernelPageTableMemory>,
                                           start: UInt64, end: UInt64, attributes: PageAttributes) throws(PagingError) {
         var address = start
         while address < end {
-            if space.translate(address) != nil { address += pageSize; continue }
-            var runEnd = address + pageSize
-            while runEnd < end && space.translate(runEnd) == nil { runEnd += pageSize }
-            try space.map(virtual: address, physical: address, byteCount: runEnd - address, attributes: attributes)
-            address = runEnd
+            let mapped = space.firstAddress(mapped: true, from: address, byteCount: end - address) ?? end
+            if mapped > address {
+                try space.map(virtual: address, physical: address, byteCount: mapped - address, attributes: attributes)
+            }
+            guard mapped < end else { return }
+            address = space.firstAddress(mapped: false, from: mapped, byteCount: end - mapped) ?? end
         }
     }
 

@@ -232,8 +232,8 @@ extension NetworkContext {
     func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, now: UInt64) -> Result<Int, ChannelError> {
         switch table.pointee.state(of: id) {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
-            var output = segmentOutput(now: now)
-            return .success(table.pointee.send(ByteReader(bytes), on: id, now: now, output: &output))
+            // Sent at the end of the channel work of this pass (`pass`): many small sends, one burst.
+            return .success(table.pointee.sendDeferred(ByteReader(bytes), on: id))
         default:
             return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)
         }

@@ -143,6 +143,8 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         var work = PassWork()
         work.frames = receiveHandOffs(now: now) + receiveFrames(now: now)
         work.requests = serveChannels(now: now)
+        var output = segmentOutput(now: now)
+        table.pointee.transmitDeferred(now: now, output: &output)
         work.events = serveTCP(now: now)
         ringDoorbells()
         stack.pointee.poll(now: now, transmitter: &sender.pointee)

@@ -225,12 +225,18 @@ public struct TCPConnection {
     /// allow. Returns how many bytes were taken (0 when the connection cannot send).
     @discardableResult
     public mutating func send<Output: TCPSegmentTransmitter>(_ bytes: ByteReader, now: UInt64, output: inout Output) -> Int {
+        let accepted = queue(bytes)
+        if accepted > 0 { transmitPending(now: now, output: &output) }
+        return accepted
+    }
+
+    /// SEND without sending: queues as much of `bytes` as the send buffer holds, for a later
+    /// `transmitPending` (the table's deferred sends). Returns how many bytes were taken.
+    mutating func queue(_ bytes: ByteReader) -> Int {
         switch state {
         case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
             guard !finishQueued else { return 0 }
-            let accepted = sendBuffer.append(bytes)
-            transmitPending(now: now, output: &output)
-            return accepted
+            return sendBuffer.append(bytes)
         default:
             return 0
         }

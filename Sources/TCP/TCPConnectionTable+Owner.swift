@@ -65,6 +65,41 @@ extension TCPConnectionTable {
         }
     }
 
+    /// Queues `bytes` on the connection without sending: `transmitDeferred` sends what every
+    /// such connection queued, once, after all of a pass's sends — so a program's many small
+    /// sends leave as full segments (and, with segmentation offload, as one large one), as
+    /// Linux's autocorking does. Returns how many bytes were taken, as `send` does.
+    public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID) -> Int {
+        guard let index = ownedSlot(id) else { return 0 }
+        let taken = connections[index].queue(bytes)
+        if taken > 0 && !slots[index].transmitDeferred {
+            slots[index].transmitDeferred = true
+            deferredSlots.append(UInt16(index))
+        }
+        return taken
+    }
+
+    /// Sends what `sendDeferred` queued, as far as each connection's windows allow; returns
+    /// how many connections it looked at. Call it once per pass, after the sends.
+    @discardableResult
+    public mutating func transmitDeferred<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) -> Int {
+        let count = deferredSlots.count
+        guard count > 0 else { return 0 }
+        withCountingTransmitter(&output) { counting in
+            for position in 0..<count {
+                let index = Int(deferredSlots[position])
+                slots[index].transmitDeferred = false
+                guard slots[index].isUsed else { continue }
+                let before = snapshot(index)
+                connections[index].transmitPending(now: now, output: &counting)
+                settle(index, before: before, now: now, output: &counting)
+            }
+            record(counting)
+        }
+        deferredSlots.removeAll(keepingCapacity: true)
+        return count
+    }
+
     /// Copies received bytes into `buffer`; returns how many.
     public mutating func read<Output: TCPSegmentTransmitter>(from id: TCPConnectionID, into buffer: UnsafeMutableRawBufferPointer,
                                                             now: UInt64, output: inout Output) -> Int {

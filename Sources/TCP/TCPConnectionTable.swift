@@ -139,6 +139,10 @@ public struct TCPConnectionTable {
     /// cookie is then worthless the rest of the time).
     var lastCookieSent: UInt64?
 
+    /// Slots with bytes queued by `send(_:on:now:deferred:)` and not yet offered to the
+    /// windows, in the order they were queued (each once: `TCPConnectionSlot.transmitDeferred`).
+    var deferredSlots: [UInt16] = []
+
     /// The event FIFO's first and last slot, or -1.
     var eventHead: Int32 = -1
     var eventTail: Int32 = -1
@@ -167,6 +171,7 @@ public struct TCPConnectionTable {
         storage = TCPConnectionStorage(capacity: capacity)
         freeSlots = []
         freeSlots.reserveCapacity(capacity)
+        deferredSlots.reserveCapacity(capacity)
         // Pushed in reverse so the first IDs handed out are 0, 1, 2, ...
         var index = capacity - 1
         while index >= 0 { freeSlots.append(UInt16(index)); index -= 1 }
@@ -467,6 +472,8 @@ struct TCPConnectionSlot {
     var closeAnnounced = false
     /// Counted in its listening port's half-open number.
     var countsAsHalfOpen = false
+    /// In `deferredSlots`: queued bytes wait for `transmitDeferred`.
+    var transmitDeferred = false
     /// In the four-tuple hash.
     var isHashed = false
     /// The next slot in the same hash chain, or -1.

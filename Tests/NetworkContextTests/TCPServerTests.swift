@@ -89,6 +89,25 @@ final class TCPServerTests: XCTestCase {
         XCTAssertEqual(fixture.context.channelCounters(program.channel).totalErrors, 0)
     }
 
+    /// Autocorking: a program's sends of one pass are queued and sent together at the end of
+    /// the pass's channel work, so 8 channel buffers of 2,048 bytes leave as full 1,460-byte
+    /// segments (as many as the initial window allows), not as 1,460 + 588 byte pairs.
+    func testSmallSendsOfOnePassLeaveAsFullSegments() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8080)
+        guard let (connection, peer) = accept(fixture, &streams, port: 8080) else { return }
+        let bytes = (0..<16384).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        XCTAssertEqual(bytes.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(16384),
+                       "eight 2 KiB channel buffers")
+        let mark = fixture.mark
+        fixture.pass()
+        let data = fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }
+        XCTAssertEqual(data.map(\.payload.count), Array(repeating: 1460, count: 10), "the initial window of full segments")
+        XCTAssertEqual(data.first?.sequence, peer.receiveNext)
+        XCTAssertTrue(data.flatMap(\.payload) == Array(bytes.prefix(14600)))
+    }
+
     func testPeerResetGivesTheProgramAnError() {
         let fixture = ContextFixture()
         fixture.learnPeer()

@@ -16,11 +16,16 @@ public struct NetworkOffloads: OptionSet, Equatable, Sendable {
     /// `tso4`: TCP hands the NIC segments of up to 64 KiB, which it cuts into MSS-sized ones
     /// (VIRTIO_NET_F_HOST_TSO4; needs `csum`, virtio 1.2 §5.1.3.1).
     public static let transmitSegmentation = NetworkOffloads(rawValue: 4)
+    /// `guest-tso4`: the device may merge received TCP segments into one frame of up to 64 KiB,
+    /// spread over several receive buffers (VIRTIO_NET_F_GUEST_TSO4 with MRG_RXBUF; needs
+    /// `guest-csum`; one network context only: frames handed between contexts fit 1.5 KiB).
+    public static let receiveSegmentation = NetworkOffloads(rawValue: 8)
 
     /// Every offload, each with its name in `offload=`, in the order the boot log lists them.
     public static let named: [(offload: NetworkOffloads, name: StaticString)] = [
         (.transmitChecksum, "csum"), (.receiveChecksum, "guest-csum"), (.transmitSegmentation, "tso4"),
+        (.receiveSegmentation, "guest-tso4"),
     ]
     /// Every offload this kernel implements: the default.
-    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum, .transmitSegmentation]
+    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum, .transmitSegmentation, .receiveSegmentation]
 }

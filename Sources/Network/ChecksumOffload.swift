@@ -19,6 +19,9 @@ public enum ReceivedChecksum: Equatable, Sendable {
     /// received frame: "the checksum on the packet is incomplete", virtio 1.2 §5.1.6.4). Either
     /// way the stack must not verify it: an incomplete checksum would not verify.
     case trusted
+    /// Trusted, and the device merged TCP segments into this frame (VIRTIO_NET_F_GUEST_TSO4):
+    /// it may be longer than one MTU, up to an IPv4 datagram of 64 KiB.
+    case coalesced
 }
 
 /// Where a device finishes an offloaded checksum in a frame: virtio-net's `csum_start` and

@@ -107,7 +107,9 @@ public struct NetworkStack {
     /// are taken (virtio-net passes everything up unless told to filter).
     private mutating func handleFrame<Transmitter: FrameTransmitter>(_ frame: ByteReader, now: UInt64, checksum: ReceivedChecksum,
                                                                      transmitter: inout Transmitter) throws(DropReason) -> ReceiveOutcome {
-        guard frame.count <= EthernetHeader.maximumFrameSize else { throw .oversized }
+        // Only a frame the device merged from TCP segments may exceed one MTU.
+        guard frame.count <= (checksum == .coalesced ? largestSegmentedFrameSize : EthernetHeader.maximumFrameSize)
+        else { throw .oversized }
         guard let ethernet = EthernetHeader(reading: frame),
               let payload = frame.suffix(from: EthernetHeader.size)
         else { throw .truncated }

@@ -49,7 +49,7 @@ public struct FrameHandOffRing: @unchecked Sendable {
         let produced = tail.pointee.load(ordering: .relaxed)   // only this side writes it
         guard produced &- head.pointee.load(ordering: .acquiring) < UInt32(Self.slotCount) else { return false }
         let slot = slots + Int(produced & UInt32(Self.slotCount - 1)) * Self.slotBytes
-        slot.storeBytes(of: UInt16(frame.count) | (checksum == .trusted ? Self.trustedBit : 0), as: UInt16.self)
+        slot.storeBytes(of: UInt16(frame.count) | (checksum != .unverified ? Self.trustedBit : 0), as: UInt16.self)
         (slot + 2).copyMemory(from: source, byteCount: frame.count)
         tail.pointee.store(produced &+ 1, ordering: .releasing)
         return true

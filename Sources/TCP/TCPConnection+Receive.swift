@@ -280,7 +280,7 @@ extension TCPConnection {
                     immediate = true
                 }
             }
-            scheduleAcknowledgment(now: now, immediate: immediate)
+            scheduleAcknowledgment(now: now, immediate: immediate, length: data.count)
         }
 
         guard finish else { return }
@@ -312,8 +312,10 @@ extension TCPConnection {
 
     /// Data arrived: acknowledge now (`immediate`, or the second segment since our last ACK —
     /// RFC 5681 §4.2 / RFC 1122 §4.2.3.2) or arm the delayed-ACK deadline.
-    mutating func scheduleAcknowledgment(now: UInt64, immediate: Bool) {
-        segmentsSinceAcknowledgment += 1
+    mutating func scheduleAcknowledgment(now: UInt64, immediate: Bool, length: Int = 0) {
+        // A segment the NIC merged from several (large receive) counts as the full-sized
+        // segments it holds: RFC 5681 §4.2 asks for an ACK at least every second one.
+        segmentsSinceAcknowledgment += max(1, length / Int(configuration.maximumSegmentSize))
         if immediate || configuration.delayedAcknowledgmentTimeout == 0 || segmentsSinceAcknowledgment >= 2 {
             acknowledgmentPending = true
         } else if delayedAcknowledgmentDeadline == nil {

@@ -124,4 +124,34 @@ final class SegmentationOffloadTests: XCTestCase {
         XCTAssertGreaterThan(offloaded.cut, 0, "some frames were cut by the NIC")
         XCTAssertLessThan(offloaded.frames * 4, plain.frames, "far fewer frames handed to the NIC")
     }
+
+    /// Large receive (GUEST_TSO4): a 20,000-byte segment the device merged is taken whole and
+    /// acknowledged at once (it holds more than two full-sized segments); the same frame without
+    /// the device's word is dropped as oversized, as any frame above one MTU is.
+    func testMergedSegmentIsTakenWholeAndAcknowledgedAtOnce() {
+        for (checksum, taken) in [(ReceivedChecksum.coalesced, true), (.trusted, false), (.unverified, false)] {
+            let fixture = ContextFixture()
+            fixture.learnPeer()
+            let program = fixture.addProgram(cpu: 2)
+            var streams = program.makeStreams()
+            var wait = fixture.waitByPassing()
+            XCTAssertNil(streams.listen(port: 8080, waitingWith: &wait).failure)
+            fixture.pass()
+            guard let peer = fixture.peerConnects(to: 8080), case .accepted? = streams.pollEvent() else {
+                return XCTFail("no connection")
+            }
+            let payload = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+            let mark = fixture.mark
+            fixture.queue.feed(peer.segment([.psh, .ack], payload: payload), checksum: checksum)
+            fixture.pass()
+            let acknowledgments = fixture.sentSegments(since: mark).map(\.acknowledgment)
+            if taken {
+                XCTAssertEqual(acknowledgments, [peer.sendNext &+ 20_000], "acknowledged in the same pass, not after 40 ms")
+                XCTAssertEqual(fixture.context.networkCounters[drop: .oversized], 0)
+            } else {
+                XCTAssertEqual(acknowledgments, [], "\(checksum)")
+                XCTAssertEqual(fixture.context.networkCounters[drop: .oversized], 1, "\(checksum)")
+            }
+        }
+    }
 }

@@ -22,6 +22,8 @@ import TCP
 ///   device finished (transmit) or vouched for (receive), with `offload=` csum and guest-csum;
 /// - `swiglet_nic_tso_frames_total`, `swiglet_nic_tso_segments_total`: TCP frames handed to the
 ///   device to cut (`offload=` tso4) and the segments it made of them;
+/// - `swiglet_nic_merged_frames_total` {result}: received frames the device merged from TCP
+///   segments (`offload=` guest-tso4), and merged packets dropped as malformed;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -120,6 +122,14 @@ enum MetricsEndpoint {
             writer.beginSample("swiglet_nic_tso_frames_total")
             if scope >= 0 { writer.label("context", value: decimal(scope)) }
             writer.endSample(value: scoped(scope) { $0.transmitter.segmentedFrames })
+        }
+        writer.family("swiglet_nic_merged_frames_total", type: .counter,
+                      help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).")
+        for scope in scopes {
+            sample(&writer, "swiglet_nic_merged_frames_total", label: "result", "taken", scope: scope,
+                   value: scoped(scope) { $0.frameReceiver.coalescedFrames })
+            sample(&writer, "swiglet_nic_merged_frames_total", label: "result", "dropped", scope: scope,
+                   value: scoped(scope) { $0.frameReceiver.badMergedFrames })
         }
         writer.family("swiglet_nic_tso_segments_total", type: .counter,
                       help: "The MSS-sized segments the NIC made of the frames in swiglet_nic_tso_frames_total.")

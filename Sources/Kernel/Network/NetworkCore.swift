@@ -81,6 +81,9 @@ enum NetworkCore {
             // device's word on them (`NetworkContext.receiveFrames`).
             var offloads = options.offloads
             if options.receiveImpairment.isActive { offloads.remove(.receiveChecksum) }
+            // Merged segments are larger than the hand-off rings' slots and the impairment's
+            // delay line: one context only, no impair-rx=.
+            if options.receiveImpairment.isActive || queuePairs > 1 { offloads.remove(.receiveSegmentation) }
             let device = try VirtioNetDevice.start(function, queuePairs: queuePairs, offloads: offloads) { pair in
                 guard symmetric, pair < Kernel.onlineCPUs else { return nil }
                 return (CPU.blockPointer(pair).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
@@ -329,7 +332,7 @@ enum NetworkCore {
         if onLine > 0 { Console.write(line: Message(stringInterpolation: line)) }
         let transmit = context.transmitter
         let receive = context.frameReceiver
-        Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount) csum-offloaded=\(transmit.checksumsOffloaded) csum-trusted=\(receive.checksumsTrusted) tso=\(transmit.segmentedFrames)/\(transmit.segmentedPieces)")
+        Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount) csum-offloaded=\(transmit.checksumsOffloaded) csum-trusted=\(receive.checksumsTrusted) tso=\(transmit.segmentedFrames)/\(transmit.segmentedPieces) merged=\(receive.coalescedFrames) merged-dropped=\(receive.badMergedFrames)")
     }
 
     /// The Network module's impairment settings for one direction of `impair-rx=`/`impair-tx=`.

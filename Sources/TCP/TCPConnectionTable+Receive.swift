@@ -167,9 +167,13 @@ extension TCPConnectionTable {
             transmitReset(answering: segment, remote: remote, output: &output)
             return drop(.cookieRejected)
         }
-        // No answer when full: the peer believes it is connected and retransmits its data (or
-        // sends its next segment) later, which is checked again here while the cookie is valid.
-        guard let index = allocateSlot() else { return drop(.tableFull) }
+        // Full: a RST, so the peer learns at once that the connection it believes it has does
+        // not exist (its next send or read fails) instead of waiting for answers that never
+        // come. Staying silent left clients "connected" with requests nobody served.
+        guard let index = allocateSlot() else {
+            transmitReset(answering: segment, remote: remote, output: &output)
+            return drop(.tableFull)
+        }
         let owner = chooseOwner(port: local.port) ?? 0
         fillSlot(index, localPort: local.port, remote: remote, owner: owner, isPassive: true,
                  initialSequenceNumbers: .fixed(cookie))

@@ -507,6 +507,34 @@ final class TCPConnectionTableTests: XCTestCase {
                        .delivered(ids[0]))
     }
 
+    /// A handshake completed by a SYN cookie while the table is full is answered with a RST
+    /// (RFC 9293 §3.10.7.3's answer to a segment for no connection): the client learns at once
+    /// that it is not connected, instead of believing it is and waiting for answers forever.
+    func testCookieHandshakeIntoAFullTableIsReset() {
+        var harness = TableHarness(capacity: 2, halfOpenLimit: 0)
+        XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+        let busy = [TCPEndpoint(address: 0x0A00_0600, port: 1), TCPEndpoint(address: 0x0A00_0600, port: 2)]
+        for (index, peer) in busy.enumerated() {
+            // Each SYN gets a cookie (no half-open slot allowed); its ACK takes a slot.
+            XCTAssertEqual(harness.inject(from: peer, flags: [.synchronize], sequence: 100), .synCookieSent)
+            let cookie = harness.wire.take()[0].sequence
+            XCTAssertEqual(harness.inject(from: peer, flags: [.acknowledgment], sequence: 101, acknowledgment: cookie &+ 1),
+                           .delivered(TCPConnectionID(index)))
+        }
+        XCTAssertEqual(harness.table.allocatedCount, 2)
+        let late = TCPEndpoint(address: 0x0A00_0700, port: 9)
+        XCTAssertEqual(harness.inject(from: late, flags: [.synchronize], sequence: 500), .synCookieSent)
+        let cookie = harness.wire.take()[0].sequence
+        XCTAssertEqual(harness.inject(from: late, flags: [.acknowledgment, .push], sequence: 501, acknowledgment: cookie &+ 1,
+                                      payload: ascii("GET / HTTP/1.1\r\n\r\n")), .dropped(.tableFull))
+        let answer = harness.wire.take()
+        XCTAssertEqual(answer.map(\.flags), [[.reset]], "the client is told")
+        XCTAssertEqual(answer.first?.sequence, cookie &+ 1, "at the sequence number its ACK acknowledged (RFC 9293 §3.10.7.1)")
+        XCTAssertEqual(answer.first?.destination, late)
+        XCTAssertEqual(harness.table.counters.drops.tableFull, 1)
+        XCTAssertEqual(harness.table.allocatedCount, 2)
+    }
+
     /// Both sides close: we first (so we end in TIME-WAIT), then the peer.
     func closeFromOurSide(_ harness: inout TableHarness, id: TCPConnectionID, peer: Int) {
         harness.table.shutdown(id, now: harness.now, output: &harness.wire)

@@ -64,8 +64,9 @@ PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o
 SITE_FILES := $(shell find site -type f)
 PROGRAM_EXTRA_OBJECTS_http := $(BUILD)/site-archive.o
 
+# -boot order=d: the CD first, so SeaBIOS does not try the empty floppy drive (70 ms under TCG).
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
-               -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
+               -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -boot order=d
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg 'name=opt/swiglet/cmdline$(comma)string=$(CMDLINE)')
 comma := ,
 QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \

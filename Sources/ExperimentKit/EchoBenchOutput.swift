@@ -71,13 +71,8 @@ public struct UDPEchoMeasurement: Equatable, Sendable {
     /// The run's metrics: round trips per second and p50/p99 latency. With no reply there is no
     /// latency to report.
     public func metrics(measurements: Set<Measurement>) -> [String: Double] {
-        var metrics: [String: Double] = [:]
-        if measurements.contains(.throughput) { metrics[MetricName.requestsPerSecond] = requestsPerSecond }
-        if measurements.contains(.latency), replies > 0 {
-            metrics[MetricName.p50Microseconds] = p50Microseconds
-            metrics[MetricName.p99Microseconds] = p99Microseconds
-        }
-        return metrics
+        echoMetrics(rate: requestsPerSecond, p50: p50Microseconds, p99: p99Microseconds, answered: replies,
+                    measurements: measurements)
     }
 }
 
@@ -176,14 +171,21 @@ public struct TCPRequestMeasurement: Equatable, Sendable {
 
     /// The run's metrics: verified answers per second and p50/p99 latency (none without an answer).
     public func metrics(measurements: Set<Measurement>) -> [String: Double] {
-        var metrics: [String: Double] = [:]
-        if measurements.contains(.throughput) { metrics[MetricName.requestsPerSecond] = requestsPerSecond }
-        if measurements.contains(.latency), requests > 0 {
-            metrics[MetricName.p50Microseconds] = p50Microseconds
-            metrics[MetricName.p99Microseconds] = p99Microseconds
-        }
-        return metrics
+        echoMetrics(rate: requestsPerSecond, p50: p50Microseconds, p99: p99Microseconds, answered: requests,
+                    measurements: measurements)
     }
+}
+
+/// An echo run's metrics: answers per second, and p50/p99 latency when anything was answered
+/// (with no answer there is no latency to report).
+func echoMetrics(rate: Double, p50: Double, p99: Double, answered: Int, measurements: Set<Measurement>) -> [String: Double] {
+    var metrics: [String: Double] = [:]
+    if measurements.contains(.throughput) { metrics[MetricName.requestsPerSecond] = rate }
+    if measurements.contains(.latency), answered > 0 {
+        metrics[MetricName.p50Microseconds] = p50
+        metrics[MetricName.p99Microseconds] = p99
+    }
+    return metrics
 }
 
 /// `a=1 b=2` (words of `key=value`) as a dictionary.

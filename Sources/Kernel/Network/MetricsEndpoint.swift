@@ -77,6 +77,17 @@ enum MetricsEndpoint {
         return total
     }
 
+    /// A counter family whose only label is `context`: the sum, then each context's value.
+    private static func contextCounter(_ writer: inout PrometheusWriter, _ name: StaticString, help: StaticString,
+                                       _ value: (KernelNetworkContext) -> UInt64) {
+        writer.family(name, type: .counter, help: help)
+        for scope in scopes {
+            writer.beginSample(name)
+            if scope >= 0 { writer.label("context", value: decimal(scope)) }
+            writer.endSample(value: scoped(scope, value))
+        }
+    }
+
     /// One sample with one label, and the `context` label unless `scope` is the sum.
     private static func sample(_ writer: inout PrometheusWriter, _ name: StaticString, label: StaticString,
                                _ labelValue: StaticString, scope: Int, value: UInt64) {
@@ -116,13 +127,6 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "receive", scope: scope,
                    value: scoped(scope) { $0.frameReceiver.checksumsTrusted })
         }
-        writer.family("swiglet_nic_tso_frames_total", type: .counter,
-                      help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).")
-        for scope in scopes {
-            writer.beginSample("swiglet_nic_tso_frames_total")
-            if scope >= 0 { writer.label("context", value: decimal(scope)) }
-            writer.endSample(value: scoped(scope) { $0.transmitter.segmentedFrames })
-        }
         writer.family("swiglet_nic_merged_frames_total", type: .counter,
                       help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).")
         for scope in scopes {
@@ -131,12 +135,13 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_nic_merged_frames_total", label: "result", "dropped", scope: scope,
                    value: scoped(scope) { $0.frameReceiver.badMergedFrames })
         }
-        writer.family("swiglet_nic_tso_segments_total", type: .counter,
-                      help: "The MSS-sized segments the NIC made of the frames in swiglet_nic_tso_frames_total.")
-        for scope in scopes {
-            writer.beginSample("swiglet_nic_tso_segments_total")
-            if scope >= 0 { writer.label("context", value: decimal(scope)) }
-            writer.endSample(value: scoped(scope) { $0.transmitter.segmentedPieces })
+        contextCounter(&writer, "swiglet_nic_tso_frames_total",
+                       help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).") {
+            $0.transmitter.segmentedFrames
+        }
+        contextCounter(&writer, "swiglet_nic_tso_segments_total",
+                       help: "The MSS-sized segments the NIC made of the frames in swiglet_nic_tso_frames_total.") {
+            $0.transmitter.segmentedPieces
         }
     }
 

@@ -66,6 +66,7 @@ public struct ProgramNameTable {
     /// How many modules were added.
     public private(set) var moduleCount = 0
 
+    /// An empty table, before the first module.
     public init() {}
 
     /// Adds module `moduleCount` (the next index) with its command line: each word separated by

@@ -136,6 +136,9 @@ extension TCPConnectionTable {
             slots[index].isReleased = true
             unqueueEvents(index)
             if connections[index].readableCount > 0 {
+                // Bytes the owner queued with `sendDeferred` go out before the RST: the peer
+                // gets the answer it was sent (an HTTP error, say), then learns its data was lost.
+                if slots[index].transmitDeferred { connections[index].transmitPending(now: now, output: &counting) }
                 connections[index].abort(output: &counting)
             } else {
                 connections[index].close(now: now, output: &counting)

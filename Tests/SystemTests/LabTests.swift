@@ -71,7 +71,10 @@ final class LabTests: XCTestCase {
             process.waitUntilExit()
             XCTFail("swiglet-lab \(arguments.joined(separator: " ")) took more than \(Int(timeout)) s")
         }
-        return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        // Decoded leniently: one invalid byte (a guest console line quoted in a progress message)
+        // must not turn the whole output into "" and hide what the assertions look for.
+        let bytes = (try? Data(contentsOf: log)) ?? Data()
+        return (process.terminationStatus, String(decoding: bytes, as: UTF8.self))
     }
 
     /// A fresh results directory under the temporary directory (swiglet-lab creates it).

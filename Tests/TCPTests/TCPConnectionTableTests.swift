@@ -535,6 +535,28 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(harness.table.allocatedCount, 2)
     }
 
+    /// Corking and an abortive release: bytes queued with `sendDeferred` (an HTTP server's
+    /// 400, say) go out before the RST that a release with unread data sends, not never.
+    func testDeferredBytesGoOutBeforeAnAbortiveRelease() {
+        var harness = TableHarness()
+        XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+        let ids = harness.connectPeers(1)
+        guard let id = ids.first else { return XCTFail("no connection") }
+        _ = harness.events()
+        let peer = harness.peers[0].connection
+        harness.inject(from: peer.local, flags: [.acknowledgment, .push], sequence: peer.sendNext.rawValue,
+                       acknowledgment: peer.receiveNext.rawValue, payload: ascii("unread bytes"))
+        _ = harness.wire.take()
+        let answer = ascii("HTTP/1.1 400")
+        XCTAssertEqual(answer.withUnsafeBytes { harness.table.sendDeferred(ByteReader($0), on: id) }, 12)
+        XCTAssertEqual(harness.wire.take().count, 0, "deferred: nothing sent yet")
+        harness.table.release(id, now: harness.now, output: &harness.wire)
+        let sent = harness.wire.take()
+        XCTAssertEqual(sent.map(\.flags.rawValue), [TCPFlags([.acknowledgment, .push]).rawValue, TCPFlags([.reset]).rawValue],
+                       "the answer, then the RST")
+        XCTAssertEqual(sent.first?.payload, ascii("HTTP/1.1 400"))
+    }
+
     /// Both sides close: we first (so we end in TIME-WAIT), then the peer.
     func closeFromOurSide(_ harness: inout TableHarness, id: TCPConnectionID, peer: Int) {
         harness.table.shutdown(id, now: harness.now, output: &harness.wire)

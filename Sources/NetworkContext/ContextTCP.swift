@@ -21,13 +21,17 @@ struct ContextTCPState {
     /// Connection numbers the channels can name (the table may have fewer slots).
     static let capacity = ChannelLayout.connectionCapacity
     let notices: UnsafeMutablePointer<ConnectionNotice>
-    /// Connections with undelivered events, at least (so a quiet pass costs one compare);
-    /// exact after each scan.
-    var noticeCount = 0
-    /// Where the next scan of the notices starts: it moves on by one every scan, so that when
-    /// the channels' rings or buffers run short, the connections served first take turns
-    /// instead of the lowest numbers always going first and the highest starving.
-    var scanStart = 0
+    /// The connections whose notice may hold undelivered events, each at most once, oldest
+    /// first: a pass visits these and nothing else, so its work follows the events, not the
+    /// number of connections (issue 11). A connection whose events cannot all be delivered goes
+    /// to the back, so when the channels' rings or buffers run short the connections take turns.
+    /// A ring of `capacity` entries: with each connection in it at most once, it cannot overflow.
+    let pending: UnsafeMutablePointer<UInt16>
+    /// Whether a connection is in `pending` (kept apart from its notice, which is reset when a
+    /// connection ends while it may still be queued).
+    let isPending: UnsafeMutablePointer<Bool>
+    var pendingHead = 0
+    var pendingCount = 0
     var lastPoll: UInt64 = 0
     /// The metrics endpoint's port, which programs may not listen on.
     var metricsPort: UInt16? = nil
@@ -35,6 +39,28 @@ struct ContextTCPState {
     init() {
         notices = .allocate(capacity: Self.capacity)
         notices.initialize(repeating: ConnectionNotice(), count: Self.capacity)
+        pending = .allocate(capacity: Self.capacity)
+        pending.initialize(repeating: 0, count: Self.capacity)
+        isPending = .allocate(capacity: Self.capacity)
+        isPending.initialize(repeating: false, count: Self.capacity)
+    }
+
+    /// Queues connection `id` to be visited (nothing when it already is).
+    mutating func markPending(_ id: Int) {
+        guard !isPending[id] else { return }
+        isPending[id] = true
+        pending[(pendingHead + pendingCount) % Self.capacity] = UInt16(id)
+        pendingCount += 1
+    }
+
+    /// The oldest queued connection, taken off the queue; nil when none is.
+    mutating func takePending() -> Int? {
+        guard pendingCount > 0 else { return nil }
+        let id = Int(pending[pendingHead])
+        pendingHead = (pendingHead + 1) % Self.capacity
+        pendingCount -= 1
+        isPending[id] = false
+        return id
     }
 }
 
@@ -60,26 +86,18 @@ extension NetworkContext {
         let notices = tcp.pointee.notices
         while let event = table.pointee.nextEvent() {
             let id = Int(event.id)
-            if notices[id].events.isEmpty { tcp.pointee.noticeCount += 1 }
             notices[id].events.formUnion(event.events)
+            tcp.pointee.markPending(id)
             handled += 1
         }
-        if tcp.pointee.noticeCount > 0 {
-            // Recounted on every scan: `passOn` may release connections (the metrics endpoint
-            // does), and a release from a channel request clears a notice outside the scan.
-            var remaining = 0
-            let start = tcp.pointee.scanStart
-            var step = 0
-            while step < ContextTCPState.capacity {
-                let id = (start + step) % ContextTCPState.capacity
-                if !notices[id].events.isEmpty {
-                    passOn(TCPConnectionID(id), now: now)
-                    if !notices[id].events.isEmpty { remaining += 1 }
-                }
-                step += 1
-            }
-            tcp.pointee.scanStart = (start + 1) % ContextTCPState.capacity
-            tcp.pointee.noticeCount = remaining
+        // Each queued connection once: what cannot be delivered now is queued again, behind the
+        // others, for the next pass. A notice cleared meanwhile (a release from a channel
+        // request, or `passOn` releasing a metrics session) is simply skipped.
+        for _ in 0..<tcp.pointee.pendingCount {
+            guard let id = tcp.pointee.takePending() else { break }
+            guard !notices[id].events.isEmpty else { continue }
+            passOn(TCPConnectionID(id), now: now)
+            if !notices[id].events.isEmpty { tcp.pointee.markPending(id) }
         }
         if now &- tcp.pointee.lastPoll >= NetworkContextLimits.tcpPollInterval {
             tcp.pointee.lastPoll = now
@@ -247,7 +265,7 @@ extension NetworkContext {
     func release(_ id: UInt16, now: UInt64) {
         var output = segmentOutput(now: now)
         table.pointee.release(id, now: now, output: &output)
-        // `noticeCount` may now count one notice too many; the next scan recounts.
+        // If it is still queued, the visit finds an empty notice and skips it.
         tcp.pointee.notices[Int(id)] = ConnectionNotice()
     }
 }

@@ -5,19 +5,35 @@ import RawBytes
 extension TCPConnectionTable {
     // MARK: - Timers
 
-    /// Runs every connection's timers (retransmission, TIME-WAIT) and frees slots that are done.
-    /// A released connection left in FIN-WAIT-2 longer than the TIME-WAIT duration is reset:
-    /// nobody will read from it and the peer may never send its FIN (Linux's tcp_fin_timeout).
+    /// Runs the due timers (retransmission, persist, delayed ACK, TIME-WAIT) and frees slots
+    /// that are done. A released connection left in FIN-WAIT-2 longer than the TIME-WAIT
+    /// duration is reset: nobody will read from it and the peer may never send its FIN
+    /// (Linux's tcp_fin_timeout). Only the connections in the timing wheel's slots up to `now`
+    /// are visited (`TCPConnectionTable+Timers`), so a poll's cost follows the timers that are
+    /// due, not the number of connections; once every 1,024 polls a sweep checks every
+    /// connection for a due timer the wheel missed.
     public mutating func poll<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         withCountingTransmitter(&output) { counting in
-            for index in slots.indices where slots[index].isUsed {
-                let before = snapshot(index)
-                connections[index].poll(now: now, output: &counting)
-                if slots[index].isReleased, let since = slots[index].finishWait2Since,
-                   connections[index].state == .finishWait2, now &- since >= configuration.timeWaitDuration {
-                    connections[index].abort(output: &counting)
+            takeTimersUpTo(now: now)
+            lastPollVisits = wheelScratch.count
+            for position in 0..<wheelScratch.count {
+                let index = Int(wheelScratch[position])
+                guard slots[index].isUsed else { continue }
+                if let deadline = effectiveDeadline(index), deadline <= now {
+                    runTimers(index, now: now, output: &counting)
+                } else {
+                    scheduleTimer(index)   // not due yet (a later turn of the wheel), or changed
                 }
-                settle(index, before: before, now: now, output: &counting)
+            }
+            pollsSinceSweep += 1
+            if pollsSinceSweep >= Self.sweepEvery {
+                pollsSinceSweep = 0
+                for index in slots.indices where slots[index].isUsed {
+                    guard let deadline = effectiveDeadline(index), deadline <= now,
+                          now &- deadline > 2 * Self.timerTick else { continue }
+                    timerSweepCatches &+= 1
+                    runTimers(index, now: now, output: &counting)
+                }
             }
             record(counting)
         }

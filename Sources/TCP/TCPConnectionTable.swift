@@ -143,6 +143,18 @@ public struct TCPConnectionTable {
     /// windows, in the order they were queued (each once: `TCPConnectionSlot.transmitDeferred`).
     var deferredSlots: [UInt16] = []
 
+    /// The timing wheel (`TCPConnectionTable+Timers`): each slot's first connection, or -1.
+    var wheel = [Int32](repeating: -1, count: TCPConnectionTable.wheelSlotCount)
+    /// The last tick the wheel processed.
+    var wheelTick: UInt64 = 0
+    /// The connections taken from the wheel in one poll (allocated once, at `capacity`).
+    var wheelScratch: [Int32] = []
+    var pollsSinceSweep = 0
+    /// Due timers found by the safety sweep rather than the wheel: a scheduling mistake if not 0.
+    public internal(set) var timerSweepCatches: UInt64 = 0
+    /// How many connections the last `poll` looked at (the wheel's due slots; the sweep aside).
+    public internal(set) var lastPollVisits = 0
+
     /// The event FIFO's first and last slot, or -1.
     var eventHead: Int32 = -1
     var eventTail: Int32 = -1
@@ -172,6 +184,7 @@ public struct TCPConnectionTable {
         freeSlots = []
         freeSlots.reserveCapacity(capacity)
         deferredSlots.reserveCapacity(capacity)
+        wheelScratch.reserveCapacity(capacity)
         // Pushed in reverse so the first IDs handed out are 0, 1, 2, ...
         var index = capacity - 1
         while index >= 0 { freeSlots.append(UInt16(index)); index -= 1 }
@@ -292,6 +305,7 @@ public struct TCPConnectionTable {
         unlinkHash(index)
         unqueueEvents(index)
         leaveHalfOpen(index)
+        unlinkTimer(index)
         storage.remove(at: index)
         slots[index] = TCPConnectionSlot()
         freeSlots.append(UInt16(index))
@@ -383,6 +397,8 @@ public struct TCPConnectionTable {
             unlinkHash(index)
             if slots[index].isReleased || !slots[index].isAnnounced { freeSlot(index) }
         }
+        // Whatever changed, the connection's next timer may have: back into the wheel.
+        if slots[index].isUsed { scheduleTimer(index) }
     }
 
     /// A passive connection just reached ESTABLISHED: shows it to its owner (`accepted`). If
@@ -474,6 +490,10 @@ struct TCPConnectionSlot {
     var countsAsHalfOpen = false
     /// In `deferredSlots`: queued bytes wait for `transmitDeferred`.
     var transmitDeferred = false
+    /// The timing wheel slot the connection is in (-1: none), and its neighbours there.
+    var wheelSlot: Int16 = -1
+    var wheelNext: Int32 = -1
+    var wheelPrevious: Int32 = -1
     /// In the four-tuple hash.
     var isHashed = false
     /// The next slot in the same hash chain, or -1.

@@ -557,6 +557,55 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(sent.first?.payload, ascii("HTTP/1.1 400"))
     }
 
+    /// The timing wheel (issue 11): a poll looks only at connections whose timers are due, so
+    /// 200 idle connections cost a 1 ms poll nothing; a retransmission still fires within a tick
+    /// of its deadline, TIME-WAIT (60 s, many turns of the 256 ms wheel) ends on time, and the
+    /// safety sweep never finds a timer the wheel missed.
+    func testPollsVisitOnlyDueTimersAndTimersFireOnTime() {
+        var harness = TableHarness(capacity: 256)
+        XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+        let ids = harness.connectPeers(200)
+        XCTAssertEqual(ids.count, 200)
+        _ = harness.events()
+        // Idle: nothing sent, nothing unacknowledged, no timer anywhere.
+        for _ in 0..<5 { harness.advance(by: oneSecond / 1000) }
+        XCTAssertEqual(harness.table.lastPollVisits, 0, "200 idle connections, no visits")
+
+        // One connection sends and the peer never answers: its RTO (1 s) fires within a tick.
+        let peer = harness.peers[7].connection
+        let start = harness.now
+        XCTAssertEqual(harness.send(ascii("lost"), on: ids[7]), 4)
+        let first = harness.wire.take()
+        XCTAssertEqual(first.map(\.payload), [ascii("lost")])
+        var retransmittedAt: UInt64?
+        var mostVisits = 0
+        while retransmittedAt == nil && harness.now - start < 3 * oneSecond {
+            harness.now += oneSecond / 1000
+            harness.table.poll(now: harness.now, output: &harness.wire)
+            mostVisits = max(mostVisits, harness.table.lastPollVisits)
+            if harness.wire.take().contains(where: { $0.payload == ascii("lost") }) { retransmittedAt = harness.now }
+        }
+        let elapsed = (retransmittedAt ?? harness.now) - start
+        XCTAssertGreaterThanOrEqual(elapsed, oneSecond, "not before the RTO")
+        XCTAssertLessThanOrEqual(elapsed, oneSecond + 2 * oneSecond / 1000, "within a tick or two of it")
+        XCTAssertLessThanOrEqual(mostVisits, 2, "a poll looks at the due connection, not all 200")
+        _ = peer
+
+        // TIME-WAIT for another connection: closed from our side, then by the peer.
+        closeFromOurSide(&harness, id: ids[3], peer: 3)
+        XCTAssertEqual(harness.table.state(of: ids[3]), .timeWait)
+        harness.table.release(ids[3], now: harness.now, output: &harness.wire)
+        let entered = harness.now
+        while harness.table.connectionCounts().timeWait > 0 && harness.now - entered < 70 * oneSecond {
+            harness.now += 10 * oneSecond / 1000
+            harness.table.poll(now: harness.now, output: &harness.wire)
+        }
+        let waited = harness.now - entered
+        XCTAssertGreaterThanOrEqual(waited, harness.table.configuration.timeWaitDuration)
+        XCTAssertLessThanOrEqual(waited, harness.table.configuration.timeWaitDuration + 20 * oneSecond / 1000)
+        XCTAssertEqual(harness.table.timerSweepCatches, 0, "the wheel missed no timer")
+    }
+
     /// Both sides close: we first (so we end in TIME-WAIT), then the peer.
     func closeFromOurSide(_ harness: inout TableHarness, id: TCPConnectionID, peer: Int) {
         harness.table.shutdown(id, now: harness.now, output: &harness.wire)

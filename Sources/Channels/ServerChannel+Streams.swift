@@ -59,12 +59,13 @@ extension ServerChannel {
     /// send-buffer space); it costs one compare when nothing waits.
     public mutating func pumpStreams<Handler: ChannelRequestHandler>(handler: inout Handler) {
         guard streamQueues.busyConnectionCount > 0, violation == nil else { return }
-        var connection = 0
-        while connection < ChannelLayout.connectionCapacity && streamQueues.busyConnectionCount > 0 {
-            if streamQueues.queue(UInt16(connection)).hasWork {
-                pumpStream(UInt16(connection), handler: &handler)
-            }
-            connection += 1
+        // The busy ring, each listed connection once; one that still has work afterwards (its
+        // send buffer is full) is listed again, behind the others.
+        for _ in 0..<streamQueues.busyListed {
+            guard let connection = streamQueues.takeBusy() else { break }
+            guard streamQueues.queue(connection).hasWork else { continue }
+            pumpStream(connection, handler: &handler)
+            if streamQueues.queue(connection).hasWork { streamQueues.listBusy(connection) }
         }
     }
 

@@ -36,6 +36,9 @@ public struct StreamSendQueues {
         public var shutdownPending: Bool
         /// A `streamClose` waits behind the queue (nothing may be queued after it).
         public var closePending: Bool
+        /// In the busy ring (`takeBusy`), so at most once. (Here, beside the other flags, it
+        /// takes no room: the structure stays 32 bytes.)
+        var listed: Bool = false
         /// The cookie of the waiting shutdown.
         public var shutdownCookie: UInt64
         /// The cookie of the waiting close.
@@ -51,10 +54,19 @@ public struct StreamSendQueues {
     /// The bytes of private memory for `bufferCount` buffers and `connectionCapacity` connections.
     public static func byteCount(bufferCount: UInt32, connectionCapacity: Int) -> Int {
         Int(bufferCount) * MemoryLayout<PendingSend>.stride + connectionCapacity * MemoryLayout<ConnectionQueue>.stride
+            + connectionCapacity * MemoryLayout<UInt16>.stride
     }
 
     private let sends: UnsafeMutablePointer<PendingSend>
     private let queues: UnsafeMutablePointer<ConnectionQueue>
+    /// The busy ring: connection numbers that may have work, each at most once (`listed`),
+    /// oldest first, so a pump visits those and not every connection number (issue 11: the
+    /// work of a pass follows the work there is). An entry whose queue emptied meanwhile is
+    /// skipped when it comes up. `connectionCapacity` entries: it cannot overflow.
+    private let busy: UnsafeMutablePointer<UInt16>
+    private var busyHead = 0
+    /// Entries in the busy ring.
+    public private(set) var busyListed = 0
     /// The number of buffers.
     public let bufferCount: UInt32
     /// Connection numbers run from 0 to `connectionCapacity` − 1.
@@ -73,6 +85,28 @@ public struct StreamSendQueues {
         queues.initialize(repeating: ConnectionQueue(head: Self.none, tail: Self.none, shutdownPending: false,
                                                      closePending: false, shutdownCookie: 0, closeCookie: 0),
                           count: connectionCapacity)
+        let busyMemory = queueMemory + connectionCapacity * MemoryLayout<ConnectionQueue>.stride
+        busy = busyMemory.bindMemory(to: UInt16.self, capacity: connectionCapacity)
+        busy.initialize(repeating: 0, count: connectionCapacity)
+    }
+
+    /// Lists `connection` in the busy ring (nothing when it is listed already).
+    public mutating func listBusy(_ connection: UInt16) {
+        guard !queues[Int(connection)].listed else { return }
+        queues[Int(connection)].listed = true
+        busy[(busyHead + busyListed) % connectionCapacity] = connection
+        busyListed += 1
+    }
+
+    /// The oldest listed connection, taken off the ring (list it again if it still has work
+    /// after serving it); nil when none is listed.
+    public mutating func takeBusy() -> UInt16? {
+        guard busyListed > 0 else { return nil }
+        let connection = busy[busyHead]
+        busyHead = (busyHead + 1) % connectionCapacity
+        busyListed -= 1
+        queues[Int(connection)].listed = false
+        return connection
     }
 
     /// Connection `connection`'s queue (the caller checked the number is below the capacity).
@@ -98,6 +132,7 @@ public struct StreamSendQueues {
         }
         queues[Int(connection)].tail = index
         if !wasBusy { busyConnectionCount += 1 }
+        listBusy(connection)
     }
 
     /// Records that `count` more bytes of the head buffer were taken.
@@ -129,6 +164,7 @@ public struct StreamSendQueues {
             queues[Int(connection)].shutdownCookie = cookie
         }
         if !wasBusy { busyConnectionCount += 1 }
+        listBusy(connection)
     }
 
     /// Clears a deferred shutdown or close once it was carried out.

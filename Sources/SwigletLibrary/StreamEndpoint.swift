@@ -52,6 +52,8 @@ public struct StreamEndpoint {
     private var states = InlineArray<256, ConnectionState>(repeating: .unused)
     /// Connections in `releasePending`, retried at every poll.
     private var pendingReleases = 0
+    /// The program listens or connects, so it receives: `pollEvent` keeps receive buffers posted.
+    private var receives = false
     /// The answer to the outstanding `listen` (matched by cookie).
     private var listenAnswer: (cookie: UInt64, result: Result<Void, SocketError>)?
     /// A `listen` request pushed whose answer has not been taken yet.
@@ -89,6 +91,7 @@ public struct StreamEndpoint {
             }
             pendingListen = (port, cookie)
         }
+        receives = true
         endpoint.replenish()
         while true {
             while heldCount < 32, let completion = endpoint.completions.tryPop() {
@@ -112,6 +115,7 @@ public struct StreamEndpoint {
         let cookie = takeCookie()
         guard endpoint.requests.tryPush(.connect(address: destination.address, port: destination.port, cookie: cookie))
         else { return .failure(.wouldBlock) }
+        receives = true
         endpoint.replenish()
         return .success(cookie)
     }
@@ -127,8 +131,12 @@ public struct StreamEndpoint {
         }
     }
 
-    /// The next event if there is one now.
+    /// The next event if there is one now. Also tops up the posted receive buffers: a buffer
+    /// given back while the request ring was full (an echo's `sent`, a `release`) could not be
+    /// posted then, and if nothing else came back later no received bytes could ever be
+    /// delivered again — the connection stalled with its data in the network core.
     public mutating func pollEvent() -> StreamEvent? {
+        if receives { endpoint.replenish() }
         if pendingReleases > 0 { retryReleases() }
         if let event = takeHeld() { return event }
         while let completion = endpoint.completions.tryPop() {

@@ -190,14 +190,14 @@ extension TCPServerTests {
         }
         XCTAssertEqual(received.count, 8 * 2048)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(8 * 2048))
-        fixture.pass()
-        XCTAssertNil(streams.pollEvent(), "nothing more without buffers")
-        for data in held { streams.release(data) }
+        // The program holds those 8; the last `pollEvent` posted the channel's other 8 free
+        // buffers in their place (the library keeps 8 posted), and the rest arrives in them.
         fixture.pass()
         while case .received(connection, let data)? = streams.pollEvent() {
             received += Array(data.bytes)
-            streams.release(data)
+            held.append(data)
         }
+        for data in held { streams.release(data) }
         XCTAssertEqual(received, message)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(message.count))
     }

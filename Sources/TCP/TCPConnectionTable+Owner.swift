@@ -16,6 +16,7 @@ extension TCPConnectionTable {
         withCountingTransmitter(&output) { counting in
             takeTimersUpTo(now: now)
             lastPollVisits = wheelScratch.count
+            tableCounters.timerVisits &+= UInt64(wheelScratch.count)
             for position in 0..<wheelScratch.count {
                 let index = Int(wheelScratch[position])
                 guard slots[index].isUsed else { continue }
@@ -32,6 +33,7 @@ extension TCPConnectionTable {
                     guard let deadline = effectiveDeadline(index), deadline <= now,
                           now &- deadline > 2 * Self.timerTick else { continue }
                     timerSweepCatches &+= 1
+                    tableCounters.timerSweepCatches &+= 1
                     runTimers(index, now: now, output: &counting)
                 }
             }

@@ -23,6 +23,8 @@ extension TCPCounters {
         resetsSent &+= other.resetsSent
         resetsReceived &+= other.resetsReceived
         timeWaitReclaimed &+= other.timeWaitReclaimed
+        timerVisits &+= other.timerVisits
+        timerSweepCatches &+= other.timerSweepCatches
         connections.add(other.connections)
     }
 }

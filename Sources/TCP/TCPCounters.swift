@@ -114,6 +114,11 @@ public struct TCPCounters: Equatable, Sendable {
     public var resetsReceived: UInt64 = 0
     /// TIME-WAIT connections ended early because the table needed their slot.
     public var timeWaitReclaimed: UInt64 = 0
+    /// Connections the timer polls looked at (the timing wheel's due slots): what the 1 ms
+    /// timer work costs, which follows the due timers rather than the connection count.
+    public var timerVisits: UInt64 = 0
+    /// Due timers the safety sweep found that the wheel missed: a scheduling mistake if not 0.
+    public var timerSweepCatches: UInt64 = 0
     /// The sum of every connection's statistics, live and finished.
     public var connections = TCPConnectionStatistics()
 

@@ -604,6 +604,8 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(waited, harness.table.configuration.timeWaitDuration)
         XCTAssertLessThanOrEqual(waited, harness.table.configuration.timeWaitDuration + 20 * oneSecond / 1000)
         XCTAssertEqual(harness.table.timerSweepCatches, 0, "the wheel missed no timer")
+        XCTAssertEqual(harness.table.counters.timerSweepCatches, 0)
+        XCTAssertGreaterThan(harness.table.counters.timerVisits, 0, "the visits are counted for the metrics")
     }
 
     /// Both sides close: we first (so we end in TIME-WAIT), then the peer.

@@ -238,6 +238,13 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_syn_cookies_total", label: "event", "sent", scope: scope, value: counters.synCookiesSent)
             sample(&writer, "swiglet_tcp_syn_cookies_total", label: "event", "accepted", scope: scope, value: counters.synCookiesAccepted)
         }
+        writer.family("swiglet_tcp_timer_visits_total", type: .counter,
+                      help: "Connections the 1 ms timer polls looked at (the timing wheel's due slots, not every connection), and due timers the once-a-second safety sweep found that the wheel missed (should stay 0).")
+        for scope in scopes {
+            let counters = tcpCounters(scope)
+            sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "wheel", scope: scope, value: counters.timerVisits)
+            sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "sweep", scope: scope, value: counters.timerSweepCatches)
+        }
         writer.family("swiglet_tcp_resets_total", type: .counter, help: "RST segments sent and received.")
         for scope in scopes {
             let counters = tcpCounters(scope)

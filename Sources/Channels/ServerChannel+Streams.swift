@@ -58,7 +58,7 @@ extension ServerChannel {
     /// closes whose data has gone. The network core calls it each pass (acknowledgements free
     /// send-buffer space); it costs one compare when nothing waits.
     public mutating func pumpStreams<Handler: ChannelRequestHandler>(handler: inout Handler) {
-        guard streamQueues.busyConnectionCount > 0, violation == nil else { return }
+        guard streamQueues.busyListed > 0, violation == nil else { return }
         // The busy ring, each listed connection once; one that still has work afterwards (its
         // send buffer is full) is listed again, behind the others.
         for _ in 0..<streamQueues.busyListed {

@@ -65,14 +65,13 @@ public struct StreamSendQueues {
     /// skipped when it comes up. `connectionCapacity` entries: it cannot overflow.
     private let busy: UnsafeMutablePointer<UInt16>
     private var busyHead = 0
-    /// Entries in the busy ring.
+    /// Entries in the busy ring: 0 when no connection has anything waiting (so a pass with
+    /// none costs one compare); an entry whose queue emptied is dropped when it comes up.
     public private(set) var busyListed = 0
     /// The number of buffers.
     public let bufferCount: UInt32
     /// Connection numbers run from 0 to `connectionCapacity` − 1.
     public let connectionCapacity: Int
-    /// How many connections have something waiting (so a pass with none costs one compare).
-    public private(set) var busyConnectionCount = 0
 
     /// Empty queues in `memory` (`byteCount` bytes, 8-byte aligned, private to the network core).
     public init(memory: UnsafeMutableRawPointer, bufferCount: UInt32, connectionCapacity: Int) {
@@ -123,7 +122,7 @@ public struct StreamSendQueues {
 
     /// Appends buffer `index` (now held by the network core) to `connection`'s queue.
     public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, cookie: UInt64, to connection: UInt16) {
-        let wasBusy = queue(connection).hasWork
+        precondition(Int(connection) < connectionCapacity, "connection number out of range")
         sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, cookie: cookie)
         if queues[Int(connection)].head == Self.none {
             queues[Int(connection)].head = index
@@ -131,7 +130,6 @@ public struct StreamSendQueues {
             sends[Int(queues[Int(connection)].tail)].next = index
         }
         queues[Int(connection)].tail = index
-        if !wasBusy { busyConnectionCount += 1 }
         listBusy(connection)
     }
 
@@ -149,13 +147,12 @@ public struct StreamSendQueues {
         queues[Int(connection)].head = sends[Int(head)].next
         if queues[Int(connection)].head == Self.none { queues[Int(connection)].tail = Self.none }
         sends[Int(head)].next = Self.none
-        if !queues[Int(connection)].hasWork { busyConnectionCount -= 1 }
         return head
     }
 
     /// Defers a shutdown (`close == false`) or close behind the queue.
     public mutating func deferRequest(close: Bool, cookie: UInt64, for connection: UInt16) {
-        let wasBusy = queue(connection).hasWork
+        precondition(Int(connection) < connectionCapacity, "connection number out of range")
         if close {
             queues[Int(connection)].closePending = true
             queues[Int(connection)].closeCookie = cookie
@@ -163,14 +160,12 @@ public struct StreamSendQueues {
             queues[Int(connection)].shutdownPending = true
             queues[Int(connection)].shutdownCookie = cookie
         }
-        if !wasBusy { busyConnectionCount += 1 }
         listBusy(connection)
     }
 
     /// Clears a deferred shutdown or close once it was carried out.
     public mutating func clearDeferred(close: Bool, for connection: UInt16) {
-        let wasBusy = queue(connection).hasWork
+        precondition(Int(connection) < connectionCapacity, "connection number out of range")
         if close { queues[Int(connection)].closePending = false } else { queues[Int(connection)].shutdownPending = false }
-        if wasBusy && !queues[Int(connection)].hasWork { busyConnectionCount -= 1 }
     }
 }

@@ -32,7 +32,6 @@ extension TCPConnectionTable {
                 for index in slots.indices where slots[index].isUsed {
                     guard let deadline = effectiveDeadline(index), deadline <= now,
                           now &- deadline > 2 * Self.timerTick else { continue }
-                    timerSweepCatches &+= 1
                     tableCounters.timerSweepCatches &+= 1
                     runTimers(index, now: now, output: &counting)
                 }

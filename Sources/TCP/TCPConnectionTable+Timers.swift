@@ -8,7 +8,7 @@ extension TCPConnectionTable {
     /// deadline, the connection's own `nextDeadline` is read when its slot comes up).
     static let wheelSlotCount = 256
     /// Every this many polls, a sweep over every connection looks for a due timer the wheel
-    /// missed (there should be none: `timerSweepCatches` counts them) — a safety net that keeps
+    /// missed (there should be none: `TCPCounters.timerSweepCatches` counts them) — a safety net that keeps
     /// a scheduling mistake from hanging a connection, at 1/1024 of the old per-poll cost.
     static let sweepEvery = 1024
 

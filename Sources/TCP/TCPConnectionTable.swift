@@ -150,8 +150,6 @@ public struct TCPConnectionTable {
     /// The connections taken from the wheel in one poll (allocated once, at `capacity`).
     var wheelScratch: [Int32] = []
     var pollsSinceSweep = 0
-    /// Due timers found by the safety sweep rather than the wheel: a scheduling mistake if not 0.
-    public internal(set) var timerSweepCatches: UInt64 = 0
     /// How many connections the last `poll` looked at (the wheel's due slots; the sweep aside).
     public internal(set) var lastPollVisits = 0
 

@@ -603,8 +603,7 @@ final class TCPConnectionTableTests: XCTestCase {
         let waited = harness.now - entered
         XCTAssertGreaterThanOrEqual(waited, harness.table.configuration.timeWaitDuration)
         XCTAssertLessThanOrEqual(waited, harness.table.configuration.timeWaitDuration + 20 * oneSecond / 1000)
-        XCTAssertEqual(harness.table.timerSweepCatches, 0, "the wheel missed no timer")
-        XCTAssertEqual(harness.table.counters.timerSweepCatches, 0)
+        XCTAssertEqual(harness.table.counters.timerSweepCatches, 0, "the wheel missed no timer")
         XCTAssertGreaterThan(harness.table.counters.timerVisits, 0, "the visits are counted for the metrics")
     }
 

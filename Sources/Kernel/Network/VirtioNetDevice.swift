@@ -90,20 +90,17 @@ struct ReceivePath {
                                                    count: length - VirtioNetHeader.byteCount)
                 // §5.1.6.4: with GUEST_CSUM, DATA_VALID says the device checked the checksum and
                 // NEEDS_CSUM that it is incomplete but the data vouched for (a peer on the host
-                // left it to be finished); either way the stack must not sum it again. Only the
-                // flags byte is read: the rest of the header is for GSO, which we do not take.
+                // left it to be finished); either way the stack must not sum it again. The header
+                // is read only when an offload gave it something to say.
                 var checksum = ReceivedChecksum.unverified
-                if trustsChecksums {
-                    let flags = VirtioNetHeader.Flags(rawValue: buffer.load(fromByteOffset: VirtioNetHeader.Offset.flags, as: UInt8.self))
-                    if !flags.isDisjoint(with: [.dataValid, .needsChecksum]) {
-                        checksum = .trusted
-                        checksumsTrusted &+= 1
-                    }
+                let header = trustsChecksums || merged != nil ? VirtioNetHeader(loadingFrom: UnsafeRawPointer(buffer)) : VirtioNetHeader()
+                if trustsChecksums && !header.flags.isDisjoint(with: [.dataValid, .needsChecksum]) {
+                    checksum = .trusted
+                    checksumsTrusted &+= 1
                 }
                 if merged != nil {
-                    // GUEST_TSO4: a gso_type says the device merged segments (the frame may
-                    // exceed one MTU); num_buffers says how many buffers the packet spans.
-                    let header = VirtioNetHeader(loadingFrom: UnsafeRawPointer(buffer))
+                    // GUEST_TSO4 with MRG_RXBUF: a gso_type says the device merged segments (the
+                    // frame may exceed one MTU); num_buffers says how many buffers the packet spans.
                     if header.segmentationType & 0x7F != VirtioNetHeader.SegmentationType.none.rawValue, checksum == .trusted {
                         checksum = .coalesced
                         coalescedFrames &+= 1
@@ -269,13 +266,11 @@ struct TransmitPath: FrameTransmitter {
     /// implies checksum offload: the field holds the pseudo-header sum). A frame that came out
     /// short is sent as it is, with checksum offload only.
     mutating func transmitSegmented(segmentSize: Int, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        guard let buffers = segmentation, let free = freeSegmentationBuffers, largestSegmentedFrame() > 0 else {
-            return transmit(build)
-        }
+        let capacity = largestSegmentedFrame()
+        guard capacity > 0, let buffers = segmentation, let free = freeSegmentationBuffers else { return transmit(build) }
         let index = Int(free[freeSegmentationCount - 1])
         let buffer = buffers.pointer(index)
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.byteCount)
-        let capacity = min(largestSegmentedFrameSize, SegmentationBuffers.bufferBytes - VirtioNetHeader.byteCount)
         let length = build(UnsafeMutableRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: capacity))
         guard length > 0 && length <= capacity else { return true }
         let frame = UnsafeRawBufferPointer(start: buffer + VirtioNetHeader.byteCount, count: length)

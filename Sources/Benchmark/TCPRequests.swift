@@ -120,6 +120,7 @@ enum TCPRequestAnswer {
         var scheduled: UInt64 = 0
         func due(_ number: UInt64) -> UInt64 { start + UInt64(Double(number) * interval) }
         var cursor = 0  // round robin over the connections for scheduled requests
+        var connectFailureReported = false  // the first failed connect is printed, the rest counted
 
         /// Counts `count` failed requests of kind `kind` if they belong to the measurement.
         func fail(_ count: Int, _ kind: WritableKeyPath<RequestTally, Int>, dueAt: UInt64) {
@@ -137,7 +138,10 @@ enum TCPRequestAnswer {
                 case .failure(let error):
                     let at = monotonicNanoseconds()
                     if at >= measureStart && at < measureEnd { tally.connectFailed += 1 }
-                    if tally.connectFailed + (at < measureStart ? 1 : 0) == 1 { printError("tcp-rr: \(error.message)") }
+                    if !connectFailureReported {
+                        connectFailureReported = true
+                        printError("tcp-rr: \(error.message)")
+                    }
                     connection.retryAt = at + 100_000_000
                 }
             }
@@ -239,7 +243,7 @@ enum TCPRequestAnswer {
                         connection.echoed += count
                         if connection.echoed == connection.size {
                             let dueAt = connection.dueAt[connection.slot(connection.oldest)]
-                            if counting && now < measureEnd && dueAt >= start {
+                            if counting && now < measureEnd {
                                 tally.completed += 1
                                 tally.latencies.append(now - dueAt)
                             }

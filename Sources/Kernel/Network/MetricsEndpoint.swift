@@ -88,6 +88,19 @@ enum MetricsEndpoint {
         }
     }
 
+    /// A counter family with one label of two values, each a per-context counter: the sum,
+    /// then each context, for both values.
+    private static func pairCounter(_ writer: inout PrometheusWriter, _ name: StaticString, help: StaticString,
+                                    label: StaticString,
+                                    _ first: (StaticString, (KernelNetworkContext) -> UInt64),
+                                    _ second: (StaticString, (KernelNetworkContext) -> UInt64)) {
+        writer.family(name, type: .counter, help: help)
+        for scope in scopes {
+            sample(&writer, name, label: label, first.0, scope: scope, value: scoped(scope, first.1))
+            sample(&writer, name, label: label, second.0, scope: scope, value: scoped(scope, second.1))
+        }
+    }
+
     /// One sample with one label, and the `context` label unless `scope` is the sum.
     private static func sample(_ writer: inout PrometheusWriter, _ name: StaticString, label: StaticString,
                                _ labelValue: StaticString, scope: Int, value: UInt64) {
@@ -119,22 +132,14 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_network_handoffs_total", label: "event", "dropped", scope: scope, value: counters.dropped)
             sample(&writer, "swiglet_network_handoffs_total", label: "event", "arp", scope: scope, value: counters.arpShared)
         }
-        writer.family("swiglet_nic_checksum_offloads_total", type: .counter,
-                      help: "Frames whose TCP or UDP checksum the NIC finished (transmit, VIRTIO_NET_F_CSUM) or vouched for so the stack did not sum it (receive, VIRTIO_NET_F_GUEST_CSUM).")
-        for scope in scopes {
-            sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "transmit", scope: scope,
-                   value: scoped(scope) { $0.transmitter.checksumsOffloaded })
-            sample(&writer, "swiglet_nic_checksum_offloads_total", label: "direction", "receive", scope: scope,
-                   value: scoped(scope) { $0.frameReceiver.checksumsTrusted })
-        }
-        writer.family("swiglet_nic_merged_frames_total", type: .counter,
-                      help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).")
-        for scope in scopes {
-            sample(&writer, "swiglet_nic_merged_frames_total", label: "result", "taken", scope: scope,
-                   value: scoped(scope) { $0.frameReceiver.coalescedFrames })
-            sample(&writer, "swiglet_nic_merged_frames_total", label: "result", "dropped", scope: scope,
-                   value: scoped(scope) { $0.frameReceiver.badMergedFrames })
-        }
+        pairCounter(&writer, "swiglet_nic_checksum_offloads_total",
+                    help: "Frames whose TCP or UDP checksum the NIC finished (transmit, VIRTIO_NET_F_CSUM) or vouched for so the stack did not sum it (receive, VIRTIO_NET_F_GUEST_CSUM).",
+                    label: "direction", ("transmit", { $0.transmitter.checksumsOffloaded }),
+                    ("receive", { $0.frameReceiver.checksumsTrusted }))
+        pairCounter(&writer, "swiglet_nic_merged_frames_total",
+                    help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).",
+                    label: "result", ("taken", { $0.frameReceiver.coalescedFrames }),
+                    ("dropped", { $0.frameReceiver.badMergedFrames }))
         contextCounter(&writer, "swiglet_nic_tso_frames_total",
                        help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).") {
             $0.transmitter.segmentedFrames

@@ -41,6 +41,9 @@ public struct RetransmissionTimer: Sendable {
     public let configuration: RetransmissionTimerConfiguration
     /// SRTT, or `nil` before the first sample.
     public private(set) var smoothedRoundTripTime: UInt64?
+    /// The smallest sample so far (nil before the first): the path's round trip without
+    /// queueing or delayed ACKs, which receive-buffer auto-tuning measures rounds by.
+    public private(set) var minimumRoundTripTime: UInt64?
     /// RTTVAR (0 before the first sample).
     public private(set) var roundTripTimeVariation: UInt64 = 0
     /// The current RTO, backoff included.
@@ -66,6 +69,7 @@ public struct RetransmissionTimer: Sendable {
     /// Feeds one RTT measurement `sample` — §2.2 for the first, §2.3 for later ones — and
     /// recomputes the RTO with the bounds of §2.4 and §2.5. A valid sample ends any backoff.
     public mutating func addSample(_ sample: UInt64) {
+        minimumRoundTripTime = min(minimumRoundTripTime ?? sample, sample)
         if let smoothed = smoothedRoundTripTime {
             // §2.3, in this order: RTTVAR uses the SRTT from before this sample.
             // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|;  SRTT <- (1 - 1/8) * SRTT + 1/8 * R'

@@ -102,7 +102,7 @@ extension TCPConnection {
         let acceptable = isAcceptable(segment)
         if !acceptable {
             statistics.unacceptableSegments += 1
-            if !flags.contains(.reset) { sendAcknowledgment(output: &output) }
+            if !flags.contains(.reset) && outOfWindowReplyAllowed(segment, now: now) { sendAcknowledgment(output: &output) }
             // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
             // should be made to accept valid ACKs": a segment at RCV.NXT (typically the peer's
             // zero-window probe) still has its ACK field processed; its text is not taken.
@@ -144,6 +144,27 @@ extension TCPConnection {
         if acceptable { processText(segment, now: now) }
         transmitPending(now: now, output: &output)
     }
+
+    /// Whether an unacceptable segment gets its ACK (§3.10.7.4 "first"). A segment carrying data
+    /// always does (it may be a zero-window probe, whose answer carries the window); a bare
+    /// ACK gets one at most every `outOfWindowReplyInterval`, as Linux limits them
+    /// (tcp_oow_rate_limited): when both ends hold bytes the other refused — a full window,
+    /// memory pressure — each end's ACK is out of the other's window, and answering every one
+    /// would make the two ACK each other without end.
+    mutating func outOfWindowReplyAllowed(_ segment: TCPSegment, now: UInt64) -> Bool {
+        if segment.payload.count > 0 || segment.header.flags.contains(.finish) || segment.header.flags.contains(.synchronize) {
+            return true
+        }
+        guard now &- lastOutOfWindowReply >= Self.outOfWindowReplyInterval || lastOutOfWindowReply == 0 else {
+            statistics.outOfWindowRepliesSuppressed += 1
+            return false
+        }
+        lastOutOfWindowReply = now
+        return true
+    }
+
+    /// The least time between ACKs to unacceptable bare ACKs (Linux's tcp_invalid_ratelimit).
+    static var outOfWindowReplyInterval: UInt64 { 500_000_000 }
 
     /// §3.10.7.4 "fifth" with RFC 5961 §5.2's range check, RFC 5681/6582 congestion control and
     /// the state changes an ACK of our FIN causes. Returns false when processing must stop.
@@ -259,7 +280,13 @@ extension TCPConnection {
             if let peerFinish = pendingPeerFinish, start <= peerFinish {
                 room = min(room, Int(SequenceNumber.octets(from: start, to: peerFinish)))   // nothing after a FIN
             }
-            let kept = min(data.count, room)
+            var kept = min(data.count, room)
+            if kept > 0 && !receiveBuffer.reserve(receiveBuffer.count + offset + kept) {
+                // The pool is exhausted: keep what the storage already holds room for, drop
+                // the rest (the peer sends it again) and count it.
+                kept = max(0, min(kept, receiveBuffer.storageBytes - receiveBuffer.count - offset))
+                statistics.bufferRefusals += 1
+            }
             if kept < data.count {
                 finish = false      // the FIN lies beyond what we keep
                 immediate = true    // bytes were refused: tell the peer where the window stands
@@ -401,6 +428,7 @@ extension TCPConnection {
             let acknowledgedData = min(Int(SequenceNumber.octets(from: sendBufferSequence, to: acknowledgment)), sendBuffer.count)
             sendBuffer.discard(acknowledgedData)
             sendBufferSequence += UInt32(acknowledgedData)
+            sendBuffer.releaseStorage()   // only when everything was acknowledged
         }
         sendUnacknowledged = acknowledgment
         if sendNext < acknowledgment { sendNext = acknowledgment }

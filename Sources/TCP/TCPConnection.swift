@@ -14,11 +14,15 @@ public enum TCPConnectionError: Error, Equatable, Sendable {
 
 /// Tunables of one connection.
 public struct TCPConnectionConfiguration: Sendable {
-    /// The send buffer's size in bytes (allocated once at creation).
+    /// The most the send buffer may grow to, in bytes (auto-tuning follows the congestion
+    /// window up to here: `TCPConnection+Tuning.swift`).
     public var sendBufferCapacity: Int
-    /// The receive buffer's size in bytes (allocated once); it bounds the advertised window and
-    /// chooses our window scale (RFC 7323 §2.3).
+    /// The most the receive buffer may grow to; it chooses our window scale (RFC 7323 §2.3).
     public var receiveBufferCapacity: Int
+    /// The send buffer's starting capacity (Linux's tcp_wmem default is 16 KiB).
+    public var initialSendBufferCapacity: Int
+    /// The receive buffer's starting capacity: the first window we offer (Linux's is 64 KiB).
+    public var initialReceiveBufferCapacity: Int
     /// The MSS we announce: 1460 for Ethernet (1500 - 20 - 20) — RFC 9293 §3.7.1.
     public var maximumSegmentSize: UInt16
     /// How long TIME-WAIT lasts (2 MSL; RFC 9293 §3.4.2 assumes MSL = 2 minutes, Linux uses 60 s
@@ -33,14 +37,18 @@ public struct TCPConnectionConfiguration: Sendable {
     /// §4.2 recommends well under). 0 acknowledges every segment at once.
     public var delayedAcknowledgmentTimeout: UInt64
 
-    /// 128 KiB buffers, MSS 1460, 60 s TIME-WAIT, 12 retransmissions, RFC 6298 timer bounds,
-    /// 40 ms delayed ACKs (Linux's minimum).
-    public init(sendBufferCapacity: Int = 131_072, receiveBufferCapacity: Int = 131_072,
+    /// Buffers starting at 16 KiB (send) and 64 KiB (receive) and growing to 512 KiB, MSS 1460,
+    /// 60 s TIME-WAIT, 12 retransmissions, RFC 6298 timer bounds, 40 ms delayed ACKs (Linux's
+    /// minimum). Initial capacities above the maxima are lowered to them.
+    public init(sendBufferCapacity: Int = 524_288, receiveBufferCapacity: Int = 524_288,
+                initialSendBufferCapacity: Int = 16_384, initialReceiveBufferCapacity: Int = 65_536,
                 maximumSegmentSize: UInt16 = 1460, timeWaitDuration: UInt64 = 60_000_000_000,
                 maximumRetransmissions: Int = 12, retransmission: RetransmissionTimerConfiguration = .rfc6298,
                 delayedAcknowledgmentTimeout: UInt64 = 40_000_000) {
         self.sendBufferCapacity = sendBufferCapacity
         self.receiveBufferCapacity = receiveBufferCapacity
+        self.initialSendBufferCapacity = min(initialSendBufferCapacity, sendBufferCapacity)
+        self.initialReceiveBufferCapacity = min(initialReceiveBufferCapacity, receiveBufferCapacity)
         self.maximumSegmentSize = maximumSegmentSize
         self.timeWaitDuration = timeWaitDuration
         self.maximumRetransmissions = maximumRetransmissions
@@ -54,10 +62,12 @@ public struct TCPConnectionConfiguration: Sendable {
 /// Driven from outside: `receive(segment:now:output:)` for each arriving segment of this
 /// four-tuple, `open`/`listen`/`send`/`read`/`close` for the user calls, and `poll(now:output:)`
 /// for timers (`nextDeadline` says when it is next due). Segments leave through a generic
-/// `TCPSegmentTransmitter`. Times are monotonic nanoseconds. The send and receive buffers are
-/// allocated once, at creation; no segment allocates (the reassembly list and timers are inline).
-/// The buffers are `ByteRing` references: a copy of a `TCPConnection` shares them, so keep
-/// exactly one copy (in the connection table) and mutate it in place.
+/// `TCPSegmentTransmitter`. Times are monotonic nanoseconds. The send and receive buffers take
+/// their memory from a shared `BufferPool` only while they hold bytes, and their capacities
+/// grow with the connection's measured bandwidth-delay product (`TCPConnection+Tuning.swift`);
+/// nothing else allocates (the reassembly list and timers are inline). The buffers are
+/// `ByteRing` references: a copy of a `TCPConnection` shares them, so keep exactly one copy
+/// (in the connection table) and mutate it in place.
 ///
 /// The small getters used on every segment (`receiveWindow`, `readableCount`, …) are
 /// `@inline(__always)`: called from a mutating method, a non-inlined getter receives the whole
@@ -192,16 +202,26 @@ public struct TCPConnection {
     var timeWaitDeadline: UInt64?
     /// Chooses our ISN.
     let initialSequenceNumbers: InitialSequenceNumberGenerator
+    /// When an unacceptable bare ACK was last answered (`outOfWindowReplyAllowed`).
+    var lastOutOfWindowReply: UInt64 = 0
+    /// The receive buffer's auto-tuning round (`tuneReceiveBuffer`).
+    var receiveTuning = BufferTuningRound()
 
-    /// Creates a CLOSED connection for the four-tuple, allocating its two buffers.
+    /// Creates a CLOSED connection for the four-tuple whose buffers grow from `bufferPool`
+    /// (nil: a pool of its own, twice both buffers at their maxima, so that growing one —
+    /// old and new block held at once for the copy — is never refused).
     public init(local: TCPEndpoint, remote: TCPEndpoint, initialSequenceNumbers: InitialSequenceNumberGenerator,
-                configuration: TCPConnectionConfiguration = TCPConnectionConfiguration()) {
+                configuration: TCPConnectionConfiguration = TCPConnectionConfiguration(), bufferPool: BufferPool? = nil) {
         self.local = local
         self.remote = remote
         self.configuration = configuration
         self.initialSequenceNumbers = initialSequenceNumbers
-        self.sendBuffer = ByteRing(capacity: configuration.sendBufferCapacity)
-        self.receiveBuffer = ByteRing(capacity: configuration.receiveBufferCapacity)
+        let pool = bufferPool ?? BufferPool(byteCount: 2 * (configuration.sendBufferCapacity + configuration.receiveBufferCapacity),
+                                            largestBlock: Self.largestBlock(for: configuration))
+        self.sendBuffer = ByteRing(pool: pool, capacity: configuration.initialSendBufferCapacity,
+                                   maximumCapacity: configuration.sendBufferCapacity)
+        self.receiveBuffer = ByteRing(pool: pool, capacity: configuration.initialReceiveBufferCapacity,
+                                      maximumCapacity: configuration.receiveBufferCapacity)
         self.retransmissionTimer = RetransmissionTimer(configuration: configuration.retransmission)
         self.congestion = CongestionControl(maximumSegmentSize: 536, initialSendSequence: SequenceNumber(0))
     }
@@ -236,7 +256,11 @@ public struct TCPConnection {
         switch state {
         case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
             guard !finishQueued else { return 0 }
-            return sendBuffer.append(bytes)
+            if bytes.count > sendBuffer.freeSpace { tuneSendBuffer() }
+            let taken = sendBuffer.append(bytes)
+            if taken < min(bytes.count, sendBuffer.freeSpace + taken) { statistics.bufferRefusals += 1 }
+            if taken > 0 && sendBuffer.freeSpace == 0 { tuneSendBuffer() }   // filled to the brim
+            return taken
         default:
             return 0
         }
@@ -247,6 +271,10 @@ public struct TCPConnection {
     /// `windowUpdateIsWorthSending`).
     public mutating func read<Output: TCPSegmentTransmitter>(into buffer: UnsafeMutableRawBufferPointer, now: UInt64, output: inout Output) -> Int {
         let count = receiveBuffer.read(into: buffer)
+        if count > 0 {
+            tuneReceiveBuffer(afterReading: count, now: now)
+            releaseIdleReceiveBuffer()
+        }
         if count > 0 && peerMaySend && windowUpdateIsWorthSending {
             acknowledgmentPending = true
             transmitPending(now: now, output: &output)
@@ -369,6 +397,10 @@ public struct TCPConnection {
         let length = retransmitFirstSegment(output: &output)
         if length > 0 { statistics.timeoutRetransmissions += 1 }
         sendNext = sendUnacknowledged + length
+        // The resent segment may reach past SND.MAX (only a probe byte or two was out, and
+        // the segment takes a whole SMSS of queued data): those bytes are now sent, and the
+        // peer's ACK of them must be acceptable (RFC 5961 §5.2 checks ACKs against SND.MAX).
+        if sendNext > sendMaximum { sendMaximum = sendNext }
         transmitPending(now: now, output: &output)
     }
 

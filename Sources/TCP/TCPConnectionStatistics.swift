@@ -24,6 +24,13 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
     public var unacceptableSegments: UInt64 = 0
     /// RSTs sent by this connection.
     public var resetsSent: UInt64 = 0
+    /// Times the shared buffer pool could not give a buffer the room it needed (received
+    /// bytes dropped for the peer to send again, or a send taking less): memory pressure.
+    public var bufferRefusals: UInt64 = 0
+    /// Times auto-tuning raised a buffer's capacity.
+    public var bufferGrowths: UInt64 = 0
+    /// Unacceptable bare ACKs not answered, to break ACK loops (`outOfWindowReplyAllowed`).
+    public var outOfWindowRepliesSuppressed: UInt64 = 0
 
     /// All zero.
     public init() {}
@@ -40,5 +47,8 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
         challengeAcknowledgments &+= other.challengeAcknowledgments
         unacceptableSegments &+= other.unacceptableSegments
         resetsSent &+= other.resetsSent
+        bufferRefusals &+= other.bufferRefusals
+        bufferGrowths &+= other.bufferGrowths
+        outOfWindowRepliesSuppressed &+= other.outOfWindowRepliesSuppressed
     }
 }

@@ -63,12 +63,14 @@ public struct TCPConnectionEvent: Equatable, Sendable {
 /// The network core's TCP: every connection and listener of one IPv4 address, found by four-tuple.
 ///
 /// **Memory.** `capacity` slots, the hash buckets, the free list and the listener lists are
-/// allocated once, in `init`. A connection allocates its two buffers (`configuration`'s send and
-/// receive capacity) when its slot is filled — by a SYN to a listener below its half-open bound,
-/// a valid cookie ACK, or `connect` — and frees them when the slot is freed. Nothing else
-/// allocates: a segment that matches a connection, and every flood segment (SYNs answered with
-/// cookies, RSTs, drops), allocates nothing. So memory is bounded by `capacity` connections.
-/// (`init` also runs one throw-away connection to learn which options our SYN-ACKs carry.)
+/// allocated once, in `init`. A connection allocates its two small `ByteRing` objects when its
+/// slot is filled — by a SYN to a listener below its half-open bound, a valid cookie ACK, or
+/// `connect` — and frees them when the slot is freed. Their bytes come from the shared
+/// `bufferPool` only while they hold some, so an idle or TIME-WAIT connection holds no buffer
+/// memory, and the pool's size, not the slot count, bounds what all buffers hold together
+/// (a refused growth drops the segment, counted in `bufferRefusals`). Every flood segment
+/// (SYNs answered with cookies, RSTs, drops) allocates nothing. (`init` also runs one
+/// throw-away connection to learn which options our SYN-ACKs carry.)
 ///
 /// **Slot lifecycle.** A slot is allocated until its TCB is CLOSED *and* its owner released
 /// the ID, so an ID never changes meaning under a program. A CLOSED connection leaves the
@@ -108,6 +110,8 @@ public struct TCPConnectionTable {
     var slots: [TCPConnectionSlot]
     /// The slots' connections, in place (see `TCPConnectionStorage` for why not in `slots`).
     let storage: TCPConnectionStorage
+    /// Where every connection's send and receive bytes live (`ByteRing`, `BufferPool`).
+    public let bufferPool: BufferPool
     /// Slot `i`'s connection is `connections[i]` while `slots[i].isUsed`.
     var connections: UnsafeMutablePointer<TCPConnection> { storage.connections }
     /// Indices of empty slots (a stack).
@@ -167,12 +171,17 @@ public struct TCPConnectionTable {
 
     /// Creates an empty table with `capacity` slots (1 to 65535) and room for `listenerCapacity`
     /// listening (port, owner) pairs. `secretKey` must come from a good random source at boot;
-    /// ISNs, cookies, the hash and ephemeral ports use keys derived from it.
+    /// ISNs, cookies, the hash and ephemeral ports use keys derived from it. Every connection's
+    /// buffers grow from `bufferPool` (nil: a pool of its own, up to 64 MiB).
     public init(capacity: Int, localAddress: UInt32, secretKey: SipHashKey,
                 configuration: TCPConnectionConfiguration = TCPConnectionConfiguration(),
-                halfOpenLimitPerListener: Int = 64, listenerCapacity: Int = 32, synCookiesEnabled: Bool = true) {
+                halfOpenLimitPerListener: Int = 64, listenerCapacity: Int = 32, synCookiesEnabled: Bool = true,
+                bufferPool: BufferPool? = nil) {
         precondition(capacity >= 1 && capacity <= 0xFFFF, "table capacity must be 1...65535")
         self.capacity = capacity
+        self.bufferPool = bufferPool ?? BufferPool(
+            byteCount: min(capacity * (configuration.sendBufferCapacity + configuration.receiveBufferCapacity), 64 << 20),
+            largestBlock: TCPConnection.largestBlock(for: configuration))
         self.localAddress = localAddress
         self.configuration = configuration
         self.halfOpenLimitPerListener = max(halfOpenLimitPerListener, 0)
@@ -196,7 +205,8 @@ public struct TCPConnectionTable {
         synCookies = SynCookieGenerator(secretKey: secretKey)
         listeners = [TCPListener](repeating: TCPListener(), count: max(listenerCapacity, 1))
         listeningPorts = [TCPListeningPort](repeating: TCPListeningPort(), count: max(listenerCapacity, 1))
-        synchronizeAnswer = TCPSynchronizeAnswer.learn(configuration: configuration, localAddress: localAddress)
+        synchronizeAnswer = TCPSynchronizeAnswer.learn(configuration: configuration, localAddress: localAddress,
+                                                       bufferPool: self.bufferPool)
     }
 
     // MARK: - Counters and metrics
@@ -321,7 +331,8 @@ public struct TCPConnectionTable {
         slot.remote = remote
         slots[index] = slot
         storage.store(TCPConnection(local: TCPEndpoint(address: localAddress, port: localPort), remote: remote,
-                                    initialSequenceNumbers: generator, configuration: configuration), at: index)
+                                    initialSequenceNumbers: generator, configuration: configuration,
+                                    bufferPool: bufferPool), at: index)
         linkHash(index)
     }
 
@@ -553,9 +564,10 @@ struct TCPSynchronizeAnswer {
     /// Asks a throw-away connection in LISTEN what it answers to a SYN offering MSS and window
     /// scaling, instead of duplicating the connection's rules here. Run once, in the table's
     /// `init` (it allocates the connection's buffers once).
-    static func learn(configuration: TCPConnectionConfiguration, localAddress: UInt32) -> TCPSynchronizeAnswer {
+    static func learn(configuration: TCPConnectionConfiguration, localAddress: UInt32, bufferPool: BufferPool) -> TCPSynchronizeAnswer {
         var probe = TCPConnection(local: TCPEndpoint(address: localAddress, port: 1), remote: TCPEndpoint(address: 1, port: 1),
-                                  initialSequenceNumbers: .fixed(SequenceNumber(0)), configuration: configuration)
+                                  initialSequenceNumbers: .fixed(SequenceNumber(0)), configuration: configuration,
+                                  bufferPool: bufferPool)
         probe.listen()
         let synchronize = TCPSegment.synthesized(
             header: TCPHeader(sourcePort: 1, destinationPort: 1, sequenceNumber: SequenceNumber(0),
@@ -563,7 +575,7 @@ struct TCPSynchronizeAnswer {
             options: TCPOptions(maximumSegmentSize: 1460, windowScale: 0))
         var recorder = TCPSynchronizeRecorder()
         probe.receive(segment: synchronize, now: 0, output: &recorder)
-        return TCPSynchronizeAnswer(window: recorder.header?.window ?? UInt16(min(configuration.receiveBufferCapacity, 0xFFFF)),
+        return TCPSynchronizeAnswer(window: recorder.header?.window ?? UInt16(min(configuration.initialReceiveBufferCapacity, 0xFFFF)),
                                     maximumSegmentSize: recorder.options.maximumSegmentSize ?? configuration.maximumSegmentSize,
                                     windowScale: recorder.options.windowScale)
     }

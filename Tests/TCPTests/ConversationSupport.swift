@@ -60,10 +60,10 @@ struct Conversation {
     var peerAcknowledgment: UInt32 = 0
     var peerWindow: UInt16 = 65535
 
-    init(configuration: TCPConnectionConfiguration = TCPConnectionConfiguration()) {
+    init(configuration: TCPConnectionConfiguration = TCPConnectionConfiguration(), bufferPool: BufferPool? = nil) {
         connection = TCPConnection(local: serverEndpoint, remote: clientEndpoint,
                                    initialSequenceNumbers: InitialSequenceNumberGenerator(secretKey: testKey),
-                                   configuration: configuration)
+                                   configuration: configuration, bufferPool: bufferPool)
     }
 
     var iss: UInt32 { connection.initialSendSequence.rawValue }

@@ -29,6 +29,10 @@ struct LinkImpairments {
     /// One-way delay and the most extra delay a reordered packet gets, in nanoseconds.
     var delay: UInt64 = 2_000_000
     var reorderDelay: UInt64 = 6_000_000
+    /// The bottleneck's rate (nil: unlimited) and how many packets its queue holds before it
+    /// drops (drop-tail), as a router in front of a slower link would.
+    var bytesPerSecond: UInt64? = nil
+    var queueLimit = 64
 
     static let clean = LinkImpairments()
 }
@@ -58,17 +62,23 @@ struct SimulatedLink {
     var delivered = 0
     /// How often the applications run when nothing else happens (a slow reader's clock).
     var applicationTick: UInt64? = 1_000_000
+    /// When each side's bottleneck is next free to start a packet.
+    var bottleneckFreeAt: [UInt64] = [0, 0]
 
-    init(seed: UInt64, impairments: [LinkImpairments], configuration: TCPConnectionConfiguration) {
+    /// Called at every step with the clock (a test's way to change the world mid-transfer).
+    var onStep: ((UInt64) -> Void)? = nil
+
+    init(seed: UInt64, impairments: [LinkImpairments], configuration: TCPConnectionConfiguration,
+         bufferPool: BufferPool? = nil) {
         let client = TCPEndpoint(address: peerAddress, port: 40000)
         let server = TCPEndpoint(address: localAddress, port: 80)
         sides = [
             TCPConnection(local: client, remote: server,
                           initialSequenceNumbers: InitialSequenceNumberGenerator(secretKey: SipHashKey(low: seed, high: 1)),
-                          configuration: configuration),
+                          configuration: configuration, bufferPool: bufferPool),
             TCPConnection(local: server, remote: client,
                           initialSequenceNumbers: InitialSequenceNumberGenerator(secretKey: SipHashKey(low: seed, high: 2)),
-                          configuration: configuration),
+                          configuration: configuration, bufferPool: bufferPool),
         ]
         self.impairments = impairments
         self.random = SplitMix64(seed: seed)
@@ -79,9 +89,17 @@ struct SimulatedLink {
         let impairment = impairments[side]
         for bytes in collector.packets {
             if Double.random(in: 0..<1, using: &random) < impairment.loss { continue }
+            var departure = now
+            if let rate = impairment.bytesPerSecond {
+                let serialization = UInt64(bytes.count) * 1_000_000_000 / rate
+                let start = max(now, bottleneckFreeAt[side])
+                if (start - now) / max(serialization, 1) >= UInt64(impairment.queueLimit) { continue }   // queue full
+                bottleneckFreeAt[side] = start + serialization
+                departure = start + serialization
+            }
             let copies = Double.random(in: 0..<1, using: &random) < impairment.duplication ? 2 : 1
             for _ in 0..<copies {
-                var deliverAt = now + impairment.delay
+                var deliverAt = departure + impairment.delay
                 if Double.random(in: 0..<1, using: &random) < impairment.reordering {
                     deliverAt += UInt64.random(in: 0...impairment.reorderDelay, using: &random)
                 }
@@ -105,6 +123,7 @@ struct SimulatedLink {
     /// Advances the clock to the next event and processes everything due then.
     mutating func step() {
         if let next = nextEvent, next > now { now = next }
+        onStep?(now)
         var collectors = [PacketCollector(), PacketCollector()]
         while let index = inFlight.indices.filter({ inFlight[$0].deliverAt <= now })
             .min(by: { (inFlight[$0].deliverAt, inFlight[$0].order) < (inFlight[$1].deliverAt, inFlight[$1].order) }) {
@@ -195,7 +214,7 @@ final class SimulatedLinkTests: XCTestCase {
         for side in link.sides {
             XCTAssertEqual(side.statistics.timeoutRetransmissions, 0, "a clean link never times out")
             XCTAssertEqual(side.statistics.fastRetransmissions, 0)
-            XCTAssertEqual(side.sendWindowShift, 2, "128 KiB needs shift 2 and both SYNs carried it")
+            XCTAssertEqual(side.sendWindowShift, 4, "512 KiB needs shift 4 and both SYNs carried it")
             XCTAssertEqual(side.reassembly.count, 0)
         }
     }

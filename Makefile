@@ -57,6 +57,9 @@ PROGRAM_PRODUCT_spinner  := SpinnerProgram
 PROGRAM_PRODUCT_faulty   := FaultyProgram
 PROGRAM_PRODUCT_bad-channel := BadChannelProgram
 PROGRAM_PRODUCT_flood := FloodProgram
+# Each program's heap (zero pages after its .bss; 1 MiB unless said here). http keeps a
+# connection record and a response-head buffer per TCP connection number (16,384 of them).
+PROGRAM_HEAP_http := 0x1000000
 PROGRAM_DIR := images/programs
 PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
 PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o
@@ -127,6 +130,7 @@ $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program
 	@if $(SWIFT_BIN)llvm-objdump -h $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a \
 	    | grep -q '\.init_array'; then echo "$@: global constructors are not supported in programs"; exit 1; fi
 	$(LLD) -T linker/program.ld -nostdlib --gc-sections -z max-page-size=4096 -o $@ \
+	    --defsym=PROGRAM_HEAP_BYTES=$(or $(PROGRAM_HEAP_$*),0x100000) \
 	    $(PROGRAM_RUNTIME_OBJECTS) $(PROGRAM_EXTRA_OBJECTS_$*) --whole-archive \
 	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
 

@@ -15,8 +15,9 @@ SYSTEM_CALL_WAIT  equ 2
 SYSTEM_CALL_YIELD equ 3
 SYSTEM_CALL_CLOCK equ 4
 
-PROGRAM_HEAP_BYTES equ 1 << 20
-
+; The heap lies between program_heap and program_heap_end, zero pages at the end of the data
+; segment that linker/program.ld reserves (its size is the Makefile's PROGRAM_HEAP_x).
+extern program_heap, program_heap_end
 extern program_runtime_initialize, program_runtime_finish, program_main
 
 ; The program's entry (e_entry), first in the text segment. The kernel gives RSP (the top of
@@ -29,7 +30,8 @@ _start:
     mov rbx, rdi                    ; callee-saved: the start argument survives the call below
     ; program_runtime_initialize(heapStart, heapBytes, startArgument)
     lea rdi, [rel program_heap]
-    mov rsi, PROGRAM_HEAP_BYTES
+    lea rsi, [rel program_heap_end]
+    sub rsi, rdi
     mov rdx, rbx
     call program_runtime_initialize
     call program_main               ; Int32 program_main(void)
@@ -119,9 +121,3 @@ free:
     jmp program_free
 
 ; memset, memcpy, memmove and memcmp come from boot/memory.asm, shared with the kernel.
-
-; The heap's memory: zero pages in the data segment, never in the file.
-section .bss nobits alloc noexec write
-align 4096
-program_heap:
-    resb PROGRAM_HEAP_BYTES

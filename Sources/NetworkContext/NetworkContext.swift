@@ -11,6 +11,9 @@ public struct NetworkContextConfiguration {
     public var interface: InterfaceConfiguration
     /// TCP connection slots (the kernel sizes it from memory: a flood fills the table, never the heap).
     public var tcpCapacity: Int
+    /// The bytes of the pool every connection's send and receive buffers grow from (the
+    /// kernel sizes it from memory; `BufferPool`).
+    public var tcpBufferPoolBytes = 8 << 20
     /// The key of the TCP table's hash, initial sequence numbers and SYN cookies: random at boot.
     public var tcpSecret: SipHashKey
     /// Buffer sizes and timers of each connection.
@@ -89,7 +92,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     /// can name), and `index` below the mesh's context count.
     public init(index: Int, configuration: NetworkContextConfiguration, receiver: Receiver, sender: Sender, host: Host) {
         precondition(configuration.tcpCapacity >= 1 && configuration.tcpCapacity <= ContextTCPState.capacity,
-                     "a context's TCP table holds 1 to 256 connections")
+                     "a context's TCP table holds 1 to ChannelLayout.connectionCapacity connections")
         let mesh = configuration.mesh ?? ContextMesh(contextCount: 1)
         precondition(index >= 0 && index < mesh.contextCount, "context index outside its mesh")
         self.mesh = mesh
@@ -107,7 +110,9 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         table = .allocate(capacity: 1)
         table.initialize(to: TCPConnectionTable(capacity: configuration.tcpCapacity,
                                                 localAddress: configuration.interface.address.rawValue,
-                                                secretKey: configuration.tcpSecret, configuration: configuration.tcp))
+                                                secretKey: configuration.tcpSecret, configuration: configuration.tcp,
+                                                bufferPool: BufferPool(byteCount: configuration.tcpBufferPoolBytes,
+                                                                       largestBlock: TCPConnection.largestBlock(for: configuration.tcp))))
         tcp = .allocate(capacity: 1)
         tcp.initialize(to: ContextTCPState())
         channels = .allocate(capacity: 1)
@@ -207,6 +212,8 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     public var tcpCounters: TCPCounters { table.pointee.counters }
     /// TCP connections by state.
     public func tcpConnectionCounts() -> TCPConnectionCounts { table.pointee.connectionCounts() }
+    /// The pool the TCP buffers grow from (for its gauges).
+    public var tcpBufferPool: BufferPool { table.pointee.bufferPool }
     /// How many connection slots the table has.
     public var tcpCapacity: Int { table.pointee.capacity }
     /// The metrics endpoint's requests answered and connections refused.

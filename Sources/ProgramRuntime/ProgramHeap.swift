@@ -1,10 +1,10 @@
-// The program's heap and start-up: MemoryManagement's Heap over 1 MiB of the program's .bss.
+// The program's heap and start-up: MemoryManagement's Heap over the zero pages the linker reserves after .bss.
 import MemoryManagement
 
 /// The allocator behind the Embedded Swift runtime (classes, arrays, `allocate`). A program
 /// runs on one CPU with no threads and no signals, so the heap needs no lock. Its memory is
-/// reserved by boot/program-runtime.asm (zero pages in the data segment) and handed over by
-/// `_start`; it never grows.
+/// reserved by linker/program.ld (zero pages at the end of the data segment, sized per program
+/// by the Makefile's PROGRAM_HEAP_x) and handed over by `_start`; it never grows.
 enum ProgramHeap {
     nonisolated(unsafe) static var heap: Heap? = nil
 

@@ -49,7 +49,9 @@ public struct StreamEndpoint {
         /// Open, but the program shut down its sending side: receiving only.
         case shutDown = 5
     }
-    private var states = InlineArray<256, ConnectionState>(repeating: .unused)
+    /// One state per connection number (`maximumConnections` bytes, from the program's heap:
+    /// too large to copy with the endpoint). Shared by copies of the endpoint.
+    private let states: UnsafeMutablePointer<ConnectionState>
     /// Connections in `releasePending`, retried at every poll.
     private var pendingReleases = 0
     /// The program listens or connects, so it receives: `pollEvent` keeps receive buffers posted.
@@ -69,8 +71,9 @@ public struct StreamEndpoint {
 
     /// TCP over `endpoint` (fresh, with no UDP sockets).
     public init(endpoint: ChannelEndpoint) {
-        precondition(Self.maximumConnections == 256, "states has room for 256 connections")
         self.endpoint = endpoint
+        states = .allocate(capacity: Self.maximumConnections)
+        states.initialize(repeating: .unused, count: Self.maximumConnections)
     }
 
     // MARK: Opening

@@ -231,6 +231,15 @@ public struct TCPConnectionTable {
         return counts
     }
 
+    /// What one slot costs outside the buffer pool, in bytes: its connection record and slot,
+    /// the two `ByteRing` objects of a filled slot (with their heap block headers), and its
+    /// share of the hash buckets, free list, deferred list and wheel scratch. The kernel
+    /// divides memory by it to size the table.
+    public static var bytesPerSlot: Int {
+        MemoryLayout<TCPConnection>.stride + MemoryLayout<TCPConnectionSlot>.stride + 2 * 96
+            + 2 * MemoryLayout<Int32>.stride + 3 * MemoryLayout<UInt16>.stride + MemoryLayout<Int32>.stride
+    }
+
     /// The number of allocated slots.
     public var allocatedCount: Int { capacity - freeSlots.count }
 

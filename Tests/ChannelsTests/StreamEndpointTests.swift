@@ -497,15 +497,15 @@ final class StreamEndpointTests: XCTestCase {
         let bad: [ChannelCompletion] = [
             ChannelCompletion(kind: .received, socket: 0, bufferIndex: 0, length: 1),        // UDP
             ChannelCompletion(kind: .bound, socket: 0),
-            ChannelCompletion(kind: .accepted, socket: 256),
-            ChannelCompletion(kind: .connected, socket: 1000),
+            ChannelCompletion(kind: .accepted, socket: 16_384),
+            ChannelCompletion(kind: .connected, socket: 20_000),
             ChannelCompletion(kind: .streamReceived, socket: 1, bufferIndex: 16, length: 1),
             ChannelCompletion(kind: .streamReceived, socket: 1, bufferIndex: 0, length: 2049),
-            ChannelCompletion(kind: .streamReceived, socket: 300, bufferIndex: 0, length: 1),
+            ChannelCompletion(kind: .streamReceived, socket: 16_500, bufferIndex: 0, length: 1),
             ChannelCompletion(kind: .streamSent, socket: 1, bufferIndex: 16),
-            ChannelCompletion(kind: .peerFinished, socket: 256),
-            ChannelCompletion(kind: .streamAborted, socket: 256),
-            ChannelCompletion(kind: .streamClosed, socket: 256),
+            ChannelCompletion(kind: .peerFinished, socket: 16_384),
+            ChannelCompletion(kind: .streamAborted, socket: 16_384),
+            ChannelCompletion(kind: .streamClosed, socket: 16_384),
             unknownKind,
         ]
         core.events = bad

@@ -76,8 +76,8 @@ final class StreamServerChannelTests: XCTestCase {
         let fixture = ChannelFixture(identifier: 1)
         var handler = FakeStreamHandler()
         handler.open(4, channel: 2)      // another channel's
-        handler.open(300, channel: 1)    // beyond the connection capacity: must not be queued
-        for connection: UInt16 in [4, 7, 300, UInt16.max] {
+        handler.open(16_500, channel: 1)    // beyond the connection capacity: must not be queued
+        for connection: UInt16 in [4, 7, 16_500, UInt16.max] {
             let completions = fixture.submitStream(.streamSend(connection: connection, bufferIndex: 0, offset: 0, length: 10,
                                                                cookie: UInt64(connection)), handler: &handler)
             XCTAssertEqual(completions.count, 1, "connection \(connection)")
@@ -91,7 +91,7 @@ final class StreamServerChannelTests: XCTestCase {
         XCTAssertFalse(fixture.server.hasQueuedStreamWork(44))
         XCTAssertEqual(fixture.server.counters[error: .unknownSocket], 4)
         // Shutdown and close are checked the same way.
-        for request in [ChannelRequest.streamShutdown(connection: 4), .streamClose(connection: 300), .streamClose(connection: 7)] {
+        for request in [ChannelRequest.streamShutdown(connection: 4), .streamClose(connection: 16_500), .streamClose(connection: 7)] {
             XCTAssertEqual(fixture.submitStream(request, handler: &handler).map(\.decodedError), [.unknownSocket])
         }
         XCTAssertEqual(handler.shutdowns, [])

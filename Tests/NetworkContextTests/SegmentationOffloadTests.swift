@@ -3,6 +3,7 @@
 import Network
 import NetworkContext
 import SwigletLibrary
+import TCP
 import XCTest
 
 /// What a virtio-net device does with a GSO TCPV4 frame (virtio 1.2 §5.1.6.2), written here
@@ -57,7 +58,9 @@ final class SegmentationOffloadTests: XCTestCase {
         // Software checksums for the frames TCP sends one MSS at a time (so the fixture's own
         // checks read them as sent); a segment handed over to be cut always leaves its checksum
         // to the NIC, and `cutSegmentedFrame` finishes it as the device would.
-        let fixture = ContextFixture()
+        // A send buffer that takes the whole transfer at once (no auto-tuning steps), so the
+        // peer's first ACK opens a window larger than one MSS.
+        let fixture = ContextFixture(tcp: TCPConnectionConfiguration(initialSendBufferCapacity: 131_072))
         if segmentation { fixture.queue.segmentedFrameCapacity = largestSegmentedFrameSize }
         fixture.learnPeer()
         let program = fixture.addProgram(cpu: 2)

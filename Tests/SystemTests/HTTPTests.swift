@@ -291,11 +291,11 @@ extension HTTPTests {
 }
 
 extension HTTPTests {
-    /// Connections that stop talking are closed after the server's idle timeout (10 s): one
+    /// Connections that stop talking are closed after the server's idle timeout (60 s): one
     /// idle after a complete exchange, one stuck halfway through a request (a slowloris
     /// client). A fresh connection is still answered afterwards.
     func testIdleAndStalledConnectionsAreClosedAfterTheTimeout() throws {
-        try withTCPGuest(self, name: "http-idle", timeout: 120) { running, forwards, problems in
+        try withTCPGuest(self, name: "http-idle", timeout: 240) { running, forwards, problems in
             let idle = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
             try idle.send("GET /about.txt HTTP/1.1\r\nHost: swiglet\r\n\r\n")
             var pending: [UInt8] = []
@@ -304,15 +304,15 @@ extension HTTPTests {
             let stalled = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
             try stalled.send("GET /index.html HT")
             let started = Date()
-            let idleEnd = idle.readToEnd(timeout: 30)
+            let idleEnd = idle.readToEnd(timeout: 90)
             let idleSeconds = Date().timeIntervalSince(started)
-            let stalledEnd = stalled.readToEnd(timeout: 30)
+            let stalledEnd = stalled.readToEnd(timeout: 90)
             let stalledSeconds = Date().timeIntervalSince(started)
             if !idleEnd.isEmpty { problems.append("the idle connection got \(idleEnd.count) unexpected bytes") }
-            if idleSeconds < 8 || idleSeconds > 25 {
-                problems.append("the idle connection ended after \(Int(idleSeconds)) s, not after about 10 s")
+            if idleSeconds < 55 || idleSeconds > 80 {
+                problems.append("the idle connection ended after \(Int(idleSeconds)) s, not after about 60 s")
             }
-            if stalledSeconds > 25 { problems.append("the stalled request was not closed within 25 s") }
+            if stalledSeconds > 80 { problems.append("the stalled request was not closed within 80 s") }
             if !stalledEnd.isEmpty { problems.append("the stalled request got \(stalledEnd.count) bytes instead of a close") }
             let fresh = try TCPClient(host: forwards.host, port: forwards.http, timeout: 10)
             try fresh.send("GET / HTTP/1.1\r\nHost: swiglet\r\n\r\n")

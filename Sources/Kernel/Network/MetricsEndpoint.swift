@@ -266,6 +266,21 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_events_total", label: "event", "challenge_ack", scope: scope, value: statistics.challengeAcknowledgments)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "unacceptable_segment", scope: scope, value: statistics.unacceptableSegments)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", scope: scope, value: counters.timeWaitReclaimed)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "buffer_refused", scope: scope, value: statistics.bufferRefusals)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "buffer_grown", scope: scope, value: statistics.bufferGrowths)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "out_of_window_ack_suppressed", scope: scope,
+                   value: statistics.outOfWindowRepliesSuppressed)
+        }
+        writer.family("swiglet_tcp_buffer_bytes", type: .gauge,
+                      help: "The TCP buffer pool: bytes held by connections' send and receive buffers, free, and the most ever held.")
+        for scope in scopes {
+            sample(&writer, "swiglet_tcp_buffer_bytes", label: "state", "used", scope: scope, value: scoped(scope) { UInt64($0.tcpBufferPool.bytesInUse) })
+            sample(&writer, "swiglet_tcp_buffer_bytes", label: "state", "free", scope: scope, value: scoped(scope) { UInt64($0.tcpBufferPool.bytesFree) })
+            sample(&writer, "swiglet_tcp_buffer_bytes", label: "state", "peak", scope: scope, value: scoped(scope) { UInt64($0.tcpBufferPool.peakBytesInUse) })
+        }
+        writer.family("swiglet_tcp_capacity", type: .gauge, help: "Connection slots in the TCP tables (sized from memory at boot).")
+        for scope in scopes {
+            sample(&writer, "swiglet_tcp_capacity", label: "kind", "slots", scope: scope, value: scoped(scope) { UInt64($0.tcpCapacity) })
         }
         writer.family("swiglet_metrics_requests_total", type: .counter, help: "Requests this endpoint answered, connections it refused (all sessions busy), and sessions it closed after 30 s idle.")
         for scope in scopes {

@@ -105,6 +105,10 @@ enum NetworkCore {
 
     /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,
     /// before the ready line), and the mesh that joins them.
+    /// What one TCP connection costs outside the buffer pool: the table's slot and the
+    /// network core's notice for its number.
+    static var connectionRecordBytes: Int { TCPConnectionTable.bytesPerSlot + 32 }
+
     static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement) {
         var device = device
         for pair in device.pairs.indices { startTransmitImpairment(options, &device.pairs[pair].transmit) }
@@ -113,15 +117,18 @@ enum NetworkCore {
             address: IPv4Address(rawValue: options.address.rawValue),
             prefixLength: options.prefixLength,
             gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
-        // TCP: up to 256 connections per context with the module's default 128 KiB send and
-        // receive buffers, allocated per connection as it opens, and never more than a third
-        // of usable memory over all contexts: a flood fills the table, not the heap. (A quarter
-        // gave 255 slots with -m 256M, one short of the 256 a benchmark asked for.)
+        // TCP gets a third of usable memory over all contexts. Of each context's share, the
+        // connection records (`connectionRecordBytes` each, allocated up front) may take half,
+        // up to the 16,384 connection numbers channels can name; the rest is the pool the
+        // buffers grow from, which idle connections do not touch. So the number of
+        // connections is bounded by memory, and a flood fills the table or the pool, never
+        // the heap. With -m 256M: 16,384 connections and about 60 MiB of buffers.
         let count = placement.contexts.count
         let tcp = TCPConnectionConfiguration()
-        let perConnection = UInt64(tcp.sendBufferCapacity + tcp.receiveBufferCapacity)
+        let share = PhysicalMemory.usableBytes / 3 / UInt64(count)
         let tcpCapacity = Int(min(UInt64(ChannelLayout.connectionCapacity),
-                                  max(PhysicalMemory.usableBytes / 3 / perConnection / UInt64(count), 8)))
+                                  max(share / 2 / UInt64(connectionRecordBytes), 8)))
+        let poolBytes = Int(share) - tcpCapacity * connectionRecordBytes
         var scaling: ReceiveSideScaling? = nil
         if case .receiveSideScaling(let configured) = device.steering { scaling = configured }
         let mesh = ContextMesh(contextCount: count, receiveSideScaling: scaling)
@@ -129,6 +136,7 @@ enum NetworkCore {
             interface: interface, tcpCapacity: tcpCapacity,
             tcpSecret: SipHashKey(low: Entropy.secret(), high: Entropy.secret()))
         configuration.tcp = tcp
+        configuration.tcpBufferPoolBytes = poolBytes
         configuration.meterPort = IntrusionMeter.port
         configuration.metricsPort = metricsPort
         configuration.receiveImpairment = impairmentSettings(options.receiveImpairment)
@@ -153,7 +161,7 @@ enum NetworkCore {
         queuePairs = device.pairs.count
         logImpairment(options)
         let mac = device.hardwareAddress.bytes
-        Log.info("tcp: \(tcpCapacity) connections of \(perConnection >> 10) KiB buffers per context, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
+        Log.info("tcp: \(tcpCapacity) connections and \(poolBytes >> 20) MiB of buffers (each \(tcp.initialReceiveBufferCapacity >> 10)+\(tcp.initialSendBufferCapacity >> 10) KiB growing to \(tcp.receiveBufferCapacity >> 10)+\(tcp.sendBufferCapacity >> 10) KiB) per context, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
             \(hex: mac.2, digits: 2, prefix: false):\(hex: mac.3, digits: 2, prefix: false):\

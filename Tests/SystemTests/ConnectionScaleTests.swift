@@ -29,6 +29,7 @@ final class ConnectionScaleTests: XCTestCase {
                 return
             }
             let line = try XCTUnwrap(output.split(separator: "\n").last(where: { $0.hasPrefix("{") }), output)
+            print("hold-connections: \(line)")
             let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], output)
             XCTAssertEqual(result["held"] as? Int, 10_000, output)
             XCTAssertEqual(result["served_again"] as? Int, 10_000, output)

@@ -173,8 +173,8 @@ public struct BootOptions: Sendable {
     /// random choices, so that a run can be repeated.
     public var impairmentSeed: UInt64 = 1
     /// `offload=all|none|NAME+NAME...` (default `all`): the virtio-net offloads the driver asks
-    /// for (`csum`, `guest-csum`, `tso4`, `guest-tso4`; `NetworkOffloads`). The device may grant fewer; the boot log
-    /// says which are in use.
+    /// for (`csum`, `guest-csum`, `tso4`, `guest-tso4`, `event-idx`; `NetworkOffloads`). The
+    /// device may grant fewer; the boot log says which are in use.
     public var offloads = NetworkOffloads.all
 
     public init() {}

@@ -25,7 +25,7 @@ public enum CommandLineParser {
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
-        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4
+        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.

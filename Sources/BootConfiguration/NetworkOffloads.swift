@@ -1,7 +1,8 @@
 /// The virtio-net offloads the driver may negotiate, as the `offload=` boot option names them.
 
 /// A set of NIC offloads: the driver asks the device for each one here and uses what the device
-/// grants (virtio 1.2 §5.1.3, §5.1.6.2, §5.1.6.4). Turning one off lets an experiment compare.
+/// grants (virtio 1.2 §5.1.3, §5.1.6.2, §5.1.6.4, §2.7.7, §2.7.10). Turning one off lets an
+/// experiment compare.
 public struct NetworkOffloads: OptionSet, Equatable, Sendable {
     /// The bits `rawValue`.
     public var rawValue: UInt8
@@ -20,12 +21,18 @@ public struct NetworkOffloads: OptionSet, Equatable, Sendable {
     /// spread over several receive buffers (VIRTIO_NET_F_GUEST_TSO4 with MRG_RXBUF; needs
     /// `guest-csum`; one network context only: frames handed between contexts fit 1.5 KiB).
     public static let receiveSegmentation = NetworkOffloads(rawValue: 8)
+    /// `event-idx`: the device says after which ring index it next wants a notification
+    /// (avail_event) and the driver after which it wants an interrupt (used_event), instead of
+    /// the on/off ring flags, so fewer doorbell writes and interrupts are needed for the same
+    /// frames (VIRTIO_F_EVENT_IDX, virtio 1.2 §2.7.7, §2.7.10).
+    public static let eventIndex = NetworkOffloads(rawValue: 16)
 
     /// Every offload, each with its name in `offload=`, in the order the boot log lists them.
     public static let named: [(offload: NetworkOffloads, name: StaticString)] = [
         (.transmitChecksum, "csum"), (.receiveChecksum, "guest-csum"), (.transmitSegmentation, "tso4"),
-        (.receiveSegmentation, "guest-tso4"),
+        (.receiveSegmentation, "guest-tso4"), (.eventIndex, "event-idx"),
     ]
     /// Every offload this kernel implements: the default.
-    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum, .transmitSegmentation, .receiveSegmentation]
+    public static let all: NetworkOffloads = [.transmitChecksum, .receiveChecksum, .transmitSegmentation, .receiveSegmentation,
+                                              .eventIndex]
 }

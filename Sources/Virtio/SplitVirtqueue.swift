@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// The memory block (see `SplitVirtqueueLayout`) is shared with the device, which behaves as
 /// another processor reading the descriptor table and the available ring and writing the
-/// used ring. The only synchronizing accesses are to the two ring indices:
+/// used ring. The synchronizing accesses are those to the two ring indices and the advice:
 ///
 /// - driver → device: descriptors and available-ring entries are written with plain stores,
 ///   then `publish()` stores avail.idx with release ordering; the device's read of avail.idx
@@ -14,6 +14,10 @@ import Synchronization
 /// - device → driver: the device writes a used element and then used.idx (§2.7.13: with a
 ///   write barrier between); `takeUsed()` loads used.idx with acquire ordering, pairing with
 ///   that store, before reading the element.
+/// - notification suppression (VIRTQ_USED_F_NO_NOTIFY or avail_event; VIRTQ_AVAIL_F_NO_INTERRUPT
+///   or used_event with EVENT_IDX) is advice read after a full fence: `publish()` fences
+///   between storing avail.idx and reading the device's advice, and `takeUsed()` between
+///   storing used_event and trusting an empty used ring (§2.7.13, §2.7.14).
 ///
 /// The ring fields are little-endian (virtio 1.x, §2.7); every access converts explicitly,
 /// which costs nothing on x86-64.
@@ -30,9 +34,14 @@ public struct SplitVirtqueue {
     public let size: UInt16
     /// The physical addresses to give the device (`VirtioDeviceInitializer.setUpQueue`).
     public let addresses: VirtqueueAddresses
-    /// Whether VIRTIO_F_EVENT_IDX was negotiated: `publish()` then consults avail_event
-    /// instead of VIRTQ_USED_F_NO_NOTIFY (§2.7.10).
-    public var eventIndexEnabled: Bool = false
+    /// Whether VIRTIO_F_EVENT_IDX was negotiated. Then both sides name a ring index instead of
+    /// setting an on/off flag: `publish()` notifies only when it moves avail.idx past the
+    /// device's avail_event (§2.7.10), and the driver writes used_event to say when it wants
+    /// an interrupt (§2.7.7; see `setInterruptsSuppressed`). Set it once, before DRIVER_OK;
+    /// setting it writes used_event for the current suppression state.
+    public var eventIndexEnabled: Bool = false {
+        didSet { setInterruptsSuppressed(interruptsSuppressed) }
+    }
 
     private let descriptorTable: UnsafeMutableRawPointer
     private let availableRing: UnsafeMutableRawPointer
@@ -53,6 +62,14 @@ public struct SplitVirtqueue {
     private var nextUsedIndex: UInt16 = 0
     /// Used elements whose id was out of range or not outstanding: a device bug, skipped.
     public private(set) var invalidUsedElementCount: Int = 0
+    /// With EVENT_IDX and interrupts wanted: used_event was written and no full fence has
+    /// followed it yet, so the next "nothing new" answer of `takeUsed` must fence and look again.
+    private var usedEventAwaitsFence = false
+    /// How far ahead of the driver's used index used_event is parked while interrupts are
+    /// suppressed with EVENT_IDX: half the 16-bit index space. The device interrupts only when
+    /// used.idx moves past used_event (§2.7.7), and it can be at most a queue size ahead of the
+    /// driver, so for queues of fewer than 32768 entries it never gets there.
+    public static let parkedUsedEventDistance: UInt16 = 0x8000
 
     /// The bytes of memory a queue of `queueSize` entries needs (4 KiB aligned).
     public static func byteCount(queueSize: UInt16) -> Int {
@@ -127,7 +144,9 @@ public struct SplitVirtqueue {
 
     /// Makes every added buffer visible to the device. Returns whether the device asked to be
     /// notified (then call `VirtioTransport.notify`); false when nothing was added since the
-    /// last publish.
+    /// last publish. With EVENT_IDX that is when this publish moved avail.idx past avail_event,
+    /// the index after which the device said it wants to hear again (§2.7.10); otherwise when
+    /// the device has not set VIRTQ_USED_F_NO_NOTIFY.
     public mutating func publish() -> Bool {
         let new = nextAvailableIndex
         let old = publishedAvailableIndex
@@ -146,11 +165,13 @@ public struct SplitVirtqueue {
         // writing used.flags/avail_event and re-reading avail.idx.
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         if eventIndexEnabled {
-            // §2.7.10: notify iff avail_event lies in [old, new), i.e. the device asked to
-            // hear about an index we just moved past. Relaxed: the fence above orders it.
+            // §2.7.10: "if the idx field in the available ring (which determined where that
+            // descriptor index was placed) was equal to avail_event, the driver MUST send a
+            // notification": one of the entries old..<new was placed at avail_event. Relaxed:
+            // the fence above orders it.
             let event = UInt16(littleEndian: atomic(usedRing + UsedRing.availableEventOffset(queueSize: Int(size)))
                 .pointee.load(ordering: .relaxed))
-            return new &- event &- 1 < new &- old
+            return Self.movedPast(event: event, new: new, old: old)
         }
         let flags = UInt16(littleEndian: atomic(usedRing + UsedRing.flagsOffset).pointee.load(ordering: .relaxed))
         return flags & UsedRing.Flags.noNotify.rawValue == 0
@@ -166,19 +187,28 @@ public struct SplitVirtqueue {
     /// Nil when the device has returned nothing new.
     public mutating func takeUsed() -> (id: UInt16, length: UInt32)? {
         while true {
-            guard usedIndex() != nextUsedIndex else { return nil }
+            var published = usedIndex()
+            if published == nextUsedIndex {
+                guard usedEventAwaitsFence else { return nil }
+                // §2.7.14: re-check after re-enabling interrupts. The used_event store below
+                // (or in `setInterruptsSuppressed`) could still sit in our store buffer while
+                // the load above read a stale used.idx; a device that published in between
+                // and then read the old used_event would not interrupt, and we would not see
+                // its buffer either. FULL FENCE: x86 reorders exactly this store→load pair.
+                // Pairs with the device's barrier between writing used.idx and reading
+                // used_event. Once per drain, not per empty poll.
+                usedEventAwaitsFence = false
+                atomicMemoryFence(ordering: .sequentiallyConsistent)
+                published = usedIndex()
+                guard published != nextUsedIndex else { return nil }
+            }
             // Plain loads: the acquire load of used.idx above ordered them after the device's
             // element stores.
             let element = usedRing + UsedRing.elementOffset(Int(nextUsedIndex & mask))
             let rawIdentifier = UInt32(littleEndian: element.load(fromByteOffset: UsedRing.elementIdentifierOffset, as: UInt32.self))
             let length = UInt32(littleEndian: element.load(fromByteOffset: UsedRing.elementLengthOffset, as: UInt32.self))
             nextUsedIndex &+= 1
-            if eventIndexEnabled && !interruptsSuppressed {
-                // §2.7.10: interrupt me when the device moves past what I have taken.
-                // Relaxed: interrupts are advisory; we re-check used.idx after any interrupt.
-                atomic(availableRing + AvailableRing.usedEventOffset(queueSize: Int(size)))
-                    .pointee.store(nextUsedIndex.littleEndian, ordering: .relaxed)
-            }
+            if eventIndexEnabled { moveUsedEvent(seen: published) }
             // A device must return only heads it was given (§2.7.8); skip anything else
             // rather than corrupt the free list.
             guard rawIdentifier < UInt32(size), chainLengths[Int(rawIdentifier)] != 0 else {
@@ -193,18 +223,54 @@ public struct SplitVirtqueue {
 
     // MARK: Interrupt suppression
 
-    /// Whether the driver asks the device not to interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT).
+    /// Whether the driver asks the device not to interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT, or
+    /// used_event parked out of reach with EVENT_IDX).
     public private(set) var interruptsSuppressed: Bool = false
 
     /// Asks the device not to send interrupts for this queue (§2.7.7) — the network core
-    /// polls — or to send them again. Only a hint: with VIRTIO_F_EVENT_IDX the device ignores
-    /// the flag and reads used_event instead, which is left where it was while suppressed.
+    /// polls — or to send them again. Only a hint either way: the driver still finds buffers
+    /// by looking at used.idx.
+    ///
+    /// Without VIRTIO_F_EVENT_IDX this is the VIRTQ_AVAIL_F_NO_INTERRUPT flag. With it the
+    /// device ignores the flag and interrupts when used.idx moves past used_event (§2.7.7),
+    /// so used_event does the work: parked half the index space ahead while suppressed (and
+    /// kept there as buffers are taken), else set to the used.idx last seen (see `takeUsed`).
     public mutating func setInterruptsSuppressed(_ suppressed: Bool) {
         interruptsSuppressed = suppressed
         let flags: AvailableRing.Flags = suppressed ? .noInterrupt : AvailableRing.Flags()
         // Relaxed: the device reads the flag whenever it is about to interrupt; a late view
         // costs at most one spurious or skipped interrupt, never a lost buffer.
         atomic(availableRing + AvailableRing.flagsOffset).pointee.store(flags.rawValue.littleEndian, ordering: .relaxed)
+        if eventIndexEnabled { moveUsedEvent(seen: usedIndex()) }
+    }
+
+    /// The used_event value the driver last wrote (meaningful with EVENT_IDX only).
+    public var usedEvent: UInt16 {
+        UInt16(littleEndian: atomic(availableRing + AvailableRing.usedEventOffset(queueSize: Int(size))).pointee.load(ordering: .relaxed))
+    }
+
+    /// Writes used_event (§2.7.7) after the driver saw used.idx at `seen`. Interrupts wanted:
+    /// `seen`, i.e. "interrupt me when you publish past what I have seen" — the device's next
+    /// publication then interrupts even if the caller stopped short of `seen` (a pass takes a
+    /// budget of frames and there is no later poll to finish the rest; Linux writes its own
+    /// index instead and relies on NAPI polling again). Suppressed: parked
+    /// `parkedUsedEventDistance` ahead of what was taken, out of the device's reach.
+    /// Relaxed: `takeUsed` fences before it trusts an empty ring (interrupts wanted), and a
+    /// late view costs a polling driver at most one interrupt no one listens to.
+    @inline(__always)
+    private mutating func moveUsedEvent(seen: UInt16) {
+        let event = interruptsSuppressed ? nextUsedIndex &+ Self.parkedUsedEventDistance : seen
+        atomic(availableRing + AvailableRing.usedEventOffset(queueSize: Int(size)))
+            .pointee.store(event.littleEndian, ordering: .relaxed)
+        usedEventAwaitsFence = !interruptsSuppressed
+    }
+
+    /// vring_need_event (virtio 1.2 §2.7.7, §2.7.10): whether moving a ring index from `old`
+    /// to `new` placed an entry at index `event`, i.e. `event` lies in [old, new) modulo 2^16.
+    /// The driver asks it of avail_event when it publishes; a device asks it of used_event.
+    @inline(__always)
+    public static func movedPast(event: UInt16, new: UInt16, old: UInt16) -> Bool {
+        new &- event &- 1 < new &- old
     }
 
     // MARK: Internals

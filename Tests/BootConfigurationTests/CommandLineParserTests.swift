@@ -241,7 +241,13 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(parse("offload=csum").0.offloads, [.transmitChecksum])
         XCTAssertEqual(parse("offload=guest-csum").0.offloads, [.receiveChecksum])
         XCTAssertEqual(parse("offload=guest-csum+csum").0.offloads, [.transmitChecksum, .receiveChecksum])
-        for bad in ["offload", "offload=", "offload=tso", "offload=csum+csum", "offload=csum+", "offload=+csum", "offload=CSUM"] {
+        XCTAssertEqual(parse("offload=event-idx").0.offloads, [.eventIndex])
+        // Everything but event-idx: what an experiment compares `all` with.
+        XCTAssertEqual(parse("offload=csum+guest-csum+tso4+guest-tso4").0.offloads, NetworkOffloads.all.subtracting(.eventIndex))
+        XCTAssertEqual(NetworkOffloads.named.map { "\($0.name)" }, ["csum", "guest-csum", "tso4", "guest-tso4", "event-idx"])
+        XCTAssertEqual(NetworkOffloads.named.reduce(NetworkOffloads()) { $0.union($1.offload) }, .all, "every offload has a name")
+        for bad in ["offload", "offload=", "offload=tso", "offload=csum+csum", "offload=csum+", "offload=+csum", "offload=CSUM",
+                    "offload=event_idx", "offload=event-idx+event-idx"] {
             let (options, problems) = parse("offload=csum \(bad)")
             XCTAssertEqual(options.offloads, [.transmitChecksum], bad)
             XCTAssertEqual(problems.map(\.0), [.badValue], bad)

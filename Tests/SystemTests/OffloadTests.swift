@@ -1,4 +1,4 @@
-/// QEMU tests of virtio-net checksum and segmentation offload over a tap (which carries virtio-net headers to the host kernel): 64 MiB echoed intact and UDP echoed at every size with each `offload=` setting, the kernel's own counters showing which offload did the work. Needs root.
+/// QEMU tests of virtio-net checksum, segmentation and event-index offloads over a tap (which carries virtio-net headers to the host kernel): 64 MiB echoed intact and UDP echoed at every size with each `offload=` setting, the kernel's own counters showing which offload did the work. Needs root.
 import Foundation
 import XCTest
 
@@ -10,8 +10,12 @@ final class OffloadTests: XCTestCase {
     /// and checks the checksum offload counters in `/metrics`: each direction moves exactly
     /// when its offload is on. The host's stack verifies every checksum Swiglet sends (a frame
     /// the device finished wrongly is dropped there and the echo stalls), and Swiglet trusts
-    /// only what the device vouched for.
-    private func echo(offload: String, transmit: Bool, receive: Bool, segmentation: Bool = false, merging: Bool = false) throws {
+    /// only what the device vouched for. With `eventIndex` the boot log must list event-idx
+    /// (without it, must not): a wrong notification decision under EVENT_IDX stalls the echo.
+    /// Prints the doorbell writes per MiB of the bulk echo (`swiglet_nic_notifications_total`
+    /// before and after it), which the README's event-idx paragraph compares.
+    private func echo(offload: String, transmit: Bool, receive: Bool, segmentation: Bool = false, merging: Bool = false,
+                      eventIndex: Bool = false) throws {
         let space = try NetworkNamespace(tag: "ofl")
         defer { space.delete() }
         var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-echo@1 offload=\(offload)", timeout: 180)
@@ -19,11 +23,18 @@ final class OffloadTests: XCTestCase {
         machine.namespace = space.name
         try machine.whileRunning { running in
             try space.configure(tap: "tap0")
+            let notificationsBefore = try notifications(space)
             let bulk = try UDPEchoClient.inNamespace(space.name) {
                 EchoTransfer.run(try TCPClient(host: "10.0.2.15", port: 7, timeout: 60),
                                  payload: EchoTransfer.pattern(count: 64 << 20, seed: 0x0FF1), stall: 60)
             }
             XCTAssertTrue(bulk.intact, "offload=\(offload): 64 MiB echo: \(bulk.summary)\n\(running.console)")
+            let notificationsAfter = try notifications(space)
+            // Both directions of the echo pass through the guest: 128 MiB of frames per 64 MiB.
+            let transmitPerMiB = Double(notificationsAfter.transmit - notificationsBefore.transmit) / 64
+            let receivePerMiB = Double(notificationsAfter.receive - notificationsBefore.receive) / 64
+            print("offload=\(offload): 64 MiB echo \(bulk.summary); notifications per MiB echoed: transmit "
+                  + String(format: "%.1f", transmitPerMiB) + ", receive " + String(format: "%.1f", receivePerMiB))
             let udpFailures = try UDPEchoClient.inNamespace(space.name) {
                 try UDPEchoClient.check(host: "10.0.2.15", port: 7, sizes: [1, 17, 64, 1000, 1472], tries: 1)
             }
@@ -53,17 +64,35 @@ final class OffloadTests: XCTestCase {
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"oversized\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_tcp_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
+            // Doorbells: the receive queue's first one at boot, the transmit queue's with the
+            // first frame; every MiB of the echo needs some either way.
+            XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text), 0)
+            XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"receive\"}"], metrics.text), 0)
             var names = [String]()
             if transmit { names.append("csum") }
             if receive { names.append("guest-csum") }
             if segmentation { names.append("tso4") }
             if merging { names.append("guest-tso4") }
+            if eventIndex { names.append("event-idx") }
             let expected = names.isEmpty ? "none" : names.joined(separator: "+")
             XCTAssertTrue(running.console.contains("net: offloads \(expected) in use"), running.console)
         }
     }
 
-    func testEveryOffloadOn() throws { try echo(offload: "all", transmit: true, receive: true, segmentation: true, merging: true) }
+    /// The doorbell writes so far, both queues (`swiglet_nic_notifications_total`).
+    private func notifications(_ space: NetworkNamespace) throws -> (transmit: Double, receive: Double) {
+        let metrics = try UDPEchoClient.inNamespace(space.name) { try Metrics.fetch(host: "10.0.2.15", port: 9090).1 }
+        return (try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text),
+                try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"receive\"}"], metrics.text))
+    }
+
+    func testEveryOffloadOn() throws {
+        try echo(offload: "all", transmit: true, receive: true, segmentation: true, merging: true, eventIndex: true)
+    }
+    func testEverythingButEventIndex() throws {
+        try echo(offload: "csum+guest-csum+tso4+guest-tso4", transmit: true, receive: true, segmentation: true, merging: true)
+    }
+    func testEventIndexOnly() throws { try echo(offload: "event-idx", transmit: false, receive: false, eventIndex: true) }
     func testSegmentationWithoutLargeReceive() throws {
         try echo(offload: "csum+guest-csum+tso4", transmit: true, receive: true, segmentation: true)
     }

@@ -2,6 +2,7 @@
 /// release/acquire pairs on avail.idx and used.idx are what keeps the data consistent.
 import Foundation
 import Synchronization
+import TestSupport
 import Virtio
 import XCTest
 
@@ -10,6 +11,9 @@ final class DeviceThreadState: Sendable {
     let stop = Atomic<Bool>(false)
     let finished = Atomic<Bool>(false)
     let buffersServed = Atomic<Int>(0)
+    /// Interrupts the device raised (EVENT_IDX test). Incremented with release after used.idx
+    /// is stored, loaded with acquire by the waiting driver.
+    let interrupts = Atomic<Int>(0)
 }
 
 final class ConcurrentVirtqueueTests: XCTestCase {
@@ -74,6 +78,70 @@ final class ConcurrentVirtqueueTests: XCTestCase {
         XCTAssertEqual(queue.freeDescriptorCount, Int(size))
         XCTAssertEqual(queue.invalidUsedElementCount, 0)
         XCTAssertEqual(device.availableFlags, AvailableRing.Flags.noInterrupt.rawValue)
+        _ = memory
+    }
+
+    /// EVENT_IDX with interrupts wanted, as in symmetric mode: the driver drains the used ring,
+    /// gives the buffers back and then waits for an interrupt, which the device thread raises
+    /// only when used_event says so. A lost interrupt (used_event wrong, or read before the
+    /// driver's store reached memory while the driver read a stale used.idx) leaves the driver
+    /// waiting while the device has decided about buffers the driver has not taken: counted
+    /// after a 200 ms wait (a device thread merely descheduled has not decided yet), and must
+    /// never happen. (Whether the store→load race itself shows up depends on timing: a run
+    /// without the fence in `takeUsed` passed three times on a loaded 2-core host.)
+    func testEventIndexInterruptsAreNeverLost() {
+        let size: UInt16 = 16
+        let memory = QueueMemory(byteCount: SplitVirtqueue.byteCount(queueSize: size))
+        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory.physicalAddress, size: size)
+        queue.eventIndexEnabled = true
+        queue.setInterruptsSuppressed(false)
+        let device = SimulatedDevice(addresses: queue.addresses)
+        let state = DeviceThreadState()
+
+        // The device: completes what is published, in small batches, and interrupts when due.
+        let thread = Thread {
+            var random = SplitMix64(seed: 0x1DE)
+            while !state.stop.load(ordering: .relaxed) {
+                let batch = device.takeAvailable(limit: Int(random.next() % 4) + 1)
+                if batch.isEmpty { continue }
+                for buffer in batch { device.complete(id: UInt32(buffer.head), length: 1) }
+                device.publishUsed()
+                // RELEASE: the driver's acquiring load of the count sees the used.idx store.
+                if device.interruptIfDue(eventIndex: true) { state.interrupts.add(1, ordering: .releasing) }
+                // RELEASE: a driver that sees this count also sees the interrupt raised for it.
+                state.buffersServed.add(batch.count, ordering: .releasing)
+            }
+            state.finished.store(true, ordering: .releasing)
+        }
+        thread.start()
+
+        let total = 200_000
+        var returned = 0
+        var seenInterrupts = 0
+        var lost = 0
+        while queue.add(buffer: 0x1000, length: 64, deviceWritable: true) != nil {}
+        _ = queue.publish()
+        let deadline = Date().addingTimeInterval(120)
+        while returned < total && Date() < deadline && lost < 5 {
+            while queue.takeUsed() != nil {
+                returned += 1
+                _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+            }
+            _ = queue.publish()
+            // Sleep until the device interrupts (the ring always has buffers in flight).
+            let wakeBy = Date().addingTimeInterval(0.2)
+            while state.interrupts.load(ordering: .acquiring) == seenInterrupts && Date() < wakeBy {}
+            let decided = state.buffersServed.load(ordering: .acquiring)
+            let raised = state.interrupts.load(ordering: .acquiring)
+            if raised == seenInterrupts && decided > returned { lost += 1 }
+            seenInterrupts = raised
+        }
+        state.stop.store(true, ordering: .relaxed)
+        while !state.finished.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.001) }
+
+        XCTAssertEqual(lost, 0, "waits that ended with buffers used but no interrupt")
+        XCTAssertGreaterThanOrEqual(returned, total, "timed out")
+        XCTAssertEqual(queue.invalidUsedElementCount, 0)
         _ = memory
     }
 }

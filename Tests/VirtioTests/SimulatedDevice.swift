@@ -126,4 +126,44 @@ final class SimulatedDevice: @unchecked Sendable {
     var storedUsedIndex: UInt16 {
         UInt16(littleEndian: atomic(usedRing + UsedRing.indexOffset).pointee.load(ordering: .relaxed))
     }
+
+    // MARK: Notification suppression, as a device does it (virtio 1.2 §2.7.7, §2.7.10)
+
+    /// used.idx when the device last decided whether to interrupt (QEMU's signalled_used).
+    var signalledUsedIndex: UInt16 = 0
+    /// Interrupts raised by `interruptIfDue`.
+    var interruptsRaised = 0
+
+    /// Whether moving a ring index from `old` to `new` placed an entry at index `event`,
+    /// counted entry by entry: the spec's words, independent of the driver's formula.
+    static func placedEntry(at event: UInt16, from old: UInt16, to new: UInt16) -> Bool {
+        var index = old
+        while index != new {
+            if index == event { return true }
+            index &+= 1
+        }
+        return false
+    }
+
+    /// Decides after `publishUsed` whether to interrupt the driver, as §2.7.7 says: with
+    /// EVENT_IDX when one of the entries published since the last decision was placed at
+    /// used_event; without it when something was published and VIRTQ_AVAIL_F_NO_INTERRUPT is
+    /// clear. FULL FENCE first: the device's barrier between storing used.idx and reading the
+    /// driver's advice, which the driver's fence in `takeUsed` pairs with.
+    @discardableResult
+    func interruptIfDue(eventIndex: Bool) -> Bool {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        let new = storedUsedIndex
+        let due = eventIndex ? Self.placedEntry(at: usedEvent, from: signalledUsedIndex, to: new)
+                             : new != signalledUsedIndex && availableFlags & AvailableRing.Flags.noInterrupt.rawValue == 0
+        signalledUsedIndex = new
+        if due { interruptsRaised += 1 }
+        return due
+    }
+
+    /// Sets avail_event to the first entry not taken yet, as QEMU does after each buffer it
+    /// takes: "notify me when you place an entry there", i.e. once I have caught up.
+    func askForNotificationWhenCaughtUp() {
+        setAvailableEvent(lastAvailableIndex)
+    }
 }

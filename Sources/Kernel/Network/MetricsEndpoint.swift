@@ -24,6 +24,8 @@ import TCP
 ///   device to cut (`offload=` tso4) and the segments it made of them;
 /// - `swiglet_nic_merged_frames_total` {result}: received frames the device merged from TCP
 ///   segments (`offload=` guest-tso4), and merged packets dropped as malformed;
+/// - `swiglet_nic_notifications_total` {queue}: doorbell writes to the device's transmit and
+///   receive queues (what `offload=` event-idx saves);
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -140,6 +142,10 @@ enum MetricsEndpoint {
                     help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).",
                     label: "result", ("taken", { $0.frameReceiver.coalescedFrames }),
                     ("dropped", { $0.frameReceiver.badMergedFrames }))
+        pairCounter(&writer, "swiglet_nic_notifications_total",
+                    help: "Notifications (doorbell writes) the driver sent the NIC: after queuing frames (transmit) and after giving back receive buffers (receive), each only when the device asked for it (VIRTIO_F_EVENT_IDX: avail_event; otherwise VIRTQ_USED_F_NO_NOTIFY clear).",
+                    label: "queue", ("transmit", { $0.transmitter.notifications }),
+                    ("receive", { $0.frameReceiver.notifications }))
         contextCounter(&writer, "swiglet_nic_tso_frames_total",
                        help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).") {
             $0.transmitter.segmentedFrames

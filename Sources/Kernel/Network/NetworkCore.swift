@@ -340,7 +340,7 @@ enum NetworkCore {
         if onLine > 0 { Console.write(line: Message(stringInterpolation: line)) }
         let transmit = context.transmitter
         let receive = context.frameReceiver
-        Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount) csum-offloaded=\(transmit.checksumsOffloaded) csum-trusted=\(receive.checksumsTrusted) tso=\(transmit.segmentedFrames)/\(transmit.segmentedPieces) merged=\(receive.coalescedFrames) merged-dropped=\(receive.badMergedFrames)")
+        Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications)/\(receive.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount) csum-offloaded=\(transmit.checksumsOffloaded) csum-trusted=\(receive.checksumsTrusted) tso=\(transmit.segmentedFrames)/\(transmit.segmentedPieces) merged=\(receive.coalescedFrames) merged-dropped=\(receive.badMergedFrames)")
     }
 
     /// The Network module's impairment settings for one direction of `impair-rx=`/`impair-tx=`.

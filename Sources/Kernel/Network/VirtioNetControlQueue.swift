@@ -16,12 +16,15 @@ struct VirtioNetControlQueue {
     static let timeoutNanoseconds: UInt64 = 1_000_000_000
 
     /// Sets up the control queue at `index` (before DRIVER_OK); nil without memory.
+    /// `eventIndex`: VIRTIO_F_EVENT_IDX was negotiated, which covers this queue too (§2.7.10).
     static func make(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                     _ transport: MemoryMappedVirtioTransport, index: UInt16) throws(VirtioError) -> VirtioNetControlQueue {
+                     _ transport: MemoryMappedVirtioTransport, index: UInt16,
+                     eventIndex: Bool) throws(VirtioError) -> VirtioNetControlQueue {
         let size = min(try initializer.maximumQueueSize(index: index), 16)
         guard let memory = PhysicalMemory.allocate(count: (SplitVirtqueue.byteCount(queueSize: size) + 4095) / 4096),
               let page = PhysicalMemory.allocate(count: 1) else { throw .queueUnavailable(index: index) }
         var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!, physicalAddress: memory, size: size)
+        queue.eventIndexEnabled = eventIndex
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)
         return VirtioNetControlQueue(queue: queue, transport: transport, index: index, notifyOffset: notifyOffset, page: page)

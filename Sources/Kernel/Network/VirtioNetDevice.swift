@@ -45,6 +45,9 @@ struct ReceivePath {
     let bufferOfDescriptor: UnsafeMutablePointer<UInt16>
     /// Frames shorter than the virtio-net header (a device bug): counted and recycled.
     var runtFrames: UInt64 = 0
+    /// Doorbell writes: buffers given back that the device asked to hear about (with
+    /// EVENT_IDX only when it had caught up with the ring, §2.7.10).
+    var notifications: UInt64 = 0
     /// VIRTIO_NET_F_GUEST_CSUM was negotiated: the header's flags may vouch for a frame's checksum.
     var trustsChecksums = false
     /// Frames whose transport checksum the device vouched for (not summed again by the stack).
@@ -123,8 +126,16 @@ struct ReceivePath {
             post(index)
             handled += 1
         }
-        if handled > 0 && queue.publish() { transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset) }
+        if handled > 0 { publish() }
         return handled
+    }
+
+    /// Shows the posted buffers to the device and notifies it if it asked to be.
+    mutating func publish() {
+        if queue.publish() {
+            transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset)
+            notifications &+= 1
+        }
     }
 }
 
@@ -143,6 +154,8 @@ struct TransmitPath: FrameTransmitter {
     let freeBuffers: UnsafeMutablePointer<UInt16>
     var freeCount: Int
     var framesSent: UInt64 = 0
+    /// Doorbell writes: flushes the device asked to hear about (with EVENT_IDX only when it
+    /// had caught up with the ring, §2.7.10).
     var notifications: UInt64 = 0
     /// Fault injection on sent frames (`impair-tx=`), nil when off: frames are then built in
     /// `impairmentScratch` and judged before they reach the ring (a copy only in this mode).
@@ -302,7 +315,7 @@ struct TransmitPath: FrameTransmitter {
         guard queue.unpublishedCount > 0 else { return }
         if queue.publish() {
             transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset)
-            notifications += 1
+            notifications &+= 1
         }
     }
 }
@@ -332,7 +345,7 @@ struct VirtioNetDevice {
     static func isVirtioNet(_ function: PCIFunction) -> Bool {
         function.vendorID == vendor && (function.deviceID == 0x1000 || function.deviceID == 0x1041)
     }
-    /// What we accept always: nothing we do not handle (no merged buffers, no segmentation).
+    /// What we accept whatever `offload=` says (the offloads come from `offloadFeatures`).
     static let wantedFeatures: FeatureSet = [.mac, .status]
 
     /// The feature bits of the offloads `offload=` allows (§5.1.3).
@@ -349,6 +362,8 @@ struct VirtioNetDevice {
         if offloads.contains(.transmitSegmentation) && offloads.contains(.transmitChecksum) {
             features.insert(.hostTCPSegmentationIPv4)
         }
+        // §2.7.7, §2.7.10: ring event indices instead of the notification flags, on every queue.
+        if offloads.contains(.eventIndex) { features.insert(.ringEventIndex) }
         return features
     }
 
@@ -363,6 +378,7 @@ struct VirtioNetDevice {
         if features.contains(.guestTCPSegmentationIPv4) && pairs.allSatisfy({ $0.receive.merged != nil }) {
             offloads.insert(.receiveSegmentation)
         }
+        if features.contains(.ringEventIndex) { offloads.insert(.eventIndex) }
         return offloads
     }
     /// What we also accept when asked for several queue pairs: the control queue, multiqueue
@@ -446,11 +462,12 @@ struct VirtioNetDevice {
                 && (features.contains(.multiqueue) || features.contains(.receiveSideScaling))
             let count = canSpread ? max(1, min(wanted, Int(configuration.maximumQueuePairs), Int(InterruptVector.networkQueueCount))) : 1
             for pair in 0..<count {
-                pairs.append(QueuePair(receive: try makeReceivePath(initializer, transport, pair: UInt16(pair)),
-                                       transmit: try makeTransmitPath(initializer, transport, pair: UInt16(pair))))
+                pairs.append(QueuePair(receive: try makeReceivePath(initializer, transport, pair: UInt16(pair), features: features),
+                                       transmit: try makeTransmitPath(initializer, transport, pair: UInt16(pair), features: features)))
             }
             if count > 1, let index = configuration.controlQueueIndex {
-                control = try VirtioNetControlQueue.make(initializer, transport, index: index)
+                control = try VirtioNetControlQueue.make(initializer, transport, index: index,
+                                                         eventIndex: features.contains(.ringEventIndex))
             }
         } catch {
             initializer.fail()
@@ -488,9 +505,7 @@ struct VirtioNetDevice {
                 pairs[index].transmit.freeSegmentationCount = SegmentationBuffers.count
             }
             for buffer in 0..<pairs[index].receive.buffers.count { pairs[index].receive.post(buffer) }
-            if pairs[index].receive.queue.publish() {
-                transport.notify(queue: pairs[index].receive.queueIndex, queueNotifyOffset: pairs[index].receive.notifyOffset)
-            }
+            pairs[index].receive.publish()
         }
         // Enable the pairs: until the command succeeds the device uses the first pair only
         // (§5.1.6.5.5), so a refusal leaves a working single-queue device.
@@ -570,8 +585,11 @@ struct VirtioNetDevice {
         return true
     }
 
+    /// Sets up virtqueue `index` with interrupts suppressed (the network core polls), using
+    /// ring event indices when VIRTIO_F_EVENT_IDX was negotiated: the feature covers every
+    /// queue of the device, so each must read avail_event and write used_event (§2.7.7, §2.7.10).
     private static func makeQueue(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                                  index: UInt16) throws(VirtioError) -> (SplitVirtqueue, UInt16) {
+                                  index: UInt16, features: FeatureSet) throws(VirtioError) -> (SplitVirtqueue, UInt16) {
         let size = min(try initializer.maximumQueueSize(index: index), maximumQueueSize)
         let bytes = SplitVirtqueue.byteCount(queueSize: size)
         guard let memory = PhysicalMemory.allocate(count: (bytes + 4095) / 4096) else {
@@ -579,6 +597,7 @@ struct VirtioNetDevice {
         }
         var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!,
                                    physicalAddress: memory, size: size)
+        queue.eventIndexEnabled = features.contains(.ringEventIndex)
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)
         return (queue, notifyOffset)
@@ -591,18 +610,20 @@ struct VirtioNetDevice {
     }
 
     private static func makeReceivePath(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                                        _ transport: MemoryMappedVirtioTransport, pair: UInt16) throws(VirtioError) -> ReceivePath {
+                                        _ transport: MemoryMappedVirtioTransport, pair: UInt16,
+                                        features: FeatureSet) throws(VirtioError) -> ReceivePath {
         let index = VirtioNetConfiguration.receiveQueueIndex(pair: pair)
-        let (queue, notifyOffset) = try makeQueue(initializer, index: index)
+        let (queue, notifyOffset) = try makeQueue(initializer, index: index, features: features)
         guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: index) }
         return ReceivePath(queue: queue, buffers: buffers, transport: transport, queueIndex: index, notifyOffset: notifyOffset,
                            bufferOfDescriptor: descriptorTable(Int(queue.size)))
     }
 
     private static func makeTransmitPath(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>,
-                                         _ transport: MemoryMappedVirtioTransport, pair: UInt16) throws(VirtioError) -> TransmitPath {
+                                         _ transport: MemoryMappedVirtioTransport, pair: UInt16,
+                                         features: FeatureSet) throws(VirtioError) -> TransmitPath {
         let index = VirtioNetConfiguration.transmitQueueIndex(pair: pair)
-        let (queue, notifyOffset) = try makeQueue(initializer, index: index)
+        let (queue, notifyOffset) = try makeQueue(initializer, index: index, features: features)
         guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: index) }
         let free = descriptorTable(buffers.count)
         for buffer in 0..<buffers.count { free[buffer] = UInt16(buffer) }

@@ -13,6 +13,7 @@ line on stdout (progress goes to stderr) and the exit status is 1 when anything 
 
 import argparse
 import asyncio
+import errno
 import json
 import resource
 import sys
@@ -102,8 +103,8 @@ async def main(arguments):
             except asyncio.TimeoutError:
                 count("connect-timeout")
                 return
-            except OSError:
-                count("connect-refused")
+            except OSError as error:
+                count("connect-" + errno.errorcode.get(error.errno, "error").lower())
                 return
             try:
                 await get(reader, writer, arguments.host, arguments.path, arguments.timeout)
@@ -114,6 +115,20 @@ async def main(arguments):
             if len(held) % 1000 == 0 and held:
                 print(f"hold-connections: {len(held)} open and served", file=sys.stderr, flush=True)
 
+    # First one connection, retried until the server answers: a guest that has just booted may
+    # not have answered ARP yet, and the flood would otherwise fail on the neighbour entry.
+    deadline = time.monotonic() + arguments.timeout
+    while True:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(arguments.host, arguments.port), 5)
+            writer.close()
+            break
+        except (OSError, asyncio.TimeoutError):
+            if time.monotonic() > deadline:
+                print(json.dumps({"connections": arguments.connections, "held": 0, "errors": {"unreachable": 1}}))
+                return 1
+            await asyncio.sleep(0.5)
+    started = time.monotonic()
     await asyncio.gather(*(open_one() for _ in range(arguments.connections)))
     opened_seconds = time.monotonic() - started
     print(f"hold-connections: {len(held)} held after {opened_seconds:.1f} s; holding {arguments.hold} s",

@@ -48,6 +48,13 @@ struct Server {
     let received: UnsafeMutablePointer<ReceivedBuffer>
     let nextBuffer: UnsafeMutablePointer<UInt32>
     var blockedCount = 0
+    /// The blocked connections in the order they blocked, each number at most once (`listed`),
+    /// so that retrying visits those and not all 16,384 connection numbers; an entry whose
+    /// connection unblocked meanwhile is skipped when it comes up.
+    let blockedQueue: UnsafeMutablePointer<UInt16>
+    let listed: UnsafeMutablePointer<Bool>
+    var blockedHead = 0
+    var blockedListed = 0
     /// A coarse clock: read from the kernel when the loop idles, and every
     /// `eventsPerClockReading` events under load (a system call each, so not per event).
     var now: UInt64 = 0
@@ -67,6 +74,10 @@ struct Server {
         let count = StreamEndpoint.maximumConnections
         connections = UnsafeMutablePointer<Connection>.allocate(capacity: count)
         connections.initialize(repeating: Connection(session: HTTPServerSession(source: site)), count: count)
+        blockedQueue = .allocate(capacity: count)
+        blockedQueue.initialize(repeating: 0, count: count)
+        listed = .allocate(capacity: count)
+        listed.initialize(repeating: false, count: count)
         heads = UnsafeMutableRawPointer.allocate(byteCount: count * HTTPResponseHead.maximumLength, alignment: 64)
         let buffers = Int(streams.endpoint.memory.layout.bufferCount)
         received = UnsafeMutablePointer<ReceivedBuffer>.allocate(capacity: buffers)
@@ -210,6 +221,11 @@ struct Server {
         guard connections[connection].blocked != blocked else { return }
         connections[connection].blocked = blocked
         blockedCount += blocked ? 1 : -1
+        if blocked && !listed[connection] {
+            listed[connection] = true
+            blockedQueue[(blockedHead + blockedListed) % StreamEndpoint.maximumConnections] = UInt16(connection)
+            blockedListed += 1
+        }
     }
 
     /// Reads the clock, and about once a second closes the connections idle for longer than
@@ -232,12 +248,17 @@ struct Server {
         }
     }
 
-    /// Pumps every connection waiting for buffers or a request slot.
+    /// Pumps the connections waiting for buffers or a request slot, oldest first; one that
+    /// blocks again goes to the back (so it waits for the next call).
     mutating func retryBlocked() {
-        var connection = 0
-        while blockedCount > 0 && connection < StreamEndpoint.maximumConnections {
+        var turns = blockedListed
+        while turns > 0 && blockedCount > 0 {
+            turns -= 1
+            let connection = Int(blockedQueue[blockedHead])
+            blockedHead = (blockedHead + 1) % StreamEndpoint.maximumConnections
+            blockedListed -= 1
+            listed[connection] = false
             if connections[connection].blocked { pump(connection) }
-            connection += 1
         }
     }
 }

@@ -122,7 +122,7 @@ enum NetworkCore {
         // up to the 16,384 connection numbers channels can name; the rest is the pool the
         // buffers grow from, which idle connections do not touch. So the number of
         // connections is bounded by memory, and a flood fills the table or the pool, never
-        // the heap. With -m 256M: 16,384 connections and about 60 MiB of buffers.
+        // the heap. With -m 256M: 16,384 connections and 69 MiB of buffers.
         let count = placement.contexts.count
         let tcp = TCPConnectionConfiguration()
         let share = PhysicalMemory.usableBytes / 3 / UInt64(count)

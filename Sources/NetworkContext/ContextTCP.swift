@@ -69,12 +69,15 @@ extension NetworkContext {
         ContextSegmentTransmitter(stack: stack, sender: sender, now: now)
     }
 
-    /// One TCP segment for our address, from the stack.
+    /// One TCP segment for our address, from the stack. In-order data of a connection whose
+    /// owner is up to date goes straight into the owner's posted buffers (`ChannelDirectReceiver`).
     func receive(_ segment: SegmentDelivery, now: UInt64) {
         var output = segmentOutput(now: now)
+        var direct = ChannelDirectReceiver(context: self)
         _ = table.pointee.receive(segment: segment.segment, source: segment.source.rawValue,
                                   destination: segment.destination.rawValue, now: now,
-                                  verifyChecksum: segment.checksum == .unverified, output: &output)
+                                  verifyChecksum: segment.checksum == .unverified, output: &output,
+                                  directReceiver: &direct)
     }
 
     /// Passes the table's events on and runs its timers every `tcpPollInterval`; returns how
@@ -267,5 +270,35 @@ extension NetworkContext {
         table.pointee.release(id, now: now, output: &output)
         // If it is still queued, the visit finds an empty notice and skips it.
         tcp.pointee.notices[Int(id)] = ConnectionNotice()
+    }
+}
+
+/// Copies a connection's in-order bytes from the arriving segment into its program's posted
+/// receive buffers (`streamReceived` completions): the payload is copied once, NIC buffer to
+/// channel buffer, instead of through the TCP receive buffer.
+///
+/// Only when nothing about the connection is still owed to the program — it was told of the
+/// connection and no event waits in its notice — so that bytes never overtake an `accepted`,
+/// earlier bytes or a `peerFinished`. Bytes it cannot place (no posted buffer, completion ring
+/// full) stay with TCP and go the usual way.
+struct ChannelDirectReceiver<Receiver: FrameReceiver, Sender: FrameSender, Host: NetworkContextHost>: TCPDirectReceiver {
+    let context: NetworkContext<Receiver, Sender, Host>
+
+    mutating func take(_ bytes: ByteReader, connection id: TCPConnectionID, owner: Int) -> Int {
+        guard case .program(let channel)? = ConnectionOwner(rawValue: owner), Int(id) < ContextTCPState.capacity,
+              let source = bytes.baseAddress else { return 0 }
+        let notice = context.tcp.pointee.notices[Int(id)]
+        guard notice.announced, notice.events.isEmpty, !context.tcp.pointee.isPending[Int(id)] else { return 0 }
+        var taken = 0
+        while taken < bytes.count {
+            let delivered = context.deliverStream(channel: channel, connection: id) { buffer in
+                let count = min(buffer.count, bytes.count - taken)
+                buffer.baseAddress!.copyMemory(from: source + taken, byteCount: count)
+                return count
+            }
+            if delivered == 0 { break }
+            taken += delivered
+        }
+        return taken
     }
 }

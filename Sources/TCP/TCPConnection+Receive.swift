@@ -5,6 +5,14 @@ import RawBytes
 extension TCPConnection {
     /// Processes one segment of this four-tuple that arrived at `now` — RFC 9293 §3.10.7.
     public mutating func receive<Output: TCPSegmentTransmitter>(segment: TCPSegment, now: UInt64, output: inout Output) {
+        var none = NoInOrderSink()
+        receive(segment: segment, now: now, output: &output, sink: &none)
+    }
+
+    /// `receive`, handing in-order data to `sink` first when nothing received earlier waits
+    /// (see `TCPDirectReceiver`).
+    mutating func receive<Output: TCPSegmentTransmitter, Sink: InOrderSink>(segment: TCPSegment, now: UInt64,
+                                                                           output: inout Output, sink: inout Sink) {
         switch state {
         case .closed:
             respondToSegmentWithoutConnection(segment, output: &output)
@@ -13,7 +21,7 @@ extension TCPConnection {
         case .synchronizeSent:
             receiveInSynchronizeSent(segment, now: now, output: &output)
         default:
-            receiveSynchronized(segment, now: now, output: &output)
+            receiveSynchronized(segment, now: now, output: &output, sink: &sink)
         }
     }
 
@@ -87,7 +95,8 @@ extension TCPConnection {
     }
 
     /// §3.10.7.4: every synchronized state, and SYN-RECEIVED.
-    mutating func receiveSynchronized<Output: TCPSegmentTransmitter>(_ segment: TCPSegment, now: UInt64, output: inout Output) {
+    mutating func receiveSynchronized<Output: TCPSegmentTransmitter, Sink: InOrderSink>(_ segment: TCPSegment, now: UInt64,
+                                                                                        output: inout Output, sink: inout Sink) {
         let header = segment.header
         let flags = header.flags
 
@@ -141,7 +150,7 @@ extension TCPConnection {
         guard processAcknowledgment(segment, now: now, output: &output) else { return }
 
         // Seventh and eighth: segment text and FIN.
-        if acceptable { processText(segment, now: now) }
+        if acceptable { processText(segment, now: now, sink: &sink) }
         transmitPending(now: now, output: &output)
     }
 
@@ -259,7 +268,7 @@ extension TCPConnection {
     /// the reassembly queue. ACK policy after RFC 5681 §4.2: immediate for out-of-order data,
     /// data that fills a hole, old data and FIN; otherwise every second segment or after the
     /// delay.
-    mutating func processText(_ segment: TCPSegment, now: UInt64) {
+    mutating func processText<Sink: InOrderSink>(_ segment: TCPSegment, now: UInt64, sink: inout Sink) {
         let sequence = segment.header.sequenceNumber
         let payload = segment.payload
         var finish = segment.header.flags.contains(.finish)
@@ -274,6 +283,27 @@ extension TCPConnection {
                 let skip = Int(-Int64(lead))
                 data = skip < payload.count ? (payload.slice(at: skip, count: payload.count - skip) ?? ByteReader()) : ByteReader()
                 start = receiveNext
+            }
+            // In order, with nothing received earlier still waiting: the owner may take the
+            // bytes straight from the segment (copied once; `TCPDirectReceiver`). What it
+            // takes is read at once, so it never occupies the window; a FIN after it stays.
+            let length = data.count
+            if start == receiveNext && data.count > 0 && receiveBuffer.count == 0 && reassembly.isEmpty
+                && pendingPeerFinish == nil,
+               let offered = data.slice(at: 0, count: min(data.count, receiveBuffer.freeSpace)), offered.count > 0 {
+                let taken = min(sink.take(offered), offered.count)
+                if taken > 0 {
+                    receiveNext += UInt32(taken)
+                    start = receiveNext
+                    data = data.slice(at: taken, count: data.count - taken) ?? ByteReader()
+                    statistics.directlyDelivered &+= UInt64(taken)
+                    tuneReceiveBuffer(afterReading: taken, now: now)
+                }
+            }
+            if data.count == 0 {
+                scheduleAcknowledgment(now: now, immediate: immediate, length: length)
+                if finish { finishText(segment, now: now) }
+                return
             }
             let offset = Int(SequenceNumber.octets(from: receiveNext, to: start))
             var room = max(0, receiveBuffer.freeSpace - offset)
@@ -307,10 +337,17 @@ extension TCPConnection {
                     immediate = true
                 }
             }
-            scheduleAcknowledgment(now: now, immediate: immediate, length: data.count)
+            scheduleAcknowledgment(now: now, immediate: immediate, length: length)
         }
 
         guard finish else { return }
+        finishText(segment, now: now)
+    }
+
+    /// The segment's FIN, once its text was taken — §3.10.7.4 "eighth".
+    mutating func finishText(_ segment: TCPSegment, now: UInt64) {
+        let sequence = segment.header.sequenceNumber
+        let payload = segment.payload
         let finishAt = sequence + UInt32(payload.count)
         if finishAt == receiveNext {
             receiveFinish(now: now)

@@ -29,6 +29,9 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
     public var bufferRefusals: UInt64 = 0
     /// Times auto-tuning raised a buffer's capacity.
     public var bufferGrowths: UInt64 = 0
+    /// Received bytes the owner took straight from the segment (`TCPDirectReceiver`): copied
+    /// once, never held in the receive buffer.
+    public var directlyDelivered: UInt64 = 0
     /// Unacceptable bare ACKs not answered, to break ACK loops (`outOfWindowReplyAllowed`).
     public var outOfWindowRepliesSuppressed: UInt64 = 0
 
@@ -50,5 +53,6 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
         bufferRefusals &+= other.bufferRefusals
         bufferGrowths &+= other.bufferGrowths
         outOfWindowRepliesSuppressed &+= other.outOfWindowRepliesSuppressed
+        directlyDelivered &+= other.directlyDelivered
     }
 }

@@ -11,6 +11,16 @@ extension TCPConnectionTable {
     public mutating func receive<Output: TCPSegmentTransmitter>(segment bytes: ByteReader, source: UInt32, destination: UInt32,
                                                                 now: UInt64, verifyChecksum: Bool = true,
                                                                 output: inout Output) -> TCPReceiveOutcome {
+        var none = NoDirectReceiver()
+        return receive(segment: bytes, source: source, destination: destination, now: now, verifyChecksum: verifyChecksum,
+                       output: &output, directReceiver: &none)
+    }
+
+    /// `receive`, letting `directReceiver` take in-order data of connections already shown to
+    /// their owners straight from the segment (copied once; see `TCPDirectReceiver`).
+    public mutating func receive<Output: TCPSegmentTransmitter, Receiver: TCPDirectReceiver>(
+        segment bytes: ByteReader, source: UInt32, destination: UInt32, now: UInt64, verifyChecksum: Bool = true,
+        output: inout Output, directReceiver: inout Receiver) -> TCPReceiveOutcome {
         tableCounters.segmentsReceived &+= 1
         guard destination == localAddress else { return drop(.notForUs) }
         // RFC 1122 §4.2.3.10: segments from a broadcast or multicast address (or 0, which no
@@ -25,10 +35,12 @@ extension TCPConnectionTable {
         // Port 0 is reserved (RFC 6335 §6): no connection has it, so nothing answers it.
         guard segment.header.sourcePort != 0, segment.header.destinationPort != 0 else { return drop(.malformed) }
         if segment.header.flags.contains(.reset) { tableCounters.resetsReceived &+= 1 }
-        return withCountingTransmitter(&output) { counting in
-            let outcome = demultiplex(segment, source: source, now: now, output: &counting)
-            record(counting)
-            return outcome
+        return withUnsafeMutablePointer(to: &directReceiver) { receiver in
+            withCountingTransmitter(&output) { counting in
+                let outcome = demultiplex(segment, source: source, now: now, output: &counting, receiver: receiver)
+                record(counting)
+                return outcome
+            }
         }
     }
 
@@ -39,13 +51,20 @@ extension TCPConnectionTable {
 
     /// The four-tuple first (RFC 9293 §3.10.7: an existing connection takes its segments),
     /// then a listener on the port, else the CLOSED answer.
-    mutating func demultiplex<Output: TCPSegmentTransmitter>(_ segment: TCPSegment, source: UInt32, now: UInt64,
-                                                            output: inout Output) -> TCPReceiveOutcome {
+    mutating func demultiplex<Output: TCPSegmentTransmitter, Receiver: TCPDirectReceiver>(
+        _ segment: TCPSegment, source: UInt32, now: UInt64, output: inout Output,
+        receiver: UnsafeMutablePointer<Receiver>) -> TCPReceiveOutcome {
         let header = segment.header
         let remote = TCPEndpoint(address: source, port: header.sourcePort)
         if let index = lookup(localPort: header.destinationPort, remote: remote) {
             let before = snapshot(index)
-            connections[index].receive(segment: segment, now: now, output: &output)
+            if slots[index].isAnnounced && !slots[index].isReleased {
+                // Its owner knows it: in-order bytes may go straight to the owner.
+                var sink = BoundDirectReceiver(receiver: receiver, connection: TCPConnectionID(index), owner: slots[index].owner)
+                connections[index].receive(segment: segment, now: now, output: &output, sink: &sink)
+            } else {
+                connections[index].receive(segment: segment, now: now, output: &output)
+            }
             settle(index, before: before, now: now, output: &output)
             return .delivered(TCPConnectionID(index))
         }

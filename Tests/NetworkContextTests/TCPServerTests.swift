@@ -181,15 +181,18 @@ extension TCPServerTests {
             offset = end
         }
         fixture.pass()
-        // Eight buffers of 2048 bytes were posted: 16,384 bytes now, the rest later.
+        // Eight buffers of 2048 bytes were posted: the first eight segments went straight into
+        // them (one segment per buffer, copied once from the frame: 8 × 1460 bytes), the rest
+        // waits in the connection's receive buffer.
         var received: [UInt8] = []
         var held: [ReceivedBuffer] = []
         while case .received(connection, let data)? = streams.pollEvent() {
             received += Array(data.bytes)
             held.append(data)
         }
-        XCTAssertEqual(received.count, 8 * 2048)
-        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(8 * 2048))
+        XCTAssertEqual(received.count, 8 * 1460)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(8 * 1460))
+        XCTAssertEqual(fixture.context.tcpCounters.connections.directlyDelivered, UInt64(8 * 1460))
         // The program holds those 8; the last `pollEvent` posted the channel's other 8 free
         // buffers in their place (the library keeps 8 posted), and the rest arrives in them.
         fixture.pass()

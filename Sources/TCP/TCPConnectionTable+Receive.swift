@@ -58,8 +58,11 @@ extension TCPConnectionTable {
         let remote = TCPEndpoint(address: source, port: header.sourcePort)
         if let index = lookup(localPort: header.destinationPort, remote: remote) {
             let before = snapshot(index)
-            if slots[index].isAnnounced && !slots[index].isReleased {
-                // Its owner knows it: in-order bytes may go straight to the owner.
+            if slots[index].isAnnounced && !slots[index].isReleased && !slots[index].isQueued {
+                // Its owner knows it, and no event about it waits here to be taken (a new
+                // connection's `accepted` does until the owner's side takes it — and a number
+                // can be new to a connection while the owner's side still remembers the last
+                // one): in-order bytes may go straight to the owner.
                 var sink = BoundDirectReceiver(receiver: receiver, connection: TCPConnectionID(index), owner: slots[index].owner)
                 connections[index].receive(segment: segment, now: now, output: &output, sink: &sink)
             } else {

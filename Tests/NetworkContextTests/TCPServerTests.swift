@@ -257,3 +257,31 @@ extension TCPServerTests {
         XCTAssertEqual(fixture.record.doorbellCount(cpu: 2), 2)
     }
 }
+
+extension TCPServerTests {
+    /// A connection number freed when its program ended is given to a new connection of
+    /// another program, whose handshake-completing ACK and first data arrive in one pass: the
+    /// program sees `accepted` before the bytes (which may go straight into its buffers only
+    /// once it knows the connection — not on the strength of what the number's last owner knew).
+    func testDataRightAfterTheHandshakeFollowsTheAcceptedEventEvenOnAReusedNumber() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (first, firstStreams) = listening(fixture, port: 8090)
+        guard let (oldConnection, _) = accept(fixture, &firstStreams, port: 8090) else { return }
+        fixture.context.programEnded(channel: first.channel)
+        fixture.pass()
+        var (_, streams) = listening(fixture, port: 8090)
+        let before = fixture.mark
+        fixture.receive(tcpFrame(from: 40001, to: 8090, sequence: 0x2000_0000, flags: .syn,
+                                         options: maximumSegmentSizeOption))
+        guard let synAck = fixture.sentSegments(since: before).first else { return XCTFail("no SYN-ACK") }
+        var peer = PeerConnection(peerPort: 40001, localPort: 8090, sendNext: 0x2000_0001, receiveNext: synAck.sequence &+ 1)
+        fixture.queue.feed(peer.segment(.ack))
+        fixture.queue.feed(peer.data(Array("hello".utf8)))
+        fixture.pass()
+        guard case .accepted(let connection, _, _)? = streams.pollEvent() else { return XCTFail("accepted must come first") }
+        XCTAssertEqual(connection, oldConnection, "the number was reused (else this test shows nothing)")
+        guard case .received(connection, let data)? = streams.pollEvent() else { return XCTFail("then the bytes") }
+        XCTAssertEqual(Array(data.bytes), Array("hello".utf8))
+    }
+}

@@ -277,6 +277,10 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_events_total", label: "event", "out_of_window_ack_suppressed", scope: scope,
                    value: statistics.outOfWindowRepliesSuppressed)
         }
+        contextCounter(&writer, "swiglet_tcp_direct_bytes_total",
+                       help: "Received bytes copied once, from the NIC's buffer straight into a program's channel buffer, never held by TCP.") {
+            $0.tcpCounters.connections.directlyDelivered
+        }
         writer.family("swiglet_tcp_buffer_bytes", type: .gauge,
                       help: "The TCP buffer pool: bytes held by connections' send and receive buffers, free, and the most ever held.")
         for scope in scopes {

@@ -50,6 +50,9 @@ let package = Package(
         // metrics), portable so that its glue is tested on the host with a fake NIC and host.
         .target(name: "NetworkContext", dependencies: ["Network", "TCP", "Channels", "HTTP", "RawBytes"],
                 swiftSettings: common),
+        // Programs on application CPUs: each CPU's run queue, time slices and accounting
+        // (portable; the kernel adds the context switch and the timer).
+        .target(name: "Scheduling", swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
@@ -83,6 +86,7 @@ let package = Package(
         .testTarget(name: "NetworkContextTests", dependencies: ["NetworkContext", "Network", "TCP", "Channels",
                                                                 "SwigletLibrary", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemTests"),
 

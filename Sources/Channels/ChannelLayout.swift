@@ -45,7 +45,7 @@ public struct ChannelLayout: Equatable, Sendable {
     /// at most this many slots; every channel can name any of them, owning only its own). The
     /// table's real size is set at boot from memory and is usually smaller; 16,384 keeps the
     /// bookkeeping per number (the network core's notices and each channel's send queues,
-    /// 27 and 34 bytes) to well under a megabyte per context and per channel.
+    /// about 30 and 35 bytes) to well under a megabyte per context and per channel.
     public static let connectionCapacity = 16_384
 
     /// Slots in the request ring (program → network core): a power of two.

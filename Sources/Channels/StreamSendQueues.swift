@@ -36,9 +36,6 @@ public struct StreamSendQueues {
         public var shutdownPending: Bool
         /// A `streamClose` waits behind the queue (nothing may be queued after it).
         public var closePending: Bool
-        /// In the busy ring (`takeBusy`), so at most once. (Here, beside the other flags, it
-        /// takes no room: the structure stays 32 bytes.)
-        var listed: Bool = false
         /// The cookie of the waiting shutdown.
         public var shutdownCookie: UInt64
         /// The cookie of the waiting close.
@@ -54,20 +51,18 @@ public struct StreamSendQueues {
     /// The bytes of private memory for `bufferCount` buffers and `connectionCapacity` connections.
     public static func byteCount(bufferCount: UInt32, connectionCapacity: Int) -> Int {
         Int(bufferCount) * MemoryLayout<PendingSend>.stride + connectionCapacity * MemoryLayout<ConnectionQueue>.stride
-            + connectionCapacity * MemoryLayout<UInt16>.stride
+            + UniqueNumberQueue.byteCount(capacity: connectionCapacity)
     }
 
     private let sends: UnsafeMutablePointer<PendingSend>
     private let queues: UnsafeMutablePointer<ConnectionQueue>
-    /// The busy ring: connection numbers that may have work, each at most once (`listed`),
-    /// oldest first, so a pump visits those and not every connection number (issue 11: the
-    /// work of a pass follows the work there is). An entry whose queue emptied meanwhile is
-    /// skipped when it comes up. `connectionCapacity` entries: it cannot overflow.
-    private let busy: UnsafeMutablePointer<UInt16>
-    private var busyHead = 0
+    /// The busy ring: connection numbers that may have work, each at most once, oldest first,
+    /// so a pump visits those and not every connection number (the work of a pass follows the
+    /// work there is). An entry whose queue emptied meanwhile is skipped when it comes up.
+    private var busy: UniqueNumberQueue
     /// Entries in the busy ring: 0 when no connection has anything waiting (so a pass with
-    /// none costs one compare); an entry whose queue emptied is dropped when it comes up.
-    public private(set) var busyListed = 0
+    /// none costs one compare).
+    public var busyListed: Int { busy.count }
     /// The number of buffers.
     public let bufferCount: UInt32
     /// Connection numbers run from 0 to `connectionCapacity` − 1.
@@ -84,28 +79,19 @@ public struct StreamSendQueues {
         queues.initialize(repeating: ConnectionQueue(head: Self.none, tail: Self.none, shutdownPending: false,
                                                      closePending: false, shutdownCookie: 0, closeCookie: 0),
                           count: connectionCapacity)
-        let busyMemory = queueMemory + connectionCapacity * MemoryLayout<ConnectionQueue>.stride
-        busy = busyMemory.bindMemory(to: UInt16.self, capacity: connectionCapacity)
-        busy.initialize(repeating: 0, count: connectionCapacity)
+        busy = UniqueNumberQueue(memory: queueMemory + connectionCapacity * MemoryLayout<ConnectionQueue>.stride,
+                                 capacity: connectionCapacity)
     }
 
     /// Lists `connection` in the busy ring (nothing when it is listed already).
     public mutating func listBusy(_ connection: UInt16) {
-        guard !queues[Int(connection)].listed else { return }
-        queues[Int(connection)].listed = true
-        busy[(busyHead + busyListed) % connectionCapacity] = connection
-        busyListed += 1
+        busy.push(Int(connection))
     }
 
     /// The oldest listed connection, taken off the ring (list it again if it still has work
     /// after serving it); nil when none is listed.
     public mutating func takeBusy() -> UInt16? {
-        guard busyListed > 0 else { return nil }
-        let connection = busy[busyHead]
-        busyHead = (busyHead + 1) % connectionCapacity
-        busyListed -= 1
-        queues[Int(connection)].listed = false
-        return connection
+        busy.pop().map { UInt16($0) }
     }
 
     /// Connection `connection`'s queue (the caller checked the number is below the capacity).

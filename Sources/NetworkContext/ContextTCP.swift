@@ -23,15 +23,9 @@ struct ContextTCPState {
     let notices: UnsafeMutablePointer<ConnectionNotice>
     /// The connections whose notice may hold undelivered events, each at most once, oldest
     /// first: a pass visits these and nothing else, so its work follows the events, not the
-    /// number of connections (issue 11). A connection whose events cannot all be delivered goes
-    /// to the back, so when the channels' rings or buffers run short the connections take turns.
-    /// A ring of `capacity` entries: with each connection in it at most once, it cannot overflow.
-    let pending: UnsafeMutablePointer<UInt16>
-    /// Whether a connection is in `pending` (kept apart from its notice, which is reset when a
-    /// connection ends while it may still be queued).
-    let isPending: UnsafeMutablePointer<Bool>
-    var pendingHead = 0
-    var pendingCount = 0
+    /// number of connections. A connection whose events cannot all be delivered goes to the
+    /// back, so when the channels' rings or buffers run short the connections take turns.
+    var pending = UniqueNumberQueue(capacity: ContextTCPState.capacity)
     var lastPoll: UInt64 = 0
     /// The metrics endpoint's port, which programs may not listen on.
     var metricsPort: UInt16? = nil
@@ -39,28 +33,6 @@ struct ContextTCPState {
     init() {
         notices = .allocate(capacity: Self.capacity)
         notices.initialize(repeating: ConnectionNotice(), count: Self.capacity)
-        pending = .allocate(capacity: Self.capacity)
-        pending.initialize(repeating: 0, count: Self.capacity)
-        isPending = .allocate(capacity: Self.capacity)
-        isPending.initialize(repeating: false, count: Self.capacity)
-    }
-
-    /// Queues connection `id` to be visited (nothing when it already is).
-    mutating func markPending(_ id: Int) {
-        guard !isPending[id] else { return }
-        isPending[id] = true
-        pending[(pendingHead + pendingCount) % Self.capacity] = UInt16(id)
-        pendingCount += 1
-    }
-
-    /// The oldest queued connection, taken off the queue; nil when none is.
-    mutating func takePending() -> Int? {
-        guard pendingCount > 0 else { return nil }
-        let id = Int(pending[pendingHead])
-        pendingHead = (pendingHead + 1) % Self.capacity
-        pendingCount -= 1
-        isPending[id] = false
-        return id
     }
 }
 
@@ -90,17 +62,17 @@ extension NetworkContext {
         while let event = table.pointee.nextEvent() {
             let id = Int(event.id)
             notices[id].events.formUnion(event.events)
-            tcp.pointee.markPending(id)
+            tcp.pointee.pending.push(id)
             handled += 1
         }
         // Each queued connection once: what cannot be delivered now is queued again, behind the
         // others, for the next pass. A notice cleared meanwhile (a release from a channel
         // request, or `passOn` releasing a metrics session) is simply skipped.
-        for _ in 0..<tcp.pointee.pendingCount {
-            guard let id = tcp.pointee.takePending() else { break }
+        for _ in 0..<tcp.pointee.pending.count {
+            guard let id = tcp.pointee.pending.pop() else { break }
             guard !notices[id].events.isEmpty else { continue }
             passOn(TCPConnectionID(id), now: now)
-            if !notices[id].events.isEmpty { tcp.pointee.markPending(id) }
+            if !notices[id].events.isEmpty { tcp.pointee.pending.push(id) }
         }
         if now &- tcp.pointee.lastPoll >= NetworkContextLimits.tcpPollInterval {
             tcp.pointee.lastPoll = now
@@ -288,7 +260,7 @@ struct ChannelDirectReceiver<Receiver: FrameReceiver, Sender: FrameSender, Host:
         guard case .program(let channel)? = ConnectionOwner(rawValue: owner), Int(id) < ContextTCPState.capacity,
               let source = bytes.baseAddress else { return 0 }
         let notice = context.tcp.pointee.notices[Int(id)]
-        guard notice.announced, notice.events.isEmpty, !context.tcp.pointee.isPending[Int(id)] else { return 0 }
+        guard notice.announced, notice.events.isEmpty, !context.tcp.pointee.pending.contains(Int(id)) else { return 0 }
         var taken = 0
         while taken < bytes.count {
             let delivered = context.deliverStream(channel: channel, connection: id) { buffer in

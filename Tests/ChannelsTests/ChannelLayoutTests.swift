@@ -14,9 +14,9 @@ final class ChannelLayoutTests: XCTestCase {
         XCTAssertEqual(layout.bufferOffset(255), 0x84800)
         XCTAssertEqual(layout.byteCount, 0x85000)
         // Ownership (256), posted buffers (256 × 4), then the stream queues: 24 bytes per buffer,
-        // 32 per connection number and 2 per connection number for the busy ring (16,384 numbers).
+        // 32 per connection number and 3 per connection number for the busy ring (16,384 numbers).
         XCTAssertEqual(layout.streamQueuesPrivateOffset, 256 + 256 * 4)
-        XCTAssertEqual(layout.serverPrivateByteCount, 256 + 256 * 4 + 256 * 24 + 16_384 * 32 + 16_384 * 2)
+        XCTAssertEqual(layout.serverPrivateByteCount, 256 + 256 * 4 + 256 * 24 + 16_384 * 32 + 16_384 * 3)
     }
 
     func testEveryPartIsPageAlignedForOtherCapacities() {

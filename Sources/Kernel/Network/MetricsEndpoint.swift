@@ -33,7 +33,8 @@ import TCP
 ///   segments, zero-window probes, challenge ACKs);
 /// - `swiglet_cpu_*` {cpu, role}: the intrusion meter — interrupts, exceptions, IPIs, timer
 ///   interrupts, system calls, and user, kernel, network and idle time in seconds — per online CPU;
-/// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel.
+/// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel;
+/// - `swiglet_memory_*`: the kernel's free 4 KiB frames and usable bytes.
 enum MetricsEndpoint {
     nonisolated(unsafe) private static var number = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
 
@@ -45,6 +46,7 @@ enum MetricsEndpoint {
         renderTCP(&writer)
         renderCPUs(&writer)
         renderChannels(&writer)
+        renderMemory(&writer)
         switch writer.finish() {
         case .success(let text): return text.count
         case .failure: return nil
@@ -298,6 +300,17 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "refused", scope: scope, value: scoped(scope) { $0.metricsRefused })
             sample(&writer, "swiglet_metrics_requests_total", label: "outcome", "expired", scope: scope, value: scoped(scope) { $0.metricsExpired })
         }
+    }
+
+    /// Physical memory: the frames the kernel has free (what an ended program gives back
+    /// returns here) and how much there is in all.
+    private static func renderMemory(_ writer: inout PrometheusWriter) {
+        writer.family("swiglet_memory_free_frames", type: .gauge, help: "4 KiB physical frames the kernel's frame allocator has free.")
+        writer.beginSample("swiglet_memory_free_frames")
+        writer.endSample(value: UInt64(PhysicalMemory.freeFrameCount))
+        writer.family("swiglet_memory_usable_bytes", type: .gauge, help: "Physical memory the kernel may use, from the firmware's memory map.")
+        writer.beginSample("swiglet_memory_usable_bytes")
+        writer.endSample(value: PhysicalMemory.usableBytes)
     }
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {

@@ -48,13 +48,10 @@ struct Server {
     let received: UnsafeMutablePointer<ReceivedBuffer>
     let nextBuffer: UnsafeMutablePointer<UInt32>
     var blockedCount = 0
-    /// The blocked connections in the order they blocked, each number at most once (`listed`),
-    /// so that retrying visits those and not all 16,384 connection numbers; an entry whose
-    /// connection unblocked meanwhile is skipped when it comes up.
-    let blockedQueue: UnsafeMutablePointer<UInt16>
-    let listed: UnsafeMutablePointer<Bool>
-    var blockedHead = 0
-    var blockedListed = 0
+    /// The blocked connections in the order they blocked, each at most once, so that retrying
+    /// visits those and not all 16,384 connection numbers; one that unblocked meanwhile is
+    /// skipped when it comes up.
+    var blockedOrder = UniqueNumberQueue(capacity: StreamEndpoint.maximumConnections)
     /// A coarse clock: read from the kernel when the loop idles, and every
     /// `eventsPerClockReading` events under load (a system call each, so not per event).
     var now: UInt64 = 0
@@ -74,10 +71,6 @@ struct Server {
         let count = StreamEndpoint.maximumConnections
         connections = UnsafeMutablePointer<Connection>.allocate(capacity: count)
         connections.initialize(repeating: Connection(session: HTTPServerSession(source: site)), count: count)
-        blockedQueue = .allocate(capacity: count)
-        blockedQueue.initialize(repeating: 0, count: count)
-        listed = .allocate(capacity: count)
-        listed.initialize(repeating: false, count: count)
         heads = UnsafeMutableRawPointer.allocate(byteCount: count * HTTPResponseHead.maximumLength, alignment: 64)
         let buffers = Int(streams.endpoint.memory.layout.bufferCount)
         received = UnsafeMutablePointer<ReceivedBuffer>.allocate(capacity: buffers)
@@ -221,11 +214,7 @@ struct Server {
         guard connections[connection].blocked != blocked else { return }
         connections[connection].blocked = blocked
         blockedCount += blocked ? 1 : -1
-        if blocked && !listed[connection] {
-            listed[connection] = true
-            blockedQueue[(blockedHead + blockedListed) % StreamEndpoint.maximumConnections] = UInt16(connection)
-            blockedListed += 1
-        }
+        if blocked { blockedOrder.push(connection) }
     }
 
     /// Reads the clock, and about once a second closes the connections idle for longer than
@@ -251,13 +240,9 @@ struct Server {
     /// Pumps the connections waiting for buffers or a request slot, oldest first; one that
     /// blocks again goes to the back (so it waits for the next call).
     mutating func retryBlocked() {
-        var turns = blockedListed
-        while turns > 0 && blockedCount > 0 {
+        var turns = blockedOrder.count
+        while turns > 0 && blockedCount > 0, let connection = blockedOrder.pop() {
             turns -= 1
-            let connection = Int(blockedQueue[blockedHead])
-            blockedHead = (blockedHead + 1) % StreamEndpoint.maximumConnections
-            blockedListed -= 1
-            listed[connection] = false
             if connections[connection].blocked { pump(connection) }
         }
     }

@@ -31,6 +31,10 @@ public final class ByteRing {
     public private(set) var capacity: Int
     /// How far `raiseCapacity` may go.
     public let maximumCapacity: Int
+    /// The storage size given back last time the ring emptied: the next storage starts there,
+    /// so a connection that drains and refills (bulk transfer, request after request) takes one
+    /// block of the size it needs instead of growing from 2 KiB with a copy at every doubling.
+    private var lastStorageSize = 0
 
     /// An empty ring that may hold `capacity` bytes, growing up to `maximumCapacity`, its
     /// storage taken from `pool` on demand.
@@ -67,7 +71,10 @@ public final class ByteRing {
     public func reserve(_ byteCount: Int) -> Bool {
         let needed = min(byteCount, capacity)
         if storage.count >= needed { return true }
-        guard let block = pool.allocate(byteCount: needed), let destination = block.baseAddress else { return false }
+        // Refilling after an empty spell: the size last used, if the pool has it.
+        let wanted = storage.baseAddress == nil ? max(needed, min(lastStorageSize, capacity)) : needed
+        guard let block = pool.allocate(byteCount: wanted) ?? (wanted > needed ? pool.allocate(byteCount: needed) : nil),
+              let destination = block.baseAddress else { return false }
         if let old = storage.baseAddress {
             // Everything from the head on, staged bytes past the tail included, keeps its offset.
             let first = storage.count - head
@@ -84,6 +91,7 @@ public final class ByteRing {
     /// bytes are staged past the tail (`write(_:atTailOffset:)`): they would be lost.
     public func releaseStorage() {
         guard count == 0, storage.baseAddress != nil else { return }
+        lastStorageSize = storage.count
         pool.free(storage)
         storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         head = 0

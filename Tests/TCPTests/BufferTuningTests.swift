@@ -9,7 +9,7 @@ final class BufferTuningTests: XCTestCase {
     let megabytes = 1 << 20
 
     /// 8 MiB each way over a 40 ms round trip with no bandwidth limit: only the windows limit
-    /// the transfer, so both buffers must grow from their 16 and 64 KiB starts to the maximum,
+    /// the transfer, so both buffers must grow from their 16 and 64 KiB starts to the maximum (128 KiB),
     /// and the transfer takes far less simulated time than with the starting sizes fixed.
     func testBuffersGrowToTheMaximumWhenOnlyTheWindowLimits() {
         var slow = LinkImpairments.clean
@@ -19,15 +19,15 @@ final class BufferTuningTests: XCTestCase {
         XCTAssertTrue(tuned.transfer(total: 8 * megabytes))
         let tunedTime = tuned.now - start
         for side in tuned.sides {
-            XCTAssertEqual(side.receiveBufferCapacity, 524_288, "receive buffer grown to the maximum")
-            XCTAssertEqual(side.sendBufferCapacity, 524_288, "send buffer grown to the maximum")
+            XCTAssertEqual(side.receiveBufferCapacity, 131_072, "receive buffer grown to the maximum")
+            XCTAssertEqual(side.sendBufferCapacity, 131_072, "send buffer grown to the maximum")
             XCTAssertGreaterThan(side.statistics.bufferGrowths, 0)
         }
         // The same transfer with buffers fixed at the starting sizes, and fixed at the maximum.
         let small = TCPConnectionConfiguration(sendBufferCapacity: 16_384, receiveBufferCapacity: 65_536)
         var fixed = SimulatedLink(seed: 5, impairments: [slow, slow], configuration: small)
         XCTAssertTrue(fixed.transfer(total: 8 * megabytes))
-        let large = TCPConnectionConfiguration(initialSendBufferCapacity: 524_288, initialReceiveBufferCapacity: 524_288)
+        let large = TCPConnectionConfiguration(initialSendBufferCapacity: 131_072, initialReceiveBufferCapacity: 131_072)
         var big = SimulatedLink(seed: 5, impairments: [slow, slow], configuration: large)
         XCTAssertTrue(big.transfer(total: 8 * megabytes))
         XCTAssertLessThan(tunedTime * 2, fixed.now - start, "tuning pays off: over 2× faster than the starting sizes")
@@ -35,13 +35,14 @@ final class BufferTuningTests: XCTestCase {
     }
 
     /// A 20 MB/s bottleneck with a 32-packet queue and a 4 ms round trip: a BDP of about
-    /// 80 KB. The receive capacity settles within a few times that — well short of the
-    /// maximum — rather than growing without end.
+    /// 80 KB. With room to grow to 1 MiB, the receive capacity settles within a few times that
+    /// — well short of the maximum — rather than growing without end.
     func testReceiveBufferSettlesNearTheBandwidthDelayProduct() {
         var bottleneck = LinkImpairments.clean
         bottleneck.bytesPerSecond = 20_000_000
         bottleneck.queueLimit = 32
-        var link = SimulatedLink(seed: 9, impairments: [bottleneck, bottleneck], configuration: TCPConnectionConfiguration())
+        let roomy = TCPConnectionConfiguration(sendBufferCapacity: 1 << 20, receiveBufferCapacity: 1 << 20)
+        var link = SimulatedLink(seed: 9, impairments: [bottleneck, bottleneck], configuration: roomy)
         XCTAssertTrue(link.transfer(total: 16 * megabytes))
         for side in link.sides {
             XCTAssertGreaterThan(side.receiveBufferCapacity, 65_536, "grew to cover the BDP")
@@ -49,12 +50,14 @@ final class BufferTuningTests: XCTestCase {
         }
     }
 
-    /// A reader that rarely reads takes little per round trip: its receive buffer never grows,
-    /// however long the transfer waits on it.
+    /// A reader that rarely reads, and little at a time, takes little per round trip: its
+    /// receive buffer never grows, however long the transfer waits on it.
     func testASlowReaderDoesNotGrowItsReceiveBuffer() {
         var link = SimulatedLink(seed: 3, impairments: [.clean, .clean], configuration: TCPConnectionConfiguration())
         link.applicationTick = 50_000_000
+        link.readLimit = 16_384
         XCTAssertTrue(link.transfer(total: 1 * megabytes, readChance: 0.05))
+
         for side in link.sides {
             XCTAssertEqual(side.receiveBufferCapacity, 65_536)
         }

@@ -18,13 +18,13 @@ final class ConnectionWindowTests: XCTestCase {
         var talk = Conversation()
         talk.connection.open(now: talk.now, output: &talk.wire)
         let syn = expectOne(talk.wire.take(), flags: [.synchronize], sequence: talk.iss)
-        XCTAssertEqual(syn?.options.windowScale, 4, "the shift covers the 512 KiB the buffer may grow to")
+        XCTAssertEqual(syn?.options.windowScale, 2, "the shift covers the 128 KiB the buffer may grow to")
         XCTAssertEqual(syn?.header.window, 65_535, "a SYN's window is never scaled")
         talk.inject(flags: [.synchronize, .acknowledgment], sequence: 5000, acknowledgment: talk.iss &+ 1, window: 1000,
                     options: TCPOptions(maximumSegmentSize: 1460, windowScale: 3))
         XCTAssertEqual(talk.connection.sendWindow, 1000, "the SYN-ACK's window is taken as it is")
         let ack = expectOne(talk.wire.take(), flags: [.acknowledgment], sequence: talk.iss &+ 1, acknowledgment: 5001)
-        XCTAssertEqual(ack?.header.window, UInt16(65_536 >> 4), "our (initial 64 KiB) window, scaled by our shift")
+        XCTAssertEqual(ack?.header.window, UInt16(65_536 >> 2), "our (initial 64 KiB) window, scaled by our shift")
         talk.inject(flags: [.acknowledgment], sequence: 5001, acknowledgment: talk.iss &+ 1, window: 1000)
         XCTAssertEqual(talk.connection.sendWindow, 8000, "later windows are scaled by the peer's shift")
     }
@@ -54,7 +54,7 @@ final class ConnectionWindowTests: XCTestCase {
         scaled.inject(flags: [.synchronize], sequence: 1000, acknowledgment: 0, window: 512,
                       options: TCPOptions(maximumSegmentSize: 1200, windowScale: 7))
         let synAck = expectOne(scaled.wire.take(), flags: [.synchronize, .acknowledgment], sequence: scaled.iss)
-        XCTAssertEqual(synAck?.options.windowScale, 4)
+        XCTAssertEqual(synAck?.options.windowScale, 2)
         XCTAssertEqual(scaled.connection.sendWindow, 512)
         scaled.peerSequence = 1001
         scaled.peerAcknowledgment = scaled.iss &+ 1
@@ -70,14 +70,14 @@ final class ConnectionWindowTests: XCTestCase {
         var random = SplitMix64(seed: 3)
         var lastEdge: UInt32 = 0
         var sequence: UInt32 = 1001
-        // Odd-sized segments, never read: each ACK's right edge (ACK + window << 4) must not fall back.
+        // Odd-sized segments, never read: each ACK's right edge (ACK + window << 2) must not fall back.
         while talk.connection.receiveWindow > 0 {
             let size = Int.random(in: 1...1460, using: &random) | 1
             talk.inject(flags: [.acknowledgment], sequence: sequence, payload: [UInt8](repeating: 1, count: size))
             sequence = talk.connection.receiveNext.rawValue
             talk.advance(by: 40_000_000)
             for ack in talk.wire.take() {
-                let edge = ack.acknowledgment &+ UInt32(ack.header.window) << 4
+                let edge = ack.acknowledgment &+ UInt32(ack.header.window) << 2
                 XCTAssertGreaterThanOrEqual(edge, lastEdge, "the window shrank")
                 lastEdge = edge
             }

@@ -115,7 +115,13 @@ extension TCPConnection {
             // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
             // should be made to accept valid ACKs": a segment at RCV.NXT (typically the peer's
             // zero-window probe) still has its ACK field processed; its text is not taken.
-            let zeroWindowAllowance = acceptanceWindow == 0 && header.sequenceNumber == receiveNext
+            // Likewise a bare ACK one below RCV.NXT: we took the peer's zero-window probe byte,
+            // and its SND.MAX does not count that byte until our ACK of it gets through — which
+            // may be exactly the ACK it answers. Ignoring its ACK field would leave both ends
+            // waiting for each other (each took the other's probe) until they time out. The ACK
+            // value itself is still checked against RFC 5961 §5.2's range below.
+            let probeTaken = segment.payload.count == 0 && !flags.contains(.finish) && header.sequenceNumber + 1 == receiveNext
+            let zeroWindowAllowance = (acceptanceWindow == 0 && header.sequenceNumber == receiveNext || probeTaken)
                 && flags.contains(.acknowledgment) && !flags.contains(.reset) && !flags.contains(.synchronize)
                 && state != .synchronizeReceived
             guard zeroWindowAllowance else { return }
@@ -198,11 +204,12 @@ extension TCPConnection {
             sendWindow = scaledWindow(of: segment)
             maximumSendWindow = max(maximumSendWindow, sendWindow)
         }
-        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX] (or up to a
-        // zero-window probe's byte, which the peer may have taken).
-        if let probeEnd = zeroWindowProbeEnd, acknowledgment == probeEnd, sendMaximum < probeEnd {
-            sendMaximum = probeEnd
-            zeroWindowProbeEnd = nil
+        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX] (or up to
+        // bytes sent beyond SND.MAX — a zero-window probe's, an RTO resend's — which the peer
+        // may have taken: then SND.MAX moves up to what it took).
+        if let probeEnd = zeroWindowProbeEnd, acknowledgment <= probeEnd, sendMaximum < acknowledgment {
+            sendMaximum = acknowledgment
+            if acknowledgment == probeEnd { zeroWindowProbeEnd = nil }
         }
         guard acknowledgment <= sendMaximum,
               acknowledgment >= sendUnacknowledged - max(maximumSendWindow, 1) else {

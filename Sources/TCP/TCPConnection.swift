@@ -142,7 +142,10 @@ public struct TCPConnection {
     public internal(set) var sendNext = SequenceNumber(0)
     /// SND.MAX: one past the highest sequence number ever sent (ACKs up to it are acceptable).
     public internal(set) var sendMaximum = SequenceNumber(0)
-    /// One past the byte of the last zero-window probe, while it may still be acknowledged.
+    /// One past the last byte sent beyond SND.MAX that the peer may or may not have taken — a
+    /// zero-window probe's byte, or the part of an RTO resend that reached past SND.MAX — while
+    /// it may still be acknowledged. SND.MAX itself stays: it is the sequence number our bare
+    /// ACKs carry, and a peer with a closed window accepts only RCV.NXT there.
     var zeroWindowProbeEnd: SequenceNumber?
     /// SND.WND: the peer's window in bytes, already scaled by `sendWindowShift`.
     public internal(set) var sendWindow: UInt32 = 0
@@ -400,9 +403,11 @@ public struct TCPConnection {
         if length > 0 { statistics.timeoutRetransmissions += 1 }
         sendNext = sendUnacknowledged + length
         // The resent segment may reach past SND.MAX (only a probe byte or two was out, and
-        // the segment takes a whole SMSS of queued data): those bytes are now sent, and the
-        // peer's ACK of them must be acceptable (RFC 5961 §5.2 checks ACKs against SND.MAX).
-        if sendNext > sendMaximum { sendMaximum = sendNext }
+        // the segment takes a whole SMSS of queued data): the peer's ACK of those bytes must be
+        // acceptable (RFC 5961 §5.2 checks ACKs against SND.MAX), but SND.MAX moves only when
+        // it comes — raised now, our bare ACKs would carry a sequence number a peer with a
+        // closed window refuses, and its answers to our probes would go unseen.
+        if sendNext > sendMaximum, zeroWindowProbeEnd.map({ $0 < sendNext }) ?? true { zeroWindowProbeEnd = sendNext }
         transmitPending(now: now, output: &output)
     }
 

@@ -237,13 +237,18 @@ struct Server {
         }
     }
 
-    /// Pumps the connections waiting for buffers or a request slot, oldest first; one that
-    /// blocks again goes to the back (so it waits for the next call).
+    /// Pumps the connections waiting for buffers or a request slot, oldest first, until one
+    /// blocks again: then the channel is out of buffers (or request slots) once more and the
+    /// others would block the same way, so they wait, in order, for the next `sent`. (Trying
+    /// them all on every `sent` made each returned buffer cost a visit to every blocked
+    /// connection.)
     mutating func retryBlocked() {
         var turns = blockedOrder.count
         while turns > 0 && blockedCount > 0, let connection = blockedOrder.pop() {
             turns -= 1
-            if connections[connection].blocked { pump(connection) }
+            guard connections[connection].blocked else { continue }
+            pump(connection)
+            if connections[connection].blocked { break }   // back at the end of the queue
         }
     }
 }

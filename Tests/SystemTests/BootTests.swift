@@ -44,7 +44,7 @@ final class BootTests: XCTestCase {
     func testEveryCPUReportsForOneToEightCPUs() throws {
         for cpus in 1...8 {
             let machine = QEMUMachine(cpus: cpus)
-            let outcome = try machine.boot { $0.contains("swiglet: ready") }
+            let outcome = try machine.boot(stopWhen: hasCompleteReadyLine)
             let ready = readyLine(outcome.console)
             check(ready?.cpus == cpus, "expected cpus=\(cpus) on the ready line", outcome)
             check((200...256).contains(ready?.memoryMiB ?? 0), "usable memory for -m 256M out of range", outcome)

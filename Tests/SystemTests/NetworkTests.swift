@@ -100,7 +100,7 @@ final class NetworkTests: XCTestCase {
 
     /// A device that fails the handshake or is absent leaves the kernel running without a NIC.
     func testNoNetworkDeviceMeansNetworkOff() throws {
-        let outcome = try QEMUMachine(cpus: 1).boot { $0.contains("swiglet: ready") }
+        let outcome = try QEMUMachine(cpus: 1).boot(stopWhen: hasCompleteReadyLine)
         XCTAssertTrue(outcome.console.contains("net=off"), outcome.console)
         XCTAssertTrue(outcome.console.contains("no virtio-net device"), outcome.console)
     }

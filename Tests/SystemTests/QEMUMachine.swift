@@ -243,3 +243,10 @@ final class RunningMachine: @unchecked Sendable {
 struct MachineError: Error, CustomStringConvertible {
     let description: String
 }
+
+/// Whether `console` holds the whole ready line, up to its newline, not just its start: a boot
+/// stopped at the first "swiglet: ready" may cut the line (`cpus=`, `net=` …) in the middle.
+func hasCompleteReadyLine(_ console: String) -> Bool {
+    guard let start = console.range(of: "swiglet: ready") else { return false }
+    return console[start.upperBound...].contains("\n")
+}

@@ -251,8 +251,9 @@ extension NetworkContext {
 ///
 /// Only when nothing about the connection is still owed to the program — the table has no event
 /// queued for it (checked by the table), it was told of the connection and no event waits in
-/// its notice — so that bytes never overtake an `accepted`, earlier bytes or a `peerFinished`. Bytes it cannot place (no posted buffer, completion ring
-/// full) stay with TCP and go the usual way.
+/// its notice — so that bytes never overtake an `accepted`, earlier bytes or a `peerFinished`.
+/// Bytes it cannot place (no posted buffer, completion ring full) stay with TCP and go the
+/// usual way.
 struct ChannelDirectReceiver<Receiver: FrameReceiver, Sender: FrameSender, Host: NetworkContextHost>: TCPDirectReceiver {
     let context: NetworkContext<Receiver, Sender, Host>
 

@@ -212,6 +212,12 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     public var tcpCounters: TCPCounters { table.pointee.counters }
     /// TCP connections by state.
     public func tcpConnectionCounts() -> TCPConnectionCounts { table.pointee.connectionCounts() }
+    /// What one TCP connection slot costs outside the buffer pool, in bytes: the table's slot
+    /// and the context's bookkeeping for its number (notice and place in the pending queue).
+    /// The kernel divides memory by it to size the table.
+    public static var bytesPerConnection: Int {
+        TCPConnectionTable.bytesPerSlot + MemoryLayout<ConnectionNotice>.stride + UniqueNumberQueue.byteCount(capacity: 1)
+    }
     /// The pool the TCP buffers grow from (for its gauges).
     public var tcpBufferPool: BufferPool { table.pointee.bufferPool }
     /// How many connection slots the table has.

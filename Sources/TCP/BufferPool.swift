@@ -94,10 +94,7 @@ public final class BufferPool {
     /// The block size `allocate(byteCount:)` would hand out for `byteCount` bytes (nil above
     /// `largestBlock`).
     public func blockSize(for byteCount: Int) -> Int? {
-        guard byteCount <= largestBlock else { return nil }
-        var size = smallestBlock
-        while size < byteCount { size <<= 1 }
-        return size
+        byteCount <= largestBlock ? powerOfTwo(atLeast: byteCount, floor: smallestBlock) : nil
     }
 
     /// Bytes not handed out (possibly split into blocks too small for a given request).
@@ -174,4 +171,12 @@ public final class BufferPool {
         }
         return counts
     }
+}
+
+/// The smallest power of two that is at least `value` and at least `floor` (a power of two):
+/// the sizes buffers and pool blocks come in.
+func powerOfTwo(atLeast value: Int, floor: Int = 1) -> Int {
+    var result = floor
+    while result < value { result <<= 1 }
+    return result
 }

@@ -46,8 +46,7 @@ public final class ByteRing {
 
     /// A ring of fixed `capacity` with a pool of its own (for tests and single uses).
     public convenience init(capacity: Int) {
-        var block = 64
-        while block < capacity { block <<= 1 }
+        let block = powerOfTwo(atLeast: capacity, floor: 64)
         self.init(pool: BufferPool(byteCount: block, smallestBlock: 64, largestBlock: block),
                   capacity: capacity, maximumCapacity: capacity)
     }

@@ -207,9 +207,9 @@ extension TCPConnection {
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX] (or up to
         // bytes sent beyond SND.MAX — a zero-window probe's, an RTO resend's — which the peer
         // may have taken: then SND.MAX moves up to what it took).
-        if let probeEnd = zeroWindowProbeEnd, acknowledgment <= probeEnd, sendMaximum < acknowledgment {
+        if let unconfirmedEnd = unconfirmedSendEnd, acknowledgment <= unconfirmedEnd, sendMaximum < acknowledgment {
             sendMaximum = acknowledgment
-            if acknowledgment == probeEnd { zeroWindowProbeEnd = nil }
+            if acknowledgment == unconfirmedEnd { unconfirmedSendEnd = nil }
         }
         guard acknowledgment <= sendMaximum,
               acknowledgment >= sendUnacknowledged - max(maximumSendWindow, 1) else {

@@ -85,7 +85,7 @@ extension TCPConnection {
 
     /// A zero-window probe — RFC 9293 §3.8.6.1: one byte of new data at SND.NXT, sent beyond
     /// the zero window. SND.NXT and SND.MAX stay: the byte is sent again as ordinary data once
-    /// the window opens; `zeroWindowProbeEnd` lets the peer's ACK of it be acceptable if it
+    /// the window opens; `unconfirmedSendEnd` lets the peer's ACK of it be acceptable if it
     /// took it.
     mutating func sendZeroWindowProbe<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
@@ -95,7 +95,7 @@ extension TCPConnection {
             return
         }
         emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], payload: first, output: &output)
-        zeroWindowProbeEnd = sendNext + 1
+        unconfirmedSendEnd = sendNext + 1
         statistics.zeroWindowProbes += 1
         persistTimer.probeSent(now: now, maximumInterval: configuration.retransmission.maximumTimeout)
     }

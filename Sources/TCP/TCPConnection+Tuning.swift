@@ -11,9 +11,7 @@ extension TCPConnection {
     /// The largest pool block the buffers of `configuration` can need: the larger maximum,
     /// rounded up to a power of two.
     public static func largestBlock(for configuration: TCPConnectionConfiguration) -> Int {
-        var block = 2048
-        while block < max(configuration.sendBufferCapacity, configuration.receiveBufferCapacity) { block <<= 1 }
-        return block
+        powerOfTwo(atLeast: max(configuration.sendBufferCapacity, configuration.receiveBufferCapacity), floor: 2048)
     }
 
     /// The owner read `count` bytes at `now`: receive-buffer auto-tuning ("dynamic right-sizing",
@@ -38,7 +36,7 @@ extension TCPConnection {
         let measured = UInt64(min(receiveTuning.bytes, arrived))
         let perRoundTrip = Int(measured &* roundTripTime / max(elapsed, 1))
         if perRoundTrip * 2 > receiveBuffer.capacity && receiveBuffer.capacity < receiveBuffer.maximumCapacity {
-            receiveBuffer.raiseCapacity(to: Self.powerOfTwo(atLeast: perRoundTrip * 2))
+            receiveBuffer.raiseCapacity(to: powerOfTwo(atLeast: perRoundTrip * 2))
             statistics.bufferGrowths += 1
         }
         receiveTuning = BufferTuningRound(start: now, startSequence: receiveNext, bytes: 0)
@@ -52,7 +50,7 @@ extension TCPConnection {
     mutating func tuneSendBuffer() {
         let flight = Int(min(congestion.congestionWindow, max(sendWindow, maximumSendWindow)))
         guard flight * 2 > sendBuffer.capacity && sendBuffer.capacity < sendBuffer.maximumCapacity else { return }
-        sendBuffer.raiseCapacity(to: Self.powerOfTwo(atLeast: flight * 2))
+        sendBuffer.raiseCapacity(to: powerOfTwo(atLeast: flight * 2))
         statistics.bufferGrowths += 1
     }
 
@@ -60,13 +58,6 @@ extension TCPConnection {
     /// out-of-order bytes wait in it.
     mutating func releaseIdleReceiveBuffer() {
         if receiveBuffer.count == 0 && reassembly.isEmpty { receiveBuffer.releaseStorage() }
-    }
-
-    /// The smallest power of two at least `value`.
-    static func powerOfTwo(atLeast value: Int) -> Int {
-        var result = 1
-        while result < value { result <<= 1 }
-        return result
     }
 }
 

@@ -146,7 +146,7 @@ public struct TCPConnection {
     /// zero-window probe's byte, or the part of an RTO resend that reached past SND.MAX — while
     /// it may still be acknowledged. SND.MAX itself stays: it is the sequence number our bare
     /// ACKs carry, and a peer with a closed window accepts only RCV.NXT there.
-    var zeroWindowProbeEnd: SequenceNumber?
+    var unconfirmedSendEnd: SequenceNumber?
     /// SND.WND: the peer's window in bytes, already scaled by `sendWindowShift`.
     public internal(set) var sendWindow: UInt32 = 0
     /// SND.WL1: the segment sequence number of the last window update.
@@ -407,7 +407,7 @@ public struct TCPConnection {
         // acceptable (RFC 5961 §5.2 checks ACKs against SND.MAX), but SND.MAX moves only when
         // it comes — raised now, our bare ACKs would carry a sequence number a peer with a
         // closed window refuses, and its answers to our probes would go unseen.
-        if sendNext > sendMaximum, zeroWindowProbeEnd.map({ $0 < sendNext }) ?? true { zeroWindowProbeEnd = sendNext }
+        if sendNext > sendMaximum, unconfirmedSendEnd.map({ $0 < sendNext }) ?? true { unconfirmedSendEnd = sendNext }
         transmitPending(now: now, output: &output)
     }
 

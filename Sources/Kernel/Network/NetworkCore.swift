@@ -105,10 +105,6 @@ enum NetworkCore {
 
     /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,
     /// before the ready line), and the mesh that joins them.
-    /// What one TCP connection costs outside the buffer pool: the table's slot and the
-    /// network core's notice for its number.
-    static var connectionRecordBytes: Int { TCPConnectionTable.bytesPerSlot + 32 }
-
     static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement) {
         var device = device
         for pair in device.pairs.indices { startTransmitImpairment(options, &device.pairs[pair].transmit) }
@@ -118,17 +114,16 @@ enum NetworkCore {
             prefixLength: options.prefixLength,
             gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
         // TCP gets a third of usable memory over all contexts. Of each context's share, the
-        // connection records (`connectionRecordBytes` each, allocated up front) may take half,
-        // up to the 16,384 connection numbers channels can name; the rest is the pool the
-        // buffers grow from, which idle connections do not touch. So the number of
-        // connections is bounded by memory, and a flood fills the table or the pool, never
-        // the heap. With -m 256M: 16,384 connections and 69 MiB of buffers.
+        // connection records (`bytesPerConnection` each, allocated up front) may take half, up
+        // to the 16,384 connection numbers channels can name; the rest is the pool the buffers
+        // grow from, which idle connections do not touch. So the number of connections is
+        // bounded by memory, and a flood fills the table or the pool, never the heap.
         let count = placement.contexts.count
         let tcp = TCPConnectionConfiguration()
         let share = PhysicalMemory.usableBytes / 3 / UInt64(count)
         let tcpCapacity = Int(min(UInt64(ChannelLayout.connectionCapacity),
-                                  max(share / 2 / UInt64(connectionRecordBytes), 8)))
-        let poolBytes = Int(share) - tcpCapacity * connectionRecordBytes
+                                  max(share / 2 / UInt64(KernelNetworkContext.bytesPerConnection), 8)))
+        let poolBytes = Int(share) - tcpCapacity * KernelNetworkContext.bytesPerConnection
         var scaling: ReceiveSideScaling? = nil
         if case .receiveSideScaling(let configured) = device.steering { scaling = configured }
         let mesh = ContextMesh(contextCount: count, receiveSideScaling: scaling)

@@ -176,6 +176,11 @@ public struct BootOptions: Sendable {
     /// for (`csum`, `guest-csum`, `tso4`, `guest-tso4`, `event-idx`; `NetworkOffloads`). The
     /// device may grant fewer; the boot log says which are in use.
     public var offloads = NetworkOffloads.all
+    /// `tcp-send=lend|copy` (default `lend`): whether a program's `streamSend` buffer is lent
+    /// to its connection until the peer acknowledges it (read in place, one copy into the NIC's
+    /// buffer) or copied into the connection's send buffer at once (two copies, the buffer back
+    /// at once).
+    public var tcpSendLends = true
 
     public init() {}
 }

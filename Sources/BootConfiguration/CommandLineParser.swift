@@ -25,7 +25,7 @@ public enum CommandLineParser {
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
-        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx
+        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -130,6 +130,11 @@ public enum CommandLineParser {
         } else if matches(name, "offload") {
             guard let value, let offloads = offloads(value) else { return .badValue }
             options.offloads = offloads
+        } else if matches(name, "tcp-send") {
+            guard let value else { return .badValue }
+            if matches(value, "lend") { options.tcpSendLends = true }
+            else if matches(value, "copy") { options.tcpSendLends = false }
+            else { return .badValue }
         } else if matches(name, "impair-seed") {
             guard let value, let seed = decimal64(value) else { return .badValue }
             options.impairmentSeed = seed

@@ -72,8 +72,12 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         /// connection in `socket`) once the handshake is done, or `error` (refused, timed out).
         case connect = 6
         /// Queue the buffer's bytes `offset..<offset+length` on connection `socket`, after what
-        /// was queued before. The network core keeps the buffer until its send buffer has taken
-        /// every byte (backpressure), then gives it back with `streamSent`.
+        /// was queued before. The network core keeps the buffer until the connection is done
+        /// with every byte — with `tcp-send=lend` (the default) the buffer is lent to the
+        /// connection and read in place until the peer acknowledges it; with `tcp-send=copy`
+        /// until its send buffer has copied them — then gives it back with `streamSent`. The
+        /// program must not write the buffer meanwhile. A send after `streamShutdown` is refused
+        /// (`notWritable`).
         case streamSend = 7
         /// Send a FIN after everything queued (half-close); completes with `streamShutDown`.
         case streamShutdown = 8

@@ -34,10 +34,25 @@ public protocol ChannelRequestHandler {
     /// by it): the check every stream request starts with.
     func ownsConnection(_ connection: UInt16, channel: Int) -> Bool
 
-    /// Appends as much of `bytes` as the connection's send buffer takes now; returns how many
-    /// bytes (0 when it is full). `bytes` is program-writable memory: copy it once. Fails with
-    /// `notWritable`, `connectionReset` or `timedOut` when the connection takes no more data.
+    /// Gives the connection as much of `bytes` as its send buffer takes now; returns how many
+    /// bytes (0 when it is full). `bytes` lies in the program's buffer, which the network core
+    /// holds until the connection hands the bytes back (`streamSendProgress`). The handler may
+    /// copy them at once (read each byte once: the program can write that memory) and count
+    /// them handed back at once, or *lend* them: leave them in place and read them whenever
+    /// they are sent or resent, until the peer acknowledges them. Fails with `notWritable`,
+    /// `connectionReset` or `timedOut` when the connection takes no more data; a connection
+    /// that fails holds none of the program's bytes any more.
     mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError>
+
+    /// How many of the bytes `streamWrite` took on `connection` were handed back since the
+    /// last call (copied, acknowledged by the peer, or recalled), oldest first; and, when the
+    /// connection has ended, why — it then holds none of the program's bytes and takes no more.
+    mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress
+
+    /// Makes the connection stop reading the program's memory before it is released: copies
+    /// the bytes it holds lent into network-core memory (they are then handed back). False when
+    /// that memory is short now; the caller tries again later.
+    mutating func streamRecall(connection: UInt16, channel: Int) -> Bool
 
     /// Queues our FIN after the data (half-close).
     mutating func streamShutdown(connection: UInt16, channel: Int)
@@ -59,8 +74,28 @@ extension ChannelRequestHandler {
     public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
         .failure(.notWritable)
     }
+    /// No TCP: nothing taken, so nothing to hand back; the connection does not exist.
+    public mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {
+        StreamSendProgress(returned: 0, ended: .notWritable)
+    }
+    /// No TCP: nothing is lent.
+    public mutating func streamRecall(connection: UInt16, channel: Int) -> Bool { true }
     /// No TCP: nothing to do.
     public mutating func streamShutdown(connection: UInt16, channel: Int) {}
     /// No TCP: nothing to do.
     public mutating func streamRelease(connection: UInt16, channel: Int) {}
+}
+
+/// What a connection reports about the program's bytes it took (`streamSendProgress`).
+public struct StreamSendProgress: Equatable {
+    /// Bytes handed back since the last report, oldest first.
+    public var returned: Int
+    /// Set once the connection has ended: it holds none of the program's bytes any more.
+    public var ended: ChannelError?
+
+    /// `returned` bytes handed back; `ended` when the connection is over.
+    public init(returned: Int, ended: ChannelError? = nil) {
+        self.returned = returned
+        self.ended = ended
+    }
 }

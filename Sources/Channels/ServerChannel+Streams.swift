@@ -41,7 +41,7 @@ extension ServerChannel {
         guard Int(connection) < ChannelLayout.connectionCapacity, handler.ownsConnection(connection, channel: identifier)
         else { return fail(request, .unknownSocket) }
         let queue = streamQueues.queue(connection)
-        guard !queue.shutdownPending, !queue.closePending else { return fail(request, .notWritable) }
+        guard !queue.shutdownPending, !queue.closePending, !queue.shutDown else { return fail(request, .notWritable) }
         guard request.bufferIndex < memory.layout.bufferCount else { return fail(request, .badBufferIndex) }
         guard request.length > 0,
               RequestValidator.payloadFits(offset: request.offset, length: request.length, bufferSize: memory.layout.bufferSize)
@@ -54,19 +54,27 @@ extension ServerChannel {
         pumpStream(connection, handler: &handler)
     }
 
-    /// Feeds every connection's held buffers to its send buffer and carries out the shutdowns and
-    /// closes whose data has gone. The network core calls it each pass (acknowledgements free
-    /// send-buffer space); it costs one compare when nothing waits.
+    /// Moves the held buffers of the connections that may have news along, and carries out
+    /// the shutdowns and closes whose data has gone. The network core calls it each pass; it
+    /// costs one compare when nothing waits.
     public mutating func pumpStreams<Handler: ChannelRequestHandler>(handler: inout Handler) {
         guard streamQueues.busyListed > 0, violation == nil else { return }
-        // The busy ring, each listed connection once; one that still has work afterwards (its
-        // send buffer is full) is listed again, behind the others.
+        // The busy ring, each listed connection once; one that can move again without news
+        // from its connection (its send buffer is full, the completion ring was) is listed
+        // again, behind the others.
         for _ in 0..<streamQueues.busyListed {
             guard let connection = streamQueues.takeBusy() else { break }
             guard streamQueues.queue(connection).hasWork else { continue }
-            pumpStream(connection, handler: &handler)
-            if streamQueues.queue(connection).hasWork { streamQueues.listBusy(connection) }
+            if pumpStream(connection, handler: &handler) { streamQueues.listBusy(connection) }
         }
+    }
+
+    /// The connection handed bytes back or ended (its `writable` or `closed` event): pump its
+    /// queue in the next `pumpStreams`. Buffers that only wait for acknowledgements are not
+    /// visited in between, so a pass's work follows the events, not the buffers in flight.
+    public mutating func wakeStream(_ connection: UInt16) {
+        guard Int(connection) < ChannelLayout.connectionCapacity, streamQueues.queue(connection).hasWork else { return }
+        streamQueues.listBusy(connection)
     }
 
     /// Whether `connection` has sends, a shutdown or a close waiting in the network core.
@@ -74,22 +82,41 @@ extension ServerChannel {
         Int(connection) < ChannelLayout.connectionCapacity && streamQueues.queue(connection).hasWork
     }
 
-    /// Moves what fits of `connection`'s held buffers into its send buffer, in order; each buffer
-    /// taken whole goes back with `streamSent`. Then a waiting shutdown or close runs. Stops
-    /// when the send buffer is full or the completion ring has no room for the answer.
-    mutating func pumpStream<Handler: ChannelRequestHandler>(_ connection: UInt16, handler: inout Handler) {
+    /// Moves `connection`'s held buffers along, in order: each buffer whose bytes the
+    /// connection has all handed back returns to the program (`streamSent`); bytes not yet
+    /// taken go to the connection as far as its send buffer takes them; then a waiting
+    /// shutdown or close runs. A close first recalls lent bytes (the connection copies them),
+    /// so that no buffer stays lent to a connection the program let go of.
+    ///
+    /// Returns whether to pump again next pass without news from the connection: the
+    /// completion ring was full, the send buffer took less than offered, or a recall found
+    /// memory short. A queue waiting only for acknowledgements returns false; `wakeStream`
+    /// brings it back.
+    @discardableResult
+    mutating func pumpStream<Handler: ChannelRequestHandler>(_ connection: UInt16, handler: inout Handler) -> Bool {
         while true {
-            let queue = streamQueues.queue(connection)
-            guard completions.hasFreeSlot() else { return }
+            guard completions.hasFreeSlot() else { return true }
+            var queue = streamQueues.queue(connection)
             if queue.head != StreamSendQueues.none {
+                if queue.ended == nil {
+                    let progress = handler.streamSendProgress(connection: connection, channel: identifier)
+                    streamQueues.markReturned(progress.returned, of: connection)
+                    if let error = progress.ended { streamQueues.end(connection, with: error) }
+                    queue = streamQueues.queue(connection)
+                }
                 let index = queue.head
                 let pending = streamQueues.pending(index)
-                let buffer = memory.buffer(index)
-                // In range: offset + length was checked against the buffer size when queued.
-                let start = Int(pending.offset) + Int(pending.taken)
-                let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<Int(pending.offset) + Int(pending.length)])
-                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes) {
-                case .failure(let error):
+                if pending.returned == pending.length {
+                    _ = streamQueues.popHead(of: connection)
+                    ownership.returnToProgram(index)
+                    complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
+                                               offset: pending.offset, length: pending.length,
+                                               requestOperation: ChannelRequest.Operation.streamSend.rawValue,
+                                               cookie: pending.cookie))
+                    continue
+                }
+                if let error = queue.ended {
+                    // The connection holds none of the program's bytes any more.
                     _ = streamQueues.popHead(of: connection)
                     ownership.returnToProgram(index)
                     counters.countError(error)
@@ -97,34 +124,49 @@ extension ServerChannel {
                                                offset: pending.offset, length: pending.length,
                                                requestOperation: ChannelRequest.Operation.streamSend.rawValue,
                                                bufferReturned: true, cookie: pending.cookie))
+                    continue
+                }
+            }
+            if queue.cursor != StreamSendQueues.none {
+                let index = queue.cursor
+                let pending = streamQueues.pending(index)
+                let buffer = memory.buffer(index)
+                // In range: offset + length was checked against the buffer size when queued.
+                let start = Int(pending.offset) + Int(pending.taken)
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<Int(pending.offset) + Int(pending.length)])
+                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes) {
+                case .failure(let error):
+                    streamQueues.end(connection, with: error)
+                    continue
                 case .success(let taken):
                     counters.streamBytesSent &+= UInt64(taken)
-                    guard pending.taken + UInt32(taken) == pending.length else {
-                        streamQueues.advanceHead(of: connection, by: UInt32(taken))
-                        return   // the send buffer is full: wait for acknowledgements
-                    }
-                    _ = streamQueues.popHead(of: connection)
-                    ownership.returnToProgram(index)
-                    complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
-                                               offset: pending.offset, length: pending.length,
-                                               requestOperation: ChannelRequest.Operation.streamSend.rawValue,
-                                               cookie: pending.cookie))
+                    if taken > 0 { streamQueues.advanceCursor(of: connection, by: UInt32(taken)) }
+                    if taken < bytes.count { return true }   // the send buffer is full: wait for acknowledgements
+                    continue
                 }
-            } else if queue.shutdownPending {
+            }
+            if queue.shutdownPending {
                 handler.streamShutdown(connection: connection, channel: identifier)
                 streamQueues.clearDeferred(close: false, for: connection)
                 complete(ChannelCompletion(kind: .streamShutDown, socket: connection,
                                            requestOperation: ChannelRequest.Operation.streamShutdown.rawValue,
                                            cookie: queue.shutdownCookie))
             } else if queue.closePending {
+                if queue.head != StreamSendQueues.none {
+                    // Lent bytes still unacknowledged: the connection copies them, and their
+                    // buffers go back before it is released.
+                    guard handler.streamRecall(connection: connection, channel: identifier) else { return true }
+                    streamQueues.markAllReturned(of: connection)
+                    continue
+                }
                 handler.streamRelease(connection: connection, channel: identifier)
                 streamQueues.clearDeferred(close: true, for: connection)
                 complete(ChannelCompletion(kind: .streamClosed, socket: connection,
                                            requestOperation: ChannelRequest.Operation.streamClose.rawValue,
                                            cookie: queue.closeCookie))
-                return
+                return false
             } else {
-                return
+                return false
             }
         }
     }

@@ -1,18 +1,22 @@
 /// The `streamSend` buffers the network core holds, one FIFO per connection, in network-core-private memory.
 
-/// The buffers of `streamSend` requests not yet taken whole by their connection's send buffer,
-/// kept in request order per connection, plus each connection's deferred shutdown and close.
+/// The buffers of `streamSend` requests the network core holds, kept in request order per
+/// connection, plus each connection's deferred shutdown and close.
 ///
-/// Why a queue: a TCP send buffer may be full when a request arrives, and the requests after it
-/// on the same connection must not overtake it. The network core therefore keeps the buffer
-/// (the program's backpressure: it runs out of buffers) and feeds it to the send buffer as the
-/// peer acknowledges data. A shutdown or close waits behind the data queued before it.
+/// A buffer passes two marks. It is *taken* as the connection's send buffer accepts its bytes
+/// (a TCP send buffer may be full when a request arrives, and the requests after it on the same
+/// connection must not overtake it), and *returned* as the connection hands those bytes back —
+/// at once when it copied them, when the peer acknowledges them when it borrowed them in place
+/// (`ChannelRequestHandler.streamWrite`). Only a buffer wholly returned goes back to the program.
+/// So each queue has two positions: `head`, the oldest buffer not wholly returned, and
+/// `cursor`, the oldest not wholly taken. A shutdown or close waits until everything before it
+/// is taken.
 ///
 /// The FIFOs are linked through the buffers: one `PendingSend` per buffer of the pool (a
 /// buffer is in at most one queue, `BufferOwnership` sees to that) and one `ConnectionQueue` per
 /// connection number. Everything lives in memory the program cannot reach; nothing allocates.
 public struct StreamSendQueues {
-    /// One held buffer: the part of it to send, how much is taken, and its request's cookie.
+    /// One held buffer: the part of it to send, how much is taken and returned, and its request's cookie.
     public struct PendingSend {
         /// The next buffer of the same connection, `StreamSendQueues.none` at the tail.
         public var next: UInt32
@@ -22,16 +26,20 @@ public struct StreamSendQueues {
         public var length: UInt32
         /// How many of those bytes the send buffer has taken so far.
         public var taken: UInt32
+        /// How many of the taken bytes the connection has handed back.
+        public var returned: UInt32
         /// The request's cookie, for the `streamSent` completion.
         public var cookie: UInt64
     }
 
     /// One connection's queue and deferred requests.
     public struct ConnectionQueue {
-        /// The oldest held buffer, `StreamSendQueues.none` when empty.
+        /// The oldest held buffer (not wholly returned), `StreamSendQueues.none` when empty.
         public var head: UInt32
         /// The newest held buffer.
         public var tail: UInt32
+        /// The oldest buffer not wholly taken, `StreamSendQueues.none` when all are.
+        public var cursor: UInt32
         /// A `streamShutdown` waits behind the queue.
         public var shutdownPending: Bool
         /// A `streamClose` waits behind the queue (nothing may be queued after it).
@@ -40,9 +48,18 @@ public struct StreamSendQueues {
         public var shutdownCookie: UInt64
         /// The cookie of the waiting close.
         public var closeCookie: UInt64
+        /// The shutdown ran: no more sends (the connection would refuse them while still
+        /// sending, and perhaps reading, the bytes before).
+        public var shutDown = false
+        /// The connection ended (`StreamSendProgress.ended`, or a refused write): it holds none
+        /// of the program's bytes, and every buffer still queued goes back with this error.
+        public var ended: ChannelError?
 
         /// Whether anything waits.
         public var hasWork: Bool { head != StreamSendQueues.none || shutdownPending || closePending }
+        /// Whether something can move without the connection handing bytes back: bytes to
+        /// give it, or a deferred shutdown or close.
+        public var hasWorkToGive: Bool { cursor != StreamSendQueues.none || shutdownPending || closePending }
     }
 
     /// "No buffer".
@@ -73,10 +90,11 @@ public struct StreamSendQueues {
         self.bufferCount = bufferCount
         self.connectionCapacity = connectionCapacity
         sends = memory.bindMemory(to: PendingSend.self, capacity: Int(bufferCount))
-        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, cookie: 0), count: Int(bufferCount))
+        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, returned: 0, cookie: 0),
+                         count: Int(bufferCount))
         let queueMemory = memory + Int(bufferCount) * MemoryLayout<PendingSend>.stride
         queues = queueMemory.bindMemory(to: ConnectionQueue.self, capacity: connectionCapacity)
-        queues.initialize(repeating: ConnectionQueue(head: Self.none, tail: Self.none, shutdownPending: false,
+        queues.initialize(repeating: ConnectionQueue(head: Self.none, tail: Self.none, cursor: Self.none, shutdownPending: false,
                                                      closePending: false, shutdownCookie: 0, closeCookie: 0),
                           count: connectionCapacity)
         busy = UniqueNumberQueue(memory: queueMemory + connectionCapacity * MemoryLayout<ConnectionQueue>.stride,
@@ -109,28 +127,61 @@ public struct StreamSendQueues {
     /// Appends buffer `index` (now held by the network core) to `connection`'s queue.
     public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, cookie: UInt64, to connection: UInt16) {
         precondition(Int(connection) < connectionCapacity, "connection number out of range")
-        sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, cookie: cookie)
+        sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, returned: 0, cookie: cookie)
         if queues[Int(connection)].head == Self.none {
             queues[Int(connection)].head = index
         } else {
             sends[Int(queues[Int(connection)].tail)].next = index
         }
         queues[Int(connection)].tail = index
+        if queues[Int(connection)].cursor == Self.none { queues[Int(connection)].cursor = index }
         listBusy(connection)
     }
 
-    /// Records that `count` more bytes of the head buffer were taken.
-    public mutating func advanceHead(of connection: UInt16, by count: UInt32) {
-        let head = queue(connection).head
-        precondition(head != Self.none, "no buffer queued")
-        sends[Int(head)].taken += count
+    /// Records that `count` more bytes of the cursor's buffer were taken; the cursor moves on
+    /// when the buffer is taken whole.
+    public mutating func advanceCursor(of connection: UInt16, by count: UInt32) {
+        let cursor = queue(connection).cursor
+        precondition(cursor != Self.none, "nothing left to take")
+        sends[Int(cursor)].taken += count
+        precondition(sends[Int(cursor)].taken <= sends[Int(cursor)].length, "took more than the buffer holds")
+        if sends[Int(cursor)].taken == sends[Int(cursor)].length { queues[Int(connection)].cursor = sends[Int(cursor)].next }
     }
 
-    /// Removes the head buffer and returns it.
+    /// Records that the connection handed back `count` more bytes, oldest first; returns how
+    /// many of them matched taken bytes (all, unless the connection miscounted).
+    @discardableResult
+    public mutating func markReturned(_ count: Int, of connection: UInt16) -> Int {
+        var remaining = count
+        var index = queue(connection).head
+        while remaining > 0 && index != Self.none {
+            let open = Int(sends[Int(index)].taken - sends[Int(index)].returned)
+            let piece = min(open, remaining)
+            sends[Int(index)].returned += UInt32(piece)
+            remaining -= piece
+            // Only a wholly taken buffer passes returned bytes on to the next one.
+            if sends[Int(index)].taken < sends[Int(index)].length { break }
+            index = sends[Int(index)].next
+        }
+        return count - remaining
+    }
+
+    /// Marks every taken byte of `connection`'s buffers returned (the connection copied or
+    /// forgot them all).
+    public mutating func markAllReturned(of connection: UInt16) {
+        var index = queue(connection).head
+        while index != Self.none {
+            sends[Int(index)].returned = sends[Int(index)].taken
+            index = sends[Int(index)].next
+        }
+    }
+
+    /// Removes the head buffer and returns it (the cursor moves past it if it was there).
     public mutating func popHead(of connection: UInt16) -> UInt32 {
         let head = queue(connection).head
         precondition(head != Self.none, "no buffer queued")
         queues[Int(connection)].head = sends[Int(head)].next
+        if queues[Int(connection)].cursor == head { queues[Int(connection)].cursor = sends[Int(head)].next }
         if queues[Int(connection)].head == Self.none { queues[Int(connection)].tail = Self.none }
         sends[Int(head)].next = Self.none
         return head
@@ -149,9 +200,23 @@ public struct StreamSendQueues {
         listBusy(connection)
     }
 
-    /// Clears a deferred shutdown or close once it was carried out.
+    /// Clears a deferred shutdown or close once it was carried out. After a close the number
+    /// may name a new connection: the queue starts afresh.
     public mutating func clearDeferred(close: Bool, for connection: UInt16) {
         precondition(Int(connection) < connectionCapacity, "connection number out of range")
-        if close { queues[Int(connection)].closePending = false } else { queues[Int(connection)].shutdownPending = false }
+        if close {
+            queues[Int(connection)].closePending = false
+            queues[Int(connection)].shutDown = false
+            queues[Int(connection)].ended = nil
+        } else {
+            queues[Int(connection)].shutdownPending = false
+            queues[Int(connection)].shutDown = true
+        }
+    }
+
+    /// Records that `connection` ended with `error` (the first reason stays).
+    public mutating func end(_ connection: UInt16, with error: ChannelError) {
+        precondition(Int(connection) < connectionCapacity, "connection number out of range")
+        if queues[Int(connection)].ended == nil { queues[Int(connection)].ended = error }
     }
 }

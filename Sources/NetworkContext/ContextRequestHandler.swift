@@ -52,6 +52,14 @@ struct ContextRequestHandler<Receiver: FrameReceiver, Sender: FrameSender, Host:
         context.write(connection, bytes: bytes, now: now)
     }
 
+    mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {
+        context.sendProgress(connection)
+    }
+
+    mutating func streamRecall(connection: UInt16, channel: Int) -> Bool {
+        context.recall(connection)
+    }
+
     mutating func streamShutdown(connection: UInt16, channel: Int) {
         context.shutdown(connection, now: now)
     }

@@ -29,6 +29,8 @@ struct ContextTCPState {
     var lastPoll: UInt64 = 0
     /// The metrics endpoint's port, which programs may not listen on.
     var metricsPort: UInt16? = nil
+    /// Programs' stream sends are lent to their connections (`tcp-send=lend`), not copied.
+    var sendsLend = true
 
     init() {
         notices = .allocate(capacity: Self.capacity)
@@ -108,6 +110,11 @@ extension NetworkContext {
         }
         var events = notices[index].events
         defer { notices[index].events = events }
+        if !events.intersection([.writable, .closed]).isEmpty {
+            // Bytes handed back or the connection ended: its channel's send queue can move.
+            channels.pointee.storage[channel].wakeStream(id)
+            events.remove(.writable)
+        }
         if events.contains(.accepted) || events.contains(.connected) {
             let remote = table.pointee.remote(of: id) ?? TCPEndpoint(address: 0, port: 0)
             let accepted = events.contains(.accepted)
@@ -161,7 +168,6 @@ extension NetworkContext {
             }
             events.remove(.closed)
         }
-        events.remove(.writable)   // the channel's send queues are pumped every pass anyway
     }
 
     /// The channel error for a connection's end.
@@ -222,14 +228,36 @@ extension NetworkContext {
             && table.pointee.owner(of: id) == ConnectionOwner.program(channel: channel).rawValue
     }
 
+    /// A program's stream bytes for connection `id`: lent (read in place until acknowledged)
+    /// or copied and handed back at once, as `tcp-send=` chose.
     func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, now: UInt64) -> Result<Int, ChannelError> {
         switch table.pointee.state(of: id) {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
             // Sent at the end of the channel work of this pass (`pass`): many small sends, one burst.
-            return .success(table.pointee.sendDeferred(ByteReader(bytes), on: id))
+            let lends = tcp.pointee.sendsLend
+            return .success(table.pointee.sendDeferred(ByteReader(bytes), on: id, lending: lends, returnedAtOnce: !lends))
         default:
             return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)
         }
+    }
+
+    /// The program's bytes connection `id` handed back, and whether it ended. A CLOSED
+    /// connection has forgotten any lent bytes (`TCPConnection.enterClosed`); one the program
+    /// no longer holds has nothing of its.
+    func sendProgress(_ id: UInt16) -> StreamSendProgress {
+        let returned = table.pointee.takeReturnedBytes(of: id)
+        switch table.pointee.state(of: id) {
+        case .closed?, nil:
+            return StreamSendProgress(returned: returned,
+                                      ended: Self.channelError(table.pointee.error(of: id)) ?? .notWritable)
+        default:
+            return StreamSendProgress(returned: returned)
+        }
+    }
+
+    /// Connection `id` copies the bytes it holds lent (before the program releases it).
+    func recall(_ id: UInt16) -> Bool {
+        table.pointee.recallLentBytes(of: id)
     }
 
     func shutdown(_ id: UInt16, now: UInt64) {

@@ -30,6 +30,9 @@ public struct NetworkContextConfiguration {
     /// Who finishes sent TCP and UDP checksums: `.device` only when the NIC negotiated checksum
     /// offload, and then its driver marks every such frame (the two must agree).
     public var transmitChecksum = TransmitChecksum.software
+    /// Whether programs' stream sends are lent to their connections until acknowledged (true)
+    /// or copied into the connections' send buffers (`tcp-send=`).
+    public var tcpSendLends = true
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -115,6 +118,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
                                                                        largestBlock: TCPConnection.largestBlock(for: configuration.tcp))))
         tcp = .allocate(capacity: 1)
         tcp.initialize(to: ContextTCPState())
+        tcp.pointee.sendsLend = configuration.tcpSendLends
         channels = .allocate(capacity: 1)
         channels.initialize(to: ContextChannelState())
         metrics = .allocate(capacity: 1)

@@ -191,7 +191,8 @@ public struct StreamEndpoint {
     }
 
     /// Zero-copy send of received bytes: `data`'s buffer (all its bytes) goes out on
-    /// `connection` and comes back to the free list once taken. On failure the program still
+    /// `connection` and comes back to the free list once the connection is done with it
+    /// (acknowledged by the peer, when sends are lent). On failure the program still
     /// holds `data`.
     public mutating func send(_ data: ReceivedBuffer, on connection: UInt16) -> Result<Int, SocketError> {
         guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {

@@ -38,10 +38,8 @@ extension TCPConnection {
             if length > segmentSize && length != unsent { length -= length % segmentSize }
             let inFlight = sendNext != sendUnacknowledged
             guard length >= segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
-            let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
-            let (first, second) = sendBuffer.peek(offset: offset, length: length)
             let flags: TCPFlags = length == unsent ? [.acknowledgment, .push] : [.acknowledgment]
-            emitAcknowledging(sequence: sendNext, flags: flags, payload: first, continuation: second,
+            emitAcknowledging(sequence: sendNext, flags: flags, data: storedData(from: sendNext, length: length),
                               segmentationSize: length > segmentSize ? segmentSize : 0, output: &output)
             let end = sendNext + UInt32(length)
             let pieces = UInt64((length + segmentSize - 1) / segmentSize)
@@ -88,13 +86,12 @@ extension TCPConnection {
     /// the window opens; `unconfirmedSendEnd` lets the peer's ACK of it be acceptable if it
     /// took it.
     mutating func sendZeroWindowProbe<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
-        let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendNext))
-        let (first, _) = sendBuffer.peek(offset: offset, length: 1)
-        guard first.count == 1 else {
+        guard sendNext >= sendBufferSequence, sendNext < sendDataEnd else {
             persistTimer.stop()
             return
         }
-        emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], payload: first, output: &output)
+        emitAcknowledging(sequence: sendNext, flags: [.acknowledgment], data: storedData(from: sendNext, length: 1),
+                          output: &output)
         unconfirmedSendEnd = sendNext + 1
         statistics.zeroWindowProbes += 1
         persistTimer.probeSent(now: now, maximumInterval: configuration.retransmission.maximumTimeout)
@@ -110,10 +107,9 @@ extension TCPConnection {
         if sendUnacknowledged < dataEnd && sendUnacknowledged >= sendBufferSequence {
             let remaining = Int(SequenceNumber.octets(from: sendUnacknowledged, to: dataEnd))
             let length = min(remaining, sendMaximumSegmentSize)
-            let offset = Int(SequenceNumber.octets(from: sendBufferSequence, to: sendUnacknowledged))
-            let (first, second) = sendBuffer.peek(offset: offset, length: length)
             let flags: TCPFlags = length == remaining ? [.acknowledgment, .push] : [.acknowledgment]
-            emitAcknowledging(sequence: sendUnacknowledged, flags: flags, payload: first, continuation: second, output: &output)
+            emitAcknowledging(sequence: sendUnacknowledged, flags: flags, data: storedData(from: sendUnacknowledged, length: length),
+                              output: &output)
             return UInt32(length)
         }
         if let finish = finishSequence, sendUnacknowledged <= finish {
@@ -161,11 +157,17 @@ extension TCPConnection {
         emit(sequence: sequence, acknowledgment: SequenceNumber(0), flags: [.reset], window: 0, output: &output)
     }
 
+    /// `length` bytes of the send buffer from sequence number `sequence` on (within it), read
+    /// when the segment is built.
+    func storedData(from sequence: SequenceNumber, length: Int) -> TCPStoredPayload {
+        TCPStoredPayload(store: sendBuffer, offset: Int(SequenceNumber.octets(from: sendBufferSequence, to: sequence)),
+                         count: length)
+    }
+
     /// Emits a segment carrying <ACK=RCV.NXT> and our current window (RFC 9293 §3.10.7.4): it
     /// acknowledges everything received, so any owed or delayed ACK is settled by it.
     mutating func emitAcknowledging<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, flags: TCPFlags,
-                                                                   payload: ByteReader = ByteReader(),
-                                                                   continuation: ByteReader = ByteReader(),
+                                                                   data: TCPStoredPayload? = nil,
                                                                    segmentationSize: Int = 0,
                                                                    output: inout Output) {
         acknowledgmentPending = false
@@ -173,19 +175,19 @@ extension TCPConnection {
         segmentsSinceAcknowledgment = 0
         let window = advertisedWindowField()
         emit(sequence: sequence, acknowledgment: receiveNext, flags: flags, window: window,
-             payload: payload, continuation: continuation, segmentationSize: segmentationSize, output: &output)
+             data: data, segmentationSize: segmentationSize, output: &output)
     }
 
     /// Hands one segment to the transmitter: the fixed header of RFC 9293 §3.1 plus options
     /// (§3.2); the transmitter builds and checksums it.
     func emit<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, acknowledgment: SequenceNumber,
                                              flags: TCPFlags, window: UInt16, options: TCPOptions = TCPOptions(),
-                                             payload: ByteReader = ByteReader(), continuation: ByteReader = ByteReader(),
+                                             data: TCPStoredPayload? = nil,
                                              segmentationSize: Int = 0, output: inout Output) {
         let header = TCPHeader(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
                                acknowledgmentNumber: acknowledgment, flags: flags, window: window)
         output.transmit(TCPOutgoingSegment(source: local, destination: remote, header: header, options: options,
-                                           payload: payload, payloadContinuation: continuation,
+                                           payload: ByteReader(), payloadContinuation: ByteReader(), storedPayload: data,
                                            segmentationSize: segmentationSize))
     }
 }

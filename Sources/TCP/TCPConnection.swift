@@ -173,8 +173,9 @@ public struct TCPConnection {
 
     /// The peer's MSS (536 until its SYN says otherwise — RFC 9293 §3.7.1).
     public internal(set) var peerMaximumSegmentSize: UInt16 = 536
-    /// Data the user gave us, from sequence number `sendBufferSequence` on (unacknowledged, then unsent).
-    let sendBuffer: ByteRing
+    /// Data the user gave us, copied or lent, from sequence number `sendBufferSequence` on
+    /// (unacknowledged, then unsent).
+    let sendBuffer: SendStore
     /// The sequence number of `sendBuffer`'s first byte.
     var sendBufferSequence = SequenceNumber(0)
     /// Data received in order and not yet read, then (in its free space) out-of-order data.
@@ -223,7 +224,7 @@ public struct TCPConnection {
         self.initialSequenceNumbers = initialSequenceNumbers
         let pool = bufferPool ?? BufferPool(byteCount: 2 * (configuration.sendBufferCapacity + configuration.receiveBufferCapacity),
                                             largestBlock: Self.largestBlock(for: configuration))
-        self.sendBuffer = ByteRing(pool: pool, capacity: configuration.initialSendBufferCapacity,
+        self.sendBuffer = SendStore(pool: pool, capacity: configuration.initialSendBufferCapacity,
                                    maximumCapacity: configuration.sendBufferCapacity)
         self.receiveBuffer = ByteRing(pool: pool, capacity: configuration.initialReceiveBufferCapacity,
                                       maximumCapacity: configuration.receiveBufferCapacity)
@@ -257,12 +258,14 @@ public struct TCPConnection {
 
     /// SEND without sending: queues as much of `bytes` as the send buffer holds, for a later
     /// `transmitPending` (the table's deferred sends). Returns how many bytes were taken.
-    mutating func queue(_ bytes: ByteReader) -> Int {
+    /// `lending`: the bytes are not copied but read where they are until acknowledged
+    /// (`SendStore`'s ownership rules); `returnedAtOnce`: copied bytes count as handed back.
+    mutating func queue(_ bytes: ByteReader, lending: Bool = false, returnedAtOnce: Bool = false) -> Int {
         switch state {
         case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
             guard !finishQueued else { return 0 }
             if bytes.count > sendBuffer.freeSpace { tuneSendBuffer() }
-            let taken = sendBuffer.append(bytes)
+            let taken = lending ? sendBuffer.lend(bytes) : sendBuffer.append(bytes, returnedAtOnce: returnedAtOnce)
             if taken < min(bytes.count, sendBuffer.freeSpace + taken) { statistics.bufferRefusals += 1 }
             if taken > 0 && sendBuffer.freeSpace == 0 { tuneSendBuffer() }   // filled to the brim
             return taken
@@ -443,6 +446,8 @@ public struct TCPConnection {
 
     mutating func enterClosed() {
         state = .closed
+        // Nothing will be sent any more: stop reading lent memory (hand it back) and free the storage.
+        sendBuffer.clear()
         retransmissionTimer.stop()
         persistTimer.stop()
         timeWaitDeadline = nil

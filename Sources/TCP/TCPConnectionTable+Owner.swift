@@ -86,9 +86,14 @@ extension TCPConnectionTable {
     /// such connection queued, once, after all of a pass's sends — so a program's many small
     /// sends leave as full segments (and, with segmentation offload, as one large one), as
     /// Linux's autocorking does. Returns how many bytes were taken, as `send` does.
-    public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID) -> Int {
+    ///
+    /// `lending`: the bytes are not copied but read in place until the peer acknowledges them
+    /// (`SendStore`'s ownership rules; `takeReturnedBytes` says when). `returnedAtOnce`: copied
+    /// bytes count as handed back at once, for an owner that tracks its memory that way.
+    public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID, lending: Bool = false,
+                                      returnedAtOnce: Bool = false) -> Int {
         guard let index = ownedSlot(id) else { return 0 }
-        let taken = connections[index].queue(bytes)
+        let taken = connections[index].queue(bytes, lending: lending, returnedAtOnce: returnedAtOnce)
         if taken > 0 && !slots[index].transmitDeferred {
             slots[index].transmitDeferred = true
             deferredSlots.append(UInt16(index))
@@ -115,6 +120,21 @@ extension TCPConnectionTable {
         }
         deferredSlots.removeAll(keepingCapacity: true)
         return count
+    }
+
+    /// The bytes of `id`'s send buffer handed back to the owner since the last call (copied
+    /// with `returnedAtOnce`, lent and acknowledged, or recalled), oldest first. Lent bytes a
+    /// connection forgot when it ended are not counted: CLOSED says it holds none.
+    public mutating func takeReturnedBytes(of id: TCPConnectionID) -> Int {
+        guard let index = ownedSlot(id) else { return 0 }
+        return connections[index].sendBuffer.takeReturned()
+    }
+
+    /// Copies the bytes `id` holds lent into its own storage, so it reads none of the owner's
+    /// memory any more; they count as handed back. False when the pool cannot hold them now.
+    public mutating func recallLentBytes(of id: TCPConnectionID) -> Bool {
+        guard let index = ownedSlot(id) else { return true }
+        return connections[index].sendBuffer.recall()
     }
 
     /// Copies received bytes into `buffer`; returns how many.

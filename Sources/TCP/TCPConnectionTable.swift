@@ -43,7 +43,7 @@ public struct TCPConnectionEvents: OptionSet, Equatable, Sendable {
     public static let connected = TCPConnectionEvents(rawValue: 0x02)
     /// New received bytes are waiting (`readableCount` grew).
     public static let readable = TCPConnectionEvents(rawValue: 0x04)
-    /// Send buffer space was freed (`writableCount` grew).
+    /// Send buffer space was freed (`writableCount` grew), or bytes were handed back (`takeReturnedBytes`).
     public static let writable = TCPConnectionEvents(rawValue: 0x08)
     /// The peer's FIN arrived: after the readable bytes, no more data comes.
     public static let peerFinished = TCPConnectionEvents(rawValue: 0x10)
@@ -356,8 +356,9 @@ public struct TCPConnectionTable {
     /// The level values compared before and after an operation to find edge events.
     @inline(__always)
     func snapshot(_ index: Int) -> TCPSlotSnapshot {
-        guard slots[index].isUsed else { return TCPSlotSnapshot(readable: 0, writable: 0) }
-        return TCPSlotSnapshot(readable: connections[index].readableCount, writable: connections[index].writableCount)
+        guard slots[index].isUsed else { return TCPSlotSnapshot(readable: 0, writable: 0, returned: 0) }
+        return TCPSlotSnapshot(readable: connections[index].readableCount, writable: connections[index].writableCount,
+                               returned: connections[index].sendBuffer.returnedCount)
     }
 
     /// After anything that may have changed slot `index`'s connection: keeps the hash, the
@@ -399,7 +400,10 @@ public struct TCPConnectionTable {
             // Before ESTABLISHED there is nothing to read and `connected` says "writable".
             if slots[index].hasEstablished {
                 if connections[index].readableCount > before.readable { post(.readable, to: index) }
-                if connections[index].writableCount > before.writable { post(.writable, to: index) }
+                // Also when send space did not grow but bytes were handed back (after a
+                // shutdown the connection takes no more, yet its lent bytes still come back).
+                if connections[index].writableCount > before.writable
+                    || connections[index].sendBuffer.returnedCount > before.returned { post(.writable, to: index) }
             }
             if connections[index].peerFinished && !slots[index].peerFinishAnnounced {
                 slots[index].peerFinishAnnounced = true
@@ -527,10 +531,11 @@ struct TCPConnectionSlot {
     var eventNext: Int32 = -1
 }
 
-/// Readable and writable byte counts before an operation.
+/// Readable, writable and handed-back byte counts before an operation.
 struct TCPSlotSnapshot {
     var readable: Int
     var writable: Int
+    var returned: Int
 }
 
 /// One owner listening on one port.

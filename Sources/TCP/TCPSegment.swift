@@ -48,16 +48,17 @@ public struct TCPSegment {
 
     /// Builds a segment into `buffer`: `header` (its data offset and checksum are set here),
     /// `options`, then `payload` followed by `payloadContinuation` (a ring buffer's data may
-    /// come in two pieces), with the checksum over the pseudo-header from `source` to
+    /// come in two pieces) and `storedPayload` (data read from a send store here), with the checksum over the pseudo-header from `source` to
     /// `destination` — or, with `deviceFinishesChecksum`, only the pseudo-header's sum, for the
     /// device to add header and data to (virtio 1.2 §5.1.6.2). Returns the segment's length.
     /// Nothing is written when it does not fit.
     public static func build(header: TCPHeader, options: TCPOptions, payload: ByteReader,
-                             payloadContinuation: ByteReader = ByteReader(),
+                             payloadContinuation: ByteReader = ByteReader(), storedPayload: TCPStoredPayload? = nil,
                              source: UInt32, destination: UInt32, deviceFinishesChecksum: Bool = false,
                              into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
         let headerLength = TCPHeader.minimumSize + options.encodedLength
-        let total = headerLength + payload.count + payloadContinuation.count
+        let piecesLength = payload.count + payloadContinuation.count
+        let total = headerLength + piecesLength + (storedPayload?.count ?? 0)
         guard total <= 0xFFFF else { throw .segmentTooLong }
         guard buffer.baseAddress != nil, total <= buffer.count else { throw .bufferTooSmall }
         let writer = NetworkOrderWriter(buffer)
@@ -68,6 +69,7 @@ public struct TCPSegment {
         options.write(to: writer, at: TCPHeader.minimumSize)
         writer.copy(payload, to: headerLength)
         writer.copy(payloadContinuation, to: headerLength + payload.count)
+        storedPayload?.copy(into: buffer.baseAddress! + headerLength + piecesLength)
         var checksum = InternetChecksum.transmissionControl(source: source, destination: destination, tcpLength: total)
         if deviceFinishesChecksum {
             writer.storeBigEndian(checksum.partialValue, at: 16)

@@ -7,6 +7,10 @@ import XCTest
 /// channel and has a bounded send buffer: `capacity` bytes may sit in it unacknowledged;
 /// `acknowledge` removes bytes from its front (the peer's ACK), `capacity = 0` makes it full.
 /// Every byte it ever took is also kept in `stream`, in order, to check byte for byte.
+///
+/// With `lends` false it copies what it takes and hands it back at once; with `lends` true it
+/// keeps pointers to the program's bytes (`lent`) and hands them back when acknowledged,
+/// recalled, or forgotten when the connection ends (`writeError`).
 struct FakeStreamHandler: ChannelRequestHandler {
     struct Connection {
         var channel: Int
@@ -20,8 +24,13 @@ struct FakeStreamHandler: ChannelRequestHandler {
         var shutDown = false
         /// The program let go of it (`streamRelease` ran); it no longer counts as owned.
         var released = false
-        /// Set to make every later `streamWrite` fail (a reset or timed-out connection).
+        /// Set to make every later `streamWrite` fail (a reset or timed-out connection); the
+        /// connection then forgets what it holds lent and reports the error as its end.
         var writeError: ChannelError?
+        /// Where each lent, unacknowledged byte lies in the program's memory, oldest first.
+        var lent: [UnsafeRawPointer] = []
+        /// Bytes handed back and not yet reported.
+        var returned = 0
     }
 
     struct Listen: Equatable {
@@ -52,6 +61,12 @@ struct FakeStreamHandler: ChannelRequestHandler {
     var connectError: ChannelError?
     /// Calls of `streamWrite`, including those that took nothing.
     var writeCalls = 0
+    /// Lend taken bytes (hand them back when acknowledged) instead of copying them.
+    var lends = false
+    /// Makes `streamRecall` refuse (memory short).
+    var recallRefused = false
+    /// Calls of `streamSendProgress`.
+    var progressCalls = 0
 
     /// Opens `connection` for `channel` with a send buffer of `capacity` bytes.
     mutating func open(_ connection: UInt16, channel: Int = 0, capacity: Int = 1 << 20) {
@@ -70,6 +85,13 @@ struct FakeStreamHandler: ChannelRequestHandler {
         let removed = min(count ?? buffered, buffered)
         let bytes = Array(connections[connection]!.sendBuffer[0..<removed])
         connections[connection]!.sendBuffer.removeFirst(removed)
+        if lends {
+            // Read the lent bytes now: they must still be what the program sent.
+            let read = connections[connection]!.lent.prefix(removed).map { $0.load(as: UInt8.self) }
+            XCTAssertEqual(read, bytes, "lent memory changed before it was acknowledged")
+            connections[connection]!.lent.removeFirst(removed)
+            connections[connection]!.returned += removed
+        }
         return bytes
     }
 
@@ -114,9 +136,36 @@ struct FakeStreamHandler: ChannelRequestHandler {
         let count = min(bytes.count, max(state.capacity - state.sendBuffer.count, 0))
         state.sendBuffer.append(contentsOf: bytes[0..<count])
         state.stream.append(contentsOf: bytes[0..<count])
+        if lends {
+            state.lent += (0..<count).map { bytes.baseAddress! + $0 }
+        } else {
+            state.returned += count
+        }
         connections[connection] = state
         return .success(count)
     }
+
+    mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {
+        progressCalls += 1
+        guard var state = connections[connection] else { return StreamSendProgress(returned: 0, ended: .notWritable) }
+        let returned = state.returned
+        state.returned = 0
+        if state.writeError != nil { state.lent = [] }   // an ended connection forgets what it held
+        connections[connection] = state
+        return StreamSendProgress(returned: returned, ended: state.writeError)
+    }
+
+    mutating func streamRecall(connection: UInt16, channel: Int) -> Bool {
+        guard !recallRefused else { return false }
+        guard var state = connections[connection] else { return true }
+        state.returned += state.lent.count
+        state.lent = []
+        connections[connection] = state
+        return true
+    }
+
+    /// How many bytes of `connection` are lent now.
+    func lentCount(of connection: UInt16) -> Int { connections[connection]?.lent.count ?? 0 }
 
     mutating func streamShutdown(connection: UInt16, channel: Int) {
         shutdowns.append(Record(connection: connection, channel: channel))

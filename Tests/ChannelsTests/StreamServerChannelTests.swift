@@ -289,12 +289,13 @@ final class StreamServerChannelTests: XCTestCase {
         XCTAssertEqual(fixture.submitStream(.streamShutdown(connection: 0, cookie: 5), handler: &handler),
                        [ChannelCompletion(kind: .streamShutDown, socket: 0,
                                           requestOperation: ChannelRequest.Operation.streamShutdown.rawValue, cookie: 5)])
-        // After our FIN the connection takes no data: the handler says so, the buffer comes back.
+        // After our FIN the connection takes no data: the send is refused, the buffer never left.
         _ = pattern(fixture, buffer: 4, count: 20, start: 0)
+        let writes = handler.writeCalls
         let refused = fixture.submitStream(.streamSend(connection: 0, bufferIndex: 4, offset: 0, length: 20, cookie: 8), handler: &handler)
         XCTAssertEqual(refused.map(\.decodedError), [.notWritable])
-        XCTAssertEqual(refused.first?.bufferReturned, 1)
-        XCTAssertEqual(refused.first?.bufferIndex, 4)
+        XCTAssertEqual(refused.first?.cookie, 8)
+        XCTAssertEqual(handler.writeCalls, writes, "the connection was not asked")
         XCTAssertEqual(fixture.server.ownership.holder(of: 4), .program)
         XCTAssertEqual(fixture.submitStream(.streamClose(connection: 0, cookie: 6), handler: &handler),
                        [ChannelCompletion(kind: .streamClosed, socket: 0,

@@ -93,6 +93,7 @@ enum NetworkCore {
             } else {
                 Log.info("net: offloads \(offloads: device.offloads) in use (offload=)")
             }
+            if !options.tcpSendLends { Log.info("net: TCP sends copied, not lent (tcp-send=copy)") }
             if let shortfall = device.shortfall {
                 Log.warning("net: \(queuePairs) queue pairs asked for, \(device.pairs.count) in use: \(shortfall)")
             }
@@ -137,6 +138,7 @@ enum NetworkCore {
         configuration.receiveImpairment = impairmentSettings(options.receiveImpairment)
         configuration.impairmentSeed = options.impairmentSeed
         configuration.mesh = mesh
+        configuration.tcpSendLends = options.tcpSendLends
         // One fact, two users: the driver marks NEEDS_CSUM exactly when the stacks leave it.
         configuration.transmitChecksum = device.features.contains(.deviceChecksum) ? .device : .software
         contexts = .allocate(capacity: count)

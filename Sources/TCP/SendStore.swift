@@ -10,9 +10,9 @@ import RawBytes
 ///
 /// **Ownership rules** (the network core's channel code depends on them):
 /// 1. Lent bytes stay the owner's. TCP reads them, and only until one of three things hands
-///    them back: the peer acknowledges them (`discard`), `recall` copies them into owned
-///    storage, or `clear` forgets them when the connection ends. Only then are they counted
-///    in `returnedCount`.
+///    them back: the peer acknowledges them (`discard`) or `recall` copies them into owned
+///    storage — both count them in `returnedCount` — or `clear` forgets them when the
+///    connection ends (not counted: the connection's end says it).
 /// 2. The owner learns how many bytes were handed back with `takeReturned()`, in stream order,
 ///    and may reuse that memory then and not before. Bytes given with
 ///    `append(_:returnedAtOnce: true)` count as handed back at once (read once, at the copy).
@@ -44,8 +44,6 @@ public final class SendStore {
     public private(set) var lentCount = 0
     /// Bytes handed back and not yet taken by `takeReturned()`.
     public private(set) var returnedCount = 0
-    /// Bytes ever lent (a statistic).
-    public private(set) var lentTotal: UInt64 = 0
 
     /// An empty store that may hold `capacity` bytes, growing up to `maximumCapacity`, its
     /// storage taken from `pool` on demand.
@@ -142,7 +140,6 @@ public final class SendStore {
         pushExtent(Extent(base: base, length: taken))
         count += taken
         lentCount += taken
-        lentTotal &+= UInt64(taken)
         return taken
     }
 
@@ -244,9 +241,10 @@ public final class SendStore {
         return true
     }
 
-    /// Forgets everything (the connection ended): lent bytes are handed back, storage freed.
+    /// Forgets everything (the connection ended) and frees the storage. Lent bytes are no
+    /// longer read but not counted in `returnedCount` (they were not delivered): the
+    /// connection's end tells the owner that all its memory is its own again.
     public func clear() {
-        returnedCount += lentCount
         lentCount = 0
         count = 0
         ring.discard(ring.count)

@@ -256,6 +256,23 @@ public struct TCPConnection {
         return accepted
     }
 
+    /// SEND of lent bytes: like `send`, but `bytes` are not copied; TCP reads them in place
+    /// until the peer acknowledges them (`SendStore`'s ownership rules), and
+    /// `takeReturnedBytes()` tells the caller when it may reuse that memory.
+    @discardableResult
+    public mutating func lend<Output: TCPSegmentTransmitter>(_ bytes: ByteReader, now: UInt64, output: inout Output) -> Int {
+        let accepted = queue(bytes, lending: true)
+        if accepted > 0 { transmitPending(now: now, output: &output) }
+        return accepted
+    }
+
+    /// The lent bytes handed back since the last call, oldest first (acknowledged or recalled;
+    /// a connection that ended forgets its lent bytes without counting them).
+    public mutating func takeReturnedBytes() -> Int { sendBuffer.takeReturned() }
+
+    /// Bytes lent and not yet handed back.
+    public var lentBytes: Int { sendBuffer.lentCount }
+
     /// SEND without sending: queues as much of `bytes` as the send buffer holds, for a later
     /// `transmitPending` (the table's deferred sends). Returns how many bytes were taken.
     /// `lending`: the bytes are not copied but read where they are until acknowledged
@@ -268,6 +285,7 @@ public struct TCPConnection {
             let taken = lending ? sendBuffer.lend(bytes) : sendBuffer.append(bytes, returnedAtOnce: returnedAtOnce)
             if taken < min(bytes.count, sendBuffer.freeSpace + taken) { statistics.bufferRefusals += 1 }
             if taken > 0 && sendBuffer.freeSpace == 0 { tuneSendBuffer() }   // filled to the brim
+            if lending { statistics.bytesLent &+= UInt64(taken) }
             return taken
         default:
             return 0

@@ -32,6 +32,8 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
     /// Received bytes the owner took straight from the segment (`TCPDirectReceiver`): copied
     /// once, never held in the receive buffer.
     public var directlyDelivered: UInt64 = 0
+    /// Bytes the owner lent (`SendStore`): sent from its memory, never copied into the send buffer.
+    public var bytesLent: UInt64 = 0
     /// Unacceptable bare ACKs not answered, to break ACK loops (`outOfWindowReplyAllowed`).
     public var outOfWindowRepliesSuppressed: UInt64 = 0
 
@@ -54,5 +56,6 @@ public struct TCPConnectionStatistics: Equatable, Sendable {
         bufferGrowths &+= other.bufferGrowths
         outOfWindowRepliesSuppressed &+= other.outOfWindowRepliesSuppressed
         directlyDelivered &+= other.directlyDelivered
+        bytesLent &+= other.bytesLent
     }
 }

@@ -293,3 +293,67 @@ extension TCPServerTests {
         XCTAssertEqual(Array(data.bytes), Array("hello".utf8))
     }
 }
+
+extension TCPServerTests {
+    /// A lent buffer is read again for a retransmission (the program's bytes, not a copy) and
+    /// comes back only with the ACK; with `tcp-send=copy` it comes back at once.
+    func testLentBytesAreResentFromTheProgramsBufferAndReturnWithTheAcknowledgement() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, streams) = listening(fixture, port: 8090)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8090) else { return }
+        var peer = handshake
+        let answer = (0..<700).map { UInt8(truncatingIfNeeded: $0 &* 5) }
+        XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(700))
+        var mark = fixture.mark
+        fixture.pass()
+        XCTAssertEqual(fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }.map(\.payload), [answer])
+        XCTAssertNil(streams.pollEvent(), "lent until acknowledged")
+        XCTAssertEqual(fixture.context.tcpCounters.connections.bytesLent, 700, "the kernel's own count: lent, not copied")
+        // No ACK: the retransmission timer resends the same bytes from the lent buffer.
+        mark = fixture.mark
+        fixture.advance(by: 3_000_000_000)
+        fixture.pass()
+        XCTAssertEqual(fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }.map(\.payload), [answer])
+        XCTAssertNil(streams.pollEvent())
+        peer.receiveNext &+= 700
+        fixture.receive(peer.segment(.ack))
+        fixture.pass()
+        XCTAssertEqual(streams.pollEvent(), .sent(connection: connection, length: 700))
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).totalErrors, 0)
+    }
+
+    func testCopiedSendsReturnTheBufferAtOnce() {
+        let fixture = ContextFixture(tcpSendLends: false)
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8091)
+        guard let (connection, _) = accept(fixture, &streams, port: 8091) else { return }
+        XCTAssertEqual(([1, 2, 3] as [UInt8]).withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(3))
+        let mark = fixture.mark
+        fixture.pass()
+        XCTAssertEqual(fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }.map(\.payload), [[1, 2, 3]])
+        XCTAssertEqual(streams.pollEvent(), .sent(connection: connection, length: 3), "copied: back before any ACK")
+        XCTAssertEqual(fixture.context.tcpCounters.connections.bytesLent, 0)
+    }
+
+    /// A reset while bytes are lent: the connection forgets them and the buffer comes back
+    /// to the program with the error.
+    func testAResetReturnsLentBuffersWithAnError() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, streams) = listening(fixture, port: 8092)
+        guard let (connection, peer) = accept(fixture, &streams, port: 8092) else { return }
+        XCTAssertEqual(([9, 9] as [UInt8]).withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(2))
+        fixture.pass()
+        fixture.receive(peer.segment(.rst))
+        fixture.pass()
+        var events: [StreamEvent] = []
+        while let event = streams.pollEvent() { events.append(event) }
+        fixture.pass()
+        while let event = streams.pollEvent() { events.append(event) }
+        XCTAssertTrue(events.contains(.closed(connection: connection, error: .refused(.connectionReset))), "\(events)")
+        XCTAssertEqual(streams.sendErrors, 1, "the lent buffer came back with the reset")
+        XCTAssertEqual(fixture.context.channelCounters(program.channel)[error: .connectionReset], 1)
+        XCTAssertEqual(fixture.context.tcpConnectionCounts().established, 0)
+    }
+}

@@ -69,6 +69,10 @@ struct SimulatedLink {
 
     /// Called at every step with the clock (a test's way to change the world mid-transfer).
     var onStep: ((UInt64) -> Void)? = nil
+    /// Lend each side's stream from this memory (holding the whole stream) instead of copying
+    /// it; bytes handed back are counted in `returned` and overwritten with poison at once.
+    var lendFrom: [UnsafeMutableRawBufferPointer]? = nil
+    var returned = [0, 0]
 
     init(seed: UInt64, impairments: [LinkImpairments], configuration: TCPConnectionConfiguration,
          bufferPool: BufferPool? = nil) {
@@ -153,8 +157,20 @@ struct SimulatedLink {
                                   scratch: inout [UInt8]) {
         var collectors = [PacketCollector(), PacketCollector()]
         for side in 0..<2 {
+            // Take back what was handed back, and poison it: it must never be read again.
+            if let regions = lendFrom {
+                let back = sides[side].takeReturnedBytes()
+                XCTAssertLessThanOrEqual(returned[side] + back, sent[side], "handed back more than was lent")
+                for index in returned[side]..<min(returned[side] + back, total) { regions[side][index] = 0xA5 }
+                returned[side] += back
+            }
             // Write.
-            if sent[side] < total && sides[side].writableCount > 0 {
+            if let regions = lendFrom, sent[side] < total && sides[side].writableCount > 0 {
+                let count = min(total - sent[side], sides[side].writableCount)
+                sent[side] += sides[side].lend(ByteReader(start: regions[side].baseAddress! + sent[side], count: count),
+                                               now: now, output: &collectors[side])
+                if sent[side] == total { sides[side].close(now: now, output: &collectors[side]) }
+            } else if sent[side] < total && sides[side].writableCount > 0 {
                 let count = min(total - sent[side], sides[side].writableCount, scratch.count)
                 for offset in 0..<count { scratch[offset] = streamByte(sent[side] + offset, side: side) }
                 let taken = scratch.withUnsafeBytes { raw in

@@ -283,6 +283,10 @@ enum MetricsEndpoint {
                        help: "Received bytes copied once, from the NIC's buffer straight into a program's channel buffer, never held by TCP.") {
             $0.tcpCounters.connections.directlyDelivered
         }
+        contextCounter(&writer, "swiglet_tcp_lent_bytes_total",
+                       help: "Sent bytes lent by programs (tcp-send=lend): read from their channel buffers until acknowledged, never copied into a TCP buffer.") {
+            $0.tcpCounters.connections.bytesLent
+        }
         writer.family("swiglet_tcp_buffer_bytes", type: .gauge,
                       help: "The TCP buffer pool: bytes held by connections' send and receive buffers, free, and the most ever held.")
         for scope in scopes {

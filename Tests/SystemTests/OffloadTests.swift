@@ -15,10 +15,11 @@ final class OffloadTests: XCTestCase {
     /// Prints the doorbell writes per MiB of the bulk echo (`swiglet_nic_notifications_total`
     /// before and after it), which the README's event-idx paragraph compares.
     private func echo(offload: String, transmit: Bool, receive: Bool, segmentation: Bool = false, merging: Bool = false,
-                      eventIndex: Bool = false) throws {
+                      eventIndex: Bool = false, copySends: Bool = false) throws {
         let space = try NetworkNamespace(tag: "ofl")
         defer { space.delete() }
-        var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-echo@1 offload=\(offload)", timeout: 180)
+        var machine = QEMUMachine(cpus: 2, commandLine: "run=tcp-echo@1 offload=\(offload)" + (copySends ? " tcp-send=copy" : ""),
+                                  timeout: 180)
         machine.network = .tap(name: "tap0")
         machine.namespace = space.name
         try machine.whileRunning { running in
@@ -64,6 +65,10 @@ final class OffloadTests: XCTestCase {
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"oversized\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_tcp_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
+            // The echo program's sends: lent to the connection (the kernel's count, not the
+            // program's), or copied with tcp-send=copy.
+            let lent = try XCTUnwrap(metrics["swiglet_tcp_lent_bytes_total"], metrics.text)
+            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(64 << 20), "offload=\(offload)") }
             // Doorbells: the receive queue's first one at boot, the transmit queue's with the
             // first frame; every MiB of the echo needs some either way.
             XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text), 0)
@@ -98,6 +103,10 @@ final class OffloadTests: XCTestCase {
     }
     func testChecksumsWithoutSegmentation() throws { try echo(offload: "csum+guest-csum", transmit: true, receive: true) }
     func testEveryOffloadOff() throws { try echo(offload: "none", transmit: false, receive: false) }
+    func testCopiedSendsWithEveryOffloadOn() throws {
+        try echo(offload: "all", transmit: true, receive: true, segmentation: true, merging: true, eventIndex: true, copySends: true)
+    }
+    func testCopiedSendsWithEveryOffloadOff() throws { try echo(offload: "none", transmit: false, receive: false, copySends: true) }
     func testTransmitChecksumOnly() throws { try echo(offload: "csum", transmit: true, receive: false) }
     func testReceiveChecksumOnly() throws { try echo(offload: "guest-csum", transmit: false, receive: true) }
 }

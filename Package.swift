@@ -67,7 +67,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext"],
+                           "NetworkContext", "Scheduling"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).

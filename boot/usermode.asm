@@ -104,3 +104,44 @@ global system_call_entry_address
 system_call_entry_address:
     lea rax, [rel system_call_entry]
     ret
+
+; void switch_kernel_stack(uint64 *save, uint64 stackPointer) — the context switch.
+; Pushes the callee-saved registers of the SysV ABI (the caller saved the rest), stores RSP in
+; *save, loads `stackPointer` and pops the registers saved there in the same order: it
+; "returns" on the other stack, into whoever switched away from it — or, for a program that
+; never ran, into task_first_entry (the stack `ProgramTasks.prepareStack` built). Interrupts
+; must be off: the switch is not re-entrant on one CPU.
+global switch_kernel_stack
+switch_kernel_stack:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+
+; A new program's first return from switch_kernel_stack lands here with RSP 16-byte aligned
+; (as `ProgramTasks.prepareStack` arranged), so the call below meets the ABI.
+extern program_task_start
+task_first_entry:
+    xor ebp, ebp
+    call program_task_start         ; enters ring 3; never returns
+.halt:
+    cli
+    hlt
+    jmp .halt
+
+; uint64 task_first_entry_address(void)
+global task_first_entry_address
+task_first_entry_address:
+    lea rax, [rel task_first_entry]
+    ret

@@ -66,12 +66,13 @@ public enum NetworkMode: Equatable, Sendable {
     }
 }
 
-/// One `run=NAME@CPU`.
+/// One `run=NAME@CPU`, or `run=NAME` (no CPU: the kernel places it).
 public struct ProgramAssignment: Equatable, Sendable {
     /// The module name (at most 31 bytes).
     public var name: [UInt8]
-    public var cpu: Int
-    public init(name: [UInt8], cpu: Int) {
+    /// The application CPU, or nil: the least-loaded one.
+    public var cpu: Int?
+    public init(name: [UInt8], cpu: Int?) {
         self.name = name
         self.cpu = cpu
     }
@@ -151,7 +152,8 @@ public struct BootOptions: Sendable {
     /// `net-stats=S`: print the network counters every S seconds (default 0: only on request,
     /// with the `c` key on the serial console).
     public var networkStatisticsInterval = 0
-    /// `run=NAME@CPU` (repeatable) or `run=none`: which program runs on which application CPU.
+    /// `run=NAME@CPU` or `run=NAME` (repeatable; without a CPU the kernel picks the
+    /// least-loaded application CPU) or `run=none`: which programs start, where.
     /// Nil when the command line says nothing: the kernel's default then applies (the UDP echo
     /// program on the first application CPU that is not the network core).
     public var programs: [ProgramAssignment]? = nil
@@ -181,6 +183,9 @@ public struct BootOptions: Sendable {
     /// buffer) or copied into the connection's send buffer at once (two copies, the buffer back
     /// at once).
     public var tcpSendLends = true
+    /// `slice=MS` (1 to 1000, default 10): how long a program may keep its CPU while another
+    /// program of that CPU is ready, in milliseconds.
+    public var timeSliceMilliseconds = 10
 
     public init() {}
 }

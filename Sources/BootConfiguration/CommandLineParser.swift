@@ -23,7 +23,7 @@ public enum CommandLineParser {
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
         fault-cpu=N acpi-dump net=on|off net-mode=dedicated|symmetric net-cpu=N net-cpus=N+N|N-N \
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
-        run=NAME@CPU|none app-wait=spin|sleep net-idle=poll|halt \
+        run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
         impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy
         """
@@ -106,7 +106,13 @@ public enum CommandLineParser {
                 options.programs = []
                 return nil
             }
-            guard let at = value.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 31,
+            guard let at = value.firstIndex(of: UInt8(ascii: "@")) else {
+                // No CPU: the kernel places it.
+                guard value.count >= 1, value.count <= 31 else { return .badValue }
+                options.programs = (options.programs ?? []) + [ProgramAssignment(name: Array(value), cpu: nil)]
+                return nil
+            }
+            guard at > 0, at <= 31,
                   let cpu = decimal(UnsafeRawBufferPointer(rebasing: value[(at + 1)...])), cpu < 256 else { return .badValue }
             let assignment = ProgramAssignment(name: Array(value[..<at]), cpu: cpu)
             options.programs = (options.programs ?? []) + [assignment]
@@ -130,6 +136,9 @@ public enum CommandLineParser {
         } else if matches(name, "offload") {
             guard let value, let offloads = offloads(value) else { return .badValue }
             options.offloads = offloads
+        } else if matches(name, "slice") {
+            guard let value, let milliseconds = decimal(value), milliseconds >= 1, milliseconds <= 1000 else { return .badValue }
+            options.timeSliceMilliseconds = milliseconds
         } else if matches(name, "tcp-send") {
             guard let value else { return .badValue }
             if matches(value, "lend") { options.tcpSendLends = true }

@@ -33,9 +33,14 @@ enum BootOptionsCheck {
         case .failure(let error):
             return "boot options '\(options)' refused with cpus = \(cpus), queues = \(queues): \(error.message)"
         case .success(let placement):
-            for program in parsed.programs ?? [] where !placement.mayRunPrograms(on: program.cpu) {
+            for program in parsed.programs ?? [] {
                 let name = String(decoding: program.name, as: UTF8.self)
-                return "run=\(name)@\(program.cpu) names a CPU that runs no program with cpus = \(cpus) (application CPUs: \(placement.applicationCPUs.map(String.init).joined(separator: ", ")))"
+                guard let cpu = program.cpu else {
+                    if placement.hasApplicationCPU { continue }
+                    return "run=\(name) needs an application CPU, and cpus = \(cpus) leaves none"
+                }
+                guard !placement.mayRunPrograms(on: cpu) else { continue }
+                return "run=\(name)@\(cpu) names a CPU that runs no program with cpus = \(cpus) (application CPUs: \(placement.applicationCPUs.map(String.init).joined(separator: ", ")))"
             }
         }
         return nil

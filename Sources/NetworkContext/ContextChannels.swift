@@ -125,7 +125,7 @@ extension NetworkContext {
         for channel in 0..<channels.pointee.count
             where !channels.pointee.owners[channel].stopped && channels.pointee.storage[channel].violation != nil {
             release(channel: channel, now: now)
-            host.stopProgram(cpu: channels.pointee.owners[channel].cpu)
+            host.stopProgram(cpu: channels.pointee.owners[channel].cpu, channel: channel)
         }
     }
 

@@ -24,8 +24,9 @@ public protocol NetworkContextHost {
     /// Wakes the program on `cpu` if it sleeps waiting for its channel (an IPI in the kernel;
     /// nothing when it is awake or spinning).
     func ringDoorbell(cpu: Int)
-    /// Stops the program on `cpu`: it broke its channel's protocol, so its channel is dead.
-    func stopProgram(cpu: Int)
+    /// Stops the program of channel `channel` (on `cpu`): it broke its channel's protocol,
+    /// so its channel is dead.
+    func stopProgram(cpu: Int, channel: Int)
     /// Writes the intrusion meter as text into `buffer`; returns the length.
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int
     /// Renders `/metrics` (Prometheus text) into `buffer`; returns the length, or nil when it

@@ -111,9 +111,11 @@ public struct CPUScheduler {
 
     /// The timer ticked at `now`: if the running program's slice is over and another is ready,
     /// it goes to the back of the queue (preempted) and the next one runs. Returns whether the
-    /// running program changed.
-    public mutating func tick(now: UInt64) -> Bool {
-        guard let current = running, readyCount > 0, now &- runningSince >= timeSlice else { return false }
+    /// running program changed. A slice within `tolerance` nanoseconds of its end counts as
+    /// over (a timer that fires a little early should not need a second interrupt); the
+    /// accounts still use `now`.
+    public mutating func tick(now: UInt64, tolerance: UInt64 = 0) -> Bool {
+        guard let current = running, readyCount > 0, now &- runningSince &+ tolerance >= timeSlice else { return false }
         accounts[current].preemptions &+= 1
         stopRunning(now: now)
         enqueue(current)

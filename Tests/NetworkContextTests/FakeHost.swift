@@ -27,7 +27,7 @@ struct FakeHost: NetworkContextHost {
 
     func ringDoorbell(cpu: Int) { record.doorbells.append(cpu) }
 
-    func stopProgram(cpu: Int) { record.stoppedPrograms.append(cpu) }
+    func stopProgram(cpu: Int, channel: Int) { record.stoppedPrograms.append(cpu) }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         record.meterRequests += 1

@@ -108,4 +108,19 @@ final class CPUSchedulerTests: XCTestCase {
         XCTAssertEqual(leastLoadedCPU(loads: [(3, 1), (1, 1)]), 1, "a tie goes to the lowest number")
         XCTAssertNil(leastLoadedCPU(loads: []))
     }
+
+    /// A tick a little before the slice's end counts within the tolerance; the accounts use
+    /// the real time, so a program switched in then and out at once never gets negative time.
+    func testToleranceEndsASliceEarlyWithoutSkewingTheAccounts() {
+        var scheduler = CPUScheduler(capacity: 4, timeSlice: 10_000_000)
+        scheduler.add(0)
+        scheduler.add(1)
+        XCTAssertEqual(scheduler.pickNext(now: 0), 0)
+        XCTAssertFalse(scheduler.tick(now: 9_000_000, tolerance: 500_000), "1 ms early is outside 0.5 ms")
+        XCTAssertTrue(scheduler.tick(now: 9_600_000, tolerance: 500_000))
+        XCTAssertEqual(scheduler.running, 1)
+        XCTAssertEqual(scheduler.account(of: 0).cpuNanoseconds, 9_600_000)
+        XCTAssertEqual(scheduler.block(now: 9_700_000), 0)
+        XCTAssertEqual(scheduler.account(of: 1).cpuNanoseconds, 100_000)
+    }
 }

@@ -40,9 +40,6 @@ struct CPUBlock: ~Copyable {
     /// Non-zero while this CPU's program sleeps in the `wait` system call: the network core
     /// then rings the doorbell (an IPI) when it gives the program work (see `Doorbell`).
     let sleeping: Atomic<UInt32>
-    /// Set by the stop-program IPI when it arrives during a system call: the program is stopped
-    /// when the call returns.
-    let stopRequested: Atomic<UInt32>
     /// When this CPU last crossed between ring 3 and the kernel (TSC-based nanoseconds).
     var lastModeSwitch: UInt64
     /// The program running here: its slot in `Programs` plus one, or 0 for none (the block
@@ -65,6 +62,10 @@ struct CPUBlock: ~Copyable {
     /// the time left to the application can be told from the kernel's share. Written by this
     /// CPU only; relaxed, like the counters above.
     let idleNanoseconds: Atomic<UInt64>
+    /// When the current kernel interval of the meter began: at a system call or interrupt
+    /// from ring 3, and again each time the scheduler switches back to a program stopped in
+    /// one (`ProgramTasks.switchTo`), so another program's time never counts as this one's.
+    var kernelSince: UInt64
 }
 
 /// The set of CPUs and the current one.

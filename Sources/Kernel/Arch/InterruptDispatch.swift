@@ -29,14 +29,16 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     cpu.pointee.interruptCount.wrappingAdd(1, ordering: .relaxed)
     // The intrusion meter: time in ring 3 up to here, and (below) the kernel's share.
     let fromUser = frame.pointee.fromUserMode
-    let entered = fromUser ? MonotonicClock.nanosecondsSinceBoot : 0
     if fromUser {
+        let entered = MonotonicClock.nanosecondsSinceBoot
         cpu.pointee.userNanoseconds.wrappingAdd(entered &- cpu.pointee.lastModeSwitch, ordering: .relaxed)
+        // A switch to another program ends this kernel interval, a switch back starts a new one.
+        cpu.pointee.kernelSince = entered
     }
     defer {
         if fromUser {
             let left = MonotonicClock.nanosecondsSinceBoot
-            cpu.pointee.kernelNanoseconds.wrappingAdd(left &- entered, ordering: .relaxed)
+            cpu.pointee.kernelNanoseconds.wrappingAdd(left &- cpu.pointee.kernelSince, ordering: .relaxed)
             cpu.pointee.lastModeSwitch = left
         }
     }
@@ -49,16 +51,15 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     case InterruptVector.localTimer:
         cpu.pointee.timerInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()
-    case InterruptVector.stopProgram:
+        // A slice ended or a `wait` timed out: the scheduler may switch programs here.
+        ProgramTasks.interruptArrived(timer: true, fromUser: fromUser)
+    case InterruptVector.stopProgram, InterruptVector.wakeUp:
+        // A stop request (a killed program, or one whose channel broke the protocol: stopped
+        // now if off the CPU or in ring 3, else as its system call returns), a doorbell, or a
+        // new program placed on this CPU.
         cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
         LocalAPIC.endOfInterrupt()
-        // Stop it now if it is in ring 3; in a system call, as the call returns.
-        // (A program that already ended leaves nothing to stop.)
-        if fromUser { Programs.stopCurrentForProtocolViolation() }
-        if cpu.pointee.runningProgram != 0 { cpu.pointee.stopRequested.store(1, ordering: .relaxed) }
-    case InterruptVector.wakeUp:
-        cpu.pointee.interprocessorInterruptCount.wrappingAdd(1, ordering: .relaxed)
-        LocalAPIC.endOfInterrupt()
+        ProgramTasks.interruptArrived(timer: false, fromUser: fromUser)
     case InterruptVector.networkQueueBase ..< InterruptVector.networkQueueBase + InterruptVector.networkQueueCount:
         NetworkInterrupts.handle(queue: Int(vector - InterruptVector.networkQueueBase))
     case InterruptVector.spurious:

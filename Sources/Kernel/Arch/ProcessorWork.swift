@@ -1,5 +1,6 @@
 /// Handing jobs to the application processors, which otherwise halt: the self tests' probes,
 /// and running the network core when it is not the boot CPU.
+import Scheduling
 import Synchronization
 
 /// Jobs an application processor can be asked to do.
@@ -19,9 +20,6 @@ enum ProcessorJob: UInt32 {
     case clockCheck
     /// Become the network core (only the target CPU; never returns).
     case networkCore
-    /// Run the program in slot `argument` in ring 3 (only the target CPU). It reports the job
-    /// done before it enters the program, which never returns to this loop directly.
-    case runProgram
 }
 
 /// One job at a time for all application processors, published by the boot CPU.
@@ -36,7 +34,7 @@ enum ProcessorWork {
     /// A CPU index, or -1 for every application processor.
     private static let target = Atomic<Int>(-1)
     private static let generation = Atomic<UInt32>(0)
-    /// A job's parameter (a program slot), published like `job`.
+    /// A job's parameter (a network context), published like `job`.
     private static let argument = Atomic<Int>(0)
     private static let completed = Atomic<Int>(0)
     private static let failed = Atomic<Int>(0)
@@ -80,7 +78,8 @@ enum ProcessorWork {
         return (completed.load(ordering: .acquiring), failed.load(ordering: .acquiring))
     }
 
-    /// The idle loop of every application processor: do published jobs, otherwise halt.
+    /// The idle loop of every application processor: run its programs while any is ready, do
+    /// published jobs, otherwise halt.
     static func applicationProcessorLoop() -> Never {
         let me = CPU.currentIndex
         var seen = generation.load(ordering: .acquiring)
@@ -88,9 +87,14 @@ enum ProcessorWork {
             // Check with interrupts off, then STI+HLT as one step: a wake-up IPI that arrives
             // after the check stays pending until HLT and ends it, so none is lost.
             interrupts_disable()
+            if let tasks = ProgramTasks.current {
+                // Back here when none of them is ready (all blocked, or ended).
+                ProgramTasks.runFromIdle(tasks)
+                if tasks.scheduler.readyCount > 0 { continue }
+            }
             let current = generation.load(ordering: .acquiring)
             if current == seen {
-                interrupts_enable_and_halt()
+                ProgramTasks.haltIdle()
                 continue
             }
             interrupts_enable()
@@ -99,11 +103,6 @@ enum ProcessorWork {
             guard wanted == -1 || wanted == me else { continue }
             let currentJob = ProcessorJob(rawValue: job.load(ordering: .relaxed)) ?? .none
             // Jobs that take the CPU for good report done first.
-            if currentJob == .runProgram {
-                let slot = argument.load(ordering: .relaxed)
-                completed.wrappingAdd(1, ordering: .releasing)
-                Programs.enter(slot: slot)
-            }
             if currentJob == .networkCore {
                 let context = argument.load(ordering: .relaxed)
                 completed.wrappingAdd(1, ordering: .releasing)
@@ -132,8 +131,8 @@ enum ProcessorWork {
         case .clockCheck:
             let reference = referenceTime.load(ordering: .acquiring)
             return MonotonicClock.nanosecondsSinceBoot >= reference
-        case .networkCore, .runProgram:
-            return false   // handled before `perform`: they never return
+        case .networkCore:
+            return false   // handled before `perform`: it never returns
         }
     }
 }

@@ -166,11 +166,14 @@ private func refuseToBoot(_ error: NetworkPlacementError) -> Never {
 }
 
 /// Starts the programs the boot options name, or by default the servers of the image — the
-/// HTTP server (port 80), TCP echo and UDP echo (port 7) — one per CPU the placement gives
-/// programs by default (never a network core, never cpu0, which runs the kernel's own loop),
-/// in that order, as far as CPUs and modules go. UDP echo comes last because the network
-/// answers UDP port 7 itself when no program has bound it.
+/// HTTP server (port 80), TCP echo and UDP echo (port 7) — spread over the CPUs the
+/// placement gives programs by default (never a network core, never cpu0, which runs the
+/// kernel's own loop): each on the one with the fewest programs so far, so with one
+/// application CPU all three share it. UDP echo comes last because the network answers UDP
+/// port 7 itself when no program has bound it.
 private func startPrograms(placement: NetworkPlacement) {
+    ProgramTasks.prepare(cpuCount: Kernel.onlineCPUs, usableBytes: PhysicalMemory.usableBytes,
+                         timeSlice: UInt64(Kernel.options.timeSliceMilliseconds) * 1_000_000)
     if let assignments = Kernel.options.programs {
         for assignment in assignments {
             assignment.name.withUnsafeBytes { _ = Programs.launch(name: $0, cpu: assignment.cpu) }
@@ -182,16 +185,17 @@ private func startPrograms(placement: NetworkPlacement) {
     if placement.contexts.isEmpty {   // no network: every CPU but the boot CPU
         cpus = Kernel.onlineCPUs > 1 ? Array(1..<Kernel.onlineCPUs) : []
     }
-    var next = 0
+    guard !cpus.isEmpty else {
+        Log.info("programs: no application CPU (boot with more CPUs)")
+        return
+    }
     for index in 0..<3 {
         let name = index == 0 ? defaults.0 : index == 1 ? defaults.1 : defaults.2
         let inImage = name.withUTF8Buffer { Programs.has(name: UnsafeRawBufferPointer($0)) }
         guard inImage else { continue }
-        guard next < cpus.count else {
-            Log.info("programs: no application CPU left for \(name) (boot with more CPUs, or run=NAME@CPU)")
-            continue
-        }
-        name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpus[next]) }
-        next += 1
+        // The least-loaded default CPU, the lowest on a tie.
+        var cpu = cpus[0]
+        for candidate in cpus where ProgramTasks.load(of: candidate) < ProgramTasks.load(of: cpu) { cpu = candidate }
+        name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
     }
 }

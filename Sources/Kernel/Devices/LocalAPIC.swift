@@ -99,6 +99,12 @@ enum LocalAPIC {
         write(.timerInitialCount, UInt32.max)
     }
 
+    /// Stops the timer: no interrupt comes from an earlier `armOneShot` (a zero initial
+    /// count stops it, Intel SDM vol 3A §11.5.4).
+    static func stopTimer() {
+        write(.timerInitialCount, 0)
+    }
+
     /// Arms a one-shot timer interrupt `nanoseconds` from now.
     static func armOneShot(nanoseconds: UInt64) {
         let ticks = max(1, min(UInt64(UInt32.max), nanoseconds * timerFrequency / 1_000_000_000))

@@ -1,4 +1,5 @@
 /// The metrics endpoint's content: every counter of the kernel in Prometheus text format (served on TCP port 9090 by the network contexts).
+import Scheduling
 import Channels
 import HTTP
 import Network
@@ -45,6 +46,7 @@ enum MetricsEndpoint {
         renderStack(&writer)
         renderTCP(&writer)
         renderCPUs(&writer)
+        renderPrograms(&writer)
         renderChannels(&writer)
         renderMemory(&writer)
         switch writer.finish() {
@@ -347,9 +349,35 @@ enum MetricsEndpoint {
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))
                 writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
-                                     : Programs.name(onCPU: index) != nil ? "program" : "idle")
+                                     : Programs.names(onCPU: index) != nil ? "program" : "idle")
                 // Times are kept in nanoseconds and shown in seconds, Prometheus' base unit.
                 if which >= 5 { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
+            }
+        }
+    }
+
+    /// Each running program's account on its CPU (`CPUScheduler`): CPU time, times put on
+    /// the CPU, preempted, and woken from `wait`.
+    private static func renderPrograms(_ writer: inout PrometheusWriter) {
+        let families: [(StaticString, StaticString)] = [
+            ("swiglet_program_cpu_seconds_total", "Time each program had its CPU (ring 3 and its system calls and interrupts)."),
+            ("swiglet_program_switches_total", "Times each program was put on its CPU."),
+            ("swiglet_program_preemptions_total", "Times each program's time slice ran out while another program of its CPU was ready."),
+            ("swiglet_program_wakeups_total", "Times each program was woken from a blocking wait.")]
+        for (which, family) in families.enumerated() {
+            writer.family(family.0, type: .counter, help: family.1)
+            Programs.forEachLive { slot, name, cpu in
+                guard let account = ProgramTasks.account(slot: slot) else { return }
+                writer.beginSample(family.0)
+                name.withBytes { writer.label("program", value: $0) }
+                writer.label("id", value: decimal(slot))
+                writer.label("cpu", value: decimal(cpu))
+                switch which {
+                case 0: writer.endSample(nanosecondsAsSeconds: account.cpuNanoseconds)
+                case 1: writer.endSample(value: account.switchesIn)
+                case 2: writer.endSample(value: account.preemptions)
+                default: writer.endSample(value: account.wakeups)
+                }
             }
         }
     }

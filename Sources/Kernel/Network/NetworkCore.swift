@@ -16,11 +16,13 @@ extension TransmitPath: FrameSender {}
 
 /// The kernel services a context calls on.
 struct KernelNetworkHost: NetworkContextHost {
+    /// The context this host serves.
+    let context: Int
+
     func ringDoorbell(cpu: Int) { Doorbell.ring(cpu: cpu) }
 
-    func stopProgram(cpu: Int) {
-        let block = CPU.blockPointer(cpu)
-        LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed, destination: block.pointee.apicID))
+    func stopProgram(cpu: Int, channel: Int) {
+        Programs.stopForProtocolViolation(context: context, channel: channel)
     }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int { IntrusionMeter.write(into: buffer) }
@@ -147,7 +149,7 @@ enum NetworkCore {
             // Every context hashes its connections with the same key: a flow is one flow.
             contexts.initializeElement(at: index, to: KernelNetworkContext(
                 index: index, configuration: configuration, receiver: device.pairs[index].receive,
-                sender: device.pairs[index].transmit, host: KernelNetworkHost()))
+                sender: device.pairs[index].transmit, host: KernelNetworkHost(context: index)))
             (locks + index).initialize(to: Atomic<Bool>(false))
         }
         contextLocks = locks

@@ -1,4 +1,5 @@
 /// The intrusion meter: per CPU, how often the kernel got in the way of what ran there.
+import Scheduling
 import Synchronization
 
 /// One line per online CPU: interrupts (of which exceptions, IPIs, timer), system calls, time
@@ -47,10 +48,19 @@ enum IntrusionMeter {
                 """).text)
             if NetworkCore.isNetworkCPU(index) {
                 line.appendLiteral(" [network core]")
-            } else if let name = Programs.name(onCPU: index) {
+            } else if let names = Programs.names(onCPU: index) {
                 line.appendLiteral(" ")
-                line.appendInterpolation(name)
+                line.appendInterpolation(names)
             }
+            body(line)
+        }
+        // Several programs may share a CPU: each one's share of it.
+        Programs.forEachLive { slot, name, cpu in
+            guard let account = ProgramTasks.account(slot: slot) else { return }
+            var line = TextBuffer()
+            line.appendLiteral("  program ")
+            line.appendInterpolation(name.text)
+            line.appendInterpolation(Message(" (id \(slot), cpu\(cpu)): cpu-ms \(account.cpuNanoseconds / 1_000_000) switches \(account.switchesIn) preempted \(account.preemptions) woken \(account.wakeups)").text)
             body(line)
         }
     }

@@ -13,7 +13,7 @@ import Synchronization
 
 /// What became of a program.
 enum ProgramState: UInt32 {
-    case loaded = 1, running, exited, faulted, violatedProtocol
+    case loaded = 1, running, exited, faulted, violatedProtocol, killed
 }
 
 /// A program name of at most 31 bytes (checked by `ProgramNameTable`), kept without the heap.
@@ -30,6 +30,11 @@ struct ProgramName {
         guard other.count == count else { return false }
         for index in 0..<count where bytes[index] != other[index] { return false }
         return true
+    }
+    /// The bytes, for `body` (not stored).
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let array = (0..<count).map { bytes[$0] }
+        return array.withUnsafeBytes(body)
     }
     /// As console text.
     var text: TextBuffer {
@@ -57,6 +62,8 @@ struct ProgramSlot {
     var exitStatus: UInt64 = 0
     /// Its channel: the network context serving it and the channel's number there, if it has one.
     var channel: (context: Int, channel: Int)? = nil
+    /// Placed and not ended.
+    var isLive: Bool { state == .loaded || state == .running }
 }
 
 enum Programs {
@@ -108,21 +115,42 @@ enum Programs {
         modules.contains { $0.name.matches(name) }
     }
 
-    /// Loads `name` and starts it on application processor `cpu`. Returns whether it started.
+    /// Whether programs may run on `cpu`: an online application CPU (never cpu0, which runs
+    /// the kernel's own loop, nor a dedicated network core).
+    static func mayRun(onCPU cpu: Int) -> Bool {
+        cpu >= 1 && cpu < Kernel.onlineCPUs && CPU.state(of: cpu) == .online && !NetworkCore.isNetworkCPU(cpu)
+    }
+
+    /// The application CPU with the fewest programs (the lowest number on a tie); nil when
+    /// there is none.
+    static func leastLoadedCPU() -> Int? {
+        var best: (cpu: Int, load: Int)? = nil
+        for cpu in 1..<max(Kernel.onlineCPUs, 1) where mayRun(onCPU: cpu) {
+            let load = ProgramTasks.load(of: cpu)
+            if best == nil || load < best!.load { best = (cpu, load) }
+        }
+        return best?.cpu
+    }
+
+    /// Loads `name` and starts it on application processor `cpu` (nil: the least-loaded one),
+    /// beside the programs already there. Returns its slot, or nil (the reason logged).
     @discardableResult
-    static func launch(name: UnsafeRawBufferPointer, cpu: Int) -> Bool {
+    static func launch(name: UnsafeRawBufferPointer, cpu wanted: Int?) -> Int? {
         guard let module = modules.first(where: { $0.name.matches(name) }) else {
             Log.error("programs: no module named '\(text: ByteReader(name))'")
-            return false
+            return nil
         }
-        guard cpu >= 1, cpu < Kernel.onlineCPUs, CPU.state(of: cpu) == .online, !NetworkCore.isNetworkCPU(cpu) else {
-            Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not a free application CPU")
-            return false
+        guard let cpu = wanted ?? leastLoadedCPU() else {
+            Log.error("programs: cannot run \(module.name.text): no application CPU")
+            return nil
         }
-        let busy = lock.withLock { slots.contains { $0.cpu == cpu && ($0.state == .loaded || $0.state == .running) } }
-        guard !busy else {
-            Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): it already runs a program")
-            return false
+        guard mayRun(onCPU: cpu) else {
+            Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not an application CPU")
+            return nil
+        }
+        guard lock.withLock({ slots.count }) < ProgramTasks.capacity else {
+            Log.error("programs: cannot run \(module.name.text): \(ProgramTasks.capacity) programs is the most this memory holds")
+            return nil
         }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
         var image: LoadedProgram
@@ -136,29 +164,30 @@ enum Programs {
             }
         } catch {
             Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
-            return false
+            return nil
         }
         let slot = lock.withLock { () -> Int in
             slots.append(ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded, channel: channelNumber))
             return slots.count - 1
         }
         Log.info("programs: \(module.name.text) loaded (entry \(hex: image.entryPoint)), starting on cpu\(cpu)")
-        let result = ProcessorWork.run(.runProgram, onlyCPU: cpu, argument: slot, expected: 1, timeout: 2_000_000_000)
-        return result.completed == 1
+        guard ProgramTasks.start(slot: slot, root: image.root, cpu: cpu) else {
+            Log.error("programs: \(module.name.text) not started: out of memory for its kernel stack")
+            ended(slot: slot, state: .faulted, status: 0)
+            return nil
+        }
+        return slot
     }
 
-    /// Runs program `slot` on the calling application processor. Never returns: the CPU comes
-    /// back to its idle loop through `stopCurrent`.
+    /// Runs program `slot` on the calling application processor, which the scheduler just
+    /// switched to it (its page tables and kernel stack are current). Never returns: it leaves
+    /// through `stopCurrent`.
     static func enter(slot: Int) -> Never {
         let block = CPU.current
         let image = lock.withLock { () -> LoadedProgram in
             slots[slot].state = .running
             return slots[slot].image
         }
-        block.pointee.runningProgram = slot + 1
-        block.pointee.stopRequested.store(0, ordering: .relaxed)
-        block.pointee.systemCallStackTop = block.pointee.kernelStackTop
-        write_cr3(image.root)
         // The program's GS base, which SWAPGS in enter_user_mode makes current.
         ModelSpecificRegister.kernelGSBase.write(0)
         block.pointee.lastModeSwitch = MonotonicClock.nanosecondsSinceBoot
@@ -171,46 +200,65 @@ enum Programs {
         Processor.stop()   // not reached
     }
 
-    /// The calling CPU's program has exited: report, switch back to the kernel's page tables,
-    /// and return the CPU to its idle loop.
+    /// The calling CPU's program has exited.
     static func stopCurrent(exitStatus: UInt64) -> Never {
-        finish(state: .exited, status: exitStatus)
-    }
-
-    /// The network core found the calling CPU's program breaking its channel's ring protocol
-    /// and asked (by IPI) for it to be stopped.
-    static func stopCurrentForProtocolViolation() -> Never {
-        CPU.current.pointee.stopRequested.store(0, ordering: .relaxed)
-        finish(state: .violatedProtocol, status: 0)
+        stopCurrent(state: .exited, status: exitStatus)
     }
 
     /// The calling CPU's program faulted (already reported by the exception handler).
     static func stopCurrentAfterFault(vector: UInt64) -> Never {
-        finish(state: .faulted, status: vector)
+        stopCurrent(state: .faulted, status: vector)
     }
 
-    private static func finish(state: ProgramState, status: UInt64) -> Never {
-        let block = CPU.current
-        let slot = block.pointee.runningProgram - 1
-        write_cr3(KernelAddressSpace.root)
-        block.pointee.runningProgram = 0
-        if slot >= 0 {
-            let (name, channel) = lock.withLock { () -> (ProgramName, (context: Int, channel: Int)?) in
-                slots[slot].state = state
-                slots[slot].exitStatus = status
-                return (slots[slot].name, slots[slot].channel)
-            }
-            if let channel { NetworkCore.contexts[channel.context].programEnded(channel: channel.channel) }
-            if state == .exited {
-                Log.info("programs: \(name.text) exited with status \(status)")
-            } else if state == .violatedProtocol {
-                Log.error("programs: \(name.text) stopped: its channel broke the ring protocol; the kernel and other programs go on")
-            } else {
-                Log.error("programs: \(name.text) stopped after exception vector \(status); the kernel and other programs go on")
-            }
+    /// A stop was requested for the calling CPU's program while it was in a system call
+    /// (`ProgramTasks.requestStop`): it stops as the call returns.
+    static func stopCurrentAsRequested() -> Never {
+        let slot = CPU.current.pointee.runningProgram - 1
+        let reason = slot >= 0 ? ProgramTasks.context(slot).pointee.stopReason ?? .killed : .killed
+        stopCurrent(state: reason, status: 0)
+    }
+
+    /// The calling CPU's program ends (`state` says why): report it, then the CPU runs its
+    /// next program or its idle loop.
+    static func stopCurrent(state: ProgramState, status: UInt64) -> Never {
+        interrupts_disable()
+        let slot = CPU.current.pointee.runningProgram - 1
+        if slot >= 0 { ended(slot: slot, state: state, status: status) }
+        ProgramTasks.leaveCurrent()
+    }
+
+    /// Records and reports that program `slot` ended, and tells its network context, which
+    /// releases its ports and resets its connections.
+    static func ended(slot: Int, state: ProgramState, status: UInt64) {
+        let (name, channel) = lock.withLock { () -> (ProgramName, (context: Int, channel: Int)?) in
+            slots[slot].state = state
+            slots[slot].exitStatus = status
+            return (slots[slot].name, slots[slot].channel)
         }
-        return_to_idle_loop(block.pointee.kernelStackTop)
-        Processor.stop()   // not reached
+        if let channel { NetworkCore.contexts[channel.context].programEnded(channel: channel.channel) }
+        switch state {
+        case .exited:
+            Log.info("programs: \(name.text) exited with status \(status)")
+        case .violatedProtocol:
+            Log.error("programs: \(name.text) stopped: its channel broke the ring protocol; the kernel and other programs go on")
+        case .killed:
+            Log.info("programs: \(name.text) killed")
+        default:
+            Log.error("programs: \(name.text) stopped after exception vector \(status); the kernel and other programs go on")
+        }
+    }
+
+    /// The network core found the program of channel `channel` of context `context` breaking
+    /// its ring protocol: stop it (on its CPU).
+    static func stopForProtocolViolation(context: Int, channel: Int) {
+        let found = lock.withLock { () -> (slot: Int, cpu: Int)? in
+            for (index, slot) in slots.enumerated()
+                where slot.isLive && slot.channel?.context == context && slot.channel?.channel == channel {
+                return (index, slot.cpu)
+            }
+            return nil
+        }
+        if let found { ProgramTasks.requestStop(slot: found.slot, cpu: found.cpu, reason: .violatedProtocol) }
     }
 
     /// The name of the program running on the calling CPU, for reports.
@@ -220,11 +268,25 @@ enum Programs {
         return lock.withLock { slots[slot].name.text }
     }
 
-    /// The name of the program running on CPU `index`, if any.
-    static func name(onCPU index: Int) -> TextBuffer? {
-        let slot = CPU.blockPointer(index).pointee.runningProgram - 1
-        guard slot >= 0 else { return nil }
-        return lock.withLock { slot < slots.count ? slots[slot].name.text : nil }
+    /// The programs placed on CPU `index` that have not ended, as `a+b+c` (nil: none).
+    static func names(onCPU index: Int) -> TextBuffer? {
+        lock.withLock {
+            var text = TextBuffer()
+            var any = false
+            for slot in slots where slot.cpu == index && slot.isLive {
+                if any { text.appendLiteral("+") }
+                text.appendInterpolation(slot.name.text)
+                any = true
+            }
+            return any ? text : nil
+        }
+    }
+
+    /// Calls `body` with each program that has not ended: its slot, name and CPU (a snapshot
+    /// taken under the lock, so `body` may take other locks).
+    static func forEachLive(_ body: (_ slot: Int, _ name: ProgramName, _ cpu: Int) -> Void) {
+        let live = lock.withLock { slots.enumerated().filter { $0.element.isLive }.map { ($0.offset, $0.element.name, $0.element.cpu) } }
+        for (slot, name, cpu) in live { body(slot, name, cpu) }
     }
 
     /// The `write` system call: `length` bytes at `address`, which must lie in pages mapped for
@@ -270,8 +332,9 @@ enum Programs {
         let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(address))!
         let block = CPU.current
         let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
-        defer { block.pointee.sleeping.store(0, ordering: .relaxed) }
-        while MonotonicClock.nanosecondsSinceBoot < deadline {
+        // Another program of this CPU still blocked in `wait` keeps the doorbell armed.
+        defer { if (ProgramTasks.current?.waitingCount ?? 0) == 0 { block.pointee.sleeping.store(0, ordering: .relaxed) } }
+        while MonotonicClock.nanosecondsSinceBoot < deadline && !ProgramTasks.currentMustStop {
             // Symmetric mode: a program entering the kernel to wait serves the network first,
             // as a conventional kernel's receive path and timers run on application CPUs.
             NetworkCore.serveInKernel()
@@ -281,6 +344,13 @@ enum Programs {
             block.pointee.sleeping.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
+            // Other programs are ready on this CPU: block and let them run (the doorbell or the
+            // deadline wakes this one); alone, halt the CPU below as a lone program always did.
+            if ProgramTasks.othersReady() {
+                ProgramTasks.blockCurrent(until: deadline)
+                interrupts_enable()
+                continue
+            }
             var sleep = deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1
             if NetworkCore.isSymmetric { sleep = min(sleep, NetworkCore.symmetricTickNanoseconds) }
             LocalAPIC.armOneShot(nanoseconds: sleep)

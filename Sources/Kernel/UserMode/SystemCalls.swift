@@ -13,7 +13,8 @@ enum SystemCallNumber: UInt64 {
     /// wait(address, expected, timeout ns): sleep until the word at `address` differs from
     /// `expected`, a wake-up IPI arrives, or the timeout passes (the slow path of the library).
     case wait = 2
-    /// yield(): returns at once (a hint that the program has nothing to do).
+    /// yield(): gives the CPU to the next ready program of this CPU, if any (then returns
+    /// when this one's turn comes again); returns at once when none is ready.
     case yield = 3
     /// clock(): nanoseconds since boot.
     case clock = 4
@@ -48,13 +49,16 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
     // Counters written only by this CPU: relaxed (read by others for statistics only).
     cpu.pointee.systemCallCount.wrappingAdd(1, ordering: .relaxed)
     cpu.pointee.userNanoseconds.wrappingAdd(entered &- cpu.pointee.lastModeSwitch, ordering: .relaxed)
+    // The kernel interval starts here; a switch to another program ends it and a switch
+    // back starts a new one (`ProgramTasks.switchTo`), so only this program's time counts.
+    cpu.pointee.kernelSince = entered
     defer {
         let left = MonotonicClock.nanosecondsSinceBoot
-        cpu.pointee.kernelNanoseconds.wrappingAdd(left &- entered, ordering: .relaxed)
+        cpu.pointee.kernelNanoseconds.wrappingAdd(left &- cpu.pointee.kernelSince, ordering: .relaxed)
         cpu.pointee.lastModeSwitch = left
     }
     defer {
-        if cpu.pointee.stopRequested.load(ordering: .relaxed) != 0 { Programs.stopCurrentForProtocolViolation() }
+        if ProgramTasks.currentMustStop { Programs.stopCurrentAsRequested() }
     }
     switch SystemCallNumber(rawValue: number) {
     case .exit:
@@ -65,6 +69,7 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
         return Programs.wait(address: argument0, expected: argument1, timeout: argument2)
     case .yield:
         NetworkCore.serveInKernel()   // symmetric mode: the kernel does the network's work here
+        ProgramTasks.yieldCurrent()
         return 0
     case .clock:
         return MonotonicClock.nanosecondsSinceBoot

@@ -1,0 +1,438 @@
+/// Several programs per application CPU: each program's kernel stack and saved registers, the CPU's scheduler, and the switches between them.
+///
+/// The policy — round robin, time slices, blocking and waking, accounting — is `CPUScheduler`
+/// (portable, tested on the host). This file is the kernel's side: it keeps one scheduler per
+/// application CPU, builds each program's kernel stack, and switches stacks
+/// (`switch_kernel_stack`, boot/usermode.asm) when the scheduler says another program runs.
+///
+/// **Who touches what.** A CPU's scheduler and the contexts of the programs placed on it are
+/// touched only by that CPU, with interrupts off (so an interrupt handler and the code it
+/// interrupted never both change them). Other CPUs hand it new programs and stop requests
+/// through `CPUTasks.incoming` and `CPUTasks.stops`, under the CPU's lock, then send it a
+/// wake-up IPI: the lock's release and acquire order the context they wrote before the CPU
+/// reads it.
+///
+/// **The zero-interrupt guarantee.** A program alone on its CPU runs exactly as before: no
+/// timer is armed (a slice only matters when another program is ready), and its `wait` halts
+/// the CPU in its own system call. The APIC timer runs only while two programs compete or a
+/// blocked one has a timeout.
+import Scheduling
+import Synchronization
+
+@_extern(c, "switch_kernel_stack") func switch_kernel_stack(_ save: UnsafeMutablePointer<UInt64>, _ stackPointer: UInt64)
+@_extern(c, "task_first_entry_address") func task_first_entry_address() -> UInt64
+
+/// A program's kernel side.
+struct TaskContext {
+    /// RSP as `switch_kernel_stack` saved it while the program is off the CPU.
+    var savedStackPointer: UInt64 = 0
+    /// Its kernel stack (identity-mapped frames): its system calls and interrupts run there.
+    var stackBase: UInt64 = 0
+    var stackTop: UInt64 = 0
+    /// Its page tables (CR3).
+    var root: UInt64 = 0
+    /// The CPU it runs on.
+    var cpu = -1
+    /// Blocked in `wait` (not halting alone): woken by a doorbell, or at `waitDeadline`.
+    var waiting = false
+    var waitDeadline: UInt64 = 0
+    /// Why it is to be stopped, once someone asked (`ProgramTasks.requestStop`).
+    var stopReason: ProgramState? = nil
+}
+
+/// One application CPU's programs.
+final class CPUTasks {
+    /// The run queue and accounts (this CPU only, interrupts off).
+    var scheduler: CPUScheduler
+    /// The idle loop's RSP while a program runs on this CPU.
+    var idleStackPointer: UInt64 = 0
+    /// Programs blocked in `wait` here.
+    var waitingCount = 0
+    /// Guards `incoming` and `stops` (written by other CPUs).
+    let lock = SpinLock()
+    /// Slots placed here and not yet in the scheduler.
+    let incoming: UnsafeMutablePointer<Int32>
+    var incomingCount = 0
+    /// Slots asked to stop, with the reason.
+    let stops: UnsafeMutablePointer<(slot: Int32, reason: ProgramState)>
+    var stopCount = 0
+    /// Programs placed on this CPU and not ended: its load, which other CPUs read to place a
+    /// program (relaxed: a hint, nothing is published through it).
+    let programCount = Atomic<Int>(0)
+    /// A stack to give back once this CPU no longer runs on it (the last ended program's).
+    var retiredStack: UInt64 = 0
+    /// A sequence lock over the scheduler's accounts and running program, so that another
+    /// CPU (rendering `/metrics`) reads them consistently: odd while this CPU changes them.
+    /// This CPU bumps it with a relaxed store and a release fence before changing them and a
+    /// release store after; a reader loads it with acquire, copies, fences with acquire and
+    /// loads it again — equal and even means the copy is whole (the copied words are plain
+    /// loads, which x86 never tears).
+    let sequence = Atomic<UInt64>(0)
+
+    /// Runs `change` (a scheduler call that may switch the running program or close its
+    /// CPU-time interval) inside the sequence lock.
+    @inline(__always)
+    func updating<Result>(_ change: (inout CPUScheduler) -> Result) -> Result {
+        let start = sequence.load(ordering: .relaxed)
+        sequence.store(start &+ 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        let result = change(&scheduler)
+        sequence.store(start &+ 2, ordering: .releasing)
+        return result
+    }
+
+    init(capacity: Int, timeSlice: UInt64) {
+        scheduler = CPUScheduler(capacity: capacity, timeSlice: timeSlice)
+        incoming = .allocate(capacity: capacity)
+        stops = .allocate(capacity: capacity)
+    }
+}
+
+enum ProgramTasks {
+    /// The program slots the kernel can hold: one per MiB of memory (a program needs more
+    /// than that for its channel alone), at least 16, at most 1,024.
+    nonisolated(unsafe) private(set) static var capacity = 0
+    nonisolated(unsafe) private static var contexts: UnsafeMutablePointer<TaskContext>? = nil
+    nonisolated(unsafe) private static var perCPU: UnsafeMutablePointer<CPUTasks?>? = nil
+    nonisolated(unsafe) private static var cpuCount = 0
+    /// Each program's kernel stack.
+    static let stackBytes = 16 * 1024
+    /// How early a timer interrupt may come and still end a slice.
+    static let timerSlack: UInt64 = 500_000
+
+    /// Builds the tables (on the boot CPU, before any program starts).
+    static func prepare(cpuCount count: Int, usableBytes: UInt64, timeSlice: UInt64) {
+        capacity = max(16, min(1024, Int(usableBytes >> 20)))
+        let table = UnsafeMutablePointer<TaskContext>.allocate(capacity: capacity)
+        table.initialize(repeating: TaskContext(), count: capacity)
+        contexts = table
+        let cpus = UnsafeMutablePointer<CPUTasks?>.allocate(capacity: count)
+        cpus.initialize(repeating: nil, count: count)
+        for index in 1..<max(count, 1) { cpus[index] = CPUTasks(capacity: capacity, timeSlice: timeSlice) }
+        perCPU = cpus
+        cpuCount = count
+    }
+
+    /// CPU `cpu`'s programs (nil for cpu0, or before `prepare`).
+    static func tasks(of cpu: Int) -> CPUTasks? {
+        guard let perCPU, cpu >= 0, cpu < cpuCount else { return nil }
+        return perCPU[cpu]
+    }
+
+    /// The calling CPU's programs (nil on cpu0 and on dedicated network cores, which run none).
+    static var current: CPUTasks? {
+        let me = CPU.currentIndex
+        return NetworkCore.isNetworkCPU(me) ? nil : tasks(of: me)
+    }
+
+    /// How many programs CPU `cpu` has: its load for placement.
+    static func load(of cpu: Int) -> Int { tasks(of: cpu)?.programCount.load(ordering: .relaxed) ?? 0 }
+
+    /// Program `slot`'s context (the caller is its CPU, or it is not placed yet).
+    static func context(_ slot: Int) -> UnsafeMutablePointer<TaskContext> {
+        precondition(slot >= 0 && slot < capacity, "program slot out of range")
+        return contexts! + slot
+    }
+
+    // MARK: Placing a program (any CPU)
+
+    /// Builds program `slot`'s kernel stack so that the first switch to it enters it
+    /// (`task_first_entry` → `program_task_start`), and hands it to `cpu`. False without memory.
+    static func start(slot: Int, root: UInt64, cpu: Int) -> Bool {
+        guard let tasks = tasks(of: cpu), let stack = PhysicalMemory.allocate(count: stackBytes / 4096) else { return false }
+        let top = stack + UInt64(stackBytes)
+        // What `switch_kernel_stack` pops: six callee-saved registers (zero), then its return
+        // address, task_first_entry, at top − 24, so that RSP is 16-byte aligned after `ret`.
+        let saved = top - 72
+        let words = UnsafeMutablePointer<UInt64>(bitPattern: UInt(saved))!
+        for index in 0..<6 { words[index] = 0 }
+        words[6] = task_first_entry_address()
+        context(slot).pointee = TaskContext(savedStackPointer: saved, stackBase: stack, stackTop: top, root: root, cpu: cpu)
+        tasks.programCount.wrappingAdd(1, ordering: .relaxed)
+        tasks.lock.withLock {
+            tasks.incoming[tasks.incomingCount] = Int32(slot)
+            tasks.incomingCount += 1
+        }
+        LocalAPIC.sendWakeUp(to: CPU.blockPointer(cpu).pointee.apicID)
+        return true
+    }
+
+    /// Asks `cpu` to stop program `slot` (killed, or its channel broke the protocol): it stops
+    /// at once when it is off the CPU or in ring 3, or as its system call returns.
+    static func requestStop(slot: Int, cpu: Int, reason: ProgramState) {
+        guard let tasks = tasks(of: cpu) else { return }
+        tasks.lock.withLock {
+            tasks.stops[tasks.stopCount] = (Int32(slot), reason)
+            tasks.stopCount = min(tasks.stopCount + 1, tasks.scheduler.capacity - 1)
+        }
+        LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed,
+                             destination: CPU.blockPointer(cpu).pointee.apicID))
+    }
+
+    // MARK: On the program's own CPU (interrupts off)
+
+    /// Adds the programs other CPUs placed here to the scheduler.
+    static func takeIncoming(_ tasks: CPUTasks) {
+        tasks.lock.withLock {
+            for position in 0..<tasks.incomingCount { tasks.scheduler.add(Int(tasks.incoming[position])) }
+            tasks.incomingCount = 0
+        }
+    }
+
+    /// Puts `next` (nil: the idle loop) on the CPU, saving the current stack into `save`.
+    /// Returns when something switches back to the saved stack.
+    static func switchTo(_ next: Int?, from save: UnsafeMutablePointer<UInt64>, tasks: CPUTasks) {
+        let block = CPU.current
+        let target: UInt64
+        let stackTop: UInt64
+        if let next {
+            let task = context(next)
+            block.pointee.runningProgram = next + 1
+            stackTop = task.pointee.stackTop
+            write_cr3(task.pointee.root)
+            target = task.pointee.savedStackPointer
+        } else {
+            block.pointee.runningProgram = 0
+            stackTop = block.pointee.kernelStackTop
+            write_cr3(KernelAddressSpace.root)
+            target = tasks.idleStackPointer
+        }
+        // Interrupts and system calls from ring 3 arrive on the program's own kernel stack.
+        block.pointee.systemCallStackTop = stackTop
+        TaskStateSegment(base: UnsafeMutableRawPointer(bitPattern: UInt(block.pointee.descriptorTables))! + 4096 + 64)
+            .setPrivilegedStack(stackTop)
+        // The meter: the leaving context's kernel interval ends here; the one resumed below
+        // starts a new one (so time spent in other programs is nobody's kernel time here).
+        let now = MonotonicClock.nanosecondsSinceBoot
+        block.pointee.kernelNanoseconds.wrappingAdd(now &- block.pointee.kernelSince, ordering: .relaxed)
+        switch_kernel_stack(save, target)
+        resumed(tasks)
+    }
+
+    /// Every context that the CPU switches to starts here (a new program too, which never
+    /// returns into `switchTo`): a new kernel interval for the meter, the timer armed for what
+    /// now runs, and the stack of a program that ended freed now that the CPU is off it.
+    static func resumed(_ tasks: CPUTasks) {
+        CPU.current.pointee.kernelSince = MonotonicClock.nanosecondsSinceBoot
+        armTimer(tasks)
+        guard tasks.retiredStack != 0 else { return }
+        let running = CPU.current.pointee.runningProgram - 1
+        if running >= 0 && context(running).pointee.stackBase == tasks.retiredStack { return }
+        PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096)
+        tasks.retiredStack = 0
+    }
+
+    /// Arms the APIC timer for the next thing this CPU must do on time: the end of the running
+    /// program's slice when another is ready, or the earliest timeout of a blocked `wait`.
+    /// Nothing (the timer stopped) when neither: a lone program takes no timer interrupts.
+    static func armTimer(_ tasks: CPUTasks) {
+        let now = MonotonicClock.nanosecondsSinceBoot
+        var due: UInt64? = nil
+        if tasks.scheduler.running != nil && tasks.scheduler.readyCount > 0 {
+            due = tasks.scheduler.runningSince &+ tasks.scheduler.timeSlice
+        }
+        var found = 0
+        var slot = 0
+        while found < tasks.waitingCount && slot < capacity {
+            let task = context(slot)
+            if task.pointee.waiting && task.pointee.cpu == CPU.currentIndex {
+                found += 1
+                due = min(due ?? task.pointee.waitDeadline, task.pointee.waitDeadline)
+            }
+            slot += 1
+        }
+        if let due {
+            LocalAPIC.armOneShot(nanoseconds: due > now ? due - now : 1)
+        } else {
+            LocalAPIC.stopTimer()
+        }
+    }
+
+    /// Wakes the programs blocked in `wait` here: all of them (a doorbell: each looks at its
+    /// own word again), or those whose timeout has come.
+    private static func wakeWaiting(_ tasks: CPUTasks, all: Bool, now: UInt64) {
+        var slot = 0
+        var seen = 0
+        let waiting = tasks.waitingCount
+        while seen < waiting && slot < capacity {
+            let task = context(slot)
+            if task.pointee.waiting && task.pointee.cpu == CPU.currentIndex {
+                seen += 1
+                if all || task.pointee.waitDeadline <= now {
+                    task.pointee.waiting = false
+                    tasks.waitingCount -= 1
+                    tasks.scheduler.wake(slot)
+                }
+            }
+            slot += 1
+        }
+    }
+
+    /// A timer or wake-up interrupt (`timer` false: a doorbell or a new program) or a stop
+    /// request arrived on this CPU. Takes new programs and stop requests, wakes who is due,
+    /// and — when it interrupted a program in ring 3 — switches if that program's slice is
+    /// over and another is ready. May not return (a stop request for the running program).
+    static func interruptArrived(timer: Bool, fromUser: Bool) {
+        guard let tasks = current else { return }
+        let now = MonotonicClock.nanosecondsSinceBoot
+        takeIncoming(tasks)
+        takeStops(tasks, fromUser: fromUser)
+        wakeWaiting(tasks, all: !timer, now: now)
+        // The APIC timer's calibration is not exact: a tick this close to the slice's end
+        // counts as the end, rather than costing a second interrupt a moment later.
+        if fromUser, let current = tasks.scheduler.running, tasks.updating({ $0.tick(now: now, tolerance: timerSlack) }),
+           let next = tasks.scheduler.running, next != current {
+            switchTo(next, from: &context(current).pointee.savedStackPointer, tasks: tasks)
+        }
+        armTimer(tasks)
+    }
+
+    /// Carries out the stop requests: a program off the CPU leaves at once; the running one
+    /// ends now when it was interrupted in ring 3, else when its system call returns.
+    private static func takeStops(_ tasks: CPUTasks, fromUser: Bool) {
+        var stopRunning: ProgramState? = nil
+        while true {
+            // One at a time: reporting takes other locks, so not under this one.
+            let request = tasks.lock.withLock { () -> (slot: Int, reason: ProgramState)? in
+                guard tasks.stopCount > 0 else { return nil }
+                tasks.stopCount -= 1
+                return (Int(tasks.stops[tasks.stopCount].slot), tasks.stops[tasks.stopCount].reason)
+            }
+            guard let (slot, reason) = request else { break }
+            if slot == tasks.scheduler.running {
+                context(slot).pointee.stopReason = reason
+                stopRunning = reason
+            } else if tasks.scheduler.state(of: slot) != .absent {
+                remove(slot, tasks: tasks)
+                Programs.ended(slot: slot, state: reason, status: 0)
+            }
+        }
+        if let reason = stopRunning, fromUser { Programs.stopCurrent(state: reason, status: 0) }
+    }
+
+    /// Whether the running program was asked to stop (it stops as its system call returns).
+    static var currentMustStop: Bool {
+        let slot = CPU.current.pointee.runningProgram - 1
+        return slot >= 0 && slot < capacity && context(slot).pointee.stopReason != nil
+    }
+
+    /// Takes a program that is off the CPU out of the scheduler and frees its kernel stack.
+    private static func remove(_ slot: Int, tasks: CPUTasks) {
+        let task = context(slot)
+        if task.pointee.waiting {
+            task.pointee.waiting = false
+            tasks.waitingCount -= 1
+        }
+        tasks.updating { $0.remove(slot, now: MonotonicClock.nanosecondsSinceBoot) }
+        tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
+        PhysicalMemory.free(task.pointee.stackBase, count: stackBytes / 4096)
+        task.pointee.stackBase = 0
+    }
+
+    /// The idle loop found programs ready: runs them until none is. Interrupts off.
+    static func runFromIdle(_ tasks: CPUTasks) {
+        takeIncoming(tasks)
+        guard let next = tasks.updating({ $0.pickNext(now: MonotonicClock.nanosecondsSinceBoot) }) else { return }
+        armTimer(tasks)
+        switchTo(next, from: &tasks.idleStackPointer, tasks: tasks)
+        armTimer(tasks)
+    }
+
+    /// The idle loop has nothing to do: halt until an interrupt. While programs of this CPU
+    /// are blocked, the time asleep is the meter's idle time (and kernel time, as a program's
+    /// sleep in `wait` is). Interrupts off; on again after.
+    static func haltIdle() {
+        guard let tasks = current, tasks.programCount.load(ordering: .relaxed) > 0 else {
+            interrupts_enable_and_halt()
+            return
+        }
+        armTimer(tasks)
+        let halted = MonotonicClock.nanosecondsSinceBoot
+        interrupts_enable_and_halt()
+        let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
+        let block = CPU.current
+        // Relaxed: this CPU's own statistics (see `CPUBlock`).
+        block.pointee.idleNanoseconds.wrappingAdd(asleep, ordering: .relaxed)
+        block.pointee.kernelNanoseconds.wrappingAdd(asleep, ordering: .relaxed)
+    }
+
+    /// `yield`: the running program goes to the back of the queue if another is ready.
+    static func yieldCurrent() {
+        guard let tasks = current else { return }
+        interrupts_disable()
+        takeIncoming(tasks)
+        if let current = tasks.scheduler.running, let next = tasks.updating({ $0.yield(now: MonotonicClock.nanosecondsSinceBoot) }),
+           next != current {
+            switchTo(next, from: &context(current).pointee.savedStackPointer, tasks: tasks)
+        }
+        armTimer(tasks)
+        interrupts_enable()
+    }
+
+    /// Whether the running program should block (another is ready) rather than halt the CPU
+    /// in its `wait`. Interrupts off.
+    static func othersReady() -> Bool {
+        guard let tasks = current else { return false }
+        takeIncoming(tasks)
+        return tasks.scheduler.readyCount > 0
+    }
+
+    /// `wait` with others ready: the running program blocks until a doorbell or `deadline`,
+    /// and the next one runs. Returns when it is woken and back on the CPU. Interrupts off.
+    static func blockCurrent(until deadline: UInt64) {
+        guard let tasks = current, let current = tasks.scheduler.running else { return }
+        let task = context(current)
+        task.pointee.waiting = true
+        task.pointee.waitDeadline = deadline
+        tasks.waitingCount += 1
+        let next = tasks.updating { $0.block(now: MonotonicClock.nanosecondsSinceBoot) }
+        armTimer(tasks)
+        switchTo(next, from: &task.pointee.savedStackPointer, tasks: tasks)
+        armTimer(tasks)
+    }
+
+    /// The running program ended (already reported): it leaves the scheduler, its stack is
+    /// given back once the CPU is off it, and the next program (or the idle loop) runs.
+    static func leaveCurrent() -> Never {
+        interrupts_disable()
+        guard let tasks = current, let current = tasks.scheduler.running else {
+            return_to_idle_loop(CPU.current.pointee.kernelStackTop)
+            Processor.stop()
+        }
+        tasks.updating { $0.remove(current, now: MonotonicClock.nanosecondsSinceBoot) }
+        tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
+        if tasks.retiredStack != 0 { PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096) }
+        tasks.retiredStack = context(current).pointee.stackBase
+        context(current).pointee.stackBase = 0
+        var abandoned: UInt64 = 0
+        armTimer(tasks)
+        switchTo(tasks.scheduler.running, from: &abandoned, tasks: tasks)
+        Processor.stop()   // not reached: nothing switches back to an ended program
+    }
+
+    /// Program `slot`'s account on its CPU, the running one's CPU time brought up to now:
+    /// read from another CPU (`/metrics`, the meter) under the CPU's sequence lock.
+    static func account(slot: Int) -> TaskAccount? {
+        guard slot >= 0, slot < capacity, let tasks = tasks(of: context(slot).pointee.cpu) else { return nil }
+        var copy = TaskAccount()
+        for _ in 0..<1000 {
+            let before = tasks.sequence.load(ordering: .acquiring)
+            copy = tasks.scheduler.account(of: slot)
+            let running = tasks.scheduler.running == slot
+            let since = tasks.scheduler.runningSince
+            atomicMemoryFence(ordering: .acquiring)
+            guard before & 1 == 0, tasks.sequence.load(ordering: .relaxed) == before else { continue }
+            let now = MonotonicClock.nanosecondsSinceBoot
+            if running && now > since { copy.cpuNanoseconds &+= now - since }
+            break
+        }
+        return copy
+    }
+}
+
+/// Where a new program's kernel stack first arrives (from `task_first_entry`): enter it.
+@_cdecl("program_task_start")
+func programTaskStart() -> Never {
+    if let tasks = ProgramTasks.current { ProgramTasks.resumed(tasks) }
+    Programs.enter(slot: CPU.current.pointee.runningProgram - 1)
+}

@@ -53,6 +53,7 @@ let package = Package(
         // Programs on application CPUs: each CPU's run queue, time slices and accounting
         // (portable; the kernel adds the context switch and the timer).
         .target(name: "Scheduling", swiftSettings: common),
+        .target(name: "Shell", swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
         .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
@@ -67,7 +68,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext", "Scheduling"],
+                           "NetworkContext", "Scheduling", "Shell"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -87,6 +88,7 @@ let package = Package(
                                                                 "SwigletLibrary", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
+        .testTarget(name: "ShellTests", dependencies: ["Shell"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemTests"),
 

@@ -178,14 +178,17 @@ def parse_console_roles(text):
     """What each CPU does, from the boot console: {cpu: program name} and the network cores.
 
     Reads "cpu0: programs: http loaded (entry ...), starting on cpu1" and
-    "cpu0: net: network core running (...)". Returns (programs, network_cpus).
+    "cpu0: net: network core running (...)". Returns (programs, network_cpus). Several
+    programs on one CPU are named together, "http+tcp-echo": they share one virtual layout,
+    so a ring-3 address alone cannot say whose it is, and their samples stay unsymbolized.
     """
     programs = {}
     network_cpus = set()
     for line in text.splitlines():
         loaded = re.search(r"programs: (\S+) loaded .*starting on cpu(\d+)", line)
         if loaded:
-            programs[int(loaded.group(2))] = loaded.group(1)
+            cpu = int(loaded.group(2))
+            programs[cpu] = programs[cpu] + "+" + loaded.group(1) if cpu in programs else loaded.group(1)
         core = re.search(r"cpu(\d+): net: network core running", line)
         if core:
             network_cpus.add(int(core.group(1)))

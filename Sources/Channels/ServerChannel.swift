@@ -56,6 +56,14 @@ public struct ServerChannel {
     /// Why the channel stopped, if the program broke the ring protocol.
     public var violation: RingViolation? { requests.violation ?? completions.violation }
 
+    /// The program is gone and its channel released: nothing here reads or writes the
+    /// channel's memory any more, so the kernel may free it (`retire`).
+    public private(set) var isRetired = false
+
+    /// Stops every use of the channel's memory (after its program ended and its sockets and
+    /// connections were released).
+    public mutating func retire() { isRetired = true }
+
     /// Buffers posted for receive and not yet filled.
     public var postedReceiveBufferCount: Int { postedCount }
 
@@ -71,6 +79,7 @@ public struct ServerChannel {
     /// early when the ring is empty, or when the completion ring has no room for a reply (it
     /// never takes a request it might be unable to answer: the request waits in the ring).
     public mutating func serveRequests<Handler: ChannelRequestHandler>(budget: Int, handler: inout Handler) -> Int {
+        guard !isRetired else { return 0 }
         guard violation == nil else {
             // Found while delivering (a hostile completion-ring index): counted here, at the
             // channel's next poll, since delivery paths only stop using the ring.
@@ -97,6 +106,13 @@ public struct ServerChannel {
 
     /// Unbinds every socket (for a program that exits or is stopped). Posted buffers stay
     /// posted; the memory goes away with the program.
+    /// UDP sockets bound now.
+    public var boundSocketCount: Int {
+        var count = 0
+        for socket in 0..<ChannelLayout.socketCapacity where socketPorts[socket] != 0 { count += 1 }
+        return count
+    }
+
     public mutating func unbindAll<Handler: ChannelRequestHandler>(handler: inout Handler) {
         var socket = 0
         while socket < ChannelLayout.socketCapacity {

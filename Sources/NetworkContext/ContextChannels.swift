@@ -1,4 +1,5 @@
 /// A context's program channels: adding them, serving their requests, delivering datagrams, doorbells, and stopping programs.
+import TCP
 import Channels
 import Network
 import RawBytes
@@ -14,16 +15,43 @@ struct ChannelOwner {
     var completionsRung: UInt64 = 0
 }
 
+/// A channel another CPU asked for (`queueChannel`), waiting for the context's next pass.
+struct PendingChannel {
+    var memory: ChannelMemory
+    var privateMemory: UnsafeMutableRawPointer
+    var cpu: Int
+}
+
 /// The channels' storage: the network side of each channel, and who owns it.
-struct ContextChannelState {
+///
+/// **Adding and reusing channels while serving.** Channel numbers are bits of `reserved`: a
+/// CPU starting a program claims the lowest clear bit with a compare-and-swap (so two such
+/// CPUs never get the same number), writes the channel into `pending[number]`, and sets the
+/// number's bit in `pendingMask` with release. The context, on its own CPU, takes the mask with
+/// acquire at the start of a pass (so it sees the pending entry whole) and only then puts the
+/// channel into `storage`: the serving loops never see a half-built channel. The storage is a
+/// dense prefix of `count` channels (the round-robin server walks it): a new number above the
+/// prefix waits until the numbers below it have arrived. A channel whose program ended is
+/// released and retired (nothing touches its memory again); the kernel then frees that memory
+/// and clears its bit in `reserved` (`channelFreed`), and the number is reused.
+struct ContextChannelState: ~Copyable {
     let storage = UnsafeMutablePointer<ServerChannel>.allocate(capacity: NetworkContextLimits.maximumChannels)
-    var owners = InlineArray<8, ChannelOwner>(repeating: ChannelOwner(cpu: 0))
+    let owners = UnsafeMutablePointer<ChannelOwner>.allocate(capacity: NetworkContextLimits.maximumChannels)
+    let pending = UnsafeMutablePointer<PendingChannel?>.allocate(capacity: NetworkContextLimits.maximumChannels)
+    /// Channel numbers in use or being set up (bit n: channel n).
+    let reserved = Atomic<UInt64>(0)
+    /// Channels written into `pending` and not yet taken by the context.
+    let pendingMask = Atomic<UInt64>(0)
+    /// Taken from `pendingMask` but waiting for the numbers below them (context only).
+    var carried: UInt64 = 0
+    /// Channels in `storage` (each initialized once it is below `count`).
     var count = 0
-    /// Serves the channels round-robin; rebuilt when a channel is added (at boot).
+    /// Serves the channels round-robin; rebuilt when the dense prefix grows.
     var server: ChannelServer? = nil
 
     init() {
-        precondition(NetworkContextLimits.maximumChannels == 8, "owners has room for 8 channels")
+        pending.initialize(repeating: nil, count: NetworkContextLimits.maximumChannels)
+        owners.initialize(repeating: ChannelOwner(cpu: 0, stopped: true), count: NetworkContextLimits.maximumChannels)
     }
 }
 
@@ -33,18 +61,92 @@ extension NetworkContext {
 
     /// Adds a channel for a program on `cpu`, over `memory` (already `initialize`d, mapped into
     /// the program by the caller) and `privateMemory` (`memory.layout.serverPrivateByteCount`
-    /// bytes the program never sees). Returns the channel's number in this context, or nil when
-    /// the context has no room. Call before the context starts serving.
+    /// bytes the program never sees), at once. Returns the channel's number in this context, or
+    /// nil when all numbers are in use. Only before the context starts serving, or on its own
+    /// CPU between passes; other CPUs use `queueChannel`.
     public func addChannel(memory: ChannelMemory, privateMemory: UnsafeMutableRawPointer, cpu: Int) -> Int? {
-        let count = channels.pointee.count
-        guard count < NetworkContextLimits.maximumChannels else { return nil }
-        (channels.pointee.storage + count).initialize(to: ServerChannel(memory: memory, privateMemory: privateMemory,
-                                                                        identifier: count))
-        channels.pointee.owners[count] = ChannelOwner(cpu: cpu)
-        channels.pointee.count = count + 1
-        channels.pointee.server = ChannelServer(channels: UnsafeMutableBufferPointer(start: channels.pointee.storage,
-                                                                                     count: count + 1))
-        return count
+        guard let number = queueChannel(memory: memory, privateMemory: privateMemory, cpu: cpu) else { return nil }
+        takePendingChannels()
+        return number
+    }
+
+    /// Asks for a channel for a program on `cpu` from any CPU, while the context serves: the
+    /// number is the channel's from now on, and the context starts serving it at its next pass
+    /// (requests the program makes before then wait in its ring). nil when all numbers are in use.
+    public func queueChannel(memory: ChannelMemory, privateMemory: UnsafeMutableRawPointer, cpu: Int) -> Int? {
+        var reserved = channels.pointee.reserved.load(ordering: .acquiring)
+        var number = 0
+        while true {
+            guard reserved != UInt64.max else { return nil }
+            number = (~reserved).trailingZeroBitCount
+            guard number < NetworkContextLimits.maximumChannels else { return nil }
+            let (exchanged, original) = channels.pointee.reserved.compareExchange(
+                expected: reserved, desired: reserved | 1 << UInt64(number), ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            reserved = original
+        }
+        channels.pointee.pending[number] = PendingChannel(memory: memory, privateMemory: privateMemory, cpu: cpu)
+        // Release: the context's acquiring exchange of the mask sees the entry written above.
+        channels.pointee.pendingMask.bitwiseOr(1 << UInt64(number), ordering: .releasing)
+        return number
+    }
+
+    /// Puts the channels other CPUs asked for into service (start of a pass; one relaxed load
+    /// when there are none).
+    func takePendingChannels() {
+        if channels.pointee.pendingMask.load(ordering: .relaxed) != 0 {
+            channels.pointee.carried |= channels.pointee.pendingMask.exchange(0, ordering: .acquiring)
+        }
+        guard channels.pointee.carried != 0 else { return }
+        var grew = false
+        var progress = true
+        while progress {
+            progress = false
+            var waiting = channels.pointee.carried
+            while waiting != 0 {
+                let number = waiting.trailingZeroBitCount
+                waiting &= waiting - 1
+                // A reused number is below the prefix; a new one must be the next in it.
+                guard number <= channels.pointee.count, let entry = channels.pointee.pending[number] else { continue }
+                let channel = ServerChannel(memory: entry.memory, privateMemory: entry.privateMemory, identifier: number)
+                if number == channels.pointee.count {
+                    (channels.pointee.storage + number).initialize(to: channel)
+                    channels.pointee.count += 1
+                    grew = true
+                } else {
+                    channels.pointee.storage[number] = channel
+                }
+                channels.pointee.owners[number] = ChannelOwner(cpu: entry.cpu)
+                channels.pointee.pending[number] = nil
+                channels.pointee.carried &= ~(1 << UInt64(number))
+                progress = true
+            }
+        }
+        if grew || channels.pointee.server == nil {
+            channels.pointee.server = ChannelServer(channels: UnsafeMutableBufferPointer(start: channels.pointee.storage,
+                                                                                         count: channels.pointee.count))
+        }
+    }
+
+    /// The kernel freed the memory of released channel `channel` (after `channelReleased`):
+    /// its number may be used again. Any CPU.
+    public func channelFreed(_ channel: Int) {
+        guard channel >= 0 && channel < NetworkContextLimits.maximumChannels else { return }
+        channels.pointee.reserved.bitwiseAnd(~(1 << UInt64(channel)), ordering: .releasing)
+    }
+
+    /// What channel `channel`'s program holds: UDP sockets and TCP listeners, and TCP
+    /// connections. Read from another CPU (the shell's `ps`): plain loads of counts that may
+    /// be a pass old.
+    public func channelUsage(_ channel: Int) -> (sockets: Int, connections: Int) {
+        guard channel >= 0, channel < channels.pointee.count, !channels.pointee.owners[channel].stopped else { return (0, 0) }
+        let tcp = table.pointee.holdings(of: ConnectionOwner.program(channel: channel).rawValue)
+        return (channels.pointee.storage[channel].boundSocketCount + tcp.listeners, tcp.connections)
+    }
+
+    /// Program channels in service now (not ended).
+    public var activeChannelCount: Int {
+        (0..<channels.pointee.count).filter { !channels.pointee.owners[$0].stopped }.count
     }
 
     /// Called on the program's CPU when it exits or is stopped: the context frees its ports,
@@ -137,5 +239,9 @@ extension NetworkContext {
         ownerGone(.program(channel: channel), now: now)
         // Its TCP listeners went with `ownerGone`: the directory must stop sending their flows here.
         if mesh.contextCount > 1 { reconcileDirectory() }
+        // Nothing reads the channel's memory from here on (its lent send buffers went with its
+        // connections): the kernel may free it once the program is off its CPU.
+        channels.pointee.storage[channel].retire()
+        host.channelReleased(channel: channel)
     }
 }

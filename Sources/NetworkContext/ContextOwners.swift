@@ -56,8 +56,10 @@ public enum ConnectionOwner: Equatable, Sendable {
 
 /// Fixed sizes of a context.
 public enum NetworkContextLimits {
-    /// Program channels one context serves at most.
-    public static let maximumChannels = 8
+    /// Program channels one context serves at most (a bit each in the context's 64-bit masks
+    /// of ended, reserved and pending channels). Which of them can be used at once is bounded
+    /// by memory: each needs its own shared and private memory.
+    public static let maximumChannels = 64
     /// Frames handled per NIC pass before the rest of a pass gets a turn.
     public static let receiveBudget = 64
     /// How often the TCP connections' timers run: finer than the 1 s minimum RTO (RFC 6298)

@@ -150,6 +150,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     @discardableResult
     public func pass(now: UInt64) -> PassWork {
         var work = PassWork()
+        takePendingChannels()
         work.frames = receiveHandOffs(now: now) + receiveFrames(now: now)
         work.requests = serveChannels(now: now)
         var output = segmentOutput(now: now)

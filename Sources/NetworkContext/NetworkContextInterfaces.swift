@@ -27,6 +27,10 @@ public protocol NetworkContextHost {
     /// Stops the program of channel `channel` (on `cpu`): it broke its channel's protocol,
     /// so its channel is dead.
     func stopProgram(cpu: Int, channel: Int)
+    /// Channel `channel` was released (its program ended or broke the protocol) and retired:
+    /// the context no longer touches its memory. The kernel frees it once the program is off
+    /// its CPU too, then calls `channelFreed`.
+    func channelReleased(channel: Int)
     /// Writes the intrusion meter as text into `buffer`; returns the length.
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int
     /// Renders `/metrics` (Prometheus text) into `buffer`; returns the length, or nil when it

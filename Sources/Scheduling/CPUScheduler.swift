@@ -171,6 +171,13 @@ public struct CPUScheduler {
         return accounts[task]
     }
 
+    /// The running program spent the last `nanoseconds` halted (asleep in its own `wait`, the
+    /// CPU stopped): not CPU time, so its interval starts that much later.
+    public mutating func notCharging(_ nanoseconds: UInt64) {
+        guard running != nil else { return }
+        runningSince &+= nanoseconds
+    }
+
     /// Brings the running program's CPU time up to `now` (for a reading of the accounts
     /// between switches).
     public mutating func account(now: UInt64) {

@@ -203,6 +203,17 @@ extension TCPConnectionTable {
         }
     }
 
+    /// How many listeners and live connections `owner` holds (a scan of every slot: for a
+    /// person asking, not for a pass).
+    public func holdings(of owner: Int) -> (listeners: Int, connections: Int) {
+        let listening = listeners.filter { $0.port != 0 && $0.owner == owner }.count
+        var connections = 0
+        for index in slots.indices where slots[index].isUsed && slots[index].owner == owner && !slots[index].isReleased {
+            connections += 1
+        }
+        return (listening, connections)
+    }
+
     // MARK: - Scanning
 
     /// The first connection after `id` (or the first of all for `nil`) that an owner holds,

@@ -174,7 +174,15 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertFalse(BootOptions().networkHaltsWhenIdle)
         XCTAssertTrue(parse("net-idle=halt").0.networkHaltsWhenIdle)
         XCTAssertEqual(parse("net-idle=nap").1.map(\.0), [.badValue])
-        for word in ["run=", "run=spinner", "run=@1", "run=spinner@", "run=spinner@x", "run"] {
+        for word in ["run=", "run=@1", "run=spinner@", "run=spinner@x", "run", "run=" + String(repeating: "x", count: 32)] {
+            XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
+        }
+        // No CPU: the kernel places it.
+        XCTAssertEqual(parse("run=spinner run=http@2").0.programs,
+                       [ProgramAssignment(name: Array("spinner".utf8), cpu: nil), ProgramAssignment(name: Array("http".utf8), cpu: 2)])
+        XCTAssertEqual(BootOptions().timeSliceMilliseconds, 10)
+        XCTAssertEqual(parse("slice=3").0.timeSliceMilliseconds, 3)
+        for word in ["slice=0", "slice=1001", "slice=x", "slice"] {
             XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
         }
     }

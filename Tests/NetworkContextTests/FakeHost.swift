@@ -9,6 +9,8 @@ final class HostRecord {
     var doorbells: [Int] = []
     /// CPUs whose program was stopped, in order.
     var stoppedPrograms: [Int] = []
+    /// Channels the context released (`channelReleased`).
+    var releasedChannels: [Int] = []
     /// What `writeMeter` writes.
     var meterText = "intrusions 3\nsilent 0\n"
     /// What `renderMetrics` writes; nil makes it report that the text did not fit.
@@ -28,6 +30,7 @@ struct FakeHost: NetworkContextHost {
     func ringDoorbell(cpu: Int) { record.doorbells.append(cpu) }
 
     func stopProgram(cpu: Int, channel: Int) { record.stoppedPrograms.append(cpu) }
+    func channelReleased(channel: Int) { record.releasedChannels.append(channel) }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         record.meterRequests += 1

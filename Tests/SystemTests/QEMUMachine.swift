@@ -185,6 +185,8 @@ struct QEMUMachine {
 final class RunningMachine: @unchecked Sendable {
     private let process = Process()
     private let output = Pipe()
+    /// The serial console's input: what `type` writes reaches the guest's COM1.
+    private let input = Pipe()
     private let lock = NSLock()
     private var data = Data()
 
@@ -199,7 +201,7 @@ final class RunningMachine: @unchecked Sendable {
         }
         process.standardOutput = output
         process.standardError = output
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let more = handle.availableData
             guard let self, !more.isEmpty else { return }
@@ -224,6 +226,22 @@ final class RunningMachine: @unchecked Sendable {
                 throw MachineError(description: "'\(text)' did not appear within \(Int(timeout)) s\n---- console ----\n\(console)\n---- end of console ----")
             }
             Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// Types `text` on the serial console (the shell), as a terminal would send it.
+    func type(_ text: String) {
+        input.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// Waits until `text` appears at least `count` times on the console.
+    func waitFor(_ text: String, count: Int, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while console.components(separatedBy: text).count - 1 < count {
+            guard isRunning, Date() < deadline else {
+                throw MachineError(description: "'\(text)' did not appear \(count) times within \(Int(timeout)) s\n---- console ----\n\(console.suffix(4000))\n---- end of console ----")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 

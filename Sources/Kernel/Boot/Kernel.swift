@@ -114,6 +114,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         Log.warning("net: a self test runs on cpu0, so the network core does not start (use net-cpu=N)")
     }
 
+    Log.info("shell: type help on this console (c alone shows the network counters)")
     Console.write(line: """
         swiglet: ready cpus=\(Kernel.onlineCPUs) memory=\(PhysicalMemory.usableBytes >> 20)MiB \
         net=\(networkUp ? "up" : "off") net-mode=\(placement.mode.name) \
@@ -136,7 +137,15 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     }
     if let index = networkCPUs.firstIndex(of: 0) { NetworkCore.run(context: index) }
     if networkUp && symmetric { NetworkCore.symmetricIdleLoop() }
-    while true { interrupts_enable_and_halt() }
+    // The boot CPU has nothing else to do: it reads the console (unless a network core on
+    // another CPU does), waking every 10 ms to look.
+    let readsConsole = networkCPUs.isEmpty
+    while true {
+        if readsConsole && ConsoleShell.poll() { IntrusionMeter.print() }
+        interrupts_disable()
+        if readsConsole { LocalAPIC.armOneShot(nanoseconds: 10_000_000) }
+        interrupts_enable_and_halt()
+    }
 }
 
 /// The CPUs that run the contexts, as the ready line names them: `1+2` (network cores, or in

@@ -25,6 +25,10 @@ struct KernelNetworkHost: NetworkContextHost {
         Programs.stopForProtocolViolation(context: context, channel: channel)
     }
 
+    func channelReleased(channel: Int) {
+        Programs.channelReleased(context: context, channel: channel)
+    }
+
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int { IntrusionMeter.write(into: buffer) }
 
     func renderMetrics(into buffer: UnsafeMutableRawBufferPointer) -> Int? { MetricsEndpoint.render(into: buffer) }
@@ -44,8 +48,6 @@ enum NetworkCore {
     /// interrupt: only its own timer, and only when idle.
     static let idlePassesBeforeHalting = 256
     static let idleHaltNanoseconds: UInt64 = 50_000
-    /// The key that prints the counters.
-    static let countersKey = UInt8(ascii: "c")
     /// The TCP port of the metrics endpoint (Prometheus' own default is 9090 too).
     static let metricsPort: UInt16 = 9090
 
@@ -242,8 +244,15 @@ enum NetworkCore {
     /// serves every context on a slow tick (timers, and work no one else picked up: a CPU whose
     /// program spins in user mode never enters the kernel). Never returns.
     static func symmetricIdleLoop() -> Never {
+        var seenRequests: UInt64 = 0
         while true {
             for index in 0..<contexts.count { serveInKernel(context: index) }
+            if ConsoleShell.poll() { countersRequests.wrappingAdd(1, ordering: .relaxed) }
+            let requests = countersRequests.load(ordering: .relaxed)
+            if requests != seenRequests {
+                seenRequests = requests
+                IntrusionMeter.print()
+            }
             interrupts_disable()
             LocalAPIC.armOneShot(nanoseconds: 10 * symmetricTickNanoseconds)
             interrupts_enable_and_halt()
@@ -297,7 +306,8 @@ enum NetworkCore {
             // The console and the statistics timer are checked every 1024 passes: cheap, and
             // still many times a second.
             if pass & 1023 == 0 {
-                if index == 0 && SerialPort.com1.read() == countersKey {
+                // Context 0 reads the console: the shell, and its `c` key for the counters.
+                if index == 0 && ConsoleShell.poll() {
                     countersRequests.wrappingAdd(1, ordering: .relaxed)
                 }
                 let requests = countersRequests.load(ordering: .relaxed)

@@ -26,6 +26,13 @@ enum Console {
         if acquired { lock.unlock(restoringInterrupts: interruptsWereEnabled) }
     }
 
+    /// Writes bytes as they are, no line end (the shell's echo and prompt).
+    static func write(raw bytes: [UInt8]) {
+        let interruptsWereEnabled = lock.lock()
+        for byte in bytes { SerialPort.com1.write(byte) }
+        lock.unlock(restoringInterrupts: interruptsWereEnabled)
+    }
+
     private static func emit(_ text: TextBuffer) {
         text.forEachByte { SerialPort.com1.write($0) }
         SerialPort.com1.write(UInt8(ascii: "\r"))

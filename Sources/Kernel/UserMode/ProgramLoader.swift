@@ -19,6 +19,8 @@ struct LoadedProgram {
     var stackTop: UInt64
     /// Where its channel to the network core is mapped (0: none): passed to it in RDI.
     var channelAddress: UInt64 = 0
+    /// The frames its segments and stack occupy (first frame, count): given back when it ends.
+    var frames: [(start: UInt64, count: Int)] = []
 }
 
 /// Why an image was refused.
@@ -41,6 +43,10 @@ enum ProgramLoader {
 
         var space: AddressSpace<KernelPageTableMemory>
         do throws(PagingError) { space = try AddressSpace(memory: KernelPageTableMemory()) } catch { throw .outOfMemory }
+        var owned: [(start: UInt64, count: Int)] = []
+        // On failure, everything taken so far goes back.
+        var loaded = false
+        defer { if !loaded { release(LoadedProgram(root: space.rootPhysicalAddress, entryPoint: 0, stackTop: 0, frames: owned)) } }
         // Share the kernel's first 512 GiB (PML4 entry 0): its entries carry no user bit, so
         // the program cannot touch kernel memory, yet interrupts and system calls find the
         // kernel mapped without a CR3 switch.
@@ -53,6 +59,7 @@ enum ProgramLoader {
             let end = (segment.virtualAddress + segment.memorySize + pageSize - 1) & ~(pageSize - 1)
             let pages = Int((end - start) / pageSize)
             guard let frames = PhysicalMemory.allocate(count: pages) else { throw .outOfMemory }   // zeroed
+            owned.append((frames, pages))
             let destination = UnsafeMutableRawPointer(bitPattern: UInt(frames + (segment.virtualAddress - start)))!
             if segment.fileSize > 0, let source = bytes.slice(at: Int(segment.fileOffset), count: Int(segment.fileSize))?.baseAddress {
                 destination.copyMemory(from: source, byteCount: Int(segment.fileSize))
@@ -66,11 +73,22 @@ enum ProgramLoader {
         }
 
         guard let stack = PhysicalMemory.allocate(count: Int(stackBytes / pageSize)) else { throw .outOfMemory }
+        owned.append((stack, Int(stackBytes / pageSize)))
         do throws(PagingError) {
             try space.map(virtual: stackTop - stackBytes, physical: stack, byteCount: stackBytes,
                           attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
         } catch { throw .mappingFailed }
-        return LoadedProgram(root: space.rootPhysicalAddress, entryPoint: image.entryPoint, stackTop: stackTop - 16)
+        loaded = true
+        return LoadedProgram(root: space.rootPhysicalAddress, entryPoint: image.entryPoint, stackTop: stackTop - 16, frames: owned)
+    }
+
+    /// Gives back everything `program` holds: its segments' and stack's frames and its own page
+    /// tables (not the kernel's, which PML4 entry 0 shares). Only once no CPU has its tables in
+    /// CR3; its channel's memory is freed separately, once the network core released it.
+    static func release(_ program: LoadedProgram) {
+        for (start, count) in program.frames { PhysicalMemory.free(start, count: count) }
+        let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
+        for frame in space.ownTableFrames(sharing: [0]) { PhysicalMemory.free(frame) }
     }
 
     /// Maps shared memory (a channel) into the program at `channelBase`: user, read-write,

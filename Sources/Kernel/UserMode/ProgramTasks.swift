@@ -61,6 +61,8 @@ final class CPUTasks {
     let programCount = Atomic<Int>(0)
     /// A stack to give back once this CPU no longer runs on it (the last ended program's).
     var retiredStack: UInt64 = 0
+    /// That program's slot: its page tables go back once this CPU has left them too.
+    var retiredSlot = -1
     /// A sequence lock over the scheduler's accounts and running program, so that another
     /// CPU (rendering `/metrics`) reads them consistently: odd while this CPU changes them.
     /// This CPU bumps it with a relaxed store and a release fence before changing them and a
@@ -220,6 +222,8 @@ enum ProgramTasks {
         if running >= 0 && context(running).pointee.stackBase == tasks.retiredStack { return }
         PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096)
         tasks.retiredStack = 0
+        if tasks.retiredSlot >= 0 { Programs.programOffCPU(slot: tasks.retiredSlot) }
+        tasks.retiredSlot = -1
     }
 
     /// Arms the APIC timer for the next thing this CPU must do on time: the end of the running
@@ -305,6 +309,7 @@ enum ProgramTasks {
             } else if tasks.scheduler.state(of: slot) != .absent {
                 remove(slot, tasks: tasks)
                 Programs.ended(slot: slot, state: reason, status: 0)
+                Programs.programOffCPU(slot: slot)
             }
         }
         if let reason = stopRunning, fromUser { Programs.stopCurrent(state: reason, status: 0) }
@@ -339,8 +344,8 @@ enum ProgramTasks {
     }
 
     /// The idle loop has nothing to do: halt until an interrupt. While programs of this CPU
-    /// are blocked, the time asleep is the meter's idle time (and kernel time, as a program's
-    /// sleep in `wait` is). Interrupts off; on again after.
+    /// are blocked, the time asleep is the meter's idle time (part of the kernel time, as a
+    /// program's sleep in `wait` is). Interrupts off; on again after.
     static func haltIdle() {
         guard let tasks = current, tasks.programCount.load(ordering: .relaxed) > 0 else {
             interrupts_enable_and_halt()
@@ -351,9 +356,9 @@ enum ProgramTasks {
         interrupts_enable_and_halt()
         let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
         let block = CPU.current
-        // Relaxed: this CPU's own statistics (see `CPUBlock`).
+        // Relaxed: this CPU's own statistics (see `CPUBlock`). The idle loop's time already
+        // counts as kernel time (its interval runs from `resumed` to the next `switchTo`).
         block.pointee.idleNanoseconds.wrappingAdd(asleep, ordering: .relaxed)
-        block.pointee.kernelNanoseconds.wrappingAdd(asleep, ordering: .relaxed)
     }
 
     /// `yield`: the running program goes to the back of the queue if another is ready.
@@ -369,12 +374,23 @@ enum ProgramTasks {
         interrupts_enable()
     }
 
-    /// Whether the running program should block (another is ready) rather than halt the CPU
-    /// in its `wait`. Interrupts off.
-    static func othersReady() -> Bool {
+    /// Whether the running program should block through the scheduler rather than halt the
+    /// CPU in its own `wait`: when it shares the CPU (others are placed here), so that one
+    /// timer serves every blocked program's timeout and the idle loop halts for all of them.
+    /// A program alone keeps the old path. Interrupts off.
+    static func sharesCPU() -> Bool {
         guard let tasks = current else { return false }
         takeIncoming(tasks)
-        return tasks.scheduler.readyCount > 0
+        return tasks.scheduler.readyCount > 0 || tasks.programCount.load(ordering: .relaxed) > 1
+    }
+
+    /// The running program halted the CPU in its own `wait` for `nanoseconds`: not its CPU
+    /// time. Interrupts off or on (only this CPU touches its scheduler; under the sequence lock).
+    static func currentSlept(_ nanoseconds: UInt64) {
+        guard let tasks = current else { return }
+        interrupts_disable()
+        tasks.updating { $0.notCharging(nanoseconds) }
+        interrupts_enable()
     }
 
     /// `wait` with others ready: the running program blocks until a doorbell or `deadline`,
@@ -402,7 +418,9 @@ enum ProgramTasks {
         tasks.updating { $0.remove(current, now: MonotonicClock.nanosecondsSinceBoot) }
         tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
         if tasks.retiredStack != 0 { PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096) }
+        if tasks.retiredSlot >= 0 { Programs.programOffCPU(slot: tasks.retiredSlot) }
         tasks.retiredStack = context(current).pointee.stackBase
+        tasks.retiredSlot = current
         context(current).pointee.stackBase = 0
         var abandoned: UInt64 = 0
         armTimer(tasks)

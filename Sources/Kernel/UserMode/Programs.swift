@@ -64,6 +64,14 @@ struct ProgramSlot {
     var channel: (context: Int, channel: Int)? = nil
     /// Placed and not ended.
     var isLive: Bool { state == .loaded || state == .running }
+    /// Its channel's memory, to free once the context released it and the program is gone.
+    var channelMemory: ProgramChannelMemory.Allocation? = nil
+    /// The context released its channel (`channelReleased`).
+    var channelReleased = false
+    /// Ended and off its CPU: its frames and page tables were given back.
+    var memoryReturned = false
+    /// Everything it held is back: the slot may be reused.
+    var isReclaimed: Bool { memoryReturned && (channelMemory == nil || channelReleased) }
 }
 
 enum Programs {
@@ -71,6 +79,9 @@ enum Programs {
     /// The program table: one entry per name, in the boot loader's module order.
     nonisolated(unsafe) private(set) static var modules: [ProgramModule] = []
     nonisolated(unsafe) private(set) static var slots: [ProgramSlot] = []
+    /// Channels of programs that never started (their channel could not be mapped), until
+    /// their context releases them.
+    nonisolated(unsafe) private static var orphanedChannels: [ProgramChannelMemory.Allocation] = []
 
     /// Builds the program table from the modules (called on the boot CPU once the heap exists;
     /// their frames are already reserved). Each module's command line lists every name it runs
@@ -148,32 +159,48 @@ enum Programs {
             Log.error("programs: cannot run \(module.name.text) on cpu\(cpu): not an application CPU")
             return nil
         }
-        guard lock.withLock({ slots.count }) < ProgramTasks.capacity else {
+        guard lock.withLock({ slots.count < ProgramTasks.capacity || slots.contains { $0.isReclaimed } }) else {
             Log.error("programs: cannot run \(module.name.text): \(ProgramTasks.capacity) programs is the most this memory holds")
             return nil
         }
         let bytes = ByteReader(start: UnsafeRawPointer(bitPattern: UInt(module.start))!, count: Int(module.end - module.start))
         var image: LoadedProgram
-        var channelNumber: (context: Int, channel: Int)? = nil
-        do throws(ProgramLoadError) {
-            image = try ProgramLoader.load(bytes)
-            // Its channel to the network context that serves its CPU, when there is a network.
-            if let channel = ProgramChannelMemory.create(cpu: cpu) {
-                try ProgramLoader.mapChannel(&image, physical: channel.physical, byteCount: channel.byteCount)
-                channelNumber = (channel.context, channel.channel)
-            }
-        } catch {
+        do throws(ProgramLoadError) { image = try ProgramLoader.load(bytes) } catch {
             Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
             return nil
         }
+        // Its channel to the network context that serves its CPU, when there is a network.
+        let channel = ProgramChannelMemory.create(cpu: cpu)
+        if let channel {
+            do throws(ProgramLoadError) {
+                try ProgramLoader.mapChannel(&image, physical: channel.shared, byteCount: channel.sharedFrames * 4096)
+            } catch {
+                Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
+                ProgramLoader.release(image)
+                // The context has the channel already: let it release it like an ended program's.
+                NetworkCore.contexts[channel.context].programEnded(channel: channel.channel)
+                lock.withLock { orphanedChannels.append(channel) }
+                return nil
+            }
+        } else if !NetworkCore.contexts.isEmpty {
+            Log.warning("programs: \(module.name.text) runs without a channel: no memory or no channel number left")
+        }
+        let entry = ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded,
+                                channel: channel.map { ($0.context, $0.channel) }, channelMemory: channel)
         let slot = lock.withLock { () -> Int in
-            slots.append(ProgramSlot(name: module.name, image: image, cpu: cpu, state: .loaded, channel: channelNumber))
+            // An ended program's slot whose memory is all back is reused.
+            if let free = slots.firstIndex(where: { $0.isReclaimed }) {
+                slots[free] = entry
+                return free
+            }
+            slots.append(entry)
             return slots.count - 1
         }
         Log.info("programs: \(module.name.text) loaded (entry \(hex: image.entryPoint)), starting on cpu\(cpu)")
         guard ProgramTasks.start(slot: slot, root: image.root, cpu: cpu) else {
             Log.error("programs: \(module.name.text) not started: out of memory for its kernel stack")
             ended(slot: slot, state: .faulted, status: 0)
+            programOffCPU(slot: slot)
             return nil
         }
         return slot
@@ -246,6 +273,54 @@ enum Programs {
         default:
             Log.error("programs: \(name.text) stopped after exception vector \(status); the kernel and other programs go on")
         }
+    }
+
+    /// Program `slot` ended and no CPU runs on its page tables any more: its frames and
+    /// tables go back now, its channel's memory too if its context already released it.
+    static func programOffCPU(slot: Int) {
+        let (image, channel) = lock.withLock { () -> (LoadedProgram?, ProgramChannelMemory.Allocation?) in
+            guard !slots[slot].isLive, !slots[slot].memoryReturned else { return (nil, nil) }
+            slots[slot].memoryReturned = true
+            return (slots[slot].image, slots[slot].channelReleased ? slots[slot].channelMemory : nil)
+        }
+        if let image { ProgramLoader.release(image) }
+        if let channel { ProgramChannelMemory.free(channel) }
+    }
+
+    /// Context `context` released channel `channel` (its program ended or broke the protocol):
+    /// its memory goes back once the program is off its CPU too.
+    static func channelReleased(context: Int, channel: Int) {
+        let free = lock.withLock { () -> ProgramChannelMemory.Allocation? in
+            if let orphan = orphanedChannels.firstIndex(where: { $0.context == context && $0.channel == channel }) {
+                return orphanedChannels.remove(at: orphan)
+            }
+            guard let index = slots.firstIndex(where: {
+                !$0.channelReleased && $0.channelMemory?.context == context && $0.channelMemory?.channel == channel
+            }) else { return nil }
+            slots[index].channelReleased = true
+            return slots[index].memoryReturned ? slots[index].channelMemory : nil
+        }
+        if let free { ProgramChannelMemory.free(free) }
+    }
+
+    /// Stops program `id` (the shell's `kill`): its connections are reset and its memory
+    /// returned. Returns nil, or why not.
+    static func kill(id: Int) -> StaticString? {
+        let target = lock.withLock { () -> (cpu: Int, live: Bool)? in
+            guard id >= 0, id < slots.count else { return nil }
+            return (slots[id].cpu, slots[id].isLive)
+        }
+        guard let target else { return "no program with that id" }
+        guard target.live else { return "that program has already ended" }
+        ProgramTasks.requestStop(slot: id, cpu: target.cpu, reason: .killed)
+        return nil
+    }
+
+    /// A snapshot of every slot, for `ps`.
+    static func snapshot() -> [(id: Int, name: ProgramName, cpu: Int, state: ProgramState, channel: (context: Int, channel: Int)?)] {
+        lock.withLock { slots.enumerated().filter { !$0.element.isReclaimed || $0.element.state != .loaded }.map {
+            ($0.offset, $0.element.name, $0.element.cpu, $0.element.state, $0.element.channel)
+        } }
     }
 
     /// The network core found the program of channel `channel` of context `context` breaking
@@ -344,9 +419,9 @@ enum Programs {
             block.pointee.sleeping.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
-            // Other programs are ready on this CPU: block and let them run (the doorbell or the
-            // deadline wakes this one); alone, halt the CPU below as a lone program always did.
-            if ProgramTasks.othersReady() {
+            // Sharing the CPU: block and let the others run (the doorbell or the deadline wakes
+            // this one); alone, halt the CPU below as a lone program always did.
+            if ProgramTasks.sharesCPU() {
                 ProgramTasks.blockCurrent(until: deadline)
                 interrupts_enable()
                 continue
@@ -359,6 +434,7 @@ enum Programs {
             let halted = MonotonicClock.nanosecondsSinceBoot
             interrupts_enable_and_halt()
             let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
+            ProgramTasks.currentSlept(asleep)
             let networkWork = block.pointee.networkNanoseconds.load(ordering: .relaxed) &- networkBefore
             block.pointee.idleNanoseconds.wrappingAdd(asleep &- min(asleep, networkWork), ordering: .relaxed)
         }

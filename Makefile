@@ -48,6 +48,7 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/tool
 PROGRAMS := udp-echo tcp-echo http tcp-client spinner faulty bad-channel flood
 PROGRAM_ALIASES_tcp-client := tcp-client-crash
 PROGRAM_ALIASES_faulty := faulty-ud faulty-gp faulty-de
+PROGRAM_ALIASES_spinner := yielder
 PROGRAM_ALIASES_bad-channel := bad-channel-exit
 PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
 PROGRAM_PRODUCT_tcp-echo := TCPEchoProgram

@@ -8,7 +8,7 @@ final class ProgramNameTests: XCTestCase {
 
     /// Names the image has had since programs could run under several names (the Makefile's
     /// PROGRAMS and PROGRAM_ALIASES_*): each must still work.
-    static let names = ["udp-echo", "tcp-echo", "http", "tcp-client", "tcp-client-crash", "spinner", "faulty",
+    static let names = ["udp-echo", "tcp-echo", "http", "tcp-client", "tcp-client-crash", "spinner", "yielder", "faulty",
                         "faulty-ud", "faulty-gp", "faulty-de", "bad-channel", "bad-channel-exit", "flood"]
 
     /// GRUB loads each ELF once (fewer modules than names), the kernel lists every name, and a

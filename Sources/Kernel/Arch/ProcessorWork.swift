@@ -84,6 +84,9 @@ enum ProcessorWork {
         let me = CPU.currentIndex
         var seen = generation.load(ordering: .acquiring)
         while true {
+            // Symmetric mode: with its programs all blocked, the CPU does the network's work
+            // here, as a lone program's `wait` does.
+            NetworkCore.serveInKernel()
             // Check with interrupts off, then STI+HLT as one step: a wake-up IPI that arrives
             // after the check stays pending until HLT and ends it, so none is lost.
             interrupts_disable()

@@ -202,9 +202,7 @@ private func startPrograms(placement: NetworkPlacement) {
         let name = index == 0 ? defaults.0 : index == 1 ? defaults.1 : defaults.2
         let inImage = name.withUTF8Buffer { Programs.has(name: UnsafeRawBufferPointer($0)) }
         guard inImage else { continue }
-        // The least-loaded default CPU, the lowest on a tie.
-        var cpu = cpus[0]
-        for candidate in cpus where ProgramTasks.load(of: candidate) < ProgramTasks.load(of: cpu) { cpu = candidate }
+        let cpu = Programs.leastLoadedCPU(among: cpus)
         name.withUTF8Buffer { _ = Programs.launch(name: UnsafeRawBufferPointer($0), cpu: cpu) }
     }
 }

@@ -119,6 +119,11 @@ enum ProgramLoader {
         return true
     }
 
+    /// The physical address (in the kernel's identity map) behind `address` in `program`.
+    static func physicalAddress(_ program: LoadedProgram, of address: UInt64) -> UInt64? {
+        AddressSpace(root: program.root, memory: KernelPageTableMemory()).translate(address)?.physical
+    }
+
     static func describe(_ error: ProgramLoadError) -> StaticString {
         switch error {
         case .badImage: "not a valid ELF program for this kernel"

@@ -33,9 +33,12 @@ struct TaskContext {
     var root: UInt64 = 0
     /// The CPU it runs on.
     var cpu = -1
-    /// Blocked in `wait` (not halting alone): woken by a doorbell, or at `waitDeadline`.
+    /// Blocked in `wait` (not halting alone): woken by a doorbell that changed `waitWord`
+    /// from `waitExpected` (read through the kernel's identity map), or at `waitDeadline`.
     var waiting = false
     var waitDeadline: UInt64 = 0
+    var waitWord: UnsafeMutablePointer<UInt32>? = nil
+    var waitExpected: UInt32 = 0
     /// Why it is to be stopped, once someone asked (`ProgramTasks.requestStop`).
     var stopReason: ProgramState? = nil
 }
@@ -252,9 +255,18 @@ enum ProgramTasks {
         }
     }
 
-    /// Wakes the programs blocked in `wait` here: all of them (a doorbell: each looks at its
-    /// own word again), or those whose timeout has come.
-    private static func wakeWaiting(_ tasks: CPUTasks, all: Bool, now: UInt64) {
+    /// Wakes the programs blocked in `wait` here whose timeout has come, and — after a
+    /// doorbell (`doorbell`) — those whose word changed. The others stay blocked, so a doorbell
+    /// for one program does not cost its neighbours a switch each.
+    private static func wakeWaiting(_ tasks: CPUTasks, doorbell: Bool, now: UInt64) {
+        guard tasks.waitingCount > 0 else { return }
+        if doorbell {
+            // The doorbell cleared `sleeping`: arm it again before looking at the words, with
+            // the fence of `Doorbell.ring`'s protocol, so that work published after our look
+            // rings again rather than waiting for a timeout.
+            CPU.current.pointee.sleeping.store(1, ordering: .relaxed)
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+        }
         var slot = 0
         var seen = 0
         let waiting = tasks.waitingCount
@@ -262,7 +274,7 @@ enum ProgramTasks {
             let task = context(slot)
             if task.pointee.waiting && task.pointee.cpu == CPU.currentIndex {
                 seen += 1
-                if all || task.pointee.waitDeadline <= now {
+                if task.pointee.waitDeadline <= now || (doorbell && wordChanged(task)) {
                     task.pointee.waiting = false
                     tasks.waitingCount -= 1
                     tasks.scheduler.wake(slot)
@@ -281,7 +293,7 @@ enum ProgramTasks {
         let now = MonotonicClock.nanosecondsSinceBoot
         takeIncoming(tasks)
         takeStops(tasks, fromUser: fromUser)
-        wakeWaiting(tasks, all: !timer, now: now)
+        wakeWaiting(tasks, doorbell: !timer, now: now)
         // The APIC timer's calibration is not exact: a tick this close to the slice's end
         // counts as the end, rather than costing a second interrupt a moment later.
         if fromUser, let current = tasks.scheduler.running, tasks.updating({ $0.tick(now: now, tolerance: timerSlack) }),
@@ -352,6 +364,8 @@ enum ProgramTasks {
             return
         }
         armTimer(tasks)
+        // Symmetric mode: wake on the network's tick too (its timers run in `serveInKernel`).
+        if NetworkCore.isSymmetric { LocalAPIC.armOneShot(nanoseconds: NetworkCore.symmetricTickNanoseconds) }
         let halted = MonotonicClock.nanosecondsSinceBoot
         interrupts_enable_and_halt()
         let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
@@ -393,13 +407,22 @@ enum ProgramTasks {
         interrupts_enable()
     }
 
-    /// `wait` with others ready: the running program blocks until a doorbell or `deadline`,
-    /// and the next one runs. Returns when it is woken and back on the CPU. Interrupts off.
-    static func blockCurrent(until deadline: UInt64) {
+    /// Whether a blocked program's word differs from what it waits on (no word known: yes).
+    private static func wordChanged(_ task: UnsafeMutablePointer<TaskContext>) -> Bool {
+        guard let word = task.pointee.waitWord else { return true }
+        return UnsafeAtomicWord(word).load() != task.pointee.waitExpected
+    }
+
+    /// `wait` on a shared CPU: the running program blocks until a doorbell changes `word`
+    /// (the kernel's view of it; nil: any doorbell) from `expected`, or `deadline`, and the
+    /// next one runs. Returns when it is woken and back on the CPU. Interrupts off.
+    static func blockCurrent(until deadline: UInt64, word: UnsafeMutablePointer<UInt32>?, expected: UInt32) {
         guard let tasks = current, let current = tasks.scheduler.running else { return }
         let task = context(current)
         task.pointee.waiting = true
         task.pointee.waitDeadline = deadline
+        task.pointee.waitWord = word
+        task.pointee.waitExpected = expected
         tasks.waitingCount += 1
         let next = tasks.updating { $0.block(now: MonotonicClock.nanosecondsSinceBoot) }
         armTimer(tasks)

@@ -6,6 +6,7 @@ import Channels
 import MemoryManagement
 import NetworkContext
 import RawBytes
+import Scheduling
 import Synchronization
 
 @_extern(c, "enter_user_mode") func enter_user_mode(_ rip: UInt64, _ rsp: UInt64, _ argument: UInt64)
@@ -134,13 +135,9 @@ enum Programs {
 
     /// The application CPU with the fewest programs (the lowest number on a tie); nil when
     /// there is none.
-    static func leastLoadedCPU() -> Int? {
-        var best: (cpu: Int, load: Int)? = nil
-        for cpu in 1..<max(Kernel.onlineCPUs, 1) where mayRun(onCPU: cpu) {
-            let load = ProgramTasks.load(of: cpu)
-            if best == nil || load < best!.load { best = (cpu, load) }
-        }
-        return best?.cpu
+    static func leastLoadedCPU(among candidates: [Int]? = nil) -> Int? {
+        let cpus = candidates ?? Array(1..<max(Kernel.onlineCPUs, 1)).filter { mayRun(onCPU: $0) }
+        return Scheduling.leastLoadedCPU(loads: cpus.map { (cpu: $0, load: ProgramTasks.load(of: $0)) })
     }
 
     /// Loads `name` and starts it on application processor `cpu` (nil: the least-loaded one),
@@ -422,7 +419,11 @@ enum Programs {
             // Sharing the CPU: block and let the others run (the doorbell or the deadline wakes
             // this one); alone, halt the CPU below as a lone program always did.
             if ProgramTasks.sharesCPU() {
-                ProgramTasks.blockCurrent(until: deadline)
+                // The word through the kernel's identity map: a doorbell taken while another
+                // program's page tables are loaded must still read this program's word.
+                let physical = ProgramLoader.physicalAddress(image, of: address)
+                ProgramTasks.blockCurrent(until: deadline, word: physical.flatMap { UnsafeMutablePointer<UInt32>(bitPattern: UInt($0)) },
+                                          expected: UInt32(truncatingIfNeeded: expected))
                 interrupts_enable()
                 continue
             }

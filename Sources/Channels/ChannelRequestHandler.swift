@@ -38,15 +38,16 @@ public protocol ChannelRequestHandler {
     /// bytes (0 when it is full). `bytes` lies in the program's buffer, which the network core
     /// holds until the connection hands the bytes back (`streamSendProgress`). The handler may
     /// copy them at once (read each byte once: the program can write that memory) and count
-    /// them handed back at once, or *lend* them: leave them in place and read them whenever
-    /// they are sent or resent, until the peer acknowledges them. Fails with `notWritable`,
-    /// `connectionReset` or `timedOut` when the connection takes no more data; a connection
-    /// that fails holds none of the program's bytes any more.
-    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError>
+    /// them handed back at once, or — only when `mayLend` — *lend* them: leave them in place
+    /// and read them whenever they are sent or resent, until the peer acknowledges them. Fails
+    /// with `notWritable`, `connectionReset` or `timedOut` when the connection takes no more
+    /// data; a connection that fails holds none of the program's bytes any more.
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError>
 
-    /// How many of the bytes `streamWrite` took on `connection` were handed back since the
-    /// last call (copied, acknowledged by the peer, or recalled), oldest first; and, when the
-    /// connection has ended, why — it then holds none of the program's bytes and takes no more.
+    /// How many of the bytes `streamWrite` lent on `connection` were handed back since the last
+    /// call (acknowledged by the peer, or recalled), oldest first — copied bytes never count
+    /// here: they were free at once; and, when the connection has ended, why — it then holds
+    /// none of the program's bytes and takes no more.
     mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress
 
     /// Makes the connection stop reading the program's memory before it is released: copies
@@ -71,7 +72,7 @@ extension ChannelRequestHandler {
     /// No TCP: no connection exists.
     public func ownsConnection(_ connection: UInt16, channel: Int) -> Bool { false }
     /// No TCP: `notWritable`.
-    public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
+    public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError> {
         .failure(.notWritable)
     }
     /// No TCP: nothing taken, so nothing to hand back; the connection does not exist.
@@ -84,6 +85,20 @@ extension ChannelRequestHandler {
     public mutating func streamShutdown(connection: UInt16, channel: Int) {}
     /// No TCP: nothing to do.
     public mutating func streamRelease(connection: UInt16, channel: Int) {}
+}
+
+/// What `streamWrite` did with the bytes it took.
+public struct StreamWrite: Equatable {
+    /// How many bytes it took.
+    public var taken: Int
+    /// Whether it lent them (they come back through `streamSendProgress`) rather than copied
+    /// them (free at once).
+    public var lent: Bool
+
+    public init(taken: Int, lent: Bool) {
+        self.taken = taken
+        self.lent = lent
+    }
 }
 
 /// What a connection reports about the program's bytes it took (`streamSendProgress`).

@@ -49,6 +49,7 @@ extension ServerChannel {
         if let error = ownership.takeFromProgram(request.bufferIndex, as: .sending) {
             return fail(request, error)
         }
+        streamBuffersHeld += 1
         streamQueues.append(request.bufferIndex, offset: request.offset, length: request.length,
                             cookie: request.cookie, to: connection)
         pumpStream(connection, handler: &handler)
@@ -109,6 +110,7 @@ extension ServerChannel {
                 if pending.returned == pending.length {
                     _ = streamQueues.popHead(of: connection)
                     ownership.returnToProgram(index)
+                    streamBuffersHeld -= 1
                     complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
                                                offset: pending.offset, length: pending.length,
                                                requestOperation: ChannelRequest.Operation.streamSend.rawValue,
@@ -119,6 +121,7 @@ extension ServerChannel {
                     // The connection holds none of the program's bytes any more.
                     _ = streamQueues.popHead(of: connection)
                     ownership.returnToProgram(index)
+                    streamBuffersHeld -= 1
                     counters.countError(error)
                     complete(ChannelCompletion(kind: .error, error: error, socket: connection, bufferIndex: index,
                                                offset: pending.offset, length: pending.length,
@@ -134,14 +137,22 @@ extension ServerChannel {
                 // In range: offset + length was checked against the buffer size when queued.
                 let start = Int(pending.offset) + Int(pending.taken)
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<Int(pending.offset) + Int(pending.length)])
-                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes) {
+                // Lend only to a stream — a connection with `lendingDepth` buffers or more queued
+                // (a bulk transfer ahead of its window) — and only while the core holds at most a
+                // quarter of the channel's buffers for sending. A lent buffer comes back a round
+                // trip later: a server answering many connections with a buffer or two each would
+                // run its program out of buffers (measured: a quarter fewer HTTP requests at 256
+                // connections), while copies come back at once. A buffer keeps its first mode.
+                let mayLend = pending.taken > 0 ? !pending.copied
+                    : queue.depth >= lendingDepth && streamBuffersHeld <= Int(memory.layout.bufferCount) / 4
+                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes, mayLend: mayLend) {
                 case .failure(let error):
                     streamQueues.end(connection, with: error)
                     continue
-                case .success(let taken):
-                    counters.streamBytesSent &+= UInt64(taken)
-                    if taken > 0 { streamQueues.advanceCursor(of: connection, by: UInt32(taken)) }
-                    if taken < bytes.count { return true }   // the send buffer is full: wait for acknowledgements
+                case .success(let write):
+                    counters.streamBytesSent &+= UInt64(write.taken)
+                    if write.taken > 0 { streamQueues.advanceCursor(of: connection, by: UInt32(write.taken), copied: !write.lent) }
+                    if write.taken < bytes.count { return true }   // the send buffer is full: wait for acknowledgements
                     continue
                 }
             }

@@ -28,6 +28,9 @@ public struct StreamSendQueues {
         public var taken: UInt32
         /// How many of the taken bytes the connection has handed back.
         public var returned: UInt32
+        /// Its bytes were copied, not lent (decided at its first take, for the whole buffer):
+        /// they count as returned when taken, and lent bytes handed back skip it.
+        public var copied = false
         /// The request's cookie, for the `streamSent` completion.
         public var cookie: UInt64
     }
@@ -40,6 +43,8 @@ public struct StreamSendQueues {
         public var tail: UInt32
         /// The oldest buffer not wholly taken, `StreamSendQueues.none` when all are.
         public var cursor: UInt32
+        /// Buffers in the queue (lent, copied or waiting).
+        public var depth: UInt32 = 0
         /// A `streamShutdown` waits behind the queue.
         public var shutdownPending: Bool
         /// A `streamClose` waits behind the queue (nothing may be queued after it).
@@ -90,7 +95,7 @@ public struct StreamSendQueues {
         self.bufferCount = bufferCount
         self.connectionCapacity = connectionCapacity
         sends = memory.bindMemory(to: PendingSend.self, capacity: Int(bufferCount))
-        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, returned: 0, cookie: 0),
+        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, returned: 0, copied: false, cookie: 0),
                          count: Int(bufferCount))
         let queueMemory = memory + Int(bufferCount) * MemoryLayout<PendingSend>.stride
         queues = queueMemory.bindMemory(to: ConnectionQueue.self, capacity: connectionCapacity)
@@ -127,34 +132,44 @@ public struct StreamSendQueues {
     /// Appends buffer `index` (now held by the network core) to `connection`'s queue.
     public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, cookie: UInt64, to connection: UInt16) {
         precondition(Int(connection) < connectionCapacity, "connection number out of range")
-        sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, returned: 0, cookie: cookie)
+        sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, returned: 0, copied: false,
+                                        cookie: cookie)
         if queues[Int(connection)].head == Self.none {
             queues[Int(connection)].head = index
         } else {
             sends[Int(queues[Int(connection)].tail)].next = index
         }
         queues[Int(connection)].tail = index
+        queues[Int(connection)].depth += 1
         if queues[Int(connection)].cursor == Self.none { queues[Int(connection)].cursor = index }
         listBusy(connection)
     }
 
-    /// Records that `count` more bytes of the cursor's buffer were taken; the cursor moves on
-    /// when the buffer is taken whole.
-    public mutating func advanceCursor(of connection: UInt16, by count: UInt32) {
+    /// Records that `count` more bytes of the cursor's buffer were taken — copied (free at
+    /// once) or lent; the cursor moves on when the buffer is taken whole.
+    public mutating func advanceCursor(of connection: UInt16, by count: UInt32, copied: Bool) {
         let cursor = queue(connection).cursor
         precondition(cursor != Self.none, "nothing left to take")
+        if sends[Int(cursor)].taken == 0 { sends[Int(cursor)].copied = copied }
         sends[Int(cursor)].taken += count
+        if sends[Int(cursor)].copied { sends[Int(cursor)].returned += count }
         precondition(sends[Int(cursor)].taken <= sends[Int(cursor)].length, "took more than the buffer holds")
         if sends[Int(cursor)].taken == sends[Int(cursor)].length { queues[Int(connection)].cursor = sends[Int(cursor)].next }
     }
 
-    /// Records that the connection handed back `count` more bytes, oldest first; returns how
-    /// many of them matched taken bytes (all, unless the connection miscounted).
+    /// Records that the connection handed back `count` more lent bytes, oldest first (copied
+    /// buffers are skipped: theirs came back when taken); returns how many of them matched
+    /// lent bytes (all, unless the connection miscounted).
     @discardableResult
     public mutating func markReturned(_ count: Int, of connection: UInt16) -> Int {
         var remaining = count
         var index = queue(connection).head
         while remaining > 0 && index != Self.none {
+            if sends[Int(index)].copied {
+                if sends[Int(index)].taken < sends[Int(index)].length { break }
+                index = sends[Int(index)].next
+                continue
+            }
             let open = Int(sends[Int(index)].taken - sends[Int(index)].returned)
             let piece = min(open, remaining)
             sends[Int(index)].returned += UInt32(piece)
@@ -181,6 +196,7 @@ public struct StreamSendQueues {
         let head = queue(connection).head
         precondition(head != Self.none, "no buffer queued")
         queues[Int(connection)].head = sends[Int(head)].next
+        queues[Int(connection)].depth -= 1
         if queues[Int(connection)].cursor == head { queues[Int(connection)].cursor = sends[Int(head)].next }
         if queues[Int(connection)].head == Self.none { queues[Int(connection)].tail = Self.none }
         sends[Int(head)].next = Self.none

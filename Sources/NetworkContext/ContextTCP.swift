@@ -31,6 +31,8 @@ struct ContextTCPState {
     var metricsPort: UInt16? = nil
     /// Programs' stream sends are lent to their connections (`tcp-send=lend`), not copied.
     var sendsLend = true
+    /// `NetworkContextConfiguration.tcpLendingDepth`, given to each channel.
+    var lendingDepth: UInt32 = 4
 
     init() {
         notices = .allocate(capacity: Self.capacity)
@@ -229,13 +231,13 @@ extension NetworkContext {
     }
 
     /// A program's stream bytes for connection `id`: lent (read in place until acknowledged)
-    /// or copied and handed back at once, as `tcp-send=` chose.
-    func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, now: UInt64) -> Result<Int, ChannelError> {
+    /// when `tcp-send=lend` and the channel allows (`mayLend`), else copied and handed back at once.
+    func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, mayLend: Bool = true, now: UInt64) -> Result<StreamWrite, ChannelError> {
         switch table.pointee.state(of: id) {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
             // Sent at the end of the channel work of this pass (`pass`): many small sends, one burst.
-            let lends = tcp.pointee.sendsLend
-            return .success(table.pointee.sendDeferred(ByteReader(bytes), on: id, lending: lends, returnedAtOnce: !lends))
+            let lends = tcp.pointee.sendsLend && mayLend
+            return .success(StreamWrite(taken: table.pointee.sendDeferred(ByteReader(bytes), on: id, lending: lends), lent: lends))
         default:
             return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)
         }

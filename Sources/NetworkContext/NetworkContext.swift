@@ -33,6 +33,8 @@ public struct NetworkContextConfiguration {
     /// Whether programs' stream sends are lent to their connections until acknowledged (true)
     /// or copied into the connections' send buffers (`tcp-send=`).
     public var tcpSendLends = true
+    /// From how many queued buffers a connection's sends are lent (`ServerChannel.lendingDepth`).
+    public var tcpLendingDepth: UInt32 = 4
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -119,6 +121,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         tcp = .allocate(capacity: 1)
         tcp.initialize(to: ContextTCPState())
         tcp.pointee.sendsLend = configuration.tcpSendLends
+        tcp.pointee.lendingDepth = configuration.tcpLendingDepth
         channels = .allocate(capacity: 1)
         channels.initialize(to: ContextChannelState())
         metrics = .allocate(capacity: 1)

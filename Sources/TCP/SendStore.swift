@@ -13,9 +13,9 @@ import RawBytes
 ///    them back: the peer acknowledges them (`discard`) or `recall` copies them into owned
 ///    storage — both count them in `returnedCount` — or `clear` forgets them when the
 ///    connection ends (not counted: the connection's end says it).
-/// 2. The owner learns how many bytes were handed back with `takeReturned()`, in stream order,
-///    and may reuse that memory then and not before. Bytes given with
-///    `append(_:returnedAtOnce: true)` count as handed back at once (read once, at the copy).
+/// 2. The owner learns how many lent bytes were handed back with `takeReturned()`, in stream
+///    order, and may reuse that memory then and not before. Copied bytes never count there:
+///    the owner's memory was read once, at `append`, and is free as soon as it returns.
 /// 3. An owner that writes lent memory anyway changes only its own stream: every frame is
 ///    checksummed over its own copy in the NIC's buffer, so the wire stays well-formed.
 ///
@@ -111,10 +111,10 @@ public final class SendStore {
         extentCount = 0
     }
 
-    /// Copies as many of `bytes` as fit into owned storage; returns how many. With
-    /// `returnedAtOnce` they also count in `returnedCount` (the caller's memory is free again).
+    /// Copies as many of `bytes` as fit into owned storage; returns how many (the caller's
+    /// memory is free again at once).
     @discardableResult
-    public func append(_ bytes: ByteReader, returnedAtOnce: Bool = false) -> Int {
+    public func append(_ bytes: ByteReader) -> Int {
         let wanted = min(bytes.count, freeSpace)
         guard wanted > 0, let base = bytes.baseAddress else { return 0 }
         // Behind lent bytes, owned bytes need an entry of their own.
@@ -123,7 +123,6 @@ public final class SendStore {
         guard taken > 0 else { return 0 }
         if extentCount > 0 { pushExtent(Extent(base: nil, length: taken)) }
         count += taken
-        if returnedAtOnce { returnedCount += taken }
         return taken
     }
 

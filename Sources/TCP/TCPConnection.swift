@@ -276,13 +276,13 @@ public struct TCPConnection {
     /// SEND without sending: queues as much of `bytes` as the send buffer holds, for a later
     /// `transmitPending` (the table's deferred sends). Returns how many bytes were taken.
     /// `lending`: the bytes are not copied but read where they are until acknowledged
-    /// (`SendStore`'s ownership rules); `returnedAtOnce`: copied bytes count as handed back.
-    mutating func queue(_ bytes: ByteReader, lending: Bool = false, returnedAtOnce: Bool = false) -> Int {
+    /// (`SendStore`'s ownership rules).
+    mutating func queue(_ bytes: ByteReader, lending: Bool = false) -> Int {
         switch state {
         case .synchronizeSent, .synchronizeReceived, .established, .closeWait:
             guard !finishQueued else { return 0 }
             if bytes.count > sendBuffer.freeSpace { tuneSendBuffer() }
-            let taken = lending ? sendBuffer.lend(bytes) : sendBuffer.append(bytes, returnedAtOnce: returnedAtOnce)
+            let taken = lending ? sendBuffer.lend(bytes) : sendBuffer.append(bytes)
             if taken < min(bytes.count, sendBuffer.freeSpace + taken) { statistics.bufferRefusals += 1 }
             if taken > 0 && sendBuffer.freeSpace == 0 { tuneSendBuffer() }   // filled to the brim
             if lending { statistics.bytesLent &+= UInt64(taken) }

@@ -88,12 +88,10 @@ extension TCPConnectionTable {
     /// Linux's autocorking does. Returns how many bytes were taken, as `send` does.
     ///
     /// `lending`: the bytes are not copied but read in place until the peer acknowledges them
-    /// (`SendStore`'s ownership rules; `takeReturnedBytes` says when). `returnedAtOnce`: copied
-    /// bytes count as handed back at once, for an owner that tracks its memory that way.
-    public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID, lending: Bool = false,
-                                      returnedAtOnce: Bool = false) -> Int {
+    /// (`SendStore`'s ownership rules; `takeReturnedBytes` says when).
+    public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID, lending: Bool = false) -> Int {
         guard let index = ownedSlot(id) else { return 0 }
-        let taken = connections[index].queue(bytes, lending: lending, returnedAtOnce: returnedAtOnce)
+        let taken = connections[index].queue(bytes, lending: lending)
         if taken > 0 && !slots[index].transmitDeferred {
             slots[index].transmitDeferred = true
             deferredSlots.append(UInt16(index))
@@ -122,8 +120,8 @@ extension TCPConnectionTable {
         return count
     }
 
-    /// The bytes of `id`'s send buffer handed back to the owner since the last call (copied
-    /// with `returnedAtOnce`, lent and acknowledged, or recalled), oldest first. Lent bytes a
+    /// The lent bytes of `id`'s send buffer handed back to the owner since the last call
+    /// (acknowledged or recalled), oldest first. Lent bytes a
     /// connection forgot when it ended are not counted: CLOSED says it holds none.
     public mutating func takeReturnedBytes(of id: TCPConnectionID) -> Int {
         guard let index = ownedSlot(id) else { return 0 }

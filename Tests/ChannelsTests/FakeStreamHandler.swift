@@ -67,6 +67,8 @@ struct FakeStreamHandler: ChannelRequestHandler {
     var recallRefused = false
     /// Calls of `streamSendProgress`.
     var progressCalls = 0
+    /// `streamWrite` calls the channel made with `mayLend` false (it held too many buffers).
+    var lendRefusals = 0
 
     /// Opens `connection` for `channel` with a send buffer of `capacity` bytes.
     mutating func open(_ connection: UInt16, channel: Int = 0, capacity: Int = 1 << 20) {
@@ -86,11 +88,13 @@ struct FakeStreamHandler: ChannelRequestHandler {
         let bytes = Array(connections[connection]!.sendBuffer[0..<removed])
         connections[connection]!.sendBuffer.removeFirst(removed)
         if lends {
-            // Read the lent bytes now: they must still be what the program sent.
-            let read = connections[connection]!.lent.prefix(removed).map { $0.load(as: UInt8.self) }
-            XCTAssertEqual(read, bytes, "lent memory changed before it was acknowledged")
-            connections[connection]!.lent.removeFirst(removed)
-            connections[connection]!.returned += removed
+            // Read the lent bytes among them now: they must still be what the program sent.
+            // (The fake lends a prefix of the stream: copies start where lending stopped.)
+            let lentAcknowledged = min(removed, connections[connection]!.lent.count)
+            let read = connections[connection]!.lent.prefix(lentAcknowledged).map { $0.load(as: UInt8.self) }
+            XCTAssertEqual(read, Array(bytes.prefix(lentAcknowledged)), "lent memory changed before it was acknowledged")
+            connections[connection]!.lent.removeFirst(lentAcknowledged)
+            connections[connection]!.returned += lentAcknowledged
         }
         return bytes
     }
@@ -125,7 +129,8 @@ struct FakeStreamHandler: ChannelRequestHandler {
         return state.channel == channel && !state.released
     }
 
-    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer) -> Result<Int, ChannelError> {
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError> {
+        if !mayLend { lendRefusals += 1 }
         writeCalls += 1
         guard var state = connections[connection], state.channel == channel, !state.released else {
             XCTFail("streamWrite on connection \(connection) not owned by channel \(channel)")
@@ -136,13 +141,10 @@ struct FakeStreamHandler: ChannelRequestHandler {
         let count = min(bytes.count, max(state.capacity - state.sendBuffer.count, 0))
         state.sendBuffer.append(contentsOf: bytes[0..<count])
         state.stream.append(contentsOf: bytes[0..<count])
-        if lends {
-            state.lent += (0..<count).map { bytes.baseAddress! + $0 }
-        } else {
-            state.returned += count
-        }
+        let lending = lends && mayLend
+        if lending { state.lent += (0..<count).map { bytes.baseAddress! + $0 } }
         connections[connection] = state
-        return .success(count)
+        return .success(StreamWrite(taken: count, lent: lending))
     }
 
     mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {

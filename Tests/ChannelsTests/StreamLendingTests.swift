@@ -12,6 +12,13 @@ final class StreamLendingTests: XCTestCase {
                                                 cookie: cookie), handler: &handler)
     }
 
+    /// A fixture whose channel lends from the first queued buffer (the depth policy has its own test).
+    private func lendingFixture(_ layout: ChannelLayout? = nil) -> ChannelFixture {
+        let fixture = layout.map { ChannelFixture(layout: $0) } ?? ChannelFixture()
+        fixture.server.lendingDepth = 1
+        return fixture
+    }
+
     private func lendingHandler(capacity: Int = 1 << 20) -> FakeStreamHandler {
         var handler = FakeStreamHandler()
         handler.lends = true
@@ -20,7 +27,7 @@ final class StreamLendingTests: XCTestCase {
     }
 
     func testALentBufferComesBackOnlyWhenEveryByteIsAcknowledged() {
-        let fixture = ChannelFixture()
+        let fixture = lendingFixture()
         var handler = lendingHandler()
         XCTAssertEqual(send(fixture, &handler, buffer: 2, count: 20, cookie: 7), [], "taken, but lent: no streamSent yet")
         XCTAssertEqual(handler.lentCount(of: 0), 20)
@@ -38,7 +45,8 @@ final class StreamLendingTests: XCTestCase {
     }
 
     func testBuffersComeBackInOrderAsAcknowledgementsCrossThem() {
-        let fixture = ChannelFixture()
+        // 16 buffers: up to 4 held may be lent, so all three are.
+        let fixture = lendingFixture(ChannelLayout(requestCapacity: 16, completionCapacity: 16, bufferCount: 16, bufferSize: 2048))
         var handler = lendingHandler(capacity: 50)
         for buffer: UInt32 in 0..<3 { XCTAssertEqual(send(fixture, &handler, buffer: buffer, count: 20, cookie: UInt64(buffer)), []) }
         XCTAssertEqual(handler.stream(of: 0).count, 50, "the third buffer is taken in part")
@@ -58,7 +66,7 @@ final class StreamLendingTests: XCTestCase {
     /// A queue that only waits for acknowledgements costs a pass nothing until its connection
     /// wakes it.
     func testAQueueWaitingForAcknowledgementsIsVisitedOnlyWhenWoken() {
-        let fixture = ChannelFixture()
+        let fixture = lendingFixture()
         var handler = lendingHandler()
         _ = send(fixture, &handler, buffer: 1, count: 10, cookie: 1)
         _ = fixture.pump(&handler)
@@ -71,7 +79,7 @@ final class StreamLendingTests: XCTestCase {
     }
 
     func testShutdownGoesOutBehindLentBytesWithoutWaitingForTheirAcknowledgement() {
-        let fixture = ChannelFixture()
+        let fixture = lendingFixture()
         var handler = lendingHandler()
         _ = send(fixture, &handler, buffer: 1, count: 10, cookie: 1)
         let done = fixture.submitStream(.streamShutdown(connection: 0, cookie: 2), handler: &handler)
@@ -84,7 +92,7 @@ final class StreamLendingTests: XCTestCase {
     }
 
     func testCloseRecallsLentBytesAndReturnsTheBuffersBeforeReleasing() {
-        let fixture = ChannelFixture()
+        let fixture = lendingFixture()
         var handler = lendingHandler()
         _ = send(fixture, &handler, buffer: 1, count: 10, cookie: 1)
         _ = send(fixture, &handler, buffer: 2, count: 10, cookie: 2)
@@ -103,7 +111,7 @@ final class StreamLendingTests: XCTestCase {
     }
 
     func testAnEndedConnectionReturnsEveryBufferWithItsError() {
-        let fixture = ChannelFixture()
+        let fixture = lendingFixture()
         var handler = lendingHandler(capacity: 15)
         _ = send(fixture, &handler, buffer: 1, count: 10, cookie: 1)
         _ = send(fixture, &handler, buffer: 2, count: 10, cookie: 2)   // half taken
@@ -123,7 +131,7 @@ final class StreamLendingTests: XCTestCase {
     /// The completion ring fills: the buffers wait, handed back but not yet returned, and come
     /// back in order as the program drains the ring.
     func testAFullCompletionRingDelaysReturnsWithoutLosingThem() {
-        let fixture = ChannelFixture(layout: ChannelLayout(requestCapacity: 16, completionCapacity: 4, bufferCount: 8, bufferSize: 2048))
+        let fixture = lendingFixture(ChannelLayout(requestCapacity: 16, completionCapacity: 4, bufferCount: 8, bufferSize: 2048))
         var handler = lendingHandler()
         let count = 8
         for buffer in 0..<count { _ = send(fixture, &handler, buffer: UInt32(buffer), count: 5, cookie: UInt64(buffer)) }
@@ -134,5 +142,35 @@ final class StreamLendingTests: XCTestCase {
         XCTAssertEqual(cookies.count, 4, "as many as the ring holds")
         cookies += fixture.pump(&handler).map(\.cookie)   // listed again by itself: no wake needed
         XCTAssertEqual(cookies, (0..<count).map { UInt64($0) })
+    }
+
+    /// Above a quarter of the channel's buffers held for sending, the channel asks for copies:
+    /// those come back at once, so a program with many connections keeps buffers to work with.
+    func testLendingStopsAboveAQuarterOfTheBuffersAndCopiesComeBackAtOnce() {
+        let fixture = lendingFixture()   // 8 buffers: lending up to 2 held
+        var handler = lendingHandler()
+        for buffer: UInt32 in 0..<4 { _ = send(fixture, &handler, buffer: buffer, count: 10, cookie: UInt64(buffer)) }
+        XCTAssertEqual(handler.lentCount(of: 0), 20, "the first two buffers lent")
+        XCTAssertEqual(handler.lendRefusals, 2, "the third and fourth copied")
+        XCTAssertEqual(fixture.pump(&handler).map(\.cookie), [], "the copies wait behind the lent buffers, in order")
+        handler.acknowledge(0, count: 20)
+        fixture.server.wakeStream(0)
+        XCTAssertEqual(fixture.pump(&handler).map(\.cookie), [0, 1, 2, 3])
+    }
+
+    /// By default only a connection with a backlog of 4 buffers lends: single answers (a
+    /// server's responses) are copied and come back at once.
+    func testOnlyABackloggedStreamLends() {
+        let fixture = ChannelFixture(layout: ChannelLayout(requestCapacity: 16, completionCapacity: 16, bufferCount: 32, bufferSize: 2048))
+        var handler = lendingHandler()
+        XCTAssertEqual(send(fixture, &handler, buffer: 0, count: 10, cookie: 0).map(\.decodedKind), [.streamSent], "copied")
+        XCTAssertEqual(handler.lentCount(of: 0), 0)
+        handler.setCapacity(10, of: 0)   // full: the next ones queue up
+        for buffer: UInt32 in 1...5 { XCTAssertEqual(send(fixture, &handler, buffer: buffer, count: 10, cookie: UInt64(buffer)), []) }
+        handler.acknowledge(0)
+        handler.setCapacity(1 << 20, of: 0)
+        fixture.server.wakeStream(0)
+        _ = fixture.pump(&handler)
+        XCTAssertEqual(handler.lentCount(of: 0), 50, "with a backlog of five, all five lent")
     }
 }

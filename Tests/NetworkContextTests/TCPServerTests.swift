@@ -32,7 +32,7 @@ final class TCPServerTests: XCTestCase {
     }
 
     func testHandshakeDataBothWaysAndClose() {
-        let fixture = ContextFixture()
+        let fixture = ContextFixture(tcpLendingDepth: 1)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8080)
 
@@ -212,7 +212,7 @@ extension TCPServerTests {
 extension TCPServerTests {
     /// Shutdown sends our FIN after the queued bytes; the peer's bytes still reach the program.
     func testShutdownSendsFinAndReceivingGoesOn() {
-        let fixture = ContextFixture()
+        let fixture = ContextFixture(tcpLendingDepth: 1)
         fixture.learnPeer()
         var (_, streams) = listening(fixture, port: 8086)
         guard let (connection, handshake) = accept(fixture, &streams, port: 8086) else { return }
@@ -298,7 +298,7 @@ extension TCPServerTests {
     /// A lent buffer is read again for a retransmission (the program's bytes, not a copy) and
     /// comes back only with the ACK; with `tcp-send=copy` it comes back at once.
     func testLentBytesAreResentFromTheProgramsBufferAndReturnWithTheAcknowledgement() {
-        let fixture = ContextFixture()
+        let fixture = ContextFixture(tcpLendingDepth: 1)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8090)
         guard let (connection, handshake) = accept(fixture, &streams, port: 8090) else { return }
@@ -339,7 +339,7 @@ extension TCPServerTests {
     /// A reset while bytes are lent: the connection forgets them and the buffer comes back
     /// to the program with the error.
     func testAResetReturnsLentBuffersWithAnError() {
-        let fixture = ContextFixture()
+        let fixture = ContextFixture(tcpLendingDepth: 1)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8092)
         guard let (connection, peer) = accept(fixture, &streams, port: 8092) else { return }

@@ -137,14 +137,12 @@ extension ServerChannel {
                 // In range: offset + length was checked against the buffer size when queued.
                 let start = Int(pending.offset) + Int(pending.taken)
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<Int(pending.offset) + Int(pending.length)])
-                // Lend only to a stream — a connection with `lendingDepth` buffers or more queued
-                // (a bulk transfer ahead of its window) — and only while the core holds at most a
-                // quarter of the channel's buffers for sending. A lent buffer comes back a round
-                // trip later: a server answering many connections with a buffer or two each would
-                // run its program out of buffers (measured: a quarter fewer HTTP requests at 256
-                // connections), while copies come back at once. A buffer keeps its first mode.
-                let mayLend = pending.taken > 0 ? !pending.copied
-                    : queue.depth >= lendingDepth && streamBuffersHeld <= Int(memory.layout.bufferCount) / 4
+                // Lending is allowed only while the core holds at most a quarter of the channel's
+                // buffers for sending: a lent buffer comes back a round trip later, and a program
+                // must keep buffers to work with (copies come back at once). The connection also
+                // decides (`ContextTCP.write`: only a stream with bytes in flight lends). A buffer
+                // keeps its first mode.
+                let mayLend = pending.taken > 0 ? !pending.copied : streamBuffersHeld <= Int(memory.layout.bufferCount) / 4
                 switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes, mayLend: mayLend) {
                 case .failure(let error):
                     streamQueues.end(connection, with: error)

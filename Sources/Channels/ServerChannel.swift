@@ -59,9 +59,7 @@ public struct ServerChannel {
     /// Buffers of `streamSend` requests the core holds (queued, or taken and not yet handed
     /// back): lending stops above a quarter of the channel's buffers.
     var streamBuffersHeld = 0
-    /// The queue depth from which a connection's sends are lent rather than copied (4: a
-    /// stream with a backlog; tests of lending set 1).
-    public var lendingDepth: UInt32 = 4
+
 
     /// The program is gone and its channel released: nothing here reads or writes the
     /// channel's memory any more, so the kernel may free it (`retire`).

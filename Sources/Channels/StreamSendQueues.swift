@@ -43,8 +43,6 @@ public struct StreamSendQueues {
         public var tail: UInt32
         /// The oldest buffer not wholly taken, `StreamSendQueues.none` when all are.
         public var cursor: UInt32
-        /// Buffers in the queue (lent, copied or waiting).
-        public var depth: UInt32 = 0
         /// A `streamShutdown` waits behind the queue.
         public var shutdownPending: Bool
         /// A `streamClose` waits behind the queue (nothing may be queued after it).
@@ -140,7 +138,6 @@ public struct StreamSendQueues {
             sends[Int(queues[Int(connection)].tail)].next = index
         }
         queues[Int(connection)].tail = index
-        queues[Int(connection)].depth += 1
         if queues[Int(connection)].cursor == Self.none { queues[Int(connection)].cursor = index }
         listBusy(connection)
     }
@@ -196,7 +193,6 @@ public struct StreamSendQueues {
         let head = queue(connection).head
         precondition(head != Self.none, "no buffer queued")
         queues[Int(connection)].head = sends[Int(head)].next
-        queues[Int(connection)].depth -= 1
         if queues[Int(connection)].cursor == head { queues[Int(connection)].cursor = sends[Int(head)].next }
         if queues[Int(connection)].head == Self.none { queues[Int(connection)].tail = Self.none }
         sends[Int(head)].next = Self.none

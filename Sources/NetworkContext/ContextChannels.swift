@@ -108,8 +108,7 @@ extension NetworkContext {
                 waiting &= waiting - 1
                 // A reused number is below the prefix; a new one must be the next in it.
                 guard number <= channels.pointee.count, let entry = channels.pointee.pending[number] else { continue }
-                var channel = ServerChannel(memory: entry.memory, privateMemory: entry.privateMemory, identifier: number)
-                channel.lendingDepth = tcp.pointee.lendingDepth
+                let channel = ServerChannel(memory: entry.memory, privateMemory: entry.privateMemory, identifier: number)
                 if number == channels.pointee.count {
                     (channels.pointee.storage + number).initialize(to: channel)
                     channels.pointee.count += 1

@@ -31,8 +31,8 @@ struct ContextTCPState {
     var metricsPort: UInt16? = nil
     /// Programs' stream sends are lent to their connections (`tcp-send=lend`), not copied.
     var sendsLend = true
-    /// `NetworkContextConfiguration.tcpLendingDepth`, given to each channel.
-    var lendingDepth: UInt32 = 4
+    /// `NetworkContextConfiguration.tcpLendingThreshold`.
+    var lendingThreshold = 16 * 1024
 
     init() {
         notices = .allocate(capacity: Self.capacity)
@@ -237,6 +237,7 @@ extension NetworkContext {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
             // Sent at the end of the channel work of this pass (`pass`): many small sends, one burst.
             let lends = tcp.pointee.sendsLend && mayLend
+                && table.pointee.unacknowledgedSendBytes(of: id) >= tcp.pointee.lendingThreshold
             return .success(StreamWrite(taken: table.pointee.sendDeferred(ByteReader(bytes), on: id, lending: lends), lent: lends))
         default:
             return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)

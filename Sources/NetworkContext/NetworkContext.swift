@@ -33,8 +33,11 @@ public struct NetworkContextConfiguration {
     /// Whether programs' stream sends are lent to their connections until acknowledged (true)
     /// or copied into the connections' send buffers (`tcp-send=`).
     public var tcpSendLends = true
-    /// From how many queued buffers a connection's sends are lent (`ServerChannel.lendingDepth`).
-    public var tcpLendingDepth: UInt32 = 4
+    /// From how many unacknowledged bytes a connection's sends are lent rather than copied: a
+    /// stream with data in flight (bulk) lends; a server's one-buffer answer to a request is
+    /// copied, its buffer back at once (lending those cost HTTP at 256 connections a quarter of
+    /// its rate and 2–3 s tails: the program ran out of buffers).
+    public var tcpLendingThreshold = 16 * 1024
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -121,7 +124,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         tcp = .allocate(capacity: 1)
         tcp.initialize(to: ContextTCPState())
         tcp.pointee.sendsLend = configuration.tcpSendLends
-        tcp.pointee.lendingDepth = configuration.tcpLendingDepth
+        tcp.pointee.lendingThreshold = configuration.tcpLendingThreshold
         channels = .allocate(capacity: 1)
         channels.initialize(to: ContextChannelState())
         metrics = .allocate(capacity: 1)

@@ -54,6 +54,8 @@ extension TCPConnectionTable {
     public func localPort(of id: TCPConnectionID) -> UInt16? { ownedSlot(id).map { connections[$0].local.port } }
     /// Received bytes waiting to be read.
     public func readableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].readableCount } ?? 0 }
+    /// Bytes queued on the connection and not yet acknowledged (sent or not).
+    public func unacknowledgedSendBytes(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].sendBuffer.count } ?? 0 }
     /// How many bytes `send` would take now.
     public func writableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].writableCount } ?? 0 }
     /// Whether the peer's FIN arrived.

@@ -14,9 +14,9 @@ final class ChannelLayoutTests: XCTestCase {
         XCTAssertEqual(layout.bufferOffset(255), 0x84800)
         XCTAssertEqual(layout.byteCount, 0x85000)
         // Ownership (256), posted buffers (256 × 4), then the stream queues: 32 bytes per buffer,
-        // 48 per connection number and 3 per connection number for the busy ring (16,384 numbers).
+        // 40 per connection number and 3 per connection number for the busy ring (16,384 numbers).
         XCTAssertEqual(layout.streamQueuesPrivateOffset, 256 + 256 * 4)
-        XCTAssertEqual(layout.serverPrivateByteCount, 256 + 256 * 4 + 256 * 32 + 16_384 * 48 + 16_384 * 3)
+        XCTAssertEqual(layout.serverPrivateByteCount, 256 + 256 * 4 + 256 * 32 + 16_384 * 40 + 16_384 * 3)
     }
 
     func testEveryPartIsPageAlignedForOtherCapacities() {

@@ -12,11 +12,8 @@ final class StreamLendingTests: XCTestCase {
                                                 cookie: cookie), handler: &handler)
     }
 
-    /// A fixture whose channel lends from the first queued buffer (the depth policy has its own test).
     private func lendingFixture(_ layout: ChannelLayout? = nil) -> ChannelFixture {
-        let fixture = layout.map { ChannelFixture(layout: $0) } ?? ChannelFixture()
-        fixture.server.lendingDepth = 1
-        return fixture
+        layout.map { ChannelFixture(layout: $0) } ?? ChannelFixture()
     }
 
     private func lendingHandler(capacity: Int = 1 << 20) -> FakeStreamHandler {
@@ -156,21 +153,5 @@ final class StreamLendingTests: XCTestCase {
         handler.acknowledge(0, count: 20)
         fixture.server.wakeStream(0)
         XCTAssertEqual(fixture.pump(&handler).map(\.cookie), [0, 1, 2, 3])
-    }
-
-    /// By default only a connection with a backlog of 4 buffers lends: single answers (a
-    /// server's responses) are copied and come back at once.
-    func testOnlyABackloggedStreamLends() {
-        let fixture = ChannelFixture(layout: ChannelLayout(requestCapacity: 16, completionCapacity: 16, bufferCount: 32, bufferSize: 2048))
-        var handler = lendingHandler()
-        XCTAssertEqual(send(fixture, &handler, buffer: 0, count: 10, cookie: 0).map(\.decodedKind), [.streamSent], "copied")
-        XCTAssertEqual(handler.lentCount(of: 0), 0)
-        handler.setCapacity(10, of: 0)   // full: the next ones queue up
-        for buffer: UInt32 in 1...5 { XCTAssertEqual(send(fixture, &handler, buffer: buffer, count: 10, cookie: UInt64(buffer)), []) }
-        handler.acknowledge(0)
-        handler.setCapacity(1 << 20, of: 0)
-        fixture.server.wakeStream(0)
-        _ = fixture.pump(&handler)
-        XCTAssertEqual(handler.lentCount(of: 0), 50, "with a backlog of five, all five lent")
     }
 }

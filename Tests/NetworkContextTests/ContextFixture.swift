@@ -65,7 +65,7 @@ final class ContextFixture {
     init(meterPort: UInt16? = ContextFixture.meterPort, metricsPort: UInt16? = ContextFixture.metricsPort,
          tcpCapacity: Int = 16, tcp: TCPConnectionConfiguration = TCPConnectionConfiguration(),
          index: Int = 0, mesh: ContextMesh? = nil, transmitChecksum: TransmitChecksum = .software,
-         tcpSendLends: Bool = true, tcpLendingDepth: UInt32 = 4) {
+         tcpSendLends: Bool = true, tcpLendingThreshold: Int = 16 * 1024) {
         var configuration = NetworkContextConfiguration(
             interface: InterfaceConfiguration(hardwareAddress: MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56),
                                               address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
@@ -77,7 +77,7 @@ final class ContextFixture {
         configuration.mesh = mesh
         configuration.transmitChecksum = transmitChecksum
         configuration.tcpSendLends = tcpSendLends
-        configuration.tcpLendingDepth = tcpLendingDepth
+        configuration.tcpLendingThreshold = tcpLendingThreshold
         context = TestContext(index: index, configuration: configuration, receiver: queue.receiver, sender: queue.sender,
                               host: host)
     }

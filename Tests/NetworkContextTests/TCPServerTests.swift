@@ -32,7 +32,7 @@ final class TCPServerTests: XCTestCase {
     }
 
     func testHandshakeDataBothWaysAndClose() {
-        let fixture = ContextFixture(tcpLendingDepth: 1)
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8080)
 
@@ -212,7 +212,7 @@ extension TCPServerTests {
 extension TCPServerTests {
     /// Shutdown sends our FIN after the queued bytes; the peer's bytes still reach the program.
     func testShutdownSendsFinAndReceivingGoesOn() {
-        let fixture = ContextFixture(tcpLendingDepth: 1)
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
         var (_, streams) = listening(fixture, port: 8086)
         guard let (connection, handshake) = accept(fixture, &streams, port: 8086) else { return }
@@ -298,7 +298,7 @@ extension TCPServerTests {
     /// A lent buffer is read again for a retransmission (the program's bytes, not a copy) and
     /// comes back only with the ACK; with `tcp-send=copy` it comes back at once.
     func testLentBytesAreResentFromTheProgramsBufferAndReturnWithTheAcknowledgement() {
-        let fixture = ContextFixture(tcpLendingDepth: 1)
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8090)
         guard let (connection, handshake) = accept(fixture, &streams, port: 8090) else { return }
@@ -339,7 +339,7 @@ extension TCPServerTests {
     /// A reset while bytes are lent: the connection forgets them and the buffer comes back
     /// to the program with the error.
     func testAResetReturnsLentBuffersWithAnError() {
-        let fixture = ContextFixture(tcpLendingDepth: 1)
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
         var (program, streams) = listening(fixture, port: 8092)
         guard let (connection, peer) = accept(fixture, &streams, port: 8092) else { return }
@@ -355,5 +355,31 @@ extension TCPServerTests {
         XCTAssertEqual(streams.sendErrors, 1, "the lent buffer came back with the reset")
         XCTAssertEqual(fixture.context.channelCounters(program.channel)[error: .connectionReset], 1)
         XCTAssertEqual(fixture.context.tcpConnectionCounts().established, 0)
+    }
+}
+
+extension TCPServerTests {
+    /// By default a connection lends only once 16 KiB are in flight: a short answer is copied
+    /// (its buffer back at once, before any ACK), a stream's later buffers are lent.
+    func testShortAnswersAreCopiedAndStreamsLend() {
+        let fixture = ContextFixture(tcp: TCPConnectionConfiguration(initialSendBufferCapacity: 65_536))
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8093)
+        guard let (connection, _) = accept(fixture, &streams, port: 8093) else { return }
+        XCTAssertEqual(([1, 2, 3] as [UInt8]).withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(3))
+        fixture.pass()
+        XCTAssertEqual(streams.pollEvent(), .sent(connection: connection, length: 3), "copied: back before any ACK")
+        XCTAssertEqual(fixture.context.tcpCounters.connections.bytesLent, 0)
+        // 16 KiB copied (each buffer back at once), unacknowledged; then the stream's next buffers lend.
+        let chunk = [UInt8](repeating: 7, count: 4 * 2048)
+        for _ in 0..<2 {
+            XCTAssertEqual(chunk.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(chunk.count))
+            fixture.pass()
+            while streams.pollEvent() != nil {}
+        }
+        XCTAssertEqual(fixture.context.tcpCounters.connections.bytesLent, 0)
+        XCTAssertEqual(chunk.prefix(4096).withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(4096))
+        fixture.pass()
+        XCTAssertEqual(fixture.context.tcpCounters.connections.bytesLent, 4096, "past 16 KiB in flight, buffers are lent")
     }
 }

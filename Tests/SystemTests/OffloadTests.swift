@@ -65,10 +65,11 @@ final class OffloadTests: XCTestCase {
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"oversized\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_tcp_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
-            // The echo program's sends: lent to the connection (the kernel's count, not the
-            // program's), or copied with tcp-send=copy.
+            // The echo program's sends: mostly lent to the connection (the kernel's count, not
+            // the program's; the first 16 KiB in flight and buffers above the channel's quarter
+            // are copied), none with tcp-send=copy.
             let lent = try XCTUnwrap(metrics["swiglet_tcp_lent_bytes_total"], metrics.text)
-            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(64 << 20), "offload=\(offload)") }
+            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(32 << 20), "offload=\(offload)") }
             // Doorbells: the receive queue's first one at boot, the transmit queue's with the
             // first frame; every MiB of the echo needs some either way.
             XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text), 0)

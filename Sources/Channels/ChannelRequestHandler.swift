@@ -38,11 +38,11 @@ public protocol ChannelRequestHandler {
     /// bytes (0 when it is full). `bytes` lies in the program's buffer, which the network core
     /// holds until the connection hands the bytes back (`streamSendProgress`). The handler may
     /// copy them at once (read each byte once: the program can write that memory) and count
-    /// them handed back at once, or — only when `mayLend` — *lend* them: leave them in place
-    /// and read them whenever they are sent or resent, until the peer acknowledges them. Fails
+    /// them handed back at once, or *lend* them: leave them in place and read them whenever
+    /// they are sent or resent, until the peer acknowledges them — as `lending` allows. Fails
     /// with `notWritable`, `connectionReset` or `timedOut` when the connection takes no more
     /// data; a connection that fails holds none of the program's bytes any more.
-    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError>
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, lending: StreamLending) -> Result<StreamWrite, ChannelError>
 
     /// How many of the bytes `streamWrite` lent on `connection` were handed back since the last
     /// call (acknowledged by the peer, or recalled), oldest first — copied bytes never count
@@ -72,7 +72,7 @@ extension ChannelRequestHandler {
     /// No TCP: no connection exists.
     public func ownsConnection(_ connection: UInt16, channel: Int) -> Bool { false }
     /// No TCP: `notWritable`.
-    public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError> {
+    public mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, lending: StreamLending) -> Result<StreamWrite, ChannelError> {
         .failure(.notWritable)
     }
     /// No TCP: nothing taken, so nothing to hand back; the connection does not exist.
@@ -85,6 +85,17 @@ extension ChannelRequestHandler {
     public mutating func streamShutdown(connection: UInt16, channel: Int) {}
     /// No TCP: nothing to do.
     public mutating func streamRelease(connection: UInt16, channel: Int) {}
+}
+
+/// How `streamWrite` may take a buffer's bytes. A buffer is lent or copied whole: the rest of
+/// a buffer taken in part must go the way its first bytes went.
+public enum StreamLending: Equatable, Sendable {
+    /// Copy them (the channel holds too many buffers, or the buffer's first bytes were copied).
+    case copy
+    /// Lend them (the buffer's first bytes were lent).
+    case lend
+    /// The connection chooses.
+    case either
 }
 
 /// What `streamWrite` did with the bytes it took.

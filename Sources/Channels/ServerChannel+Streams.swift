@@ -142,8 +142,9 @@ extension ServerChannel {
                 // must keep buffers to work with (copies come back at once). The connection also
                 // decides (`ContextTCP.write`: only a stream with bytes in flight lends). A buffer
                 // keeps its first mode.
-                let mayLend = pending.taken > 0 ? !pending.copied : streamBuffersHeld <= Int(memory.layout.bufferCount) / 4
-                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes, mayLend: mayLend) {
+                let lending: StreamLending = pending.taken > 0 ? (pending.copied ? .copy : .lend)
+                    : streamBuffersHeld <= Int(memory.layout.bufferCount) / 4 ? .either : .copy
+                switch handler.streamWrite(connection: connection, channel: identifier, bytes: bytes, lending: lending) {
                 case .failure(let error):
                     streamQueues.end(connection, with: error)
                     continue

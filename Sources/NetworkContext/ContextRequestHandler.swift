@@ -48,8 +48,8 @@ struct ContextRequestHandler<Receiver: FrameReceiver, Sender: FrameSender, Host:
         context.owns(connection, channel: channel)
     }
 
-    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError> {
-        context.write(connection, bytes: bytes, mayLend: mayLend, now: now)
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, lending: StreamLending) -> Result<StreamWrite, ChannelError> {
+        context.write(connection, bytes: bytes, lending: lending, now: now)
     }
 
     mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {

@@ -231,13 +231,17 @@ extension NetworkContext {
     }
 
     /// A program's stream bytes for connection `id`: lent (read in place until acknowledged)
-    /// when `tcp-send=lend` and the channel allows (`mayLend`), else copied and handed back at once.
-    func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, mayLend: Bool = true, now: UInt64) -> Result<StreamWrite, ChannelError> {
+    /// as `lending` says, or when it says `.either` with `tcp-send=lend` and a stream of at least
+    /// `lendingThreshold` bytes in flight; else copied and handed back at once.
+    func write(_ id: UInt16, bytes: UnsafeRawBufferPointer, lending: StreamLending = .either, now: UInt64) -> Result<StreamWrite, ChannelError> {
         switch table.pointee.state(of: id) {
         case .synchronizeSent?, .synchronizeReceived?, .established?, .closeWait?:
             // Sent at the end of the channel work of this pass (`pass`): many small sends, one burst.
-            let lends = tcp.pointee.sendsLend && mayLend
-                && table.pointee.unacknowledgedSendBytes(of: id) >= tcp.pointee.lendingThreshold
+            let lends = switch lending {
+            case .lend: true
+            case .copy: false
+            case .either: tcp.pointee.sendsLend && table.pointee.unacknowledgedSendBytes(of: id) >= tcp.pointee.lendingThreshold
+            }
             return .success(StreamWrite(taken: table.pointee.sendDeferred(ByteReader(bytes), on: id, lending: lends), lent: lends))
         default:
             return .failure(Self.channelError(table.pointee.error(of: id)) ?? .notWritable)

@@ -67,7 +67,9 @@ struct FakeStreamHandler: ChannelRequestHandler {
     var recallRefused = false
     /// Calls of `streamSendProgress`.
     var progressCalls = 0
-    /// `streamWrite` calls the channel made with `mayLend` false (it held too many buffers).
+    /// What each `streamWrite` call allowed, in order.
+    var lendingAsked: [StreamLending] = []
+    /// `streamWrite` calls the channel made with `.copy` (it held too many buffers, or the buffer was copied).
     var lendRefusals = 0
 
     /// Opens `connection` for `channel` with a send buffer of `capacity` bytes.
@@ -129,8 +131,10 @@ struct FakeStreamHandler: ChannelRequestHandler {
         return state.channel == channel && !state.released
     }
 
-    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, mayLend: Bool) -> Result<StreamWrite, ChannelError> {
-        if !mayLend { lendRefusals += 1 }
+    mutating func streamWrite(connection: UInt16, channel: Int, bytes: UnsafeRawBufferPointer, lending: StreamLending) -> Result<StreamWrite, ChannelError> {
+        if lending == .copy { lendRefusals += 1 }
+        lendingAsked.append(lending)
+        let mayLend = lending != .copy
         writeCalls += 1
         guard var state = connections[connection], state.channel == channel, !state.released else {
             XCTFail("streamWrite on connection \(connection) not owned by channel \(channel)")
@@ -141,10 +145,10 @@ struct FakeStreamHandler: ChannelRequestHandler {
         let count = min(bytes.count, max(state.capacity - state.sendBuffer.count, 0))
         state.sendBuffer.append(contentsOf: bytes[0..<count])
         state.stream.append(contentsOf: bytes[0..<count])
-        let lending = lends && mayLend
-        if lending { state.lent += (0..<count).map { bytes.baseAddress! + $0 } }
+        let lendsNow = lends && mayLend
+        if lendsNow { state.lent += (0..<count).map { bytes.baseAddress! + $0 } }
         connections[connection] = state
-        return .success(StreamWrite(taken: count, lent: lending))
+        return .success(StreamWrite(taken: count, lent: lendsNow))
     }
 
     mutating func streamSendProgress(connection: UInt16, channel: Int) -> StreamSendProgress {

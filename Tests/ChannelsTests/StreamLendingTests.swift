@@ -154,4 +154,21 @@ final class StreamLendingTests: XCTestCase {
         fixture.server.wakeStream(0)
         XCTAssertEqual(fixture.pump(&handler).map(\.cookie), [0, 1, 2, 3])
     }
+
+    /// A buffer taken in part goes on the way it began: the rest of a lent buffer must be lent
+    /// (a connection that copied it would never hand those bytes back, and the buffer would
+    /// never return — a bulk stream stalled that way once).
+    func testTheRestOfAPartlyTakenBufferGoesTheSameWay() {
+        let fixture = lendingFixture()
+        var handler = lendingHandler(capacity: 6)
+        XCTAssertEqual(send(fixture, &handler, buffer: 1, count: 10, cookie: 1), [])
+        XCTAssertEqual(handler.lendingAsked, [.either])
+        handler.acknowledge(0)
+        fixture.server.wakeStream(0)
+        _ = fixture.pump(&handler)
+        XCTAssertEqual(handler.lendingAsked.last, .lend, "the rest of a lent buffer is lent")
+        handler.acknowledge(0)
+        fixture.server.wakeStream(0)
+        XCTAssertEqual(fixture.pump(&handler).map(\.cookie), [1])
+    }
 }

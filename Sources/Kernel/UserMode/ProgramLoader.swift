@@ -86,6 +86,8 @@ enum ProgramLoader {
     /// tables (not the kernel's, which PML4 entry 0 shares). Only once no CPU has its tables in
     /// CR3; its channel's memory is freed separately, once the network core released it.
     static func release(_ program: LoadedProgram) {
+        // The idle loop may still run on these tables (a program killed while blocked).
+        if read_cr3() == program.root { write_cr3(KernelAddressSpace.root) }
         for (start, count) in program.frames { PhysicalMemory.free(start, count: count) }
         let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
         for frame in space.ownTableFrames(sharing: [0]) { PhysicalMemory.free(frame) }

@@ -194,12 +194,16 @@ enum ProgramTasks {
             let task = context(next)
             block.pointee.runningProgram = next + 1
             stackTop = task.pointee.stackTop
-            write_cr3(task.pointee.root)
+            // Back to the program whose tables are still loaded (it blocked, the idle loop ran):
+            // no CR3 write, so no TLB flush — under TCG the dearest part of a switch.
+            if read_cr3() != task.pointee.root { write_cr3(task.pointee.root) }
             target = task.pointee.savedStackPointer
         } else {
+            // The idle loop runs on whatever tables are loaded: every program's share the
+            // kernel's mappings (PML4 entry 0). A program's tables are switched away from
+            // before they are freed (`ProgramLoader.release`).
             block.pointee.runningProgram = 0
             stackTop = block.pointee.kernelStackTop
-            write_cr3(KernelAddressSpace.root)
             target = tasks.idleStackPointer
         }
         // Interrupts and system calls from ring 3 arrive on the program's own kernel stack.

@@ -66,6 +66,8 @@ final class CPUTasks {
     var retiredStack: UInt64 = 0
     /// That program's slot: its page tables go back once this CPU has left them too.
     var retiredSlot = -1
+    /// The running program halts the CPU in its own `wait` until then (0: it does not).
+    var haltingDeadline: UInt64 = 0
     /// A sequence lock over the scheduler's accounts and running program, so that another
     /// CPU (rendering `/metrics`) reads them consistently: odd while this CPU changes them.
     /// This CPU bumps it with a relaxed store and a release fence before changing them and a
@@ -104,6 +106,8 @@ enum ProgramTasks {
     static let stackBytes = 16 * 1024
     /// How early a timer interrupt may come and still end a slice.
     static let timerSlack: UInt64 = 500_000
+    /// The shortest timer this arms.
+    static let minimumTimerNanoseconds: UInt64 = 20_000
 
     /// Builds the tables (on the boot CPU, before any program starts).
     static func prepare(cpuCount count: Int, usableBytes: UInt64, timeSlice: UInt64) {
@@ -239,9 +243,12 @@ enum ProgramTasks {
     static func armTimer(_ tasks: CPUTasks) {
         let now = MonotonicClock.nanosecondsSinceBoot
         var due: UInt64? = nil
-        if tasks.scheduler.running != nil && tasks.scheduler.readyCount > 0 {
+        // A slice matters while the running program computes; one halting in its own `wait`
+        // gives the CPU away as soon as it wakes.
+        if tasks.scheduler.running != nil && tasks.scheduler.readyCount > 0 && tasks.haltingDeadline == 0 {
             due = tasks.scheduler.runningSince &+ tasks.scheduler.timeSlice
         }
+        if tasks.haltingDeadline != 0 { due = min(due ?? tasks.haltingDeadline, tasks.haltingDeadline) }
         var found = 0
         var slot = 0
         while found < tasks.waitingCount && slot < capacity {
@@ -253,7 +260,10 @@ enum ProgramTasks {
             slot += 1
         }
         if let due {
-            LocalAPIC.armOneShot(nanoseconds: due > now ? due - now : 1)
+            // Something already due: soon, not at once — an interrupt that cannot be acted on
+            // yet (interrupts are on in the kernel between a halt and the switch) must not
+            // repeat back to back.
+            LocalAPIC.armOneShot(nanoseconds: due > now + minimumTimerNanoseconds ? due - now : minimumTimerNanoseconds)
         } else {
             LocalAPIC.stopTimer()
         }
@@ -393,13 +403,24 @@ enum ProgramTasks {
     }
 
     /// Whether the running program should block through the scheduler rather than halt the
-    /// CPU in its own `wait`: when it shares the CPU (others are placed here), so that one
-    /// timer serves every blocked program's timeout and the idle loop halts for all of them.
-    /// A program alone keeps the old path. Interrupts off.
-    static func sharesCPU() -> Bool {
+    /// CPU in its own `wait`: when another program is ready to use the CPU. Interrupts off.
+    static func othersReady() -> Bool {
         guard let tasks = current else { return false }
         takeIncoming(tasks)
-        return tasks.scheduler.readyCount > 0 || tasks.programCount.load(ordering: .relaxed) > 1
+        return tasks.scheduler.readyCount > 0
+    }
+
+    /// The running program halts the CPU in its own `wait` until `deadline` (0: it stopped
+    /// halting): the timer must cover that and the blocked programs' timeouts, whichever is
+    /// first. Without programs to share with, arms the one-shot for `nanoseconds` as before.
+    /// Interrupts off.
+    static func haltingUntil(_ deadline: UInt64, orArm nanoseconds: UInt64) {
+        guard let tasks = current else {
+            if nanoseconds > 0 { LocalAPIC.armOneShot(nanoseconds: nanoseconds) }
+            return
+        }
+        tasks.haltingDeadline = deadline
+        if deadline != 0 { armTimer(tasks) }
     }
 
     /// The running program halted the CPU in its own `wait` for `nanoseconds`: not its CPU

@@ -416,9 +416,10 @@ enum Programs {
             block.pointee.sleeping.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
-            // Sharing the CPU: block and let the others run (the doorbell or the deadline wakes
-            // this one); alone, halt the CPU below as a lone program always did.
-            if ProgramTasks.sharesCPU() {
+            // Others ready: block and let them run (the doorbell or the deadline wakes this
+            // one); otherwise halt the CPU here, as a lone program always did — cheaper than a
+            // switch to the idle loop and back.
+            if ProgramTasks.othersReady() {
                 // The word through the kernel's identity map: a doorbell taken while another
                 // program's page tables are loaded must still read this program's word.
                 let physical = ProgramLoader.physicalAddress(image, of: address)
@@ -429,12 +430,15 @@ enum Programs {
             }
             var sleep = deadline - min(deadline, MonotonicClock.nanosecondsSinceBoot) + 1
             if NetworkCore.isSymmetric { sleep = min(sleep, NetworkCore.symmetricTickNanoseconds) }
-            LocalAPIC.armOneShot(nanoseconds: sleep)
+            // On a shared CPU the timer also serves the blocked programs' timeouts: one timer
+            // for the earliest of them and this one (`ProgramTasks.armTimer`).
+            ProgramTasks.haltingUntil(MonotonicClock.nanosecondsSinceBoot &+ sleep, orArm: sleep)
             // Relaxed loads and adds: this CPU's own statistics (see `CPUBlock`).
             let networkBefore = block.pointee.networkNanoseconds.load(ordering: .relaxed)
             let halted = MonotonicClock.nanosecondsSinceBoot
             interrupts_enable_and_halt()
             let asleep = MonotonicClock.nanosecondsSinceBoot &- halted
+            ProgramTasks.haltingUntil(0, orArm: 0)
             ProgramTasks.currentSlept(asleep)
             let networkWork = block.pointee.networkNanoseconds.load(ordering: .relaxed) &- networkBefore
             block.pointee.idleNanoseconds.wrappingAdd(asleep &- min(asleep, networkWork), ordering: .relaxed)

@@ -186,7 +186,7 @@ extension NetworkContext {
             let produced = channels.pointee.storage[channel].counters.completions
             if produced != channels.pointee.owners[channel].completionsRung {
                 channels.pointee.owners[channel].completionsRung = produced
-                host.ringDoorbell(cpu: channels.pointee.owners[channel].cpu)
+                host.ringDoorbell(cpu: channels.pointee.owners[channel].cpu, channel: channel)
             }
         }
     }

@@ -23,7 +23,7 @@ public protocol FrameSender: FrameTransmitter {
 public protocol NetworkContextHost {
     /// Wakes the program on `cpu` if it sleeps waiting for its channel (an IPI in the kernel;
     /// nothing when it is awake or spinning).
-    func ringDoorbell(cpu: Int)
+    func ringDoorbell(cpu: Int, channel: Int)
     /// Stops the program of channel `channel` (on `cpu`): it broke its channel's protocol,
     /// so its channel is dead.
     func stopProgram(cpu: Int, channel: Int)

@@ -27,7 +27,7 @@ final class HostRecord {
 struct FakeHost: NetworkContextHost {
     let record = HostRecord()
 
-    func ringDoorbell(cpu: Int) { record.doorbells.append(cpu) }
+    func ringDoorbell(cpu: Int, channel: Int) { record.doorbells.append(cpu) }
 
     func stopProgram(cpu: Int, channel: Int) { record.stoppedPrograms.append(cpu) }
     func channelReleased(channel: Int) { record.releasedChannels.append(channel) }

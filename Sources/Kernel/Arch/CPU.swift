@@ -37,9 +37,6 @@ struct CPUBlock: ~Copyable {
     let systemCallCount: Atomic<UInt64>
     let userNanoseconds: Atomic<UInt64>
     let kernelNanoseconds: Atomic<UInt64>
-    /// Non-zero while this CPU's program sleeps in the `wait` system call: the network core
-    /// then rings the doorbell (an IPI) when it gives the program work (see `Doorbell`).
-    let sleeping: Atomic<UInt32>
     /// When this CPU last crossed between ring 3 and the kernel (TSC-based nanoseconds).
     var lastModeSwitch: UInt64
     /// The program running here: its slot in `Programs` plus one, or 0 for none (the block

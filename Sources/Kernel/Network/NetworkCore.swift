@@ -19,7 +19,7 @@ struct KernelNetworkHost: NetworkContextHost {
     /// The context this host serves.
     let context: Int
 
-    func ringDoorbell(cpu: Int) { Doorbell.ring(cpu: cpu) }
+    func ringDoorbell(cpu: Int, channel: Int) { Doorbell.ring(cpu: cpu, context: context, channel: channel) }
 
     func stopProgram(cpu: Int, channel: Int) {
         Programs.stopForProtocolViolation(context: context, channel: channel)

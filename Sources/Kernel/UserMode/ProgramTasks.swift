@@ -16,6 +16,7 @@
 /// timer is armed (a slice only matters when another program is ready), and its `wait` halts
 /// the CPU in its own system call. The APIC timer runs only while two programs compete or a
 /// blocked one has a timeout.
+import NetworkContext
 import Scheduling
 import Synchronization
 
@@ -102,6 +103,11 @@ enum ProgramTasks {
     nonisolated(unsafe) private static var contexts: UnsafeMutablePointer<TaskContext>? = nil
     nonisolated(unsafe) private static var perCPU: UnsafeMutablePointer<CPUTasks?>? = nil
     nonisolated(unsafe) private static var cpuCount = 0
+    /// Per program: non-zero while it sleeps in `wait` (see `Doorbell.ring`).
+    nonisolated(unsafe) private static var sleeping: UnsafeMutablePointer<Atomic<UInt32>>? = nil
+    /// Which program owns each channel: `context * maximumChannels + channel` → slot + 1 (0: none).
+    nonisolated(unsafe) private static var channelPrograms: UnsafeMutablePointer<Atomic<Int>>? = nil
+    nonisolated(unsafe) private static var channelProgramCount = 0
     /// Each program's kernel stack.
     static let stackBytes = 16 * 1024
     /// How early a timer interrupt may come and still end a slice.
@@ -120,6 +126,35 @@ enum ProgramTasks {
         for index in 1..<max(count, 1) { cpus[index] = CPUTasks(capacity: capacity, timeSlice: timeSlice) }
         perCPU = cpus
         cpuCount = count
+        let flags = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: capacity)
+        for index in 0..<capacity { (flags + index).initialize(to: Atomic<UInt32>(0)) }
+        sleeping = flags
+        channelProgramCount = max(NetworkCore.contexts.count, 1) * NetworkContextLimits.maximumChannels
+        let owners = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: channelProgramCount)
+        for index in 0..<channelProgramCount { (owners + index).initialize(to: Atomic<Int>(0)) }
+        channelPrograms = owners
+    }
+
+    /// Program `slot`'s sleeping flag.
+    static func sleepingFlag(_ slot: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        precondition(slot >= 0 && slot < capacity, "program slot out of range")
+        return sleeping! + slot
+    }
+
+    /// Records (slot) or forgets (nil) which program owns a channel, for the doorbell.
+    /// Release/acquire: a ringer that finds the slot also finds its flag initialized.
+    static func setProgram(_ slot: Int?, context: Int, channel: Int) {
+        let index = context * NetworkContextLimits.maximumChannels + channel
+        guard let owners = channelPrograms, index >= 0, index < channelProgramCount else { return }
+        owners[index].store(slot.map { $0 + 1 } ?? 0, ordering: .releasing)
+    }
+
+    /// The program that owns a channel, if known.
+    static func program(context: Int, channel: Int) -> Int? {
+        let index = context * NetworkContextLimits.maximumChannels + channel
+        guard let owners = channelPrograms, index >= 0, index < channelProgramCount else { return nil }
+        let value = owners[index].load(ordering: .acquiring)
+        return value > 0 ? value - 1 : nil
     }
 
     /// CPU `cpu`'s programs (nil for cpu0, or before `prepare`).
@@ -275,10 +310,19 @@ enum ProgramTasks {
     private static func wakeWaiting(_ tasks: CPUTasks, doorbell: Bool, now: UInt64) {
         guard tasks.waitingCount > 0 else { return }
         if doorbell {
-            // The doorbell cleared `sleeping`: arm it again before looking at the words, with
-            // the fence of `Doorbell.ring`'s protocol, so that work published after our look
-            // rings again rather than waiting for a timeout.
-            CPU.current.pointee.sleeping.store(1, ordering: .relaxed)
+            // A doorbell cleared the flag of the program it was for. Arm every waiting
+            // program's flag again before looking at the words, with the fence of
+            // `Doorbell.ring`'s protocol, so that work published after our look rings again
+            // rather than waiting for a timeout.
+            var slot = 0
+            var seen = 0
+            while seen < tasks.waitingCount && slot < capacity {
+                if context(slot).pointee.waiting && context(slot).pointee.cpu == CPU.currentIndex {
+                    seen += 1
+                    sleepingFlag(slot).pointee.store(1, ordering: .relaxed)
+                }
+                slot += 1
+            }
             atomicMemoryFence(ordering: .sequentiallyConsistent)
         }
         var slot = 0

@@ -193,6 +193,7 @@ enum Programs {
             slots.append(entry)
             return slots.count - 1
         }
+        if let channel { ProgramTasks.setProgram(slot, context: channel.context, channel: channel.channel) }
         Log.info("programs: \(module.name.text) loaded (entry \(hex: image.entryPoint)), starting on cpu\(cpu)")
         guard ProgramTasks.start(slot: slot, root: image.root, cpu: cpu) else {
             Log.error("programs: \(module.name.text) not started: out of memory for its kernel stack")
@@ -259,7 +260,10 @@ enum Programs {
             slots[slot].exitStatus = status
             return (slots[slot].name, slots[slot].channel)
         }
-        if let channel { NetworkCore.contexts[channel.context].programEnded(channel: channel.channel) }
+        if let channel {
+            ProgramTasks.setProgram(nil, context: channel.context, channel: channel.channel)
+            NetworkCore.contexts[channel.context].programEnded(channel: channel.channel)
+        }
         switch state {
         case .exited:
             Log.info("programs: \(name.text) exited with status \(status)")
@@ -404,8 +408,9 @@ enum Programs {
         let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(address))!
         let block = CPU.current
         let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
-        // Another program of this CPU still blocked in `wait` keeps the doorbell armed.
-        defer { if (ProgramTasks.current?.waitingCount ?? 0) == 0 { block.pointee.sleeping.store(0, ordering: .relaxed) } }
+        // This program's doorbell flag (only its own channel's completions ring it).
+        let sleeping = ProgramTasks.sleepingFlag(slot)
+        defer { sleeping.pointee.store(0, ordering: .relaxed) }
         while MonotonicClock.nanosecondsSinceBoot < deadline && !ProgramTasks.currentMustStop {
             // Symmetric mode: a program entering the kernel to wait serves the network first,
             // as a conventional kernel's receive path and timers run on application CPUs.
@@ -413,7 +418,7 @@ enum Programs {
             interrupts_disable()
             // Announce the sleep, then look at the word: paired with `Doorbell.ring` (fence
             // between store and load on both sides, so a wake-up cannot fall between them).
-            block.pointee.sleeping.store(1, ordering: .relaxed)
+            sleeping.pointee.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
             // Others ready: block and let them run (the doorbell or the deadline wakes this

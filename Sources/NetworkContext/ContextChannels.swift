@@ -1,9 +1,9 @@
 /// A context's program channels: adding them, serving their requests, delivering datagrams, doorbells, and stopping programs.
-import TCP
 import Channels
 import Network
 import RawBytes
 import Synchronization
+import TCP
 
 /// What a context knows about one program's channel.
 struct ChannelOwner {

@@ -172,6 +172,16 @@ struct QEMUMachine {
         return try machine.whileRunning { try body($0, port) }
     }
 
+    /// Boots `cpus` CPUs with `commandLine` on QEMU's user-mode network with the metrics port
+    /// (9090) forwarded to host port `metricsPort`, plus `extra` forwards, and runs `body` with
+    /// the machine and that port once the ready line is there.
+    static func withMetrics(cpus: Int, commandLine: String?, metricsPort: UInt16 = freePort(), extra: [String] = [],
+                            timeout: TimeInterval = 300, _ body: (RunningMachine, UInt16) throws -> Void) throws {
+        var machine = QEMUMachine(cpus: cpus, commandLine: commandLine, timeout: timeout)
+        machine.network = .user(hostForwards: ["tcp:127.0.0.1:\(metricsPort)-:9090"] + extra)
+        try machine.whileRunning { try body($0, metricsPort) }
+    }
+
     /// Boots, waits for the ready line, runs `body` beside the running machine, then stops it.
     func whileRunning<Result>(_ body: (RunningMachine) throws -> Result) throws -> Result {
         let running = try RunningMachine(start: self)

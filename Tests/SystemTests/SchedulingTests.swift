@@ -5,13 +5,9 @@ import XCTest
 final class SchedulingTests: XCTestCase {
     override func setUpWithError() throws { try QEMUMachine.requireImage() }
 
-    /// Boots with user networking, the metrics port (and `extra` forwards) reachable, and
-    /// runs `body` once the ready line is there.
     private func withMachine(cpus: Int, commandLine: String?, metricsPort: UInt16 = QEMUMachine.freePort(),
                              extra: [String] = [], _ body: (RunningMachine, UInt16) throws -> Void) throws {
-        var machine = QEMUMachine(cpus: cpus, commandLine: commandLine, timeout: 120)
-        machine.network = .user(hostForwards: ["tcp:127.0.0.1:\(metricsPort)-:9090"] + extra)
-        try machine.whileRunning { try body($0, metricsPort) }
+        try QEMUMachine.withMetrics(cpus: cpus, commandLine: commandLine, metricsPort: metricsPort, extra: extra, timeout: 120, body)
     }
 
     /// Each live program's CPU seconds (`swiglet_program_cpu_seconds_total`), by `name#id`.

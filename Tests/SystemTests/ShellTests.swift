@@ -5,12 +5,9 @@ import XCTest
 final class ConsoleShellTests: XCTestCase {
     override func setUpWithError() throws { try QEMUMachine.requireImage() }
 
-    /// Boots with user networking and the metrics port forwarded (plus `extra`), then `body`.
     private func withMachine(cpus: Int = 2, commandLine: String?, ports: [UInt16] = QEMUMachine.freePorts(1),
                              extra: [String] = [], _ body: (RunningMachine, UInt16) throws -> Void) throws {
-        var machine = QEMUMachine(cpus: cpus, commandLine: commandLine, timeout: 300)
-        machine.network = .user(hostForwards: ["tcp:127.0.0.1:\(ports[0])-:9090"] + extra)
-        try machine.whileRunning { try body($0, ports[0]) }
+        try QEMUMachine.withMetrics(cpus: cpus, commandLine: commandLine, metricsPort: ports[0], extra: extra, body)
     }
 
     func testCommandsAndTheirErrors() throws {

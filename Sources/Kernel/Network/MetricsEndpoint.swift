@@ -1,10 +1,10 @@
 /// The metrics endpoint's content: every counter of the kernel in Prometheus text format (served on TCP port 9090 by the network contexts).
-import Scheduling
 import Channels
 import HTTP
 import Network
 import NetworkContext
 import RawBytes
+import Scheduling
 import Synchronization
 import TCP
 

@@ -90,7 +90,7 @@ enum ConsoleShell {
             line.appendLiteral(" ")
             line.appendLiteral(stateName(entry.state))
             line.appendLiteral(" ")
-            line.appendInterpolation(padded(entry.state == .running || entry.state == .loaded
+            line.appendInterpolation(padded(entry.state.isLive
                                                  ? Int((account?.cpuNanoseconds ?? 0) / 1_000_000) : 0, 6))
             line.appendLiteral(" ")
             if let channel = entry.channel {

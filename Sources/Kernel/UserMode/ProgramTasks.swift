@@ -206,8 +206,11 @@ enum ProgramTasks {
     static func requestStop(slot: Int, cpu: Int, reason: ProgramState) {
         guard let tasks = tasks(of: cpu) else { return }
         tasks.lock.withLock {
+            // One request per program at most (a second kill before the first is carried out
+            // adds nothing), so the table of `capacity` entries never overflows.
+            for position in 0..<tasks.stopCount where tasks.stops[position].slot == Int32(slot) { return }
             tasks.stops[tasks.stopCount] = (Int32(slot), reason)
-            tasks.stopCount = min(tasks.stopCount + 1, tasks.scheduler.capacity - 1)
+            tasks.stopCount += 1
         }
         LocalAPIC.send(.init(vector: UInt8(InterruptVector.stopProgram), deliveryMode: .fixed,
                              destination: CPU.blockPointer(cpu).pointee.apicID))
@@ -263,12 +266,17 @@ enum ProgramTasks {
     static func resumed(_ tasks: CPUTasks) {
         CPU.current.pointee.kernelSince = MonotonicClock.nanosecondsSinceBoot
         armTimer(tasks)
-        guard tasks.retiredStack != 0 else { return }
-        let running = CPU.current.pointee.runningProgram - 1
-        if running >= 0 && context(running).pointee.stackBase == tasks.retiredStack { return }
+        releaseRetired(tasks)
+    }
+
+    /// Gives back the ended program's kernel stack and page tables that `leaveCurrent` left
+    /// for later; the caller runs on another stack and another program's tables (or the
+    /// kernel's: `ProgramLoader.release` leaves them before freeing them).
+    private static func releaseRetired(_ tasks: CPUTasks) {
+        guard tasks.retiredSlot >= 0 else { return }
         PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096)
+        Programs.programOffCPU(slot: tasks.retiredSlot)
         tasks.retiredStack = 0
-        if tasks.retiredSlot >= 0 { Programs.programOffCPU(slot: tasks.retiredSlot) }
         tasks.retiredSlot = -1
     }
 
@@ -284,16 +292,7 @@ enum ProgramTasks {
             due = tasks.scheduler.runningSince &+ tasks.scheduler.timeSlice
         }
         if tasks.haltingDeadline != 0 { due = min(due ?? tasks.haltingDeadline, tasks.haltingDeadline) }
-        var found = 0
-        var slot = 0
-        while found < tasks.waitingCount && slot < capacity {
-            let task = context(slot)
-            if task.pointee.waiting && task.pointee.cpu == CPU.currentIndex {
-                found += 1
-                due = min(due ?? task.pointee.waitDeadline, task.pointee.waitDeadline)
-            }
-            slot += 1
-        }
+        forEachWaiting(tasks) { _, task in due = min(due ?? task.pointee.waitDeadline, task.pointee.waitDeadline) }
         if let due {
             // Something already due: soon, not at once — an interrupt that cannot be acted on
             // yet (interrupts are on in the kernel between a halt and the switch) must not
@@ -314,29 +313,28 @@ enum ProgramTasks {
             // program's flag again before looking at the words, with the fence of
             // `Doorbell.ring`'s protocol, so that work published after our look rings again
             // rather than waiting for a timeout.
-            var slot = 0
-            var seen = 0
-            while seen < tasks.waitingCount && slot < capacity {
-                if context(slot).pointee.waiting && context(slot).pointee.cpu == CPU.currentIndex {
-                    seen += 1
-                    sleepingFlag(slot).pointee.store(1, ordering: .relaxed)
-                }
-                slot += 1
-            }
+            forEachWaiting(tasks) { slot, _ in sleepingFlag(slot).pointee.store(1, ordering: .relaxed) }
             atomicMemoryFence(ordering: .sequentiallyConsistent)
         }
-        var slot = 0
-        var seen = 0
+        forEachWaiting(tasks) { slot, task in
+            guard task.pointee.waitDeadline <= now || (doorbell && wordChanged(task)) else { return }
+            task.pointee.waiting = false
+            tasks.waitingCount -= 1
+            tasks.scheduler.wake(slot)
+        }
+    }
+
+    /// Calls `body` with each program blocked in `wait` on this CPU (as many as
+    /// `waitingCount` said when it began: `body` may wake some).
+    private static func forEachWaiting(_ tasks: CPUTasks, _ body: (Int, UnsafeMutablePointer<TaskContext>) -> Void) {
         let waiting = tasks.waitingCount
+        var seen = 0
+        var slot = 0
         while seen < waiting && slot < capacity {
             let task = context(slot)
             if task.pointee.waiting && task.pointee.cpu == CPU.currentIndex {
                 seen += 1
-                if task.pointee.waitDeadline <= now || (doorbell && wordChanged(task)) {
-                    task.pointee.waiting = false
-                    tasks.waitingCount -= 1
-                    tasks.scheduler.wake(slot)
-                }
+                body(slot, task)
             }
             slot += 1
         }
@@ -408,9 +406,7 @@ enum ProgramTasks {
     static func runFromIdle(_ tasks: CPUTasks) {
         takeIncoming(tasks)
         guard let next = tasks.updating({ $0.pickNext(now: MonotonicClock.nanosecondsSinceBoot) }) else { return }
-        armTimer(tasks)
-        switchTo(next, from: &tasks.idleStackPointer, tasks: tasks)
-        armTimer(tasks)
+        switchTo(next, from: &tasks.idleStackPointer, tasks: tasks)   // `resumed` arms the timer on each side
     }
 
     /// The idle loop has nothing to do: halt until an interrupt. While programs of this CPU
@@ -494,9 +490,7 @@ enum ProgramTasks {
         task.pointee.waitExpected = expected
         tasks.waitingCount += 1
         let next = tasks.updating { $0.block(now: MonotonicClock.nanosecondsSinceBoot) }
-        armTimer(tasks)
-        switchTo(next, from: &task.pointee.savedStackPointer, tasks: tasks)
-        armTimer(tasks)
+        switchTo(next, from: &task.pointee.savedStackPointer, tasks: tasks)   // `resumed` arms the timer on each side
     }
 
     /// The running program ended (already reported): it leaves the scheduler, its stack is
@@ -509,13 +503,11 @@ enum ProgramTasks {
         }
         tasks.updating { $0.remove(current, now: MonotonicClock.nanosecondsSinceBoot) }
         tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
-        if tasks.retiredStack != 0 { PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096) }
-        if tasks.retiredSlot >= 0 { Programs.programOffCPU(slot: tasks.retiredSlot) }
+        releaseRetired(tasks)   // nothing is left over normally: `resumed` released it
         tasks.retiredStack = context(current).pointee.stackBase
         tasks.retiredSlot = current
         context(current).pointee.stackBase = 0
         var abandoned: UInt64 = 0
-        armTimer(tasks)
         switchTo(tasks.scheduler.running, from: &abandoned, tasks: tasks)
         Processor.stop()   // not reached: nothing switches back to an ended program
     }

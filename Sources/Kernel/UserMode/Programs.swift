@@ -15,6 +15,9 @@ import Synchronization
 /// What became of a program.
 enum ProgramState: UInt32 {
     case loaded = 1, running, exited, faulted, violatedProtocol, killed
+
+    /// Placed and not ended.
+    var isLive: Bool { self == .loaded || self == .running }
 }
 
 /// A program name of at most 31 bytes (checked by `ProgramNameTable`), kept without the heap.
@@ -64,7 +67,7 @@ struct ProgramSlot {
     /// Its channel: the network context serving it and the channel's number there, if it has one.
     var channel: (context: Int, channel: Int)? = nil
     /// Placed and not ended.
-    var isLive: Bool { state == .loaded || state == .running }
+    var isLive: Bool { state.isLive }
     /// Its channel's memory, to free once the context released it and the program is gone.
     var channelMemory: ProgramChannelMemory.Allocation? = nil
     /// The context released its channel (`channelReleased`).
@@ -319,9 +322,7 @@ enum Programs {
 
     /// A snapshot of every slot, for `ps`.
     static func snapshot() -> [(id: Int, name: ProgramName, cpu: Int, state: ProgramState, channel: (context: Int, channel: Int)?)] {
-        lock.withLock { slots.enumerated().filter { !$0.element.isReclaimed || $0.element.state != .loaded }.map {
-            ($0.offset, $0.element.name, $0.element.cpu, $0.element.state, $0.element.channel)
-        } }
+        lock.withLock { slots.enumerated().map { ($0.offset, $0.element.name, $0.element.cpu, $0.element.state, $0.element.channel) } }
     }
 
     /// The network core found the program of channel `channel` of context `context` breaking

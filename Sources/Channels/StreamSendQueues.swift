@@ -60,9 +60,6 @@ public struct StreamSendQueues {
 
         /// Whether anything waits.
         public var hasWork: Bool { head != StreamSendQueues.none || shutdownPending || closePending }
-        /// Whether something can move without the connection handing bytes back: bytes to
-        /// give it, or a deferred shutdown or close.
-        public var hasWorkToGive: Bool { cursor != StreamSendQueues.none || shutdownPending || closePending }
     }
 
     /// "No buffer".

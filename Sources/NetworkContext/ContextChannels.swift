@@ -144,11 +144,6 @@ extension NetworkContext {
         return (channels.pointee.storage[channel].boundSocketCount + tcp.listeners, tcp.connections)
     }
 
-    /// Program channels in service now (not ended).
-    public var activeChannelCount: Int {
-        (0..<channels.pointee.count).filter { !channels.pointee.owners[$0].stopped }.count
-    }
-
     /// Called on the program's CPU when it exits or is stopped: the context frees its ports,
     /// resets its connections and stops serving its channel on its next pass.
     public func programEnded(channel: Int) {

@@ -73,6 +73,7 @@ struct Options {
       tcp-rr        request and answer over several TCP echo connections, windowed, optionally paced
       syn-flood     SYNs from spoofed sources over a raw socket (root)
       tcp-garbage   a storm of malformed TCP segments over a raw socket (root)
+      udp-flood     UDP datagrams as fast as possible, answers ignored (overload experiments)
 
     Measures a UDP echo server at HOST:PORT (IPv4; port 7 if omitted): for every payload size
     and window (requests kept outstanding), requests per second and round-trip latency p50/p99

@@ -341,5 +341,6 @@ func runTCPMode(_ mode: TCPMode, _ arguments: [String]) -> Int32 {
     case .tcpRR: return TCPRequestAnswer.run(options)
     case .synFlood: return SYNFlood.run(options)
     case .tcpGarbage: return TCPGarbage.run(options)
+    case .udpFlood: return UDPFlood.run(options)
     }
 }

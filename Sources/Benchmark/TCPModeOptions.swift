@@ -1,4 +1,4 @@
-// Command-line options of swiglet-bench's TCP modes: tcp-echo, tcp-connect, syn-flood, tcp-garbage.
+// Command-line options of swiglet-bench's TCP modes (tcp-echo, tcp-connect, tcp-rr, syn-flood, tcp-garbage) and of udp-flood.
 
 import Glibc
 
@@ -9,6 +9,7 @@ enum TCPMode: String, CaseIterable {
     case tcpRR = "tcp-rr"
     case synFlood = "syn-flood"
     case tcpGarbage = "tcp-garbage"
+    case udpFlood = "udp-flood"
 
     var usage: String {
         switch self {
@@ -120,6 +121,29 @@ enum TCPMode: String, CaseIterable {
             OUTPUT: a line 'result: mode=syn-flood sent=N seconds=S rate=R errors=E'.
             EXIT STATUS: 0 sent; 1 no raw socket (not root) or sending failed; 2 bad options.
             """
+        case .udpFlood: """
+            swiglet-bench udp-flood: UDP datagrams sent as fast as possible, answers ignored.
+
+            USAGE: swiglet-bench udp-flood [OPTIONS] HOST[:PORT]     (port 7 if omitted)
+
+            Sends --size-byte datagrams to HOST:PORT from one UDP socket until --duration has
+            passed or --count were sent, at --rate per second (0: as fast as the socket takes
+            them). Echoed answers are never read (the socket's receive buffer overflows, as a
+            flood's victim would not care). It overloads the target's NIC queue so that an
+            experiment can watch what else survives: the target must shed the flood by
+            dropping frames, never by closing someone's connection.
+
+            OPTIONS:
+              --size N             datagram payload bytes (default 1400; 1...65507)
+              -d, --duration S     stop after S seconds (default 10; 0.1...3600)
+              --count N            stop after N datagrams (default: no limit; 1...1000000000)
+              --rate N             datagrams per second (default 0: as fast as possible)
+              -h, --help           this text
+
+            OUTPUT: a line 'result: mode=udp-flood sent=N seconds=S rate=R errors=E'
+            (errors: sends the kernel refused, e.g. ENOBUFS; the flood goes on).
+            EXIT STATUS: 0 sent; 1 no socket, or nothing could be sent; 2 bad options.
+            """
         case .tcpGarbage: """
             swiglet-bench tcp-garbage: a storm of malformed TCP segments (needs root).
 
@@ -177,11 +201,16 @@ struct TCPModeOptions {
     var count = 100_000
     var rate = 0
     var seed: UInt64 = 1
+    // udp-flood (also --count, --rate and --duration, default 10 s)
+    var datagramSize = 1400
+    /// Whether --count was given (udp-flood then stops at it).
+    var countGiven = false
     var source: in_addr?
     var check = true
 
     static func parse(mode: TCPMode, _ arguments: [String]) throws(UsageError) -> TCPModeOptions {
         var options = TCPModeOptions(mode: mode)
+        if mode == .udpFlood { options.duration = 10 }
         var positional: [String] = []
         var index = 0
         func value(_ name: String) throws(UsageError) -> String {
@@ -219,12 +248,16 @@ struct TCPModeOptions {
                 try only(.tcpEcho, name: argument); options.chunk = try integer(argument, 1...1_048_576)
             case "--timeout":
                 try only(.tcpEcho, name: argument); options.stallSeconds = try number(argument, 0.1...600)
+            case "-d", "--duration" where mode == .udpFlood:
+                options.duration = try number(argument, 0.1...3600)
             case "-d", "--duration":
                 try only(.tcpConnect, .tcpRR, name: argument); options.duration = try number(argument, 0.1...600)
             case "-w", "--warmup":
                 try only(.tcpConnect, .tcpRR, name: argument); options.warmup = try number(argument, 0...60)
             case "--connections":
                 try only(.tcpRR, name: argument); options.connectionCount = try integer(argument, 1...1024)
+            case "--size" where mode == .udpFlood:
+                options.datagramSize = try integer(argument, 1...65507)
             case "--size":
                 try only(.tcpRR, name: argument); options.requestSize = try integer(argument, Datagram.headerSize...65536)
             case "--window":
@@ -248,9 +281,10 @@ struct TCPModeOptions {
                 options.sources = range
                 options.sourcesGiven = true
             case "--count":
-                try only(.synFlood, .tcpGarbage, name: argument); options.count = try integer(argument, 1...1_000_000_000)
+                try only(.synFlood, .tcpGarbage, .udpFlood, name: argument); options.count = try integer(argument, 1...1_000_000_000)
+                options.countGiven = true
             case "--rate":
-                try only(.synFlood, .tcpGarbage, .tcpRR, name: argument); options.rate = try integer(argument, 0...100_000_000)
+                try only(.synFlood, .tcpGarbage, .tcpRR, .udpFlood, name: argument); options.rate = try integer(argument, 0...100_000_000)
             case "--seed":
                 try only(.synFlood, .tcpGarbage, name: argument)
                 let text = try value(argument)

@@ -1,6 +1,6 @@
 // swiglet-bench: the load generator of Swiglet's benchmarks: UDP echo (scripts/bench-udp.sh), and
 // the TCP modes of scripts/bench-tcp.sh (tcp-echo, tcp-connect) and the TCP robustness storms
-// (syn-flood, tcp-garbage). `swiglet-bench --help` and `swiglet-bench MODE --help` explain them.
+// (syn-flood, tcp-garbage) and the overload flood (udp-flood). `swiglet-bench --help` and `swiglet-bench MODE --help` explain them.
 
 import Glibc
 
@@ -48,7 +48,7 @@ func measureAll(_ endpoint: Endpoint, label: String, options: Options) -> Result
     return results
 }
 
-// The TCP modes (tcp-echo, tcp-connect, syn-flood, tcp-garbage) are chosen by the first word.
+// The TCP modes and udp-flood (tcp-echo, tcp-connect, tcp-rr, syn-flood, tcp-garbage, udp-flood) are chosen by the first word.
 if let first = CommandLine.arguments.dropFirst().first, let mode = TCPMode(rawValue: first) {
     exit(runTCPMode(mode, Array(CommandLine.arguments.dropFirst(2))))
 }

@@ -38,10 +38,11 @@ struct MetricsSlot {
 /// text and head buffers, because an answer larger than the connection's send buffer goes out
 /// over several passes while others are answered. A session idle for `idleTimeout` is closed,
 /// so connections that never send a request cannot hold the endpoint. Everything is allocated
-/// when the context is built (4 × 66 KiB).
+/// when the context is built (4 × 130 KiB: the text of 64 channels, many programs and every
+/// counter fits).
 struct MetricsSessions<Host: NetworkContextHost> {
     static var capacity: Int { 4 }
-    static var textCapacity: Int { 64 * 1024 }
+    static var textCapacity: Int { 128 * 1024 }
     static var inputCapacity: Int { 2048 }
     /// How long a session may do nothing: longer than Prometheus' default scrape interval
     /// (15 s), so a scraper's keep-alive connection usually survives between scrapes.

@@ -34,7 +34,8 @@ import TCP
 ///   segments, zero-window probes, challenge ACKs);
 /// - `swiglet_cpu_*` {cpu, role}: the intrusion meter — interrupts, exceptions, IPIs, timer
 ///   interrupts, system calls, and user, kernel, network and idle time in seconds — per online CPU;
-/// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel;
+/// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel, and
+///   datagrams dropped at the channel by reason (`swiglet_channel_drops_total`);
 /// - `swiglet_memory_*`: the kernel's free 4 KiB frames and usable bytes.
 enum MetricsEndpoint {
     nonisolated(unsafe) private static var number = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
@@ -409,6 +410,25 @@ enum MetricsEndpoint {
                     }
                     channel += 1
                 }
+            }
+        }
+        // Datagrams a channel could not take: the load shed at the program's door, by reason.
+        writer.family("swiglet_channel_drops_total", type: .counter,
+                      help: "Datagrams for a channel dropped, by reason (no posted buffer, completion ring full, too large, not deliverable).")
+        var channel = 0
+        for context in NetworkCore.contexts {
+            for local in 0..<context.channelCount {
+                let counters = context.channelCounters(local)
+                let reasons: [(StaticString, UInt64)] = [
+                    ("no_buffer", counters.droppedNoReceiveBuffer), ("ring_full", counters.droppedCompletionRingFull),
+                    ("too_large", counters.droppedTooLarge), ("not_deliverable", counters.droppedNotDeliverable)]
+                for (reason, value) in reasons {
+                    writer.beginSample("swiglet_channel_drops_total")
+                    writer.label("channel", value: decimal(channel))
+                    writer.label("reason", reason)
+                    writer.endSample(value: value)
+                }
+                channel += 1
             }
         }
     }

@@ -237,6 +237,6 @@ extension NetworkContext {
         // Nothing reads the channel's memory from here on (its lent send buffers went with its
         // connections): the kernel may free it once the program is off its CPU.
         channels.pointee.storage[channel].retire()
-        host.channelReleased(channel: channel)
+        host.channelReleased(channel: channel, counters: channels.pointee.storage[channel].counters)
     }
 }

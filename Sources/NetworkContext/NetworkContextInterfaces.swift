@@ -1,4 +1,5 @@
 /// What a network context needs from the machine: a NIC queue pair's two halves and a host (doorbells, stops, meters).
+import Channels
 import RawBytes
 import Network
 
@@ -29,8 +30,9 @@ public protocol NetworkContextHost {
     func stopProgram(cpu: Int, channel: Int)
     /// Channel `channel` was released (its program ended or broke the protocol) and retired:
     /// the context no longer touches its memory. The kernel frees it once the program is off
-    /// its CPU too, then calls `channelFreed`.
-    func channelReleased(channel: Int)
+    /// its CPU too, then calls `channelFreed`. `counters` are the channel's final counts, for
+    /// the record: what the network core saw of the program, not what the program says.
+    func channelReleased(channel: Int, counters: ChannelCounters)
     /// Writes the intrusion meter as text into `buffer`; returns the length.
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int
     /// Renders `/metrics` (Prometheus text) into `buffer`; returns the length, or nil when it

@@ -7,7 +7,7 @@ import XCTest
 
 final class Multiboot2MalformedTests: XCTestCase {
     func parse(_ blob: [UInt8], magic: UInt32 = Multiboot2.bootloaderMagic) -> Result<Int, Multiboot2Error> {
-        let buffer = GuardedBuffer(blob)
+        let buffer = GuardedBuffer(blob, alignment: 8)
         return withExtendedLifetime(buffer) { () -> Result<Int, Multiboot2Error> in
             do throws(Multiboot2Error) {
                 let information = try Multiboot2Information(magic: magic, bytes: buffer.reader)
@@ -117,7 +117,7 @@ final class Multiboot2MalformedTests: XCTestCase {
 
     func testMisalignedStart() {
         let blob = sampleInformation()
-        let buffer = GuardedBuffer([0, 0, 0, 0] + blob)
+        let buffer = GuardedBuffer([0, 0, 0, 0] + blob, alignment: 8)
         let reader = buffer.reader.slice(at: 4, count: blob.count)!
         defer { withExtendedLifetime(buffer) {} }
         do {
@@ -150,7 +150,7 @@ final class Multiboot2MalformedTests: XCTestCase {
             if Int.random(in: 0..<8, using: &generator) == 0 {
                 blob.removeLast(8 * Int.random(in: 1...4, using: &generator))
             }
-            let buffer = GuardedBuffer(blob)
+            let buffer = GuardedBuffer(blob, alignment: 8)
             defer { withExtendedLifetime(buffer) {} }
             guard let information = try? Multiboot2Information(magic: Multiboot2.bootloaderMagic, bytes: buffer.reader)
             else {

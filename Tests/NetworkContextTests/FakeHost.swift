@@ -1,5 +1,6 @@
 /// The kernel as a context sees it, faked: records doorbells and stopped programs, answers with fixed meter and metrics text.
 
+import Channels
 import NetworkContext
 
 /// What the fake host saw and what it answers with. A class: the context stores its host by
@@ -30,7 +31,7 @@ struct FakeHost: NetworkContextHost {
     func ringDoorbell(cpu: Int, channel: Int) { record.doorbells.append(cpu) }
 
     func stopProgram(cpu: Int, channel: Int) { record.stoppedPrograms.append(cpu) }
-    func channelReleased(channel: Int) { record.releasedChannels.append(channel) }
+    func channelReleased(channel: Int, counters: ChannelCounters) { record.releasedChannels.append(channel) }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         record.meterRequests += 1

@@ -34,21 +34,27 @@ final class ProgramTests: XCTestCase {
 
     /// Under echo load the echo program's CPU takes no interrupts and makes no system calls:
     /// the data path is the channel only. (With the default `app-wait=sleep`, a program that
-    /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.)
+    /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.) The kernel's
+    /// counters are read just before and just after the load, so the window is the load, and
+    /// the echo channel's completions over the same window show the program did the work.
     func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {
-        try QEMUMachine.withForwardedPort(cpus: 2, commandLine: "run=udp-echo@1 net-stats=1 app-wait=spin") { running, port in
+        let port = QEMUMachine.freePort(udp: true)
+        try QEMUMachine.withMetrics(cpus: 2, commandLine: "run=udp-echo@1 app-wait=spin", extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
             try running.waitFor("udp-echo: serving UDP echo on port 7 (waiting by spinning)", timeout: 30)
-            // Samples of cpu1's line: interrupts, exceptions, ipis, timer, syscalls.
-            func samples() -> [[Int]] {
-                running.console.components(separatedBy: "\n").filter { $0.hasPrefix("  cpu1: ") && $0.hasSuffix("udp-echo") }
-                    .map { $0.dropFirst(8).split(separator: " ").prefix(5).compactMap { Int($0) } }
-            }
+            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
             let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: 32, size: 64, duration: 6)
+            let after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
             XCTAssertGreaterThan(replies, 1000, "too little load got through:\n\(running.console)")
-            // Two consecutive reports during the load with no interrupt and no system call between them.
-            let lines = samples()
-            let quietPairs = zip(lines, lines.dropFirst()).filter { $0.0.count == 5 && $0.1.count == 5 && $0.0[0] == $0.1[0] && $0.0[4] == $0.1[4] }
-            XCTAssertFalse(quietPairs.isEmpty, "cpu1 took interrupts or system calls in every second of the load:\n\(lines)\n\(running.console)")
+            func growth(_ family: String, _ labels: [String]) -> Double {
+                after.sum(family, matching: labels) - before.sum(family, matching: labels)
+            }
+            for family in ["swiglet_cpu_interrupts_total", "swiglet_cpu_exceptions_total", "swiglet_cpu_ipis_total",
+                           "swiglet_cpu_timer_interrupts_total", "swiglet_cpu_system_calls_total"] {
+                XCTAssertEqual(growth(family, ["cpu=\"1\""]), 0, "\(family) on cpu1 during the load\n\(after.values(family))")
+            }
+            // Each echoed datagram is a receive completion and a send completion on the program's channel.
+            XCTAssertGreaterThanOrEqual(growth("swiglet_channel_completions_total", ["channel=\"0\""]), Double(replies),
+                                        "the echo channel did not carry the replies")
         }
     }
 
@@ -58,8 +64,12 @@ final class ProgramTests: XCTestCase {
     func testBadDescriptorsGetErrorsWhileEchoGoesOn() throws {
         try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=bad-channel@2") { running, port in
             try running.waitFor("programs: bad-channel stopped: its channel broke the ring protocol", timeout: 60)
-            XCTAssertTrue(running.console.contains("bad-channel: 7 of 7 bad requests refused with the right error, 0 wrong answers"),
-                          running.console)
+            // The network core's own count of the errors it answered, by kind (the kernel logs a
+            // released channel's counters): the seven bad requests, one refusal each.
+            try running.waitFor("(bad-channel) released: ", timeout: 30)
+            let released = running.console.split(separator: "\n").first { $0.contains("(bad-channel) released: ") } ?? ""
+            XCTAssertTrue(released.hasSuffix(" 7 errors (badBufferIndex=1, badOffsetOrLength=2, doubleHandBack=1, unknownSocket=1, "
+                                             + "unknownRequest=1, badPort=1)"), "the kernel's count: \(released)\n\(running.console)")
             try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
             let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: [1, 700, 1472])
             XCTAssertTrue(failures.isEmpty, "\(failures)\n\(running.console)")
@@ -68,16 +78,29 @@ final class ProgramTests: XCTestCase {
     }
 
     /// When a program ends, the ports it bound are released: datagrams to them are then
-    /// refused by the stack (noListener) instead of being swallowed by a dead channel.
+    /// refused by the stack (noListener) instead of being swallowed by a dead channel. No
+    /// datagram may come back, and the kernel's noListener counter must grow by each one sent.
     func testPortsOfAStoppedProgramAreReleased() throws {
         let port = QEMUMachine.freePort(udp: true)
         // Under this name the program binds port 4242, checks its bad requests, and exits normally.
-        var machine = QEMUMachine(cpus: 2, commandLine: "run=bad-channel-exit@1 net-stats=1")
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(port)-:4242"])
-        try machine.whileRunning { running in
+        try QEMUMachine.withMetrics(cpus: 2, commandLine: "run=bad-channel-exit@1", extra: ["udp:127.0.0.1:\(port)-:4242"]) { running, metricsPort in
             try running.waitFor("programs: bad-channel-exit exited with status 0", timeout: 60)
-            for _ in 0..<3 { _ = try UDPEchoClient.request(host: "127.0.0.1", port: port, payload: [1, 2, 3], timeout: 1) }
-            try running.waitFor("noListener=", timeout: 30)
+            try running.waitFor("(bad-channel-exit) released: ", timeout: 30)
+            let key = "swiglet_drops_total{reason=\"noListener\"}"
+            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1[key] ?? -1
+            let sent = 3
+            for index in 0..<sent {
+                let reply = try UDPEchoClient.request(host: "127.0.0.1", port: port, payload: [1, 2, UInt8(index)], timeout: 1)
+                XCTAssertNil(reply, "a datagram to the released port \(index) was answered")
+            }
+            var after = before
+            let deadline = Date().addingTimeInterval(10)
+            while after < before + Double(sent) && Date() < deadline {
+                after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1[key] ?? -1
+                if after < before + Double(sent) { Thread.sleep(forTimeInterval: 0.2) }
+            }
+            XCTAssertGreaterThanOrEqual(before, 0, "no \(key) in /metrics")
+            XCTAssertEqual(after - before, Double(sent), "the kernel's noListener count over the datagrams sent to the released port")
         }
     }
 
@@ -101,13 +124,24 @@ final class ProgramTests: XCTestCase {
 
     /// A program flooding its request ring is throttled: UDP echo served by another program
     /// (through the same network core) still answers every datagram.
+    /// The flood's answers are counted by the network core (an `unknownRequest` error for each
+    /// of its requests), not taken from the program's own report.
     func testFloodingProgramDoesNotStarveTheEchoProgram() throws {
-        try QEMUMachine.withForwardedPort(cpus: 3, commandLine: "run=udp-echo@1 run=flood@2") { running, port in
+        let port = QEMUMachine.freePort(udp: true)
+        try QEMUMachine.withMetrics(cpus: 3, commandLine: "run=udp-echo@1 run=flood@2", extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
             try running.waitFor("flood: flooding the request ring", timeout: 30)
             try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
-            let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: Array(stride(from: 1, through: 1472, by: 97)))
+            let sizes = Array(stride(from: 1, through: 1472, by: 97))
+            let failures = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: sizes, tries: 1)
             XCTAssertTrue(failures.isEmpty, "echo starved by the flood: \(failures)\n\(running.console)")
             try running.waitFor("flood: 1048576 requests answered", timeout: 120)
+            let metrics = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            // Channel 0 is udp-echo's (started first), channel 1 the flood's.
+            XCTAssertEqual(metrics["swiglet_channel_errors_total{channel=\"0\"}"], 0, metrics.text)
+            XCTAssertGreaterThanOrEqual(metrics["swiglet_channel_errors_total{channel=\"1\"}"] ?? 0, 1_048_576,
+                                        "the kernel refused fewer flood requests than the program claims answered")
+            XCTAssertGreaterThanOrEqual(metrics["swiglet_channel_completions_total{channel=\"0\"}"] ?? 0, Double(2 * sizes.count),
+                                        "the echo program's channel did not carry the echoes")
         }
     }
 

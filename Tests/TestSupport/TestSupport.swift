@@ -25,15 +25,18 @@ public extension Array where Element == UInt8 {
     }
 }
 
-/// Bytes placed so that they end at (within 7 bytes of) an inaccessible guard page (and start after another
-/// one): any read outside them crashes the test process instead of passing silently.
+/// Bytes placed so that they end exactly at an inaccessible guard page (and start after another
+/// one): any read past them crashes the test process instead of passing silently.
 public final class GuardedBuffer {
     public let mapping: UnsafeMutableRawPointer
     public let mappingSize: Int
     public let start: UnsafeMutableRawPointer
     public let count: Int
 
-    public init(_ bytes: [UInt8]) {
+    /// `bytes` ending at the guard page; with `alignment` above 1 the start is rounded down to
+    /// it (for parsers that require aligned input, like multiboot2's 8), which leaves up to
+    /// `alignment - 1` bytes after the end unguarded — ask for it only where the format says so.
+    public init(_ bytes: [UInt8], alignment: Int = 1) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let dataPages = (bytes.count + page - 1) / page + 1
         mappingSize = (dataPages + 2) * page
@@ -44,9 +47,11 @@ public final class GuardedBuffer {
         let dataEnd = dataStart + dataPages * page
         precondition(mprotect(mapping, page, PROT_NONE) == 0)
         precondition(mprotect(dataEnd, page, PROT_NONE) == 0)
-        // Start 8-byte aligned, as close to the guard page as that allows (exactly at it when
-        // the length is a multiple of 8).
-        start = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: dataEnd - bytes.count) & ~7)!
+        // The last byte touches the guard page, whatever the length: one byte read past the
+        // end crashes. The start is therefore as unaligned as the length makes it, as frames
+        // are in the kernel (a 12-byte virtio header before each), so an aligned-load
+        // assumption fails here too.
+        start = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: dataEnd - bytes.count) & ~UInt(alignment - 1))!
         count = bytes.count
         bytes.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     }

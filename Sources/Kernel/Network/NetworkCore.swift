@@ -25,8 +25,8 @@ struct KernelNetworkHost: NetworkContextHost {
         Programs.stopForProtocolViolation(context: context, channel: channel)
     }
 
-    func channelReleased(channel: Int) {
-        Programs.channelReleased(context: context, channel: channel)
+    func channelReleased(channel: Int, counters: ChannelCounters) {
+        Programs.channelReleased(context: context, channel: channel, counters: counters)
     }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int { IntrusionMeter.write(into: buffer) }

@@ -292,8 +292,30 @@ enum Programs {
     }
 
     /// Context `context` released channel `channel` (its program ended or broke the protocol):
-    /// its memory goes back once the program is off its CPU too.
-    static func channelReleased(context: Int, channel: Int) {
+    /// its final counts go to the log (the network core's record of what the program asked,
+    /// which tests check instead of the program's own words), and its memory goes back once
+    /// the program is off its CPU too.
+    static func channelReleased(context: Int, channel: Int, counters: ChannelCounters) {
+        let name = lock.withLock { () -> ProgramName? in
+            slots.first { $0.channelMemory?.context == context && $0.channelMemory?.channel == channel && !$0.channelReleased }?.name
+        }
+        var errors = TextBuffer()
+        var raw: UInt8 = 1
+        while Int(raw) <= ChannelError.count {
+            if let error = ChannelError(rawValue: raw), counters[error: error] > 0 {
+                errors.appendInterpolation(errors.count == 0 ? " (" : ", ")
+                errors.appendInterpolation(error.name)
+                errors.appendInterpolation("=")
+                errors.appendInterpolation(counters[error: error])
+            }
+            raw += 1
+        }
+        if errors.count > 0 { errors.appendInterpolation(")") }
+        if let name {
+            Log.info("net: channel \(channel) of context \(context) (\(name.text)) released: \(counters.requests) requests, \(counters.completions) completions, \(counters.totalErrors) errors\(errors)")
+        } else {
+            Log.info("net: channel \(channel) of context \(context) released: \(counters.requests) requests, \(counters.completions) completions, \(counters.totalErrors) errors\(errors)")
+        }
         let free = lock.withLock { () -> ProgramChannelMemory.Allocation? in
             if let orphan = orphanedChannels.firstIndex(where: { $0.context == context && $0.channel == channel }) {
                 return orphanedChannels.remove(at: orphan)

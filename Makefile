@@ -1,6 +1,6 @@
 # Swiglet: build the kernel image, run it in QEMU, and test it.
 #   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine,
-#                PCAP=file.pcap to record the NIC's frames)
+#                PCAP=file.pcap to record the NIC's frames, RNG=none for no virtio-rng)
 #   make test    host unit tests, the kernel image, and the QEMU system tests
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
 #   make bench   UDP echo against a Linux guest: experiments/udp-echo.exp (root; see README)
@@ -20,6 +20,7 @@ CMDLINE ?=
 # Wireshark (QEMU's filter-dump).
 NET      ?= user
 PCAP     ?=
+RNG      ?= virtio
 NET_PORT ?= 5555
 NET_GUEST_PORT ?= 7
 HTTP_PORT ?= 8080
@@ -71,6 +72,9 @@ PROGRAM_EXTRA_OBJECTS_http := $(BUILD)/site-archive.o
 # -boot order=d: the CD first, so SeaBIOS does not try the empty floppy drive (70 ms under TCG).
 QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -display none \
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -boot order=d
+# virtio-rng (the host's /dev/urandom) gives TCP's secret keys; RNG=none leaves it out (the
+# kernel then uses RDRAND if the CPU model has it, else timing jitter, and says so).
+QEMU_DEVICES = $(if $(filter none,$(RNG)),,-device virtio-rng-pci)
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg 'name=opt/swiglet/cmdline$(comma)string=$(CMDLINE)')
 comma := ,
 QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \
@@ -163,11 +167,11 @@ $(BUILD):
 	mkdir -p $@
 
 run: $(ISO)
-	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) -cdrom $(ISO)
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) $(QEMU_DEVICES) -cdrom $(ISO)
 
 debug: $(ISO)
 	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
-	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) -cdrom $(ISO) -s -S
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) $(QEMU_DEVICES) -cdrom $(ISO) -s -S
 
 # Issue 11: a sampling profile of every vCPU under a load, top functions per CPU and folded stacks (README, Profiling; PROFILE_OPTIONS="--load udp --duration 20").
 .PHONY: profile

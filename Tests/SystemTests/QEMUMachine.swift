@@ -23,6 +23,16 @@ struct QEMUMachine {
     var pcapPath: String? = nil
     /// Use a modern-only virtio-net device (disable-legacy=on) instead of QEMU's transitional one.
     var modernOnly = false
+    /// The entropy device: none (QEMU's default), virtio-rng-pci (transitional, as `make run`
+    /// adds it), or a modern-only one (disable-legacy=on).
+    var entropyDevice: EntropyDevice = .none
+    /// QEMU's `-cpu` model (nil: QEMU's default, qemu64 under TCG, without RDRAND; "max" has it).
+    var cpuModel: String? = nil
+
+    enum EntropyDevice { case none, transitional, modernOnly }
+    /// QEMU trace events to enable (`-trace NAME`); QEMU prints them on stderr, into `console`.
+    var traceEvents: [String] = []
+
     /// Queue pairs of a tap NIC: more than one makes a multiqueue tap and a virtio-net device
     /// with `mq=on`, RSS (`rss=on`) and the MSI-X vectors they need (2 per pair, plus config
     /// and control).
@@ -126,6 +136,13 @@ struct QEMUMachine {
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-cdrom", QEMUMachine.image.path,
         ]
+        if let cpuModel { arguments += ["-cpu", cpuModel] }
+        for event in traceEvents { arguments += ["-trace", event] }
+        switch entropyDevice {
+        case .none: break
+        case .transitional: arguments += ["-device", "virtio-rng-pci"]
+        case .modernOnly: arguments += ["-device", "virtio-rng-pci,disable-legacy=on"]
+        }
         if let commandLine = QEMUMachine.withPlacement(commandLine) {
             // fw_cfg's option parser splits on commas: QEMU escapes them as ",,".
             arguments += ["-fw_cfg", "name=opt/swiglet/cmdline,string=" + commandLine.replacingOccurrences(of: ",", with: ",,")]

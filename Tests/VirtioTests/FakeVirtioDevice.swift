@@ -147,6 +147,16 @@ final class FakeVirtioDevice: VirtioTransport {
 
     func notify(queue: UInt16, queueNotifyOffset: UInt16) {
         notifications.append((queue, queueNotifyOffset))
+        onNotify?(queue)
+    }
+
+    /// Knob: what the device does when a queue is notified (e.g. a `SimulatedDevice` serving it).
+    var onNotify: ((UInt16) -> Void)?
+
+    /// Queue `index`'s ring addresses as the driver wrote them.
+    func addresses(ofQueue index: Int) -> VirtqueueAddresses {
+        VirtqueueAddresses(size: queues[index].size, descriptorTable: queues[index].descriptorTable,
+                           driverArea: queues[index].driverArea, deviceArea: queues[index].deviceArea)
     }
 
     private func configurationRead() {

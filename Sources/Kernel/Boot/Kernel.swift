@@ -92,6 +92,8 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     // 8. Devices, and the network core's CPU.
     PCIBus.list()
     Programs.registerModules(information)
+    // The secrets' source (virtio-rng, RDRAND or timing jitter), logged; TCP's keys come from it.
+    var entropy = Entropy.discover()
     // Where the network runs (net-mode=, net-cpu=/net-cpus=): the NIC first, asked for one
     // queue pair per context the options want; then the plan, refused outright when the
     // options cannot be honoured, since measurements from another placement would mislead.
@@ -107,7 +109,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
         refuseToBoot(error)
     }
     let symmetric = placement.mode == .symmetric
-    if let device { NetworkCore.prepare(device: device, options: Kernel.options, placement: placement) }
+    if let device { NetworkCore.prepare(device: device, options: Kernel.options, placement: placement, entropy: &entropy) }
     let networkUp = device != nil
     let networkCPUs = symmetric || !networkUp ? [] : placement.contexts.map { $0.cpu }
     if networkUp && Kernel.options.selfTest != nil && networkCPUs.contains(0) {

@@ -1,5 +1,14 @@
-/// The virtio PCI transport through memory-mapped BAR regions (virtio 1.2 §4.1.4).
+/// The virtio PCI transport through memory-mapped BAR regions (virtio 1.2 §4.1.4), for every virtio device the kernel drives.
+import PCI
 import Virtio
+
+/// Why a virtio PCI function's registers cannot be reached.
+enum VirtioPCIError: Error {
+    /// No common, notification or device configuration capability: a legacy-only device.
+    case notModern
+    /// A capability points outside its BAR, or the BAR cannot be mapped.
+    case barUnusable(bar: UInt8)
+}
 
 /// Where the three register areas of one virtio PCI device are, as identity-mapped addresses
 /// worked out from its vendor capabilities and BARs.
@@ -33,4 +42,45 @@ struct MemoryMappedVirtioTransport: VirtioTransport {
     func readDeviceConfiguration8(offset: Int) -> UInt8 { DeviceMemory.read8(device + UInt64(offset)) }
     func readDeviceConfiguration16(offset: Int) -> UInt16 { DeviceMemory.read16(device + UInt64(offset)) }
     func readDeviceConfiguration32(offset: Int) -> UInt32 { DeviceMemory.read32(device + UInt64(offset)) }
+}
+
+extension MemoryMappedVirtioTransport {
+    /// Finds `function`'s virtio structures through its vendor capabilities (§4.1.4), maps
+    /// them, and turns on memory decoding and DMA with the legacy INTx line off (the kernel
+    /// polls, or uses MSI-X). Returns the transport and the BARs (for the MSI-X table). The
+    /// device-specific configuration is optional (virtio-rng has none, §5.4.4).
+    static func open(_ function: PCIFunction) throws(VirtioPCIError) -> (MemoryMappedVirtioTransport, BaseAddressRegisters) {
+        let space = PortConfigurationSpace()
+        var structures = VirtioPCIStructures()
+        for capability in CapabilitySequence(space: space, address: function.address)
+            where capability.id == VirtioPCICapability.capabilityID {
+            if let parsed = VirtioPCICapability.parse(capabilityOffset: capability.offset,
+                                                      read32: { space.read32(function.address, offset: $0) }) {
+                structures.record(parsed)
+            }
+        }
+        guard structures.isModern, let common = structures.commonConfiguration, let notification = structures.notification else {
+            throw .notModern
+        }
+        let bars = readBaseAddressRegisters(space, function.address)
+        func mapped(_ capability: VirtioPCICapability) throws(VirtioPCIError) -> UInt64 {
+            guard capability.bar < 6, case .memory(let base, let size, _, _) = bars[Int(capability.bar)],
+                  base != 0, UInt64(capability.offset) + UInt64(capability.length) <= size else {
+                throw .barUnusable(bar: capability.bar)
+            }
+            let address = base + UInt64(capability.offset)
+            guard KernelAddressSpace.mapDevice(physical: address, byteCount: UInt64(max(capability.length, 1))) else {
+                throw .barUnusable(bar: capability.bar)
+            }
+            return address
+        }
+        var command = space.readCommand(function.address)
+        command.formUnion([.memorySpace, .busMaster, .interruptDisable])
+        space.writeCommand(function.address, command)
+        let device: UInt64 = if let configuration = structures.deviceConfiguration { try mapped(configuration) } else { 0 }
+        let transport = MemoryMappedVirtioTransport(
+            common: try mapped(common), notifyBase: try mapped(notification),
+            notifyOffsetMultiplier: notification.notifyOffsetMultiplier, device: device)
+        return (transport, bars)
+    }
 }

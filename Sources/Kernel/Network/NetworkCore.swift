@@ -110,7 +110,7 @@ enum NetworkCore {
 
     /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,
     /// before the ready line), and the mesh that joins them.
-    static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement) {
+    static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement, entropy: inout Entropy) {
         var device = device
         for pair in device.pairs.indices { startTransmitImpairment(options, &device.pairs[pair].transmit) }
         let interface = InterfaceConfiguration(
@@ -134,7 +134,7 @@ enum NetworkCore {
         let mesh = ContextMesh(contextCount: count, receiveSideScaling: scaling)
         var configuration = NetworkContextConfiguration(
             interface: interface, tcpCapacity: tcpCapacity,
-            tcpSecret: SipHashKey(low: Entropy.secret(), high: Entropy.secret()))
+            tcpSecret: SipHashKey(low: entropy.secret(), high: entropy.secret()))
         configuration.tcp = tcp
         configuration.tcpBufferPoolBytes = poolBytes
         configuration.meterPort = IntrusionMeter.port
@@ -162,7 +162,7 @@ enum NetworkCore {
         queuePairs = device.pairs.count
         logImpairment(options)
         let mac = device.hardwareAddress.bytes
-        Log.info("tcp: \(tcpCapacity) connections and \(poolBytes >> 20) MiB of buffers (each \(tcp.initialReceiveBufferCapacity >> 10)+\(tcp.initialSendBufferCapacity >> 10) KiB growing to \(tcp.receiveBufferCapacity >> 10)+\(tcp.sendBufferCapacity >> 10) KiB) per context, secrets from \(Entropy.hasRandomInstruction ? "RDRAND" : "timing jitter (no RDRAND)"), metrics on port \(metricsPort)")
+        Log.info("tcp: \(tcpCapacity) connections and \(poolBytes >> 20) MiB of buffers (each \(tcp.initialReceiveBufferCapacity >> 10)+\(tcp.initialSendBufferCapacity >> 10) KiB growing to \(tcp.receiveBufferCapacity >> 10)+\(tcp.sendBufferCapacity >> 10) KiB) per context, keys from \(entropy.source.name), metrics on port \(metricsPort)")
         Log.info("""
             net: virtio-net \(hex: mac.0, digits: 2, prefix: false):\(hex: mac.1, digits: 2, prefix: false):\
             \(hex: mac.2, digits: 2, prefix: false):\(hex: mac.3, digits: 2, prefix: false):\

@@ -412,39 +412,18 @@ struct VirtioNetDevice {
     static func start(_ function: PCIFunction, queuePairs wanted: Int, offloads: NetworkOffloads,
                       receiveInterrupt: (Int) -> (apicID: UInt32, vector: UInt8)?)
         throws(NetworkDeviceError) -> VirtioNetDevice {
-        let space = PortConfigurationSpace()
-        var structures = VirtioPCIStructures()
-        for capability in CapabilitySequence(space: space, address: function.address)
-            where capability.id == VirtioPCICapability.capabilityID {
-            if let parsed = VirtioPCICapability.parse(capabilityOffset: capability.offset,
-                                                      read32: { space.read32(function.address, offset: $0) }) {
-                structures.record(parsed)
+        let transport: MemoryMappedVirtioTransport
+        let bars: BaseAddressRegisters
+        do throws(VirtioPCIError) {
+            (transport, bars) = try MemoryMappedVirtioTransport.open(function)
+        } catch {
+            switch error {
+            case .notModern: throw .notModern
+            case .barUnusable(let bar): throw .barUnusable(bar: bar)
             }
         }
-        guard structures.isModern, let common = structures.commonConfiguration,
-              let notification = structures.notification, let deviceConfiguration = structures.deviceConfiguration else {
-            throw .notModern
-        }
-        let bars = readBaseAddressRegisters(space, function.address)
-        func mapped(_ capability: VirtioPCICapability) throws(NetworkDeviceError) -> UInt64 {
-            guard capability.bar < 6, case .memory(let base, let size, _, _) = bars[Int(capability.bar)],
-                  base != 0, UInt64(capability.offset) + UInt64(capability.length) <= size else {
-                throw .barUnusable(bar: capability.bar)
-            }
-            let address = base + UInt64(capability.offset)
-            guard KernelAddressSpace.mapDevice(physical: address, byteCount: UInt64(max(capability.length, 1))) else {
-                throw .barUnusable(bar: capability.bar)
-            }
-            return address
-        }
-        // Memory decoding and DMA on; the legacy INTx line off: the network core polls.
-        var command = space.readCommand(function.address)
-        command.formUnion([.memorySpace, .busMaster, .interruptDisable])
-        space.writeCommand(function.address, command)
-
-        let transport = MemoryMappedVirtioTransport(
-            common: try mapped(common), notifyBase: try mapped(notification),
-            notifyOffsetMultiplier: notification.notifyOffsetMultiplier, device: try mapped(deviceConfiguration))
+        // virtio-net's device configuration (§5.1.4: MAC, status, queue pairs) is not optional.
+        guard transport.device != 0 else { throw .notModern }
         let initializer = VirtioDeviceInitializer(transport: transport)
         // Features and queues, then (symmetric mode) the receive interrupts, then DRIVER_OK:
         // any failure marks the device FAILED (virtio 1.2 §3.1.1) and leaves the kernel without it.

@@ -30,6 +30,8 @@ struct QEMUMachine {
     var cpuModel: String? = nil
 
     enum EntropyDevice { case none, transitional, modernOnly }
+    /// A QEMU monitor on this Unix socket (`monitor(_:)` sends it commands); nil: no monitor.
+    var monitorSocket: String? = nil
     /// QEMU trace events to enable (`-trace NAME`); QEMU prints them on stderr, into `console`.
     var traceEvents: [String] = []
 
@@ -132,7 +134,7 @@ struct QEMUMachine {
     var arguments: [String] {
         var arguments = [
             "-accel", "tcg,thread=multi", "-smp", "\(cpus)", "-m", memory,
-            "-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot",
+            "-serial", "stdio", "-display", "none", "-monitor", monitorSocket.map { "unix:\($0),server=on,wait=off" } ?? "none", "-no-reboot",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-cdrom", QEMUMachine.image.path,
         ]
@@ -197,6 +199,28 @@ struct QEMUMachine {
         var machine = QEMUMachine(cpus: cpus, commandLine: commandLine, timeout: timeout)
         machine.network = .user(hostForwards: ["tcp:127.0.0.1:\(metricsPort)-:9090"] + extra)
         try machine.whileRunning { try body($0, metricsPort) }
+    }
+
+    /// Sends one command to the QEMU monitor at `monitorSocket` (e.g. `set_link n0 off`) and
+    /// returns what the monitor printed back (python3 speaks the socket).
+    @discardableResult
+    func monitor(_ command: String) throws -> String {
+        guard let monitorSocket else { throw MachineError(description: "monitor(\(command)): no monitorSocket") }
+        let script = """
+            import socket, sys, time
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(2)
+            s.sendall(sys.argv[2].encode() + b"\\n"); time.sleep(0.3); out = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    out += chunk
+            except socket.timeout: pass
+            sys.stdout.write(out.decode(errors="replace"))
+            """
+        let (status, output) = try runTool(QEMUMachine.findExecutable("python3") ?? "/usr/bin/python3", ["-c", script, monitorSocket, command])
+        guard status == 0 else { throw MachineError(description: "monitor '\(command)' failed: \(output)") }
+        return output
     }
 
     /// Boots, waits for the ready line, runs `body` beside the running machine, then stops it.

@@ -7,6 +7,7 @@ import RawBytes
 import Scheduling
 import Synchronization
 import TCP
+import Virtio
 
 /// Renders `/metrics`; the contexts serve it (`NetworkContext`'s metrics sessions), so
 /// monitoring needs no program and works while programs misbehave. A slow path: it reads every
@@ -27,6 +28,8 @@ import TCP
 ///   segments (`offload=` guest-tso4), and merged packets dropped as malformed;
 /// - `swiglet_nic_notifications_total` {queue}: doorbell writes to the device's transmit and
 ///   receive queues (what `offload=` event-idx saves);
+/// - `swiglet_nic_link_up`, `swiglet_nic_link_changes_total` {direction}, `swiglet_nic_resets_total`
+///   {event}: the NIC's link (QEMU's `set_link`) and DEVICE_NEEDS_RESET, read every 10 ms;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -44,6 +47,7 @@ enum MetricsEndpoint {
     static func render(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         var writer = PrometheusWriter(buffer)
         renderPlacement(&writer)
+        renderNICHealth(&writer)
         renderStack(&writer)
         renderTCP(&writer)
         renderCPUs(&writer)
@@ -166,6 +170,26 @@ enum MetricsEndpoint {
         var counters = HandOffCounters()
         for context in NetworkCore.contexts { counters.add(context.handOffCounters) }
         return counters
+    }
+
+    /// The NIC's link state and its changes, and resets it asked for (`NICWatch`).
+    private static func renderNICHealth(_ writer: inout PrometheusWriter) {
+        guard let health = NetworkCore.nicWatch?.health else { return }
+        writer.family("swiglet_nic_link_up", type: .gauge, help: "1 while the NIC's link is up (virtio-net status, read every 10 ms).")
+        writer.beginSample("swiglet_nic_link_up")
+        writer.endSample(value: UInt64(health.linkUp ? 1 : 0))
+        writer.family("swiglet_nic_link_changes_total", type: .counter, help: "Times the NIC's link went down and came back up.")
+        for (direction, value) in [("down", health.linkDowns), ("up", health.linkUps)] as [(StaticString, UInt64)] {
+            writer.beginSample("swiglet_nic_link_changes_total")
+            writer.label("direction", direction)
+            writer.endSample(value: value)
+        }
+        writer.family("swiglet_nic_resets_total", type: .counter, help: "Times the NIC set DEVICE_NEEDS_RESET (needed), and resets done.")
+        for (event, value) in [("needed", health.resetsNeeded), ("done", health.resetsDone)] as [(StaticString, UInt64)] {
+            writer.beginSample("swiglet_nic_resets_total")
+            writer.label("event", event)
+            writer.endSample(value: value)
+        }
     }
 
     private static func renderStack(_ writer: inout PrometheusWriter) {

@@ -40,6 +40,9 @@ struct KernelNetworkHost: NetworkContextHost {
 enum NetworkCore {
     /// The contexts, indexed by queue pair; empty without a network.
     nonisolated(unsafe) private(set) static var contexts = UnsafeMutableBufferPointer<KernelNetworkContext>(start: nil, count: 0)
+    /// The NIC's link and reset watch: read and written only by the CPU that runs context 0
+    /// (or, in symmetric mode, the boot CPU's idle loop); `/metrics` reads its counts.
+    nonisolated(unsafe) private(set) static var nicWatch: NICWatch? = nil
     /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
     /// release once the contexts exist; loaded with acquire by anyone who then reads them.
     static let networkCPUs = Atomic<UInt64>(0)
@@ -145,6 +148,7 @@ enum NetworkCore {
         configuration.tcpSendLends = options.tcpSendLends
         // One fact, two users: the driver marks NEEDS_CSUM exactly when the stacks leave it.
         configuration.transmitChecksum = device.features.contains(.deviceChecksum) ? .device : .software
+        nicWatch = NICWatch(device: device, now: MonotonicClock.nanosecondsSinceBoot)
         contexts = .allocate(capacity: count)
         let locks = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: count)
         for index in 0..<count {
@@ -248,6 +252,7 @@ enum NetworkCore {
         while true {
             for index in 0..<contexts.count { serveInKernel(context: index) }
             if ConsoleShell.poll() { countersRequests.wrappingAdd(1, ordering: .relaxed) }
+            nicWatch?.check(now: MonotonicClock.nanosecondsSinceBoot)
             let requests = countersRequests.load(ordering: .relaxed)
             if requests != seenRequests {
                 seenRequests = requests
@@ -310,6 +315,7 @@ enum NetworkCore {
                 if index == 0 && ConsoleShell.poll() {
                     countersRequests.wrappingAdd(1, ordering: .relaxed)
                 }
+                if index == 0 { nicWatch?.check(now: now) }
                 let requests = countersRequests.load(ordering: .relaxed)
                 if requests != seenRequests || now >= nextStatistics {
                     seenRequests = requests

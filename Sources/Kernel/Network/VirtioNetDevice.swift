@@ -391,6 +391,8 @@ struct VirtioNetDevice {
     static let hashTypes: VirtioNetHashTypes = [.ipv4, .tcpIPv4, .udpIPv4]
 
     let hardwareAddress: MACAddress
+    /// The device's registers (for `NICWatch`'s readings of its status).
+    let transport: MemoryMappedVirtioTransport
     let features: FeatureSet
     let linkUp: Bool
     /// The queue pairs in use, pair i at index i.
@@ -503,7 +505,7 @@ struct VirtioNetDevice {
             }
         }
         return VirtioNetDevice(
-            hardwareAddress: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), features: features,
+            hardwareAddress: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), transport: transport, features: features,
             linkUp: !features.contains(.status) || configuration.status.contains(.linkUp),
             pairs: pairs, steering: steering, shortfall: shortfall)
     }

@@ -240,6 +240,12 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     public var metricsExpired: UInt64 { metrics.pointee.expired }
     /// The NIC's transmit half (driver counters).
     public var transmitter: Sender { sender.pointee }
+
+    /// Lends the context's NIC halves to `body`, for the kernel to rebuild them after a device
+    /// reset. Only on the context's own CPU, between passes (nothing else touches them then).
+    public func withQueuePair<Result>(_ body: (inout Receiver, inout Sender) -> Result) -> Result {
+        body(&receiver.pointee, &sender.pointee)
+    }
     /// The NIC's receive half (driver counters).
     public var frameReceiver: Receiver { receiver.pointee }
 }

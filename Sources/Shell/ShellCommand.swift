@@ -16,6 +16,9 @@ public enum ShellCommand: Equatable, Sendable {
     case meter
     /// `net`: the network counters.
     case network
+    /// `fault nic`: fault injection — break the NIC's ring protocol so that the device sets
+    /// DEVICE_NEEDS_RESET and the kernel must reset it (a test of recovery).
+    case injectNICFault
 
     /// The commands, one per line, for `help`.
     public static let helpText: StaticString = """
@@ -25,6 +28,7 @@ public enum ShellCommand: Equatable, Sendable {
         kill ID         stop program ID (its connections are reset, its memory given back)
         meter           the intrusion meter, per CPU and per program
         net             the network counters
+        fault nic       break the NIC's ring on purpose: it needs a reset, which the kernel does
         c               (alone at the start of a line) the network counters, as before
         """
 
@@ -46,6 +50,9 @@ public enum ShellCommand: Equatable, Sendable {
             return .success(.kill(id: id))
         }
         if first == Array("run".utf8) { return parseRun(arguments) }
+        if first == Array("fault".utf8) {
+            return arguments == [Array("nic".utf8)] ? .success(.injectNICFault) : .failure(.usage(.fault))
+        }
         return .failure(.unknownCommand(first))
     }
 
@@ -87,7 +94,7 @@ public enum ShellCommand: Equatable, Sendable {
 /// Why a line is not a command; `message` says it in words that name the culprit.
 public enum ShellError: Error, Equatable, Sendable {
     /// Which command's usage to show.
-    public enum Usage: Equatable, Sendable { case help, processes, meter, network, kill, run }
+    public enum Usage: Equatable, Sendable { case help, processes, meter, network, kill, run, fault }
     /// What a number was for.
     public enum Number: Equatable, Sendable { case programID, cpu }
 
@@ -109,6 +116,7 @@ public enum ShellError: Error, Equatable, Sendable {
             case .network: "net"
             case .kill: "kill ID"
             case .run: "run NAME [@CPU]"
+            case .fault: "fault nic"
             }
             return Self.text("usage: ") + Self.text(form)
         case .badNumber(let word, let what):

@@ -106,6 +106,29 @@ public struct SplitVirtqueue {
         }
     }
 
+    /// The same queue, empty, in the same memory (zeroed again), with the same event-index
+    /// and suppression settings: for setting the queue up anew after a device reset (virtio
+    /// 1.2 §2.4: a reset makes the device forget its queues; §3.1.1 step 7 then gives them
+    /// again). Every outstanding buffer is forgotten: the caller takes its buffers back.
+    public func emptied() -> SplitVirtqueue {
+        var fresh = SplitVirtqueue(memory: descriptorTable, physicalAddress: addresses.descriptorTable, size: size)
+        fresh.eventIndexEnabled = eventIndexEnabled
+        fresh.setInterruptsSuppressed(interruptsSuppressed)
+        return fresh
+    }
+
+    /// Fault injection: makes a buffer available whose head descriptor index is out of range
+    /// (0xFFFF in the available ring, §2.7.6 says ring entries are descriptor indices below
+    /// the queue size), as a broken driver would. A device must take it as fatal: QEMU reports
+    /// "Guest says index 65535 is available" and sets DEVICE_NEEDS_RESET (§2.1.2). Only for
+    /// testing recovery: afterwards the queue is good only for `emptied()`.
+    public mutating func injectIndexFault() {
+        let slot = Int(nextAvailableIndex & mask)
+        availableRing.storeBytes(of: UInt16(0xFFFF).littleEndian, toByteOffset: AvailableRing.entryOffset(slot), as: UInt16.self)
+        nextAvailableIndex &+= 1
+        _ = publish()
+    }
+
     // MARK: Adding buffers
 
     /// Adds a single-descriptor buffer. Returns its descriptor id (the same id `takeUsed`

@@ -80,6 +80,51 @@ final class SplitVirtqueueTests: XCTestCase {
         XCTAssertEqual(queue.invalidUsedElementCount, 0)
     }
 
+    /// After a device reset the queue starts over in the same memory: every descriptor free,
+    /// rings zeroed (a new device sees avail.idx 0), same addresses and settings, and it works.
+    func testEmptiedQueueStartsOverInTheSameMemory() {
+        var (queue, device, memory) = makeQueue(size: 4)
+        _ = memory
+        queue.eventIndexEnabled = true
+        queue.setInterruptsSuppressed(true)
+        for index in 0..<3 { _ = queue.add(buffer: 0x1000 * UInt64(index + 1), length: 64, deviceWritable: true) }
+        XCTAssertTrue(queue.publish())
+        XCTAssertEqual(device.takeAvailable().count, 3)
+        device.complete(id: 0, length: 64)
+        device.publishUsed()
+
+        var fresh = queue.emptied()
+        XCTAssertEqual(fresh.addresses, queue.addresses)
+        XCTAssertEqual(fresh.freeDescriptorCount, 4)
+        XCTAssertTrue(fresh.eventIndexEnabled)
+        XCTAssertTrue(fresh.interruptsSuppressed)
+        XCTAssertNil(fresh.takeUsed(), "the old used element is gone with the old rings")
+        let newDevice = SimulatedDevice(addresses: fresh.addresses)
+        XCTAssertEqual(newDevice.availableIndex, 0)
+        XCTAssertEqual(newDevice.storedUsedIndex, 0)
+        let id = fresh.add(buffer: 0x9000, length: 128, deviceWritable: true)!
+        _ = fresh.publish()
+        XCTAssertEqual(newDevice.takeAvailable(), [SeenBuffer(head: id, chain: [SeenDescriptor(address: 0x9000, length: 128, flags: 2, next: 0)])])
+        newDevice.complete(id: UInt32(id), length: 100)
+        newDevice.publishUsed()
+        XCTAssertTrue(fresh.takeUsed()! == (id: id, length: 100))
+    }
+
+    /// The injected fault makes one entry available that names descriptor 0xFFFF, beyond any
+    /// queue: a device must refuse it.
+    func testInjectedFaultMakesAnOutOfRangeHeadAvailable() {
+        var (queue, device, memory) = makeQueue(size: 4)
+        _ = memory
+        _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+        _ = queue.publish()
+        XCTAssertEqual(device.takeAvailable().count, 1)
+        queue.injectIndexFault()
+        XCTAssertEqual(device.availableIndex &- device.lastAvailableIndex, 1)
+        let slot = Int(device.lastAvailableIndex) & 3
+        let head = UInt16(littleEndian: device.availableRing.load(fromByteOffset: AvailableRing.entryOffset(slot), as: UInt16.self))
+        XCTAssertEqual(head, 0xFFFF)
+    }
+
     func testFullQueue() {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory

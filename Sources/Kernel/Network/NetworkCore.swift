@@ -244,6 +244,16 @@ enum NetworkCore {
         CPU.current.pointee.networkNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
     }
 
+    /// Symmetric mode: the NIC watch touches queue pair 0 only while holding context 0's lock
+    /// (acquire/release as in `serveInKernel`: other CPUs run that context too); skipped this
+    /// time when another CPU holds it.
+    private static func watchNICUnderLock() {
+        guard contexts.count > 0, let lock = contextLocks else { return }
+        guard lock.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        nicWatch?.check(now: MonotonicClock.nanosecondsSinceBoot, context: contexts[0], contextCount: contexts.count)
+        lock.pointee.store(false, ordering: .releasing)
+    }
+
     /// The boot CPU's loop in symmetric mode: it takes its own queue's interrupt and otherwise
     /// serves every context on a slow tick (timers, and work no one else picked up: a CPU whose
     /// program spins in user mode never enters the kernel). Never returns.
@@ -252,7 +262,7 @@ enum NetworkCore {
         while true {
             for index in 0..<contexts.count { serveInKernel(context: index) }
             if ConsoleShell.poll() { countersRequests.wrappingAdd(1, ordering: .relaxed) }
-            nicWatch?.check(now: MonotonicClock.nanosecondsSinceBoot)
+            watchNICUnderLock()
             let requests = countersRequests.load(ordering: .relaxed)
             if requests != seenRequests {
                 seenRequests = requests
@@ -315,7 +325,7 @@ enum NetworkCore {
                 if index == 0 && ConsoleShell.poll() {
                     countersRequests.wrappingAdd(1, ordering: .relaxed)
                 }
-                if index == 0 { nicWatch?.check(now: now) }
+                if index == 0 { nicWatch?.check(now: now, context: context, contextCount: contexts.count) }
                 let requests = countersRequests.load(ordering: .relaxed)
                 if requests != seenRequests || now >= nextStatistics {
                     seenRequests = requests

@@ -71,6 +71,13 @@ enum ConsoleShell {
             IntrusionMeter.print()
         case .success(.network):
             NetworkCore.countersRequests.wrappingAdd(1, ordering: .relaxed)
+        case .success(.injectNICFault):
+            if NetworkCore.nicWatch == nil {
+                Console.write(line: "error: fault nic: there is no NIC")
+            } else {
+                NICWatch.faultRequests.wrappingAdd(1, ordering: .relaxed)
+                Console.write(line: "breaking the NIC's ring; watch the log")
+            }
         }
     }
 

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "swiglet-bench", targets: ["swiglet-bench"]),
         .executable(name: "linux-echo-server", targets: ["linux-echo-server"]),
         .executable(name: "swiglet-lab", targets: ["swiglet-lab"]),
+        .executable(name: "swiglet-replay", targets: ["swiglet-replay"]),
         // The kernel, cross-built with `make image` into a static library that ld.lld links
         // with the nasm boot stub (see Makefile and linker/kernel.ld).
         .library(name: "Kernel", type: .static, targets: ["Kernel"]),
@@ -50,6 +51,11 @@ let package = Package(
         // metrics), portable so that its glue is tested on the host with a fake NIC and host.
         .target(name: "NetworkContext", dependencies: ["Network", "TCP", "Channels", "HTTP", "RawBytes"],
                 swiftSettings: common),
+        // Record and replay: the recording ports and format (in the kernel too), and the
+        // host-only replay that drives the same context code with a recording.
+        .target(name: "NetworkRecording", dependencies: ["NetworkContext", "Network", "TCP", "Channels"], swiftSettings: common),
+        .target(name: "NetworkReplay", dependencies: ["NetworkRecording", "NetworkContext", "Network", "TCP", "Channels"]),
+        .executableTarget(name: "swiglet-replay", dependencies: ["NetworkReplay", "NetworkRecording"], path: "Sources/Replay"),
         // Programs on application CPUs: each CPU's run queue, time slices and accounting
         // (portable; the kernel adds the context switch and the timer).
         .target(name: "Scheduling", swiftSettings: common),
@@ -68,7 +74,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext", "Scheduling", "Shell"],
+                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -85,7 +91,7 @@ let package = Package(
         // The fixture is read through #filePath, not as a bundle resource.
         .testTarget(name: "TCPTests", dependencies: ["TCP", "TestSupport"]),
         .testTarget(name: "NetworkContextTests", dependencies: ["NetworkContext", "Network", "TCP", "Channels",
-                                                                "SwigletLibrary", "TestSupport"]),
+                                                                "SwigletLibrary", "NetworkRecording", "NetworkReplay", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
         .testTarget(name: "ShellTests", dependencies: ["Shell"]),

@@ -1,0 +1,144 @@
+/// The recording side: a context's receiver, sender and host wrapped so that every input they give it and every frame it builds is written down.
+import Channels
+import Network
+import NetworkContext
+
+/// The code of a checksum verdict in a `received` event, and back.
+extension ReceivedChecksum {
+    public var recordCode: UInt64 {
+        switch self {
+        case .unverified: 0
+        case .trusted: 1
+        case .coalesced: 2
+        }
+    }
+
+    public init?(recordCode: UInt64) {
+        switch recordCode {
+        case 0: self = .unverified
+        case 1: self = .trusted
+        case 2: self = .coalesced
+        default: return nil
+        }
+    }
+}
+
+/// The NIC's receive half, recording each frame handed up (nil `recorder`: recording is off
+/// and this is the inner receiver, plus one test of a pointer per call).
+public struct RecordingReceiver<Inner: FrameReceiver>: FrameReceiver {
+    /// The driver's receive half.
+    public var inner: Inner
+    let recorder: UnsafeMutablePointer<RecordWriter>?
+
+    public init(_ inner: Inner, recorder: UnsafeMutablePointer<RecordWriter>?) {
+        self.inner = inner
+        self.recorder = recorder
+    }
+
+    public mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int {
+        guard let recorder else { return inner.receive(limit: limit, body) }
+        let count = inner.receive(limit: limit) { frame, checksum in
+            recorder.pointee.record(.received, prefix: checksum.recordCode, bytes: frame)
+            body(frame, checksum)
+        }
+        recorder.pointee.record(.receiveEnd)
+        return count
+    }
+}
+
+/// The NIC's transmit half, recording whether each frame found room and the frame itself.
+public struct RecordingSender<Inner: FrameSender>: FrameSender {
+    /// The driver's transmit half.
+    public var inner: Inner
+    let recorder: UnsafeMutablePointer<RecordWriter>?
+
+    public init(_ inner: Inner, recorder: UnsafeMutablePointer<RecordWriter>?) {
+        self.inner = inner
+        self.recorder = recorder
+    }
+
+    public mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard let recorder else { return inner.transmit(build) }
+        var built: UnsafeRawBufferPointer? = nil
+        let accepted = inner.transmit { buffer in
+            let length = build(buffer)
+            built = UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))])
+            return length
+        }
+        Self.note(recorder, accepted: accepted, built: built, segmentSize: 0)
+        return accepted
+    }
+
+    public mutating func largestSegmentedFrame() -> Int {
+        let largest = inner.largestSegmentedFrame()
+        recorder?.pointee.record(.largestSegment, prefix: UInt64(largest))
+        return largest
+    }
+
+    public mutating func transmitSegmented(segmentSize: Int, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard let recorder else { return inner.transmitSegmented(segmentSize: segmentSize, build) }
+        var built: UnsafeRawBufferPointer? = nil
+        let accepted = inner.transmitSegmented(segmentSize: segmentSize) { buffer in
+            let length = build(buffer)
+            built = UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))])
+            return length
+        }
+        Self.note(recorder, accepted: accepted, built: built, segmentSize: segmentSize)
+        return accepted
+    }
+
+    public mutating func flush() {
+        inner.flush()
+        recorder?.pointee.record(.flush)
+    }
+
+    /// Records one transmit: whether the frame was built (its bytes are still in the queue's
+    /// buffer: the device sees it only at `flush`) and whether the queue took it.
+    private static func note(_ recorder: UnsafeMutablePointer<RecordWriter>, accepted: Bool,
+                             built: UnsafeRawBufferPointer?, segmentSize: Int) {
+        let flags: UInt64 = (built != nil ? 1 : 0) | (accepted ? 2 : 0)
+        recorder.pointee.record(.transmitted, prefix: flags | UInt64(UInt32(truncatingIfNeeded: segmentSize)) << 32,
+                                bytes: built ?? UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+}
+
+/// The kernel as the context sees it, recording its answers (meter and metrics text) and the
+/// doorbells the context rings.
+public struct RecordingHost<Inner: NetworkContextHost>: NetworkContextHost {
+    /// The kernel's host.
+    public let inner: Inner
+    let recorder: UnsafeMutablePointer<RecordWriter>?
+
+    public init(_ inner: Inner, recorder: UnsafeMutablePointer<RecordWriter>?) {
+        self.inner = inner
+        self.recorder = recorder
+    }
+
+    public func ringDoorbell(cpu: Int, channel: Int) {
+        recorder?.pointee.record(.doorbell, prefix: UInt64(UInt32(truncatingIfNeeded: cpu)) | UInt64(UInt32(truncatingIfNeeded: channel)) << 32)
+        inner.ringDoorbell(cpu: cpu, channel: channel)
+    }
+
+    public func stopProgram(cpu: Int, channel: Int) {
+        recorder?.pointee.record(.channelActivity)
+        inner.stopProgram(cpu: cpu, channel: channel)
+    }
+
+    public func channelReleased(channel: Int, counters: ChannelCounters) {
+        recorder?.pointee.record(.channelActivity)
+        inner.channelReleased(channel: channel, counters: counters)
+    }
+
+    public func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let length = inner.writeMeter(into: buffer)
+        recorder?.pointee.record(.meterText, bytes: UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))]))
+        return length
+    }
+
+    public func renderMetrics(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let length = inner.renderMetrics(into: buffer)
+        recorder?.pointee.record(.metricsText, prefix: length == nil ? 0 : 1,
+                                 bytes: UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length ?? 0, buffer.count))]))
+        return length
+    }
+}

@@ -1,0 +1,71 @@
+/// A recording read back on the host: the header checked, the events split out.
+import NetworkRecording
+
+/// One recorded event.
+public struct RecordedEvent: Sendable {
+    /// Its number in the recording (0 is the configuration).
+    public var index: Int
+    public var kind: RecordFormat.Kind
+    /// The 8-byte field of kinds that have one (0 otherwise).
+    public var prefix: UInt64
+    /// The rest of the payload.
+    public var bytes: [UInt8]
+}
+
+/// A whole recording.
+public struct RecordLog: Sendable {
+    public var events: [RecordedEvent]
+    /// Whether the ring filled up while recording (the log is the start of the session).
+    public var wasFull: Bool
+
+    /// Why a file is not a recording.
+    public enum ReadError: Error, Equatable, CustomStringConvertible {
+        case tooShort(Int)
+        case badMagic
+        case committedBeyondEnd(committed: UInt64, available: Int)
+        case badEvent(offset: Int, reason: String)
+
+        public var description: String {
+            switch self {
+            case .tooShort(let count): "\(count) bytes is too short for a recording (the header alone is \(RecordFormat.headerSize))"
+            case .badMagic: "not a Swiglet recording (no SWGLREC1 magic at the start)"
+            case .committedBeyondEnd(let committed, let available):
+                "the header says \(committed) bytes of events, but only \(available) follow it (a cut-off copy?)"
+            case .badEvent(let offset, let reason): "bad event at byte \(offset): \(reason)"
+            }
+        }
+    }
+
+    /// Reads `bytes` (a file saved from the guest's memory, possibly longer than the recording).
+    public init(bytes: [UInt8]) throws(ReadError) {
+        guard bytes.count >= RecordFormat.headerSize else { throw .tooShort(bytes.count) }
+        func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
+            bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        }
+        guard load(0, as: UInt64.self) == RecordFormat.magic else { throw .badMagic }
+        let committed = load(RecordFormat.committedOffset, as: UInt64.self)
+        let available = bytes.count - RecordFormat.headerSize
+        guard committed <= UInt64(available) else { throw .committedBeyondEnd(committed: committed, available: available) }
+        wasFull = load(RecordFormat.flagsOffset, as: UInt32.self) & RecordFormat.fullFlag != 0
+        events = []
+        var offset = RecordFormat.headerSize
+        let end = RecordFormat.headerSize + Int(committed)
+        while offset < end {
+            guard offset + RecordFormat.eventHeaderSize <= end else { throw .badEvent(offset: offset, reason: "header cut off") }
+            let rawKind = load(offset, as: UInt32.self)
+            guard rawKind <= 255, let kind = RecordFormat.Kind(rawValue: UInt8(rawKind)) else {
+                throw .badEvent(offset: offset, reason: "unknown kind \(rawKind)")
+            }
+            let payload = Int(load(offset + 4, as: UInt32.self))
+            let size = RecordFormat.eventSize(payload: payload)
+            guard offset + size <= end else { throw .badEvent(offset: offset, reason: "payload of \(payload) bytes runs past the end") }
+            let prefixSize = kind.hasPrefix ? 8 : 0
+            guard payload >= prefixSize else { throw .badEvent(offset: offset, reason: "\(kind) without its 8-byte field") }
+            let start = offset + RecordFormat.eventHeaderSize
+            events.append(RecordedEvent(index: events.count, kind: kind,
+                                        prefix: prefixSize > 0 ? load(start, as: UInt64.self) : 0,
+                                        bytes: Array(bytes[(start + prefixSize)..<(start + payload)])))
+            offset += size
+        }
+    }
+}

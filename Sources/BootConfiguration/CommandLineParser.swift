@@ -25,7 +25,8 @@ public enum CommandLineParser {
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
-        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy
+        impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy \
+        record=on|off
         """
 
     /// Applies every word of `commandLine` to `options` and calls `report` for each problem.
@@ -143,6 +144,11 @@ public enum CommandLineParser {
             guard let value else { return .badValue }
             if matches(value, "lend") { options.tcpSendLends = true }
             else if matches(value, "copy") { options.tcpSendLends = false }
+            else { return .badValue }
+        } else if matches(name, "record") {
+            guard let value else { return .badValue }
+            if matches(value, "on") { options.recordsNetwork = true }
+            else if matches(value, "off") { options.recordsNetwork = false }
             else { return .badValue }
         } else if matches(name, "impair-seed") {
             guard let value, let seed = decimal64(value) else { return .badValue }

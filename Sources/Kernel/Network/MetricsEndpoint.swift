@@ -3,6 +3,7 @@ import Channels
 import HTTP
 import Network
 import NetworkContext
+import NetworkRecording
 import RawBytes
 import Scheduling
 import Synchronization
@@ -30,6 +31,7 @@ import Virtio
 ///   receive queues (what `offload=` event-idx saves);
 /// - `swiglet_nic_link_up`, `swiglet_nic_link_changes_total` {direction}, `swiglet_nic_resets_total`
 ///   {event}: the NIC's link (QEMU's `set_link`) and DEVICE_NEEDS_RESET, read every 10 ms;
+/// - `swiglet_record_*`: with `record=on`, the recording's events, bytes, capacity, and whether it filled;
 /// - `swiglet_frames_total`, `swiglet_bytes_total` {layer, direction}: the stack per protocol;
 /// - `swiglet_drops_total` {reason}: the stack's drops by reason;
 /// - `swiglet_tcp_*`: segments, drops by reason, connections by state, retransmissions (timeout,
@@ -48,6 +50,7 @@ enum MetricsEndpoint {
         var writer = PrometheusWriter(buffer)
         renderPlacement(&writer)
         renderNICHealth(&writer)
+        renderRecording(&writer)
         renderStack(&writer)
         renderTCP(&writer)
         renderCPUs(&writer)
@@ -145,23 +148,23 @@ enum MetricsEndpoint {
         }
         pairCounter(&writer, "swiglet_nic_checksum_offloads_total",
                     help: "Frames whose TCP or UDP checksum the NIC finished (transmit, VIRTIO_NET_F_CSUM) or vouched for so the stack did not sum it (receive, VIRTIO_NET_F_GUEST_CSUM).",
-                    label: "direction", ("transmit", { $0.transmitter.checksumsOffloaded }),
-                    ("receive", { $0.frameReceiver.checksumsTrusted }))
+                    label: "direction", ("transmit", { $0.transmitter.inner.checksumsOffloaded }),
+                    ("receive", { $0.frameReceiver.inner.checksumsTrusted }))
         pairCounter(&writer, "swiglet_nic_merged_frames_total",
                     help: "Received frames the NIC merged from several TCP segments (VIRTIO_NET_F_GUEST_TSO4; taken), and packets spread over receive buffers that were dropped because their buffer count or size was wrong (dropped).",
-                    label: "result", ("taken", { $0.frameReceiver.coalescedFrames }),
-                    ("dropped", { $0.frameReceiver.badMergedFrames }))
+                    label: "result", ("taken", { $0.frameReceiver.inner.coalescedFrames }),
+                    ("dropped", { $0.frameReceiver.inner.badMergedFrames }))
         pairCounter(&writer, "swiglet_nic_notifications_total",
                     help: "Notifications (doorbell writes) the driver sent the NIC: after queuing frames (transmit) and after giving back receive buffers (receive), each only when the device asked for it (VIRTIO_F_EVENT_IDX: avail_event; otherwise VIRTQ_USED_F_NO_NOTIFY clear).",
-                    label: "queue", ("transmit", { $0.transmitter.notifications }),
-                    ("receive", { $0.frameReceiver.notifications }))
+                    label: "queue", ("transmit", { $0.transmitter.inner.notifications }),
+                    ("receive", { $0.frameReceiver.inner.notifications }))
         contextCounter(&writer, "swiglet_nic_tso_frames_total",
                        help: "TCP frames longer than one MTU handed to the NIC to cut into MSS-sized segments (VIRTIO_NET_F_HOST_TSO4).") {
-            $0.transmitter.segmentedFrames
+            $0.transmitter.inner.segmentedFrames
         }
         contextCounter(&writer, "swiglet_nic_tso_segments_total",
                        help: "The MSS-sized segments the NIC made of the frames in swiglet_nic_tso_frames_total.") {
-            $0.transmitter.segmentedPieces
+            $0.transmitter.inner.segmentedPieces
         }
     }
 
@@ -170,6 +173,23 @@ enum MetricsEndpoint {
         var counters = HandOffCounters()
         for context in NetworkCore.contexts { counters.add(context.handOffCounters) }
         return counters
+    }
+
+    /// `record=on`: how far the recording has got, and whether its ring filled.
+    private static func renderRecording(_ writer: inout PrometheusWriter) {
+        guard let recorder = NetworkCore.recorder else { return }
+        writer.family("swiglet_record_events", type: .gauge, help: "Events in the network context's recording (record=on).")
+        writer.beginSample("swiglet_record_events")
+        writer.endSample(value: UInt64(recorder.pointee.events))
+        writer.family("swiglet_record_bytes", type: .gauge, help: "Bytes of events in the recording, of its ring's swiglet_record_capacity_bytes.")
+        writer.beginSample("swiglet_record_bytes")
+        writer.endSample(value: UInt64(recorder.pointee.used))
+        writer.family("swiglet_record_capacity_bytes", type: .gauge, help: "The recording ring's size; once full, recording stops (swiglet_record_full 1).")
+        writer.beginSample("swiglet_record_capacity_bytes")
+        writer.endSample(value: UInt64(NetworkCore.recordingBytes))
+        writer.family("swiglet_record_full", type: .gauge, help: "1 when the recording's ring filled up and recording stopped.")
+        writer.beginSample("swiglet_record_full")
+        writer.endSample(value: UInt64(recorder.pointee.isFull ? 1 : 0))
     }
 
     /// The NIC's link state and its changes, and resets it asked for (`NICWatch`).

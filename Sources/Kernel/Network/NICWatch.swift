@@ -1,5 +1,6 @@
 /// The NIC's health, read every 10 ms by the first network context: link up or down (set_link), and DEVICE_NEEDS_RESET, recovered by a reset.
 import NetworkContext
+import NetworkRecording
 import Synchronization
 import Virtio
 
@@ -46,7 +47,7 @@ struct NICWatch {
         if faults != faultsSeen {
             faultsSeen = faults
             Log.warning("net: fault injection: breaking the transmit ring's protocol (the shell's fault nic)")
-            context.withQueuePair { _, transmit in transmit.breakRingForFaultInjection() }
+            context.withQueuePair { _, transmit in transmit.inner.breakRingForFaultInjection() }
         }
         guard now >= nextReading else { return }
         nextReading = now &+ Self.interval
@@ -71,7 +72,7 @@ struct NICWatch {
         }
         let failure = context.withQueuePair { receive, transmit -> VirtioError? in
             do throws(VirtioError) {
-                try VirtioNetReset.recover(transport: transport, features: features, receive: &receive, transmit: &transmit)
+                try VirtioNetReset.recover(transport: transport, features: features, receive: &receive.inner, transmit: &transmit.inner)
                 return nil
             } catch {
                 return error

@@ -3,13 +3,17 @@ import BootConfiguration
 import Channels
 import Network
 import NetworkContext
+import NetworkRecording
 import PCI
 import TCP
 import Virtio
 import Synchronization
 
 /// A context as the kernel builds it: over a virtio-net queue pair, with the kernel as host.
-typealias KernelNetworkContext = NetworkContext<ReceivePath, TransmitPath, KernelNetworkHost>
+/// The kernel's contexts: the virtio-net queue pair's halves and the kernel host, each behind
+/// a recording port that does nothing but pass calls on unless `record=on` gave it a recorder.
+typealias KernelNetworkContext = NetworkContext<RecordingReceiver<ReceivePath>, RecordingSender<TransmitPath>,
+                                                RecordingHost<KernelNetworkHost>>
 
 extension ReceivePath: FrameReceiver {}
 extension TransmitPath: FrameSender {}
@@ -43,6 +47,15 @@ enum NetworkCore {
     /// The NIC's link and reset watch: read and written only by the CPU that runs context 0
     /// (or, in symmetric mode, the boot CPU's idle loop); `/metrics` reads its counts.
     nonisolated(unsafe) private(set) static var nicWatch: NICWatch? = nil
+    /// `record=on`: the recording of context 0, written only by the CPU that runs it; nil
+    /// when not recording.
+    nonisolated(unsafe) private(set) static var recorder: UnsafeMutablePointer<RecordWriter>? = nil
+    /// The recording's memory (physical = virtual: identity-mapped), for the boot log and `/metrics`.
+    nonisolated(unsafe) private(set) static var recordingAddress: UInt64 = 0
+    static let recordingBytes = 32 << 20
+    /// Whether the network is being recorded (programs are then refused: their channels are
+    /// not recorded yet).
+    static var isRecording: Bool { recorder != nil }
     /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
     /// release once the contexts exist; loaded with acquire by anyone who then reads them.
     static let networkCPUs = Atomic<UInt64>(0)
@@ -111,6 +124,31 @@ enum NetworkCore {
         }
     }
 
+    /// `record=on`: allocates the recording's memory and starts it with `configuration`, when
+    /// the boot is one the replay can follow; otherwise says why not and records nothing.
+    private static func startRecording(options: BootOptions, placement: NetworkPlacement,
+                                       configuration: NetworkContextConfiguration) {
+        guard placement.mode == .dedicated && placement.contexts.count == 1 else {
+            Log.error("record=on: not recording: it records one network context in net-mode=dedicated, and this boot has \(placement.contexts.count) in \(placement.mode == .dedicated ? "dedicated" : "symmetric") mode")
+            return
+        }
+        if let programs = options.programs, !programs.isEmpty {
+            Log.error("record=on: not recording, because run= starts programs (their channels are not recorded yet); boot with run=none to record")
+            return
+        }
+        guard let memory = PhysicalMemory.allocate(count: recordingBytes / 4096) else {
+            Log.error("record=on: not recording: no \(recordingBytes >> 20) MiB of contiguous memory (boot with more -m)")
+            return
+        }
+        let writer = UnsafeMutablePointer<RecordWriter>.allocate(capacity: 1)
+        writer.initialize(to: RecordWriter(memory: UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: UInt(memory))!,
+                                                                                  count: recordingBytes),
+                                           configuration: configuration))
+        recorder = writer
+        recordingAddress = memory
+        Log.info("record: recording network context 0 into \(recordingBytes >> 20) MiB at \(hex: memory); save it from QEMU's monitor with stop, then pmemsave \(hex: memory) \(recordingBytes) \"FILE\", and run swiglet-replay FILE")
+    }
+
     /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,
     /// before the ready line), and the mesh that joins them.
     static func prepare(device: VirtioNetDevice, options: BootOptions, placement: NetworkPlacement, entropy: inout Entropy) {
@@ -149,13 +187,17 @@ enum NetworkCore {
         // One fact, two users: the driver marks NEEDS_CSUM exactly when the stacks leave it.
         configuration.transmitChecksum = device.features.contains(.deviceChecksum) ? .device : .software
         nicWatch = NICWatch(device: device, now: MonotonicClock.nanosecondsSinceBoot)
+        if options.recordsNetwork { startRecording(options: options, placement: placement, configuration: configuration) }
         contexts = .allocate(capacity: count)
         let locks = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: count)
         for index in 0..<count {
             // Every context hashes its connections with the same key: a flow is one flow.
+            let recording = index == 0 ? recorder : nil
             contexts.initializeElement(at: index, to: KernelNetworkContext(
-                index: index, configuration: configuration, receiver: device.pairs[index].receive,
-                sender: device.pairs[index].transmit, host: KernelNetworkHost(context: index)))
+                index: index, configuration: configuration,
+                receiver: RecordingReceiver(device.pairs[index].receive, recorder: recording),
+                sender: RecordingSender(device.pairs[index].transmit, recorder: recording),
+                host: RecordingHost(KernelNetworkHost(context: index), recorder: recording)))
             (locks + index).initialize(to: Atomic<Bool>(false))
         }
         contextLocks = locks
@@ -304,6 +346,8 @@ enum NetworkCore {
         var seenRequests = countersRequests.load(ordering: .relaxed)
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
+            // The clock this pass acts on is the first thing recorded of it.
+            if index == 0, let recorder { recorder.pointee.record(.pass, prefix: now) }
             let work = context.pass(now: now)
             if !work.isIdle {
                 meter.busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
@@ -363,8 +407,8 @@ enum NetworkCore {
             }
         }
         if onLine > 0 { Console.write(line: Message(stringInterpolation: line)) }
-        let transmit = context.transmitter
-        let receive = context.frameReceiver
+        let transmit = context.transmitter.inner
+        let receive = context.frameReceiver.inner
         Console.write(line: "  nic: sent=\(transmit.framesSent) notifications=\(transmit.notifications)/\(receive.notifications) runts=\(receive.runtFrames) invalid-used=\(receive.queue.invalidUsedElementCount + transmit.queue.invalidUsedElementCount) csum-offloaded=\(transmit.checksumsOffloaded) csum-trusted=\(receive.checksumsTrusted) tso=\(transmit.segmentedFrames)/\(transmit.segmentedPieces) merged=\(receive.coalescedFrames) merged-dropped=\(receive.badMergedFrames)")
     }
 

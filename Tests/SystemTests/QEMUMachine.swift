@@ -201,24 +201,13 @@ struct QEMUMachine {
         try machine.whileRunning { try body($0, metricsPort) }
     }
 
-    /// Sends one command to the QEMU monitor at `monitorSocket` (e.g. `set_link n0 off`) and
-    /// returns what the monitor printed back (python3 speaks the socket).
+    /// Sends one command to the QEMU monitor at `monitorSocket` (e.g. `set_link n0 off`) through
+    /// scripts/qemu-monitor.py, and returns what the monitor printed back.
     @discardableResult
     func monitor(_ command: String) throws -> String {
         guard let monitorSocket else { throw MachineError(description: "monitor(\(command)): no monitorSocket") }
-        let script = """
-            import socket, sys, time
-            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(2)
-            s.sendall(sys.argv[2].encode() + b"\\n"); time.sleep(0.3); out = b""
-            try:
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk: break
-                    out += chunk
-            except socket.timeout: pass
-            sys.stdout.write(out.decode(errors="replace"))
-            """
-        let (status, output) = try runTool(QEMUMachine.findExecutable("python3") ?? "/usr/bin/python3", ["-c", script, monitorSocket, command])
+        let script = QEMUMachine.packageRoot.appendingPathComponent("scripts/qemu-monitor.py").path
+        let (status, output) = try runTool(QEMUMachine.findExecutable("python3") ?? "/usr/bin/python3", [script, monitorSocket, command])
         guard status == 0 else { throw MachineError(description: "monitor '\(command)' failed: \(output)") }
         return output
     }

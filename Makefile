@@ -5,7 +5,7 @@
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
 #   make bench   UDP echo against a Linux guest: experiments/udp-echo.exp (root; see README)
 #   make bench-tcp  HTTP and connections against the Linux guest: experiments/http.exp and connections.exp (root)
-#   make fuzz    the network receive-path fuzz test with a long budget (FUZZ_ITERATIONS=)
+#   make fuzz    every fuzzer, optimized, FUZZ_ITERATIONS= inputs each (10 million), FUZZ_SEED= one seed for all
 #   make bench-placement  net-mode=dedicated against symmetric, same image and vCPUs (root; PLACEMENT_OPTIONS="--cpus 4")
 #   make experiment NAME=placement  run experiments/NAME.exp with swiglet-lab (root; LAB_OPTIONS="--quick")
 #   make results-table RESULTS=results/NAME/DATE-COMMIT  print a results directory's Markdown table
@@ -81,7 +81,14 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
                -device virtio-net-pci$(comma)netdev=n0 \
                $(if $(PCAP),-object filter-dump$(comma)id=dump0$(comma)netdev=n0$(comma)file=$(PCAP)))
 
-FUZZ_ITERATIONS ?= 2000000
+# `make fuzz` (issue 13): every fuzzer — network frames, TCP segments, a TCP connection, the
+# connection table, channel requests, ELF (fixture, builder image, every program), multiboot2,
+# ACPI — at FUZZ_ITERATIONS inputs each, built optimized in its own scratch path (never .build),
+# with progress and a summary per fuzzer. FUZZ_SEED replaces every fuzzer's own seed; a failure
+# prints the seed and the count that replay it (README, "Fuzzing").
+FUZZ_ITERATIONS ?= 10000000
+FUZZ_SEED ?=
+FUZZ_SCRATCH := .build-fuzz
 
 .PHONY: all image kernel programs run debug test host-test system-test deps clean help bench bench-tcp bench-placement fuzz \
         lab bench-tool experiment results-table
@@ -241,8 +248,25 @@ results-table: lab
 	@test -n "$(RESULTS)" || { echo "make results-table: give RESULTS=results/NAME/DATE-COMMIT" >&2; exit 2; }
 	@$(LAB) table $(RESULTS)
 
+# The ELF fuzz needs the programs as `make programs` built them; they are not rebuilt here (a
+# stale program is as good a seed), only required. `swift test -c release` keeps @testable
+# imports working (a plain `swift build -c release` would not compile the modules for testing).
+# Each fuzz test (every test of a *FuzzTests class) runs in its own process, so one that crashes
+# does not stop the others; the summary lists every fuzzer, and any failure fails the target.
 fuzz:
-	SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --disable-swift-testing --filter 'NetworkTests.FuzzTests'
+	@missing=; for elf in $(PROGRAM_ELFS); do test -f $$elf || missing="$$missing $$elf"; done; \
+	  if [ -n "$$missing" ]; then echo "make fuzz: the ELF fuzz needs$$missing (make programs)" >&2; exit 2; fi
+	@mkdir -p $(FUZZ_SCRATCH) && rm -f $(FUZZ_SCRATCH)/fuzz-summary.txt
+	swift test -c release --scratch-path $(FUZZ_SCRATCH) --list-tests >$(FUZZ_SCRATCH)/fuzz-tests.txt \
+	  || { cat $(FUZZ_SCRATCH)/fuzz-tests.txt; exit 1; }
+	@failed=; for test in $$(grep -E '^[A-Za-z0-9_]+\.[A-Za-z0-9_]*FuzzTests/' $(FUZZ_SCRATCH)/fuzz-tests.txt); do \
+	  SWIGLET_REQUIRE_QEMU=1 SWIGLET_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(if $(FUZZ_SEED),SWIGLET_FUZZ_SEED=$(FUZZ_SEED)) \
+	    SWIGLET_FUZZ_SUMMARY=$(CURDIR)/$(FUZZ_SCRATCH)/fuzz-summary.txt \
+	    swift test --skip-build -c release --scratch-path $(FUZZ_SCRATCH) --disable-swift-testing --filter "^$$test\$$" \
+	    || { failed="$$failed $$test"; echo "fuzz summary: $$test FAILED" >>$(FUZZ_SCRATCH)/fuzz-summary.txt; }; \
+	done; \
+	echo; echo "make fuzz: $(FUZZ_ITERATIONS) inputs per fuzzer:"; cat $(FUZZ_SCRATCH)/fuzz-summary.txt; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
 clean:
 	rm -rf images $(KERNEL_SCRATCH)

@@ -1,47 +1,105 @@
-// Seeded mutation fuzzing of the ELF validator: no crash, no read outside the file, and every
-// accepted image really satisfies the rules.
+// Seeded mutation fuzzing of the ELF validator over the fixture, a builder image and every built program: no crash, no read outside the file, only valid images accepted.
 
 import ELF
 import Foundation
 import TestSupport
 import XCTest
 
+/// Mutated images against guard pages: the validator must never crash or read outside the file,
+/// and every image it accepts must really satisfy its rules (`check`, plain arithmetic from
+/// outside). Seeds: the checked-in fixture, a builder image, and every program the Makefile's
+/// PROGRAMS lists, as `make programs` built it. Inputs per test: 10,000 in `swift test`,
+/// SWIGLET_FUZZ_ITERATIONS under `make fuzz` (see `FuzzRun`).
 final class FuzzTests: XCTestCase {
-    /// Iterations per seed image; `SWIGLET_FUZZ_ITERATIONS` raises it for long runs.
-    static var iterations: Int {
-        ProcessInfo.processInfo.environment["SWIGLET_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 10_000
-    }
-
     /// Offsets of the fields worth aiming at: the file header and three program headers.
     static let headerBytes = 64 + 3 * 56
 
     func testMutatedFixtureNeverCrashesAndAcceptsOnlyValidImages() throws {
-        try fuzz(seed: try FixtureTests.fixtureBytes(), randomSeed: 0x5EED_E1F0)
+        try fuzz(FuzzRun("ELF fixture", defaultIterations: 10_000, defaultSeed: 0x5EED_E1F0),
+                 seeds: [("faulty fixture", try FixtureTests.fixtureBytes())])
     }
 
     func testMutatedBuilderImageNeverCrashesAndAcceptsOnlyValidImages() throws {
-        try fuzz(seed: ELFImageBuilder().bytes(), randomSeed: 0xB111_DE25)
+        try fuzz(FuzzRun("ELF builder image", defaultIterations: 10_000, defaultSeed: 0xB111_DE25),
+                 seeds: [("builder image", ELFImageBuilder().bytes())])
     }
 
-    private func fuzz(seed: [UInt8], randomSeed: UInt64) throws {
-        var random = SplitMix64(seed: randomSeed)
-        var accepted = 0
+    /// Every program of the image (the Makefile's PROGRAMS, all 8 today), from
+    /// images/programs/NAME.elf. Missing ones fail under SWIGLET_REQUIRE_QEMU (`make test`,
+    /// `make fuzz`) and are skipped otherwise. Each is first validated whole; the fuzz then works
+    /// on its loaded part (headers and segments, cut where the debug sections begin): the
+    /// validator never reads past the segments, the ISO carries the programs stripped, and copying
+    /// a whole 1 MiB file into a guarded buffer per input would make the run ten times slower.
+    func testMutatedBuiltProgramsNeverCrashAndAcceptOnlyValidImages() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+        let makefile = try String(contentsOf: root.appendingPathComponent("Makefile"), encoding: .utf8)
+        guard let line = makefile.split(separator: "\n").first(where: { $0.hasPrefix("PROGRAMS :=") }) else {
+            return XCTFail("no PROGRAMS := line in the Makefile")
+        }
+        let names = line.dropFirst("PROGRAMS :=".count).split(separator: " ").map(String.init)
+        XCTAssertGreaterThanOrEqual(names.count, 8, "the Makefile lists \(names)")
+        var seeds: [(String, [UInt8])] = []
+        var missing: [String] = []
+        for name in names {
+            let url = root.appendingPathComponent("images/programs/\(name).elf")
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                missing.append(name)
+                continue
+            }
+            let whole = [UInt8](data)
+            XCTAssertNil(validationError(whole), "\(name).elf as built")
+            let loaded = Array(whole.prefix(Self.loadedPartLength(whole)))
+            XCTAssertNil(validationError(loaded), "\(name).elf cut to its loaded part")
+            seeds.append((name, loaded))
+        }
+        if !missing.isEmpty {
+            let message = "no images/programs/\(missing.joined(separator: ", ")).elf: run make programs"
+            if ProcessInfo.processInfo.environment["SWIGLET_REQUIRE_QEMU"] != nil { XCTFail(message) }
+            try XCTSkipIf(seeds.isEmpty, message)
+            print("ELF fuzz: \(message); fuzzing the other \(seeds.count)")
+        }
+        try fuzz(FuzzRun("ELF built programs", defaultIterations: 10_000, defaultSeed: 0xE1F0_9406), seeds: seeds)
+    }
+
+    /// The bytes up to the end of the program header table or of the last PT_LOAD's file
+    /// contents, whichever is later (read the plain way, little-endian).
+    static func loadedPartLength(_ bytes: [UInt8]) -> Int {
+        func value(_ offset: Int, _ width: Int) -> Int {
+            (0..<width).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
+        }
+        let tableOffset = value(32, 8), count = value(56, 2)
+        var end = tableOffset + count * 56
+        for index in 0..<count where value(tableOffset + index * 56, 4) == 1 {
+            let header = tableOffset + index * 56
+            end = max(end, value(header + 8, 8) + value(header + 32, 8))
+        }
+        return min(end, bytes.count)
+    }
+
+    /// Fuzzes the validator with mutations of `seeds`, input `i` starting from seed `i % count`.
+    /// The mutations must reach deep rules (at least 12 different errors) and leave every seed
+    /// valid now and then.
+    private func fuzz(_ run: FuzzRun, seeds: [(name: String, bytes: [UInt8])]) throws {
+        var accepted = [Int](repeating: 0, count: seeds.count)
         var errors = Set<String>()
-        for _ in 0..<Self.iterations {
-            var bytes = seed
+        let inputs = run.run(in: self) { iteration, random in
+            let seed = iteration % seeds.count
+            var bytes = seeds[seed].bytes
             mutate(&bytes, using: &random)
             let buffer = GuardedBuffer(bytes)
             defer { withExtendedLifetime(buffer) {} }
             do throws(ELFError) {
                 let image = try ELFImage(buffer.reader, allowedRange: ELFImageBuilder.window)
-                accepted += 1
-                check(image, in: buffer)
+                accepted[seed] += 1
+                check(image, in: buffer, seed: seeds[seed].name)
             } catch {
                 errors.insert(String(describing: error).prefix(while: { $0 != "(" }).description)
             }
         }
-        // The mutations must reach deep rules, not only the magic.
-        XCTAssertGreaterThan(accepted, 0)
+        guard inputs == run.iterations else { return }   // stopped at a failure, reported above
+        for (index, seed) in seeds.enumerated() where inputs >= 1_000 * seeds.count {
+            XCTAssertGreaterThan(accepted[index], 0, "no mutation of \(seed.name) stayed valid")
+        }
         XCTAssertGreaterThanOrEqual(errors.count, 12, "rules reached: \(errors.sorted())")
     }
 
@@ -71,7 +129,7 @@ final class FuzzTests: XCTestCase {
     }
 
     /// Re-checks every rule on an accepted image from outside, with plain arithmetic.
-    private func check(_ image: ELFImage, in buffer: GuardedBuffer) {
+    private func check(_ image: ELFImage, in buffer: GuardedBuffer, seed: String) {
         let loads = segments(of: image)
         XCTAssertEqual(loads.count, image.loadSegmentCount)
         XCTAssertFalse(loads.isEmpty)
@@ -96,6 +154,6 @@ final class FuzzTests: XCTestCase {
                 entryFound = true
             }
         }
-        XCTAssertTrue(entryFound)
+        XCTAssertTrue(entryFound, "accepted a mutation of \(seed) whose entry is not in an executable segment")
     }
 }

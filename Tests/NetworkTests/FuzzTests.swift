@@ -8,9 +8,9 @@ import TestSupport
 /// Fuzzes `NetworkStack.receive` (with `poll` and `sendDatagram` mixed in).
 ///
 /// Every frame sits in a `GuardedBuffer`, flush against an inaccessible page, so reading one byte
-/// past its end crashes the test. `swift test` runs 20,000 frames (about a second). For a longer
-/// run set SWIGLET_FUZZ_ITERATIONS (e.g. `SWIGLET_FUZZ_ITERATIONS=2000000 swift test --filter
-/// NetworkTests.FuzzTests`); SWIGLET_FUZZ_SEED picks another seed (default 0x5EED).
+/// past its end crashes the test. `swift test` runs 20,000 frames (about a second); `make fuzz`
+/// runs SWIGLET_FUZZ_ITERATIONS of them, and SWIGLET_FUZZ_SEED picks another seed (default
+/// 0x5EED) — see `FuzzRun`.
 final class FuzzTests: XCTestCase {
     private var seeds: [[UInt8]] = []
 
@@ -23,11 +23,6 @@ final class FuzzTests: XCTestCase {
         seeds.append(arpFrame(operation: 2, senderMAC: [2, 0, 0, 0, 0, 3], senderIP: [10, 0, 2, 3], targetMAC: guestMACBytes,
                               targetIP: guestIP, destinationMAC: guestMACBytes))
         seeds.append(udpFrame(destinationPort: 53, payload: Array(0..<40)))
-    }
-
-    private func environmentNumber(_ name: String) -> UInt64? {
-        guard let text = ProcessInfo.processInfo.environment[name] else { return nil }
-        return text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
     }
 
     /// Fixes the IPv4 header checksum and, half the time, the ICMP/UDP checksum, so mutations
@@ -102,14 +97,13 @@ final class FuzzTests: XCTestCase {
     }
 
     func testFuzzReceive() throws {
-        let iterations = environmentNumber("SWIGLET_FUZZ_ITERATIONS") ?? 20_000
-        var random = SplitMix64(seed: environmentNumber("SWIGLET_FUZZ_SEED") ?? 0x5EED)
+        let fuzz = FuzzRun("network frames", defaultIterations: 20_000, defaultSeed: 0x5EED)
         var stack = makeStack(arpCacheCapacity: 8, pendingQueueCapacity: 4)
         var transmitter = RecordingTransmitter()
         var transmitted = 0
         var now: UInt64 = 0
         var replies = 0
-        for iteration in 0..<iterations {
+        let iterations = UInt64(fuzz.run(in: self) { iteration, random in
             let frame = random.next() % 8 == 0
                 ? seeds[Int(random.next() % UInt64(seeds.count))]
                 : mutate(seeds[Int(random.next() % UInt64(seeds.count))], &random)
@@ -145,7 +139,8 @@ final class FuzzTests: XCTestCase {
             }
             XCTAssertLessThanOrEqual(stack.pendingPacketCount, 4)
             XCTAssertLessThanOrEqual(stack.arpCache.count, 8)
-        }
+        })
+        guard iterations == UInt64(fuzz.iterations) else { return }   // stopped at a failure, reported above
         XCTAssertEqual(stack.counters.ethernet.framesIn, iterations)
         // The fuzzer must get deep enough to make the stack answer, not only drop.
         XCTAssertGreaterThan(stack.counters.framesDelivered, iterations / 20)

@@ -6,14 +6,15 @@ import TestSupport
 import XCTest
 
 final class TCPConnectionTableFuzzTests: XCTestCase {
-    /// 60,000 segments with random flags, ports, sequence and acknowledgement numbers, options
-    /// and lengths — a third with a wrong checksum, some cut short — from 64 sources, to two
-    /// listening ports and a closed one, with the clock moving and timers running. The table
+    /// Segments (60,000 in `swift test`, SWIGLET_FUZZ_ITERATIONS under `make fuzz`) with random
+    /// flags, ports, sequence and acknowledgement numbers, options and lengths — a third with a
+    /// wrong checksum, some cut short — from 64 sources, to two listening ports and a closed
+    /// one, with the clock moving and timers running. The table
     /// must never hold more connections than its capacity, must account for every segment
     /// (received = delivered + cookies + drops), must never answer a RST with a RST, and an
     /// owner that lets go of everything must leave it empty once timers have run.
     func testRandomSegmentsKeepTheTableWithinItsBounds() {
-        var random = SplitMix64(seed: 0x7AB1E)
+        let fuzz = FuzzRun("TCP connection table", defaultIterations: 60_000, defaultSeed: 0x7AB1E)
         var table = TCPConnectionTable(capacity: 32, localAddress: tableAddress, secretKey: testKey,
                                        configuration: smallBuffers, halfOpenLimitPerListener: 8)
         guard case .success = table.listen(port: 80, owner: 1), case .success = table.listen(port: 7, owner: 2) else {
@@ -23,7 +24,7 @@ final class TCPConnectionTableFuzzTests: XCTestCase {
         var now: UInt64 = 1000 * oneSecond
         var outcomes: [String: Int] = [:]
         let ports: [UInt16] = [80, 7, 9999]
-        for round in 0..<60_000 {
+        let rounds = fuzz.run(in: self) { round, random in
             let source = TCPEndpoint(address: 0x0A00_0200 | UInt32.random(in: 1...64, using: &random),
                                      port: UInt16.random(in: 40000...40007, using: &random))
             let destination = TCPEndpoint(address: tableAddress, port: ports[Int.random(in: 0..<3, using: &random)])
@@ -70,10 +71,11 @@ final class TCPConnectionTableFuzzTests: XCTestCase {
                 }
             }
         }
+        guard rounds == fuzz.iterations else { return }   // stopped at a failure, reported above
         let counters = table.counters
         print("table fuzz outcomes: \(outcomes.sorted { $0.key < $1.key }); resets sent \(counters.resetsSent), peak allocation bounded by \(table.capacity)")
         let accounted = UInt64(outcomes["delivered", default: 0] + outcomes["cookie", default: 0]) + counters.drops.total
-        XCTAssertEqual(counters.segmentsReceived, 60_000)
+        XCTAssertEqual(counters.segmentsReceived, UInt64(rounds))
         XCTAssertEqual(accounted, counters.segmentsReceived, "every segment delivered, answered with a cookie or dropped: \(outcomes)")
         for outcome in ["delivered", "cookie", "badChecksum", "malformed", "noListener"] {
             XCTAssertGreaterThan(outcomes[outcome] ?? 0, 0, "\(outcome) never happened: \(outcomes)")

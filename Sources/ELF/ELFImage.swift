@@ -108,7 +108,9 @@ public struct ELFImage {
     static func pageRange(of address: UInt64, byteCount: UInt64) -> Range<UInt64>? {
         let (end, overflow) = address.addingReportingOverflow(byteCount)
         guard !overflow, end <= UInt64.max - (pageSize - 1) else { return nil }
-        return (address & ~(pageSize - 1)) ..< ((end + pageSize - 1) & ~(pageSize - 1))
+        // `end + (pageSize - 1)`, grouped: the guard allows exactly that much, and `end + pageSize`
+        // first would overflow for an end in the last page (found by the ELF fuzz).
+        return (address & ~(pageSize - 1)) ..< ((end + (pageSize - 1)) & ~(pageSize - 1))
     }
 
     /// Checks one PT_LOAD on its own and returns the pages it covers.

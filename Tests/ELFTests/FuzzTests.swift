@@ -31,17 +31,12 @@ final class FuzzTests: XCTestCase {
     /// validator never reads past the segments, the ISO carries the programs stripped, and copying
     /// a whole 1 MiB file into a guarded buffer per input would make the run ten times slower.
     func testMutatedBuiltProgramsNeverCrashAndAcceptOnlyValidImages() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
-        let makefile = try String(contentsOf: root.appendingPathComponent("Makefile"), encoding: .utf8)
-        guard let line = makefile.split(separator: "\n").first(where: { $0.hasPrefix("PROGRAMS :=") }) else {
-            return XCTFail("no PROGRAMS := line in the Makefile")
-        }
-        let names = line.dropFirst("PROGRAMS :=".count).split(separator: " ").map(String.init)
+        let names = try BuiltPrograms.names()
         XCTAssertGreaterThanOrEqual(names.count, 8, "the Makefile lists \(names)")
         var seeds: [(String, [UInt8])] = []
         var missing: [String] = []
         for name in names {
-            let url = root.appendingPathComponent("images/programs/\(name).elf")
+            let url = BuiltPrograms.path(of: name)
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 missing.append(name)
                 continue

@@ -284,3 +284,14 @@ final class MalformedImageTests: XCTestCase {
         XCTAssertFalse(ELFError.overlappingSegments(index: 1, otherIndex: 0).summary.description.isEmpty)
     }
 }
+
+extension MalformedImageTests {
+    /// Found by the ELF fuzz: a PT_LOAD from 0 whose last page starts at 2^64 - 4096 (memsz
+    /// 0xFFFF_FFFF_FFFF_F000) must be refused, not trap on the page arithmetic.
+    func testASegmentEndingAtTheLastPageIsRefusedNotATrap() {
+        var builder = ELFImageBuilder()
+        builder.programHeaders[1].virtualAddress = 0
+        builder.programHeaders[1].memorySize = 0xFFFF_FFFF_FFFF_F000
+        XCTAssertEqual(validationError(builder.bytes()), .segmentOutsideAllowedRange(index: 1))
+    }
+}

@@ -1,6 +1,7 @@
 # Swiglet: build the kernel image, run it in QEMU, and test it.
 #   make run     build what is stale and boot it (CPUS=, MEM=, CMDLINE= to change the machine,
-#                PCAP=file.pcap to record the NIC's frames, RNG=none for no virtio-rng)
+#                PCAP=file.pcap to record the NIC's frames, RNG=none for no virtio-rng,
+#                MONITOR=SOCKET for QEMU's monitor on a Unix socket: scripts/qemu-monitor.py)
 #   make test    host unit tests, the kernel image, and the QEMU system tests
 #   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
 #   make bench   UDP echo against a Linux guest: experiments/udp-echo.exp (root; see README)
@@ -21,6 +22,7 @@ CMDLINE ?=
 NET      ?= user
 PCAP     ?=
 RNG      ?= virtio
+MONITOR  ?=
 NET_PORT ?= 5555
 NET_GUEST_PORT ?= 7
 HTTP_PORT ?= 8080
@@ -74,7 +76,8 @@ QEMU_MACHINE = -accel tcg,thread=multi -smp $(CPUS) -m $(MEM) -serial stdio -dis
                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -boot order=d
 # virtio-rng (the host's /dev/urandom) gives TCP's secret keys; RNG=none leaves it out (the
 # kernel then uses RDRAND if the CPU model has it, else timing jitter, and says so).
-QEMU_DEVICES = $(if $(filter none,$(RNG)),,-device virtio-rng-pci)
+QEMU_DEVICES = $(if $(filter none,$(RNG)),,-device virtio-rng-pci) \
+               $(if $(MONITOR),-monitor unix:$(MONITOR)$(comma)server=on$(comma)wait=off)
 QEMU_CMDLINE = $(if $(CMDLINE),-fw_cfg 'name=opt/swiglet/cmdline$(comma)string=$(CMDLINE)')
 comma := ,
 QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:$(NET_GUEST_PORT)$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80$(comma)hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-:7$(comma)hostfwd=tcp:127.0.0.1:$(METRICS_PORT)-:9090 \

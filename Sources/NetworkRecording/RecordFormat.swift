@@ -57,6 +57,11 @@ public enum RecordFormat {
         /// The context served a program channel: replay does not drive channels (yet), so a
         /// replay stops at this event and says so.
         case channelActivity = 11
+        /// Passes that did nothing but ask for frames (none came) and kick the transmit queue:
+        /// count u32, 4 zero bytes, the first pass's clock u64, then each further pass's clock
+        /// as the difference from the one before, LEB128 (7 bits a byte, low first). Read back,
+        /// each is the three events `pass`, `receiveEnd`, `flush`.
+        case idlePasses = 12
     }
 
     /// The padded size of an event with `payload` bytes.

@@ -10,7 +10,7 @@ public struct RecordWriter {
     let capacity: Int
     /// Bytes of events written.
     public private(set) var used = 0
-    /// Events written.
+    /// Events recorded (an idle pass counts as its three).
     public private(set) var events = 0
     /// Whether the memory filled up: no event is written after that.
     public private(set) var isFull = false
@@ -30,25 +30,127 @@ public struct RecordWriter {
         commit(.configuration, payload: appender.count)
     }
 
-    /// Appends one event: its kind, the 8-byte `prefix` if the kind has one, and `bytes`.
+    /// Records one event: its kind, the 8-byte `prefix` if the kind has one, and `bytes`.
+    ///
+    /// Idle passes — a pass whose only events are the end of an empty receive call and the
+    /// transmit kick, which is most of them on a polling network core — are not written as
+    /// three events each but gathered into one `idlePasses` event (their clocks, as varint
+    /// deltas: 1–3 bytes a pass instead of 32). A pass is known to be idle only when the next
+    /// one begins, so its events wait here until then; a copy taken meanwhile lacks only them.
     public mutating func record(_ kind: RecordFormat.Kind, prefix: UInt64 = 0,
                                 bytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         guard !isFull else { return }
+        switch kind {
+        case .pass:
+            if pendingStage == 2 { appendIdlePass(pendingNow) } else if pendingStage >= 0 { writePending() }
+            pendingNow = prefix
+            pendingStage = 0
+            return
+        case .receiveEnd where pendingStage == 0:
+            pendingStage = 1
+            return
+        case .flush where pendingStage == 1:
+            pendingStage = 2
+            return
+        default:
+            if pendingStage >= 0 { writePending() }
+            write(kind, prefix: prefix, bytes: bytes)
+        }
+    }
+
+    /// Writes the pass still being watched, so that the recording ends with every pass (for
+    /// a recording that ends on purpose; a copy of a running one just lacks that pass).
+    public mutating func finish() {
+        guard !isFull else { return }
+        if pendingStage == 2 { appendIdlePass(pendingNow) } else if pendingStage >= 0 { writePending() }
+        pendingStage = -1
+    }
+
+    /// The pass being watched: its clock, and how far it has got (-1 none, 0 begun, 1 its
+    /// receive call ended with no frame, 2 flushed: idle so far).
+    private var pendingNow: UInt64 = 0
+    private var pendingStage = -1
+    /// The open `idlePasses` event, always the last in the ring (-1: none): its offset from the
+    /// first event, its payload length, how many passes it holds, and the last one's clock.
+    private var runOffset = -1
+    private var runPayload = 0
+    private var runCount: UInt32 = 0
+    private var runLastNow: UInt64 = 0
+
+    /// Writes the watched pass's events as they came (it turned out not to be idle).
+    private mutating func writePending() {
+        let stage = pendingStage
+        pendingStage = -1
+        write(.pass, prefix: pendingNow)
+        if stage >= 1 { write(.receiveEnd) }
+        if stage >= 2 { write(.flush) }
+    }
+
+    /// Adds an idle pass at `now` to the open `idlePasses` event, or opens one.
+    private mutating func appendIdlePass(_ now: UInt64) {
+        if runOffset >= 0 && now >= runLastNow {
+            var delta = now - runLastNow
+            var encoded = InlineArray<10, UInt8>(repeating: 0)
+            var length = 0
+            repeat {
+                encoded[length] = UInt8(delta & 0x7F) | (delta >= 0x80 ? 0x80 : 0)
+                delta >>= 7
+                length += 1
+            } while delta > 0
+            let oldSize = RecordFormat.eventSize(payload: runPayload)
+            let newSize = RecordFormat.eventSize(payload: runPayload + length)
+            guard used - oldSize + newSize <= capacity else { return markFull() }
+            let event = base + RecordFormat.headerSize + runOffset
+            for index in 0..<length {
+                event.storeBytes(of: encoded[index], toByteOffset: RecordFormat.eventHeaderSize + runPayload + index, as: UInt8.self)
+            }
+            runPayload += length
+            runCount += 1
+            runLastNow = now
+            event.storeBytes(of: runCount.littleEndian, toByteOffset: RecordFormat.eventHeaderSize, as: UInt32.self)
+            used -= oldSize
+            commit(.idlePasses, payload: runPayload)
+            events += 2   // three logical events, `commit` counted one
+            return
+        }
+        // A new run: count u32, 4 zero bytes, the first clock u64, then the deltas.
+        let size = RecordFormat.eventSize(payload: 16)
+        guard used + size <= capacity else { return markFull() }
+        let offset = used
+        let event = base + RecordFormat.headerSize + offset
+        event.storeBytes(of: UInt32(1).littleEndian, toByteOffset: RecordFormat.eventHeaderSize, as: UInt32.self)
+        event.storeBytes(of: UInt32(0), toByteOffset: RecordFormat.eventHeaderSize + 4, as: UInt32.self)
+        event.storeBytes(of: now.littleEndian, toByteOffset: RecordFormat.eventHeaderSize + 8, as: UInt64.self)
+        commit(.idlePasses, payload: 16)
+        events += 2
+        runOffset = offset
+        runPayload = 16
+        runCount = 1
+        runLastNow = now
+    }
+
+    /// Writes one event as it is (closing any open run of idle passes).
+    private mutating func write(_ kind: RecordFormat.Kind, prefix: UInt64 = 0,
+                                bytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        guard !isFull else { return }
+        runOffset = -1
         let prefixSize = kind.hasPrefix ? 8 : 0
         let payload = prefixSize + bytes.count
         let size = RecordFormat.eventSize(payload: payload)
-        guard used + size <= capacity else {
-            isFull = true
-            let flags = base.load(fromByteOffset: RecordFormat.flagsOffset, as: UInt32.self)
-            base.storeBytes(of: (flags | RecordFormat.fullFlag).littleEndian, toByteOffset: RecordFormat.flagsOffset, as: UInt32.self)
-            return
-        }
+        guard used + size <= capacity else { return markFull() }
         let event = base + RecordFormat.headerSize + used
         if prefixSize > 0 { event.storeBytes(of: prefix.littleEndian, toByteOffset: RecordFormat.eventHeaderSize, as: UInt64.self) }
         if bytes.count > 0 {
             (event + RecordFormat.eventHeaderSize + prefixSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         }
         commit(kind, payload: payload)
+    }
+
+    /// The ring is full: nothing more is written, and the header says so.
+    private mutating func markFull() {
+        isFull = true
+        let flags = UInt32(littleEndian: base.load(fromByteOffset: RecordFormat.flagsOffset, as: UInt32.self))
+        base.storeBytes(of: (flags | RecordFormat.fullFlag).littleEndian, toByteOffset: RecordFormat.flagsOffset, as: UInt32.self)
     }
 
     /// Writes the header and padding of the event whose `payload` bytes are in place at the
@@ -76,7 +178,7 @@ extension RecordFormat.Kind {
     public var hasPrefix: Bool {
         switch self {
         case .pass, .received, .transmitted, .largestSegment, .metricsText, .doorbell: true
-        case .configuration, .receiveEnd, .flush, .meterText, .channelActivity: false
+        case .configuration, .receiveEnd, .flush, .meterText, .channelActivity, .idlePasses: false
         }
     }
 }

@@ -17,6 +17,8 @@ public struct RecordLog: Sendable {
     public var events: [RecordedEvent]
     /// Whether the ring filled up while recording (the log is the start of the session).
     public var wasFull: Bool
+    /// The bytes of events in the recording (after its header).
+    public var committedBytes: Int
 
     /// Why a file is not a recording.
     public enum ReadError: Error, Equatable, CustomStringConvertible {
@@ -36,6 +38,13 @@ public struct RecordLog: Sendable {
         }
     }
 
+    /// One idle pass, as the three events it stands for.
+    private mutating func appendIdlePass(now: UInt64) {
+        events.append(RecordedEvent(index: events.count, kind: .pass, prefix: now, bytes: []))
+        events.append(RecordedEvent(index: events.count, kind: .receiveEnd, prefix: 0, bytes: []))
+        events.append(RecordedEvent(index: events.count, kind: .flush, prefix: 0, bytes: []))
+    }
+
     /// Reads `bytes` (a file saved from the guest's memory, possibly longer than the recording).
     public init(bytes: [UInt8]) throws(ReadError) {
         guard bytes.count >= RecordFormat.headerSize else { throw .tooShort(bytes.count) }
@@ -47,6 +56,7 @@ public struct RecordLog: Sendable {
         let available = bytes.count - RecordFormat.headerSize
         guard committed <= UInt64(available) else { throw .committedBeyondEnd(committed: committed, available: available) }
         wasFull = load(RecordFormat.flagsOffset, as: UInt32.self) & RecordFormat.fullFlag != 0
+        committedBytes = Int(committed)
         events = []
         var offset = RecordFormat.headerSize
         let end = RecordFormat.headerSize + Int(committed)
@@ -62,6 +72,32 @@ public struct RecordLog: Sendable {
             let prefixSize = kind.hasPrefix ? 8 : 0
             guard payload >= prefixSize else { throw .badEvent(offset: offset, reason: "\(kind) without its 8-byte field") }
             let start = offset + RecordFormat.eventHeaderSize
+            if kind == .idlePasses {
+                guard payload >= 16 else { throw .badEvent(offset: offset, reason: "idlePasses shorter than 16 bytes") }
+                // The deltas present decide how many passes there are (a copy taken while the
+                // run grew may have its count one ahead of its bytes).
+                var now = load(start + 8, as: UInt64.self)
+                appendIdlePass(now: now)
+                var position = start + 16
+                let end = start + payload
+                while position < end {
+                    var delta: UInt64 = 0
+                    var shift: UInt64 = 0
+                    var complete = false
+                    while position < end && shift < 64 {
+                        let byte = bytes[position]
+                        position += 1
+                        delta |= UInt64(byte & 0x7F) << shift
+                        shift += 7
+                        if byte & 0x80 == 0 { complete = true; break }
+                    }
+                    guard complete else { break }
+                    now &+= delta
+                    appendIdlePass(now: now)
+                }
+                offset += size
+                continue
+            }
             events.append(RecordedEvent(index: events.count, kind: kind,
                                         prefix: prefixSize > 0 ? load(start, as: UInt64.self) : 0,
                                         bytes: Array(bytes[(start + prefixSize)..<(start + payload)])))

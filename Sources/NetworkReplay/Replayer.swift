@@ -89,6 +89,7 @@ final class ReplayCursor {
         case .metricsText: "a request for the metrics text"
         case .doorbell: "a doorbell for cpu \(event.prefix & 0xFFFF_FFFF), channel \(event.prefix >> 32)"
         case .channelActivity: "program-channel traffic"
+        case .idlePasses: "idle passes"   // expanded by `RecordLog`: never seen here
         }
     }
 }

@@ -54,7 +54,7 @@ do {
     fail("\(path): \(error)")
 }
 if !quiet {
-    FileHandle.standardError.write(Data("swiglet-replay: \(path): \(log.events.count) events\(log.wasFull ? " (the ring filled: a prefix of the session)" : "")\n".utf8))
+    FileHandle.standardError.write(Data("swiglet-replay: \(path): \(log.events.count) events in \(log.committedBytes) bytes\(log.wasFull ? " (the ring filled: a prefix of the session)" : "")\n".utf8))
 }
 let result: ReplayResult
 do {

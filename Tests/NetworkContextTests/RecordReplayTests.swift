@@ -59,8 +59,11 @@ final class RecordReplayTests: XCTestCase {
             pass()
         }
 
-        /// The recording as a file would hold it.
-        var bytes: [UInt8] { Array(memory) }
+        /// The recording as a file would hold it, ended (`RecordWriter.finish`).
+        var bytes: [UInt8] {
+            writer.pointee.finish()
+            return Array(memory)
+        }
 
         /// The TCP segments sent since `mark`.
         func segments(since mark: Int) -> [SentSegment] { parseSent(queue.transmitted(since: mark)).compactMap(\.segment) }
@@ -140,6 +143,28 @@ final class RecordReplayTests: XCTestCase {
         let log = try RecordLog(bytes: recordSession().bytes)
         let result = try Replayer.replay(log) { $0.tcpSecret = SipHashKey(low: 1, high: 2) }
         XCTAssertNotNil(result.divergence)
+    }
+
+    /// Idle passes are gathered into one event of a few bytes a pass; read back they are the
+    /// three events each, with their clocks, and a run interrupted by activity carries on.
+    func testIdlePassesAreGatheredAndReadBackAsTheyWere() throws {
+        let session = Session()
+        session.receive(arpReplyFrame())
+        var clocks: [UInt64] = []
+        for step in 0..<1000 {
+            session.now += UInt64(1000 + step % 7 * 300)   // irregular gaps, as a real loop's
+            clocks.append(session.now)
+            session.pass()
+            if step == 500 { session.receive(udpFrame(from: 5555, to: ContextFixture.meterPort, payload: Array("meter?".utf8))) }
+        }
+        let log = try RecordLog(bytes: session.bytes)
+        let passes = log.events.filter { $0.kind == .pass }.map(\.prefix)
+        for clock in clocks { XCTAssertTrue(passes.contains(clock), "the pass at \(clock) is in the recording") }
+        let used = session.bytes.withUnsafeBytes { Int($0.load(fromByteOffset: RecordFormat.committedOffset, as: UInt64.self)) }
+        XCTAssertLessThan(used, 1000 * 4, "1,000 idle passes in \(used) bytes: a few bytes each, not 32")
+        let result = try Replayer.replay(log)
+        XCTAssertNil(result.divergence)
+        XCTAssertEqual(result.passes, session.passes)
     }
 
     /// A ring too small for the session fills, says so, and replays identically as far as it goes.

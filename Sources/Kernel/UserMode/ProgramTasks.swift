@@ -79,7 +79,7 @@ final class CPUTasks {
 
     /// Runs `change` (a scheduler call that may switch the running program or close its
     /// CPU-time interval) inside the sequence lock.
-    @inline(__always)
+    @inline(__always) @discardableResult
     func updating<Result>(_ change: (inout CPUScheduler) -> Result) -> Result {
         let start = sequence.load(ordering: .relaxed)
         sequence.store(start &+ 1, ordering: .relaxed)

@@ -219,6 +219,11 @@ final class FakePhysicalMemory: PhysicalMemoryReader {
         self.regions = regions.map { ($0.0, GuardedBuffer($0.1)) }
     }
 
+    /// Over buffers already guarded (the fuzz shares a seed's buffer while it is unchanged).
+    init(guarded regions: [(address: UInt64, buffer: GuardedBuffer)]) {
+        self.regions = regions
+    }
+
     func bytes(at physicalAddress: UInt64, count: Int) -> ByteReader? {
         guard count >= 0 else { return nil }
         for region in regions where physicalAddress >= region.address {
@@ -228,6 +233,9 @@ final class FakePhysicalMemory: PhysicalMemoryReader {
         }
         return nil
     }
+
+    /// Whether `reader` lies inside one region.
+    func encloses(_ reader: ByteReader) -> Bool { regions.contains { $0.buffer.encloses(reader) } }
 
     /// The reader over the region starting at `address`.
     func region(at address: UInt64) -> ByteReader? {

@@ -31,11 +31,11 @@ final class ACPIFuzzTests: XCTestCase {
         let inputs = fuzz.run(in: self) { iteration, random in
             var structures = machines[iteration % machines.count]
             Self.mutate(&structures, using: &random)
-            let memory = FuzzMemory(regions: structures.map { ($0.address, $0.buffer ?? GuardedBuffer($0.bytes)) })
+            let memory = FakePhysicalMemory(guarded: structures.map { ($0.address, $0.buffer ?? GuardedBuffer($0.bytes)) })
             let reference = ReferenceACPI(regions: structures.map { ($0.address, $0.bytes) })
             let rootPointer = memory.regions[0].buffer.reader
             let expected = reference.walk(rootPointer: structures[0].bytes)
-            let acpi: ACPI<FuzzMemory>
+            let acpi: ACPI<FakePhysicalMemory>
             do throws(ACPIError) {
                 acpi = try ACPI(rootPointer: rootPointer, memory: memory)
             } catch {
@@ -74,7 +74,7 @@ final class ACPIFuzzTests: XCTestCase {
         }
     }
 
-    private func checkMADT(_ acpi: ACPI<FuzzMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
+    private func checkMADT(_ acpi: ACPI<FakePhysicalMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
                            outcomes: inout [String: Int]) {
         guard let expected = walk.valid.first(where: { $0.signature == TableSignature.madt.rawValue }) else {
             XCTAssertNil(acpi.find(.madt))
@@ -109,7 +109,7 @@ final class ACPIFuzzTests: XCTestCase {
         }
     }
 
-    private func checkHPET(_ acpi: ACPI<FuzzMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
+    private func checkHPET(_ acpi: ACPI<FakePhysicalMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
                            outcomes: inout [String: Int]) {
         guard let expected = walk.valid.first(where: { $0.signature == TableSignature.hpet.rawValue }) else {
             return XCTAssertNil(acpi.find(.hpet))
@@ -132,7 +132,7 @@ final class ACPIFuzzTests: XCTestCase {
         }
     }
 
-    private func checkFADT(_ acpi: ACPI<FuzzMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk, memory: FuzzMemory,
+    private func checkFADT(_ acpi: ACPI<FakePhysicalMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk, memory: FakePhysicalMemory,
                            outcomes: inout [String: Int]) {
         guard let expected = walk.valid.first(where: { $0.signature == TableSignature.fadt.rawValue }) else {
             return XCTAssertNil(acpi.find(.fadt))
@@ -182,7 +182,7 @@ final class ACPIFuzzTests: XCTestCase {
         }
     }
 
-    private func checkMCFG(_ acpi: ACPI<FuzzMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
+    private func checkMCFG(_ acpi: ACPI<FakePhysicalMemory>, reference: ReferenceACPI, walk: ReferenceACPI.Walk,
                            outcomes: inout [String: Int]) {
         guard let expected = walk.valid.first(where: { $0.signature == TableSignature.mcfg.rawValue }) else {
             return XCTAssertNil(acpi.find(.mcfg))
@@ -394,26 +394,6 @@ final class ACPIFuzzTests: XCTestCase {
     }
 
     private static func signatureText(_ bytes: [UInt8]) -> String { String(decoding: bytes.prefix(4), as: UTF8.self) }
-}
-
-/// Physical memory for the fuzz: each structure in its own guarded buffer (shared with the seed
-/// when unchanged), read with `FakePhysicalMemory`'s rule — a range is readable when it lies
-/// inside one region.
-struct FuzzMemory: PhysicalMemoryReader {
-    let regions: [(address: UInt64, buffer: GuardedBuffer)]
-
-    func bytes(at physicalAddress: UInt64, count: Int) -> ByteReader? {
-        guard count >= 0 else { return nil }
-        for region in regions where physicalAddress >= region.address {
-            let offset = physicalAddress - region.address
-            guard offset <= UInt64(region.buffer.count) else { continue }
-            if let slice = region.buffer.reader.slice(at: Int(offset), count: count) { return slice }
-        }
-        return nil
-    }
-
-    /// Whether `reader` lies inside one region.
-    func encloses(_ reader: ByteReader) -> Bool { regions.contains { $0.buffer.encloses(reader) } }
 }
 
 /// The ACPI walk done the plain way over byte arrays (ACPI 6.5 §5.2.5 to §5.2.12), written apart

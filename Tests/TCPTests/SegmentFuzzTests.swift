@@ -90,13 +90,7 @@ final class SegmentFuzzTests: XCTestCase {
                 break
             }
         }
-        if bytes.count >= 18 && Int.random(in: 0..<4, using: &random) != 0 {
-            bytes[16] = 0
-            bytes[17] = 0
-            let checksum = referenceChecksum(source: peerAddress, destination: localAddress, segment: bytes)
-            bytes[16] = UInt8(checksum >> 8)
-            bytes[17] = UInt8(checksum & 0xFF)
-        }
+        if bytes.count >= 18 && Int.random(in: 0..<4, using: &random) != 0 { bytes = withReferenceChecksum(bytes) }
         return bytes
     }
 

@@ -87,12 +87,7 @@ final class TCPSegmentTests: XCTestCase {
         while optionBytes.count % 4 != 0 { optionBytes.append(0) }
         var bytes = Array(linuxStyleSYN.prefix(20)) + optionBytes
         bytes[12] = UInt8(bytes.count / 4) << 4
-        bytes[16] = 0
-        bytes[17] = 0
-        let checksum = referenceChecksum(source: peerAddress, destination: localAddress, segment: bytes)
-        bytes[16] = UInt8(checksum >> 8)
-        bytes[17] = UInt8(checksum & 0xFF)
-        return bytes
+        return withReferenceChecksum(bytes)
     }
 
     func testRejectsMalformedOptions() {

@@ -26,6 +26,17 @@ func parseGuarded(_ bytes: [UInt8], source: UInt32 = peerAddress, destination: U
 
 /// The TCP checksum computed the plain way (array of bytes, pairs summed, folded), as an
 /// independent check of `InternetChecksum.transmissionControl` and the builder.
+/// `segment` with its checksum field (bytes 16–17) set by `referenceChecksum`, from the peer to us.
+func withReferenceChecksum(_ segment: [UInt8]) -> [UInt8] {
+    var bytes = segment
+    bytes[16] = 0
+    bytes[17] = 0
+    let checksum = referenceChecksum(source: peerAddress, destination: localAddress, segment: bytes)
+    bytes[16] = UInt8(checksum >> 8)
+    bytes[17] = UInt8(checksum & 0xFF)
+    return bytes
+}
+
 func referenceChecksum(source: UInt32, destination: UInt32, segment: [UInt8]) -> UInt16 {
     var words: [UInt8] = []
     for address in [source, destination] {

@@ -71,4 +71,29 @@ final class RecordReplayTests: XCTestCase {
         XCTAssertGreaterThan(framesOut, 20, "frames the replay rebuilt and compared")
         XCTAssertGreaterThan(framesIn, 20)
     }
+
+    /// What a replay could not follow is refused at boot with the reason, and the machine goes
+    /// on unrecorded: programs named with run=, symmetric mode. While recording, the shell's
+    /// `run` is refused too.
+    func testRecordingRefusesWhatItCannotReplay() throws {
+        let cases: [(String, String)] = [
+            ("record=on run=udp-echo@1", "record=on: not recording, because run= starts programs"),
+            ("record=on run=none net-mode=symmetric", "record=on: not recording: it records one network context in net-mode=dedicated"),
+        ]
+        for (commandLine, reason) in cases {
+            var machine = QEMUMachine(cpus: 2, commandLine: commandLine)
+            machine.network = .user(hostForwards: [])
+            try machine.whileRunning { running in
+                XCTAssertTrue(running.console.contains(reason), "\(commandLine)\n\(running.console)")
+                XCTAssertFalse(running.console.contains("record: recording network context"), running.console)
+            }
+        }
+        var machine = QEMUMachine(cpus: 2, commandLine: "record=on run=none")
+        machine.network = .user(hostForwards: [])
+        try machine.whileRunning { running in
+            try running.waitFor("record: recording network context 0", timeout: 10)
+            running.type("run udp-echo\r")
+            try running.waitFor("programs: udp-echo not started: record=on records the network core alone", timeout: 20)
+        }
+    }
 }

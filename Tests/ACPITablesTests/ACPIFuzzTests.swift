@@ -306,7 +306,8 @@ final class ACPIFuzzTests: XCTestCase {
                     let other = structures[Int.random(in: 0..<structures.count, using: &random)].address
                     for byte in 0..<width { table.append(UInt8(truncatingIfNeeded: other >> (8 * UInt64(byte)))) }
                 }
-                table.storeLittleEndian(UInt32(table.count), at: 4)
+                // A root table an earlier mutation cut below its Length field has none to fix.
+                if table.count >= 8 { table.storeLittleEndian(UInt32(table.count), at: 4) }
                 structures[root].bytes = table
                 changed.insert(root)
                 continue

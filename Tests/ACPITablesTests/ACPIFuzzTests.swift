@@ -363,7 +363,7 @@ final class ACPIFuzzTests: XCTestCase {
                 var table = structures[root].bytes
                 let width = signatureText(table) == "XSDT" ? 8 : 4
                 for byte in 0..<width { table.append(UInt8(truncatingIfNeeded: address >> (8 * UInt64(byte)))) }
-                table.storeLittleEndian(UInt32(table.count), at: 4)
+                if table.count >= 8 { table.storeLittleEndian(UInt32(table.count), at: 4) }   // see case 5
                 structures[root].bytes = table
                 changed.insert(root)
                 continue

@@ -124,6 +124,25 @@ enum MetricsEndpoint {
         writer.endSample(value: value)
     }
 
+    /// A gauge family of one unlabelled sample.
+    private static func gauge(_ writer: inout PrometheusWriter, _ name: StaticString, help: StaticString, _ value: UInt64) {
+        writer.family(name, type: .gauge, help: help)
+        writer.beginSample(name)
+        writer.endSample(value: value)
+    }
+
+    /// Every program channel with its counters, numbered across the contexts in context order
+    /// (the `channel` label of every channel family).
+    private static func forEachChannel(_ body: (Int, ChannelCounters) -> Void) {
+        var channel = 0
+        for context in NetworkCore.contexts {
+            for local in 0..<context.channelCount {
+                body(channel, context.channelCounters(local))
+                channel += 1
+            }
+        }
+    }
+
     /// The network's shape: mode, contexts, their CPUs and queue pairs (a constant 1, in labels).
     private static func renderPlacement(_ writer: inout PrometheusWriter) {
         guard !NetworkCore.contexts.isEmpty else { return }
@@ -178,38 +197,27 @@ enum MetricsEndpoint {
     /// `record=on`: how far the recording has got, and whether its ring filled.
     private static func renderRecording(_ writer: inout PrometheusWriter) {
         guard let recorder = NetworkCore.recorder else { return }
-        writer.family("swiglet_record_events", type: .gauge, help: "Events in the network context's recording (record=on).")
-        writer.beginSample("swiglet_record_events")
-        writer.endSample(value: UInt64(recorder.pointee.events))
-        writer.family("swiglet_record_bytes", type: .gauge, help: "Bytes of events in the recording, of its ring's swiglet_record_capacity_bytes.")
-        writer.beginSample("swiglet_record_bytes")
-        writer.endSample(value: UInt64(recorder.pointee.used))
-        writer.family("swiglet_record_capacity_bytes", type: .gauge, help: "The recording ring's size; once full, recording stops (swiglet_record_full 1).")
-        writer.beginSample("swiglet_record_capacity_bytes")
-        writer.endSample(value: UInt64(NetworkCore.recordingBytes))
-        writer.family("swiglet_record_full", type: .gauge, help: "1 when the recording's ring filled up and recording stopped.")
-        writer.beginSample("swiglet_record_full")
-        writer.endSample(value: UInt64(recorder.pointee.isFull ? 1 : 0))
+        gauge(&writer, "swiglet_record_events", help: "Events in the network context's recording (record=on).",
+              UInt64(recorder.pointee.events))
+        gauge(&writer, "swiglet_record_bytes", help: "Bytes of events in the recording, of its ring's swiglet_record_capacity_bytes.",
+              UInt64(recorder.pointee.used))
+        gauge(&writer, "swiglet_record_capacity_bytes", help: "The recording ring's size; once full, recording stops (swiglet_record_full 1).",
+              UInt64(NetworkCore.recordingBytes))
+        gauge(&writer, "swiglet_record_full", help: "1 when the recording's ring filled up and recording stopped.",
+              recorder.pointee.isFull ? 1 : 0)
     }
 
     /// The NIC's link state and its changes, and resets it asked for (`NICWatch`).
     private static func renderNICHealth(_ writer: inout PrometheusWriter) {
         guard let health = NetworkCore.nicWatch?.health else { return }
-        writer.family("swiglet_nic_link_up", type: .gauge, help: "1 while the NIC's link is up (virtio-net status, read every 10 ms).")
-        writer.beginSample("swiglet_nic_link_up")
-        writer.endSample(value: UInt64(health.linkUp ? 1 : 0))
+        gauge(&writer, "swiglet_nic_link_up", help: "1 while the NIC's link is up (virtio-net status, read every 10 ms).",
+              health.linkUp ? 1 : 0)
         writer.family("swiglet_nic_link_changes_total", type: .counter, help: "Times the NIC's link went down and came back up.")
-        for (direction, value) in [("down", health.linkDowns), ("up", health.linkUps)] as [(StaticString, UInt64)] {
-            writer.beginSample("swiglet_nic_link_changes_total")
-            writer.label("direction", direction)
-            writer.endSample(value: value)
-        }
+        sample(&writer, "swiglet_nic_link_changes_total", label: "direction", "down", scope: -1, value: health.linkDowns)
+        sample(&writer, "swiglet_nic_link_changes_total", label: "direction", "up", scope: -1, value: health.linkUps)
         writer.family("swiglet_nic_resets_total", type: .counter, help: "Times the NIC set DEVICE_NEEDS_RESET (needed), and resets done.")
-        for (event, value) in [("needed", health.resetsNeeded), ("done", health.resetsDone)] as [(StaticString, UInt64)] {
-            writer.beginSample("swiglet_nic_resets_total")
-            writer.label("event", event)
-            writer.endSample(value: value)
-        }
+        sample(&writer, "swiglet_nic_resets_total", label: "event", "needed", scope: -1, value: health.resetsNeeded)
+        sample(&writer, "swiglet_nic_resets_total", label: "event", "done", scope: -1, value: health.resetsDone)
     }
 
     private static func renderStack(_ writer: inout PrometheusWriter) {
@@ -356,12 +364,10 @@ enum MetricsEndpoint {
     /// Physical memory: the frames the kernel has free (what an ended program gives back
     /// returns here) and how much there is in all.
     private static func renderMemory(_ writer: inout PrometheusWriter) {
-        writer.family("swiglet_memory_free_frames", type: .gauge, help: "4 KiB physical frames the kernel's frame allocator has free.")
-        writer.beginSample("swiglet_memory_free_frames")
-        writer.endSample(value: UInt64(PhysicalMemory.freeFrameCount))
-        writer.family("swiglet_memory_usable_bytes", type: .gauge, help: "Physical memory the kernel may use, from the firmware's memory map.")
-        writer.beginSample("swiglet_memory_usable_bytes")
-        writer.endSample(value: PhysicalMemory.usableBytes)
+        gauge(&writer, "swiglet_memory_free_frames", help: "4 KiB physical frames the kernel's frame allocator has free.",
+              UInt64(PhysicalMemory.freeFrameCount))
+        gauge(&writer, "swiglet_memory_usable_bytes", help: "Physical memory the kernel may use, from the firmware's memory map.",
+              PhysicalMemory.usableBytes)
     }
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {
@@ -435,44 +441,33 @@ enum MetricsEndpoint {
             ("swiglet_channel_stream_bytes_total", "TCP bytes moved through each channel (direction: out = program to network).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
-            // Channels are numbered across the contexts, in context order.
-            var channel = 0
-            for context in NetworkCore.contexts {
-                for local in 0..<context.channelCount {
-                    let counters = context.channelCounters(local)
-                    if which == 3 {
-                        for outbound in [true, false] {
-                            writer.beginSample(family.0)
-                            writer.label("channel", value: decimal(channel))
-                            writer.label("direction", outbound ? "out" : "in")
-                            writer.endSample(value: outbound ? counters.streamBytesSent : counters.streamBytesReceived)
-                        }
-                    } else {
+            forEachChannel { channel, counters in
+                if which == 3 {
+                    for outbound in [true, false] {
                         writer.beginSample(family.0)
                         writer.label("channel", value: decimal(channel))
-                        writer.endSample(value: which == 0 ? counters.requests : which == 1 ? counters.completions : counters.totalErrors)
+                        writer.label("direction", outbound ? "out" : "in")
+                        writer.endSample(value: outbound ? counters.streamBytesSent : counters.streamBytesReceived)
                     }
-                    channel += 1
+                } else {
+                    writer.beginSample(family.0)
+                    writer.label("channel", value: decimal(channel))
+                    writer.endSample(value: which == 0 ? counters.requests : which == 1 ? counters.completions : counters.totalErrors)
                 }
             }
         }
         // Datagrams a channel could not take: the load shed at the program's door, by reason.
         writer.family("swiglet_channel_drops_total", type: .counter,
                       help: "Datagrams for a channel dropped, by reason (no posted buffer, completion ring full, too large, not deliverable).")
-        var channel = 0
-        for context in NetworkCore.contexts {
-            for local in 0..<context.channelCount {
-                let counters = context.channelCounters(local)
-                let reasons: [(StaticString, UInt64)] = [
-                    ("no_buffer", counters.droppedNoReceiveBuffer), ("ring_full", counters.droppedCompletionRingFull),
-                    ("too_large", counters.droppedTooLarge), ("not_deliverable", counters.droppedNotDeliverable)]
-                for (reason, value) in reasons {
-                    writer.beginSample("swiglet_channel_drops_total")
-                    writer.label("channel", value: decimal(channel))
-                    writer.label("reason", reason)
-                    writer.endSample(value: value)
-                }
-                channel += 1
+        forEachChannel { channel, counters in
+            let reasons: [(StaticString, UInt64)] = [
+                ("no_buffer", counters.droppedNoReceiveBuffer), ("ring_full", counters.droppedCompletionRingFull),
+                ("too_large", counters.droppedTooLarge), ("not_deliverable", counters.droppedNotDeliverable)]
+            for (reason, value) in reasons {
+                writer.beginSample("swiglet_channel_drops_total")
+                writer.label("channel", value: decimal(channel))
+                writer.label("reason", reason)
+                writer.endSample(value: value)
             }
         }
     }

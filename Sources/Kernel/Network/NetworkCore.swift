@@ -9,9 +9,8 @@ import TCP
 import Virtio
 import Synchronization
 
-/// A context as the kernel builds it: over a virtio-net queue pair, with the kernel as host.
-/// The kernel's contexts: the virtio-net queue pair's halves and the kernel host, each behind
-/// a recording port that does nothing but pass calls on unless `record=on` gave it a recorder.
+/// A context as the kernel builds it: over a virtio-net queue pair, with the kernel as host,
+/// each behind a recording port that only passes calls on unless `record=on` gave it a recorder.
 typealias KernelNetworkContext = NetworkContext<RecordingReceiver<ReceivePath>, RecordingSender<TransmitPath>,
                                                 RecordingHost<KernelNetworkHost>>
 
@@ -50,8 +49,6 @@ enum NetworkCore {
     /// `record=on`: the recording of context 0, written only by the CPU that runs it; nil
     /// when not recording.
     nonisolated(unsafe) private(set) static var recorder: UnsafeMutablePointer<RecordWriter>? = nil
-    /// The recording's memory (physical = virtual: identity-mapped), for the boot log and `/metrics`.
-    nonisolated(unsafe) private(set) static var recordingAddress: UInt64 = 0
     static let recordingBytes = 32 << 20
     /// Whether the network is being recorded (programs are then refused: their channels are
     /// not recorded yet).
@@ -145,7 +142,6 @@ enum NetworkCore {
                                                                                   count: recordingBytes),
                                            configuration: configuration))
         recorder = writer
-        recordingAddress = memory
         Log.info("record: recording network context 0 into \(recordingBytes >> 20) MiB at \(hex: memory); save it from QEMU's monitor with stop, then pmemsave \(hex: memory) \(recordingBytes) \"FILE\", and run swiglet-replay FILE")
     }
 

@@ -109,8 +109,7 @@ public struct RecordWriter {
             runLastNow = now
             event.storeBytes(of: runCount.littleEndian, toByteOffset: RecordFormat.eventHeaderSize, as: UInt32.self)
             used -= oldSize
-            commit(.idlePasses, payload: runPayload)
-            events += 2   // three logical events, `commit` counted one
+            commit(.idlePasses, payload: runPayload, events: 3)
             return
         }
         // A new run: count u32, 4 zero bytes, the first clock u64, then the deltas.
@@ -121,8 +120,7 @@ public struct RecordWriter {
         event.storeBytes(of: UInt32(1).littleEndian, toByteOffset: RecordFormat.eventHeaderSize, as: UInt32.self)
         event.storeBytes(of: UInt32(0), toByteOffset: RecordFormat.eventHeaderSize + 4, as: UInt32.self)
         event.storeBytes(of: now.littleEndian, toByteOffset: RecordFormat.eventHeaderSize + 8, as: UInt64.self)
-        commit(.idlePasses, payload: 16)
-        events += 2
+        commit(.idlePasses, payload: 16, events: 3)
         runOffset = offset
         runPayload = 16
         runCount = 1
@@ -154,8 +152,9 @@ public struct RecordWriter {
     }
 
     /// Writes the header and padding of the event whose `payload` bytes are in place at the
-    /// end of the recording, and publishes it.
-    private mutating func commit(_ kind: RecordFormat.Kind, payload: Int) {
+    /// end of the recording, counts the `events` it stands for (an idle pass is three), and
+    /// publishes it.
+    private mutating func commit(_ kind: RecordFormat.Kind, payload: Int, events added: Int = 1) {
         let size = RecordFormat.eventSize(payload: payload)
         let event = base + RecordFormat.headerSize + used
         event.storeBytes(of: UInt32(kind.rawValue).littleEndian, as: UInt32.self)
@@ -163,7 +162,7 @@ public struct RecordWriter {
         let padding = size - RecordFormat.eventHeaderSize - payload
         if padding > 0 { (event + size - padding).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
         used += size
-        events += 1
+        events += added
         base.storeBytes(of: UInt32(clamping: events).littleEndian, toByteOffset: RecordFormat.eventCountOffset, as: UInt32.self)
         // RELEASE: the event's bytes are written before `committed` says they exist, so a
         // reader that loads `committed` with acquire (or a snapshot of the stopped machine)

@@ -58,15 +58,7 @@ public struct RecordingSender<Inner: FrameSender>: FrameSender {
     }
 
     public mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        guard let recorder else { return inner.transmit(build) }
-        var built: UnsafeRawBufferPointer? = nil
-        let accepted = inner.transmit { buffer in
-            let length = build(buffer)
-            built = UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))])
-            return length
-        }
-        Self.note(recorder, accepted: accepted, built: built, segmentSize: 0)
-        return accepted
+        recordTransmit(segmentSize: nil, build)
     }
 
     public mutating func largestSegmentedFrame() -> Int {
@@ -76,15 +68,7 @@ public struct RecordingSender<Inner: FrameSender>: FrameSender {
     }
 
     public mutating func transmitSegmented(segmentSize: Int, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        guard let recorder else { return inner.transmitSegmented(segmentSize: segmentSize, build) }
-        var built: UnsafeRawBufferPointer? = nil
-        let accepted = inner.transmitSegmented(segmentSize: segmentSize) { buffer in
-            let length = build(buffer)
-            built = UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))])
-            return length
-        }
-        Self.note(recorder, accepted: accepted, built: built, segmentSize: segmentSize)
-        return accepted
+        recordTransmit(segmentSize: segmentSize, build)
     }
 
     public mutating func flush() {
@@ -92,13 +76,29 @@ public struct RecordingSender<Inner: FrameSender>: FrameSender {
         recorder?.pointee.record(.flush)
     }
 
-    /// Records one transmit: whether the frame was built (its bytes are still in the queue's
-    /// buffer: the device sees it only at `flush`) and whether the queue took it.
-    private static func note(_ recorder: UnsafeMutablePointer<RecordWriter>, accepted: Bool,
-                             built: UnsafeRawBufferPointer?, segmentSize: Int) {
+    /// Sends through the inner sender (`transmit`, or `transmitSegmented` with a segment size)
+    /// and, when recording, notes whether the frame was built (its bytes are still in the
+    /// queue's buffer: the device sees it only at `flush`) and whether the queue took it.
+    /// Nothing escapes: nothing is allocated per frame.
+    @inline(__always)
+    private mutating func recordTransmit(segmentSize: Int?, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard let recorder else { return send(segmentSize: segmentSize, build) }
+        var built: UnsafeRawBufferPointer? = nil
+        let accepted = send(segmentSize: segmentSize) { buffer in
+            let length = build(buffer)
+            built = UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length, buffer.count))])
+            return length
+        }
         let flags: UInt64 = (built != nil ? 1 : 0) | (accepted ? 2 : 0)
-        recorder.pointee.record(.transmitted, prefix: flags | UInt64(UInt32(truncatingIfNeeded: segmentSize)) << 32,
+        recorder.pointee.record(.transmitted, prefix: flags | UInt64(UInt32(truncatingIfNeeded: segmentSize ?? 0)) << 32,
                                 bytes: built ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        return accepted
+    }
+
+    @inline(__always)
+    private mutating func send(segmentSize: Int?, _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard let segmentSize else { return inner.transmit(build) }
+        return inner.transmitSegmented(segmentSize: segmentSize, build)
     }
 }
 

@@ -1,4 +1,4 @@
-/// Where a virtio PCI device keeps each of its register structures, parsed from its capabilities.
+/// Where a virtio PCI device keeps each of its register structures, parsed from its capabilities; and the vendor ID all virtio PCI devices share.
 
 /// One virtio structure location (struct virtio_pci_cap, and virtio_pci_notify_cap for
 /// notifications) — virtio 1.2 §4.1.4. Found in PCI capabilities with ID 0x09 (vendor specific).
@@ -135,4 +135,10 @@ public struct VirtioPCIStructures: Equatable, Sendable {
     /// Whether a modern (virtio 1.x) driver can run: common configuration and notification
     /// are present. (A transitional device without them is legacy-only.)
     public var isModern: Bool { commonConfiguration != nil && notification != nil }
+}
+
+/// What every virtio device on PCI shares (virtio 1.2 §4.1.2).
+public enum VirtioPCIDevice {
+    /// The PCI vendor ID of every virtio device (§4.1.2: 0x1AF4); the device ID says which kind.
+    public static let vendorID: UInt16 = 0x1AF4
 }

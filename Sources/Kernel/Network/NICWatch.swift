@@ -52,9 +52,7 @@ struct NICWatch {
         guard now >= nextReading else { return }
         nextReading = now &+ Self.interval
         let status = DeviceStatus(rawValue: transport.read8(.deviceStatus))
-        let linkUp = !readsLink || VirtioNetConfiguration.NetStatus(
-            rawValue: transport.readDeviceConfiguration16(offset: VirtioNetConfiguration.Offset.status)).contains(.linkUp)
-        switch health.observe(now: now, linkUp: linkUp, status: status) {
+        switch health.observe(now: now, linkUp: readLink(), status: status) {
         case nil: break
         case .linkDown: Log.warning("net: link down (frames sent now are lost; TCP retransmits them when it is back)")
         case .linkUp(let down): Log.info("net: link up again after \(seconds: down) s")
@@ -62,6 +60,13 @@ struct NICWatch {
             Log.error("net: the NIC set DEVICE_NEEDS_RESET (status \(hex: status.rawValue, digits: 2)): it stopped working")
             reset(now: now, context: context, contextCount: contextCount)
         }
+    }
+
+    /// Whether the link is up: VIRTIO_NET_S_LINK_UP of the device's `status` (§5.1.4), or
+    /// always without VIRTIO_NET_F_STATUS.
+    private func readLink() -> Bool {
+        !readsLink || VirtioNetConfiguration.NetStatus(
+            rawValue: transport.readDeviceConfiguration16(offset: VirtioNetConfiguration.Offset.status)).contains(.linkUp)
     }
 
     /// Resets the device and sets its queue pair up again, when it has only one.
@@ -82,9 +87,7 @@ struct NICWatch {
             Log.error("net: the NIC could not be set up again after its reset; networking has stopped")
             return
         }
-        let linkUp = !readsLink || VirtioNetConfiguration.NetStatus(
-            rawValue: transport.readDeviceConfiguration16(offset: VirtioNetConfiguration.Offset.status)).contains(.linkUp)
-        health.resetDone(now: now, linkUp: linkUp)
+        health.resetDone(now: now, linkUp: readLink())
         Log.info("net: NIC reset and set up again in \(seconds: MonotonicClock.nanosecondsSinceBoot &- now) s (frames in flight lost; TCP retransmits them)")
     }
 }

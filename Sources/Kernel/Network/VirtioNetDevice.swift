@@ -130,6 +130,11 @@ struct ReceivePath {
         return handled
     }
 
+    /// Posts every buffer (at start, and after a device reset).
+    mutating func postAllBuffers() {
+        for buffer in 0..<buffers.count { post(buffer) }
+    }
+
     /// Shows the posted buffers to the device and notifies it if it asked to be.
     mutating func publish() {
         if queue.publish() {
@@ -249,6 +254,17 @@ struct TransmitPath: FrameTransmitter {
         checksumsOffloaded &+= 1
     }
 
+    /// Makes every buffer, and every large one when there are any, free: none is in flight (at
+    /// start, and after a device reset).
+    mutating func freeAllBuffers() {
+        for buffer in 0..<buffers.count { freeBuffers[buffer] = UInt16(buffer) }
+        freeCount = buffers.count
+        if let free = freeSegmentationBuffers {
+            for buffer in 0..<SegmentationBuffers.count { free[buffer] = UInt16(buffer) }
+            freeSegmentationCount = SegmentationBuffers.count
+        }
+    }
+
     /// Takes back the buffers the device has sent.
     mutating func reclaim() {
         while let used = queue.takeUsed() {
@@ -339,11 +355,10 @@ enum ReceiveSteering {
 
 /// A virtio-net device made ready: its MAC address and its queue pairs.
 struct VirtioNetDevice {
-    static let vendor: UInt16 = 0x1AF4
     /// 0x1000 is the transitional virtio-net (QEMU's default), 0x1041 the modern-only one
     /// (virtio 1.2 §4.1.2).
     static func isVirtioNet(_ function: PCIFunction) -> Bool {
-        function.vendorID == vendor && (function.deviceID == 0x1000 || function.deviceID == 0x1041)
+        function.vendorID == VirtioPCIDevice.vendorID && (function.deviceID == 0x1000 || function.deviceID == 0x1041)
     }
     /// What we accept whatever `offload=` says (the offloads come from `offloadFeatures`).
     static let wantedFeatures: FeatureSet = [.mac, .status]
@@ -479,13 +494,11 @@ struct VirtioNetDevice {
             }
             // Large buffers only with TSO; without memory for them, segments stay one MSS.
             if features.contains(.hostTCPSegmentationIPv4), let buffers = SegmentationBuffers() {
-                let free = UnsafeMutablePointer<UInt16>.allocate(capacity: SegmentationBuffers.count)
-                for buffer in 0..<SegmentationBuffers.count { free[buffer] = UInt16(buffer) }
                 pairs[index].transmit.segmentation = buffers
-                pairs[index].transmit.freeSegmentationBuffers = free
-                pairs[index].transmit.freeSegmentationCount = SegmentationBuffers.count
+                pairs[index].transmit.freeSegmentationBuffers = .allocate(capacity: SegmentationBuffers.count)
             }
-            for buffer in 0..<pairs[index].receive.buffers.count { pairs[index].receive.post(buffer) }
+            pairs[index].transmit.freeAllBuffers()
+            pairs[index].receive.postAllBuffers()
             pairs[index].receive.publish()
         }
         // Enable the pairs: until the command succeeds the device uses the first pair only
@@ -606,10 +619,9 @@ struct VirtioNetDevice {
         let index = VirtioNetConfiguration.transmitQueueIndex(pair: pair)
         let (queue, notifyOffset) = try makeQueue(initializer, index: index, features: features)
         guard let buffers = PacketBufferPool(count: Int(queue.size)) else { throw .queueUnavailable(index: index) }
-        let free = descriptorTable(buffers.count)
-        for buffer in 0..<buffers.count { free[buffer] = UInt16(buffer) }
+        // Every buffer is made free by `freeAllBuffers` once the large ones are known too.
         return TransmitPath(queue: queue, buffers: buffers, transport: transport, queueIndex: index, notifyOffset: notifyOffset,
-                            bufferOfDescriptor: descriptorTable(Int(queue.size)), freeBuffers: free,
-                            freeCount: buffers.count)
+                            bufferOfDescriptor: descriptorTable(Int(queue.size)), freeBuffers: descriptorTable(buffers.count),
+                            freeCount: 0)
     }
 }

@@ -10,7 +10,7 @@ extension ReceivePath {
         _ = try initializer.setUpQueue(index: queueIndex, addresses: queue.addresses)
         merged?.abandon()
         gatheredChecksum = .unverified
-        for buffer in 0..<buffers.count { post(buffer) }
+        postAllBuffers()
     }
 }
 
@@ -20,18 +20,13 @@ extension TransmitPath {
     mutating func restart(_ initializer: VirtioDeviceInitializer<MemoryMappedVirtioTransport>) throws(VirtioError) {
         queue = queue.emptied()
         _ = try initializer.setUpQueue(index: queueIndex, addresses: queue.addresses)
-        for buffer in 0..<buffers.count { freeBuffers[buffer] = UInt16(buffer) }
-        freeCount = buffers.count
-        if let free = freeSegmentationBuffers {
-            for buffer in 0..<SegmentationBuffers.count { free[buffer] = UInt16(buffer) }
-            freeSegmentationCount = SegmentationBuffers.count
-        }
+        freeAllBuffers()
     }
 
-    /// Fault injection (the shell's `fault nic`): claims more available buffers than the ring
-    /// holds (avail.idx moved on by size + 1, and every later publish too), which QEMU takes
-    /// for a broken driver: it sets
-    /// DEVICE_NEEDS_RESET and stops the device (virtio 1.2 §2.1.2). Only to test recovery.
+    /// Fault injection (the shell's `fault nic`): makes a buffer available whose descriptor
+    /// index is out of range (`SplitVirtqueue.injectIndexFault`), which QEMU takes for a broken
+    /// driver: it sets DEVICE_NEEDS_RESET and stops the device (virtio 1.2 §2.1.2). Only to
+    /// test recovery.
     mutating func breakRingForFaultInjection() {
         queue.injectIndexFault()
         transport.notify(queue: queueIndex, queueNotifyOffset: notifyOffset)

@@ -48,31 +48,17 @@ struct Entropy {
     /// Whether `function` is a virtio entropy device (transitional or modern ID, §4.1.2.1).
     static func isVirtioRNG(_ function: PCIFunction) -> Bool {
         typealias Device = VirtioEntropy<MemoryMappedVirtioTransport>
-        return function.vendorID == 0x1AF4
+        return function.vendorID == VirtioPCIDevice.vendorID
             && (function.deviceID == Device.transitionalDeviceID || function.deviceID == Device.modernDeviceID)
     }
 
     /// Finds the best source (after PCI enumeration, on the boot CPU) and logs it.
     static func discover() -> Entropy {
         var entropy = Entropy(source: instructionOrJitter)
-        if let function = PCIBus.find(isVirtioRNG) {
-            let address = function.address
-            do throws(VirtioPCIError) {
-                let (transport, _) = try MemoryMappedVirtioTransport.open(function)
-                if let page = PhysicalMemory.allocate(count: 1),
-                   let device = try? VirtioEntropy(initializer: VirtioDeviceInitializer(transport: transport), allocate: { bytes in
-                       guard let ring = PhysicalMemory.allocate(count: (bytes + 4095) / 4096) else { return nil }
-                       return (UnsafeMutableRawPointer(bitPattern: UInt(ring))!, ring)
-                   }) {
-                    entropy.device = device
-                    entropy.page = page
-                    entropy.source = .virtioRNG
-                } else {
-                    Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) could not be set up")
-                }
-            } catch {
-                Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) has no usable virtio 1.x registers")
-            }
+        if let function = PCIBus.find(isVirtioRNG), let opened = openDevice(function) {
+            entropy.device = opened.device
+            entropy.page = opened.page
+            entropy.source = .virtioRNG
         }
         switch entropy.source {
         case .virtioRNG: Log.info("entropy: secrets from virtio-rng (the host's random source)")
@@ -80,6 +66,28 @@ struct Entropy {
         case .timingJitter: Log.warning("entropy: secrets from timing jitter only (no virtio-rng device, no RDRAND): weak keys")
         }
         return entropy
+    }
+
+    /// Sets up the virtio-rng at `function` and the DMA page it answers into; nil (with a
+    /// warning that says why) when it cannot be.
+    private static func openDevice(_ function: PCIFunction) -> (device: VirtioEntropy<MemoryMappedVirtioTransport>, page: UInt64)? {
+        let address = function.address
+        let transport: MemoryMappedVirtioTransport
+        do throws(VirtioPCIError) {
+            (transport, _) = try MemoryMappedVirtioTransport.open(function)
+        } catch {
+            Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) has no usable virtio 1.x registers")
+            return nil
+        }
+        guard let page = PhysicalMemory.allocate(count: 1),
+              let device = try? VirtioEntropy(initializer: VirtioDeviceInitializer(transport: transport), allocate: { bytes in
+                  guard let ring = PhysicalMemory.allocate(count: (bytes + 4095) / 4096) else { return nil }
+                  return (UnsafeMutableRawPointer(bitPattern: UInt(ring))!, ring)
+              }) else {
+            Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) could not be set up")
+            return nil
+        }
+        return (device, page)
     }
 
     /// A 64-bit secret from the current source.

@@ -185,8 +185,8 @@ public struct BootOptions: Sendable {
     public var tcpSendLends = true
     /// `record=on|off` (default off): the network context records every input it acts on
     /// into a memory ring, for `swiglet-replay` on the host (README, "Record and replay").
-    /// Dedicated mode with one network context, and no programs (their channels are not
-    /// recorded yet): the kernel refuses it otherwise, and says why.
+    /// Dedicated mode with one network context (the kernel refuses it otherwise, and says
+    /// why); programs' channels are recorded too.
     public var recordsNetwork = false
     /// `slice=MS` (1 to 1000, default 10): how long a program may keep its CPU while another
     /// program of that CPU is ready, in milliseconds.

@@ -24,12 +24,16 @@ public struct RingConsumer<Element: BitwiseCopyable> {
     private var knownTail: UInt32
     /// Set when the producer broke the protocol; the consumer then reports the ring empty.
     public private(set) var violation: RingViolation?
+    /// Sees each tail loaded and each element copied out (`ChannelTap`: recording, replay);
+    /// nil almost always.
+    public var tap: ChannelTap?
 
     /// The consumer's end of `ring`, whose indices were both initialized to `startingIndex`.
-    public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0) {
+    public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0, tap: ChannelTap? = nil) {
         self.ring = ring
         head = startingIndex
         knownTail = startingIndex
+        self.tap = tap
     }
 
     /// The free-running index of the next element to pop.
@@ -39,7 +43,11 @@ public struct RingConsumer<Element: BitwiseCopyable> {
     @inline(__always)
     public mutating func tryPop() -> Element? {
         guard hasElement() else { return nil }
-        let element = copySlot(head)
+        var element = copySlot(head)
+        if let tap {
+            // The private copy is what the core acts on: a replay puts the recorded one there.
+            withUnsafeMutableBytes(of: &element) { _ = tap.observe(.request, value: UInt64(head), bytes: $0) }
+        }
         head &+= 1
         // RELEASE: the slot loads above happen before this store; pairs with the producer's
         // ACQUIRE load of head, after which it may overwrite the slot.
@@ -68,7 +76,8 @@ public struct RingConsumer<Element: BitwiseCopyable> {
     private mutating func refreshTail() {
         // ACQUIRE: pairs with the producer's RELEASE store of tail, made after it wrote the
         // slots before tail; our slot copies come after this load.
-        let tail = ring.tailPointer.pointee.load(ordering: .acquiring)
+        var tail = ring.tailPointer.pointee.load(ordering: .acquiring)
+        if let tap { tail = UInt32(truncatingIfNeeded: tap.observe(.requestTail, value: UInt64(tail))) }
         // Never trusted: tail may only move forward from what we saw, and never more than
         // `capacity` ahead of our head (the producer cannot have more elements in flight than
         // slots). Both differences are wrap-around safe.

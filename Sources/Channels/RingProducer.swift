@@ -20,12 +20,16 @@ public struct RingProducer<Element: BitwiseCopyable> {
     private var knownHead: UInt32
     /// Set when the consumer broke the protocol; the producer then refuses to push.
     public private(set) var violation: RingViolation?
+    /// Sees each head loaded and each element pushed (`ChannelTap`: recording, replay); nil
+    /// almost always.
+    public var tap: ChannelTap?
 
     /// The producer's end of `ring`, whose indices were both initialized to `startingIndex`.
-    public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0) {
+    public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0, tap: ChannelTap? = nil) {
         self.ring = ring
         tail = startingIndex
         knownHead = startingIndex
+        self.tap = tap
     }
 
     /// The free-running index the next pushed element gets.
@@ -36,6 +40,10 @@ public struct RingProducer<Element: BitwiseCopyable> {
     public mutating func tryPush(_ element: Element) -> Bool {
         guard hasFreeSlot() else { return false }
         ring.slot(tail).storeBytes(of: element, as: Element.self)
+        if let tap {
+            var written = element
+            withUnsafeMutableBytes(of: &written) { _ = tap.observe(.completion, value: UInt64(tail), bytes: $0) }
+        }
         tail &+= 1
         // RELEASE: the slot stores above happen before this store; pairs with the consumer's
         // ACQUIRE load of tail, after which it reads the slot.
@@ -65,7 +73,8 @@ public struct RingProducer<Element: BitwiseCopyable> {
     private mutating func refreshHead() {
         // ACQUIRE: pairs with the consumer's RELEASE store of head, made after it copied the
         // slots before head out; our next stores into those slots come after this load.
-        let head = ring.headPointer.pointee.load(ordering: .acquiring)
+        var head = ring.headPointer.pointee.load(ordering: .acquiring)
+        if let tap { head = UInt32(truncatingIfNeeded: tap.observe(.completionHead, value: UInt64(head))) }
         // Never trusted: head may only move forward from what we saw, and not past our tail.
         // `head &- knownHead` is how far it claims to have moved (wrap-around safe); anything
         // beyond `tail &- knownHead` is impossible.

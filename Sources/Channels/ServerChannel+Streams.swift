@@ -49,6 +49,9 @@ extension ServerChannel {
         if let error = ownership.takeFromProgram(request.bufferIndex, as: .sending) {
             return fail(request, error)
         }
+        let buffer = memory.buffer(request.bufferIndex)
+        observePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[Int(request.offset)..<Int(request.offset) + Int(request.length)]),
+                       buffer: request.bufferIndex)
         streamBuffersHeld += 1
         streamQueues.append(request.bufferIndex, offset: request.offset, length: request.length,
                             cookie: request.cookie, to: connection)

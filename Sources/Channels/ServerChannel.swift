@@ -35,11 +35,15 @@ public struct ServerChannel {
     /// The port of each socket, 0 when the socket is free.
     private var socketPorts = InlineArray<16, UInt16>(repeating: 0)
 
+    /// Sees every read of the shared memory (`ChannelTap`), when recording or replaying.
+    let tap: ChannelTap?
+
     /// The network core's end of the channel in `memory` (already `initialize`d with
     /// `startingIndex`), keeping its state in `privateMemory`
     /// (`memory.layout.serverPrivateByteCount` bytes, 8-byte aligned, not mapped into the program).
+    /// `tap`, when given, sees every read of the shared memory (recording, replay).
     public init(memory: ChannelMemory, privateMemory: UnsafeMutableRawPointer, identifier: Int,
-                startingIndex: UInt32 = 0) {
+                startingIndex: UInt32 = 0, tap: ChannelTap? = nil) {
         precondition(ChannelLayout.socketCapacity == 16, "socketPorts has room for 16 sockets")
         self.memory = memory
         self.identifier = identifier
@@ -49,8 +53,18 @@ public struct ServerChannel {
             .bindMemory(to: UInt32.self, capacity: Int(layout.bufferCount))
         streamQueues = StreamSendQueues(memory: privateMemory + layout.streamQueuesPrivateOffset,
                                         bufferCount: layout.bufferCount, connectionCapacity: ChannelLayout.connectionCapacity)
-        requests = memory.requestRing.makeConsumer(startingIndex: startingIndex)
-        completions = memory.completionRing.makeProducer(startingIndex: startingIndex)
+        var channelTap = tap
+        channelTap?.channel = identifier
+        self.tap = channelTap
+        requests = memory.requestRing.makeConsumer(startingIndex: startingIndex, tap: channelTap)
+        completions = memory.completionRing.makeProducer(startingIndex: startingIndex, tap: channelTap)
+    }
+
+    /// The payload of a send, as the request is taken: the tap sees it (a replay fills it in).
+    /// Later reads of a lent buffer (retransmissions) read the same bytes.
+    @inline(__always)
+    func observePayload(_ payload: UnsafeMutableRawBufferPointer, buffer index: UInt32) {
+        if let tap { _ = tap.observe(.payload, value: UInt64(index), bytes: payload) }
     }
 
     /// Why the channel stopped, if the program broke the ring protocol.
@@ -185,7 +199,9 @@ public struct ServerChannel {
         }
         // In range: index checked against the count, offset + length against the buffer size.
         let buffer = memory.buffer(request.bufferIndex)
-        let payload = UnsafeRawBufferPointer(rebasing: buffer[Int(request.offset)..<Int(request.offset) + Int(request.length)])
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(request.offset)..<Int(request.offset) + Int(request.length)])
+        observePayload(bytes, buffer: request.bufferIndex)
+        let payload = UnsafeRawBufferPointer(bytes)
         let result = handler.send(payload: payload, to: (address: request.address, port: request.port), from: sourcePort)
         // The stack has copied the payload into a frame (or its ARP queue): the buffer is free.
         ownership.returnToProgram(request.bufferIndex)

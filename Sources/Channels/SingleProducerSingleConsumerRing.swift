@@ -83,13 +83,13 @@ public struct SingleProducerSingleConsumerRing<Element: BitwiseCopyable> {
     }
 
     /// The producer's end, starting at `startingIndex` (as passed to `initialize`).
-    public func makeProducer(startingIndex: UInt32 = 0) -> RingProducer<Element> {
-        RingProducer(ring: self, startingIndex: startingIndex)
+    public func makeProducer(startingIndex: UInt32 = 0, tap: ChannelTap? = nil) -> RingProducer<Element> {
+        RingProducer(ring: self, startingIndex: startingIndex, tap: tap)
     }
 
     /// The consumer's end, starting at `startingIndex` (as passed to `initialize`).
-    public func makeConsumer(startingIndex: UInt32 = 0) -> RingConsumer<Element> {
-        RingConsumer(ring: self, startingIndex: startingIndex)
+    public func makeConsumer(startingIndex: UInt32 = 0, tap: ChannelTap? = nil) -> RingConsumer<Element> {
+        RingConsumer(ring: self, startingIndex: startingIndex, tap: tap)
     }
 
     /// The shared head index.

@@ -108,7 +108,14 @@ extension NetworkContext {
                 waiting &= waiting - 1
                 // A reused number is below the prefix; a new one must be the next in it.
                 guard number <= channels.pointee.count, let entry = channels.pointee.pending[number] else { continue }
-                let channel = ServerChannel(memory: entry.memory, privateMemory: entry.privateMemory, identifier: number)
+                let tap = host.channelTap
+                let channel = ServerChannel(memory: entry.memory, privateMemory: entry.privateMemory, identifier: number, tap: tap)
+                if var tap {
+                    // The recording notes the channel and its layout; a replay checks them.
+                    tap.channel = number
+                    var words = entry.memory.layout.tapWords
+                    withUnsafeMutableBytes(of: &words) { _ = tap.observe(.added, value: UInt64(entry.cpu), bytes: $0) }
+                }
                 if number == channels.pointee.count {
                     (channels.pointee.storage + number).initialize(to: channel)
                     channels.pointee.count += 1
@@ -214,7 +221,8 @@ extension NetworkContext {
         // One relaxed load per pass when nothing has ended; the exchange takes the bits with
         // acquire, pairing with the release in `programEnded`.
         if endedChannels.pointee.load(ordering: .relaxed) != 0 {
-            let ended = endedChannels.pointee.exchange(0, ordering: .acquiring)
+            var ended = endedChannels.pointee.exchange(0, ordering: .acquiring)
+            if let tap = host.channelTap { ended = tap.observe(.ended, value: ended) }
             for channel in 0..<channels.pointee.count where ended & (1 << UInt64(channel)) != 0 {
                 release(channel: channel, now: now)
             }

@@ -38,4 +38,11 @@ public protocol NetworkContextHost {
     /// Renders `/metrics` (Prometheus text) into `buffer`; returns the length, or nil when it
     /// did not fit (the endpoint answers 500).
     func renderMetrics(into buffer: UnsafeMutableRawBufferPointer) -> Int?
+    /// What sees the context's reads of program channels (`ChannelTap`): the recorder with
+    /// `record=on`, the replayer on the host; nil (the default) otherwise.
+    var channelTap: ChannelTap? { get }
+}
+
+extension NetworkContextHost {
+    public var channelTap: ChannelTap? { nil }
 }

@@ -2,7 +2,7 @@
 
 /// A recording (`record=on`) is one block of memory:
 ///
-///     offset  0  magic "SWGLREC1"                          8 bytes
+///     offset  0  magic "SWGLREC2"                          8 bytes
 ///     offset  8  committed: bytes of events after offset 32, u64 — stored with release after
 ///                each whole event, so a copy taken at any moment (QEMU's pmemsave) holds a
 ///                consistent prefix
@@ -15,11 +15,16 @@
 /// multiple of 8. The first event is always `configuration`. The events are every input the
 /// context acts on — the clock of each pass, each frame and the device's word on its checksum,
 /// what the transmit queue accepted, what the kernel answered when asked for meter or metrics
-/// text — and, to check a replay against, everything it did: each frame it built, each
-/// doorbell it rang. Nothing else decides what a context without program channels does.
+/// text, and everything it read from program channels (`ChannelObservation`: ring indices,
+/// requests, payloads, channels added, programs ended) — and, to check a replay against,
+/// everything it did: each frame it built, each completion it wrote, each doorbell it rang,
+/// each program it stopped or channel it released. Nothing else decides what a context does.
+/// (Version 2: version 1 had no channel events and is not read.)
 public enum RecordFormat {
-    /// "SWGLREC1".
-    public static let magic: UInt64 = 0x3143_4552_4C47_5753
+    /// "SWGLREC2".
+    public static let magic: UInt64 = 0x3243_4552_4C47_5753
+    /// "SWGLREC1": the format before program channels were recorded.
+    public static let firstVersionMagic: UInt64 = 0x3143_4552_4C47_5753
     public static let committedOffset = 8
     public static let flagsOffset = 16
     public static let eventCountOffset = 20
@@ -54,14 +59,32 @@ public enum RecordFormat {
         case metricsText = 9
         /// A doorbell rung: cpu u32, channel u32.
         case doorbell = 10
-        /// The context served a program channel: replay does not drive channels (yet), so a
-        /// replay stops at this event and says so.
-        case channelActivity = 11
-        /// Passes that did nothing but ask for frames (none came) and kick the transmit queue:
+        /// A program channel put into service: channel u32, cpu u32, then its layout's request
+        /// capacity, completion capacity, buffer count and buffer size, u32 each.
+        case channelAdded = 11
+        /// Passes that did nothing but ask for frames (none came), read request-ring tails
+        /// that were as last recorded (a replay answers those reads with that tail), and kick
+        /// the transmit queue:
         /// count u32, 4 zero bytes, the first pass's clock u64, then each further pass's clock
         /// as the difference from the one before, LEB128 (7 bits a byte, low first). Read back,
         /// each is the three events `pass`, `receiveEnd`, `flush`.
         case idlePasses = 12
+        /// A channel's request-ring tail as the context loaded it: channel u32, tail u32.
+        case requestTail = 13
+        /// A request as the context copied it out of its slot: channel u32, index u32, the copy.
+        case request = 14
+        /// A channel's completion-ring head as the context loaded it: channel u32, head u32.
+        case completionHead = 15
+        /// A send's payload as its request was taken: channel u32, buffer u32, the bytes.
+        case payload = 16
+        /// A completion the context wrote: channel u32, index u32, the completion.
+        case completion = 17
+        /// Programs that ended, as the context took them: their channels' mask, u64.
+        case channelsEnded = 18
+        /// The context stopped a program that broke its channel's protocol: cpu u32, channel u32.
+        case programStopped = 19
+        /// A channel released: channel u32, 4 zero bytes, then its final `ChannelCounters`.
+        case channelReleased = 20
     }
 
     /// The padded size of an event with `payload` bytes.

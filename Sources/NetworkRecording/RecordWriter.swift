@@ -32,11 +32,13 @@ public struct RecordWriter {
 
     /// Records one event: its kind, the 8-byte `prefix` if the kind has one, and `bytes`.
     ///
-    /// Idle passes — a pass whose only events are the end of an empty receive call and the
-    /// transmit kick, which is most of them on a polling network core — are not written as
-    /// three events each but gathered into one `idlePasses` event (their clocks, as varint
-    /// deltas: 1–3 bytes a pass instead of 32). A pass is known to be idle only when the next
-    /// one begins, so its events wait here until then; a copy taken meanwhile lacks only them.
+    /// Idle passes — a pass whose only events are the end of an empty receive call, reads of
+    /// the programs' request rings that found them as before, and the transmit kick, which is
+    /// most of them on a polling network core — are not written as events each but gathered
+    /// into one `idlePasses` event (their clocks, as varint deltas: 1–3 bytes a pass instead
+    /// of 32 and 16 a channel). A pass is known to be idle only when the next one begins, so
+    /// its events wait here until then; a copy taken meanwhile lacks only them. A replay
+    /// answers an idle pass's ring reads with the tail last recorded for the channel.
     public mutating func record(_ kind: RecordFormat.Kind, prefix: UInt64 = 0,
                                 bytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         guard !isFull else { return }
@@ -45,9 +47,14 @@ public struct RecordWriter {
             if pendingStage == 2 { appendIdlePass(pendingNow) } else if pendingStage >= 0 { writePending() }
             pendingNow = prefix
             pendingStage = 0
+            heldTailCount = 0
             return
         case .receiveEnd where pendingStage == 0:
             pendingStage = 1
+            return
+        case .requestTail where pendingStage == 1 && repeatsLastTail(prefix) && heldTailCount < heldTails.count:
+            heldTails[heldTailCount] = prefix
+            heldTailCount += 1
             return
         case .flush where pendingStage == 1:
             pendingStage = 2
@@ -56,6 +63,12 @@ public struct RecordWriter {
             if pendingStage >= 0 { writePending() }
             write(kind, prefix: prefix, bytes: bytes)
         }
+    }
+
+    /// Whether a `requestTail` event (channel, tail) finds the tail last recorded for its channel.
+    private func repeatsLastTail(_ prefix: UInt64) -> Bool {
+        let channel = Int(truncatingIfNeeded: prefix & 0xFFFF_FFFF)
+        return channel < lastTails.count && lastTails[channel] == prefix >> 32
     }
 
     /// Writes the pass still being watched, so that the recording ends with every pass (for
@@ -70,6 +83,13 @@ public struct RecordWriter {
     /// receive call ended with no frame, 2 flushed: idle so far).
     private var pendingNow: UInt64 = 0
     private var pendingStage = -1
+    /// The watched pass's request-ring reads that found the last recorded tail (their events'
+    /// 8-byte fields), held back with it.
+    private var heldTails = InlineArray<64, UInt64>(repeating: 0)
+    private var heldTailCount = 0
+    /// The request-ring tail last recorded for each channel number (UInt64.max: none since
+    /// the channel was added).
+    private var lastTails = InlineArray<64, UInt64>(repeating: .max)
     /// The open `idlePasses` event, always the last in the ring (-1: none): its offset from the
     /// first event, its payload length, how many passes it holds, and the last one's clock.
     private var runOffset = -1
@@ -83,6 +103,8 @@ public struct RecordWriter {
         pendingStage = -1
         write(.pass, prefix: pendingNow)
         if stage >= 1 { write(.receiveEnd) }
+        for index in 0..<heldTailCount { write(.requestTail, prefix: heldTails[index]) }
+        heldTailCount = 0
         if stage >= 2 { write(.flush) }
     }
 
@@ -132,6 +154,9 @@ public struct RecordWriter {
                                 bytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         guard !isFull else { return }
         runOffset = -1
+        let channel = Int(truncatingIfNeeded: prefix & 0xFFFF_FFFF)
+        if kind == .requestTail && channel < lastTails.count { lastTails[channel] = prefix >> 32 }
+        if kind == .channelAdded && channel < lastTails.count { lastTails[channel] = .max }
         let prefixSize = kind.hasPrefix ? 8 : 0
         let payload = prefixSize + bytes.count
         let size = RecordFormat.eventSize(payload: payload)
@@ -176,8 +201,9 @@ extension RecordFormat.Kind {
     /// Whether the payload starts with an 8-byte field (`RecordFormat.Kind`'s cases say which).
     public var hasPrefix: Bool {
         switch self {
-        case .pass, .received, .transmitted, .largestSegment, .metricsText, .doorbell: true
-        case .configuration, .receiveEnd, .flush, .meterText, .channelActivity, .idlePasses: false
+        case .pass, .received, .transmitted, .largestSegment, .metricsText, .doorbell, .channelAdded, .requestTail,
+             .request, .completionHead, .payload, .completion, .channelsEnded, .programStopped, .channelReleased: true
+        case .configuration, .receiveEnd, .flush, .meterText, .idlePasses: false
         }
     }
 }

@@ -115,18 +115,31 @@ public struct RecordingHost<Inner: NetworkContextHost>: NetworkContextHost {
     }
 
     public func ringDoorbell(cpu: Int, channel: Int) {
-        recorder?.pointee.record(.doorbell, prefix: UInt64(UInt32(truncatingIfNeeded: cpu)) | UInt64(UInt32(truncatingIfNeeded: channel)) << 32)
+        recorder?.pointee.record(.doorbell, prefix: RecordFormat.pair(cpu, channel))
         inner.ringDoorbell(cpu: cpu, channel: channel)
     }
 
     public func stopProgram(cpu: Int, channel: Int) {
-        recorder?.pointee.record(.channelActivity)
+        recorder?.pointee.record(.programStopped, prefix: RecordFormat.pair(cpu, channel))
         inner.stopProgram(cpu: cpu, channel: channel)
     }
 
     public func channelReleased(channel: Int, counters: ChannelCounters) {
-        recorder?.pointee.record(.channelActivity)
+        if let recorder {
+            var final = counters
+            withUnsafeBytes(of: &final) { recorder.pointee.record(.channelReleased, prefix: UInt64(channel), bytes: $0) }
+        }
         inner.channelReleased(channel: channel, counters: counters)
+    }
+
+    /// The recorder sees every read of a program channel (nil when not recording: the
+    /// kernel's own host has none either).
+    public var channelTap: ChannelTap? {
+        guard let recorder else { return inner.channelTap }
+        return ChannelTap(context: UnsafeMutableRawPointer(recorder)) { context, observation in
+            RecordWriter.recordChannel(context!.assumingMemoryBound(to: RecordWriter.self),
+                                       observation.assumingMemoryBound(to: ChannelObservation.self).pointee)
+        }
     }
 
     public func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
@@ -140,5 +153,29 @@ public struct RecordingHost<Inner: NetworkContextHost>: NetworkContextHost {
         recorder?.pointee.record(.metricsText, prefix: length == nil ? 0 : 1,
                                  bytes: UnsafeRawBufferPointer(rebasing: buffer[..<max(0, min(length ?? 0, buffer.count))]))
         return length
+    }
+}
+
+extension RecordWriter {
+    /// Writes one channel observation as its event (`RecordFormat.Kind`, kinds 11 and 13–18).
+    static func recordChannel(_ recorder: UnsafeMutablePointer<RecordWriter>, _ observation: ChannelObservation) {
+        let bytes = UnsafeRawBufferPointer(observation.bytes)
+        let pair = RecordFormat.pair(observation.channel, Int(truncatingIfNeeded: observation.value))
+        switch observation.kind {
+        case .requestTail: recorder.pointee.record(.requestTail, prefix: pair)
+        case .request: recorder.pointee.record(.request, prefix: pair, bytes: bytes)
+        case .completionHead: recorder.pointee.record(.completionHead, prefix: pair)
+        case .payload: recorder.pointee.record(.payload, prefix: pair, bytes: bytes)
+        case .completion: recorder.pointee.record(.completion, prefix: pair, bytes: bytes)
+        case .added: recorder.pointee.record(.channelAdded, prefix: pair, bytes: bytes)
+        case .ended: recorder.pointee.record(.channelsEnded, prefix: observation.value)
+        }
+    }
+}
+
+extension RecordFormat {
+    /// Two numbers in one 8-byte field: `low` in bits 0–31, `high` in bits 32–63.
+    public static func pair(_ low: Int, _ high: Int) -> UInt64 {
+        UInt64(UInt32(truncatingIfNeeded: low)) | UInt64(UInt32(truncatingIfNeeded: high)) << 32
     }
 }

@@ -10,6 +10,9 @@ public struct RecordedEvent: Sendable {
     public var prefix: UInt64
     /// The rest of the payload.
     public var bytes: [UInt8]
+    /// Part of an idle pass read back from an `idlePasses` event (whose request-ring reads
+    /// found the tails last recorded, and are not in the recording).
+    public var idle = false
 }
 
 /// A whole recording.
@@ -24,13 +27,15 @@ public struct RecordLog: Sendable {
     public enum ReadError: Error, Equatable, CustomStringConvertible {
         case tooShort(Int)
         case badMagic
+        case firstVersion
         case committedBeyondEnd(committed: UInt64, available: Int)
         case badEvent(offset: Int, reason: String)
 
         public var description: String {
             switch self {
             case .tooShort(let count): "\(count) bytes is too short for a recording (the header alone is \(RecordFormat.headerSize))"
-            case .badMagic: "not a Swiglet recording (no SWGLREC1 magic at the start)"
+            case .badMagic: "not a Swiglet recording (no SWGLREC2 magic at the start)"
+            case .firstVersion: "a recording of the first format (SWGLREC1, before program channels were recorded): record it again"
             case .committedBeyondEnd(let committed, let available):
                 "the header says \(committed) bytes of events, but only \(available) follow it (a cut-off copy?)"
             case .badEvent(let offset, let reason): "bad event at byte \(offset): \(reason)"
@@ -40,9 +45,9 @@ public struct RecordLog: Sendable {
 
     /// One idle pass, as the three events it stands for.
     private mutating func appendIdlePass(now: UInt64) {
-        events.append(RecordedEvent(index: events.count, kind: .pass, prefix: now, bytes: []))
-        events.append(RecordedEvent(index: events.count, kind: .receiveEnd, prefix: 0, bytes: []))
-        events.append(RecordedEvent(index: events.count, kind: .flush, prefix: 0, bytes: []))
+        events.append(RecordedEvent(index: events.count, kind: .pass, prefix: now, bytes: [], idle: true))
+        events.append(RecordedEvent(index: events.count, kind: .receiveEnd, prefix: 0, bytes: [], idle: true))
+        events.append(RecordedEvent(index: events.count, kind: .flush, prefix: 0, bytes: [], idle: true))
     }
 
     /// Reads `bytes` (a file saved from the guest's memory, possibly longer than the recording).
@@ -51,6 +56,7 @@ public struct RecordLog: Sendable {
         func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
             bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
         }
+        guard load(0, as: UInt64.self) != RecordFormat.firstVersionMagic else { throw .firstVersion }
         guard load(0, as: UInt64.self) == RecordFormat.magic else { throw .badMagic }
         let committed = load(RecordFormat.committedOffset, as: UInt64.self)
         let available = bytes.count - RecordFormat.headerSize

@@ -26,8 +26,11 @@ public struct ReplayResult: Sendable {
     /// The recording ended inside a pass (a copy taken while it ran, or a full ring): the
     /// replay stops there, agreeing so far.
     public var endedMidPass = false
-    /// Why the replay cannot go on, when the recording holds something it does not drive.
-    public var unsupported: String?
+    /// Program channels put into service, requests taken from their rings, and completions
+    /// the replay wrote and found equal to the recording's.
+    public var channelsAdded = 0
+    public var requestsTaken = 0
+    public var completionsMatched = 0
 }
 
 /// The recorded events in order, consumed by the replay's ports; where they disagree it keeps
@@ -38,16 +41,28 @@ final class ReplayCursor {
     var pass = 0
     var divergence: Divergence?
     var endedMidPass = false
-    var unsupported: String?
     var framesReceived = 0
     var framesMatched = 0
+    var channelsAdded = 0
+    var requestsTaken = 0
+    var completionsMatched = 0
+    /// Whether the pass being replayed was an idle one (its ring reads are not recorded).
+    var passIsIdle = false
+    /// The request-ring tail last recorded for each channel, which an idle pass's reads find.
+    var lastTails: [Int: UInt32] = [:]
     /// Where replayed frames are built (64 KiB of IPv4 behind an Ethernet header, and room).
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 70_000, alignment: 16)
+    /// The memory of every channel the replay made (shared and private halves), freed at the
+    /// end: the program is absent, so nothing but the replayed context ever touches it.
+    var channelMemory: [UnsafeMutableRawPointer] = []
 
     init(events: [RecordedEvent]) { self.events = events }
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        for memory in channelMemory { memory.deallocate() }
+    }
 
-    var stopped: Bool { divergence != nil || endedMidPass || unsupported != nil }
+    var stopped: Bool { divergence != nil || endedMidPass }
 
     /// The next event if it is of `kind`; otherwise records the divergence (`doing`: what the
     /// replayed context did instead) and returns nil.
@@ -55,10 +70,6 @@ final class ReplayCursor {
         guard !stopped else { return nil }
         guard position < events.count else { endedMidPass = true; return nil }
         let event = events[position]
-        if event.kind == .channelActivity || (event.kind == .doorbell && kind != .doorbell) {
-            unsupported = "event \(event.index) is program-channel traffic, which replay does not drive yet (record with run=none)"
-            return nil
-        }
         guard event.kind == kind else {
             diverge(at: event, expected: Self.describe(event), actual: doing())
             return nil
@@ -87,11 +98,104 @@ final class ReplayCursor {
         case .flush: "a transmit kick (flush)"
         case .meterText: "a request for the meter's text"
         case .metricsText: "a request for the metrics text"
-        case .doorbell: "a doorbell for cpu \(event.prefix & 0xFFFF_FFFF), channel \(event.prefix >> 32)"
-        case .channelActivity: "program-channel traffic"
+        case .doorbell: "a doorbell for cpu \(event.low), channel \(event.high)"
         case .idlePasses: "idle passes"   // expanded by `RecordLog`: never seen here
+        case .channelAdded: "channel \(event.low) put into service for cpu \(event.high)"
+        case .requestTail: "a read of channel \(event.low)'s request-ring tail"
+        case .request: "request \(event.high) of channel \(event.low) taken"
+        case .completionHead: "a read of channel \(event.low)'s completion-ring head"
+        case .payload: "a send's \(event.bytes.count) bytes taken from buffer \(event.high) of channel \(event.low)"
+        case .completion: "completion \(event.high) written to channel \(event.low)"
+        case .channelsEnded: "the programs of channels \(ReplayCursor.channelList(event.prefix)) ending"
+        case .programStopped: "the program of channel \(event.high) on cpu \(event.low) stopped"
+        case .channelReleased: "channel \(event.prefix) released"
         }
     }
+
+    static func channelList(_ mask: UInt64) -> String {
+        (0..<64).filter { mask & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: ",")
+    }
+
+    /// What the replayed context read from (or wrote into) a program channel, answered from
+    /// the recording: a read gets the recorded value (an index, a request, a payload); a
+    /// write is compared with the recorded one. After a divergence the read keeps what the
+    /// host memory held, which only leads the context to refuse the channel.
+    func replayChannel(_ observation: UnsafeMutablePointer<ChannelObservation>) {
+        let channel = observation.pointee.channel
+        let value = observation.pointee.value
+        let bytes = observation.pointee.bytes
+        switch observation.pointee.kind {
+        case .requestTail, .completionHead:
+            let isTail = observation.pointee.kind == .requestTail
+            if isTail && passIsIdle, let last = lastTails[channel] {
+                observation.pointee.value = UInt64(last)   // an idle pass: as last recorded
+                return
+            }
+            guard let event = take(isTail ? .requestTail : .completionHead,
+                                   doing: "read channel \(channel)'s \(isTail ? "request-ring tail" : "completion-ring head")"),
+                  expectChannel(channel, in: event) else { return }
+            observation.pointee.value = UInt64(event.high)
+            if isTail { lastTails[channel] = event.high }
+        case .request:
+            guard let event = take(.request, doing: "took request \(value) of channel \(channel)"),
+                  expectChannel(channel, in: event), expect(value, event.high, in: event, "took request \(value)"),
+                  fill(bytes, from: event) else { return }
+            requestsTaken += 1
+        case .payload:
+            guard let event = take(.payload, doing: "took a send's \(bytes.count) bytes from channel \(channel)"),
+                  expectChannel(channel, in: event), expect(value, event.high, in: event, "took them from buffer \(value)"),
+                  fill(bytes, from: event) else { return }
+        case .completion:
+            guard let event = take(.completion, doing: "wrote completion \(value) to channel \(channel)"),
+                  expectChannel(channel, in: event), expect(value, event.high, in: event, "wrote completion \(value)") else { return }
+            guard Array(UnsafeRawBufferPointer(bytes)) == event.bytes else {
+                let completion = UnsafeRawBufferPointer(bytes).loadUnaligned(as: ChannelCompletion.self)
+                return diverge(at: event, expected: Self.describe(event),
+                               actual: "wrote a different one (kind \(completion.kind), length \(completion.length), error \(completion.error))")
+            }
+            completionsMatched += 1
+        case .added:
+            guard let event = take(.channelAdded, doing: "put channel \(channel) into service"),
+                  expectChannel(channel, in: event), expect(value, event.high, in: event, "for cpu \(value)") else { return }
+            lastTails[channel] = nil
+            if Array(UnsafeRawBufferPointer(bytes)) != event.bytes {
+                diverge(at: event, expected: Self.describe(event), actual: "gave it a different layout")
+            }
+        case .ended:
+            guard let event = take(.channelsEnded, doing: "took the ending of the programs of channels \(Self.channelList(value))") else { return }
+            if event.prefix != value {
+                diverge(at: event, expected: Self.describe(event), actual: "took channels \(Self.channelList(value))")
+            }
+        }
+    }
+
+    private func expectChannel(_ channel: Int, in event: RecordedEvent) -> Bool {
+        expect(UInt64(channel), event.low, in: event, "did so for channel \(channel)")
+    }
+
+    private func expect(_ value: UInt64, _ recorded: UInt32, in event: RecordedEvent, _ doing: String) -> Bool {
+        guard value == UInt64(recorded) else {
+            diverge(at: event, expected: Self.describe(event), actual: doing)
+            return false
+        }
+        return true
+    }
+
+    /// Puts the recorded bytes where the context reads them (the same size, or a divergence).
+    private func fill(_ bytes: UnsafeMutableRawBufferPointer, from event: RecordedEvent) -> Bool {
+        guard bytes.count == event.bytes.count else {
+            diverge(at: event, expected: Self.describe(event), actual: "read \(bytes.count) bytes")
+            return false
+        }
+        if let base = bytes.baseAddress { event.bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        return true
+    }
+}
+
+extension RecordedEvent {
+    /// The low and high halves of the 8-byte field (`RecordFormat.pair`).
+    var low: UInt32 { UInt32(truncatingIfNeeded: prefix) }
+    var high: UInt32 { UInt32(truncatingIfNeeded: prefix >> 32) }
 }
 
 /// The NIC's receive half, handing up the recorded frames.
@@ -169,13 +273,35 @@ struct ReplayHost: NetworkContextHost {
 
     func ringDoorbell(cpu: Int, channel: Int) {
         guard let event = cursor.take(.doorbell, doing: "rang a doorbell for cpu \(cpu)") else { return }
-        if event.prefix != UInt64(UInt32(truncatingIfNeeded: cpu)) | UInt64(UInt32(truncatingIfNeeded: channel)) << 32 {
+        if event.prefix != RecordFormat.pair(cpu, channel) {
             cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "rang cpu \(cpu), channel \(channel)")
         }
     }
 
-    func stopProgram(cpu: Int, channel: Int) { _ = cursor.take(.channelActivity, doing: "stopped a program") }
-    func channelReleased(channel: Int, counters: ChannelCounters) { _ = cursor.take(.channelActivity, doing: "released a channel") }
+    func stopProgram(cpu: Int, channel: Int) {
+        guard let event = cursor.take(.programStopped, doing: "stopped the program of channel \(channel)") else { return }
+        if event.prefix != RecordFormat.pair(cpu, channel) {
+            cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "stopped the one of channel \(channel) on cpu \(cpu)")
+        }
+    }
+
+    func channelReleased(channel: Int, counters: ChannelCounters) {
+        guard let event = cursor.take(.channelReleased, doing: "released channel \(channel)") else { return }
+        var final = counters
+        let same = withUnsafeBytes(of: &final) { Array($0) == event.bytes }
+        if event.prefix != UInt64(channel) || !same {
+            cursor.diverge(at: event, expected: ReplayCursor.describe(event),
+                           actual: "released channel \(channel)\(same ? "" : " with other final counters")")
+        }
+    }
+
+    /// Every read of a program channel is answered from the recording (`replayChannel`).
+    var channelTap: ChannelTap? {
+        ChannelTap(context: Unmanaged.passUnretained(cursor).toOpaque()) { context, observation in
+            Unmanaged<ReplayCursor>.fromOpaque(context!).takeUnretainedValue()
+                .replayChannel(observation.assumingMemoryBound(to: ChannelObservation.self))
+        }
+    }
 
     func writeMeter(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let event = cursor.take(.meterText, doing: "asked for the meter's text") else { return 0 }
@@ -228,8 +354,15 @@ public enum Replayer {
                                      sender: ReplaySender(cursor: cursor), host: ReplayHost(cursor: cursor))
         var result = ReplayResult()
         while !cursor.stopped && cursor.position < log.events.count {
+            if cursor.next(is: .channelAdded) {
+                // Added outside a pass (`addChannel`: before serving, or between passes).
+                addChannel(cursor.events[cursor.position], to: context, cursor: cursor, now: true)
+                continue
+            }
             guard let pass = cursor.take(.pass, doing: "began a new pass") else { break }
             cursor.pass += 1
+            cursor.passIsIdle = pass.idle
+            prepareChannels(for: context, cursor: cursor)
             context.pass(now: pass.prefix)
             result.passes += 1
             if result.passes % 1000 == 0 { progress(cursor.position, log.events.count) }
@@ -239,7 +372,57 @@ public enum Replayer {
         result.framesMatched = cursor.framesMatched
         result.divergence = cursor.divergence
         result.endedMidPass = cursor.endedMidPass
-        result.unsupported = cursor.unsupported
+        result.channelsAdded = cursor.channelsAdded
+        result.requestsTaken = cursor.requestsTaken
+        result.completionsMatched = cursor.completionsMatched
         return result
+    }
+
+    typealias ReplayedContext = NetworkContext<ReplayReceiver, ReplaySender, ReplayHost>
+
+    /// Does, before a pass, what other CPUs did before the recorded one: the programs that
+    /// started (their channels queued, which the pass takes at its start) and those that ended
+    /// (their bits set, which the pass takes when it serves the channels). The recording says
+    /// which, in the events of this pass; the context's own reading of them is checked as it
+    /// comes (`ReplayCursor.replayChannel`).
+    /// A pass takes queued channels first of all, so theirs are the events right after the
+    /// pass's clock; a channel added between passes (`addChannel`) comes later and is made
+    /// when the replay reaches it.
+    static func prepareChannels(for context: ReplayedContext, cursor: ReplayCursor) {
+        var position = cursor.position
+        var leading = true
+        while position < cursor.events.count && cursor.events[position].kind != .pass {
+            let event = cursor.events[position]
+            if event.kind != .channelAdded { leading = false }
+            switch event.kind {
+            case .channelAdded where leading: addChannel(event, to: context, cursor: cursor, now: false)
+            case .channelsEnded:
+                for channel in 0..<64 where event.prefix & (1 << UInt64(channel)) != 0 { context.programEnded(channel: channel) }
+            default: break
+            }
+            position += 1
+        }
+    }
+
+    /// Makes the channel `event` records, in host memory with its layout, and queues it (or,
+    /// `now`, adds it at once). Its number must come out as recorded: the kernel gave a
+    /// released number back (`channelFreed`) before reusing it, so the replay does so too.
+    static func addChannel(_ event: RecordedEvent, to context: ReplayedContext, cursor: ReplayCursor, now: Bool) {
+        let number = Int(event.low)
+        guard event.bytes.count == 16, number < 64,
+              let layout = event.bytes.withUnsafeBytes({ ChannelLayout(tapWords: $0.loadUnaligned(as: (UInt32, UInt32, UInt32, UInt32).self)) })
+        else { return cursor.diverge(at: event, expected: "a channel with a valid layout", actual: "cannot build the one recorded") }
+        let shared = UnsafeMutableRawPointer.allocate(byteCount: layout.byteCount, alignment: ChannelLayout.pageSize)
+        let privateMemory = UnsafeMutableRawPointer.allocate(byteCount: layout.serverPrivateByteCount, alignment: 16)
+        cursor.channelMemory += [shared, privateMemory]
+        let memory = ChannelMemory(base: shared, layout: layout)
+        memory.initialize()
+        context.channelFreed(number)
+        let given = now ? context.addChannel(memory: memory, privateMemory: privateMemory, cpu: Int(event.high))
+                        : context.queueChannel(memory: memory, privateMemory: privateMemory, cpu: Int(event.high))
+        cursor.channelsAdded += 1
+        if given != number {
+            cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "gave the channel number \(given.map(String.init) ?? "none")")
+        }
     }
 }

@@ -1,4 +1,4 @@
-/// QEMU test of record and replay: a guest records an impaired-link session of UDP echo and HTTP (the network core's own services), the host saves the recording from the guest's memory, and swiglet-replay finds the replay identical.
+/// QEMU test of record and replay: a guest records an impaired-link session of its programs (HTTP, UDP echo) and its own /metrics, the host saves the recording from the guest's memory, and swiglet-replay finds the replay identical.
 import Foundation
 import XCTest
 
@@ -17,16 +17,19 @@ final class RecordReplayTests: XCTestCase {
         throw XCTSkip(message)
     }
 
-    /// `record=on run=none` with 3% drops, 3% duplicates and 5% reordering on received frames:
-    /// UDP echo of several sizes (the network core's own echo) and HTTP GETs of /metrics and
-    /// the meter page (its own endpoint), then QEMU's monitor stops the guest and saves the
-    /// ring. The replay must consume every event up to the end (or to the cut inside the last
-    /// pass), rebuild every frame byte for byte, and find no divergence and nothing unsupported.
+    /// `record=on` with the default programs (HTTP, TCP echo, UDP echo, on cpu1) and 3% drops,
+    /// 3% duplicates and 5% reordering on received frames: UDP echo of several sizes through
+    /// the `udp-echo` program, GETs of the `http` program's pages, and GETs of the network
+    /// core's own /metrics. Then QEMU's monitor stops the guest and saves the ring. The replay,
+    /// with no program present, must consume every event up to the end (or to the cut inside
+    /// the last pass), rebuild every frame and every completion byte for byte, and find no
+    /// divergence. That the programs did the work is read from the kernel's channel counters.
     func testAnImpairedSessionRecordedInTheGuestReplaysIdenticallyOnTheHost() throws {
         let replay = try Self.replayExecutable()
-        let udpPort = QEMUMachine.freePort(udp: true), metricsPort = QEMUMachine.freePort()
-        var machine = QEMUMachine(cpus: 2, commandLine: "record=on run=none impair-rx=drop=3:dup=3:reorder=5 impair-seed=9", timeout: 180)
-        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(udpPort)-:7", "tcp:127.0.0.1:\(metricsPort)-:9090"])
+        let udpPort = QEMUMachine.freePort(udp: true), metricsPort = QEMUMachine.freePort(), httpPort = QEMUMachine.freePort()
+        var machine = QEMUMachine(cpus: 2, commandLine: "record=on impair-rx=drop=3:dup=3:reorder=5 impair-seed=9", timeout: 180)
+        machine.network = .user(hostForwards: ["udp:127.0.0.1:\(udpPort)-:7", "tcp:127.0.0.1:\(metricsPort)-:9090",
+                                               "tcp:127.0.0.1:\(httpPort)-:80"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiglet-record-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -38,20 +41,24 @@ final class RecordReplayTests: XCTestCase {
             let words = line.split(separator: " ")
             let address = try XCTUnwrap(words.firstIndex(of: "pmemsave").map { String(words[$0 + 1]) }, String(line))
             let size = try XCTUnwrap(words.firstIndex(of: "pmemsave").map { String(words[$0 + 2]) }, String(line))
-            XCTAssertTrue(running.console.contains("programs: none started while the network is recorded (record=on)"), running.console)
+            try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
+            try running.waitFor("serving HTTP on port 80", timeout: 30)
 
             let failures = try UDPEchoClient.check(host: "127.0.0.1", port: udpPort, sizes: [1, 64, 512, 1000, 1472], tries: 8)
             XCTAssertEqual(failures.map(\.description), [], "UDP echo over the impaired link")
-            for path in ["/metrics", "/", "/metrics"] {
-                let client = try TCPClient(host: "127.0.0.1", port: metricsPort, timeout: 30)
+            for (port, path) in [(httpPort, "/"), (metricsPort, "/metrics"), (httpPort, "/"), (httpPort, "/missing")] {
+                let client = try TCPClient(host: "127.0.0.1", port: port, timeout: 30)
                 try client.send("GET \(path) HTTP/1.1\r\nHost: swiglet\r\nConnection: close\r\n\r\n")
                 var pending: [UInt8] = []
                 let response = try HTTPResponse.read(from: client, pending: &pending)
-                XCTAssertEqual(response.status, 200, path)
+                XCTAssertEqual(response.status, path == "/missing" ? 404 : 200, "\(port) \(path)")
             }
             let metrics = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
             XCTAssertGreaterThan(metrics["swiglet_record_events"] ?? 0, 100, metrics.text)
             XCTAssertEqual(metrics["swiglet_record_full"], 0)
+            // The programs did the work, by the network core's count, not theirs.
+            XCTAssertGreaterThan(metrics.sum("swiglet_channel_requests_total"), 10, metrics.text)
+            XCTAssertGreaterThan(metrics.sum("swiglet_channel_stream_bytes_total", matching: ["direction=\"out\""]), 200, metrics.text)
 
             try machine.monitor("stop")
             // The file name in quotes: the monitor reads the size as an expression, and '/' divides.
@@ -70,30 +77,22 @@ final class RecordReplayTests: XCTestCase {
         let framesIn = output.components(separatedBy: "frames_in=").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         XCTAssertGreaterThan(framesOut, 20, "frames the replay rebuilt and compared")
         XCTAssertGreaterThan(framesIn, 20)
+        func field(_ name: String) -> Int { output.components(separatedBy: "\(name)=").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0 }
+        XCTAssertGreaterThanOrEqual(field("channels"), 3, "the three programs' channels")
+        XCTAssertGreaterThan(field("requests"), 10, "program requests replayed")
+        XCTAssertGreaterThan(field("completions"), 10, "completions rebuilt and compared")
     }
 
     /// What a replay could not follow is refused at boot with the reason, and the machine goes
-    /// on unrecorded: programs named with run=, symmetric mode. While recording, the shell's
-    /// `run` is refused too.
+    /// on unrecorded: symmetric mode (several CPUs would share the context).
     func testRecordingRefusesWhatItCannotReplay() throws {
-        let cases: [(String, String)] = [
-            ("record=on run=udp-echo@1", "record=on: not recording, because run= starts programs"),
-            ("record=on run=none net-mode=symmetric", "record=on: not recording: it records one network context in net-mode=dedicated"),
-        ]
-        for (commandLine, reason) in cases {
-            var machine = QEMUMachine(cpus: 2, commandLine: commandLine)
-            machine.network = .user(hostForwards: [])
-            try machine.whileRunning { running in
-                XCTAssertTrue(running.console.contains(reason), "\(commandLine)\n\(running.console)")
-                XCTAssertFalse(running.console.contains("record: recording network context"), running.console)
-            }
-        }
-        var machine = QEMUMachine(cpus: 2, commandLine: "record=on run=none")
+        var machine = QEMUMachine(cpus: 2, commandLine: "record=on net-mode=symmetric")
         machine.network = .user(hostForwards: [])
         try machine.whileRunning { running in
-            try running.waitFor("record: recording network context 0", timeout: 10)
-            running.type("run udp-echo\r")
-            try running.waitFor("programs: udp-echo not started: record=on records the network core alone", timeout: 20)
+            try running.waitFor("swiglet: ready", timeout: 30)
+            XCTAssertTrue(running.console.contains("record=on: not recording: it records one network context in net-mode=dedicated"),
+                          running.console)
+            XCTAssertFalse(running.console.contains("record: recording network context"), running.console)
         }
     }
 }

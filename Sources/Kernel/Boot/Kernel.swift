@@ -185,10 +185,6 @@ private func refuseToBoot(_ error: NetworkPlacementError) -> Never {
 private func startPrograms(placement: NetworkPlacement) {
     ProgramTasks.prepare(cpuCount: Kernel.onlineCPUs, usableBytes: PhysicalMemory.usableBytes,
                          timeSlice: UInt64(Kernel.options.timeSliceMilliseconds) * 1_000_000)
-    if NetworkCore.isRecording {
-        Log.info("programs: none started while the network is recorded (record=on)")
-        return
-    }
     if let assignments = Kernel.options.programs {
         for assignment in assignments {
             assignment.name.withUnsafeBytes { _ = Programs.launch(name: $0, cpu: assignment.cpu) }

@@ -50,9 +50,6 @@ enum NetworkCore {
     /// when not recording.
     nonisolated(unsafe) private(set) static var recorder: UnsafeMutablePointer<RecordWriter>? = nil
     static let recordingBytes = 32 << 20
-    /// Whether the network is being recorded (programs are then refused: their channels are
-    /// not recorded yet).
-    static var isRecording: Bool { recorder != nil }
     /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
     /// release once the contexts exist; loaded with acquire by anyone who then reads them.
     static let networkCPUs = Atomic<UInt64>(0)
@@ -127,10 +124,6 @@ enum NetworkCore {
                                        configuration: NetworkContextConfiguration) {
         guard placement.mode == .dedicated && placement.contexts.count == 1 else {
             Log.error("record=on: not recording: it records one network context in net-mode=dedicated, and this boot has \(placement.contexts.count) in \(placement.mode == .dedicated ? "dedicated" : "symmetric") mode")
-            return
-        }
-        if let programs = options.programs, !programs.isEmpty {
-            Log.error("record=on: not recording, because run= starts programs (their channels are not recorded yet); boot with run=none to record")
             return
         }
         guard let memory = PhysicalMemory.allocate(count: recordingBytes / 4096) else {

@@ -151,10 +151,6 @@ enum Programs {
             Log.error("programs: no module named '\(text: ByteReader(name))'")
             return nil
         }
-        guard !NetworkCore.isRecording else {
-            Log.error("programs: \(module.name.text) not started: record=on records the network core alone (program channels are not recorded yet)")
-            return nil
-        }
         guard let cpu = wanted ?? leastLoadedCPU() else {
             Log.error("programs: cannot run \(module.name.text): no application CPU")
             return nil

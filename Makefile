@@ -150,7 +150,7 @@ $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program
 	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
 
 # GRUB's boot commands: the kernel, then one module per program ELF whose command line is every
-# name it runs under (Sources/BootProtocol/ProgramNames.swift parses it), so GRUB reads each
+# name it runs under (Sources/Portable/Boot/BootProtocol/ProgramNames.swift parses it), so GRUB reads each
 # file once. They go into GRUB's core image (scripts/make-boot-iso.sh) and into grub.cfg, the
 # fallback that shows their errors on the serial console (boot/grub.cfg.in).
 $(BUILD)/grub-boot.cfg: Makefile | $(BUILD)

@@ -29,47 +29,47 @@ let package = Package(
         .library(name: "HTTPServerProgram", type: .static, targets: ["HTTPServerProgram"]),
     ],
     targets: [
-        .target(name: "RawBytes", swiftSettings: common),
-        .target(name: "BootProtocol", dependencies: ["RawBytes"], swiftSettings: common),
-        .target(name: "ACPITables", dependencies: ["RawBytes"], swiftSettings: common),
-        .target(name: "MemoryManagement", swiftSettings: common),
-        .target(name: "Timekeeping", swiftSettings: common),
-        .target(name: "BootConfiguration", swiftSettings: common),
-        .target(name: "PCI", swiftSettings: common),
-        .target(name: "Virtio", swiftSettings: common),
-        .target(name: "Network", dependencies: ["RawBytes"], swiftSettings: common),
+        .target(name: "RawBytes", path: "Sources/Portable/Protocols/RawBytes", swiftSettings: common),
+        .target(name: "BootProtocol", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/BootProtocol", swiftSettings: common),
+        .target(name: "ACPITables", dependencies: ["RawBytes"], path: "Sources/Portable/Devices/ACPITables", swiftSettings: common),
+        .target(name: "MemoryManagement", path: "Sources/Portable/System/MemoryManagement", swiftSettings: common),
+        .target(name: "Timekeeping", path: "Sources/Portable/System/Timekeeping", swiftSettings: common),
+        .target(name: "BootConfiguration", path: "Sources/Portable/Boot/BootConfiguration", swiftSettings: common),
+        .target(name: "PCI", path: "Sources/Portable/Devices/PCI", swiftSettings: common),
+        .target(name: "Virtio", path: "Sources/Portable/Devices/Virtio", swiftSettings: common),
+        .target(name: "Network", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/Network", swiftSettings: common),
         // Application cores: the channel protocol shared by the network core and programs, the
         // socket-like library programs link, and the ELF loader of the kernel.
-        .target(name: "Channels", swiftSettings: common),
-        .target(name: "SwigletLibrary", dependencies: ["Channels"], swiftSettings: common),
-        .target(name: "ELF", dependencies: ["RawBytes"], swiftSettings: common),
+        .target(name: "Channels", path: "Sources/Portable/Networking/Channels", swiftSettings: common),
+        .target(name: "SwigletLibrary", dependencies: ["Channels"], path: "Sources/UserSpace/SwigletLibrary", swiftSettings: common),
+        .target(name: "ELF", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/ELF", swiftSettings: common),
         // TCP (issue 5): the portable protocol core, driven by segments, a clock and buffers.
-        .target(name: "TCP", dependencies: ["RawBytes"], swiftSettings: common),
+        .target(name: "TCP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/TCP", swiftSettings: common),
         // HTTP/1.1 (issue 5): request parser, response writer, static-site archive, Prometheus text.
-        .target(name: "HTTP", dependencies: ["RawBytes"], swiftSettings: common),
+        .target(name: "HTTP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/HTTP", swiftSettings: common),
         // Issue 9: one network context per NIC queue pair (stack, TCP table, program channels,
         // metrics), portable so that its glue is tested on the host with a fake NIC and host.
         .target(name: "NetworkContext", dependencies: ["Network", "TCP", "Channels", "HTTP", "RawBytes"],
-                swiftSettings: common),
+                path: "Sources/Portable/Networking/NetworkContext", swiftSettings: common),
         // Record and replay: the recording ports and format (in the kernel too), and the
         // host-only replay that drives the same context code with a recording.
-        .target(name: "NetworkRecording", dependencies: ["NetworkContext", "Network", "TCP", "Channels"], swiftSettings: common),
-        .target(name: "NetworkReplay", dependencies: ["NetworkRecording", "NetworkContext", "Network", "TCP", "Channels"]),
-        .executableTarget(name: "swiglet-replay", dependencies: ["NetworkReplay", "NetworkRecording"], path: "Sources/Replay"),
+        .target(name: "NetworkRecording", dependencies: ["NetworkContext", "Network", "TCP", "Channels"], path: "Sources/Portable/Networking/NetworkRecording", swiftSettings: common),
+        .target(name: "NetworkReplay", dependencies: ["NetworkRecording", "NetworkContext", "Network", "TCP", "Channels"], path: "Sources/HostTools/NetworkReplay"),
+        .executableTarget(name: "swiglet-replay", dependencies: ["NetworkReplay", "NetworkRecording"], path: "Sources/HostTools/Replay"),
         // Programs on application CPUs: each CPU's run queue, time slices and accounting
         // (portable; the kernel adds the context switch and the timer).
-        .target(name: "Scheduling", swiftSettings: common),
-        .target(name: "Shell", swiftSettings: common),
-        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], swiftSettings: common),
+        .target(name: "Scheduling", path: "Sources/Portable/System/Scheduling", swiftSettings: common),
+        .target(name: "Shell", path: "Sources/Portable/System/Shell", swiftSettings: common),
+        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], path: "Sources/UserSpace/ProgramRuntime", swiftSettings: common),
         // User programs (ring 3), each cross-built into its own ELF by `make image`.
-        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/UDPEcho", swiftSettings: common),
-        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Spinner", swiftSettings: common),
-        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Faulty", swiftSettings: common),
-        .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/BadChannel", swiftSettings: common),
-        .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/Flood", swiftSettings: common),
-        .target(name: "HTTPServerProgram", dependencies: ["HTTP", "SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/HTTPServer", swiftSettings: common),
-        .target(name: "TCPClientProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/TCPClient", swiftSettings: common),
-        .target(name: "TCPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/Programs/TCPEcho", swiftSettings: common),
+        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/UDPEcho", swiftSettings: common),
+        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Spinner", swiftSettings: common),
+        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Faulty", swiftSettings: common),
+        .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/BadChannel", swiftSettings: common),
+        .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Flood", swiftSettings: common),
+        .target(name: "HTTPServerProgram", dependencies: ["HTTP", "SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/HTTPServer", swiftSettings: common),
+        .target(name: "TCPClientProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/TCPClient", swiftSettings: common),
+        .target(name: "TCPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/TCPEcho", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
@@ -100,12 +100,12 @@ let package = Package(
 
         // Host tools (never part of the kernel): the UDP echo benchmark's load generator, and
         // the echo server that runs in the Linux guest it compares against.
-        .executableTarget(name: "swiglet-bench", path: "Sources/Benchmark"),
-        .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/LinuxEchoServer"),
+        .executableTarget(name: "swiglet-bench", path: "Sources/HostTools/Benchmark"),
+        .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/HostTools/LinuxEchoServer"),
         // Issue 10: experiment files, plans, records, statistics and CSV for swiglet-lab (host only;
         // it reads Swiglet boot options with the kernel's own parser to refuse typos).
-        .target(name: "ExperimentKit", dependencies: ["BootConfiguration"]),
+        .target(name: "ExperimentKit", dependencies: ["BootConfiguration"], path: "Sources/HostTools/ExperimentKit"),
         .testTarget(name: "ExperimentKitTests", dependencies: ["ExperimentKit"]),
-        .executableTarget(name: "swiglet-lab", dependencies: ["ExperimentKit"], path: "Sources/SwigletLab"),
+        .executableTarget(name: "swiglet-lab", dependencies: ["ExperimentKit"], path: "Sources/HostTools/SwigletLab"),
     ]
 )

@@ -1,7 +1,7 @@
 ; The ring-3 runtime of every Swiglet program: its entry point, the system call stubs, and the
 ; C functions the Embedded Swift runtime needs that Swift cannot write itself. Linked first
 ; into each program (see linker/program.ld and the Makefile); the rest is Swift in
-; Sources/ProgramRuntime.
+; Sources/UserSpace/ProgramRuntime.
 ;
 ; System call ABI (the kernel side is boot/usermode.asm): RAX = number, arguments in RDI, RSI,
 ; RDX, R10, result in RAX. SYSCALL overwrites RCX (return RIP) and R11 (RFLAGS), and the kernel
@@ -112,7 +112,7 @@ fault_invalid_opcode:
     ret
 
 ; The C allocator names the Embedded Swift runtime calls, forwarded to the program's heap
-; (Sources/ProgramRuntime/ProgramHeap.swift); Swift may not define functions with these names.
+; (Sources/UserSpace/ProgramRuntime/ProgramHeap.swift); Swift may not define functions with these names.
 global posix_memalign, free
 extern program_posix_memalign, program_free
 posix_memalign:

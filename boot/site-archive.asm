@@ -1,6 +1,6 @@
 ; The static-site archive (site/ packed by scripts/pack-site.sh into site-archive.bin) as
 ; read-only data of the HTTP server program, and two C functions that give Swift its address
-; and length (Sources/Programs/HTTPServer declares them with @_extern(c)). Assembled with
+; and length (Sources/UserSpace/Programs/HTTPServer declares them with @_extern(c)). Assembled with
 ; `nasm -f elf64 -i <directory of site-archive.bin>/` and linked only into that program.
 bits 64
 

@@ -27,7 +27,7 @@ CACHE="$OUT/cache"
 KERNEL="$OUT/vmlinuz"
 INITRAMFS="$OUT/initramfs.cpio.gz"
 SCRATCH="${BENCH_SCRATCH:-.build-bench}"
-SERVER_SOURCES=(Sources/LinuxEchoServer/*.swift Sources/HTTP/*.swift Sources/RawBytes/*.swift scripts/pack-site.sh)
+SERVER_SOURCES=(Sources/HostTools/LinuxEchoServer/*.swift Sources/Portable/Protocols/HTTP/*.swift Sources/Portable/Protocols/RawBytes/*.swift scripts/pack-site.sh)
 
 die() { echo "build-linux-guest: error: $*" >&2; exit 1; }
 say() { echo "build-linux-guest: $*"; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs a directory into a Swiglet static-site archive (the format of StaticSite in
-# Sources/HTTP/StaticSite.swift), using only bash and coreutils, deterministically.
+# Sources/Portable/Protocols/HTTP/StaticSite.swift), using only bash and coreutils, deterministically.
 #
 #   scripts/pack-site.sh SITE_DIR OUT.bin
 #

@@ -6,7 +6,7 @@ usage: scripts/plot-experiment.py RESULTS_DIR [--format png,svg] [--output DIR]
 
 Reads RESULTS_DIR/summary.csv (required), ratios.csv (when the experiment has a baseline) and
 metadata.json (experiment, date, commit: every figure's title names them), as ExperimentKit
-writes them (Sources/ExperimentKit: SummaryCSV, RatioCSV, RunMetadata), and writes, for every
+writes them (Sources/HostTools/ExperimentKit: SummaryCSV, RatioCSV, RunMetadata), and writes, for every
 load LOAD of the experiment:
 
   throughput-LOAD.EXT  the load's rate (requests_per_second; connections_per_second for

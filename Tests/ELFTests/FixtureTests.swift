@@ -5,7 +5,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// Fixtures/faulty.elf is images/programs/faulty.elf (Sources/Programs/Faulty linked by
+/// Fixtures/faulty.elf is images/programs/faulty.elf (Sources/UserSpace/Programs/Faulty linked by
 /// `make programs` with linker/program.ld) after `llvm-objcopy --strip-debug`, which leaves
 /// the ELF header, program headers and segment contents as the linker wrote them. Rebuilding
 /// the program changes the text bytes; the layout checked here changes only with program.ld.

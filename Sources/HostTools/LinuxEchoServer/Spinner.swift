@@ -4,7 +4,7 @@
 import Glibc
 #endif
 
-/// The spinner: the arithmetic loop of Sources/Programs/Spinner, with the time read from
+/// The spinner: the arithmetic loop of Sources/UserSpace/Programs/Spinner, with the time read from
 /// CLOCK_MONOTONIC every 2^16 iterations; prints "spinner: N iterations/s" once a second.
 func spin() -> Never {
     var state: UInt64 = 0x2545_F491_4F6C_DD1D

@@ -1,7 +1,7 @@
 /// Linux's CPU accounting from /proc/stat: two snapshots and the wall time between them give each CPU's shares.
 ///
 /// The Linux guest serves its /proc/stat at `GET /proc/stat` on its HTTP port
-/// (Sources/LinuxEchoServer/ProcFiles.swift), so that an experiment can set Linux's intrusion —
+/// (Sources/HostTools/LinuxEchoServer/ProcFiles.swift), so that an experiment can set Linux's intrusion —
 /// its time in system calls and interrupts — beside Swiglet's intrusion meter.
 ///
 /// /proc/stat (proc(5)): a `cpu` line with the sums over all CPUs, then one `cpuN` line per

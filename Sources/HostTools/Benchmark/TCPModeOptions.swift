@@ -248,7 +248,7 @@ struct TCPModeOptions {
                 try only(.tcpEcho, name: argument); options.chunk = try integer(argument, 1...1_048_576)
             case "--timeout":
                 try only(.tcpEcho, name: argument); options.stallSeconds = try number(argument, 0.1...600)
-            case "-d", "--duration" where mode == .udpFlood:
+            case "-d" where mode == .udpFlood, "--duration" where mode == .udpFlood:
                 options.duration = try number(argument, 0.1...3600)
             case "-d", "--duration":
                 try only(.tcpConnect, .tcpRR, name: argument); options.duration = try number(argument, 0.1...600)

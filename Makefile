@@ -46,25 +46,17 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift') Package.swift linker/tool
 
 # User programs (ring 3): each a SwiftPM static library linked with the ring-3 runtime into its
 # own ELF at 0x4000_0000_0000 (linker/program.ld), shipped as one multiboot2 module whose
-# command line is every name it runs under: its own, then PROGRAM_ALIASES_x (a program picks
-# its behaviour by the name it was started as). This list is the one place that says which
-# programs and names an image has: grub.cfg is written from it.
-PROGRAMS := udp-echo tcp-echo http tcp-client spinner faulty bad-channel flood
-PROGRAM_ALIASES_tcp-client := tcp-client-crash
-PROGRAM_ALIASES_faulty := faulty-ud faulty-gp faulty-de
-PROGRAM_ALIASES_spinner := yielder
-PROGRAM_ALIASES_bad-channel := bad-channel-exit
-PROGRAM_PRODUCT_udp-echo := UDPEchoProgram
-PROGRAM_PRODUCT_tcp-echo := TCPEchoProgram
-PROGRAM_PRODUCT_http := HTTPServerProgram
-PROGRAM_PRODUCT_tcp-client := TCPClientProgram
-PROGRAM_PRODUCT_spinner  := SpinnerProgram
-PROGRAM_PRODUCT_faulty   := FaultyProgram
-PROGRAM_PRODUCT_bad-channel := BadChannelProgram
-PROGRAM_PRODUCT_flood := FloodProgram
-# Each program's heap (zero pages after its .bss; 1 MiB unless said here). http keeps a
-# connection record and a response-head buffer per TCP connection number (16,384 of them).
-PROGRAM_HEAP_http := 0x1000000
+# command line is every name it runs under. Which programs exist, their names, products and
+# heaps come from Sources/UserSpace/Programs/programs.list, the one list (Package.swift reads
+# it too); grub.cfg is written from it.
+PROGRAM_LIST := Sources/UserSpace/Programs/programs.list
+PROGRAMS := $(shell awk '!/^\#/ && NF { print $$1 }' $(PROGRAM_LIST))
+# A program's field from the list: $(call program_field,NAME,COLUMN).
+program_field = $(shell awk -v name='$(1)' '!/^\#/ && $$1 == name { print $$$(2) }' $(PROGRAM_LIST))
+program_product = $(call program_field,$(1),2)Program
+# Its heap (zero pages after its .bss): HEAP, or 1 MiB for -.
+program_heap = $(patsubst -,0x100000,$(call program_field,$(1),3))
+program_aliases = $(shell awk -v name='$(1)' '!/^\#/ && $$1 == name { for (i = 5; i <= NF; i++) printf "%s ", $$i }' $(PROGRAM_LIST))
 PROGRAM_DIR := images/programs
 PROGRAM_ELFS := $(patsubst %,$(PROGRAM_DIR)/%.elf,$(PROGRAMS))
 PROGRAM_RUNTIME_OBJECTS := $(BUILD)/program-runtime.o $(BUILD)/memory.o
@@ -140,23 +132,23 @@ $(KERNEL_ELF): $(ASM_OBJECTS) $(KERNEL_LIB) linker/kernel.ld
 $(PROGRAM_DIR)/http.elf: $(BUILD)/site-archive.o
 $(PROGRAM_DIR)/%.elf: $(SWIFT_SOURCES) $(PROGRAM_RUNTIME_OBJECTS) linker/program.ld
 	@mkdir -p $(PROGRAM_DIR)
-	rm -f $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a
+	rm -f $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(call program_product,$*).a
 	swift build --triple x86_64-unknown-none-elf --toolset linker/toolset.json -c release \
-	    --product $(PROGRAM_PRODUCT_$*) --scratch-path $(KERNEL_SCRATCH)
-	@if $(SWIFT_BIN)llvm-objdump -h $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a \
+	    --product $(call program_product,$*) --scratch-path $(KERNEL_SCRATCH)
+	@if $(SWIFT_BIN)llvm-objdump -h $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(call program_product,$*).a \
 	    | grep -q '\.init_array'; then echo "$@: global constructors are not supported in programs"; exit 1; fi
 	$(LLD) -T linker/program.ld -nostdlib --gc-sections -z max-page-size=4096 -o $@ \
-	    --defsym=PROGRAM_HEAP_BYTES=$(or $(PROGRAM_HEAP_$*),0x100000) \
+	    --defsym=PROGRAM_HEAP_BYTES=$(call program_heap,$*) \
 	    $(PROGRAM_RUNTIME_OBJECTS) $(PROGRAM_EXTRA_OBJECTS_$*) --whole-archive \
-	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(PROGRAM_PRODUCT_$*).a --no-whole-archive
+	    $(KERNEL_SCRATCH)/x86_64-unknown-none-elf/release/lib$(call program_product,$*).a --no-whole-archive
 
 # GRUB's boot commands: the kernel, then one module per program ELF whose command line is every
 # name it runs under (Sources/Portable/Boot/BootProtocol/ProgramNames.swift parses it), so GRUB reads each
 # file once. They go into GRUB's core image (scripts/make-boot-iso.sh) and into grub.cfg, the
 # fallback that shows their errors on the serial console (boot/grub.cfg.in).
-$(BUILD)/grub-boot.cfg: Makefile | $(BUILD)
+$(BUILD)/grub-boot.cfg: Makefile $(PROGRAM_LIST) | $(BUILD)
 	{ echo 'multiboot2 /boot/swiglet.elf'; \
-	  $(foreach program,$(PROGRAMS),echo 'module2 /boot/programs/$(program).elf $(strip $(program) $(PROGRAM_ALIASES_$(program)))';) \
+	  $(foreach program,$(PROGRAMS),echo 'module2 /boot/programs/$(program).elf $(strip $(program) $(call program_aliases,$(program)))';) \
 	  echo 'boot'; } >$@.new && mv $@.new $@
 
 $(BUILD)/grub.cfg: boot/grub.cfg.in $(BUILD)/grub-boot.cfg

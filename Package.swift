@@ -2,7 +2,27 @@
 // Swiglet: portable kernel modules (built for the host and, in Embedded mode, for the kernel),
 // the kernel itself, and their tests. Cross-compilation flags live in linker/toolset.json,
 // never here, so that `swift build` and `swift test` stay plain host builds.
+import Foundation
 import PackageDescription
+
+/// A ring-3 program of the image, from `Sources/UserSpace/Programs/programs.list` (the one
+/// place that lists them; the Makefile reads it too).
+struct ProgramEntry {
+    var directory: String
+    var modules: [String]
+    var target: String { directory + "Program" }
+}
+
+let programs: [ProgramEntry] = {
+    let path = Context.packageDirectory + "/Sources/UserSpace/Programs/programs.list"
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fatalError("cannot read \(path)") }
+    return text.split(separator: "\n").compactMap { line in
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let first = fields.first, !first.hasPrefix("#") else { return nil }
+        guard fields.count >= 4 else { fatalError("programs.list: '\(line)' needs NAME DIRECTORY HEAP MODULES") }
+        return ProgramEntry(directory: fields[1], modules: fields[3] == "-" ? [] : fields[3].split(separator: ",").map(String.init))
+    }
+}()
 
 /// Settings every module shares: typed throws and `@_extern(c)` for the assembly layer.
 let common: [SwiftSetting] = [
@@ -19,15 +39,7 @@ let package = Package(
         // The kernel, cross-built with `make image` into a static library that ld.lld links
         // with the nasm boot stub (see Makefile and linker/kernel.ld).
         .library(name: "Kernel", type: .static, targets: ["Kernel"]),
-        .library(name: "UDPEchoProgram", type: .static, targets: ["UDPEchoProgram"]),
-        .library(name: "SpinnerProgram", type: .static, targets: ["SpinnerProgram"]),
-        .library(name: "FaultyProgram", type: .static, targets: ["FaultyProgram"]),
-        .library(name: "BadChannelProgram", type: .static, targets: ["BadChannelProgram"]),
-        .library(name: "FloodProgram", type: .static, targets: ["FloodProgram"]),
-        .library(name: "TCPEchoProgram", type: .static, targets: ["TCPEchoProgram"]),
-        .library(name: "TCPClientProgram", type: .static, targets: ["TCPClientProgram"]),
-        .library(name: "HTTPServerProgram", type: .static, targets: ["HTTPServerProgram"]),
-    ],
+    ] + programs.map { .library(name: $0.target, type: .static, targets: [$0.target]) },
     targets: [
         .target(name: "RawBytes", path: "Sources/Portable/Protocols/RawBytes", swiftSettings: common),
         .target(name: "BootProtocol", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/BootProtocol", swiftSettings: common),
@@ -61,15 +73,6 @@ let package = Package(
         .target(name: "Scheduling", path: "Sources/Portable/System/Scheduling", swiftSettings: common),
         .target(name: "Shell", path: "Sources/Portable/System/Shell", swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], path: "Sources/UserSpace/ProgramRuntime", swiftSettings: common),
-        // User programs (ring 3), each cross-built into its own ELF by `make image`.
-        .target(name: "UDPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/UDPEcho", swiftSettings: common),
-        .target(name: "SpinnerProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Spinner", swiftSettings: common),
-        .target(name: "FaultyProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Faulty", swiftSettings: common),
-        .target(name: "BadChannelProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/BadChannel", swiftSettings: common),
-        .target(name: "FloodProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/Flood", swiftSettings: common),
-        .target(name: "HTTPServerProgram", dependencies: ["HTTP", "SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/HTTPServer", swiftSettings: common),
-        .target(name: "TCPClientProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/TCPClient", swiftSettings: common),
-        .target(name: "TCPEchoProgram", dependencies: ["SwigletLibrary", "ProgramRuntime"], path: "Sources/UserSpace/Programs/TCPEcho", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
@@ -114,5 +117,10 @@ let package = Package(
         .target(name: "ExperimentKit", dependencies: ["BootConfiguration"], path: "Sources/HostTools/ExperimentKit"),
         .testTarget(name: "ExperimentKitTests", dependencies: ["ExperimentKit"]),
         .executableTarget(name: "swiglet-lab", dependencies: ["ExperimentKit"], path: "Sources/HostTools/SwigletLab"),
-    ]
+    ] + programs.map { program in
+        // User programs (ring 3), each cross-built into its own ELF by `make image`.
+        .target(name: program.target,
+                dependencies: (program.modules + ["SwigletLibrary", "ProgramRuntime"]).map { .target(name: $0) },
+                path: "Sources/UserSpace/Programs/" + program.directory, swiftSettings: common)
+    }
 )

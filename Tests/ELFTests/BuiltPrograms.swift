@@ -1,4 +1,4 @@
-/// The programs of the image, as the Makefile's PROGRAMS line names them and `make programs` built them into images/programs.
+/// The programs of the image, as Sources/UserSpace/Programs/programs.list names them and `make programs` built them into images/programs.
 import Foundation
 import XCTest
 
@@ -9,12 +9,13 @@ enum BuiltPrograms {
     /// Where `make programs` puts NAME.elf.
     static func path(of name: String) -> URL { root.appendingPathComponent("images/programs/\(name).elf") }
 
-    /// The names on the Makefile's `PROGRAMS :=` line (the one list of the image's programs).
+    /// The names in `Sources/UserSpace/Programs/programs.list` (the one list of the image's
+    /// programs): the first word of each line that is not a comment.
     static func names() throws -> [String] {
-        let makefile = try String(contentsOf: root.appendingPathComponent("Makefile"), encoding: .utf8)
-        guard let line = makefile.split(separator: "\n").first(where: { $0.hasPrefix("PROGRAMS :=") }) else {
-            throw XCTSkip("no PROGRAMS := line in the Makefile")
+        let list = try String(contentsOf: root.appendingPathComponent("Sources/UserSpace/Programs/programs.list"), encoding: .utf8)
+        return list.split(separator: "\n").compactMap { line in
+            guard let first = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first, !first.hasPrefix("#") else { return nil }
+            return String(first)
         }
-        return line.dropFirst("PROGRAMS :=".count).split(separator: " ").map(String.init)
     }
 }

@@ -6,8 +6,8 @@ import XCTest
 final class ProgramNameTests: XCTestCase {
     override func setUpWithError() throws { try QEMUMachine.requireImage() }
 
-    /// Names the image has had since programs could run under several names (the Makefile's
-    /// PROGRAMS and PROGRAM_ALIASES_*): each must still work.
+    /// Names the image has had since programs could run under several names (now in
+    /// Sources/UserSpace/Programs/programs.list): each must still work.
     static let names = ["udp-echo", "tcp-echo", "http", "tcp-client", "tcp-client-crash", "spinner", "yielder", "faulty",
                         "faulty-ud", "faulty-gp", "faulty-de", "bad-channel", "bad-channel-exit", "flood"]
 

@@ -72,12 +72,14 @@ let package = Package(
         // (portable; the kernel adds the context switch and the timer).
         .target(name: "Scheduling", path: "Sources/Portable/System/Scheduling", swiftSettings: common),
         .target(name: "Shell", path: "Sources/Portable/System/Shell", swiftSettings: common),
-        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary"], path: "Sources/UserSpace/ProgramRuntime", swiftSettings: common),
+        // The system-call numbers and results: one definition for the kernel and the ring-3 runtime.
+        .target(name: "SystemCallABI", path: "Sources/Portable/System/SystemCallABI", swiftSettings: common),
+        .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary", "SystemCallABI"], path: "Sources/UserSpace/ProgramRuntime", swiftSettings: common),
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell"],
+                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).

@@ -7,13 +7,9 @@
 ; RDX, R10, result in RAX. SYSCALL overwrites RCX (return RIP) and R11 (RFLAGS), and the kernel
 ; clears RDX, RSI, RDI and R8-R10 before SYSRET; all are caller-saved in the System V AMD64
 ; calling convention, so each stub is an ordinary C function. Intel SDM vol 2B (SYSCALL).
+; The numbers live in one place, Sources/Portable/System/SystemCallABI, which the kernel and
+; the Swift side of this runtime share: the runtime passes them to `system_call` below.
 bits 64
-
-SYSTEM_CALL_EXIT  equ 0
-SYSTEM_CALL_WRITE equ 1
-SYSTEM_CALL_WAIT  equ 2
-SYSTEM_CALL_YIELD equ 3
-SYSTEM_CALL_CLOCK equ 4
 
 ; The heap lies between program_heap and program_heap_end, zero pages at the end of the data
 ; segment that linker/program.ld reserves (its size is the Makefile's PROGRAM_HEAP_x).
@@ -37,53 +33,13 @@ _start:
     call program_main               ; Int32 program_main(void)
     mov edi, eax
     call program_runtime_finish     ; flushes the console line and exits; never returns
-.exit:                              ; (if it did, exit here with the status in RDI)
-    mov eax, SYSTEM_CALL_EXIT
-    syscall
     ud2
 
 section .text
 
-; The system calls, one C function each.
-; void system_exit(uint64 status) — never returns.
-global system_exit
-system_exit:
-    mov eax, SYSTEM_CALL_EXIT
-    syscall
-    ud2                             ; the kernel never comes back from exit
-
-; uint64 system_write(const void *text, uint64 length): length on success, UINT64_MAX if refused.
-global system_write
-system_write:
-    mov eax, SYSTEM_CALL_WRITE
-    syscall
-    ret
-
-; uint64 system_wait(const uint32 *word, uint64 expected, uint64 timeoutNanoseconds):
-; 0 when the word differs from `expected` (or a wake-up came), 1 on timeout, UINT64_MAX if refused.
-global system_wait
-system_wait:
-    mov eax, SYSTEM_CALL_WAIT
-    syscall
-    ret
-
-; void system_yield(void)
-global system_yield
-system_yield:
-    mov eax, SYSTEM_CALL_YIELD
-    syscall
-    ret
-
-; uint64 system_clock(void): nanoseconds since boot.
-global system_clock
-system_clock:
-    mov eax, SYSTEM_CALL_CLOCK
-    syscall
-    ret
-
-; uint64 system_call(uint64 number, uint64 a0, uint64 a1, uint64 a2, uint64 a3): any call, for
-; system calls added later. C passes the fourth argument in RCX, which SYSCALL overwrites:
-; hence R10.
+; uint64 system_call(uint64 number, uint64 a0, uint64 a1, uint64 a2, uint64 a3): every system
+; call goes through here (Sources/UserSpace/ProgramRuntime/SystemCalls.swift). C passes the
+; fourth argument in RCX, which SYSCALL overwrites: hence R10. Exit never comes back.
 global system_call
 system_call:
     mov rax, rdi

@@ -8,6 +8,7 @@ import NetworkContext
 import RawBytes
 import Scheduling
 import Synchronization
+import SystemCallABI
 
 @_extern(c, "enter_user_mode") func enter_user_mode(_ rip: UInt64, _ rsp: UInt64, _ argument: UInt64)
 @_extern(c, "return_to_idle_loop") func return_to_idle_loop(_ stackTop: UInt64)
@@ -411,9 +412,9 @@ enum Programs {
     /// which must be the program's own writable pages. Returns the length, or UInt64.max.
     static func copyName(to address: UInt64, capacity: UInt64) -> UInt64 {
         let slot = CPU.current.pointee.runningProgram - 1
-        guard slot >= 0, capacity > 0, capacity <= 4096 else { return UInt64.max }
+        guard slot >= 0, capacity > 0, capacity <= 4096 else { return SystemCallResult.refused }
         let (image, name) = lock.withLock { (slots[slot].image, slots[slot].name) }
-        guard ProgramLoader.isUserAccessible(image, address: address, length: capacity, writable: true) else { return UInt64.max }
+        guard ProgramLoader.isUserAccessible(image, address: address, length: capacity, writable: true) else { return SystemCallResult.refused }
         let destination = UnsafeMutableRawPointer(bitPattern: UInt(address))!
         let count = min(name.count, Int(capacity))
         for index in 0..<count { destination.storeBytes(of: name.bytes[index], toByteOffset: index, as: UInt8.self) }
@@ -425,9 +426,9 @@ enum Programs {
     /// from IPIs (the network core's doorbell) or the APIC timer armed here.
     static func wait(address: UInt64, expected: UInt64, timeout: UInt64) -> UInt64 {
         let slot = CPU.current.pointee.runningProgram - 1
-        guard slot >= 0, address & 3 == 0 else { return UInt64.max }
+        guard slot >= 0, address & 3 == 0 else { return SystemCallResult.refused }
         let image = lock.withLock { slots[slot].image }
-        guard ProgramLoader.isUserAccessible(image, address: address, length: 4) else { return UInt64.max }
+        guard ProgramLoader.isUserAccessible(image, address: address, length: 4) else { return SystemCallResult.refused }
         let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(address))!
         let block = CPU.current
         let deadline = MonotonicClock.nanosecondsSinceBoot + min(timeout, 1_000_000_000)
@@ -443,7 +444,7 @@ enum Programs {
             // between store and load on both sides, so a wake-up cannot fall between them).
             sleeping.pointee.store(1, ordering: .relaxed)
             atomicMemoryFence(ordering: .sequentiallyConsistent)
-            if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return 0 }
+            if UInt64(UnsafeAtomicWord(word).load()) != expected { interrupts_enable(); return SystemCallResult.woken }
             // Others ready: block and let them run (the doorbell or the deadline wakes this
             // one); otherwise halt the CPU here, as a lone program always did — cheaper than a
             // switch to the idle loop and back.
@@ -471,7 +472,7 @@ enum Programs {
             let networkWork = block.pointee.networkNanoseconds.load(ordering: .relaxed) &- networkBefore
             block.pointee.idleNanoseconds.wrappingAdd(asleep &- min(asleep, networkWork), ordering: .relaxed)
         }
-        return 1
+        return SystemCallResult.timedOut
     }
 }
 

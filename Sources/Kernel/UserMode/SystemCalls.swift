@@ -1,27 +1,9 @@
 /// System calls: the slow path a program uses for what channels do not carry (exit, console
 /// text, waiting, the clock). The data path to the network never comes here.
 import Synchronization
+import SystemCallABI
 
 @_extern(c, "system_call_entry_address") func system_call_entry_address() -> UInt64
-
-/// The system call numbers — the ABI of boot/usermode.asm and boot/program-runtime.asm.
-enum SystemCallNumber: UInt64 {
-    /// exit(status): the program ends; never returns.
-    case exit = 0
-    /// write(pointer, length): text for the console, checked to lie in the program's memory.
-    case write = 1
-    /// wait(address, expected, timeout ns): sleep until the word at `address` differs from
-    /// `expected`, a wake-up IPI arrives, or the timeout passes (the slow path of the library).
-    case wait = 2
-    /// yield(): gives the CPU to the next ready program of this CPU, if any (then returns
-    /// when this one's turn comes again); returns at once when none is ready.
-    case yield = 3
-    /// clock(): nanoseconds since boot.
-    case clock = 4
-    /// name(pointer, capacity): copies the program's name (its module's command line) into
-    /// the program's buffer; returns its length. One image can thus behave by the name it runs as.
-    case name = 5
-}
 
 enum SystemCalls {
     /// Enables SYSCALL on the calling CPU — Intel SDM vol 3A §5.8.8: IA32_STAR holds the
@@ -64,7 +46,7 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
     case .exit:
         Programs.stopCurrent(exitStatus: argument0)
     case .write:
-        return Programs.writeConsole(address: argument0, length: argument1) ? argument1 : UInt64.max
+        return Programs.writeConsole(address: argument0, length: argument1) ? argument1 : SystemCallResult.refused
     case .wait:
         return Programs.wait(address: argument0, expected: argument1, timeout: argument2)
     case .yield:
@@ -76,6 +58,6 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
     case .name:
         return Programs.copyName(to: argument0, capacity: argument1)
     case nil:
-        return UInt64.max
+        return SystemCallResult.refused
     }
 }

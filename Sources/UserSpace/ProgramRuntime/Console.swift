@@ -1,4 +1,5 @@
 // Console text of a program, collected into lines; `putchar` (Swift's `print`) lands here too.
+import SystemCallABI
 
 /// The console line being assembled. One `write` system call per line keeps each line whole
 /// in the kernel's log (which prefixes the program's name and never interleaves lines).
@@ -22,7 +23,7 @@ enum Console {
         guard let line else {
             // Before initialization (never in practice): send the byte on its own.
             var single = byte
-            _ = system_write(&single, 1)
+            _ = withUnsafePointer(to: &single) { systemCall(.write, UInt64(UInt(bitPattern: $0)), 1) }
             return
         }
         line[count] = byte
@@ -37,7 +38,7 @@ enum Console {
     /// Sends the pending bytes, if any, in one `write`.
     static func flush() {
         guard let line, count > 0 else { return }
-        _ = system_write(line, UInt64(count))
+        _ = systemCall(.write, UInt64(UInt(bitPattern: line)), UInt64(count))
         count = 0
     }
 }

@@ -7,7 +7,7 @@ nonisolated(unsafe) private var randomState: UInt64 = 0
 /// has no RDRAND guarantee under QEMU's default CPU): it only has to make hash seeds differ.
 @_cdecl("arc4random_buf")
 func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
-    randomState ^= system_clock()
+    randomState ^= System.clock()
     var offset = 0
     while offset < count {
         // SplitMix64 (Steele, Lea, Flood: "Fast splittable pseudorandom number generators", 2014).

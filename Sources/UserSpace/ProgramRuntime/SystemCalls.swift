@@ -1,39 +1,25 @@
 // The system calls of a Swiglet program, and `System`, the Swift face programs use.
+import SystemCallABI
 
-// The stubs in boot/program-runtime.asm (one SYSCALL each; the ABI is described there).
-@_extern(c, "system_exit") func system_exit(_ status: UInt64)   // never returns
-@_extern(c, "system_write") func system_write(_ text: UnsafeRawPointer, _ length: UInt64) -> UInt64
-@_extern(c, "system_wait") func system_wait(_ word: UnsafeRawPointer, _ expected: UInt64, _ timeout: UInt64) -> UInt64
-@_extern(c, "system_yield") func system_yield()
-@_extern(c, "system_clock") func system_clock() -> UInt64
+// The one stub in boot/program-runtime.asm: SYSCALL with `number` in RAX (the ABI is described
+// there; the numbers and results are `SystemCallABI`'s, shared with the kernel).
 @_extern(c, "system_call") func system_call(_ number: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64) -> UInt64
+
+/// A system call with up to four arguments.
+@inline(__always)
+func systemCall(_ number: SystemCallNumber, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> UInt64 {
+    system_call(number.rawValue, a0, a1, a2, a3)
+}
 
 /// What a program asks of the kernel: ending, console text, the clock, and sleeping. Console
 /// text is collected into lines (the kernel logs each `write` as one line) and sent when a
 /// line ends, when the buffer is full, or when the program exits.
 public enum System {
-    /// The system call numbers (RAX), as the kernel defines them.
-    public enum CallNumber: UInt64 {
-        /// exit(status): ends the program; never returns.
-        case exit = 0
-        /// write(pointer, length): console text from the program's memory.
-        case write = 1
-        /// wait(word address, expected, timeout ns): sleeps while the 32-bit word equals
-        /// `expected`, until a wake-up or the timeout (the kernel caps one call at 1 s).
-        case wait = 2
-        /// yield(): gives the kernel a chance to run; returns at once today.
-        case yield = 3
-        /// clock(): nanoseconds since boot.
-        case clock = 4
-        /// name(pointer, capacity): the program's name (its module's command line).
-        case name = 5
-    }
-
     /// The name this program runs as (at most 31 bytes), into `buffer`; returns the length.
     public static func name(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let base = buffer.baseAddress else { return 0 }
-        let length = system_call(CallNumber.name.rawValue, UInt64(UInt(bitPattern: base)), UInt64(buffer.count), 0, 0)
-        return length == UInt64.max ? 0 : Int(length)
+        let length = systemCall(.name, UInt64(UInt(bitPattern: base)), UInt64(buffer.count))
+        return length == SystemCallResult.refused ? 0 : Int(length)
     }
 
     /// Whether this program runs as `name` (one image can be loaded under several names and
@@ -62,21 +48,21 @@ public enum System {
     public static func exit(_ status: UInt64) -> Never {
         Console.flush()
         // A C declaration cannot say it never returns, so the loop says it to Swift.
-        while true { system_exit(status) }
+        while true { _ = systemCall(.exit, status) }
     }
 
     /// Nanoseconds since the machine booted (the kernel's monotonic clock, same on every CPU).
-    public static func clock() -> UInt64 { system_clock() }
+    public static func clock() -> UInt64 { systemCall(.clock) }
 
     /// Tells the kernel the program has nothing to do for now.
-    public static func yield() { system_yield() }
+    public static func yield() { _ = systemCall(.yield) }
 
     /// Sleeps while the 32-bit word at `word` still equals `expected`, at most `timeout`
     /// nanoseconds — the slow path of a program that polls shared memory.
     public static func wait(on word: UnsafeRawPointer, whileEqualTo expected: UInt32, timeout: UInt64) -> WaitResult {
-        switch system_wait(word, UInt64(expected), timeout) {
-        case 0: .woken
-        case 1: .timedOut
+        switch systemCall(.wait, UInt64(UInt(bitPattern: word)), UInt64(expected), timeout) {
+        case SystemCallResult.woken: .woken
+        case SystemCallResult.timedOut: .timedOut
         default: .refused
         }
     }

@@ -77,7 +77,7 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
                -device virtio-net-pci$(comma)netdev=n0 \
                $(if $(PCAP),-object filter-dump$(comma)id=dump0$(comma)netdev=n0$(comma)file=$(PCAP)))
 
-# `make fuzz` (issue 13): every fuzzer — network frames, TCP segments, a TCP connection, the
+# `make fuzz`: every fuzzer — network frames, TCP segments, a TCP connection, the
 # connection table, channel requests, ELF (fixture, builder image, every program), multiboot2,
 # ACPI — at FUZZ_ITERATIONS inputs each, built optimized in its own scratch path (never .build),
 # with progress and a summary per fuzzer. FUZZ_SEED replaces every fuzzer's own seed; a failure
@@ -176,7 +176,7 @@ debug: $(ISO)
 	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
 	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) $(QEMU_DEVICES) -cdrom $(ISO) -s -S
 
-# Issue 11: a sampling profile of every vCPU under a load, top functions per CPU and folded stacks (README, Profiling; PROFILE_OPTIONS="--load udp --duration 20").
+# A sampling profile of every vCPU under a load, top functions per CPU and folded stacks (README, Profiling; PROFILE_OPTIONS="--load udp --duration 20").
 .PHONY: profile
 profile: $(ISO)
 	scripts/profile.sh $(PROFILE_OPTIONS)
@@ -195,7 +195,7 @@ lab-check:
 system-test: $(ISO)
 	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing --filter SystemTests --skip '$(LAB_CHECKS)'
 
-# The UDP, TCP and HTTP system tests run a second time in net-mode=symmetric (issue 9): the
+# The UDP, TCP and HTTP system tests run a second time in net-mode=symmetric: the
 # same programs must behave alike in both placements.
 SYMMETRIC_SYSTEM_TESTS := SystemTests\.(NetworkTests|TCPEchoSystemTests|HTTPTests)
 test: deps $(ISO) bench-tool
@@ -203,7 +203,7 @@ test: deps $(ISO) bench-tool
 	SWIGLET_REQUIRE_QEMU=1 SWIGLET_NET_MODE=symmetric swift test --skip-build --disable-swift-testing \
 	    --filter '$(SYMMETRIC_SYSTEM_TESTS)'
 
-# The benchmarks against the Linux guest are experiments now (issue 10): verified, repeated,
+# The benchmarks against the Linux guest are experiments now: verified, repeated,
 # interleaved, with CSVs and figures. The older one-shot scripts remain for what the
 # experiments do not cover yet (bench-tcp.sh's tcp-connect rate and raw TCP echo MiB/s).
 bench:
@@ -213,11 +213,11 @@ bench-tcp:
 	$(MAKE) experiment NAME=http
 	$(MAKE) experiment NAME=connections
 
-# Issue 9: the same image in net-mode=dedicated and net-mode=symmetric, interleaved (README, Placements).
+# The same image in net-mode=dedicated and net-mode=symmetric, interleaved (README, Placements).
 bench-placement: $(ISO)
 	scripts/bench-placement.sh $(PLACEMENT_OPTIONS)
 
-# Issue 10: experiments (experiments/NAME.exp) through swiglet-lab (README, Experiments). Builds
+# Experiments (experiments/NAME.exp) through swiglet-lab (README, Experiments). Builds
 # swiglet-lab, swiglet-bench (release), and the Swiglet image and the Linux guest only when a
 # target of the file is of that kind; LAB_OPTIONS= passes run options (--quick, --repetitions N,
 # --results DIR to continue one, --only TARGET, --keep-going). Scratch paths of their own, so

@@ -55,11 +55,11 @@ let package = Package(
         .target(name: "Channels", path: "Sources/Portable/Networking/Channels", swiftSettings: common),
         .target(name: "SwigletLibrary", dependencies: ["Channels"], path: "Sources/UserSpace/SwigletLibrary", swiftSettings: common),
         .target(name: "ELF", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/ELF", swiftSettings: common),
-        // TCP (issue 5): the portable protocol core, driven by segments, a clock and buffers.
+        // TCP: the portable protocol core, driven by segments, a clock and buffers.
         .target(name: "TCP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/TCP", swiftSettings: common),
-        // HTTP/1.1 (issue 5): request parser, response writer, static-site archive, Prometheus text.
+        // HTTP/1.1: request parser, response writer, static-site archive, Prometheus text.
         .target(name: "HTTP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/HTTP", swiftSettings: common),
-        // Issue 9: one network context per NIC queue pair (stack, TCP table, program channels,
+        // One network context per NIC queue pair (stack, TCP table, program channels,
         // metrics), portable so that its glue is tested on the host with a fake NIC and host.
         .target(name: "NetworkContext", dependencies: ["Network", "TCP", "Channels", "HTTP", "RawBytes"],
                 path: "Sources/Portable/Networking/NetworkContext", swiftSettings: common),
@@ -114,7 +114,7 @@ let package = Package(
         // the echo server that runs in the Linux guest it compares against.
         .executableTarget(name: "swiglet-bench", path: "Sources/HostTools/Benchmark"),
         .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/HostTools/LinuxEchoServer"),
-        // Issue 10: experiment files, plans, records, statistics and CSV for swiglet-lab (host only;
+        // Experiment files, plans, records, statistics and CSV for swiglet-lab (host only;
         // it reads Swiglet boot options with the kernel's own parser to refuse typos).
         .target(name: "ExperimentKit", dependencies: ["BootConfiguration"], path: "Sources/HostTools/ExperimentKit"),
         .testTarget(name: "ExperimentKitTests", dependencies: ["ExperimentKit"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Placement benchmark (issue 9): the same Swiglet image, with the same number of virtual CPUs,
+# Placement benchmark: the same Swiglet image, with the same number of virtual CPUs,
 # in net-mode=dedicated (the default: a polling network core) against net-mode=symmetric (no
 # network core; the stack runs in the kernel of whichever CPU takes the NIC's interrupt or
 # enters the kernel), in one invocation.
@@ -229,7 +229,7 @@ summarize() {
     echo
     cat "$table"
     echo
-    echo "Target of issue 9: dedicated ≥ 1.3× symmetric on network-heavy loads; application CPUs keep ≥ 99% of their time in dedicated mode."
+    echo "Targets: dedicated ≥ 1.3× symmetric on network-heavy loads; application CPUs keep ≥ 99% of their time in dedicated mode."
     awk -F, 'function verdict(median, min) { return min >= 99 ? " (meets 99% in every run)" : median >= 99 ? " (median meets 99%, not every run)" : " (below 99%)" }
              NR > 1 && $2 == "rate_per_s" { printf "  %-10s rate ratio %s%s\n", $1, ($11 == "" ? "—" : $11), ($11 == "" ? " (no passing runs in one mode)" : ($11 >= 1.3 ? " (meets 1.3×)" : " (below 1.3×)")) }
              NR > 1 && $2 == "app_kept_pct" && $3 != "" { printf "  %-10s dedicated app CPU kept %.2f%% of its time from the network (min %.2f%%)%s\n", $1, $3, $4, verdict($3, $4) }

@@ -1,4 +1,4 @@
-/// swiglet-lab end to end (issue 10): the smoke experiment measured for real (CSV columns, real numbers, plots), a wrong expected length failing its point, bad options refused.
+/// swiglet-lab end to end: the smoke experiment measured for real (CSV columns, real numbers, plots), a wrong expected length failing its point, bad options refused.
 import Foundation
 import XCTest
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-/// QEMU system tests of the network placements (issue 9): symmetric mode's intrusion on application CPUs, dedicated mode's absence of it, containment, and refused options.
+/// QEMU system tests of the network placements: symmetric mode's intrusion on application CPUs, dedicated mode's absence of it, containment, and refused options.
 import Foundation
 import XCTest
 

@@ -557,7 +557,7 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(sent.first?.payload, ascii("HTTP/1.1 400"))
     }
 
-    /// The timing wheel (issue 11): a poll looks only at connections whose timers are due, so
+    /// The timing wheel: a poll looks only at connections whose timers are due, so
     /// 200 idle connections cost a 1 ms poll nothing; a retransmission still fires within a tick
     /// of its deadline, TIME-WAIT (60 s, many turns of the 256 ms wheel) ends on time, and the
     /// safety sweep never finds a timer the wheel missed.

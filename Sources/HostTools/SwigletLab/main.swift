@@ -1,4 +1,4 @@
-/// swiglet-lab: Swiglet's experiment runner (issue 10) — `run`, `check` and `table`; `swiglet-lab --help` explains them.
+/// swiglet-lab: Swiglet's experiment runner — `run`, `check` and `table`; `swiglet-lab --help` explains them.
 
 import ExperimentKit
 import Foundation

@@ -32,7 +32,7 @@ struct CPUBlock: ~Copyable {
     let exceptionCount: Atomic<UInt64>
     let interprocessorInterruptCount: Atomic<UInt64>
     let timerInterruptCount: Atomic<UInt64>
-    /// The intrusion meter (issue 4): system calls, and time in ring 3 and in the kernel while
+    /// The intrusion meter: system calls, and time in ring 3 and in the kernel while
     /// a program runs here. Written by this CPU only; relaxed, like the counters above.
     let systemCallCount: Atomic<UInt64>
     let userNanoseconds: Atomic<UInt64>

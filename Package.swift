@@ -46,17 +46,20 @@ let package = Package(
         .target(name: "ACPITables", dependencies: ["RawBytes"], path: "Sources/Portable/Devices/ACPITables", swiftSettings: common),
         .target(name: "MemoryManagement", path: "Sources/Portable/System/MemoryManagement", swiftSettings: common),
         .target(name: "Timekeeping", path: "Sources/Portable/System/Timekeeping", swiftSettings: common),
-        .target(name: "BootConfiguration", path: "Sources/Portable/Boot/BootConfiguration", swiftSettings: common),
+        .target(name: "BootConfiguration", dependencies: ["InternetAddress"], path: "Sources/Portable/Boot/BootConfiguration", swiftSettings: common),
         .target(name: "PCI", path: "Sources/Portable/Devices/PCI", swiftSettings: common),
         .target(name: "Virtio", path: "Sources/Portable/Devices/Virtio", swiftSettings: common),
-        .target(name: "Network", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/Network", swiftSettings: common),
+        // The one IPv4 address type, below everything that names an address (the stack, TCP,
+        // boot options, the program library).
+        .target(name: "InternetAddress", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/InternetAddress", swiftSettings: common),
+        .target(name: "Network", dependencies: ["RawBytes", "InternetAddress"], path: "Sources/Portable/Protocols/Network", swiftSettings: common),
         // Application cores: the channel protocol shared by the network core and programs, the
         // socket-like library programs link, and the ELF loader of the kernel.
         .target(name: "Channels", path: "Sources/Portable/Networking/Channels", swiftSettings: common),
-        .target(name: "SwigletLibrary", dependencies: ["Channels"], path: "Sources/UserSpace/SwigletLibrary", swiftSettings: common),
+        .target(name: "SwigletLibrary", dependencies: ["Channels", "InternetAddress"], path: "Sources/UserSpace/SwigletLibrary", swiftSettings: common),
         .target(name: "ELF", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/ELF", swiftSettings: common),
         // TCP: the portable protocol core, driven by segments, a clock and buffers.
-        .target(name: "TCP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/TCP", swiftSettings: common),
+        .target(name: "TCP", dependencies: ["RawBytes", "InternetAddress"], path: "Sources/Portable/Protocols/TCP", swiftSettings: common),
         // HTTP/1.1: request parser, response writer, static-site archive, Prometheus text.
         .target(name: "HTTP", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/HTTP", swiftSettings: common),
         // One network context per NIC queue pair (stack, TCP table, program channels,
@@ -79,7 +82,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI"],
+                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI", "InternetAddress"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -89,12 +92,12 @@ let package = Package(
                     resources: [.copy("Recorded")]),
         .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "TestSupport"]),
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
-        .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration"]),
+        .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration", "InternetAddress"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "TestSupport"]),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
         // The fixture is read through #filePath, not as a bundle resource.
-        .testTarget(name: "TCPTests", dependencies: ["TCP", "TestSupport"]),
+        .testTarget(name: "TCPTests", dependencies: ["TCP", "InternetAddress", "TestSupport"]),
         .testTarget(name: "NetworkContextTests", dependencies: ["NetworkContext", "Network", "TCP", "Channels",
                                                                 "SwigletLibrary", "NetworkRecording", "NetworkReplay", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),

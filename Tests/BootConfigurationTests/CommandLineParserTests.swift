@@ -1,5 +1,6 @@
 /// Tests of the boot command line parser: known options, overrides, and every kind of bad word.
 import BootConfiguration
+import InternetAddress
 import XCTest
 
 final class CommandLineParserTests: XCTestCase {
@@ -71,9 +72,9 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertTrue(problems.isEmpty)
         XCTAssertFalse(options.networkEnabled)
         XCTAssertEqual(options.networkCPU, 1)
-        XCTAssertEqual(options.address, IPv4Setting(192, 168, 7, 20))
+        XCTAssertEqual(options.address, IPv4Address(192, 168, 7, 20))
         XCTAssertEqual(options.prefixLength, 16)
-        XCTAssertEqual(options.gateway, IPv4Setting(192, 168, 0, 1))
+        XCTAssertEqual(options.gateway, IPv4Address(192, 168, 0, 1))
         XCTAssertEqual(options.networkStatisticsInterval, 5)
         XCTAssertNil(parse("gateway=none").0.gateway)
     }

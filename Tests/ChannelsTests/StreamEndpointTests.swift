@@ -86,7 +86,7 @@ final class SingleThreadStreamCore {
                 capacity: Int = 1 << 20) {
         handler.open(connection, capacity: capacity)
         events.append(ChannelCompletion(kind: .accepted, socket: connection, length: UInt32(port),
-                                        address: remote.address, port: remote.port))
+                                        address: remote.address.rawValue, port: remote.port))
     }
 }
 
@@ -191,7 +191,7 @@ final class StreamEndpointTests: XCTestCase {
         var streams = makeStreams(core)
         guard case .success(let cookie) = streams.connect(to: SocketAddress(10, 0, 2, 2, port: 80)) else { return XCTFail() }
         XCTAssertEqual(events(&streams, core), [])
-        XCTAssertEqual(core.handler.connects, [.init(address: SocketAddress(10, 0, 2, 2, port: 80).address, port: 80,
+        XCTAssertEqual(core.handler.connects, [.init(address: SocketAddress(10, 0, 2, 2, port: 80).address.rawValue, port: 80,
                                                      channel: 0, cookie: cookie)])
         core.handler.open(11)
         core.events.append(ChannelCompletion(kind: .connected, socket: 11, length: 49152, address: 0x0A00_0202, port: 80,

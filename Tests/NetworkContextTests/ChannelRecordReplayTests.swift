@@ -55,7 +55,7 @@ final class ChannelRecordReplayTests: XCTestCase {
     /// (`queueChannel`). The UDP program ends; a third program gets its number again.
     private func recordPrograms() throws -> Recorded {
         let session = Session()
-        let peer = SocketAddress(address: IPv4Address(10, 0, 2, 2).rawValue, port: 5555)
+        let peer = SocketAddress(address: IPv4Address(10, 0, 2, 2), port: 5555)
         session.receive(arpReplyFrame())
 
         // A completion ring of 4: it fills often, so the context reads the program's head of it.

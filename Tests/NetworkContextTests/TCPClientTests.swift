@@ -103,7 +103,7 @@ final class TCPClientTests: XCTestCase {
         let fixture = ContextFixture()
         let program = fixture.addProgram(cpu: 1)
         var streams = program.makeStreams()
-        guard case .success(let cookie) = streams.connect(to: SocketAddress(address: 0, port: 80)) else {
+        guard case .success(let cookie) = streams.connect(to: SocketAddress(address: .any, port: 80)) else {
             return XCTFail("connect")
         }
         fixture.pass()

@@ -1,14 +1,15 @@
 // Scripted-conversation helpers: a transmitter that records our segments off the wire, and a peer that injects segments.
 
 import RawBytes
+import InternetAddress
 import TCP
 import TestSupport
 import XCTest
 
 /// One segment the connection sent, checked on the wire (built, checksummed and parsed back).
 struct SentSegment {
-    var source = TCPEndpoint(address: 0, port: 0)
-    var destination = TCPEndpoint(address: 0, port: 0)
+    var source = TCPEndpoint(address: IPv4Address(rawValue: 0), port: 0)
+    var destination = TCPEndpoint(address: IPv4Address(rawValue: 0), port: 0)
     /// The whole segment as it went on the wire.
     var bytes: [UInt8] = []
     var header: TCPHeader

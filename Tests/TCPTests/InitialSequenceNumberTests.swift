@@ -1,6 +1,7 @@
 // Tests of SipHash-2-4 against the paper's vectors and of RFC 6528 initial sequence numbers.
 
 import RawBytes
+import InternetAddress
 import TCP
 import XCTest
 
@@ -21,8 +22,8 @@ final class InitialSequenceNumberTests: XCTestCase {
         XCTAssertEqual(sipHash(messageLength: 8), 0x93F5_F579_9A93_2462)
     }
 
-    let local = TCPEndpoint(address: 0x0A00_020F, port: 80)
-    let remote = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+    let local = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_020F), port: 80)
+    let remote = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
 
     func testGrowsWithTheFourMicrosecondClock() {
         let generator = InitialSequenceNumberGenerator(secretKey: paperKey)
@@ -41,7 +42,7 @@ final class InitialSequenceNumberTests: XCTestCase {
         var otherPort = remote
         otherPort.port += 1
         var otherAddress = remote
-        otherAddress.address += 1
+        otherAddress.address.rawValue += 1
         let swapped = generator.initialSequenceNumber(local: remote, remote: local, nowNanoseconds: now)
         XCTAssertNotEqual(generator.initialSequenceNumber(local: local, remote: otherPort, nowNanoseconds: now), base)
         XCTAssertNotEqual(generator.initialSequenceNumber(local: local, remote: otherAddress, nowNanoseconds: now), base)

@@ -1,6 +1,7 @@
 // Two TCPConnections over a simulated link (seeded loss, duplication, reordering, delay): several MiB each way, then a graceful close, checked byte for byte.
 
 import RawBytes
+import InternetAddress
 import TCP
 import TestSupport
 import XCTest

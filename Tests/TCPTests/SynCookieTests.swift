@@ -1,13 +1,14 @@
 // SYN cookie tests: encoding of MSS and window scale, expiry after two counter periods, forgery and tuple binding.
 
 import RawBytes
+import InternetAddress
 @testable import TCP
 import TestSupport
 import XCTest
 
 final class SynCookieTests: XCTestCase {
-    let local = TCPEndpoint(address: 0x0A00_020F, port: 80)
-    let remote = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+    let local = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_020F), port: 80)
+    let remote = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
     let peerISN = SequenceNumber(0x1234_5678)
     let generator = SynCookieGenerator(secretKey: SipHashKey(low: 0x0123_4567_89AB_CDEF, high: 0xFEDC_BA98_7654_3210))
     let period = SynCookieGenerator.counterPeriodNanoseconds
@@ -58,7 +59,7 @@ final class SynCookieTests: XCTestCase {
                                         peerInitialSequence: peerISN, now: now))
         XCTAssertNil(generator.validate(cookie: cookie, local: local, remote: TCPEndpoint(address: remote.address, port: 40001),
                                         peerInitialSequence: peerISN, now: now))
-        XCTAssertNil(generator.validate(cookie: cookie, local: local, remote: TCPEndpoint(address: remote.address + 1, port: remote.port),
+        XCTAssertNil(generator.validate(cookie: cookie, local: local, remote: TCPEndpoint(address: IPv4Address(rawValue: remote.address.rawValue + 1), port: remote.port),
                                         peerInitialSequence: peerISN, now: now))
         // Another key does not accept it.
         let other = SynCookieGenerator(secretKey: SipHashKey(low: 1, high: 2))

@@ -1,6 +1,7 @@
 // Seeded fuzzing of the connection table: random segments from random peers, to listening and closed ports, must never break its bounds.
 
 import RawBytes
+import InternetAddress
 import TCP
 import TestSupport
 import XCTest
@@ -25,7 +26,7 @@ final class TCPConnectionTableFuzzTests: XCTestCase {
         var outcomes: [String: Int] = [:]
         let ports: [UInt16] = [80, 7, 9999]
         let rounds = fuzz.run(in: self) { round, random in
-            let source = TCPEndpoint(address: 0x0A00_0200 | UInt32.random(in: 1...64, using: &random),
+            let source = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0200 | UInt32.random(in: 1...64, using: &random)),
                                      port: UInt16.random(in: 40000...40007, using: &random))
             let destination = TCPEndpoint(address: tableAddress, port: ports[Int.random(in: 0..<3, using: &random)])
             var options = TCPOptions()

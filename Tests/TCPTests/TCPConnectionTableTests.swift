@@ -1,6 +1,7 @@
 // Connection table tests: demultiplexing, listener groups, RSTs for closed ports, SYN floods with cookies, full table, TIME-WAIT reclaim, release/abort, events and counters.
 
 import RawBytes
+import InternetAddress
 @testable import TCP
 import TestSupport
 import XCTest
@@ -32,7 +33,7 @@ struct TablePeer {
     mutating func poll(now: UInt64) { connection.poll(now: now, output: &wire) }
 }
 
-let tableAddress: UInt32 = 0x0A00_020F
+let tableAddress = IPv4Address(10, 0, 2, 15)
 let smallBuffers = TCPConnectionConfiguration(sendBufferCapacity: 4096, receiveBufferCapacity: 4096)
 let largeReceiveBuffer = TCPConnectionConfiguration(sendBufferCapacity: 4096, receiveBufferCapacity: 262_144)
 
@@ -150,7 +151,7 @@ struct TableHarness {
     mutating func connectPeers(_ count: Int, port: UInt16 = 80) -> [TCPConnectionID] {
         var ids: [TCPConnectionID] = []
         for number in 0..<count {
-            addPeer(TCPEndpoint(address: 0x0A00_0300 + UInt32(number), port: 50000 + UInt16(number)), port: port)
+            addPeer(TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0300 + UInt32(number)), port: 50000 + UInt16(number)), port: port)
             pump()
             for event in events() where event.events.contains(.accepted) { ids.append(event.id) }
         }
@@ -167,7 +168,7 @@ func failure<Success>(of result: Result<Success, TCPTableError>) -> TCPTableErro
 func spoofedEndpoint(_ random: inout SplitMix64) -> TCPEndpoint {
     // Unicast 1.0.0.0-223.255.255.255 (never 0, broadcast or multicast), any port but 0.
     let address = UInt32(truncatingIfNeeded: random.next()) % 0xDF00_0000 + 0x0100_0000
-    return TCPEndpoint(address: address, port: UInt16(truncatingIfNeeded: random.next() % 65535) + 1)
+    return TCPEndpoint(address: IPv4Address(rawValue: address), port: UInt16(truncatingIfNeeded: random.next() % 65535) + 1)
 }
 
 // MARK: - Tests
@@ -211,13 +212,13 @@ final class TCPConnectionTableTests: XCTestCase {
         harness.table.stopListening(port: 80, owner: 2)
         var ids: [TCPConnectionID] = []
         for number in 10..<14 {
-            harness.addPeer(TCPEndpoint(address: 0x0A00_0400 + UInt32(number), port: 40000))
+            harness.addPeer(TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0400 + UInt32(number)), port: 40000))
             harness.pump()
             ids += harness.events().filter { $0.events.contains(.accepted) }.map(\.id)
         }
         XCTAssertEqual(ids.map { harness.table.owner(of: $0) }, [1, 3, 1, 3])
         // Owner 2 still has its other port.
-        harness.addPeer(TCPEndpoint(address: 0x0A00_0500, port: 40000), port: 8080)
+        harness.addPeer(TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0500), port: 40000), port: 8080)
         harness.pump()
         let other = harness.events().filter { $0.events.contains(.accepted) }.map(\.id)
         XCTAssertEqual(other.map { harness.table.owner(of: $0) }, [2])
@@ -227,7 +228,7 @@ final class TCPConnectionTableTests: XCTestCase {
         var harness = TableHarness()
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 2).get())
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         // SYN: chosen owner 1 (least recently given a connection).
         guard case .delivered(let id) = harness.inject(from: peer, flags: [.synchronize], sequence: 100) else { return XCTFail("no connection") }
         let synAck = harness.wire.take()[0]
@@ -239,7 +240,7 @@ final class TCPConnectionTableTests: XCTestCase {
         // With nobody listening any more, a completing handshake is reset.
         harness.table.stopListening(port: 80, owner: 2)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 3).get())
-        let late = TCPEndpoint(address: 0x0A00_0203, port: 40000)
+        let late = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0203), port: 40000)
         harness.inject(from: late, flags: [.synchronize], sequence: 500)
         let lateSynAck = harness.wire.take()[0]
         harness.table.stopListening(port: 80, owner: 3)
@@ -251,7 +252,7 @@ final class TCPConnectionTableTests: XCTestCase {
 
     func testSegmentsForClosedPortsGetResetsButResetsNever() {
         var harness = TableHarness()
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         // SYN (no ACK): <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SEG.LEN counting the SYN and data.
         XCTAssertEqual(harness.inject(from: peer, port: 81, flags: [.synchronize], sequence: 1000, payload: [1, 2, 3]),
                        .dropped(.noListener))
@@ -292,16 +293,16 @@ final class TCPConnectionTableTests: XCTestCase {
     func testInvalidSegmentsAreDroppedSilently() {
         var harness = TableHarness()
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         var segment = wireSegment(from: peer, to: TCPEndpoint(address: tableAddress, port: 80), flags: [.synchronize], sequence: 1)
         segment.bytes[4] ^= 0x01
         XCTAssertEqual(harness.deliver(segment), .dropped(.badChecksum))
         segment.bytes = Array(segment.bytes.prefix(12))
         XCTAssertEqual(harness.deliver(segment), .dropped(.malformed))
-        let elsewhere = wireSegment(from: peer, to: TCPEndpoint(address: tableAddress + 1, port: 80), flags: [.synchronize], sequence: 1)
+        let elsewhere = wireSegment(from: peer, to: TCPEndpoint(address: IPv4Address(rawValue: tableAddress.rawValue + 1), port: 80), flags: [.synchronize], sequence: 1)
         XCTAssertEqual(harness.deliver(elsewhere), .dropped(.notForUs))
         for source: UInt32 in [0, 0xFFFF_FFFF, 0xE000_0001] {
-            let spoofed = wireSegment(from: TCPEndpoint(address: source, port: 1), to: TCPEndpoint(address: tableAddress, port: 80),
+            let spoofed = wireSegment(from: TCPEndpoint(address: IPv4Address(rawValue: source), port: 1), to: TCPEndpoint(address: tableAddress, port: 80),
                                       flags: [.synchronize], sequence: 1)
             XCTAssertEqual(harness.deliver(spoofed), .dropped(.invalidSource))
         }
@@ -343,7 +344,7 @@ final class TCPConnectionTableTests: XCTestCase {
         _ = harness.events()
 
         // A real client (a TCPConnection) during the flood: its SYN gets a cookie, its ACK builds the connection.
-        let client = harness.addPeer(TCPEndpoint(address: 0x0A00_0909, port: 41000))
+        let client = harness.addPeer(TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0909), port: 41000))
         harness.pump()
         XCTAssertEqual(harness.peers[client].connection.state, .established)
         let accepted = harness.events().filter { $0.events.contains(.accepted) }.map(\.id)
@@ -369,7 +370,7 @@ final class TCPConnectionTableTests: XCTestCase {
     func testCookieHandshakeWithDataOnTheAcknowledgment() {
         var harness = TableHarness(halfOpenLimit: 0, configuration: largeReceiveBuffer)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 7).get())
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         XCTAssertEqual(harness.inject(from: peer, flags: [.synchronize], sequence: 5000,
                                       options: TCPOptions(maximumSegmentSize: 1400, windowScale: 6)), .synCookieSent)
         let synAck = harness.wire.take()
@@ -413,7 +414,7 @@ final class TCPConnectionTableTests: XCTestCase {
                 // A receive buffer above 64 KiB, so that our connections offer a non-zero shift.
                 var harness = TableHarness(halfOpenLimit: limit, configuration: largeReceiveBuffer)
                 XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
-                harness.inject(from: TCPEndpoint(address: 0x0A00_0202, port: 40000), flags: [.synchronize], sequence: 1, options: peerOptions)
+                harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000), flags: [.synchronize], sequence: 1, options: peerOptions)
                 answers += harness.wire.take()
             }
             XCTAssertEqual(answers.count, 2)
@@ -429,7 +430,7 @@ final class TCPConnectionTableTests: XCTestCase {
     func testExpiredOrForgedCookieAcknowledgmentIsReset() {
         var harness = TableHarness(halfOpenLimit: 0)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         // No cookie sent yet: an ACK is a plain LISTEN ACK (RST), not checked as a cookie.
         harness.inject(from: peer, flags: [.acknowledgment], sequence: 1, acknowledgment: 2)
         XCTAssertEqual(harness.table.counters.drops.notSynchronize, 1)
@@ -458,7 +459,7 @@ final class TCPConnectionTableTests: XCTestCase {
         var harness = TableHarness(halfOpenLimit: 2, synCookies: false)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
         for number in 0..<4 {
-            harness.inject(from: TCPEndpoint(address: 0x0A00_0300 + UInt32(number), port: 1234), flags: [.synchronize], sequence: 1)
+            harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0300 + UInt32(number)), port: 1234), flags: [.synchronize], sequence: 1)
         }
         XCTAssertEqual(harness.wire.take().count, 2)
         XCTAssertEqual(harness.table.counters.drops.backlogFull, 2)
@@ -468,7 +469,7 @@ final class TCPConnectionTableTests: XCTestCase {
     func testHalfOpenConnectionResetBeforeEstablishedIsFreedSilently() {
         var harness = TableHarness(halfOpenLimit: 1)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
-        let peer = TCPEndpoint(address: 0x0A00_0202, port: 40000)
+        let peer = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 40000)
         harness.inject(from: peer, flags: [.synchronize], sequence: 100)
         _ = harness.wire.take()
         XCTAssertEqual(harness.table.allocatedCount, 1)
@@ -489,10 +490,10 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
         let ids = harness.connectPeers(3)
         XCTAssertEqual(ids.count, 3)
-        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: 0x0A00_0700, port: 1), flags: [.synchronize], sequence: 1),
+        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0700), port: 1), flags: [.synchronize], sequence: 1),
                        .dropped(.tableFull))
         XCTAssertEqual(harness.wire.take().count, 0)
-        XCTAssertEqual(harness.table.connect(to: TCPEndpoint(address: 0x0A00_0701, port: 80), owner: 1, now: harness.now,
+        XCTAssertEqual(harness.table.connect(to: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0701), port: 80), owner: 1, now: harness.now,
                                              output: &harness.wire), .failure(.tableFull))
         XCTAssertEqual(harness.table.counters.drops.tableFull, 1)
         // A slot freed by release (after the connection closed) is used again.
@@ -503,7 +504,7 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(harness.table.allocatedCount, 3, "kept until the owner releases it")
         harness.table.release(ids[0], now: harness.now, output: &harness.wire)
         XCTAssertEqual(harness.table.allocatedCount, 2)
-        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: 0x0A00_0700, port: 1), flags: [.synchronize], sequence: 1),
+        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0700), port: 1), flags: [.synchronize], sequence: 1),
                        .delivered(ids[0]))
     }
 
@@ -513,7 +514,7 @@ final class TCPConnectionTableTests: XCTestCase {
     func testCookieHandshakeIntoAFullTableIsReset() {
         var harness = TableHarness(capacity: 2, halfOpenLimit: 0)
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
-        let busy = [TCPEndpoint(address: 0x0A00_0600, port: 1), TCPEndpoint(address: 0x0A00_0600, port: 2)]
+        let busy = [TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0600), port: 1), TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0600), port: 2)]
         for (index, peer) in busy.enumerated() {
             // Each SYN gets a cookie (no half-open slot allowed); its ACK takes a slot.
             XCTAssertEqual(harness.inject(from: peer, flags: [.synchronize], sequence: 100), .synCookieSent)
@@ -522,7 +523,7 @@ final class TCPConnectionTableTests: XCTestCase {
                            .delivered(TCPConnectionID(index)))
         }
         XCTAssertEqual(harness.table.allocatedCount, 2)
-        let late = TCPEndpoint(address: 0x0A00_0700, port: 9)
+        let late = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0700), port: 9)
         XCTAssertEqual(harness.inject(from: late, flags: [.synchronize], sequence: 500), .synCookieSent)
         let cookie = harness.wire.take()[0].sequence
         XCTAssertEqual(harness.inject(from: late, flags: [.acknowledgment, .push], sequence: 501, acknowledgment: cookie &+ 1,
@@ -625,7 +626,7 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(harness.table.state(of: ids[0]), .timeWait)
         XCTAssertEqual(harness.table.state(of: ids[1]), .timeWait)
         // Not released: the IDs belong to the owner, nothing is reclaimed.
-        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: 0x0A00_0800, port: 1), flags: [.synchronize], sequence: 1),
+        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0800), port: 1), flags: [.synchronize], sequence: 1),
                        .dropped(.tableFull))
         harness.table.release(ids[0], now: harness.now, output: &harness.wire)
         harness.table.release(ids[1], now: harness.now, output: &harness.wire)
@@ -638,7 +639,7 @@ final class TCPConnectionTableTests: XCTestCase {
                                       acknowledgment: peer0.sendUnacknowledged.rawValue), .delivered(ids[0]))
         XCTAssertEqual(harness.wire.take().map(\.flags), [[.acknowledgment]])
         // The table is full: the connection that entered TIME-WAIT first (ids[1]) makes room.
-        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: 0x0A00_0800, port: 1), flags: [.synchronize], sequence: 1),
+        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0800), port: 1), flags: [.synchronize], sequence: 1),
                        .delivered(ids[1]))
         XCTAssertEqual(harness.table.counters.timeWaitReclaimed, 1)
         XCTAssertEqual(harness.table.connectionCounts().timeWait, 1)
@@ -711,7 +712,7 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertTrue(harness.table.isValid(ids[1]))
         XCTAssertEqual(harness.table.allocatedCount, 2)
         XCTAssertFalse(harness.table.isListening(port: 81, owner: 1))
-        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: 0x0A00_0900, port: 5), port: 81, flags: [.synchronize], sequence: 1),
+        XCTAssertEqual(harness.inject(from: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0900), port: 5), port: 81, flags: [.synchronize], sequence: 1),
                        .dropped(.noListener))
         // Port 80 now goes to owner 2 only.
         let more = harness.connectPeers(6).suffix(2)
@@ -720,7 +721,7 @@ final class TCPConnectionTableTests: XCTestCase {
 
     func testActiveOpenFromEphemeralPorts() {
         var harness = TableHarness()
-        let server = TCPEndpoint(address: 0x0A00_0202, port: 8000)
+        let server = TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0202), port: 8000)
         let first = harness.table.connect(to: server, owner: 4, now: harness.now, output: &harness.wire)
         let second = harness.table.connect(to: server, owner: 4, now: harness.now, output: &harness.wire)
         guard case .success(let a) = first, case .success(let b) = second else { return XCTFail("connect failed") }
@@ -744,14 +745,14 @@ final class TCPConnectionTableTests: XCTestCase {
         harness.pump()
         XCTAssertEqual(harness.events(), [TCPConnectionEvent(id: b, events: .writable)], "the ACK freed the byte's space")
         // Refused: a RST from the server ends the third attempt with `.refused`.
-        guard case .success(let c) = harness.table.connect(to: TCPEndpoint(address: 0x0A00_0203, port: 9), owner: 4,
+        guard case .success(let c) = harness.table.connect(to: TCPEndpoint(address: IPv4Address(rawValue: 0x0A00_0203), port: 9), owner: 4,
                                                            now: harness.now, output: &harness.wire) else { return XCTFail("connect") }
         let syn = harness.wire.take()[0]
         harness.inject(from: syn.destination, port: syn.source.port, flags: [.reset, .acknowledgment], sequence: 0,
                        acknowledgment: syn.sequence &+ 1)
         XCTAssertEqual(harness.events(), [TCPConnectionEvent(id: c, events: .closed)])
         XCTAssertEqual(harness.table.error(of: c), .refused)
-        XCTAssertEqual(harness.table.connect(to: TCPEndpoint(address: 0, port: 9), owner: 4, now: harness.now, output: &harness.wire),
+        XCTAssertEqual(harness.table.connect(to: TCPEndpoint(address: IPv4Address(rawValue: 0), port: 9), owner: 4, now: harness.now, output: &harness.wire),
                        .failure(.invalidEndpoint))
     }
 

@@ -1,6 +1,7 @@
 // Tests of TCP segment parsing (golden SYN and data segments, malformed input) and building.
 
 import RawBytes
+import InternetAddress
 import TCP
 import TestSupport
 import XCTest
@@ -49,7 +50,7 @@ final class TCPSegmentTests: XCTestCase {
         corrupted[4] ^= 0x01
         XCTAssertThrowsError(try parseGuarded(corrupted)) { XCTAssertEqual($0 as? TCPSegmentError, .badChecksum) }
         // The pseudo-header matters: the same bytes "from" another address do not verify.
-        XCTAssertThrowsError(try parseGuarded(linuxStyleSYN, source: peerAddress + 1)) {
+        XCTAssertThrowsError(try parseGuarded(linuxStyleSYN, source: IPv4Address(rawValue: peerAddress.rawValue + 1))) {
             XCTAssertEqual($0 as? TCPSegmentError, .badChecksum)
         }
     }
@@ -171,8 +172,8 @@ final class TCPSegmentTests: XCTestCase {
         XCTAssertEqual(partial[0..<16], full[0..<16])
         XCTAssertEqual(partial[18...], full[18...], "only the checksum field differs")
         // The pseudo-header alone (RFC 9293 §3.1), folded and not complemented.
-        var sum = (localAddress >> 16) + (localAddress & 0xFFFF) + (peerAddress >> 16) + (peerAddress & 0xFFFF)
-            + 6 + UInt32(full.count)
+        let local = localAddress.rawValue, peer = peerAddress.rawValue
+        var sum = (local >> 16) + (local & 0xFFFF) + (peer >> 16) + (peer & 0xFFFF) + 6 + UInt32(full.count)
         while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
         XCTAssertEqual(UInt16(partial[16]) << 8 | UInt16(partial[17]), UInt16(sum))
         // The device: one's-complement sum of the whole segment as it is, complemented, stored.

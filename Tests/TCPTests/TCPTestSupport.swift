@@ -1,14 +1,15 @@
 // Helpers for the TCP tests: hex byte vectors, guarded parsing, the test addresses and an independent checksum.
 
 import RawBytes
+import InternetAddress
 import TCP
 import TestSupport
 import XCTest
 
 /// 10.0.2.2, QEMU user networking's gateway: the peer in these tests.
-let peerAddress: UInt32 = 0x0A00_0202
+let peerAddress = IPv4Address(10, 0, 2, 2)
 /// 10.0.2.15, the guest: our side in these tests.
-let localAddress: UInt32 = 0x0A00_020F
+let localAddress = IPv4Address(10, 0, 2, 15)
 
 /// The bytes of a hex string ("9c40..."), two digits a byte.
 func hexBytes(_ text: String) -> [UInt8] {
@@ -17,7 +18,7 @@ func hexBytes(_ text: String) -> [UInt8] {
 }
 
 /// Parses `bytes` placed against a guard page, so a read past their end crashes the test.
-func parseGuarded(_ bytes: [UInt8], source: UInt32 = peerAddress, destination: UInt32 = localAddress,
+func parseGuarded(_ bytes: [UInt8], source: IPv4Address = peerAddress, destination: IPv4Address = localAddress,
                   _ body: (TCPSegment) throws -> Void = { _ in }) throws(TCPSegmentError) {
     let buffer = GuardedBuffer(bytes)
     let segment = try TCPSegment(parsing: buffer.reader, source: source, destination: destination)
@@ -37,9 +38,9 @@ func withReferenceChecksum(_ segment: [UInt8]) -> [UInt8] {
     return bytes
 }
 
-func referenceChecksum(source: UInt32, destination: UInt32, segment: [UInt8]) -> UInt16 {
+func referenceChecksum(source: IPv4Address, destination: IPv4Address, segment: [UInt8]) -> UInt16 {
     var words: [UInt8] = []
-    for address in [source, destination] {
+    for address in [source.rawValue, destination.rawValue] {
         words += [UInt8(address >> 24), UInt8(address >> 16 & 0xFF), UInt8(address >> 8 & 0xFF), UInt8(address & 0xFF)]
     }
     words += [0, 6, UInt8(segment.count >> 8), UInt8(segment.count & 0xFF)] + segment

@@ -145,9 +145,9 @@ enum NetworkCore {
         for pair in device.pairs.indices { startTransmitImpairment(options, &device.pairs[pair].transmit) }
         let interface = InterfaceConfiguration(
             hardwareAddress: device.hardwareAddress,
-            address: IPv4Address(rawValue: options.address.rawValue),
+            address: options.address,
             prefixLength: options.prefixLength,
-            gateway: options.gateway.map { IPv4Address(rawValue: $0.rawValue) })
+            gateway: options.gateway)
         // TCP gets a third of usable memory over all contexts. Of each context's share, the
         // connection records (`bytesPerConnection` each, allocated up front) may take half, up
         // to the 16,384 connection numbers channels can name; the rest is the pool the buffers

@@ -1,6 +1,7 @@
 /// Fixed-size text built by string interpolation without touching the heap, for console lines.
 import ACPITables
 import BootConfiguration
+import InternetAddress
 import RawBytes
 
 /// One line of console text, at most `capacity` bytes; longer text is cut and marked with "...".
@@ -83,7 +84,7 @@ struct TextBuffer: StringInterpolationProtocol {
     }
 
     /// A dotted-quad IPv4 address.
-    mutating func appendInterpolation(ipv4 address: IPv4Setting) {
+    mutating func appendInterpolation(ipv4 address: IPv4Address) {
         for part in 0..<4 {
             if part > 0 { append(byte: UInt8(ascii: ".")) }
             appendDecimal(UInt64((address.rawValue >> UInt32(24 - 8 * part)) & 0xFF))

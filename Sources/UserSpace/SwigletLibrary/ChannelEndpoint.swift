@@ -38,7 +38,7 @@ public struct ChannelEndpoint {
     /// Received datagrams taken from the completion ring while waiting for something else
     /// (a bind's answer), in arrival order.
     private var held = InlineArray<8, ReceivedDatagram>(repeating: ReceivedDatagram(
-        socket: 0, source: SocketAddress(address: 0, port: 0), bufferIndex: 0, offset: 0, length: 0))
+        socket: 0, source: SocketAddress(address: .any, port: 0), bufferIndex: 0, offset: 0, length: 0))
     private var heldStart = 0
     private var heldCount = 0
     /// The answer to the outstanding `bind` (matched by cookie), once it has come.
@@ -129,7 +129,7 @@ public struct ChannelEndpoint {
         }
         // Cannot fail: `hasFreeSlot` said there is room, and only we push.
         _ = requests.tryPush(.send(socket: socket, bufferIndex: index, offset: 0, length: UInt32(length),
-                                   address: destination.address, port: destination.port))
+                                   address: destination.address.rawValue, port: destination.port))
         return .success(())
     }
 
@@ -143,7 +143,7 @@ public struct ChannelEndpoint {
         guard Int(datagram.offset) + Int(length) <= Int(memory.layout.bufferSize),
               Int(length) <= Self.maximumPayloadLength else { return .failure(.datagramTooLarge) }
         guard requests.tryPush(.send(socket: socket, bufferIndex: datagram.bufferIndex, offset: datagram.offset,
-                                     length: length, address: destination.address, port: destination.port))
+                                     length: length, address: destination.address.rawValue, port: destination.port))
         else { return .failure(.wouldBlock) }
         return .success(())
     }
@@ -218,7 +218,7 @@ public struct ChannelEndpoint {
             postedReceiveBufferCount -= 1
             statistics.received &+= 1
             hold(ReceivedDatagram(socket: completion.socket,
-                                  source: SocketAddress(address: completion.address, port: completion.port),
+                                  source: SocketAddress(address: IPv4Address(rawValue: completion.address), port: completion.port),
                                   bufferIndex: completion.bufferIndex, offset: completion.offset, length: completion.length))
             return true
         case .sent:

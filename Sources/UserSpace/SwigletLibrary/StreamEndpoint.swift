@@ -116,7 +116,7 @@ public struct StreamEndpoint {
     public mutating func connect(to destination: SocketAddress) -> Result<UInt64, SocketError> {
         guard !endpoint.isBroken else { return .failure(.channelBroken) }
         let cookie = takeCookie()
-        guard endpoint.requests.tryPush(.connect(address: destination.address, port: destination.port, cookie: cookie))
+        guard endpoint.requests.tryPush(.connect(address: destination.address.rawValue, port: destination.port, cookie: cookie))
         else { return .failure(.wouldBlock) }
         receives = true
         endpoint.replenish()
@@ -254,7 +254,7 @@ public struct StreamEndpoint {
             states[Int(connection)] = .open
             if completion.decodedKind == .accepted {
                 return .accepted(connection: connection,
-                                 remote: SocketAddress(address: completion.address, port: completion.port),
+                                 remote: SocketAddress(address: IPv4Address(rawValue: completion.address), port: completion.port),
                                  localPort: UInt16(truncatingIfNeeded: completion.length))
             }
             return .connected(connection: connection, cookie: completion.cookie)

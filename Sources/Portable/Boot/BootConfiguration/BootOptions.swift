@@ -1,4 +1,5 @@
 /// Boot options: the typed settings a command line such as `log=debug test=clock` selects.
+import InternetAddress
 
 /// How much the kernel logs.
 public enum LogVerbosity: UInt8, Sendable {
@@ -35,16 +36,6 @@ public enum SelfTest: CaseIterable, Sendable {
         case .clock: "clock"
         case .interprocessorInterrupts: "ipi"
         }
-    }
-}
-
-/// An IPv4 address as the command line gives it (the network stack has its own type).
-public struct IPv4Setting: Equatable, Sendable {
-    /// The address in host byte order: 10.0.2.15 is 0x0A00020F.
-    public var rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
-        rawValue = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
     }
 }
 
@@ -145,10 +136,10 @@ public struct BootOptions: Sendable {
     public static let maximumNetworkCPUs = 8
     /// `ip=A.B.C.D/P`: the interface address and prefix length (default QEMU user-mode
     /// networking's guest address, 10.0.2.15/24).
-    public var address = IPv4Setting(10, 0, 2, 15)
+    public var address = IPv4Address(10, 0, 2, 15)
     public var prefixLength = 24
     /// `gateway=A.B.C.D` or `gateway=none` (default 10.0.2.2, QEMU's user-mode gateway).
-    public var gateway: IPv4Setting? = IPv4Setting(10, 0, 2, 2)
+    public var gateway: IPv4Address? = IPv4Address(10, 0, 2, 2)
     /// `net-stats=S`: print the network counters every S seconds (default 0: only on request,
     /// with the `c` key on the serial console).
     public var networkStatisticsInterval = 0

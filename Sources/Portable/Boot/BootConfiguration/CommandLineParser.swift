@@ -1,4 +1,5 @@
 /// Parses a boot command line (`key=value` and bare flags, separated by spaces) into BootOptions.
+import InternetAddress
 
 /// One thing wrong with a command line, pointing at the offending word.
 public struct BootOptionProblem: Equatable, Sendable {
@@ -267,20 +268,8 @@ public enum CommandLineParser {
         return value
     }
 
-    /// Dotted-quad IPv4 ("10.0.2.15"): four decimal parts of 0...255, no leading garbage.
-    static func ipv4(_ bytes: UnsafeRawBufferPointer) -> IPv4Setting? {
-        var value: UInt32 = 0
-        var parts = 0
-        var start = 0
-        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ".") {
-            guard parts < 4, index - start <= 3,
-                  let part = decimal(UnsafeRawBufferPointer(rebasing: bytes[start..<index])), part <= 255 else { return nil }
-            value = value << 8 | UInt32(part)
-            parts += 1
-            start = index + 1
-        }
-        return parts == 4 ? IPv4Setting(rawValue: value) : nil
-    }
+    /// Dotted-quad IPv4 ("10.0.2.15"), parsed by the address type itself.
+    static func ipv4(_ bytes: UnsafeRawBufferPointer) -> IPv4Address? { IPv4Address(parsing: bytes) }
 
     /// Whether `bytes` spells exactly `text`.
     static func matches(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {

@@ -45,7 +45,7 @@ extension NetworkContext {
             return PortDirectory.pick(from: mesh.directory.owners(.udp, port: destinationPort), excluding: index,
                                       flow: sourcePort)
         case .tcp(let source, let sourcePort, let destinationPort):
-            guard !table.pointee.accepts(localPort: destinationPort, remote: TCPEndpoint(address: source, port: sourcePort))
+            guard !table.pointee.accepts(localPort: destinationPort, remote: TCPEndpoint(address: IPv4Address(rawValue: source), port: sourcePort))
             else { return nil }
             if let owner = PortDirectory.pick(from: mesh.directory.owners(.tcp, port: destinationPort), excluding: index,
                                               flow: sourcePort) {

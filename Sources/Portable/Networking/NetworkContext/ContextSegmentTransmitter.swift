@@ -14,7 +14,7 @@ struct ContextSegmentTransmitter<Sender: FrameSender>: TCPSegmentTransmitter {
     mutating func transmit(_ segment: TCPOutgoingSegment) {
         // A segment the NIC cuts always leaves its checksum to the NIC (TSO implies CSUM).
         let deviceFinishes = stack.pointee.transmitChecksum == .device || segment.segmentationSize > 0
-        _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: IPv4Address(rawValue: segment.destination.address),
+        _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: segment.destination.address,
                                    now: now, segmentSize: segment.segmentationSize, transmitter: &sender.pointee) { buffer in
             (try? segment.write(into: buffer, deviceFinishesChecksum: deviceFinishes)) ?? 0
         }

@@ -50,8 +50,8 @@ extension NetworkContext {
     func receive(_ segment: SegmentDelivery, now: UInt64) {
         var output = segmentOutput(now: now)
         var direct = ChannelDirectReceiver(context: self)
-        _ = table.pointee.receive(segment: segment.segment, source: segment.source.rawValue,
-                                  destination: segment.destination.rawValue, now: now,
+        _ = table.pointee.receive(segment: segment.segment, source: segment.source,
+                                  destination: segment.destination, now: now,
                                   verifyChecksum: segment.checksum == .unverified, output: &output,
                                   directReceiver: &direct)
     }
@@ -118,11 +118,11 @@ extension NetworkContext {
             events.remove(.writable)
         }
         if events.contains(.accepted) || events.contains(.connected) {
-            let remote = table.pointee.remote(of: id) ?? TCPEndpoint(address: 0, port: 0)
+            let remote = table.pointee.remote(of: id) ?? TCPEndpoint(address: .any, port: 0)
             let accepted = events.contains(.accepted)
             let completion = ChannelCompletion(kind: accepted ? .accepted : .connected, socket: id,
                                                length: UInt32(table.pointee.localPort(of: id) ?? 0),
-                                               address: remote.address, port: remote.port,
+                                               address: remote.address.rawValue, port: remote.port,
                                                cookie: accepted ? 0 : notices[index].cookie)
             guard notify(channel: channel, completion) else { return }
             events.remove(.accepted)
@@ -211,7 +211,7 @@ extension NetworkContext {
         var output = segmentOutput(now: now)
         let mesh = self.mesh
         let context = index
-        switch table.pointee.connect(to: TCPEndpoint(address: destination.address, port: destination.port),
+        switch table.pointee.connect(to: TCPEndpoint(address: IPv4Address(rawValue: destination.address), port: destination.port),
                                      owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output,
                                      acceptingPort: { mesh.acceptsSourcePort($0, context: context, localAddress: localAddress,
                                                                              remote: destination) }) {

@@ -117,7 +117,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         stack.pointee.transmitChecksum = configuration.transmitChecksum
         table = .allocate(capacity: 1)
         table.initialize(to: TCPConnectionTable(capacity: configuration.tcpCapacity,
-                                                localAddress: configuration.interface.address.rawValue,
+                                                localAddress: configuration.interface.address,
                                                 secretKey: configuration.tcpSecret, configuration: configuration.tcp,
                                                 bufferPool: BufferPool(byteCount: configuration.tcpBufferPoolBytes,
                                                                        largestBlock: TCPConnection.largestBlock(for: configuration.tcp))))

@@ -1,4 +1,5 @@
 // Initial sequence numbers per RFC 6528: a 4 µs clock plus a keyed hash of the connection's four-tuple.
+import InternetAddress
 
 import RawBytes
 
@@ -49,8 +50,8 @@ public struct InitialSequenceNumberGenerator: Sendable {
     /// (laid out in two 64-bit words on the stack; no allocation).
     func keyedHash(local: TCPEndpoint, remote: TCPEndpoint) -> UInt64 {
         var words: (UInt64, UInt64) = (
-            UInt64(local.address) | UInt64(local.port) << 32 | UInt64(remote.port) << 48,
-            UInt64(remote.address)
+            UInt64(local.address.rawValue) | UInt64(local.port) << 32 | UInt64(remote.port) << 48,
+            UInt64(remote.address.rawValue)
         )
         return withUnsafeBytes(of: &words) { raw in
             SipHash24.hash(ByteReader(start: raw.baseAddress!, count: 12), key: secretKey)

@@ -1,4 +1,5 @@
 // SYN cookies (RFC 4987 §3.6): a SYN-ACK's ISN that encodes what the listener needs, so a SYN flood keeps no state.
+import InternetAddress
 
 import RawBytes
 
@@ -113,8 +114,8 @@ public struct SynCookieGenerator: Sendable {
     private func authenticator(local: TCPEndpoint, remote: TCPEndpoint, peerInitialSequence: SequenceNumber,
                                counter: UInt32, sizeIndex: UInt32, scaleCode: UInt32) -> UInt32 {
         var words: (UInt64, UInt64, UInt64) = (
-            UInt64(local.address) | UInt64(local.port) << 32 | UInt64(remote.port) << 48,
-            UInt64(remote.address) | UInt64(peerInitialSequence.rawValue) << 32,
+            UInt64(local.address.rawValue) | UInt64(local.port) << 32 | UInt64(remote.port) << 48,
+            UInt64(remote.address.rawValue) | UInt64(peerInitialSequence.rawValue) << 32,
             UInt64(counter) | UInt64(sizeIndex) << 32 | UInt64(scaleCode) << 40
         )
         let hash = withUnsafeBytes(of: &words) { raw in

@@ -1,4 +1,5 @@
 // The connection table's segment path: parse, demultiplex by four-tuple, listeners with a half-open bound and SYN cookies, RSTs for closed ports.
+import InternetAddress
 
 import RawBytes
 
@@ -8,7 +9,7 @@ extension TCPConnectionTable {
     /// included), hands it to its connection or listener, and says what happened. Any answer
     /// (ACK, RST, SYN-ACK) goes to `output` during the call. `verifyChecksum` false: the
     /// device vouched for the checksum (checksum offload), so it is not summed again.
-    public mutating func receive<Output: TCPSegmentTransmitter>(segment bytes: ByteReader, source: UInt32, destination: UInt32,
+    public mutating func receive<Output: TCPSegmentTransmitter>(segment bytes: ByteReader, source: IPv4Address, destination: IPv4Address,
                                                                 now: UInt64, verifyChecksum: Bool = true,
                                                                 output: inout Output) -> TCPReceiveOutcome {
         var none = NoDirectReceiver()
@@ -19,13 +20,13 @@ extension TCPConnectionTable {
     /// `receive`, letting `directReceiver` take in-order data of connections already shown to
     /// their owners straight from the segment (copied once; see `TCPDirectReceiver`).
     public mutating func receive<Output: TCPSegmentTransmitter, Receiver: TCPDirectReceiver>(
-        segment bytes: ByteReader, source: UInt32, destination: UInt32, now: UInt64, verifyChecksum: Bool = true,
+        segment bytes: ByteReader, source: IPv4Address, destination: IPv4Address, now: UInt64, verifyChecksum: Bool = true,
         output: inout Output, directReceiver: inout Receiver) -> TCPReceiveOutcome {
         tableCounters.segmentsReceived &+= 1
         guard destination == localAddress else { return drop(.notForUs) }
         // RFC 1122 §4.2.3.10: segments from a broadcast or multicast address (or 0, which no
         // host has) are not to be answered; none can be a connection's peer.
-        guard source != 0, source != 0xFFFF_FFFF, source >> 28 != 0xE else { return drop(.invalidSource) }
+        guard source != .any, source != .broadcast, !source.isMulticast else { return drop(.invalidSource) }
         let segment: TCPSegment
         do {
             segment = try TCPSegment(parsing: bytes, source: source, destination: destination, verifyChecksum: verifyChecksum)
@@ -52,7 +53,7 @@ extension TCPConnectionTable {
     /// The four-tuple first (RFC 9293 §3.10.7: an existing connection takes its segments),
     /// then a listener on the port, else the CLOSED answer.
     mutating func demultiplex<Output: TCPSegmentTransmitter, Receiver: TCPDirectReceiver>(
-        _ segment: TCPSegment, source: UInt32, now: UInt64, output: inout Output,
+        _ segment: TCPSegment, source: IPv4Address, now: UInt64, output: inout Output,
         receiver: UnsafeMutablePointer<Receiver>) -> TCPReceiveOutcome {
         let header = segment.header
         let remote = TCPEndpoint(address: source, port: header.sourcePort)
@@ -306,7 +307,7 @@ extension TCPConnectionTable {
                                                                output: inout Output,
                                                                acceptingPort: (UInt16) -> Bool = { _ in true })
         -> Result<TCPConnectionID, TCPTableError> {
-        guard remote.address != 0, remote.port != 0 else { return .failure(.invalidEndpoint) }
+        guard remote.address != .any, remote.port != 0 else { return .failure(.invalidEndpoint) }
         guard let port = chooseEphemeralPort(remote: remote, acceptingPort: acceptingPort) else { return .failure(.noEphemeralPort) }
         guard let index = allocateSlot() else { return .failure(.tableFull) }
         fillSlot(index, localPort: port, remote: remote, owner: owner, isPassive: false,
@@ -323,7 +324,7 @@ extension TCPConnectionTable {
 
     mutating func chooseEphemeralPort(remote: TCPEndpoint, acceptingPort: (UInt16) -> Bool) -> UInt16? {
         let count = Int(UInt16.max - Self.firstEphemeralPort) + 1
-        var words: (UInt64, UInt64) = (UInt64(localAddress) | UInt64(remote.port) << 32, UInt64(remote.address))
+        var words: (UInt64, UInt64) = (UInt64(localAddress.rawValue) | UInt64(remote.port) << 32, UInt64(remote.address.rawValue))
         let offset = withUnsafeBytes(of: &words) { raw in
             SipHash24.hash(ByteReader(start: raw.baseAddress!, count: 16), key: portKey)
         }

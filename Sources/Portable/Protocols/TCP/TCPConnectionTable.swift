@@ -1,4 +1,5 @@
 // The network core's TCP demultiplexer: a fixed set of connection slots found by four-tuple, listeners, and their bookkeeping.
+import InternetAddress
 
 import RawBytes
 
@@ -98,7 +99,7 @@ public struct TCPConnectionTable {
     /// The number of slots.
     public let capacity: Int
     /// Our IPv4 address (host order): every connection's local address.
-    public let localAddress: UInt32
+    public let localAddress: IPv4Address
     /// The tunables every connection is created with.
     public let configuration: TCPConnectionConfiguration
     /// The most SYN-RECEIVED connections one listening port may have; more SYNs get cookies.
@@ -173,7 +174,7 @@ public struct TCPConnectionTable {
     /// listening (port, owner) pairs. `secretKey` must come from a good random source at boot;
     /// ISNs, cookies, the hash and ephemeral ports use keys derived from it. Every connection's
     /// buffers grow from `bufferPool` (nil: a pool of its own, up to 64 MiB).
-    public init(capacity: Int, localAddress: UInt32, secretKey: SipHashKey,
+    public init(capacity: Int, localAddress: IPv4Address, secretKey: SipHashKey,
                 configuration: TCPConnectionConfiguration = TCPConnectionConfiguration(),
                 halfOpenLimitPerListener: Int = 64, listenerCapacity: Int = 32, synCookiesEnabled: Bool = true,
                 bufferPool: BufferPool? = nil) {
@@ -249,7 +250,7 @@ public struct TCPConnectionTable {
     /// local port and the remote endpoint are hashed.
     @inline(__always)
     func bucket(localPort: UInt16, remote: TCPEndpoint) -> Int {
-        var word = UInt64(remote.address) | UInt64(localPort) << 32 | UInt64(remote.port) << 48
+        var word = UInt64(remote.address.rawValue) | UInt64(localPort) << 32 | UInt64(remote.port) << 48
         let hash = withUnsafeBytes(of: &word) { raw in
             SipHash24.hash(ByteReader(start: raw.baseAddress!, count: 8), key: bucketKey)
         }
@@ -495,7 +496,7 @@ struct TCPConnectionSlot {
     var isUsed = false
     /// The connection's local port and peer, kept here for the hash lookup.
     var localPort: UInt16 = 0
-    var remote = TCPEndpoint(address: 0, port: 0)
+    var remote = TCPEndpoint(address: .any, port: 0)
     /// The program (channel) number the connection belongs to.
     var owner = 0
     /// Created by a SYN to a listener (else by `connect`).
@@ -578,8 +579,8 @@ struct TCPSynchronizeAnswer {
     /// Asks a throw-away connection in LISTEN what it answers to a SYN offering MSS and window
     /// scaling, instead of duplicating the connection's rules here. Run once, in the table's
     /// `init` (it allocates the connection's buffers once).
-    static func learn(configuration: TCPConnectionConfiguration, localAddress: UInt32, bufferPool: BufferPool) -> TCPSynchronizeAnswer {
-        var probe = TCPConnection(local: TCPEndpoint(address: localAddress, port: 1), remote: TCPEndpoint(address: 1, port: 1),
+    static func learn(configuration: TCPConnectionConfiguration, localAddress: IPv4Address, bufferPool: BufferPool) -> TCPSynchronizeAnswer {
+        var probe = TCPConnection(local: TCPEndpoint(address: localAddress, port: 1), remote: TCPEndpoint(address: IPv4Address(rawValue: 1), port: 1),
                                   initialSequenceNumbers: .fixed(SequenceNumber(0)), configuration: configuration,
                                   bufferPool: bufferPool)
         probe.listen()
@@ -605,10 +606,10 @@ extension TCPSegment {
                               acknowledgmentNumber: SequenceNumber(0), flags: [], window: 0)
         var segment = withUnsafeMutableBytes(of: &storage) { raw -> TCPSegment in
             let length = (try? TCPSegment.build(header: blank, options: TCPOptions(), payload: ByteReader(),
-                                                source: 0, destination: 0, into: raw)) ?? 0
+                                                source: .any, destination: .any, into: raw)) ?? 0
             // A 20-byte header built by `build` always parses: the check cannot fail.
             return try! TCPSegment(parsing: ByteReader(start: UnsafeRawPointer(raw.baseAddress!), count: length),
-                                   source: 0, destination: 0)
+                                   source: .any, destination: .any)
         }
         segment.header = header
         segment.options = options

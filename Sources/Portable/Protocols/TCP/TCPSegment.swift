@@ -1,5 +1,6 @@
 // A whole TCP segment: validating a received one (lengths, checksum, options) and building one into a buffer.
 
+import InternetAddress
 import RawBytes
 
 /// A received segment whose header, options and checksum verified — RFC 9293 §3.1.
@@ -31,7 +32,7 @@ public struct TCPSegment {
     /// and the options parse. The checksum is checked before the options are trusted, unless
     /// `verifyChecksum` is false: the device vouched for it (it may then be incomplete, virtio
     /// 1.2 §5.1.6.4).
-    public init(parsing bytes: ByteReader, source: UInt32, destination: UInt32, verifyChecksum: Bool = true) throws(TCPSegmentError) {
+    public init(parsing bytes: ByteReader, source: IPv4Address, destination: IPv4Address, verifyChecksum: Bool = true) throws(TCPSegmentError) {
         let header = try TCPHeader(reading: bytes)
         guard header.headerLength >= TCPHeader.minimumSize else { throw .dataOffsetTooSmall }
         guard header.headerLength <= bytes.count else { throw .dataOffsetBeyondSegment }
@@ -54,7 +55,7 @@ public struct TCPSegment {
     /// Nothing is written when it does not fit.
     public static func build(header: TCPHeader, options: TCPOptions, payload: ByteReader,
                              payloadContinuation: ByteReader = ByteReader(), storedPayload: TCPStoredPayload? = nil,
-                             source: UInt32, destination: UInt32, deviceFinishesChecksum: Bool = false,
+                             source: IPv4Address, destination: IPv4Address, deviceFinishesChecksum: Bool = false,
                              into buffer: UnsafeMutableRawBufferPointer) throws(TCPBuildError) -> Int {
         let headerLength = TCPHeader.minimumSize + options.encodedLength
         let piecesLength = payload.count + payloadContinuation.count

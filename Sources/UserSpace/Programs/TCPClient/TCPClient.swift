@@ -5,7 +5,7 @@ import SwigletLibrary
 
 /// Where it connects: QEMU's user-mode network puts the host at 10.0.2.2 (and the benchmark and
 /// test namespaces give their tap the same address), port 7777.
-let server = SocketAddress(address: 0x0A00_0202, port: 7777)
+let server = SocketAddress(10, 0, 2, 2, port: 7777)
 /// What it sends before shutting its side down.
 let greeting: StaticString = "hello from a swiglet program\n"
 /// How many connection attempts before giving up (a refused connect is retried after a pause).

@@ -4,7 +4,7 @@ import RawBytes
 
 /// An IPv4 address (RFC 791 §2.3), held as a 32-bit number in host byte order so that masks
 /// and comparisons are plain integer operations.
-public struct IPv4Address: Equatable, Sendable {
+public struct IPv4Address: Equatable, Hashable, Sendable {
     /// The address as a number: `10.0.2.15` is `0x0A00_020F`.
     public var rawValue: UInt32
 

@@ -44,20 +44,20 @@ let package = Package(
         .target(name: "RawBytes", path: "Sources/Portable/Protocols/RawBytes", swiftSettings: common),
         .target(name: "BootProtocol", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/BootProtocol", swiftSettings: common),
         .target(name: "ACPITables", dependencies: ["RawBytes"], path: "Sources/Portable/Devices/ACPITables", swiftSettings: common),
-        .target(name: "MemoryManagement", path: "Sources/Portable/System/MemoryManagement", swiftSettings: common),
+        .target(name: "MemoryManagement", dependencies: ["Paging"], path: "Sources/Portable/System/MemoryManagement", swiftSettings: common),
         .target(name: "Timekeeping", path: "Sources/Portable/System/Timekeeping", swiftSettings: common),
         .target(name: "BootConfiguration", dependencies: ["InternetAddress"], path: "Sources/Portable/Boot/BootConfiguration", swiftSettings: common),
         .target(name: "PCI", path: "Sources/Portable/Devices/PCI", swiftSettings: common),
-        .target(name: "Virtio", path: "Sources/Portable/Devices/Virtio", swiftSettings: common),
+        .target(name: "Virtio", dependencies: ["Paging"], path: "Sources/Portable/Devices/Virtio", swiftSettings: common),
         // The one IPv4 address type, below everything that names an address (the stack, TCP,
         // boot options, the program library).
         .target(name: "InternetAddress", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/InternetAddress", swiftSettings: common),
         .target(name: "Network", dependencies: ["RawBytes", "InternetAddress"], path: "Sources/Portable/Protocols/Network", swiftSettings: common),
         // Application cores: the channel protocol shared by the network core and programs, the
         // socket-like library programs link, and the ELF loader of the kernel.
-        .target(name: "Channels", path: "Sources/Portable/Networking/Channels", swiftSettings: common),
+        .target(name: "Channels", dependencies: ["Paging"], path: "Sources/Portable/Networking/Channels", swiftSettings: common),
         .target(name: "SwigletLibrary", dependencies: ["Channels", "InternetAddress"], path: "Sources/UserSpace/SwigletLibrary", swiftSettings: common),
-        .target(name: "ELF", dependencies: ["RawBytes"], path: "Sources/Portable/Boot/ELF", swiftSettings: common),
+        .target(name: "ELF", dependencies: ["RawBytes", "Paging"], path: "Sources/Portable/Boot/ELF", swiftSettings: common),
         // TCP: the portable protocol core, driven by segments, a clock and buffers.
         .target(name: "TCP", dependencies: ["RawBytes", "InternetAddress"], path: "Sources/Portable/Protocols/TCP", swiftSettings: common),
         // HTTP/1.1: request parser, response writer, static-site archive, Prometheus text.
@@ -69,12 +69,15 @@ let package = Package(
         // Record and replay: the recording ports and format (in the kernel too), and the
         // host-only replay that drives the same context code with a recording.
         .target(name: "NetworkRecording", dependencies: ["NetworkContext", "Network", "TCP", "Channels"], path: "Sources/Portable/Networking/NetworkRecording", swiftSettings: common),
-        .target(name: "NetworkReplay", dependencies: ["NetworkRecording", "NetworkContext", "Network", "TCP", "Channels"], path: "Sources/HostTools/NetworkReplay"),
+        .target(name: "NetworkReplay", dependencies: ["NetworkRecording", "NetworkContext", "Network", "TCP", "Channels", "Paging"], path: "Sources/HostTools/NetworkReplay"),
         .executableTarget(name: "swiglet-replay", dependencies: ["NetworkReplay", "NetworkRecording"], path: "Sources/HostTools/Replay"),
         // Programs on application CPUs: each CPU's run queue, time slices and accounting
         // (portable; the kernel adds the context switch and the timer).
         .target(name: "Scheduling", path: "Sources/Portable/System/Scheduling", swiftSettings: common),
         .target(name: "Shell", path: "Sources/Portable/System/Shell", swiftSettings: common),
+        // The page: one definition of its size (and of a physical address), below everything that
+        // maps, allocates or aligns memory.
+        .target(name: "Paging", path: "Sources/Portable/System/Paging", swiftSettings: common),
         // The system-call numbers and results: one definition for the kernel and the ring-3 runtime.
         .target(name: "SystemCallABI", path: "Sources/Portable/System/SystemCallABI", swiftSettings: common),
         .target(name: "ProgramRuntime", dependencies: ["MemoryManagement", "Channels", "SwigletLibrary", "SystemCallABI"], path: "Sources/UserSpace/ProgramRuntime", swiftSettings: common),
@@ -82,7 +85,7 @@ let package = Package(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
                            "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
-                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI", "InternetAddress"],
+                           "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI", "InternetAddress", "Paging"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
         // Helpers shared by the host tests (guarded buffers, byte building, seeded randomness).
@@ -90,7 +93,7 @@ let package = Package(
         .testTarget(name: "BootProtocolTests", dependencies: ["BootProtocol", "TestSupport"]),
         .testTarget(name: "ACPITablesTests", dependencies: ["ACPITables", "TestSupport"],
                     resources: [.copy("Recorded")]),
-        .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "TestSupport"]),
+        .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "Paging", "TestSupport"]),
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration", "InternetAddress"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),

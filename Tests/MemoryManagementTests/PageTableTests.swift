@@ -1,4 +1,5 @@
 /// Tests of x86-64 page tables over fake table memory: map, translate, split, unmap, protect.
+import Paging
 import XCTest
 @testable import MemoryManagement
 
@@ -9,6 +10,14 @@ final class PageTableTests: XCTestCase {
     func makeSpace(frames: Int = 64) throws -> (AddressSpace<FakePageTableMemory>, FakeFramePool) {
         let pool = FakeFramePool(frames: frames)
         return (try AddressSpace(memory: FakePageTableMemory(pool: pool)), pool)
+    }
+
+    /// The one page size is what a page-table entry maps (Intel SDM vol 3A §4.5), and a
+    /// page-directory entry maps 512 of them.
+    func testThePageSizeIsWhatATableEntryMaps() {
+        XCTAssertEqual(PageTableLevel.pageTable.coverage, Page.size64)
+        XCTAssertEqual(PageTableLevel.pageDirectory.coverage, 512 * Page.size64)
+        XCTAssertEqual(AddressSpace<FakePageTableMemory>.smallPageSize, Page.size64)
     }
 
     func testEntryBits() {

@@ -3,6 +3,7 @@ import Channels
 import Network
 import NetworkContext
 import NetworkRecording
+import Paging
 
 /// The first point where the replayed context did something other than the recorded one.
 public struct Divergence: Error, Equatable, CustomStringConvertible, Sendable {
@@ -412,7 +413,7 @@ public enum Replayer {
         guard event.bytes.count == 16, number < 64,
               let layout = event.bytes.withUnsafeBytes({ ChannelLayout(tapWords: $0.loadUnaligned(as: (UInt32, UInt32, UInt32, UInt32).self)) })
         else { return cursor.diverge(at: event, expected: "a channel with a valid layout", actual: "cannot build the one recorded") }
-        let shared = UnsafeMutableRawPointer.allocate(byteCount: layout.byteCount, alignment: ChannelLayout.pageSize)
+        let shared = UnsafeMutableRawPointer.allocate(byteCount: layout.byteCount, alignment: Page.size)
         let privateMemory = UnsafeMutableRawPointer.allocate(byteCount: layout.serverPrivateByteCount, alignment: 16)
         cursor.channelMemory += [shared, privateMemory]
         let memory = ChannelMemory(base: shared, layout: layout)

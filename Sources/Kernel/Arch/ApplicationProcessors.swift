@@ -1,4 +1,5 @@
 /// Starting the other CPUs: INIT-SIPI-SIPI through the real-mode trampoline at 0x8000.
+import Paging
 import Synchronization
 
 /// Brings up application processors one at a time — Intel SDM vol 3A §8.4.4.1 (the MP
@@ -34,7 +35,7 @@ enum ApplicationProcessors {
               let doubleFaultStack = KernelStacks.allocate(byteCount: interruptStackBytes),
               let nmiStack = KernelStacks.allocate(byteCount: interruptStackBytes),
               let machineCheckStack = KernelStacks.allocate(byteCount: interruptStackBytes),
-              let tables = PhysicalMemory.allocate(count: DescriptorTables.byteCount / 4096) else {
+              let tables = PhysicalMemory.allocate(count: Page.count(covering: DescriptorTables.byteCount)) else {
             Log.error("smp: out of memory preparing cpu\(index)")
             return false
         }

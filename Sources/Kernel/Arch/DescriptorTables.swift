@@ -1,4 +1,5 @@
 /// The GDT, TSS and IDT of one CPU: typed layouts and the code that builds and loads them.
+import Paging
 
 /// A segment descriptor in the GDT — Intel SDM vol 3A §3.4.5. In long mode only the access
 /// byte and the L (64-bit) flag matter for code; base and limit are ignored.
@@ -97,8 +98,8 @@ enum DescriptorTables {
     static func install(on block: UnsafeMutablePointer<CPUBlock>, stubTable: UnsafePointer<UInt64>) {
         let base = UnsafeMutableRawPointer(bitPattern: UInt(block.pointee.descriptorTables))!
         let idt = base.bindMemory(to: InterruptGate.self, capacity: 256)
-        let gdt = (base + 4096).bindMemory(to: UInt64.self, capacity: Selector.gdtEntries)
-        let tss = TaskStateSegment(base: base + 4096 + 64)
+        let gdt = (base + Page.size).bindMemory(to: UInt64.self, capacity: Selector.gdtEntries)
+        let tss = TaskStateSegment(base: base + Page.size + 64)
 
         for vector in 0..<256 {
             let stack = switch vector {

@@ -1,5 +1,6 @@
 /// The composition root: kmain wires the portable modules to the hardware, in boot order.
 import BootConfiguration
+import Paging
 import Synchronization
 import BootProtocol
 import MemoryManagement
@@ -24,7 +25,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     CPU.initializeBootProcessor(layout: layout)
     let boot = CPU.blockPointer(0)
     boot.pointee.kernelStackTop = layout.bootStack.end
-    let interruptStackStride = 4096 + layout.bootInterruptStackBytes
+    let interruptStackStride = Page.size64 + layout.bootInterruptStackBytes
     boot.pointee.doubleFaultStackTop = layout.bootInterruptStacks + interruptStackStride
     boot.pointee.nonMaskableInterruptStackTop = layout.bootInterruptStacks + 2 * interruptStackStride
     boot.pointee.machineCheckStackTop = layout.bootInterruptStacks + 3 * interruptStackStride
@@ -69,8 +70,8 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     KernelAddressSpace.build(regions: information.memoryRegions.lazy.map { PhysicalRange(start: $0.base, length: $0.length) },
                              layout: layout)
     LocalAPIC.base = Kernel.platform.localAPICAddress
-    KernelAddressSpace.mapDevice(physical: LocalAPIC.base, byteCount: 4096)
-    for ioAPIC in Kernel.platform.ioAPICs { KernelAddressSpace.mapDevice(physical: ioAPIC.base, byteCount: 4096) }
+    KernelAddressSpace.mapDevice(physical: LocalAPIC.base, byteCount: Page.size64)
+    for ioAPIC in Kernel.platform.ioAPICs { KernelAddressSpace.mapDevice(physical: ioAPIC.base, byteCount: Page.size64) }
     Log.info("paging: kernel page tables at \(hex: KernelAddressSpace.root), W^X, guard pages under stacks")
 
     // 6. Interrupt controllers and time.

@@ -12,6 +12,7 @@
 ///     ...          the rest of RAM and ACPI regions: read-write, no-execute
 ///     0xFEC0_0000  I/O APIC, 0xFEE0_0000 local APIC: read-write, uncached, no-execute
 import MemoryManagement
+import Paging
 
 /// Page-table frames come from the frame allocator, below 4 GiB so that the 32-bit part of
 /// the AP trampoline can load CR3, and are reached through the identity map.
@@ -25,7 +26,6 @@ struct KernelPageTableMemory: PageTableMemory {
 enum KernelAddressSpace {
     private static let lock = SpinLock()
     nonisolated(unsafe) private static var space: AddressSpace<KernelPageTableMemory>? = nil
-    static let pageSize: UInt64 = 4096
     /// Where the AP trampoline runs (SIPI vector 0x08 — Intel SDM vol 3A §8.4.4.1).
     static let trampolineAddress: UInt64 = 0x8000
 
@@ -38,10 +38,10 @@ enum KernelAddressSpace {
         do throws(PagingError) {
             newSpace = try AddressSpace(memory: KernelPageTableMemory())
             let data: PageAttributes = [.writable, .noExecute]
-            try newSpace.map(virtual: pageSize, physical: pageSize, byteCount: PhysicalMemory.lowMemoryEnd - pageSize, attributes: data)
+            try newSpace.map(virtual: Page.size64, physical: Page.size64, byteCount: PhysicalMemory.lowMemoryEnd - Page.size64, attributes: data)
             for region in regions {
-                let start = max(region.start & ~(pageSize - 1), PhysicalMemory.lowMemoryEnd)
-                let end = (region.end + pageSize - 1) & ~(pageSize - 1)
+                let start = max(region.start & ~(Page.size64 - 1), PhysicalMemory.lowMemoryEnd)
+                let end = (region.end + Page.size64 - 1) & ~(Page.size64 - 1)
                 guard end > start else { continue }
                 try mapSkippingMapped(&newSpace, start: start, end: end, attributes: data)
             }
@@ -49,11 +49,11 @@ enum KernelAddressSpace {
             try mapSkippingMapped(&newSpace, start: layout.image.start, end: layout.image.end, attributes: data)
             try newSpace.protect(virtual: layout.text.start, byteCount: layout.text.length, attributes: [])
             try newSpace.protect(virtual: layout.readOnlyData.start, byteCount: layout.readOnlyData.length, attributes: [.noExecute])
-            try newSpace.protect(virtual: trampolineAddress, byteCount: pageSize, attributes: [.writable])
-            try newSpace.unmap(virtual: layout.bootStackGuard, byteCount: pageSize)
+            try newSpace.protect(virtual: trampolineAddress, byteCount: Page.size64, attributes: [.writable])
+            try newSpace.unmap(virtual: layout.bootStackGuard, byteCount: Page.size64)
             for stack in 0..<3 {
-                let guardPage = layout.bootInterruptStacks + UInt64(stack) * (pageSize + layout.bootInterruptStackBytes)
-                try newSpace.unmap(virtual: guardPage, byteCount: pageSize)
+                let guardPage = layout.bootInterruptStacks + UInt64(stack) * (Page.size64 + layout.bootInterruptStackBytes)
+                try newSpace.unmap(virtual: guardPage, byteCount: Page.size64)
             }
         } catch {
             Log.error("paging: building the kernel page tables failed")
@@ -83,20 +83,20 @@ enum KernelAddressSpace {
     /// Maps a device's registers (identity, uncached, no-execute). Safe to call more than once.
     @discardableResult
     static func mapDevice(physical: UInt64, byteCount: UInt64) -> Bool {
-        let start = physical & ~(pageSize - 1)
-        let end = (physical + byteCount + pageSize - 1) & ~(pageSize - 1)
+        let start = physical & ~(Page.size64 - 1)
+        let end = (physical + byteCount + Page.size64 - 1) & ~(Page.size64 - 1)
         return lock.withLock {
             guard space != nil else { return false }
             var address = start
             while address < end {
                 if space!.translate(address) == nil {
                     do throws(PagingError) {
-                        try space!.map(virtual: address, physical: address, byteCount: pageSize,
+                        try space!.map(virtual: address, physical: address, byteCount: Page.size64,
                                        attributes: [.writable, .noExecute, .cacheDisabled], largePages: false)
                     } catch { return false }
                     invalidate_page(address)
                 }
-                address += pageSize
+                address += Page.size64
             }
             return true
         }
@@ -106,7 +106,7 @@ enum KernelAddressSpace {
     /// hold a stale entry for it: guards are made before the stack above them is ever used.
     static func unmapGuardPage(_ address: UInt64) {
         lock.withLock {
-            do throws(PagingError) { try space?.unmap(virtual: address, byteCount: pageSize) } catch {
+            do throws(PagingError) { try space?.unmap(virtual: address, byteCount: Page.size64) } catch {
                 Log.error("paging: cannot unmap guard page \(hex: address)")
             }
             invalidate_page(address)
@@ -121,11 +121,11 @@ enum KernelAddressSpace {
 
 /// Kernel stacks with an unmapped guard page below, so an overflow faults at once.
 enum KernelStacks {
-    /// Allocates a stack of `byteCount` (a multiple of 4 KiB) plus its guard; returns the top.
+    /// Allocates a stack of `byteCount` (a multiple of the page size) plus its guard; returns the top.
     static func allocate(byteCount: Int) -> UInt64? {
-        let pages = byteCount / 4096
+        let pages = Page.count(covering: byteCount)
         guard let base = PhysicalMemory.allocate(count: pages + 1) else { return nil }
         KernelAddressSpace.unmapGuardPage(base)
-        return base + UInt64(pages + 1) * 4096
+        return base + UInt64(pages + 1) * Page.size64
     }
 }

@@ -1,5 +1,6 @@
 /// The kernel heap behind posix_memalign and free, grown from the frame allocator on demand.
 import MemoryManagement
+import Paging
 
 /// One heap for all CPUs under a lock. It starts with `initialBytes` and grows by at least
 /// `growthBytes` whenever an allocation does not fit, so memory is reused through the heap's
@@ -11,7 +12,7 @@ enum KernelHeap {
     static let growthBytes = 2 << 20
 
     static func initialize() {
-        guard let start = PhysicalMemory.allocate(count: initialBytes / 4096) else {
+        guard let start = PhysicalMemory.allocate(count: Page.count(covering: initialBytes)) else {
             Log.error("heap: no memory for the initial \(bytes: UInt64(initialBytes))")
             Processor.stop()
         }
@@ -26,10 +27,10 @@ enum KernelHeap {
         guard heap != nil else { return nil }
         if let pointer = heap!.allocate(byteCount: byteCount, alignment: alignment) { return pointer }
         // Grow: enough for this request with its worst-case alignment gap and block overhead.
-        let needed = max(growthBytes, byteCount + alignment + 4096)
-        let frames = (needed + 4095) / 4096
+        let needed = max(growthBytes, byteCount + alignment + Page.size)
+        let frames = Page.count(covering: needed)
         guard let region = PhysicalMemory.allocate(count: frames) else { return nil }
-        heap!.addRegion(start: UnsafeMutableRawPointer(bitPattern: UInt(region))!, byteCount: frames * 4096)
+        heap!.addRegion(start: UnsafeMutableRawPointer(bitPattern: UInt(region))!, byteCount: frames * Page.size)
         return heap!.allocate(byteCount: byteCount, alignment: alignment)
     }
 

@@ -5,6 +5,7 @@ import Network
 import NetworkContext
 import NetworkRecording
 import PCI
+import Paging
 import TCP
 import Virtio
 import Synchronization
@@ -126,7 +127,7 @@ enum NetworkCore {
             Log.error("record=on: not recording: it records one network context in net-mode=dedicated, and this boot has \(placement.contexts.count) in \(placement.mode == .dedicated ? "dedicated" : "symmetric") mode")
             return
         }
-        guard let memory = PhysicalMemory.allocate(count: recordingBytes / 4096) else {
+        guard let memory = PhysicalMemory.allocate(count: Page.count(covering: recordingBytes)) else {
             Log.error("record=on: not recording: no \(recordingBytes >> 20) MiB of contiguous memory (boot with more -m)")
             return
         }

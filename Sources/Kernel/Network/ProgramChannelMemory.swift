@@ -1,6 +1,7 @@
 /// Channel memory for a program: the shared rings and buffers (mapped into the program) and the context's private half.
 import Channels
 import NetworkContext
+import Paging
 
 /// Makes program channels in physical memory and hands them to the context that serves the
 /// program's CPU (`NetworkContext.queueChannel`: it starts serving them at its next pass, at
@@ -23,8 +24,8 @@ enum ProgramChannelMemory {
     /// every channel number of the context in use.
     static func create(cpu: Int) -> Allocation? {
         guard !NetworkCore.contexts.isEmpty, let contextIndex = NetworkCore.context(servingCPU: cpu) else { return nil }
-        let sharedFrames = layout.byteCount / 4096
-        let privateFrames = ChannelLayout.roundUpToPage(layout.serverPrivateByteCount) / 4096
+        let sharedFrames = Page.count(covering: layout.byteCount)
+        let privateFrames = Page.count(covering: layout.serverPrivateByteCount)
         guard let shared = PhysicalMemory.allocate(count: sharedFrames) else { return nil }
         guard let privateMemory = PhysicalMemory.allocate(count: privateFrames) else {
             PhysicalMemory.free(shared, count: sharedFrames)

@@ -1,4 +1,5 @@
 /// virtio-net's control virtqueue: one command at a time, sent and waited for at boot (multiqueue and RSS set-up).
+import Paging
 import Virtio
 
 /// The control queue (virtio 1.2 §5.1.6.5). Commands are rare and made only while the kernel
@@ -21,7 +22,7 @@ struct VirtioNetControlQueue {
                      _ transport: MemoryMappedVirtioTransport, index: UInt16,
                      eventIndex: Bool) throws(VirtioError) -> VirtioNetControlQueue {
         let size = min(try initializer.maximumQueueSize(index: index), 16)
-        guard let memory = PhysicalMemory.allocate(count: (SplitVirtqueue.byteCount(queueSize: size) + 4095) / 4096),
+        guard let memory = PhysicalMemory.allocate(count: Page.count(covering: SplitVirtqueue.byteCount(queueSize: size))),
               let page = PhysicalMemory.allocate(count: 1) else { throw .queueUnavailable(index: index) }
         var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!, physicalAddress: memory, size: size)
         queue.eventIndexEnabled = eventIndex

@@ -2,6 +2,7 @@
 import BootConfiguration
 import Network
 import PCI
+import Paging
 import Virtio
 
 /// Why a virtio-net device could not be used; the kernel reports it and goes on without a NIC.
@@ -22,7 +23,7 @@ struct PacketBufferPool {
     let count: Int
 
     init?(count: Int) {
-        guard let base = PhysicalMemory.allocate(count: count * Self.bufferBytes / 4096) else { return nil }
+        guard let base = PhysicalMemory.allocate(count: Page.count(covering: count * Self.bufferBytes)) else { return nil }
         self.base = base
         self.count = count
     }
@@ -490,7 +491,7 @@ struct VirtioNetDevice {
             // IPv4 behind its Ethernet header.
             if features.contains(.mergeableReceiveBuffers), let area = PhysicalMemory.allocate(count: 17) {
                 pairs[index].receive.merged = MergedReceiveBuffers(scratch: UnsafeMutableRawPointer(bitPattern: UInt(area))!,
-                                                                   capacity: 17 * 4096)
+                                                                   capacity: SegmentationBuffers.bufferBytes)
             }
             // Large buffers only with TSO; without memory for them, segments stay one MSS.
             if features.contains(.hostTCPSegmentationIPv4), let buffers = SegmentationBuffers() {
@@ -586,7 +587,7 @@ struct VirtioNetDevice {
                                   index: UInt16, features: FeatureSet) throws(VirtioError) -> (SplitVirtqueue, UInt16) {
         let size = min(try initializer.maximumQueueSize(index: index), maximumQueueSize)
         let bytes = SplitVirtqueue.byteCount(queueSize: size)
-        guard let memory = PhysicalMemory.allocate(count: (bytes + 4095) / 4096) else {
+        guard let memory = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else {
             throw .queueUnavailable(index: index)
         }
         var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!,

@@ -4,6 +4,7 @@
 ///     swiglet-test: NAME pass|fail key=value ...
 import BootConfiguration
 import MemoryManagement
+import Paging
 import Synchronization
 
 enum SelfTests {
@@ -65,9 +66,9 @@ enum SelfTests {
         default:
             // The #PF on the guard page cannot push its frame onto the overflowed stack, so the
             // CPU raises a double fault, which runs on its own IST stack. CR2 is in the guard page.
-            let guardPage = block.pointee.kernelStackTop - UInt64(ApplicationProcessors.kernelStackBytes) - 4096
+            let guardPage = block.pointee.kernelStackTop - UInt64(ApplicationProcessors.kernelStackBytes) - Page.size64
             rightVector = block.pointee.faultVector == UInt64(ExceptionVector.doubleFault.rawValue)
-            rightAddress = block.pointee.faultAddress >= guardPage && block.pointee.faultAddress < guardPage + 4096
+            rightAddress = block.pointee.faultAddress >= guardPage && block.pointee.faultAddress < guardPage + Page.size64
         }
 
         // The others go on: every other application processor still answers, and this CPU's

@@ -1,5 +1,6 @@
 /// Secret random numbers for the network core's keys: virtio-rng when QEMU offers it, else RDRAND, else timing jitter.
 import PCI
+import Paging
 import Virtio
 
 /// Where the kernel gets the secrets TCP needs (RFC 6528 ISNs, SYN cookies, hash keys), in
@@ -81,7 +82,7 @@ struct Entropy {
         }
         guard let page = PhysicalMemory.allocate(count: 1),
               let device = try? VirtioEntropy(initializer: VirtioDeviceInitializer(transport: transport), allocate: { bytes in
-                  guard let ring = PhysicalMemory.allocate(count: (bytes + 4095) / 4096) else { return nil }
+                  guard let ring = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else { return nil }
                   return (UnsafeMutableRawPointer(bitPattern: UInt(ring))!, ring)
               }) else {
             Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) could not be set up")

@@ -9,6 +9,7 @@
 ///     0x6000_0000_0000              channel endpoints and packet buffers (mapped per program)
 import ELF
 import MemoryManagement
+import Paging
 import RawBytes
 
 /// A program ready to enter.
@@ -35,7 +36,6 @@ enum ProgramLoader {
     static let stackTop: UInt64 = 0x5000_0000_0000
     static let stackBytes: UInt64 = 64 * 1024
     static let channelBase: UInt64 = 0x6000_0000_0000
-    static let pageSize: UInt64 = 4096
 
     static func load(_ bytes: ByteReader) throws(ProgramLoadError) -> LoadedProgram {
         let image: ELFImage
@@ -55,9 +55,9 @@ enum ProgramLoader {
         programRoot[0] = kernelRoot[0]
 
         for segment in image.loadSegments {
-            let start = segment.virtualAddress & ~(pageSize - 1)
-            let end = (segment.virtualAddress + segment.memorySize + pageSize - 1) & ~(pageSize - 1)
-            let pages = Int((end - start) / pageSize)
+            let start = segment.virtualAddress & ~(Page.size64 - 1)
+            let end = (segment.virtualAddress + segment.memorySize + Page.size64 - 1) & ~(Page.size64 - 1)
+            let pages = Int((end - start) / Page.size64)
             guard let frames = PhysicalMemory.allocate(count: pages) else { throw .outOfMemory }   // zeroed
             owned.append((frames, pages))
             let destination = UnsafeMutableRawPointer(bitPattern: UInt(frames + (segment.virtualAddress - start)))!
@@ -72,8 +72,8 @@ enum ProgramLoader {
             } catch { throw .mappingFailed }
         }
 
-        guard let stack = PhysicalMemory.allocate(count: Int(stackBytes / pageSize)) else { throw .outOfMemory }
-        owned.append((stack, Int(stackBytes / pageSize)))
+        guard let stack = PhysicalMemory.allocate(count: Int(stackBytes / Page.size64)) else { throw .outOfMemory }
+        owned.append((stack, Int(stackBytes / Page.size64)))
         do throws(PagingError) {
             try space.map(virtual: stackTop - stackBytes, physical: stack, byteCount: stackBytes,
                           attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
@@ -112,11 +112,11 @@ enum ProgramLoader {
         let (end, overflow) = address.addingReportingOverflow(length)
         guard !overflow, end <= 1 << 47 else { return false }
         let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
-        var page = address & ~(pageSize - 1)
+        var page = address & ~(Page.size64 - 1)
         while page < end {
             guard let mapping = space.translate(page), mapping.attributes.contains(.user),
                   !writable || mapping.attributes.contains(.writable) else { return false }
-            page += pageSize
+            page += Page.size64
         }
         return true
     }

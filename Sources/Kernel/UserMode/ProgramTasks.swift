@@ -17,6 +17,7 @@
 /// the CPU in its own system call. The APIC timer runs only while two programs compete or a
 /// blocked one has a timeout.
 import NetworkContext
+import Paging
 import Scheduling
 import Synchronization
 
@@ -183,7 +184,7 @@ enum ProgramTasks {
     /// Builds program `slot`'s kernel stack so that the first switch to it enters it
     /// (`task_first_entry` → `program_task_start`), and hands it to `cpu`. False without memory.
     static func start(slot: Int, root: UInt64, cpu: Int) -> Bool {
-        guard let tasks = tasks(of: cpu), let stack = PhysicalMemory.allocate(count: stackBytes / 4096) else { return false }
+        guard let tasks = tasks(of: cpu), let stack = PhysicalMemory.allocate(count: Page.count(covering: stackBytes)) else { return false }
         let top = stack + UInt64(stackBytes)
         // What `switch_kernel_stack` pops: six callee-saved registers (zero), then its return
         // address, task_first_entry, at top − 24, so that RSP is 16-byte aligned after `ret`.
@@ -250,7 +251,7 @@ enum ProgramTasks {
         }
         // Interrupts and system calls from ring 3 arrive on the program's own kernel stack.
         block.pointee.systemCallStackTop = stackTop
-        TaskStateSegment(base: UnsafeMutableRawPointer(bitPattern: UInt(block.pointee.descriptorTables))! + 4096 + 64)
+        TaskStateSegment(base: UnsafeMutableRawPointer(bitPattern: UInt(block.pointee.descriptorTables))! + Page.size + 64)
             .setPrivilegedStack(stackTop)
         // The meter: the leaving context's kernel interval ends here; the one resumed below
         // starts a new one (so time spent in other programs is nobody's kernel time here).
@@ -274,7 +275,7 @@ enum ProgramTasks {
     /// kernel's: `ProgramLoader.release` leaves them before freeing them).
     private static func releaseRetired(_ tasks: CPUTasks) {
         guard tasks.retiredSlot >= 0 else { return }
-        PhysicalMemory.free(tasks.retiredStack, count: stackBytes / 4096)
+        PhysicalMemory.free(tasks.retiredStack, count: Page.count(covering: stackBytes))
         Programs.programOffCPU(slot: tasks.retiredSlot)
         tasks.retiredStack = 0
         tasks.retiredSlot = -1
@@ -398,7 +399,7 @@ enum ProgramTasks {
         }
         tasks.updating { $0.remove(slot, now: MonotonicClock.nanosecondsSinceBoot) }
         tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
-        PhysicalMemory.free(task.pointee.stackBase, count: stackBytes / 4096)
+        PhysicalMemory.free(task.pointee.stackBase, count: Page.count(covering: stackBytes))
         task.pointee.stackBase = 0
     }
 

@@ -5,6 +5,7 @@ import BootProtocol
 import Channels
 import MemoryManagement
 import NetworkContext
+import Paging
 import RawBytes
 import Scheduling
 import Synchronization
@@ -174,7 +175,7 @@ enum Programs {
         let channel = ProgramChannelMemory.create(cpu: cpu)
         if let channel {
             do throws(ProgramLoadError) {
-                try ProgramLoader.mapChannel(&image, physical: channel.shared, byteCount: channel.sharedFrames * 4096)
+                try ProgramLoader.mapChannel(&image, physical: channel.shared, byteCount: channel.sharedFrames * Page.size)
             } catch {
                 Log.error("programs: \(module.name.text) rejected: \(ProgramLoader.describe(error))")
                 ProgramLoader.release(image)

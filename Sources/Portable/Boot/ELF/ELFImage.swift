@@ -1,4 +1,5 @@
 // A validated static x86-64 ELF executable: the checks a kernel makes before loading one.
+import Paging
 import RawBytes
 
 /// An ELF-64 executable that has passed every check needed to load it into a user address
@@ -20,8 +21,6 @@ import RawBytes
 /// bytes must stay unchanged while the image is in use — copy an untrusted buffer first if
 /// anyone else can write it).
 public struct ELFImage {
-    /// The page size segments are checked against (4 KiB, the x86-64 base page).
-    public static let pageSize: UInt64 = 4096
     /// Addresses at and above this are not in the lower canonical half (and Swift objects must
     /// stay below it: the runtime uses the upper pointer bits).
     public static let lowerHalfLimit: UInt64 = 1 << 47
@@ -107,10 +106,10 @@ public struct ELFImage {
     /// or its rounding up to a page, overflows.
     static func pageRange(of address: UInt64, byteCount: UInt64) -> Range<UInt64>? {
         let (end, overflow) = address.addingReportingOverflow(byteCount)
-        guard !overflow, end <= UInt64.max - (pageSize - 1) else { return nil }
-        // `end + (pageSize - 1)`, grouped: the guard allows exactly that much, and `end + pageSize`
+        guard !overflow, end <= UInt64.max - (Page.size64 - 1) else { return nil }
+        // `end + (Page.size64 - 1)`, grouped: the guard allows exactly that much, and `end + Page.size64`
         // first would overflow for an end in the last page (found by the ELF fuzz).
-        return (address & ~(pageSize - 1)) ..< ((end + (pageSize - 1)) & ~(pageSize - 1))
+        return (address & ~(Page.size64 - 1)) ..< ((end + (Page.size64 - 1)) & ~(Page.size64 - 1))
     }
 
     /// Checks one PT_LOAD on its own and returns the pages it covers.
@@ -137,7 +136,7 @@ public struct ELFImage {
         if alignment > 1, header.virtualAddress % alignment != header.offset % alignment {
             throw .misalignedSegment(index: index)
         }
-        guard header.virtualAddress % pageSize == header.offset % pageSize else { throw .misalignedSegment(index: index) }
+        guard header.virtualAddress % Page.size64 == header.offset % Page.size64 else { throw .misalignedSegment(index: index) }
 
         guard let pages = pageRange(of: header.virtualAddress, byteCount: header.memorySize),
               pages.lowerBound >= window.lowerBound, pages.upperBound <= window.upperBound else {

@@ -1,5 +1,6 @@
 /// The driver side of a split virtqueue: add buffers, publish them, take back used ones.
 
+import Paging
 import Synchronization
 
 /// A split virtqueue as the driver sees it — virtio 1.2 §2.7.
@@ -82,9 +83,9 @@ public struct SplitVirtqueue {
     public init(memory: UnsafeMutableRawPointer, physicalAddress: UInt64, size: UInt16) {
         precondition(size >= 1 && size <= 32768 && size & (size &- 1) == 0,
                      "split virtqueue size must be a power of two up to 32768 (virtio 1.2 §2.7)")
-        precondition(physicalAddress % UInt64(SplitVirtqueueLayout.pageSize) == 0,
+        precondition(Page.isAligned(physicalAddress),
                      "virtqueue memory must be page aligned")
-        precondition(UInt(bitPattern: memory) % UInt(SplitVirtqueueLayout.pageSize) == 0,
+        precondition(UInt(bitPattern: memory) % UInt(Page.size) == 0,
                      "virtqueue memory must be page aligned")
         let layout = SplitVirtqueueLayout(queueSize: Int(size))
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: layout.byteCount)

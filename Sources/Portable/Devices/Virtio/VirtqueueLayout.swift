@@ -1,4 +1,5 @@
 /// The in-memory layout of a split virtqueue: descriptors, available ring, used ring.
+import Paging
 
 /// A buffer descriptor (struct virtq_desc, 16 bytes, little-endian) — virtio 1.2 §2.7.5.
 public enum VirtqueueDescriptor {
@@ -99,8 +100,6 @@ public enum UsedRing {
 /// Each part starts on its own 4 KiB page, which satisfies the 16/2/4-byte alignments of
 /// §2.7 and keeps the parts the device writes apart from those it only reads.
 public struct SplitVirtqueueLayout: Equatable, Sendable {
-    /// The page size the parts are aligned to.
-    public static let pageSize = 4096
     /// Where the available ring starts.
     public var availableRingOffset: Int
     /// Where the used ring starts.
@@ -112,7 +111,7 @@ public struct SplitVirtqueueLayout: Equatable, Sendable {
 
     /// The layout for a queue of `queueSize` entries.
     public init(queueSize: Int) {
-        func pages(_ bytes: Int) -> Int { (bytes + Self.pageSize - 1) / Self.pageSize * Self.pageSize }
+        func pages(_ bytes: Int) -> Int { Page.roundUp(bytes) }
         availableRingOffset = pages(VirtqueueDescriptor.byteCount * queueSize)
         usedRingOffset = availableRingOffset + pages(AvailableRing.byteCount(queueSize: queueSize))
         bookkeepingOffset = usedRingOffset + pages(UsedRing.byteCount(queueSize: queueSize))

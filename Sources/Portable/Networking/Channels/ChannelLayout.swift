@@ -1,4 +1,5 @@
 /// Where the request ring, the completion ring and the packet buffers of one channel lie in its shared memory.
+import Paging
 
 /// The layout of one channel's shared memory: the byte sizes and offsets of its parts for
 /// given ring capacities and buffer count.
@@ -37,8 +38,6 @@
 public struct ChannelLayout: Equatable, Sendable {
     /// The size of a cache line on x86-64.
     public static let cacheLineSize = 64
-    /// The size of a page: the alignment of the channel and of each of its parts.
-    public static let pageSize = 4096
     /// The number of sockets one channel can have bound at once.
     public static let socketCapacity = 16
     /// TCP connection numbers run from 0 to this − 1 (the network core's connection table has
@@ -84,11 +83,11 @@ public struct ChannelLayout: Equatable, Sendable {
         requestRingOffset = 0
         let requestEnd = requestRingOffset
             + SingleProducerSingleConsumerRing<ChannelRequest>.byteCount(capacity: Int(requestCapacity))
-        completionRingOffset = ChannelLayout.roundUpToPage(requestEnd)
+        completionRingOffset = Page.roundUp(requestEnd)
         let completionEnd = completionRingOffset
             + SingleProducerSingleConsumerRing<ChannelCompletion>.byteCount(capacity: Int(completionCapacity))
-        bufferPoolOffset = ChannelLayout.roundUpToPage(completionEnd)
-        byteCount = ChannelLayout.roundUpToPage(bufferPoolOffset + Int(bufferCount) * Int(bufferSize))
+        bufferPoolOffset = Page.roundUp(completionEnd)
+        byteCount = Page.roundUp(bufferPoolOffset + Int(bufferCount) * Int(bufferSize))
     }
 
     /// Offset of buffer `index` (which must be below `bufferCount`).
@@ -109,8 +108,4 @@ public struct ChannelLayout: Equatable, Sendable {
         (BufferOwnership.byteCount(bufferCount: bufferCount) + Int(bufferCount) * MemoryLayout<UInt32>.stride + 7) & ~7
     }
 
-    /// `byteCount` rounded up to a whole number of pages.
-    public static func roundUpToPage(_ byteCount: Int) -> Int {
-        (byteCount + pageSize - 1) & ~(pageSize - 1)
-    }
 }

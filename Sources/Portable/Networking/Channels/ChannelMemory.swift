@@ -1,4 +1,5 @@
 /// One channel's shared memory as both sides see it: the two rings and the buffer pool at their layout offsets.
+import Paging
 
 /// A view of one channel's shared memory (see `ChannelLayout` for the picture). Both the
 /// network core and the program library build their endpoints from it; it holds no state
@@ -11,7 +12,7 @@ public struct ChannelMemory {
 
     /// The channel laid out by `layout` at `base`: page aligned, `layout.byteCount` bytes.
     public init(base: UnsafeMutableRawPointer, layout: ChannelLayout) {
-        precondition(UInt(bitPattern: base) % UInt(ChannelLayout.pageSize) == 0, "channel memory must be page aligned")
+        precondition(UInt(bitPattern: base) % UInt(Page.size) == 0, "channel memory must be page aligned")
         self.base = base
         self.layout = layout
     }

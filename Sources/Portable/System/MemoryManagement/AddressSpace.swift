@@ -1,4 +1,5 @@
 /// An x86-64 4-level address space: walking, mapping and translating (Intel SDM vol 3A §4.5).
+import Paging
 
 /// One set of page tables, rooted at a PML4, edited through `Memory`.
 ///
@@ -17,8 +18,9 @@ public struct AddressSpace<Memory: PageTableMemory> {
     /// The PML4's physical address, for CR3.
     public let rootPhysicalAddress: UInt64
 
-    /// Bytes in a 4 KiB page.
-    public static var smallPageSize: UInt64 { PageTableLevel.pageTable.coverage }
+    /// Bytes in a 4 KiB page (`Page.size`; a page-table entry's reach is the same, which
+    /// `PageTableTests` checks).
+    public static var smallPageSize: UInt64 { Page.size64 }
     /// Bytes in a 2 MiB page.
     public static var largePageSize: UInt64 { PageTableLevel.pageDirectory.coverage }
 

@@ -1,4 +1,5 @@
 /// The physical frame allocator: a bitmap of 4 KiB frames in memory the caller provides.
+import Paging
 
 /// Hands out contiguous runs of 4 KiB physical frames.
 ///
@@ -8,8 +9,8 @@
 /// Searches start at a hint below which no frame is free, and skip full words of the bitmap.
 /// Not thread-safe: the kernel wraps it in a lock. Copies share the bitmap: keep one.
 public struct FrameAllocator {
-    /// The size of one frame, the unit of allocation (Intel SDM vol 3A §4.5: a 4-KByte page).
-    public static let frameSize: UInt64 = 4096
+    /// A frame is a page.
+    public static var frameSize: UInt64 { Page.size64 }
 
     private let bitmap: FrameBitmap
     /// No frame below this index is free, so searches begin here.
@@ -68,7 +69,7 @@ public struct FrameAllocator {
     /// Allocates `count` contiguous frames starting at a multiple of `alignment` (a power of
     /// two; values below 4 KiB mean 4 KiB) and ending at or below `limit`. Returns the
     /// physical address of the first frame, or nil if no such run is free.
-    public mutating func allocate(count: Int = 1, alignment: UInt64 = 4096, below limit: UInt64 = .max) -> UInt64? {
+    public mutating func allocate(count: Int = 1, alignment: UInt64 = Page.size64, below limit: UInt64 = .max) -> UInt64? {
         precondition(alignment != 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         guard count >= 1 else { return nil }
         // Move the hint up past full words first: every later search profits.

@@ -1,4 +1,5 @@
 /// A half-open range of physical addresses, with the page rounding the allocators need.
+import Paging
 
 /// Physical addresses `start ..< end`. Ranges never wrap: an `end` past 2^64 saturates at
 /// `UInt64.max`, which no RAM reaches.
@@ -40,7 +41,7 @@ public struct PhysicalRange: Equatable, Sendable {
 
     /// The largest range inside this one whose ends are multiples of `alignment` (a power of
     /// two): what can be handed out as whole pages. Empty (at an aligned address) if none.
-    public func alignedInward(to alignment: UInt64 = 4096) -> PhysicalRange {
+    public func alignedInward(to alignment: UInt64 = Page.size64) -> PhysicalRange {
         precondition(alignment != 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         let alignedEnd = end & ~(alignment - 1)
         guard let alignedStart = PhysicalRange.alignUp(start, to: alignment), alignedStart < alignedEnd else {
@@ -51,7 +52,7 @@ public struct PhysicalRange: Equatable, Sendable {
 
     /// The smallest range holding this one whose ends are multiples of `alignment` (a power of
     /// two): every page this range touches. The end saturates at `UInt64.max`.
-    public func alignedOutward(to alignment: UInt64 = 4096) -> PhysicalRange {
+    public func alignedOutward(to alignment: UInt64 = Page.size64) -> PhysicalRange {
         precondition(alignment != 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         return PhysicalRange(start: start & ~(alignment - 1), end: PhysicalRange.alignUp(end, to: alignment) ?? .max)
     }

@@ -46,7 +46,7 @@ enum ApplicationProcessors {
         block.pointee.doubleFaultStackTop = doubleFaultStack
         block.pointee.nonMaskableInterruptStackTop = nmiStack
         block.pointee.machineCheckStackTop = machineCheckStack
-        block.pointee.descriptorTables = tables
+        block.pointee.descriptorTables = tables.rawValue
         // Relaxed is enough here: the SIPI below is the point after which the AP runs, and the
         // AP's first accesses happen after the APIC write that sends it.
         block.pointee.state.store(CPUState.starting.rawValue, ordering: .relaxed)

@@ -17,7 +17,7 @@ import Paging
 /// Page-table frames come from the frame allocator, below 4 GiB so that the 32-bit part of
 /// the AP trampoline can load CR3, and are reached through the identity map.
 struct KernelPageTableMemory: PageTableMemory {
-    mutating func allocateTableFrame() -> UInt64? { PhysicalMemory.allocate(count: 1, below: 1 << 32) }
+    mutating func allocateTableFrame() -> UInt64? { PhysicalMemory.allocate(count: 1, below: 1 << 32)?.rawValue }
     func table(at physicalAddress: UInt64) -> UnsafeMutablePointer<UInt64> {
         UnsafeMutablePointer(bitPattern: UInt(physicalAddress))!
     }
@@ -125,7 +125,7 @@ enum KernelStacks {
     static func allocate(byteCount: Int) -> UInt64? {
         let pages = Page.count(covering: byteCount)
         guard let base = PhysicalMemory.allocate(count: pages + 1) else { return nil }
-        KernelAddressSpace.unmapGuardPage(base)
-        return base + UInt64(pages + 1) * Page.size64
+        KernelAddressSpace.unmapGuardPage(base.rawValue)
+        return (base + (pages + 1) * Page.size).rawValue
     }
 }

@@ -17,7 +17,7 @@ enum KernelHeap {
             Processor.stop()
         }
         var newHeap = Heap()
-        newHeap.addRegion(start: UnsafeMutableRawPointer(bitPattern: UInt(start))!, byteCount: initialBytes)
+        newHeap.addRegion(start: start.pointer, byteCount: initialBytes)
         lock.withLock { heap = newHeap }
     }
 
@@ -30,7 +30,7 @@ enum KernelHeap {
         let needed = max(growthBytes, byteCount + alignment + Page.size)
         let frames = Page.count(covering: needed)
         guard let region = PhysicalMemory.allocate(count: frames) else { return nil }
-        heap!.addRegion(start: UnsafeMutableRawPointer(bitPattern: UInt(region))!, byteCount: frames * Page.size)
+        heap!.addRegion(start: region.pointer, byteCount: frames * Page.size)
         return heap!.allocate(byteCount: byteCount, alignment: alignment)
     }
 

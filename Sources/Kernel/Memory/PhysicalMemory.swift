@@ -1,6 +1,7 @@
 /// Physical memory: the frame allocator, set up from the multiboot2 memory map.
 import BootProtocol
 import MemoryManagement
+import Paging
 
 /// A handful of ranges kept without the heap (it does not exist yet when these are needed).
 struct RangeList: Sequence {
@@ -68,21 +69,20 @@ enum PhysicalMemory {
     }
 
     /// Allocates `count` contiguous zero-filled frames below `limit`.
-    static func allocate(count: Int = 1, below limit: UInt64 = .max) -> UInt64? {
-        let address = lock.withLock { frames?.allocate(count: count, alignment: FrameAllocator.frameSize, below: limit) }
-        if let address {
-            UnsafeMutableRawPointer(bitPattern: UInt(address))!
-                .initializeMemory(as: UInt8.self, repeating: 0, count: count * Int(FrameAllocator.frameSize))
-        }
-        return address
+    static func allocate(count: Int = 1, below limit: UInt64 = .max) -> PhysicalAddress? {
+        guard let address = lock.withLock({ frames?.allocate(count: count, alignment: FrameAllocator.frameSize, below: limit) })
+        else { return nil }
+        let allocated = PhysicalAddress(address)
+        allocated.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: count * Page.size)
+        return allocated
     }
 
     /// Returns frames to the allocator; a bad free is reported, never silently ignored.
-    static func free(_ address: UInt64, count: Int = 1) {
+    static func free(_ address: PhysicalAddress, count: Int = 1) {
         let failed = lock.withLock { () -> Bool in
-            do throws(FrameError) { try frames?.free(address, count: count); return false } catch { return true }
+            do throws(FrameError) { try frames?.free(address.rawValue, count: count); return false } catch { return true }
         }
-        if failed { Log.error("memory: bad free of \(count) frames at \(hex: address)") }
+        if failed { Log.error("memory: bad free of \(count) frames at \(hex: address.rawValue)") }
     }
 
     static var freeFrameCount: Int { lock.withLock { frames?.freeFrameCount ?? 0 } }

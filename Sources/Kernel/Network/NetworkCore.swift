@@ -132,11 +132,11 @@ enum NetworkCore {
             return
         }
         let writer = UnsafeMutablePointer<RecordWriter>.allocate(capacity: 1)
-        writer.initialize(to: RecordWriter(memory: UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: UInt(memory))!,
+        writer.initialize(to: RecordWriter(memory: UnsafeMutableRawBufferPointer(start: memory.pointer,
                                                                                   count: recordingBytes),
                                            configuration: configuration))
         recorder = writer
-        Log.info("record: recording network context 0 into \(recordingBytes >> 20) MiB at \(hex: memory); save it from QEMU's monitor with stop, then pmemsave \(hex: memory) \(recordingBytes) \"FILE\", and run swiglet-replay FILE")
+        Log.info("record: recording network context 0 into \(recordingBytes >> 20) MiB at \(hex: memory.rawValue); save it from QEMU's monitor with stop, then pmemsave \(hex: memory.rawValue) \(recordingBytes) \"FILE\", and run swiglet-replay FILE")
     }
 
     /// Builds one context per queue pair of `device` as `placement` says (on the boot CPU,

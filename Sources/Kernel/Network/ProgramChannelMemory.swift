@@ -11,9 +11,9 @@ enum ProgramChannelMemory {
 
     /// A channel's memory: the shared half (mapped into the program) and the context's private half.
     struct Allocation {
-        var shared: UInt64
+        var shared: PhysicalAddress
         var sharedFrames: Int
-        var privateMemory: UInt64
+        var privateMemory: PhysicalAddress
         var privateFrames: Int
         /// The context that serves it and the channel's number there.
         var context: Int
@@ -31,10 +31,10 @@ enum ProgramChannelMemory {
             PhysicalMemory.free(shared, count: sharedFrames)
             return nil
         }
-        let memory = ChannelMemory(base: UnsafeMutableRawPointer(bitPattern: UInt(shared))!, layout: layout)
+        let memory = ChannelMemory(base: shared.pointer, layout: layout)
         memory.initialize()
         guard let channel = NetworkCore.contexts[contextIndex].queueChannel(
-            memory: memory, privateMemory: UnsafeMutableRawPointer(bitPattern: UInt(privateMemory))!, cpu: cpu)
+            memory: memory, privateMemory: privateMemory.pointer, cpu: cpu)
         else {
             PhysicalMemory.free(shared, count: sharedFrames)
             PhysicalMemory.free(privateMemory, count: privateFrames)

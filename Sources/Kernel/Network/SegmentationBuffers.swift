@@ -11,13 +11,13 @@ struct SegmentationBuffers {
     /// Buffers per queue pair: enough for a window of 64 KiB segments in flight while the device
     /// sends them (about 1.1 MiB each way of a pair, with the 2 KiB ring buffers).
     static let count = 16
-    let base: UInt64
+    let base: PhysicalAddress
 
     init?() {
         guard let base = PhysicalMemory.allocate(count: Page.count(covering: Self.count * Self.bufferBytes)) else { return nil }
         self.base = base
     }
 
-    func address(_ index: Int) -> UInt64 { base + UInt64(index * Self.bufferBytes) }
-    func pointer(_ index: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address(index)))! }
+    func address(_ index: Int) -> UInt64 { (base + index * Self.bufferBytes).rawValue }
+    func pointer(_ index: Int) -> UnsafeMutableRawPointer { (base + index * Self.bufferBytes).pointer }
 }

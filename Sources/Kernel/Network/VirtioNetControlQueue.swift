@@ -10,7 +10,7 @@ struct VirtioNetControlQueue {
     let index: UInt16
     let notifyOffset: UInt16
     /// One page: the command (device-readable) from byte 0, the ack (device-writable) at `ackOffset`.
-    let page: UInt64
+    let page: PhysicalAddress
     static let ackOffset = 4000
     /// How long the device may take to answer: QEMU answers on the notification, so a
     /// second means it never will.
@@ -24,7 +24,7 @@ struct VirtioNetControlQueue {
         let size = min(try initializer.maximumQueueSize(index: index), 16)
         guard let memory = PhysicalMemory.allocate(count: Page.count(covering: SplitVirtqueue.byteCount(queueSize: size))),
               let page = PhysicalMemory.allocate(count: 1) else { throw .queueUnavailable(index: index) }
-        var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!, physicalAddress: memory, size: size)
+        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory.rawValue, size: size)
         queue.eventIndexEnabled = eventIndex
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)
@@ -53,12 +53,12 @@ struct VirtioNetControlQueue {
     /// Sends the command `write` builds (returning its length) and waits for the device's ack
     /// (§5.1.6.5: class, command, data device-readable; the ack byte device-writable after it).
     mutating func send(_ write: (UnsafeMutableRawBufferPointer) -> Int?) throws(Failure) {
-        let base = UnsafeMutableRawPointer(bitPattern: UInt(page))!
+        let base = page.pointer
         guard let length = write(UnsafeMutableRawBufferPointer(start: base, count: Self.ackOffset)) else { throw .unwritable }
         let ackPointer = base + Self.ackOffset
         ackPointer.storeBytes(of: 0xFF, as: UInt8.self)   // neither OK (0) nor ERR (1): "not answered"
-        guard queue.add(VirtqueueSegment(physicalAddress: page, length: UInt32(length), deviceWritable: false),
-                        VirtqueueSegment(physicalAddress: page + UInt64(Self.ackOffset), length: 1, deviceWritable: true)) != nil
+        guard queue.add(VirtqueueSegment(physicalAddress: page.rawValue, length: UInt32(length), deviceWritable: false),
+                        VirtqueueSegment(physicalAddress: (page + Self.ackOffset).rawValue, length: 1, deviceWritable: true)) != nil
         else { throw .unwritable }
         if queue.publish() { transport.notify(queue: index, queueNotifyOffset: notifyOffset) }
         let deadline = MonotonicClock.nanosecondsSinceBoot + Self.timeoutNanoseconds

@@ -19,7 +19,7 @@ enum NetworkDeviceError: Error {
 /// the 12-byte virtio-net header (virtio 1.2 §5.1.6) and then a whole Ethernet frame.
 struct PacketBufferPool {
     static let bufferBytes = 2048
-    let base: UInt64
+    let base: PhysicalAddress
     let count: Int
 
     init?(count: Int) {
@@ -28,8 +28,8 @@ struct PacketBufferPool {
         self.count = count
     }
 
-    func address(_ index: Int) -> UInt64 { base + UInt64(index * Self.bufferBytes) }
-    func pointer(_ index: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address(index)))! }
+    func address(_ index: Int) -> UInt64 { (base + index * Self.bufferBytes).rawValue }
+    func pointer(_ index: Int) -> UnsafeMutableRawPointer { (base + index * Self.bufferBytes).pointer }
 }
 
 /// The device side of the receive path: receiveqN of the pair (virtio 1.2 §5.1.2). Every
@@ -490,7 +490,7 @@ struct VirtioNetDevice {
             // A gathering area only with merged buffers (GUEST_TSO4); 17 pages hold 64 KiB of
             // IPv4 behind its Ethernet header.
             if features.contains(.mergeableReceiveBuffers), let area = PhysicalMemory.allocate(count: 17) {
-                pairs[index].receive.merged = MergedReceiveBuffers(scratch: UnsafeMutableRawPointer(bitPattern: UInt(area))!,
+                pairs[index].receive.merged = MergedReceiveBuffers(scratch: area.pointer,
                                                                    capacity: SegmentationBuffers.bufferBytes)
             }
             // Large buffers only with TSO; without memory for them, segments stay one MSS.
@@ -590,8 +590,7 @@ struct VirtioNetDevice {
         guard let memory = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else {
             throw .queueUnavailable(index: index)
         }
-        var queue = SplitVirtqueue(memory: UnsafeMutableRawPointer(bitPattern: UInt(memory))!,
-                                   physicalAddress: memory, size: size)
+        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory.rawValue, size: size)
         queue.eventIndexEnabled = features.contains(.ringEventIndex)
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)

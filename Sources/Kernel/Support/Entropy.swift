@@ -35,7 +35,7 @@ struct Entropy {
     /// The entropy device, while it answers.
     private var device: VirtioEntropy<MemoryMappedVirtioTransport>?
     /// One DMA page the device writes secrets into.
-    private var page: UInt64 = 0
+    private var page = PhysicalAddress(0)
     /// How many times to poll for the device's answer: QEMU answers from its main loop within
     /// microseconds, so this many pauses (about a second under TCG) mean it never will.
     private static let pollLimit = 20_000_000
@@ -71,7 +71,7 @@ struct Entropy {
 
     /// Sets up the virtio-rng at `function` and the DMA page it answers into; nil (with a
     /// warning that says why) when it cannot be.
-    private static func openDevice(_ function: PCIFunction) -> (device: VirtioEntropy<MemoryMappedVirtioTransport>, page: UInt64)? {
+    private static func openDevice(_ function: PCIFunction) -> (device: VirtioEntropy<MemoryMappedVirtioTransport>, page: PhysicalAddress)? {
         let address = function.address
         let transport: MemoryMappedVirtioTransport
         do throws(VirtioPCIError) {
@@ -83,7 +83,7 @@ struct Entropy {
         guard let page = PhysicalMemory.allocate(count: 1),
               let device = try? VirtioEntropy(initializer: VirtioDeviceInitializer(transport: transport), allocate: { bytes in
                   guard let ring = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else { return nil }
-                  return (UnsafeMutableRawPointer(bitPattern: UInt(ring))!, ring)
+                  return (ring.pointer, ring.rawValue)
               }) else {
             Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) could not be set up")
             return nil
@@ -113,9 +113,9 @@ struct Entropy {
     private mutating func deviceSecret() -> UInt64? {
         guard var queue = device else { return nil }
         defer { device = queue }
-        let target = UnsafeMutableRawPointer(bitPattern: UInt(page))!
+        let target = page.pointer
         for _ in 0..<4 {
-            guard let written = queue.fill(physicalAddress: page, length: 8, pollLimit: Self.pollLimit, pause: { Processor.relax() }) else {
+            guard let written = queue.fill(physicalAddress: page.rawValue, length: 8, pollLimit: Self.pollLimit, pause: { Processor.relax() }) else {
                 return nil
             }
             if written == 8 { return target.load(as: UInt64.self) }

@@ -21,7 +21,7 @@ struct LoadedProgram {
     /// Where its channel to the network core is mapped (0: none): passed to it in RDI.
     var channelAddress: UInt64 = 0
     /// The frames its segments and stack occupy (first frame, count): given back when it ends.
-    var frames: [(start: UInt64, count: Int)] = []
+    var frames: [(start: PhysicalAddress, count: Int)] = []
 }
 
 /// Why an image was refused.
@@ -43,7 +43,7 @@ enum ProgramLoader {
 
         var space: AddressSpace<KernelPageTableMemory>
         do throws(PagingError) { space = try AddressSpace(memory: KernelPageTableMemory()) } catch { throw .outOfMemory }
-        var owned: [(start: UInt64, count: Int)] = []
+        var owned: [(start: PhysicalAddress, count: Int)] = []
         // On failure, everything taken so far goes back.
         var loaded = false
         defer { if !loaded { release(LoadedProgram(root: space.rootPhysicalAddress, entryPoint: 0, stackTop: 0, frames: owned)) } }
@@ -60,7 +60,7 @@ enum ProgramLoader {
             let pages = Int((end - start) / Page.size64)
             guard let frames = PhysicalMemory.allocate(count: pages) else { throw .outOfMemory }   // zeroed
             owned.append((frames, pages))
-            let destination = UnsafeMutableRawPointer(bitPattern: UInt(frames + (segment.virtualAddress - start)))!
+            let destination = (frames + Int(segment.virtualAddress - start)).pointer
             if segment.fileSize > 0, let source = bytes.slice(at: Int(segment.fileOffset), count: Int(segment.fileSize))?.baseAddress {
                 destination.copyMemory(from: source, byteCount: Int(segment.fileSize))
             }
@@ -68,14 +68,14 @@ enum ProgramLoader {
             if segment.permissions.writable { attributes.insert(.writable) }
             if !segment.permissions.executable { attributes.insert(.noExecute) }
             do throws(PagingError) {
-                try space.map(virtual: start, physical: frames, byteCount: end - start, attributes: attributes, largePages: false)
+                try space.map(virtual: start, physical: frames.rawValue, byteCount: end - start, attributes: attributes, largePages: false)
             } catch { throw .mappingFailed }
         }
 
         guard let stack = PhysicalMemory.allocate(count: Int(stackBytes / Page.size64)) else { throw .outOfMemory }
         owned.append((stack, Int(stackBytes / Page.size64)))
         do throws(PagingError) {
-            try space.map(virtual: stackTop - stackBytes, physical: stack, byteCount: stackBytes,
+            try space.map(virtual: stackTop - stackBytes, physical: stack.rawValue, byteCount: stackBytes,
                           attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
         } catch { throw .mappingFailed }
         loaded = true
@@ -90,15 +90,15 @@ enum ProgramLoader {
         if read_cr3() == program.root { write_cr3(KernelAddressSpace.root) }
         for (start, count) in program.frames { PhysicalMemory.free(start, count: count) }
         let space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
-        for frame in space.ownTableFrames(sharing: [0]) { PhysicalMemory.free(frame) }
+        for frame in space.ownTableFrames(sharing: [0]) { PhysicalMemory.free(PhysicalAddress(frame)) }
     }
 
     /// Maps shared memory (a channel) into the program at `channelBase`: user, read-write,
     /// no-execute. The kernel reaches the same frames through its identity map.
-    static func mapChannel(_ program: inout LoadedProgram, physical: UInt64, byteCount: Int) throws(ProgramLoadError) {
+    static func mapChannel(_ program: inout LoadedProgram, physical: PhysicalAddress, byteCount: Int) throws(ProgramLoadError) {
         var space = AddressSpace(root: program.root, memory: KernelPageTableMemory())
         do throws(PagingError) {
-            try space.map(virtual: channelBase, physical: physical, byteCount: UInt64(byteCount),
+            try space.map(virtual: channelBase, physical: physical.rawValue, byteCount: UInt64(byteCount),
                           attributes: PageAttributes.user.union(.writable).union(.noExecute), largePages: false)
         } catch { throw .mappingFailed }
         program.channelAddress = channelBase

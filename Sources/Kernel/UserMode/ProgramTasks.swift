@@ -29,7 +29,7 @@ struct TaskContext {
     /// RSP as `switch_kernel_stack` saved it while the program is off the CPU.
     var savedStackPointer: UInt64 = 0
     /// Its kernel stack (identity-mapped frames): its system calls and interrupts run there.
-    var stackBase: UInt64 = 0
+    var stackBase = PhysicalAddress(0)
     var stackTop: UInt64 = 0
     /// Its page tables (CR3).
     var root: UInt64 = 0
@@ -65,7 +65,7 @@ final class CPUTasks {
     /// program (relaxed: a hint, nothing is published through it).
     let programCount = Atomic<Int>(0)
     /// A stack to give back once this CPU no longer runs on it (the last ended program's).
-    var retiredStack: UInt64 = 0
+    var retiredStack = PhysicalAddress(0)
     /// That program's slot: its page tables go back once this CPU has left them too.
     var retiredSlot = -1
     /// The running program halts the CPU in its own `wait` until then (0: it does not).
@@ -185,7 +185,7 @@ enum ProgramTasks {
     /// (`task_first_entry` → `program_task_start`), and hands it to `cpu`. False without memory.
     static func start(slot: Int, root: UInt64, cpu: Int) -> Bool {
         guard let tasks = tasks(of: cpu), let stack = PhysicalMemory.allocate(count: Page.count(covering: stackBytes)) else { return false }
-        let top = stack + UInt64(stackBytes)
+        let top = (stack + stackBytes).rawValue
         // What `switch_kernel_stack` pops: six callee-saved registers (zero), then its return
         // address, task_first_entry, at top − 24, so that RSP is 16-byte aligned after `ret`.
         let saved = top - 72
@@ -277,7 +277,7 @@ enum ProgramTasks {
         guard tasks.retiredSlot >= 0 else { return }
         PhysicalMemory.free(tasks.retiredStack, count: Page.count(covering: stackBytes))
         Programs.programOffCPU(slot: tasks.retiredSlot)
-        tasks.retiredStack = 0
+        tasks.retiredStack = PhysicalAddress(0)
         tasks.retiredSlot = -1
     }
 
@@ -400,7 +400,7 @@ enum ProgramTasks {
         tasks.updating { $0.remove(slot, now: MonotonicClock.nanosecondsSinceBoot) }
         tasks.programCount.wrappingSubtract(1, ordering: .relaxed)
         PhysicalMemory.free(task.pointee.stackBase, count: Page.count(covering: stackBytes))
-        task.pointee.stackBase = 0
+        task.pointee.stackBase = PhysicalAddress(0)
     }
 
     /// The idle loop found programs ready: runs them until none is. Interrupts off.
@@ -507,7 +507,7 @@ enum ProgramTasks {
         releaseRetired(tasks)   // nothing is left over normally: `resumed` released it
         tasks.retiredStack = context(current).pointee.stackBase
         tasks.retiredSlot = current
-        context(current).pointee.stackBase = 0
+        context(current).pointee.stackBase = PhysicalAddress(0)
         var abandoned: UInt64 = 0
         switchTo(tasks.scheduler.running, from: &abandoned, tasks: tasks)
         Processor.stop()   // not reached: nothing switches back to an ended program

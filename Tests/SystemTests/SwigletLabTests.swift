@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-final class LabTests: XCTestCase {
+final class SwigletLabTests: XCTestCase {
     /// raw.csv's columns as experiments/README.md documents them (checked here apart from the
     /// code that writes them: this test has no ExperimentKit to lean on).
     static let rawColumns = [

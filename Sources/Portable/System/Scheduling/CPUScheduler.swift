@@ -12,6 +12,18 @@ public enum TaskState: UInt8, Equatable, Sendable {
     case blocked = 3
 }
 
+/// How a CPU's scheduler chooses the next program to run.
+public enum SchedulingPolicy: Equatable, Sendable {
+    /// One FIFO run queue and equal turns, as `CPUScheduler` describes: the default.
+    case roundRobin
+    /// Weighted fair share: the ready program with the least CPU time per unit of weight
+    /// (`add(_:weight:)`) runs next, so spinners' CPU shares follow their weights.
+    ///
+    /// The starting point of the lab docs/labs/scheduling-policy: accepted but not yet
+    /// honoured. A scheduler made with it still runs round robin and ignores the weights.
+    case fairShare
+}
+
 /// What one program cost and did on its CPU: the numbers the intrusion meter and `/metrics` show.
 public struct TaskAccount: Equatable, Sendable {
     /// Time on the CPU, in nanoseconds.
@@ -43,9 +55,14 @@ public struct TaskAccount: Equatable, Sendable {
 /// directly.
 ///
 /// **Time** is passed in (monotonic nanoseconds), so the whole policy is tested on the host.
+///
+/// **Other policies.** `policy` names the policy a scheduler was made with; round robin is
+/// the only one implemented (see `SchedulingPolicy.fairShare`).
 public struct CPUScheduler {
     /// How long a program may run while others wait, in nanoseconds.
     public let timeSlice: UInt64
+    /// The policy this scheduler was made with.
+    public let policy: SchedulingPolicy
     /// Task numbers run from 0 to this − 1.
     public let capacity: Int
     /// The program on the CPU, if any.
@@ -60,12 +77,14 @@ public struct CPUScheduler {
     /// Programs in the run queue.
     public private(set) var readyCount = 0
 
-    /// A scheduler for task numbers 0..<`capacity` (1 to 65536) and slices of `timeSlice` ns.
-    public init(capacity: Int, timeSlice: UInt64) {
+    /// A scheduler for task numbers 0..<`capacity` (1 to 65536) and slices of `timeSlice` ns,
+    /// choosing by `policy`.
+    public init(capacity: Int, timeSlice: UInt64, policy: SchedulingPolicy = .roundRobin) {
         precondition(capacity >= 1 && capacity <= 1 << 16, "a CPU schedules 1 to 65536 tasks")
         precondition(timeSlice > 0, "a time slice must be longer than 0")
         self.capacity = capacity
         self.timeSlice = timeSlice
+        self.policy = policy
         states = .allocate(capacity: capacity)
         states.initialize(repeating: .absent, count: capacity)
         accounts = .allocate(capacity: capacity)
@@ -88,10 +107,14 @@ public struct CPUScheduler {
     }
 
     /// Adds a new program, ready to run (at the back of the queue). False when the number is
-    /// out of range or already known here.
+    /// out of range or already known here, or `weight` is 0.
+    ///
+    /// `weight` is the program's share under `.fairShare` (a program of weight 2 should get
+    /// twice the CPU time of one of weight 1). The starting point of the lab
+    /// docs/labs/scheduling-policy: accepted but not yet honoured (round robin ignores it).
     @discardableResult
-    public mutating func add(_ task: Int) -> Bool {
-        guard valid(task), states[task] == .absent else { return false }
+    public mutating func add(_ task: Int, weight: UInt32 = 1) -> Bool {
+        guard valid(task), states[task] == .absent, weight > 0 else { return false }
         accounts[task] = TaskAccount()
         enqueue(task)
         return true

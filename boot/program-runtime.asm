@@ -12,12 +12,14 @@
 bits 64
 
 ; The heap lies between program_heap and program_heap_end, zero pages at the end of the data
-; segment that linker/program.ld reserves (its size is the Makefile's PROGRAM_HEAP_x).
+; segment that linker/program.ld reserves (its size is the HEAP column of
+; Sources/UserSpace/Programs/programs.list).
 extern program_heap, program_heap_end
 extern program_runtime_initialize, program_runtime_finish, program_main
 
 ; The program's entry (e_entry), first in the text segment. The kernel gives RSP (the top of
-; the program's stack) and RDI (a start argument, 0 for now); nothing else is set up.
+; the program's stack) and RDI (the start argument: where its channel is, and how to wait;
+; ProgramStartArgument); nothing else is set up.
 section .text.start progbits alloc exec
 global _start
 _start:

@@ -7,8 +7,8 @@ import XCTest
 
 /// Mutated images against guard pages: the validator must never crash or read outside the file,
 /// and every image it accepts must really satisfy its rules (`check`, plain arithmetic from
-/// outside). Seeds: the checked-in fixture, a builder image, and every program the Makefile's
-/// PROGRAMS lists, as `make programs` built it. Inputs per test: 10,000 in `swift test`,
+/// outside). Seeds: the checked-in fixture, a builder image, and every program
+/// Sources/UserSpace/Programs/programs.list names, as `make programs` built it. Inputs per test: 10,000 in `swift test`,
 /// SWIGLET_FUZZ_ITERATIONS under `make fuzz` (see `FuzzRun`).
 final class FuzzTests: XCTestCase {
     /// Offsets of the fields worth aiming at: the file header and three program headers.
@@ -24,7 +24,7 @@ final class FuzzTests: XCTestCase {
                  seeds: [("builder image", ELFImageBuilder().bytes())])
     }
 
-    /// Every program of the image (the Makefile's PROGRAMS, all 8 today), from
+    /// Every program of the image (programs.list), from
     /// images/programs/NAME.elf. Missing ones fail under SWIGLET_REQUIRE_QEMU (`make test`,
     /// `make fuzz`) and are skipped otherwise. Each is first validated whole; the fuzz then works
     /// on its loaded part (headers and segments, cut where the debug sections begin): the

@@ -4,7 +4,7 @@ import MemoryManagement
 /// The allocator behind the Embedded Swift runtime (classes, arrays, `allocate`). A program
 /// runs on one CPU with no threads and no signals, so the heap needs no lock. Its memory is
 /// reserved by linker/program.ld (zero pages at the end of the data segment, sized per program
-/// by the Makefile's PROGRAM_HEAP_x) and handed over by `_start`; it never grows.
+/// by the HEAP column of Sources/UserSpace/Programs/programs.list) and handed over by `_start`; it never grows.
 enum ProgramHeap {
     nonisolated(unsafe) static var heap: Heap? = nil
 
@@ -26,7 +26,7 @@ enum ProgramHeap {
     }
 }
 
-/// The start argument the kernel passed in RDI (0 today), for programs that want it.
+/// The start argument the kernel passed in RDI (`ProgramStartArgument`: the channel's place and the wait policy).
 nonisolated(unsafe) var programStartArgument: UInt64 = 0
 
 extension System {

@@ -19,8 +19,8 @@ import Channels
 /// silent drop). Nothing allocates.
 ///
 /// TCP has its own endpoint type, `StreamEndpoint`, over a channel of its own: it reports
-/// connections as events, and its `sent` means "taken into the TCP send buffer" (the network
-/// core copies the bytes there, rather than holding the buffer until they are acknowledged).
+/// connections as events, and its `sent` means the network core is done with the buffer (a
+/// lent buffer comes back once its bytes are acknowledged; a copied one at once).
 public struct UDPSocket {
     /// The channel endpoint (other sockets may be opened on it directly).
     public private(set) var endpoint: ChannelEndpoint

@@ -145,8 +145,8 @@ public struct BootOptions: Sendable {
     public var networkStatisticsInterval = 0
     /// `run=NAME@CPU` or `run=NAME` (repeatable; without a CPU the kernel picks the
     /// least-loaded application CPU) or `run=none`: which programs start, where.
-    /// Nil when the command line says nothing: the kernel's default then applies (the UDP echo
-    /// program on the first application CPU that is not the network core).
+    /// Nil when the command line says nothing: the kernel's default then applies (`http`,
+    /// `tcp-echo` and `udp-echo`, spread over the application CPUs).
     public var programs: [ProgramAssignment]? = nil
     /// `app-wait=spin|sleep`: how programs wait for the network core (default `sleep`: spin
     /// briefly, then halt until the doorbell IPI).

@@ -4,11 +4,12 @@
 /// `ChannelRequest`. Byte layout (host order):
 ///
 /// ```
-///  0      1      2         4            8         12        16        20     22        24              32
-///  ┌──────┬──────┬─────────┬────────────┬─────────┬─────────┬─────────┬──────┬─────────┬───────────────┐
-///  │ kind │ error│ socket  │ bufferIndex│ offset  │ length  │ address │ port │ request │ cookie        │
-///  │ UInt8│ UInt8│ UInt16  │ UInt32     │ UInt32  │ UInt32  │ UInt32  │UInt16│ UInt16  │ UInt64        │
-///  └──────┴──────┴─────────┴────────────┴─────────┴─────────┴─────────┴──────┴─────────┴───────────────┘
+///  0      1      2         4            8         12        16        20     22    23    24              32
+///  ┌──────┬──────┬─────────┬────────────┬─────────┬─────────┬─────────┬──────┬─────┬─────┬───────────────┐
+///  │ kind │ error│ socket  │ bufferIndex│ offset  │ length  │ address │ port │ req.│ buf.│ cookie        │
+///  │ UInt8│ UInt8│ UInt16  │ UInt32     │ UInt32  │ UInt32  │ UInt32  │UInt16│UInt8│UInt8│ UInt64        │
+///  └──────┴──────┴─────────┴────────────┴─────────┴─────────┴─────────┴──────┴─────┴─────┴───────────────┘
+///  (req. = `requestOperation`, buf. = `bufferReturned`)
 /// ```
 ///
 /// | kind | socket | bufferIndex, offset, length | address, port | cookie |

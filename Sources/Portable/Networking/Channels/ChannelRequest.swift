@@ -43,7 +43,8 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     public var length: UInt32
     /// The destination IPv4 address as a number in host order: 10.0.2.2 is 0x0A00_0202 (offset 16).
     public var address: UInt32
-    /// A UDP port in host order: the destination for `send`, the local port for `bind` (offset 20).
+    /// A port in host order (offset 20): UDP's destination for `send` and local port for `bind`;
+    /// TCP's local port for `listen` and remote port for `connect`.
     public var port: UInt16
     /// Must be 0 (offset 22).
     public var reserved1: UInt16

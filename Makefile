@@ -3,8 +3,8 @@
 #                PCAP=file.pcap to record the NIC's frames, RNG=none for no virtio-rng,
 #                MONITOR=SOCKET for QEMU's monitor on a Unix socket: scripts/qemu-monitor.py)
 #   make test    host unit tests, the kernel image, and the QEMU system tests
-#   make debug   boot with QEMU's gdb stub waiting on :1234 (see README, "Debugging")
-#   make bench   UDP echo against a Linux guest: experiments/udp-echo.exp (root; see README)
+#   make debug   boot with QEMU's gdb stub waiting on :1234 (docs/debugging.md)
+#   make bench   UDP echo against a Linux guest: experiments/udp-echo.exp (root; docs/experiments.md)
 #   make bench-tcp  HTTP and connections against the Linux guest: experiments/http.exp and connections.exp (root)
 #   make fuzz    every fuzzer, optimized, FUZZ_ITERATIONS= inputs each (10 million), FUZZ_SEED= one seed for all
 #   make bench-placement  net-mode=dedicated against symmetric, same image and vCPUs (root; PLACEMENT_OPTIONS="--cpus 4")
@@ -81,7 +81,7 @@ QEMU_NETWORK = $(if $(filter none,$(NET)),-nic none,-netdev user$(comma)id=n0$(c
 # connection table, channel requests, ELF (fixture, builder image, every program), multiboot2,
 # ACPI — at FUZZ_ITERATIONS inputs each, built optimized in its own scratch path (never .build),
 # with progress and a summary per fuzzer. FUZZ_SEED replaces every fuzzer's own seed; a failure
-# prints the seed and the count that replay it (README, "Fuzzing").
+# prints the seed and the count that replay it (docs/testing.md).
 FUZZ_ITERATIONS ?= 10000000
 FUZZ_SEED ?=
 FUZZ_SCRATCH := .build-fuzz
@@ -176,7 +176,7 @@ debug: $(ISO)
 	@echo "QEMU waits for gdb on :1234: gdb $(KERNEL_ELF) -ex 'target remote :1234'"
 	$(QEMU) $(QEMU_MACHINE) $(QEMU_CMDLINE) $(QEMU_NETWORK) $(QEMU_DEVICES) -cdrom $(ISO) -s -S
 
-# A sampling profile of every vCPU under a load, top functions per CPU and folded stacks (README, Profiling; PROFILE_OPTIONS="--load udp --duration 20").
+# A sampling profile of every vCPU under a load, top functions per CPU and folded stacks (docs/debugging.md; PROFILE_OPTIONS="--load udp --duration 20").
 .PHONY: profile
 profile: $(ISO)
 	scripts/profile.sh $(PROFILE_OPTIONS)
@@ -213,11 +213,11 @@ bench-tcp:
 	$(MAKE) experiment NAME=http
 	$(MAKE) experiment NAME=connections
 
-# The same image in net-mode=dedicated and net-mode=symmetric, interleaved (README, Placements).
+# The same image in net-mode=dedicated and net-mode=symmetric, interleaved (docs/placements.md).
 bench-placement: $(ISO)
 	scripts/bench-placement.sh $(PLACEMENT_OPTIONS)
 
-# Experiments (experiments/NAME.exp) through swiglet-lab (README, Experiments). Builds
+# Experiments (experiments/NAME.exp) through swiglet-lab (docs/experiments.md). Builds
 # swiglet-lab, swiglet-bench (release), and the Swiglet image and the Linux guest only when a
 # target of the file is of that kind; LAB_OPTIONS= passes run options (--quick, --repetitions N,
 # --results DIR to continue one, --only TARGET, --keep-going). Scratch paths of their own, so

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boot time: wall clock from QEMU's start to the guest's ready line, Swiglet against the Linux
-# guest, split into phases by timestamps on the consoles. Used for README, "Boot time".
+# guest, split into phases by timestamps on the consoles. Used for docs/boot-time.md.
 #
 #   scripts/boot-time.sh [--repetitions N] [--target swiglet|linux|both] [--cpus N]
 #                        [--memory SIZE] [--image ISO] [--linux-kernel FILE]

@@ -15,7 +15,7 @@
 # before normal mode: `insmod multiboot2` reads the dozen modules it needs from a directory that
 # holds only those, then the kernel and the programs are read and booted. If that fails, GRUB
 # goes on to normal mode, which runs grub.cfg: it says so on the serial console and tries the
-# same commands, so that their errors show there (README, Boot time).
+# same commands, so that their errors show there (docs/boot-time.md).
 set -euo pipefail
 
 if [[ $# -ne 3 || $1 == --help || $1 == -h ]]; then

@@ -17,7 +17,7 @@ that CPU, images/programs/NAME.elf) and prints the top functions of each CPU.
 OPTIONS:
   -d, --duration S      seconds of sampling (default 10; the load runs 2 s longer)
   -r, --rate HZ         sampling rounds per second; each round samples every vCPU
-                        (default 100; fewer than asked are reached under load, see README); 0 runs
+                        (default 100; fewer than asked are reached under load, see docs/debugging.md); 0 runs
                         the load without sampling, to measure what sampling costs it
   -c, --cpus N          virtual CPUs (default 4: the network core and http, tcp-echo, udp-echo)
   -m, --mem SIZE        guest memory (default 256M)

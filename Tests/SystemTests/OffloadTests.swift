@@ -13,7 +13,7 @@ final class OffloadTests: XCTestCase {
     /// only what the device vouched for. With `eventIndex` the boot log must list event-idx
     /// (without it, must not): a wrong notification decision under EVENT_IDX stalls the echo.
     /// Prints the doorbell writes per MiB of the bulk echo (`swiglet_nic_notifications_total`
-    /// before and after it), which the README's event-idx paragraph compares.
+    /// before and after it), which docs/experiments.md's event-idx section compares.
     private func echo(offload: String, transmit: Bool, receive: Bool, segmentation: Bool = false, merging: Bool = false,
                       eventIndex: Bool = false, copySends: Bool = false) throws {
         let space = try NetworkNamespace(tag: "ofl")

@@ -34,7 +34,7 @@ final class ProgramTests: XCTestCase {
 
     /// Under echo load the echo program's CPU takes no interrupts and makes no system calls:
     /// the data path is the channel only. (With the default `app-wait=sleep`, a program that
-    /// runs out of work sleeps in `wait` and is woken by an IPI: see the README.) The kernel's
+    /// runs out of work sleeps in `wait` and is woken by an IPI: see docs/programs.md.) The kernel's
     /// counters are read just before and just after the load, so the window is the load, and
     /// the echo channel's completions over the same window show the program did the work.
     func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {

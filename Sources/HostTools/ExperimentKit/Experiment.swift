@@ -90,7 +90,7 @@ public enum NICKind: String, Equatable, Sendable, CaseIterable {
     /// A tap device in a network namespace: the only backend fit for numbers.
     case tap
     /// QEMU's user-mode networking with host forwards: no root needed, but it accepts one pending
-    /// connection at a time and adds latency spikes (README, Benchmark), so only for trials.
+    /// connection at a time and adds latency spikes (docs/benchmarks.md), so only for trials.
     case user
 }
 

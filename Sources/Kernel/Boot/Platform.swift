@@ -84,7 +84,7 @@ struct Platform {
 }
 
 /// `acpi-dump`: prints the RSDP and every table as hex lines, the format of the recorded
-/// fixtures in Tests/ACPITablesTests/Recorded (how they were made: see the README).
+/// fixtures in Tests/ACPITablesTests/Recorded (how they were made: docs/testing.md).
 enum ACPIDump {
     static func write(rootPointer: ByteReader, acpi: ACPI<IdentityMappedMemory>) {
         line(kind: "RSDP", address: UInt64(UInt(bitPattern: rootPointer.baseAddress)), bytes: rootPointer)

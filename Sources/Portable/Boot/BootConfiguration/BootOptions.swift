@@ -175,7 +175,7 @@ public struct BootOptions: Sendable {
     /// at once).
     public var tcpSendLends = true
     /// `record=on|off` (default off): the network context records every input it acts on
-    /// into a memory ring, for `swiglet-replay` on the host (README, "Record and replay").
+    /// into a memory ring, for `swiglet-replay` on the host (docs/reliability.md).
     /// Dedicated mode with one network context (the kernel refuses it otherwise, and says
     /// why); programs' channels are recorded too.
     public var recordsNetwork = false

@@ -74,7 +74,7 @@ public struct TCPConnectionConfiguration: Sendable {
 /// The small getters used on every segment (`receiveWindow`, `readableCount`, …) are
 /// `@inline(__always)`: called from a mutating method, a non-inlined getter receives the whole
 /// structure by value — a copy of several hundred bytes per call, which under QEMU's TCG cost
-/// more than the protocol work (found by profiling the network core; see the README).
+/// more than the protocol work (found by profiling the network core; docs/benchmarks.md).
 ///
 /// The code is split by concern: this file (state, user calls, timers),
 /// `TCPConnection+Receive.swift` (segment arrival), `TCPConnection+Send.swift` (what goes out),

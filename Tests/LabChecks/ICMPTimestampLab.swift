@@ -208,18 +208,8 @@ final class ICMPTimestampLab: XCTestCase {
         return result
     }
 
-    /// RFC 1071 by the book: 16-bit big-endian words (an odd last byte padded), folded,
-    /// complemented. Over bytes that carry their own checksum it gives 0.
-    static func checksum(_ bytes: [UInt8]) -> UInt16 {
-        var sum: UInt32 = 0
-        var index = 0
-        while index < bytes.count {
-            sum += UInt32(bytes[index]) << 8 | (index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0)
-            index += 2
-        }
-        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-        return ~UInt16(sum)
-    }
+    /// RFC 1071 by the book (`TestSupport`).
+    static func checksum(_ bytes: [UInt8]) -> UInt16 { onesComplementChecksum(bytes) }
 
     static func bytes16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
     static func bytes32(_ value: UInt32) -> [UInt8] { bytes16(UInt16(value >> 16)) + bytes16(UInt16(value & 0xFFFF)) }

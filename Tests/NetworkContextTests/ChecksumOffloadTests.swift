@@ -2,6 +2,7 @@
 
 import Network
 import NetworkContext
+import TestSupport
 import XCTest
 
 /// What a virtio-net device does with a frame marked NEEDS_CSUM (virtio 1.2 §5.1.6.2), written

@@ -4,6 +4,7 @@ import Network
 import NetworkContext
 import SwigletLibrary
 import TCP
+import TestSupport
 import XCTest
 
 /// What a virtio-net device does with a GSO TCPV4 frame (virtio 1.2 §5.1.6.2), written here

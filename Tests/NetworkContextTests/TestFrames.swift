@@ -1,5 +1,6 @@
 /// Ethernet, ARP, IPv4, UDP and TCP frames built and parsed by hand, with checksums computed independently of the stack.
 
+import TestSupport
 import XCTest
 
 // The addresses of the tests: QEMU user networking's guest (us) and gateway (the peer).
@@ -28,17 +29,6 @@ func put16(_ bytes: inout [UInt8], _ offset: Int, _ value: UInt16) {
     bytes[offset + 1] = UInt8(value & 0xFF)
 }
 
-/// RFC 1071 by the book: 16-bit big-endian words (an odd byte padded), folded, complemented.
-func onesComplementChecksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var index = 0
-    while index < bytes.count {
-        sum += UInt32(bytes[index]) << 8 | (index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0)
-        index += 2
-    }
-    while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-    return ~UInt16(sum)
-}
 
 /// The checksum of a UDP (17) or TCP (6) segment over the RFC 768 / RFC 9293 §3.1
 /// pseudo-header, with the segment's checksum field zero.

@@ -99,19 +99,6 @@ func put16(_ bytes: inout [UInt8], _ offset: Int, _ value: UInt16) {
 }
 func bytes16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
 
-/// RFC 1071 by the book: sum 16-bit big-endian words (odd byte padded), fold, complement.
-func onesComplementChecksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var index = 0
-    while index < bytes.count {
-        let high = UInt32(bytes[index])
-        let low = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
-        sum += high << 8 | low
-        index += 2
-    }
-    while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-    return ~UInt16(sum)
-}
 
 /// The UDP checksum with the RFC 768 pseudo-header (as transmitted: 0 becomes 0xFFFF).
 func udpChecksum(source: [UInt8], destination: [UInt8], udp: [UInt8]) -> UInt16 {

@@ -44,9 +44,5 @@ func referenceChecksum(source: IPv4Address, destination: IPv4Address, segment: [
         words += [UInt8(address >> 24), UInt8(address >> 16 & 0xFF), UInt8(address >> 8 & 0xFF), UInt8(address & 0xFF)]
     }
     words += [0, 6, UInt8(segment.count >> 8), UInt8(segment.count & 0xFF)] + segment
-    if words.count % 2 == 1 { words.append(0) }
-    var sum: UInt32 = 0
-    for index in stride(from: 0, to: words.count, by: 2) { sum += UInt32(words[index]) << 8 | UInt32(words[index + 1]) }
-    while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
-    return ~UInt16(sum)
+    return onesComplementChecksum(words)
 }

@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration", "InternetAddress"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),
-        .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "TestSupport"]),
+        .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "Paging", "TestSupport"]),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "SwigletLibrary", "TestSupport"]),
         // The fixture is read through #filePath, not as a bundle resource.
         .testTarget(name: "TCPTests", dependencies: ["TCP", "InternetAddress", "TestSupport"]),

@@ -3,6 +3,7 @@
 import Foundation
 import Synchronization
 import TestSupport
+import Paging
 import Virtio
 import XCTest
 
@@ -50,7 +51,7 @@ final class ConcurrentVirtqueueTests: XCTestCase {
         var failures = 0
         let deadline = Date().addingTimeInterval(120)
         while returnedCount < Int(total) && Date() < deadline && failures == 0 {
-            while nextToken <= total, let id = queue.add(buffer: nextToken << 12, length: 2048, deviceWritable: true) {
+            while nextToken <= total, let id = queue.add(buffer: PhysicalAddress(nextToken << 12), length: 2048, deviceWritable: true) {
                 if outstanding[Int(id)] != 0 { failures += 1 }
                 outstanding[Int(id)] = nextToken
                 nextToken += 1
@@ -119,13 +120,13 @@ final class ConcurrentVirtqueueTests: XCTestCase {
         var returned = 0
         var seenInterrupts = 0
         var lost = 0
-        while queue.add(buffer: 0x1000, length: 64, deviceWritable: true) != nil {}
+        while queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) != nil {}
         _ = queue.publish()
         let deadline = Date().addingTimeInterval(120)
         while returned < total && Date() < deadline && lost < 5 {
             while queue.takeUsed() != nil {
                 returned += 1
-                _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+                _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
             }
             _ = queue.publish()
             // Sleep until the device interrupts (the ring always has buffers in flight).

@@ -1,5 +1,6 @@
 /// Tests of VIRTIO_F_EVENT_IDX on the split virtqueue: avail_event and used_event across 16-bit index wrap-around (virtio 1.2 §2.7.7, §2.7.10).
 import TestSupport
+import Paging
 import Virtio
 import XCTest
 
@@ -14,7 +15,7 @@ final class EventIndexTests: XCTestCase {
     /// Moves both ring indices of an empty queue to `index`, one buffer at a time.
     func advance(_ queue: inout SplitVirtqueue, _ device: SimulatedDevice, to index: UInt16) {
         while device.lastAvailableIndex != index {
-            _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+            _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
             _ = queue.publish()
             for buffer in device.takeAvailable() { device.complete(id: UInt32(buffer.head), length: 1) }
             device.publishUsed()
@@ -53,15 +54,15 @@ final class EventIndexTests: XCTestCase {
         queue.eventIndexEnabled = true
         advance(&queue, device, to: 65_533)
         device.setAvailableEvent(65_535)
-        _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
         XCTAssertFalse(queue.publish(), "65533 → 65534: entry 65535 not placed")
-        _ = queue.add(buffer: 0x2000, length: 64, deviceWritable: true)
-        _ = queue.add(buffer: 0x3000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x2000), length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x3000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish(), "65534 → 0 places entry 65535")
         device.setAvailableEvent(1)
-        _ = queue.add(buffer: 0x4000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x4000), length: 64, deviceWritable: true)
         XCTAssertFalse(queue.publish(), "0 → 1 places entry 0 only")
-        _ = queue.add(buffer: 0x5000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x5000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish(), "1 → 2 places entry 1")
         XCTAssertEqual(device.takeAvailable().count, 5, "every buffer published, notified or not")
     }
@@ -79,7 +80,7 @@ final class EventIndexTests: XCTestCase {
         var served = 0
         while served < 70_000 {
             var toAdd = Int(random.next() % 4)
-            while toAdd > 0, queue.add(buffer: 0x1000, length: 64, deviceWritable: true) != nil { toAdd -= 1 }
+            while toAdd > 0, queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) != nil { toAdd -= 1 }
             let before = device.availableIndex
             let caughtUp = device.lastAvailableIndex == before
             if queue.unpublishedCount > 0 {
@@ -115,7 +116,7 @@ final class EventIndexTests: XCTestCase {
         var misplaced = 0
         var waiting: [SeenBuffer] = []
         while taken < 70_000 {
-            while queue.add(buffer: 0x1000, length: 64, deviceWritable: true) != nil {}
+            while queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) != nil {}
             _ = queue.publish()
             waiting += device.takeAvailable()
             let finishing = min(waiting.count, Int(random.next() % 9))
@@ -144,7 +145,7 @@ final class EventIndexTests: XCTestCase {
             _ = memory
             queue.eventIndexEnabled = eventIndex
             queue.setInterruptsSuppressed(false)
-            for _ in 0..<16 { _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true) }
+            for _ in 0..<16 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
             _ = queue.publish()
             let buffers = device.takeAvailable()
             func use(_ range: Range<Int>) -> Bool {
@@ -174,7 +175,7 @@ final class EventIndexTests: XCTestCase {
         queue.eventIndexEnabled = true
         queue.setInterruptsSuppressed(true)
         advance(&queue, device, to: 65_530)
-        for _ in 0..<4 { _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true) }
+        for _ in 0..<4 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
         _ = queue.publish()
         let buffers = device.takeAvailable()
         device.complete(id: UInt32(buffers[0].head), length: 1)

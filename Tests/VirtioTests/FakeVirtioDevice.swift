@@ -1,4 +1,5 @@
 /// A fake virtio device behind the common configuration structure, for handshake tests.
+import Paging
 import Virtio
 
 /// Registers of one queue of the fake device.
@@ -155,8 +156,8 @@ final class FakeVirtioDevice: VirtioTransport {
 
     /// Queue `index`'s ring addresses as the driver wrote them.
     func addresses(ofQueue index: Int) -> VirtqueueAddresses {
-        VirtqueueAddresses(size: queues[index].size, descriptorTable: queues[index].descriptorTable,
-                           driverArea: queues[index].driverArea, deviceArea: queues[index].deviceArea)
+        VirtqueueAddresses(size: queues[index].size, descriptorTable: PhysicalAddress(queues[index].descriptorTable),
+                           driverArea: PhysicalAddress(queues[index].driverArea), deviceArea: PhysicalAddress(queues[index].deviceArea))
     }
 
     private func configurationRead() {

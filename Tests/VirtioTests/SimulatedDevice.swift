@@ -1,6 +1,7 @@
 /// The device side of a split virtqueue, simulated in host memory the way a device reads and
 /// writes it (physical address = host pointer), for testing the driver side.
 import Synchronization
+import Paging
 import Virtio
 
 /// Page-aligned host memory posing as DMA memory, filled with garbage so the queue must
@@ -14,7 +15,7 @@ final class QueueMemory {
         pointer.initializeMemory(as: UInt8.self, repeating: 0xCC, count: byteCount)
     }
     deinit { pointer.deallocate() }
-    var physicalAddress: UInt64 { UInt64(UInt(bitPattern: pointer)) }
+    var physicalAddress: PhysicalAddress { PhysicalAddress(UInt64(UInt(bitPattern: pointer))) }
 }
 
 /// One descriptor as the device reads it.
@@ -46,9 +47,9 @@ final class SimulatedDevice: @unchecked Sendable {
 
     init(addresses: VirtqueueAddresses) {
         size = Int(addresses.size)
-        descriptorTable = UnsafeMutableRawPointer(bitPattern: UInt(addresses.descriptorTable))!
-        availableRing = UnsafeMutableRawPointer(bitPattern: UInt(addresses.driverArea))!
-        usedRing = UnsafeMutableRawPointer(bitPattern: UInt(addresses.deviceArea))!
+        descriptorTable = UnsafeMutableRawPointer(bitPattern: UInt(addresses.descriptorTable.rawValue))!
+        availableRing = UnsafeMutableRawPointer(bitPattern: UInt(addresses.driverArea.rawValue))!
+        usedRing = UnsafeMutableRawPointer(bitPattern: UInt(addresses.deviceArea.rawValue))!
     }
 
     private func atomic(_ pointer: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt16>> {

@@ -1,5 +1,6 @@
 /// Tests of the split virtqueue's driver side against a simulated device in the same thread.
 import TestSupport
+import Paging
 import Virtio
 import XCTest
 
@@ -44,9 +45,9 @@ final class SplitVirtqueueTests: XCTestCase {
     func testAddPublishTakeKeepsOrderAndLengths() {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory
-        let a = queue.add(buffer: 0x1000, length: 1514, deviceWritable: true)!
-        let b = queue.add(buffer: 0x2000, length: 60, deviceWritable: false)!
-        let c = queue.add(buffer: 0x3000, length: 2048, deviceWritable: true)!
+        let a = queue.add(buffer: PhysicalAddress(0x1000), length: 1514, deviceWritable: true)!
+        let b = queue.add(buffer: PhysicalAddress(0x2000), length: 60, deviceWritable: false)!
+        let c = queue.add(buffer: PhysicalAddress(0x3000), length: 2048, deviceWritable: true)!
         XCTAssertEqual(Set([a, b, c]).count, 3)
         XCTAssertEqual(queue.freeDescriptorCount, 1)
         XCTAssertEqual(queue.unpublishedCount, 3)
@@ -87,7 +88,7 @@ final class SplitVirtqueueTests: XCTestCase {
         _ = memory
         queue.eventIndexEnabled = true
         queue.setInterruptsSuppressed(true)
-        for index in 0..<3 { _ = queue.add(buffer: 0x1000 * UInt64(index + 1), length: 64, deviceWritable: true) }
+        for index in 0..<3 { _ = queue.add(buffer: PhysicalAddress(0x1000 * UInt64(index + 1)), length: 64, deviceWritable: true) }
         XCTAssertTrue(queue.publish())
         XCTAssertEqual(device.takeAvailable().count, 3)
         device.complete(id: 0, length: 64)
@@ -102,7 +103,7 @@ final class SplitVirtqueueTests: XCTestCase {
         let newDevice = SimulatedDevice(addresses: fresh.addresses)
         XCTAssertEqual(newDevice.availableIndex, 0)
         XCTAssertEqual(newDevice.storedUsedIndex, 0)
-        let id = fresh.add(buffer: 0x9000, length: 128, deviceWritable: true)!
+        let id = fresh.add(buffer: PhysicalAddress(0x9000), length: 128, deviceWritable: true)!
         _ = fresh.publish()
         XCTAssertEqual(newDevice.takeAvailable(), [SeenBuffer(head: id, chain: [SeenDescriptor(address: 0x9000, length: 128, flags: 2, next: 0)])])
         newDevice.complete(id: UInt32(id), length: 100)
@@ -115,7 +116,7 @@ final class SplitVirtqueueTests: XCTestCase {
     func testInjectedFaultMakesAnOutOfRangeHeadAvailable() {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory
-        _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
         _ = queue.publish()
         XCTAssertEqual(device.takeAvailable().count, 1)
         queue.injectIndexFault()
@@ -129,26 +130,26 @@ final class SplitVirtqueueTests: XCTestCase {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory
         var ids: [UInt16] = []
-        for index in 0..<4 { ids.append(queue.add(buffer: UInt64(index) * 0x1000, length: 64, deviceWritable: true)!) }
+        for index in 0..<4 { ids.append(queue.add(buffer: PhysicalAddress(UInt64(index) * 0x1000), length: 64, deviceWritable: true)!) }
         XCTAssertEqual(Set(ids), [0, 1, 2, 3])
-        XCTAssertNil(queue.add(buffer: 0x9000, length: 64, deviceWritable: true))
-        XCTAssertNil(queue.add(VirtqueueSegment(physicalAddress: 0x9000, length: 12, deviceWritable: false),
-                               VirtqueueSegment(physicalAddress: 0xA000, length: 60, deviceWritable: false)))
+        XCTAssertNil(queue.add(buffer: PhysicalAddress(0x9000), length: 64, deviceWritable: true))
+        XCTAssertNil(queue.add(VirtqueueSegment(physicalAddress: PhysicalAddress(0x9000), length: 12, deviceWritable: false),
+                               VirtqueueSegment(physicalAddress: PhysicalAddress(0xA000), length: 60, deviceWritable: false)))
         XCTAssertEqual(queue.freeDescriptorCount, 0)
         _ = queue.publish()
         XCTAssertEqual(device.takeAvailable().count, 4)
         device.complete(id: UInt32(ids[2]), length: 1)
         device.publishUsed()
         XCTAssertEqual(queue.takeUsed()?.id, ids[2])
-        XCTAssertEqual(queue.add(buffer: 0x9000, length: 64, deviceWritable: true), ids[2], "the freed descriptor is reused")
-        XCTAssertNil(queue.add(buffer: 0xA000, length: 64, deviceWritable: true))
+        XCTAssertEqual(queue.add(buffer: PhysicalAddress(0x9000), length: 64, deviceWritable: true), ids[2], "the freed descriptor is reused")
+        XCTAssertNil(queue.add(buffer: PhysicalAddress(0xA000), length: 64, deviceWritable: true))
     }
 
     func testTwoDescriptorChain() {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory
-        let head = queue.add(VirtqueueSegment(physicalAddress: 0x5000, length: 12, deviceWritable: true),
-                             VirtqueueSegment(physicalAddress: 0x6000, length: 1514, deviceWritable: true))!
+        let head = queue.add(VirtqueueSegment(physicalAddress: PhysicalAddress(0x5000), length: 12, deviceWritable: true),
+                             VirtqueueSegment(physicalAddress: PhysicalAddress(0x6000), length: 1514, deviceWritable: true))!
         XCTAssertEqual(queue.freeDescriptorCount, 2)
         _ = queue.publish()
         let seen = device.takeAvailable()
@@ -158,8 +159,8 @@ final class SplitVirtqueueTests: XCTestCase {
         XCTAssertEqual(seen[0].chain[0].flags, 3, "NEXT | WRITE")
         XCTAssertEqual(seen[0].chain[0].address, 0x5000)
         XCTAssertEqual(seen[0].chain[1], SeenDescriptor(address: 0x6000, length: 1514, flags: 2, next: 0))
-        let readable = queue.add(VirtqueueSegment(physicalAddress: 0x7000, length: 12, deviceWritable: false),
-                                 VirtqueueSegment(physicalAddress: 0x8000, length: 60, deviceWritable: false))!
+        let readable = queue.add(VirtqueueSegment(physicalAddress: PhysicalAddress(0x7000), length: 12, deviceWritable: false),
+                                 VirtqueueSegment(physicalAddress: PhysicalAddress(0x8000), length: 60, deviceWritable: false))!
         XCTAssertEqual(queue.freeDescriptorCount, 0)
         _ = queue.publish()
         XCTAssertEqual(device.takeAvailable()[0].chain.map(\.flags), [1, 0])
@@ -172,21 +173,21 @@ final class SplitVirtqueueTests: XCTestCase {
         XCTAssertEqual(queue.freeDescriptorCount, 4)
         // All four descriptors can be handed out again, each once.
         var again: Set<UInt16> = []
-        while let id = queue.add(buffer: 0, length: 1, deviceWritable: false) { again.insert(id) }
+        while let id = queue.add(buffer: PhysicalAddress(0), length: 1, deviceWritable: false) { again.insert(id) }
         XCTAssertEqual(again, [0, 1, 2, 3])
     }
 
     func testNoNotifyIsHonoured() {
         var (queue, device, memory) = makeQueue(size: 8)
         _ = memory
-        _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish())
         device.setNoNotify(true)
-        _ = queue.add(buffer: 0x2000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x2000), length: 64, deviceWritable: true)
         XCTAssertFalse(queue.publish(), "VIRTQ_USED_F_NO_NOTIFY set")
         XCTAssertEqual(device.takeAvailable().count, 2, "published even without a notification")
         device.setNoNotify(false)
-        _ = queue.add(buffer: 0x3000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x3000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish())
     }
 
@@ -196,16 +197,16 @@ final class SplitVirtqueueTests: XCTestCase {
         queue.eventIndexEnabled = true
         device.setNoNotify(true)   // ignored with EVENT_IDX
         device.setAvailableEvent(2)  // "notify me when avail.idx passes 2"
-        _ = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)
-        _ = queue.add(buffer: 0x2000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x2000), length: 64, deviceWritable: true)
         XCTAssertFalse(queue.publish(), "0 → 2 does not pass index 2")
-        _ = queue.add(buffer: 0x3000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x3000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish(), "2 → 3 passes index 2")
-        _ = queue.add(buffer: 0x4000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x4000), length: 64, deviceWritable: true)
         XCTAssertFalse(queue.publish(), "3 → 4: the device did not move avail_event")
         device.setAvailableEvent(4)
-        _ = queue.add(buffer: 0x5000, length: 64, deviceWritable: true)
-        _ = queue.add(buffer: 0x6000, length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x5000), length: 64, deviceWritable: true)
+        _ = queue.add(buffer: PhysicalAddress(0x6000), length: 64, deviceWritable: true)
         XCTAssertTrue(queue.publish(), "4 → 6 passes index 4")
         // With interrupts wanted, used_event follows what the driver has taken.
         let seen = device.takeAvailable()
@@ -229,7 +230,7 @@ final class SplitVirtqueueTests: XCTestCase {
     func testInvalidUsedElementsAreSkipped() {
         var (queue, device, memory) = makeQueue(size: 4)
         _ = memory
-        let id = queue.add(buffer: 0x1000, length: 64, deviceWritable: true)!
+        let id = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true)!
         _ = queue.publish()
         _ = device.takeAvailable()
         device.complete(id: 99, length: 1)                  // out of range
@@ -264,7 +265,7 @@ final class SplitVirtqueueTests: XCTestCase {
             // The driver adds a random number of buffers, while any are free.
             var toAdd = Int(random.next() % 9)
             while toAdd > 0 && nextToken <= total {
-                guard let id = queue.add(buffer: nextToken << 12, length: UInt32(truncatingIfNeeded: nextToken % 4000 + 1),
+                guard let id = queue.add(buffer: PhysicalAddress(nextToken << 12), length: UInt32(truncatingIfNeeded: nextToken % 4000 + 1),
                                          deviceWritable: nextToken % 2 == 0) else { break }
                 XCTAssertNil(outstanding[id], "descriptor \(id) handed out twice")
                 outstanding[id] = nextToken

@@ -65,7 +65,7 @@ final class VirtioEntropyTests: XCTestCase {
         for buffer in device.seen {
             XCTAssertEqual(buffer.chain.count, 1)
             XCTAssertEqual(buffer.chain[0].length, 64)
-            XCTAssertEqual(buffer.chain[0].address, target.physicalAddress)
+            XCTAssertEqual(buffer.chain[0].address, target.physicalAddress.rawValue)
             XCTAssertNotEqual(buffer.chain[0].flags & VirtqueueDescriptor.Flags.write.rawValue, 0, "§5.4.6.1: device-writable only")
         }
         XCTAssertEqual(device.fake.notifications.map(\.offset), Array(repeating: 3, count: 20), "notified at queue_notify_off")

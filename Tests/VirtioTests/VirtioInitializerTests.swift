@@ -1,4 +1,5 @@
 /// Tests of feature negotiation and the driver's initialization handshake against a fake device.
+import Paging
 import Virtio
 import XCTest
 
@@ -51,7 +52,7 @@ final class VirtioInitializerTests: XCTestCase {
         XCTAssertEqual(initializer.queueCount, 2)
 
         XCTAssertEqual(try initializer.maximumQueueSize(index: 1), 256)
-        let addresses = VirtqueueAddresses(size: 64, descriptorTable: 0x10_0000, driverArea: 0x10_1000, deviceArea: 0x10_2000)
+        let addresses = VirtqueueAddresses(size: 64, descriptorTable: PhysicalAddress(0x10_0000), driverArea: PhysicalAddress(0x10_1000), deviceArea: PhysicalAddress(0x10_2000))
         XCTAssertEqual(try initializer.setUpQueue(index: 1, addresses: addresses), 1)
         let queue = device.queues[1]
         XCTAssertEqual(queue.size, 64)
@@ -63,7 +64,7 @@ final class VirtioInitializerTests: XCTestCase {
         XCTAssertEqual(device.queues[0].enabled, 0)
 
         // A ring as large as the device's maximum: the size register is left alone.
-        let full = VirtqueueAddresses(size: 256, descriptorTable: 0x20_0000, driverArea: 0x20_1000, deviceArea: 0x20_2000)
+        let full = VirtqueueAddresses(size: 256, descriptorTable: PhysicalAddress(0x20_0000), driverArea: PhysicalAddress(0x20_1000), deviceArea: PhysicalAddress(0x20_2000))
         XCTAssertEqual(try initializer.setUpQueue(index: 0, addresses: full), 0)
         XCTAssertFalse(device.queues[0].sizeWritten)
         XCTAssertEqual(device.queues[0].enabled, 1)
@@ -126,7 +127,7 @@ final class VirtioInitializerTests: XCTestCase {
         XCTAssertThrowsError(try initializer.maximumQueueSize(index: 2)) {
             XCTAssertEqual($0 as? VirtioError, .queueUnavailable(index: 2))
         }
-        let addresses = VirtqueueAddresses(size: 64, descriptorTable: 0x10_0000, driverArea: 0x10_1000, deviceArea: 0x10_2000)
+        let addresses = VirtqueueAddresses(size: 64, descriptorTable: PhysicalAddress(0x10_0000), driverArea: PhysicalAddress(0x10_1000), deviceArea: PhysicalAddress(0x10_2000))
         XCTAssertThrowsError(try initializer.setUpQueue(index: 2, addresses: addresses)) {
             XCTAssertEqual($0 as? VirtioError, .queueUnavailable(index: 2))
         }
@@ -141,7 +142,7 @@ final class VirtioInitializerTests: XCTestCase {
         let device = makeDevice(maximumSizes: [128])
         let initializer = VirtioDeviceInitializer(transport: device)
         _ = try initializer.initialize(wanted: wanted, required: required)
-        let addresses = VirtqueueAddresses(size: 256, descriptorTable: 0x10_0000, driverArea: 0x10_1000, deviceArea: 0x10_2000)
+        let addresses = VirtqueueAddresses(size: 256, descriptorTable: PhysicalAddress(0x10_0000), driverArea: PhysicalAddress(0x10_1000), deviceArea: PhysicalAddress(0x10_2000))
         XCTAssertThrowsError(try initializer.setUpQueue(index: 0, addresses: addresses)) {
             XCTAssertEqual($0 as? VirtioError, .queueTooSmall(index: 0, maximum: 128))
         }

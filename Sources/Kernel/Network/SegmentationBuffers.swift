@@ -18,6 +18,6 @@ struct SegmentationBuffers {
         self.base = base
     }
 
-    func address(_ index: Int) -> UInt64 { (base + index * Self.bufferBytes).rawValue }
+    func address(_ index: Int) -> PhysicalAddress { base + index * Self.bufferBytes }
     func pointer(_ index: Int) -> UnsafeMutableRawPointer { (base + index * Self.bufferBytes).pointer }
 }

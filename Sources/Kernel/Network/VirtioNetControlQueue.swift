@@ -24,7 +24,7 @@ struct VirtioNetControlQueue {
         let size = min(try initializer.maximumQueueSize(index: index), 16)
         guard let memory = PhysicalMemory.allocate(count: Page.count(covering: SplitVirtqueue.byteCount(queueSize: size))),
               let page = PhysicalMemory.allocate(count: 1) else { throw .queueUnavailable(index: index) }
-        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory.rawValue, size: size)
+        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory, size: size)
         queue.eventIndexEnabled = eventIndex
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)
@@ -57,8 +57,8 @@ struct VirtioNetControlQueue {
         guard let length = write(UnsafeMutableRawBufferPointer(start: base, count: Self.ackOffset)) else { throw .unwritable }
         let ackPointer = base + Self.ackOffset
         ackPointer.storeBytes(of: 0xFF, as: UInt8.self)   // neither OK (0) nor ERR (1): "not answered"
-        guard queue.add(VirtqueueSegment(physicalAddress: page.rawValue, length: UInt32(length), deviceWritable: false),
-                        VirtqueueSegment(physicalAddress: (page + Self.ackOffset).rawValue, length: 1, deviceWritable: true)) != nil
+        guard queue.add(VirtqueueSegment(physicalAddress: page, length: UInt32(length), deviceWritable: false),
+                        VirtqueueSegment(physicalAddress: page + Self.ackOffset, length: 1, deviceWritable: true)) != nil
         else { throw .unwritable }
         if queue.publish() { transport.notify(queue: index, queueNotifyOffset: notifyOffset) }
         let deadline = MonotonicClock.nanosecondsSinceBoot + Self.timeoutNanoseconds

@@ -28,7 +28,7 @@ struct PacketBufferPool {
         self.count = count
     }
 
-    func address(_ index: Int) -> UInt64 { (base + index * Self.bufferBytes).rawValue }
+    func address(_ index: Int) -> PhysicalAddress { base + index * Self.bufferBytes }
     func pointer(_ index: Int) -> UnsafeMutableRawPointer { (base + index * Self.bufferBytes).pointer }
 }
 
@@ -590,7 +590,7 @@ struct VirtioNetDevice {
         guard let memory = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else {
             throw .queueUnavailable(index: index)
         }
-        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory.rawValue, size: size)
+        var queue = SplitVirtqueue(memory: memory.pointer, physicalAddress: memory, size: size)
         queue.eventIndexEnabled = features.contains(.ringEventIndex)
         queue.setInterruptsSuppressed(true)
         let notifyOffset = try initializer.setUpQueue(index: index, addresses: queue.addresses)

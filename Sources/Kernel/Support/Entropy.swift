@@ -83,7 +83,7 @@ struct Entropy {
         guard let page = PhysicalMemory.allocate(count: 1),
               let device = try? VirtioEntropy(initializer: VirtioDeviceInitializer(transport: transport), allocate: { bytes in
                   guard let ring = PhysicalMemory.allocate(count: Page.count(covering: bytes)) else { return nil }
-                  return (ring.pointer, ring.rawValue)
+                  return (ring.pointer, ring)
               }) else {
             Log.warning("entropy: virtio-rng at \(address.bus):\(address.device).\(address.function) could not be set up")
             return nil
@@ -115,7 +115,7 @@ struct Entropy {
         defer { device = queue }
         let target = page.pointer
         for _ in 0..<4 {
-            guard let written = queue.fill(physicalAddress: page.rawValue, length: 8, pollLimit: Self.pollLimit, pause: { Processor.relax() }) else {
+            guard let written = queue.fill(physicalAddress: page, length: 8, pollLimit: Self.pollLimit, pause: { Processor.relax() }) else {
                 return nil
             }
             if written == 8 { return target.load(as: UInt64.self) }

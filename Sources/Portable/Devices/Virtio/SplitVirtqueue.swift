@@ -80,10 +80,10 @@ public struct SplitVirtqueue {
     /// A queue of `size` entries in `memory` (at least `byteCount(queueSize: size)` bytes,
     /// 4 KiB aligned), which the device reaches at `physicalAddress`. The memory is zeroed
     /// here: the device must see empty rings with index 0.
-    public init(memory: UnsafeMutableRawPointer, physicalAddress: UInt64, size: UInt16) {
+    public init(memory: UnsafeMutableRawPointer, physicalAddress: PhysicalAddress, size: UInt16) {
         precondition(size >= 1 && size <= 32768 && size & (size &- 1) == 0,
                      "split virtqueue size must be a power of two up to 32768 (virtio 1.2 §2.7)")
-        precondition(Page.isAligned(physicalAddress),
+        precondition(physicalAddress.isPageAligned,
                      "virtqueue memory must be page aligned")
         precondition(UInt(bitPattern: memory) % UInt(Page.size) == 0,
                      "virtqueue memory must be page aligned")
@@ -96,8 +96,8 @@ public struct SplitVirtqueue {
         usedRing = memory + layout.usedRingOffset
         chainLengths = (memory + layout.bookkeepingOffset).bindMemory(to: UInt16.self, capacity: Int(size))
         addresses = VirtqueueAddresses(size: size, descriptorTable: physicalAddress,
-                                       driverArea: physicalAddress + UInt64(layout.availableRingOffset),
-                                       deviceArea: physicalAddress + UInt64(layout.usedRingOffset))
+                                       driverArea: physicalAddress + layout.availableRingOffset,
+                                       deviceArea: physicalAddress + layout.usedRingOffset)
         freeDescriptorCount = Int(size)
         // Free list 0 → 1 → … → size−1.
         var index: UInt16 = 0
@@ -135,7 +135,7 @@ public struct SplitVirtqueue {
     /// Adds a single-descriptor buffer. Returns its descriptor id (the same id `takeUsed`
     /// returns for it; index your own per-buffer state by it), or nil when no descriptor is
     /// free. The device does not see it until `publish()`.
-    public mutating func add(buffer physicalAddress: UInt64, length: UInt32, deviceWritable: Bool) -> UInt16? {
+    public mutating func add(buffer physicalAddress: PhysicalAddress, length: UInt32, deviceWritable: Bool) -> UInt16? {
         guard freeDescriptorCount >= 1 else { return nil }
         let head = takeFreeDescriptor()
         writeDescriptor(head, address: physicalAddress, length: length,
@@ -345,10 +345,10 @@ public struct SplitVirtqueue {
     }
 
     @inline(__always)
-    private func writeDescriptor(_ index: UInt16, address: UInt64, length: UInt32,
+    private func writeDescriptor(_ index: UInt16, address: PhysicalAddress, length: UInt32,
                                  flags: VirtqueueDescriptor.Flags, next: UInt16) {
         let descriptor = descriptorTable + Int(index) * VirtqueueDescriptor.byteCount
-        descriptor.storeBytes(of: address.littleEndian, toByteOffset: VirtqueueDescriptor.addressOffset, as: UInt64.self)
+        descriptor.storeBytes(of: address.rawValue.littleEndian, toByteOffset: VirtqueueDescriptor.addressOffset, as: UInt64.self)
         descriptor.storeBytes(of: length.littleEndian, toByteOffset: VirtqueueDescriptor.lengthOffset, as: UInt32.self)
         descriptor.storeBytes(of: flags.rawValue.littleEndian, toByteOffset: VirtqueueDescriptor.flagsOffset, as: UInt16.self)
         descriptor.storeBytes(of: next.littleEndian, toByteOffset: VirtqueueDescriptor.nextOffset, as: UInt16.self)

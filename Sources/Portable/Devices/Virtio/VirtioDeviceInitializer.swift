@@ -1,4 +1,5 @@
 /// The driver side of virtio device initialization: reset, feature negotiation, queues, DRIVER_OK.
+import Paging
 
 /// Steps a device through initialization — virtio 1.2 §3.1.1 — over any transport.
 ///
@@ -96,9 +97,9 @@ public struct VirtioDeviceInitializer<Transport: VirtioTransport> {
         }
         if addresses.size != maximum { transport.write16(.queueSize, addresses.size) }
         transport.write16(.queueMSIXVector, CommonConfiguration.noVector)
-        transport.write64(.queueDescriptorTable, addresses.descriptorTable)
-        transport.write64(.queueDriverArea, addresses.driverArea)
-        transport.write64(.queueDeviceArea, addresses.deviceArea)
+        transport.write64(.queueDescriptorTable, addresses.descriptorTable.rawValue)
+        transport.write64(.queueDriverArea, addresses.driverArea.rawValue)
+        transport.write64(.queueDeviceArea, addresses.deviceArea.rawValue)
         let notifyOffset = transport.read16(.queueNotifyOffset)
         transport.write16(.queueEnable, 1)
         return notifyOffset

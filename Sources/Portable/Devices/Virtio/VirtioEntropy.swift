@@ -1,4 +1,5 @@
 /// The driver side of virtio-rng, the entropy device: one request queue of buffers the device fills with random bytes.
+import Paging
 
 /// virtio 1.2 §5.4 ("Entropy Device"): device ID 4, no feature bits of its own (§5.4.3), no
 /// device configuration (§5.4.4), one virtqueue, `requestq` (§5.4.2). The driver places
@@ -27,7 +28,7 @@ public struct VirtioEntropy<Transport: VirtioTransport> {
     /// physical address; nil when there is none), and sets DRIVER_OK. A failed step marks the
     /// device FAILED and throws.
     public init(initializer: VirtioDeviceInitializer<Transport>,
-                allocate: (Int) -> (memory: UnsafeMutableRawPointer, physicalAddress: UInt64)?) throws(VirtioError) {
+                allocate: (Int) -> (memory: UnsafeMutableRawPointer, physicalAddress: PhysicalAddress)?) throws(VirtioError) {
         _ = try initializer.initialize(wanted: .version1, required: .version1)
         let index = Self.requestQueueIndex
         do throws(VirtioError) {
@@ -51,7 +52,7 @@ public struct VirtioEntropy<Transport: VirtioTransport> {
     /// device wrote (it may write fewer than asked, §5.4.6.2), or nil when it did not answer:
     /// then the buffer still belongs to the device, which may write it at any later time, so
     /// the caller must never reuse it, nor this queue.
-    public mutating func fill(physicalAddress: UInt64, length: UInt32, pollLimit: Int, pause: () -> Void) -> Int? {
+    public mutating func fill(physicalAddress: PhysicalAddress, length: UInt32, pollLimit: Int, pause: () -> Void) -> Int? {
         // §5.4.6.1: "The driver MUST NOT place driver-readable buffers into the queue."
         guard length > 0, let id = queue.add(buffer: physicalAddress, length: length, deviceWritable: true) else { return nil }
         if queue.publish() { transport.notify(queue: Self.requestQueueIndex, queueNotifyOffset: notifyOffset) }

@@ -125,14 +125,14 @@ public struct VirtqueueAddresses: Equatable, Sendable {
     /// Entries in the queue.
     public var size: UInt16
     /// The descriptor table.
-    public var descriptorTable: UInt64
+    public var descriptorTable: PhysicalAddress
     /// The driver area: the available ring.
-    public var driverArea: UInt64
+    public var driverArea: PhysicalAddress
     /// The device area: the used ring.
-    public var deviceArea: UInt64
+    public var deviceArea: PhysicalAddress
 
     /// Addresses with these values.
-    public init(size: UInt16, descriptorTable: UInt64, driverArea: UInt64, deviceArea: UInt64) {
+    public init(size: UInt16, descriptorTable: PhysicalAddress, driverArea: PhysicalAddress, deviceArea: PhysicalAddress) {
         self.size = size
         self.descriptorTable = descriptorTable
         self.driverArea = driverArea
@@ -143,14 +143,14 @@ public struct VirtqueueAddresses: Equatable, Sendable {
 /// One buffer of a descriptor chain: where it is, how long, and who writes it.
 public struct VirtqueueSegment: Equatable, Sendable {
     /// The physical address the device uses.
-    public var physicalAddress: UInt64
+    public var physicalAddress: PhysicalAddress
     /// The length in bytes.
     public var length: UInt32
     /// Whether the device writes it (receive buffers) rather than reads it (transmit).
     public var deviceWritable: Bool
 
     /// A segment with these values.
-    public init(physicalAddress: UInt64, length: UInt32, deviceWritable: Bool) {
+    public init(physicalAddress: PhysicalAddress, length: UInt32, deviceWritable: Bool) {
         self.physicalAddress = physicalAddress
         self.length = length
         self.deviceWritable = deviceWritable

@@ -1,1 +1,1 @@
-/// The labs' checkers (docs/labs): one test class a lab, each failing until its lab is solved; `make lab-check LAB=name` runs one, `make test` none.
+/// The labs' checkers (docs/labs): one test class a lab, named NameLab, each failing until its lab is solved; `make lab-check LAB=name` runs one, `make test` none of them (it runs `LabCheckerTests`, which checks the checkers' own logic).

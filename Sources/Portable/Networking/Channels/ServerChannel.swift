@@ -87,6 +87,9 @@ public struct ServerChannel {
     public var postedReceiveBufferCount: Int { postedCount }
 
     /// The port bound to `socket`, nil when it is not bound.
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     public func port(ofSocket socket: UInt16) -> UInt16? {
         guard Int(socket) < ChannelLayout.socketCapacity, socketPorts[Int(socket)] != 0 else { return nil }
         return socketPorts[Int(socket)]

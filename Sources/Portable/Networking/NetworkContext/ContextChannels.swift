@@ -241,7 +241,7 @@ extension NetworkContext {
         channels.pointee.storage[channel].unbindAll(handler: &handler)
         ownerGone(.program(channel: channel), now: now)
         // Its TCP listeners went with `ownerGone`: the directory must stop sending their flows here.
-        if mesh.contextCount > 1 { reconcileDirectory() }
+        if mesh.pointee.contextCount > 1 { reconcileDirectory() }
         // Nothing reads the channel's memory from here on (its lent send buffers went with its
         // connections): the kernel may free it once the program is off its CPU.
         channels.pointee.storage[channel].retire()

@@ -8,13 +8,13 @@ extension NetworkContext {
     /// other context: the NIC steers it (it has no ports) to one queue, but every context sends
     /// and needs the peers' hardware addresses.
     func route(frame: UnsafeRawBufferPointer, checksum: ReceivedChecksum, now: UInt64) {
-        guard mesh.contextCount > 1 else {
+        guard mesh.pointee.contextCount > 1 else {
             handle(frame: frame, checksum: checksum, now: now)
             return
         }
         let flow = FrameFlow(classifying: frame)
         if let target = handOffTarget(flow) {
-            if mesh.ring(from: index, to: target).push(frame, checksum: checksum) {
+            if mesh.pointee.ring(from: index, to: target).push(frame, checksum: checksum) {
                 handOff.pointee.handedOut &+= 1
             } else {
                 handOff.pointee.dropped &+= 1
@@ -22,8 +22,8 @@ extension NetworkContext {
             return
         }
         if flow == .arp {
-            for other in 0..<mesh.contextCount where other != index {
-                if mesh.ring(from: index, to: other).push(frame) {
+            for other in 0..<mesh.pointee.contextCount where other != index {
+                if mesh.pointee.ring(from: index, to: other).push(frame) {
                     handOff.pointee.arpShared &+= 1
                 } else {
                     handOff.pointee.dropped &+= 1
@@ -42,17 +42,17 @@ extension NetworkContext {
         switch flow {
         case .udp(_, let sourcePort, let destinationPort):
             guard stack.pointee.listener(of: destinationPort) == nil else { return nil }
-            return PortDirectory.pick(from: mesh.directory.owners(.udp, port: destinationPort), excluding: index,
+            return PortDirectory.pick(from: mesh.pointee.directory.owners(.udp, port: destinationPort), excluding: index,
                                       flow: sourcePort)
         case .tcp(let source, let sourcePort, let destinationPort):
             guard !table.pointee.accepts(localPort: destinationPort, remote: TCPEndpoint(address: IPv4Address(rawValue: source), port: sourcePort))
             else { return nil }
-            if let owner = PortDirectory.pick(from: mesh.directory.owners(.tcp, port: destinationPort), excluding: index,
+            if let owner = PortDirectory.pick(from: mesh.pointee.directory.owners(.tcp, port: destinationPort), excluding: index,
                                               flow: sourcePort) {
                 return owner
             }
             guard destinationPort >= TCPConnectionTable.firstEphemeralPort else { return nil }
-            let named = Int(destinationPort) % mesh.contextCount
+            let named = Int(destinationPort) % mesh.pointee.contextCount
             return named == index ? nil : named
         case .arp, .other:
             return nil
@@ -63,10 +63,10 @@ extension NetworkContext {
     /// through this context's stack; returns how many there were. They are never handed on
     /// again: the sender already decided that this context serves them.
     func receiveHandOffs(now: UInt64) -> Int {
-        guard mesh.contextCount > 1 else { return 0 }
+        guard mesh.pointee.contextCount > 1 else { return 0 }
         var taken = 0
-        for other in 0..<mesh.contextCount where other != index {
-            let ring = mesh.ring(from: other, to: index)
+        for other in 0..<mesh.pointee.contextCount where other != index {
+            let ring = mesh.pointee.ring(from: other, to: index)
             var fromThis = 0
             while fromThis < NetworkContextLimits.receiveBudget, ring.pop({ handle(frame: $0, checksum: $1, now: now) }) {
                 fromThis += 1
@@ -81,7 +81,7 @@ extension NetworkContext {
     func reconcileDirectory() {
         let stack = self.stack
         let table = self.table
-        mesh.directory.reconcile(context: index) { kind, port in
+        mesh.pointee.directory.reconcile(context: index) { kind, port in
             switch kind {
             case .udp: stack.pointee.listener(of: port) != nil
             case .tcp: table.pointee.hasListener(port: port)

@@ -12,14 +12,14 @@ struct ContextRequestHandler<Receiver: FrameReceiver, Sender: FrameSender, Host:
     mutating func bind(port: UInt16, channel: Int, socket: UInt16) -> Result<Void, ChannelError> {
         guard context.stack.pointee.bind(port: port, listener: PortListener.socket(channel: channel, socket: socket).rawValue)
         else { return .failure(.portInUse) }
-        context.mesh.directory.claim(.udp, port: port, context: context.index)
+        context.mesh.pointee.directory.claim(.udp, port: port, context: context.index)
         return .success(())
     }
 
     mutating func unbind(port: UInt16, channel: Int, socket: UInt16) {
         if context.stack.pointee.listener(of: port) == PortListener.socket(channel: channel, socket: socket).rawValue {
             context.stack.pointee.unbind(port: port)
-            context.mesh.directory.release(.udp, port: port, context: context.index)
+            context.mesh.pointee.directory.release(.udp, port: port, context: context.index)
         }
     }
 

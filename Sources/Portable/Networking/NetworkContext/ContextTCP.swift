@@ -194,7 +194,7 @@ extension NetworkContext {
         guard port != tcp.pointee.metricsPort else { return .failure(.portInUse) }
         switch table.pointee.listen(port: port, owner: ConnectionOwner.program(channel: channel).rawValue) {
         case .success:
-            mesh.directory.claim(.tcp, port: port, context: index)
+            mesh.pointee.directory.claim(.tcp, port: port, context: index)
             return .success(())
         case .failure(.alreadyListening): return .failure(.portInUse)
         case .failure(.invalidEndpoint): return .failure(.badPort)
@@ -213,7 +213,7 @@ extension NetworkContext {
         let context = index
         switch table.pointee.connect(to: TCPEndpoint(address: IPv4Address(rawValue: destination.address), port: destination.port),
                                      owner: ConnectionOwner.program(channel: channel).rawValue, now: now, output: &output,
-                                     acceptingPort: { mesh.acceptsSourcePort($0, context: context, localAddress: localAddress,
+                                     acceptingPort: { mesh.pointee.acceptsSourcePort($0, context: context, localAddress: localAddress,
                                                                              remote: destination) }) {
         case .success(let id):
             let notices = tcp.pointee.notices
@@ -225,6 +225,9 @@ extension NetworkContext {
         }
     }
 
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     func owns(_ id: UInt16, channel: Int) -> Bool {
         Int(id) < ContextTCPState.capacity && tcp.pointee.notices[Int(id)].announced
             && table.pointee.owner(of: id) == ConnectionOwner.program(channel: channel).rawValue

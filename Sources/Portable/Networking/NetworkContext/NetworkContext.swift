@@ -91,8 +91,11 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     let receiveImpairment: UnsafeMutablePointer<ImpairedLinkDirection>?
     /// Room for the meter's text, allocated once.
     let meterText: UnsafeMutableRawBufferPointer
-    /// The other contexts of the NIC: where frames this context does not serve go.
-    let mesh: ContextMesh
+    /// The other contexts of the NIC: where frames this context does not serve go. Behind a
+    /// pointer, as the other parts are: the mesh holds the RSS key and indirection table, and
+    /// a context value that carried them would be copied whole (hundreds of bytes, `rep movsb`
+    /// under TCG) wherever the value is copied, several times per frame.
+    let mesh: UnsafeMutablePointer<ContextMesh>
     let handOff: UnsafeMutablePointer<HandOffCounters>
 
     /// Builds context `index` over one queue pair's two halves. `configuration.tcpCapacity`
@@ -103,7 +106,8 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
                      "a context's TCP table holds 1 to ChannelLayout.connectionCapacity connections")
         let mesh = configuration.mesh ?? ContextMesh(contextCount: 1)
         precondition(index >= 0 && index < mesh.contextCount, "context index outside its mesh")
-        self.mesh = mesh
+        self.mesh = .allocate(capacity: 1)
+        self.mesh.initialize(to: mesh)
         handOff = .allocate(capacity: 1)
         handOff.initialize(to: HandOffCounters())
         self.index = index

@@ -52,7 +52,7 @@ public struct RecordWriter {
         case .receiveEnd where pendingStage == 0:
             pendingStage = 1
             return
-        case .requestTail where pendingStage == 1 && repeatsLastTail(prefix) && heldTailCount < heldTails.count:
+        case .requestTail where pendingStage == 1 && heldTailCount < Self.heldTailCapacity && repeatsLastTail(prefix):
             heldTails[heldTailCount] = prefix
             heldTailCount += 1
             return
@@ -66,9 +66,11 @@ public struct RecordWriter {
     }
 
     /// Whether a `requestTail` event (channel, tail) finds the tail last recorded for its channel.
-    private func repeatsLastTail(_ prefix: UInt64) -> Bool {
+    /// `mutating` though it changes nothing: called from `record`, a non-mutating method made the
+    /// compiler copy the 512-byte `lastTails` first.
+    private mutating func repeatsLastTail(_ prefix: UInt64) -> Bool {
         let channel = Int(truncatingIfNeeded: prefix & 0xFFFF_FFFF)
-        return channel < lastTails.count && lastTails[channel] == prefix >> 32
+        return channel < Self.heldTailCapacity && lastTails[channel] == prefix >> 32
     }
 
     /// Writes the pass still being watched, so that the recording ends with every pass (for
@@ -86,6 +88,8 @@ public struct RecordWriter {
     /// The watched pass's request-ring reads that found the last recorded tail (their events'
     /// 8-byte fields), held back with it.
     private var heldTails = InlineArray<64, UInt64>(repeating: 0)
+    /// `heldTails`' size (asking the array copies it).
+    private static let heldTailCapacity = 64
     private var heldTailCount = 0
     /// The request-ring tail last recorded for each channel number (UInt64.max: none since
     /// the channel was added).
@@ -155,8 +159,8 @@ public struct RecordWriter {
         guard !isFull else { return }
         runOffset = -1
         let channel = Int(truncatingIfNeeded: prefix & 0xFFFF_FFFF)
-        if kind == .requestTail && channel < lastTails.count { lastTails[channel] = prefix >> 32 }
-        if kind == .channelAdded && channel < lastTails.count { lastTails[channel] = .max }
+        if kind == .requestTail && channel < Self.heldTailCapacity { lastTails[channel] = prefix >> 32 }
+        if kind == .channelAdded && channel < Self.heldTailCapacity { lastTails[channel] = .max }
         let prefixSize = kind.hasPrefix ? 8 : 0
         let payload = prefixSize + bytes.count
         let size = RecordFormat.eventSize(payload: payload)

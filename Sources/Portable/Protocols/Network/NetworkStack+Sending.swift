@@ -114,6 +114,9 @@ extension NetworkStack {
     }
 
     /// The link-level next hop for `destination` (RFC 1122 §3.3.1), or `nil` when there is no route.
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     func nextHop(for destination: IPv4Address) -> NextHop? {
         if destination == .any || destination == configuration.address { return nil }
         if configuration.isBroadcast(destination) { return .hardware(.broadcast) }

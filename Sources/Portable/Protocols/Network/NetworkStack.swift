@@ -98,6 +98,9 @@ public struct NetworkStack {
     }
 
     /// The listener bound to `port`, if any.
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     public func listener(of port: UInt16) -> Int? {
         for index in 0..<boundCount where boundPorts[index] == port { return boundListeners[index] }
         return nil

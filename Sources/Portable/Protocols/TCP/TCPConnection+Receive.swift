@@ -419,8 +419,11 @@ extension TCPConnection {
 
     /// §3.10.7.4's table: zero-length and non-zero-length segments against a zero and a
     /// non-zero window (the window we offered, see `acceptanceWindow`).
-    @inline(__always)
-    func isAcceptable(_ segment: TCPSegment) -> Bool {
+    ///
+    /// `mutating` though it changes nothing: its only caller is mutating, and a non-mutating
+    /// call from there made the compiler copy the whole connection (700 bytes, `rep movsb`,
+    /// byte by byte under TCG) for every segment received, even marked `@inline(__always)`.
+    mutating func isAcceptable(_ segment: TCPSegment) -> Bool {
         let sequence = segment.header.sequenceNumber
         let length = segment.sequenceLength
         let window = acceptanceWindow

@@ -357,6 +357,9 @@ public struct TCPConnection {
 
     /// The earliest time `poll` has something to do: the RTO, a delayed ACK, a zero-window
     /// probe or the end of TIME-WAIT. `nil` when no timer runs.
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     public var nextDeadline: UInt64? {
         // Pairwise, not over an array literal, which would allocate on every call.
         let timers = Self.earlier(retransmissionTimer.deadline, persistTimer.deadline)
@@ -364,6 +367,7 @@ public struct TCPConnection {
     }
 
     /// The earlier of two optional deadlines.
+    @inline(__always)
     static func earlier(_ first: UInt64?, _ second: UInt64?) -> UInt64? {
         guard let first else { return second }
         guard let second else { return first }

@@ -45,6 +45,9 @@ extension TCPConnectionTable {
     /// The connection's state.
     public func state(of id: TCPConnectionID) -> TCPState? { ownedSlot(id).map { connections[$0].state } }
     /// Why it ended, when it ended abnormally.
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     public func error(of id: TCPConnectionID) -> TCPConnectionError? { ownedSlot(id).flatMap { connections[$0].error } }
     /// The owner (program or channel number).
     public func owner(of id: TCPConnectionID) -> Int? { ownedSlot(id).map { slots[$0].owner } }

@@ -14,6 +14,9 @@ extension TCPConnectionTable {
 
     /// When the table must next look at connection `index`: its own next timer, and for a
     /// released connection in FIN-WAIT-2 the end of its grace (see `poll`).
+    // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
+    // struct first (`rep movsb`, byte by byte under TCG), on the packet path.
+    @inline(__always)
     func effectiveDeadline(_ index: Int) -> UInt64? {
         var deadline = connections[index].nextDeadline
         if slots[index].isReleased, let since = slots[index].finishWait2Since, connections[index].state == .finishWait2 {

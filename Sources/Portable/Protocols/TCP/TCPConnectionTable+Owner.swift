@@ -52,8 +52,12 @@ extension TCPConnectionTable {
     /// The owner (program or channel number).
     public func owner(of id: TCPConnectionID) -> Int? { ownedSlot(id).map { slots[$0].owner } }
     /// The peer's endpoint.
+    // Inlined: see `error(of:)`.
+    @inline(__always)
     public func remote(of id: TCPConnectionID) -> TCPEndpoint? { ownedSlot(id).map { connections[$0].remote } }
     /// Our port.
+    // Inlined: see `error(of:)`.
+    @inline(__always)
     public func localPort(of id: TCPConnectionID) -> UInt16? { ownedSlot(id).map { connections[$0].local.port } }
     /// Received bytes waiting to be read.
     public func readableCount(of id: TCPConnectionID) -> Int { ownedSlot(id).map { connections[$0].readableCount } ?? 0 }

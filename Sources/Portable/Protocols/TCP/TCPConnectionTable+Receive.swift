@@ -269,6 +269,9 @@ extension TCPConnectionTable {
     /// Whether a segment from `remote` to our `localPort` has somewhere to go in this table: a
     /// connection with that four-tuple (TIME-WAIT included) or a listener on the port. A table
     /// that says no would answer the segment with a RST (RFC 9293 §3.10.7.1).
+    // Inlined: called for every frame a context classifies; a call from a mutating context
+    // copied the whole table (768 bytes, `rep movsb`) first.
+    @inline(__always)
     public func accepts(localPort: UInt16, remote: TCPEndpoint) -> Bool {
         lookup(localPort: localPort, remote: remote) != nil || listeningPortIndex(localPort) != nil
     }

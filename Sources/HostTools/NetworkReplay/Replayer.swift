@@ -40,13 +40,8 @@ final class ReplayCursor {
     let events: [RecordedEvent]
     var position = 1
     var pass = 0
-    var divergence: Divergence?
-    var endedMidPass = false
-    var framesReceived = 0
-    var framesMatched = 0
-    var channelsAdded = 0
-    var requestsTaken = 0
-    var completionsMatched = 0
+    /// What the replay found so far (its divergence, the counts).
+    var result = ReplayResult()
     /// Whether the pass being replayed was an idle one (its ring reads are not recorded).
     var passIsIdle = false
     /// The request-ring tail last recorded for each channel, which an idle pass's reads find.
@@ -63,13 +58,13 @@ final class ReplayCursor {
         for memory in channelMemory { memory.deallocate() }
     }
 
-    var stopped: Bool { divergence != nil || endedMidPass }
+    var stopped: Bool { result.divergence != nil || result.endedMidPass }
 
     /// The next event if it is of `kind`; otherwise records the divergence (`doing`: what the
     /// replayed context did instead) and returns nil.
     func take(_ kind: RecordFormat.Kind, doing: @autoclosure () -> String) -> RecordedEvent? {
         guard !stopped else { return nil }
-        guard position < events.count else { endedMidPass = true; return nil }
+        guard position < events.count else { result.endedMidPass = true; return nil }
         let event = events[position]
         guard event.kind == kind else {
             diverge(at: event, expected: Self.describe(event), actual: doing())
@@ -83,8 +78,15 @@ final class ReplayCursor {
     func next(is kind: RecordFormat.Kind) -> Bool { !stopped && position < events.count && events[position].kind == kind }
 
     func diverge(at event: RecordedEvent, expected: String, actual: String) {
-        guard divergence == nil else { return }
-        divergence = Divergence(event: event.index, pass: pass, expected: expected, actual: actual)
+        guard result.divergence == nil else { return }
+        result.divergence = Divergence(event: event.index, pass: pass, expected: expected, actual: actual)
+    }
+
+    /// Takes the next event, which must be of `kind` with `prefix` as its 8-byte field (what
+    /// the replayed context did: `doing`).
+    func expect(_ kind: RecordFormat.Kind, prefix: UInt64, doing: @autoclosure () -> String) {
+        guard let event = take(kind, doing: doing()) else { return }
+        if event.prefix != prefix { diverge(at: event, expected: Self.describe(event), actual: doing()) }
     }
 
     static func describe(_ event: RecordedEvent) -> String {
@@ -141,7 +143,7 @@ final class ReplayCursor {
             guard let event = take(.request, doing: "took request \(value) of channel \(channel)"),
                   expectChannel(channel, in: event), expect(value, event.high, in: event, "took request \(value)"),
                   fill(bytes, from: event) else { return }
-            requestsTaken += 1
+            result.requestsTaken += 1
         case .payload:
             guard let event = take(.payload, doing: "took a send's \(bytes.count) bytes from channel \(channel)"),
                   expectChannel(channel, in: event), expect(value, event.high, in: event, "took them from buffer \(value)"),
@@ -154,7 +156,7 @@ final class ReplayCursor {
                 return diverge(at: event, expected: Self.describe(event),
                                actual: "wrote a different one (kind \(completion.kind), length \(completion.length), error \(completion.error))")
             }
-            completionsMatched += 1
+            result.completionsMatched += 1
         case .added:
             guard let event = take(.channelAdded, doing: "put channel \(channel) into service"),
                   expectChannel(channel, in: event), expect(value, event.high, in: event, "for cpu \(value)") else { return }
@@ -163,10 +165,7 @@ final class ReplayCursor {
                 diverge(at: event, expected: Self.describe(event), actual: "gave it a different layout")
             }
         case .ended:
-            guard let event = take(.channelsEnded, doing: "took the ending of the programs of channels \(Self.channelList(value))") else { return }
-            if event.prefix != value {
-                diverge(at: event, expected: Self.describe(event), actual: "took channels \(Self.channelList(value))")
-            }
+            expect(.channelsEnded, prefix: value, doing: "took the ending of the programs of channels \(Self.channelList(value))")
         }
     }
 
@@ -213,7 +212,7 @@ struct ReplayReceiver: FrameReceiver {
                     return count
                 }
                 count += 1
-                cursor.framesReceived += 1
+                cursor.result.framesReceived += 1
                 event.bytes.withUnsafeBytes { body($0, checksum) }
             } else {
                 _ = cursor.take(.receiveEnd, doing: "asked the NIC for frames")
@@ -263,7 +262,7 @@ struct ReplaySender: FrameSender {
                            actual: "built a frame of \(built.count) bytes, different from byte \(first) on")
             return false
         }
-        cursor.framesMatched += 1
+        cursor.result.framesMatched += 1
         return accepted
     }
 }
@@ -273,17 +272,12 @@ struct ReplayHost: NetworkContextHost {
     let cursor: ReplayCursor
 
     func ringDoorbell(cpu: Int, channel: Int) {
-        guard let event = cursor.take(.doorbell, doing: "rang a doorbell for cpu \(cpu)") else { return }
-        if event.prefix != RecordFormat.pair(cpu, channel) {
-            cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "rang cpu \(cpu), channel \(channel)")
-        }
+        cursor.expect(.doorbell, prefix: RecordFormat.pair(cpu, channel), doing: "rang a doorbell for cpu \(cpu), channel \(channel)")
     }
 
     func stopProgram(cpu: Int, channel: Int) {
-        guard let event = cursor.take(.programStopped, doing: "stopped the program of channel \(channel)") else { return }
-        if event.prefix != RecordFormat.pair(cpu, channel) {
-            cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "stopped the one of channel \(channel) on cpu \(cpu)")
-        }
+        cursor.expect(.programStopped, prefix: RecordFormat.pair(cpu, channel),
+                      doing: "stopped the program of channel \(channel) on cpu \(cpu)")
     }
 
     func channelReleased(channel: Int, counters: ChannelCounters) {
@@ -353,7 +347,6 @@ public enum Replayer {
         let cursor = ReplayCursor(events: log.events)
         let context = NetworkContext(index: 0, configuration: configuration, receiver: ReplayReceiver(cursor: cursor),
                                      sender: ReplaySender(cursor: cursor), host: ReplayHost(cursor: cursor))
-        var result = ReplayResult()
         while !cursor.stopped && cursor.position < log.events.count {
             if cursor.next(is: .channelAdded) {
                 // Added outside a pass (`addChannel`: before serving, or between passes).
@@ -365,18 +358,11 @@ public enum Replayer {
             cursor.passIsIdle = pass.idle
             prepareChannels(for: context, cursor: cursor)
             context.pass(now: pass.prefix)
-            result.passes += 1
-            if result.passes % 1000 == 0 { progress(cursor.position, log.events.count) }
+            cursor.result.passes += 1
+            if cursor.result.passes % 1000 == 0 { progress(cursor.position, log.events.count) }
         }
-        result.eventsReplayed = cursor.position
-        result.framesReceived = cursor.framesReceived
-        result.framesMatched = cursor.framesMatched
-        result.divergence = cursor.divergence
-        result.endedMidPass = cursor.endedMidPass
-        result.channelsAdded = cursor.channelsAdded
-        result.requestsTaken = cursor.requestsTaken
-        result.completionsMatched = cursor.completionsMatched
-        return result
+        cursor.result.eventsReplayed = cursor.position
+        return cursor.result
     }
 
     typealias ReplayedContext = NetworkContext<ReplayReceiver, ReplaySender, ReplayHost>
@@ -386,6 +372,7 @@ public enum Replayer {
     /// (their bits set, which the pass takes when it serves the channels). The recording says
     /// which, in the events of this pass; the context's own reading of them is checked as it
     /// comes (`ReplayCursor.replayChannel`).
+    ///
     /// A pass takes queued channels first of all, so theirs are the events right after the
     /// pass's clock; a channel added between passes (`addChannel`) comes later and is made
     /// when the replay reaches it.
@@ -421,7 +408,7 @@ public enum Replayer {
         context.channelFreed(number)
         let given = now ? context.addChannel(memory: memory, privateMemory: privateMemory, cpu: Int(event.high))
                         : context.queueChannel(memory: memory, privateMemory: privateMemory, cpu: Int(event.high))
-        cursor.channelsAdded += 1
+        cursor.result.channelsAdded += 1
         if given != number {
             cursor.diverge(at: event, expected: ReplayCursor.describe(event), actual: "gave the channel number \(given.map(String.init) ?? "none")")
         }

@@ -69,13 +69,9 @@ public struct ChannelLayout: Equatable, Sendable {
     /// The layout for the given capacities (see the type's description for the defaults).
     public init(requestCapacity: UInt32 = 128, completionCapacity: UInt32 = 256,
                 bufferCount: UInt32 = 256, bufferSize: UInt32 = 2048) {
-        precondition(requestCapacity >= 1 && requestCapacity <= 1 << 16 && requestCapacity & (requestCapacity &- 1) == 0,
-                     "request ring capacity must be a power of two up to 65536")
-        precondition(completionCapacity >= 1 && completionCapacity <= 1 << 16 && completionCapacity & (completionCapacity &- 1) == 0,
-                     "completion ring capacity must be a power of two up to 65536")
-        precondition(bufferCount >= 1 && bufferCount <= 1 << 16, "a channel has 1 to 65536 buffers")
-        precondition(bufferSize >= 1536 && bufferSize <= 1 << 16 && bufferSize % UInt32(ChannelLayout.cacheLineSize) == 0,
-                     "buffer size must be a multiple of 64 from 1536 to 65536")
+        precondition(Self.isValid(requestCapacity: requestCapacity, completionCapacity: completionCapacity,
+                                  bufferCount: bufferCount, bufferSize: bufferSize),
+                     "a channel has rings of a power of two up to 65536 slots, and 1 to 65536 buffers of 1536 to 65536 bytes, a multiple of 64")
         self.requestCapacity = requestCapacity
         self.completionCapacity = completionCapacity
         self.bufferCount = bufferCount
@@ -88,6 +84,18 @@ public struct ChannelLayout: Equatable, Sendable {
             + SingleProducerSingleConsumerRing<ChannelCompletion>.byteCount(capacity: Int(completionCapacity))
         bufferPoolOffset = Page.roundUp(completionEnd)
         byteCount = Page.roundUp(bufferPoolOffset + Int(bufferCount) * Int(bufferSize))
+    }
+
+    /// Whether these capacities make a layout: rings of a power of two up to 65536 slots, 1 to
+    /// 65536 buffers, each 1536 to 65536 bytes and a multiple of the cache line. The one
+    /// statement of the rules, for the initializer (a bug) and for layouts read back from a
+    /// recording (input).
+    public static func isValid(requestCapacity: UInt32, completionCapacity: UInt32,
+                               bufferCount: UInt32, bufferSize: UInt32) -> Bool {
+        func isRingCapacity(_ value: UInt32) -> Bool { value >= 1 && value <= 1 << 16 && value & (value &- 1) == 0 }
+        return isRingCapacity(requestCapacity) && isRingCapacity(completionCapacity)
+            && bufferCount >= 1 && bufferCount <= 1 << 16
+            && bufferSize >= 1536 && bufferSize <= 1 << 16 && bufferSize % UInt32(ChannelLayout.cacheLineSize) == 0
     }
 
     /// Offset of buffer `index` (which must be below `bufferCount`).

@@ -85,9 +85,8 @@ extension ChannelLayout {
 
     /// The layout `tapWords` describe, nil when they describe none (a bad recording).
     public init?(tapWords words: (UInt32, UInt32, UInt32, UInt32)) {
-        func isPowerOfTwo(_ value: UInt32) -> Bool { value >= 1 && value <= 1 << 16 && value & (value &- 1) == 0 }
-        guard isPowerOfTwo(words.0), isPowerOfTwo(words.1), words.2 >= 1, words.2 <= 1 << 16,
-              words.3 >= 1536, words.3 <= 1 << 16, words.3 % UInt32(ChannelLayout.cacheLineSize) == 0 else { return nil }
+        guard Self.isValid(requestCapacity: words.0, completionCapacity: words.1, bufferCount: words.2, bufferSize: words.3)
+        else { return nil }
         self.init(requestCapacity: words.0, completionCapacity: words.1, bufferCount: words.2, bufferSize: words.3)
     }
 }

@@ -26,7 +26,7 @@ public struct RingConsumer<Element: BitwiseCopyable> {
     public private(set) var violation: RingViolation?
     /// Sees each tail loaded and each element copied out (`ChannelTap`: recording, replay);
     /// nil almost always.
-    public var tap: ChannelTap?
+    public let tap: ChannelTap?
 
     /// The consumer's end of `ring`, whose indices were both initialized to `startingIndex`.
     public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0, tap: ChannelTap? = nil) {

@@ -22,7 +22,7 @@ public struct RingProducer<Element: BitwiseCopyable> {
     public private(set) var violation: RingViolation?
     /// Sees each head loaded and each element pushed (`ChannelTap`: recording, replay); nil
     /// almost always.
-    public var tap: ChannelTap?
+    public let tap: ChannelTap?
 
     /// The producer's end of `ring`, whose indices were both initialized to `startingIndex`.
     public init(ring: SingleProducerSingleConsumerRing<Element>, startingIndex: UInt32 = 0, tap: ChannelTap? = nil) {

@@ -35,9 +35,6 @@ public struct ServerChannel {
     /// The port of each socket, 0 when the socket is free.
     private var socketPorts = InlineArray<16, UInt16>(repeating: 0)
 
-    /// Sees every read of the shared memory (`ChannelTap`), when recording or replaying.
-    let tap: ChannelTap?
-
     /// The network core's end of the channel in `memory` (already `initialize`d with
     /// `startingIndex`), keeping its state in `privateMemory`
     /// (`memory.layout.serverPrivateByteCount` bytes, 8-byte aligned, not mapped into the program).
@@ -55,7 +52,6 @@ public struct ServerChannel {
                                         bufferCount: layout.bufferCount, connectionCapacity: ChannelLayout.connectionCapacity)
         var channelTap = tap
         channelTap?.channel = identifier
-        self.tap = channelTap
         requests = memory.requestRing.makeConsumer(startingIndex: startingIndex, tap: channelTap)
         completions = memory.completionRing.makeProducer(startingIndex: startingIndex, tap: channelTap)
     }
@@ -64,7 +60,8 @@ public struct ServerChannel {
     /// Later reads of a lent buffer (retransmissions) read the same bytes.
     @inline(__always)
     func observePayload(_ payload: UnsafeMutableRawBufferPointer, buffer index: UInt32) {
-        if let tap { _ = tap.observe(.payload, value: UInt64(index), bytes: payload) }
+        // The request ring's consumer carries the channel's tap (one copy of it).
+        if let tap = requests.tap { _ = tap.observe(.payload, value: UInt64(index), bytes: payload) }
     }
 
     /// Why the channel stopped, if the program broke the ring protocol.

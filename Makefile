@@ -191,7 +191,7 @@ host-test:
 LAB ?=
 LAB_CHECKS := LabChecks\.[A-Za-z]+Lab/|SystemTests\.Lab
 lab-check:
-	@scripts/lab-check.sh $(LAB)
+	@scripts/lab-check.sh $(if $(LAB),$(LAB),--list)
 
 system-test: $(ISO)
 	SWIGLET_REQUIRE_QEMU=1 swift test --disable-swift-testing --filter SystemTests --skip '$(LAB_CHECKS)'

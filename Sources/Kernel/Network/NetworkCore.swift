@@ -121,10 +121,9 @@ enum NetworkCore {
 
     /// `record=on`: allocates the recording's memory and starts it with `configuration`, when
     /// the boot is one the replay can follow; otherwise says why not and records nothing.
-    private static func startRecording(options: BootOptions, placement: NetworkPlacement,
-                                       configuration: NetworkContextConfiguration) {
+    private static func startRecording(placement: NetworkPlacement, configuration: NetworkContextConfiguration) {
         guard placement.mode == .dedicated && placement.contexts.count == 1 else {
-            Log.error("record=on: not recording: it records one network context in net-mode=dedicated, and this boot has \(placement.contexts.count) in \(placement.mode == .dedicated ? "dedicated" : "symmetric") mode")
+            Log.error("record=on: not recording: it records one network context in net-mode=dedicated, and this boot has \(placement.contexts.count) in \(placement.mode.name) mode")
             return
         }
         guard let memory = PhysicalMemory.allocate(count: Page.count(covering: recordingBytes)) else {
@@ -177,7 +176,7 @@ enum NetworkCore {
         // One fact, two users: the driver marks NEEDS_CSUM exactly when the stacks leave it.
         configuration.transmitChecksum = device.features.contains(.deviceChecksum) ? .device : .software
         nicWatch = NICWatch(device: device, now: MonotonicClock.nanosecondsSinceBoot)
-        if options.recordsNetwork { startRecording(options: options, placement: placement, configuration: configuration) }
+        if options.recordsNetwork { startRecording(placement: placement, configuration: configuration) }
         contexts = .allocate(capacity: count)
         let locks = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: count)
         for index in 0..<count {

@@ -15,21 +15,26 @@ enum NetworkDeviceError: Error {
     case interruptsUnavailable
 }
 
-/// Receive and transmit buffers of one size, in one physically contiguous block: each holds
-/// the 12-byte virtio-net header (virtio 1.2 §5.1.6) and then a whole Ethernet frame.
+/// Packet buffers of one size, in one physically contiguous block: each holds the 12-byte
+/// virtio-net header (virtio 1.2 §5.1.6) and then a whole Ethernet frame. The rings' buffers
+/// are `bufferBytes` each; the segmentation buffers (`SegmentationBuffers`) are larger.
 struct PacketBufferPool {
+    /// The size of a ring's buffers: a header and a 1514-byte frame, rounded up.
     static let bufferBytes = 2048
     let base: PhysicalAddress
     let count: Int
+    /// Bytes from one buffer to the next.
+    let stride: Int
 
-    init?(count: Int) {
-        guard let base = PhysicalMemory.allocate(count: Page.count(covering: count * Self.bufferBytes)) else { return nil }
+    init?(count: Int, bufferBytes: Int = PacketBufferPool.bufferBytes) {
+        guard let base = PhysicalMemory.allocate(count: Page.count(covering: count * bufferBytes)) else { return nil }
         self.base = base
         self.count = count
+        stride = bufferBytes
     }
 
-    func address(_ index: Int) -> PhysicalAddress { base + index * Self.bufferBytes }
-    func pointer(_ index: Int) -> UnsafeMutableRawPointer { (base + index * Self.bufferBytes).pointer }
+    func address(_ index: Int) -> PhysicalAddress { base + index * stride }
+    func pointer(_ index: Int) -> UnsafeMutableRawPointer { address(index).pointer }
 }
 
 /// The device side of the receive path: receiveqN of the pair (virtio 1.2 §5.1.2). Every
@@ -176,7 +181,7 @@ struct TransmitPath: FrameTransmitter {
     var checksumsOffloaded: UInt64 = 0
     /// VIRTIO_NET_F_HOST_TSO4 was negotiated and these large buffers were allocated: TCP may
     /// hand over segments of up to 64 KiB for the device to cut (`transmitSegmented`).
-    var segmentation: SegmentationBuffers? = nil
+    var segmentation: PacketBufferPool? = nil
     /// A stack of large buffer indices not in flight.
     var freeSegmentationBuffers: UnsafeMutablePointer<UInt16>? = nil
     var freeSegmentationCount = 0
@@ -494,7 +499,7 @@ struct VirtioNetDevice {
                                                                    capacity: SegmentationBuffers.bufferBytes)
             }
             // Large buffers only with TSO; without memory for them, segments stay one MSS.
-            if features.contains(.hostTCPSegmentationIPv4), let buffers = SegmentationBuffers() {
+            if features.contains(.hostTCPSegmentationIPv4), let buffers = SegmentationBuffers.make() {
                 pairs[index].transmit.segmentation = buffers
                 pairs[index].transmit.freeSegmentationBuffers = .allocate(capacity: SegmentationBuffers.count)
             }

@@ -17,7 +17,10 @@ final class FakeQueuePair {
     var flushes = 0
     /// When set, the sender has no free buffer: `transmit` refuses without calling `build`.
     var transmitFull = false
-    /// Transmissions refused because of `transmitFull`.
+    /// How many more frames the sender takes before it is full (nil: no limit), as a transmit
+    /// ring the device has not yet emptied.
+    var transmitRoom: Int? = nil
+    /// Transmissions refused because of `transmitFull` or `transmitRoom`.
     var refusals = 0
     /// TCP segmentation offload: the largest frame the sender takes for the NIC to cut (0: no TSO).
     var segmentedFrameCapacity = 0
@@ -73,10 +76,11 @@ struct FakeFrameSender: FrameSender {
     }
 
     mutating func transmit(_ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        guard !queue.transmitFull else {
+        guard !queue.transmitFull, queue.transmitRoom != 0 else {
             queue.refusals += 1
             return false
         }
+        if let room = queue.transmitRoom { queue.transmitRoom = room - 1 }
         var buffer = [UInt8](repeating: 0xA5, count: 2048)
         let length = buffer.withUnsafeMutableBytes { build($0) }
         if length > 0 { queue.transmitted.append(Array(buffer[0..<length])) }

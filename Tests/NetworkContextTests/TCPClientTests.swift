@@ -153,32 +153,4 @@ extension TCPClientTests {
         XCTAssertEqual(fixture.context.tcpConnectionCounts().synchronizeSent, 0, "no connection was opened")
         XCTAssertEqual(streams.pollEvent(), .connectFailed(cookie: cookie, error: .refused(.noRoute)))
     }
-
-    /// A segment that finds the transmit ring full is lost, counted by the stack, and sent
-    /// again by TCP's retransmission timer.
-    func testSegmentLostToAFullTransmitRingIsRetransmitted() {
-        let fixture = ContextFixture()
-        fixture.learnPeer()
-        guard let (_, opened, _, syn) = connecting(fixture) else { return }
-        var streams = opened
-        fixture.receive(tcpFrame(from: 9000, to: syn.sourcePort, sequence: 0x7000_0000, acknowledgment: syn.sequence &+ 1,
-                                 flags: [.syn, .ack], options: maximumSegmentSizeOption))
-        guard case .connected(let connection, _)? = streams.pollEvent() else { return XCTFail("not connected") }
-        fixture.queue.transmitFull = true
-        let payload = Array("lost once".utf8)
-        XCTAssertEqual(payload.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(payload.count))
-        fixture.pass()
-        XCTAssertEqual(fixture.queue.refusals, 1)
-        XCTAssertEqual(fixture.context.networkCounters[drop: .transmitRingFull], 1)
-        fixture.queue.transmitFull = false
-        let mark = fixture.mark
-        for _ in 0..<15 {
-            fixture.advance(by: 100_000_000)
-            fixture.pass()
-        }
-        let again = fixture.sentSegments(since: mark).filter { !$0.payload.isEmpty }
-        XCTAssertEqual(again.map(\.payload), [payload])
-        XCTAssertEqual(again.first?.sequence, syn.sequence &+ 1)
-        XCTAssertEqual(fixture.context.tcpCounters.connections.timeoutRetransmissions, 1)
-    }
 }

@@ -24,8 +24,20 @@ struct SentSegment {
 /// fails the test) and keeps them in order.
 struct RecordingTransmitter: TCPSegmentTransmitter {
     var sent: [SentSegment] = []
+    /// How many more segments the "NIC" takes before it refuses (nil: no limit): a full
+    /// transmit queue.
+    var room: Int? = nil
+    /// Segments refused for want of room.
+    var refused = 0
 
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool {
+        if let left = room {
+            guard left > 0 else {
+                refused += 1
+                return false
+            }
+            room = left - 1
+        }
         var buffer = [UInt8](repeating: 0, count: 2048)
         do {
             let length = try buffer.withUnsafeMutableBytes { (raw) throws(TCPBuildError) -> Int in try segment.write(into: raw) }
@@ -36,6 +48,7 @@ struct RecordingTransmitter: TCPSegmentTransmitter {
         } catch {
             XCTFail("our segment does not survive the wire: \(error)")
         }
+        return true
     }
 
     /// Takes the segments sent since the last call.

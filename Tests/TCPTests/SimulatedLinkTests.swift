@@ -10,7 +10,7 @@ import XCTest
 struct PacketCollector: TCPSegmentTransmitter {
     var packets: [[UInt8]] = []
 
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 1600)
         do {
             let length = try buffer.withUnsafeMutableBytes { (raw) throws(TCPBuildError) -> Int in try segment.write(into: raw) }
@@ -18,6 +18,7 @@ struct PacketCollector: TCPSegmentTransmitter {
         } catch {
             XCTFail("segment does not build: \(error)")
         }
+        return true
     }
 }
 

@@ -313,6 +313,10 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "wheel", scope: scope, value: counters.timerVisits)
             sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "sweep", scope: scope, value: counters.timerSweepCatches)
         }
+        contextCounter(&writer, "swiglet_tcp_transmit_refusals_total",
+                       help: "TCP segments the NIC refused because its transmit queue was full; connections send what was refused on a later pass.") {
+            $0.tcpCounters.transmitRefusals
+        }
         writer.family("swiglet_tcp_resets_total", type: .counter, help: "RST segments sent and received.")
         for scope in scopes {
             let counters = tcpCounters(scope)

@@ -4,20 +4,24 @@ import Network
 import TCP
 
 /// IPv4 and Ethernet headers, routing and ARP from the stack, straight into the transmit ring.
-/// A segment that finds no transmit buffer is dropped and counted by the stack; TCP's
-/// retransmission covers it.
+/// A segment that finds no transmit buffer is refused, not dropped: the connection keeps it
+/// and the table retries it on the next pass (`TCPConnection.transmitBlocked`), so the stack
+/// does not count it as a drop.
 struct ContextSegmentTransmitter<Sender: FrameSender>: TCPSegmentTransmitter {
     let stack: UnsafeMutablePointer<NetworkStack>
     let sender: UnsafeMutablePointer<Sender>
     let now: UInt64
 
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
+    @discardableResult
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool {
         // A segment the NIC cuts always leaves its checksum to the NIC (TSO implies CSUM).
         let deviceFinishes = stack.pointee.transmitChecksum == .device || segment.segmentationSize > 0
-        _ = stack.pointee.sendIPv4(protocolNumber: .tcp, to: segment.destination.address,
-                                   now: now, segmentSize: segment.segmentationSize, transmitter: &sender.pointee) { buffer in
+        let result = stack.pointee.sendIPv4(protocolNumber: .tcp, to: segment.destination.address, now: now,
+                                            segmentSize: segment.segmentationSize, refusalIsRetried: true,
+                                            transmitter: &sender.pointee) { buffer in
             (try? segment.write(into: buffer, deviceFinishesChecksum: deviceFinishes)) ?? 0
         }
+        return result != .transmitRingFull
     }
 
     /// What the NIC can cut now, less the headers of a data segment (Ethernet, IPv4 and TCP

@@ -41,12 +41,17 @@ extension NetworkStack {
     /// of that size. Such a datagram never waits for ARP (a queue slot holds one MTU): with the
     /// next hop unresolved it is dropped and counted as `arpQueueFull`, and TCP sends it again
     /// in MSS-sized pieces.
+    ///
+    /// `refusalIsRetried`: the caller keeps the datagram and sends it again when the driver has
+    /// no buffer (TCP's backpressure), so `.transmitRingFull` is returned but not counted as a drop.
     public mutating func sendIPv4<Transmitter: FrameTransmitter>(protocolNumber: IPProtocol, to destination: IPv4Address,
-                                                                 now: UInt64, segmentSize: Int = 0, transmitter: inout Transmitter,
+                                                                 now: UInt64, segmentSize: Int = 0, refusalIsRetried: Bool = false,
+                                                                 transmitter: inout Transmitter,
                                                                  payload writePayload: (UnsafeMutableRawBufferPointer) -> Int) -> SendResult {
         let source = configuration.address
         let largest = segmentSize > 0 ? largestSegmentedFrameSize : EthernetHeader.maximumFrameSize
-        return route(to: destination, now: now, segmentSize: segmentSize, transmitter: &transmitter) { buffer, ethernet, identification in
+        return route(to: destination, now: now, segmentSize: segmentSize, refusalIsRetried: refusalIsRetried,
+                     transmitter: &transmitter) { buffer, ethernet, identification in
             let payloadOffset = EthernetHeader.size + IPv4Header.minimumSize
             guard buffer.count > payloadOffset else { return 0 }
             let room = min(buffer.count, largest) - payloadOffset
@@ -66,7 +71,8 @@ extension NetworkStack {
     /// buffer when the next hop's hardware address is known, otherwise into the ARP queue, to
     /// leave when ARP answers (RFC 1122 §2.3.2.2).
     private mutating func route<Transmitter: FrameTransmitter>(
-        to destination: IPv4Address, now: UInt64, segmentSize: Int = 0, transmitter: inout Transmitter,
+        to destination: IPv4Address, now: UInt64, segmentSize: Int = 0, refusalIsRetried: Bool = false,
+        transmitter: inout Transmitter,
         build: (UnsafeMutableRawBufferPointer, EthernetHeader, UInt16) -> Int
     ) -> SendResult {
         guard let hop = nextHop(for: destination) else {
@@ -87,7 +93,9 @@ extension NetworkStack {
         }
         if let hardwareAddress = resolved {
             let ethernet = EthernetHeader(destination: hardwareAddress, source: ourHardwareAddress, etherType: .ipv4)
-            let sent = transmit(&transmitter, segmentSize: segmentSize) { buffer in build(buffer, ethernet, identification) }
+            let sent = transmit(&transmitter, segmentSize: segmentSize, refusalIsDrop: !refusalIsRetried) { buffer in
+                build(buffer, ethernet, identification)
+            }
             return sent ? .sent : .transmitRingFull
         }
         guard segmentSize == 0 else {

@@ -24,6 +24,10 @@ extension TCPConnection {
     /// segment carries as many whole SMSS-sized pieces as the windows allow (the tail of the
     /// queued data may end it shorter) and the NIC cuts it; the rules above apply per piece.
     /// Retransmissions (`retransmitFirstSegment`) stay one SMSS.
+    ///
+    /// When the NIC refuses a segment (its transmit queue is full) sending stops there: SND.NXT
+    /// stays, an owed ACK stays owed, and `transmitBlocked` asks the table to call this again
+    /// on its next pass. A full queue is backpressure, not a loss that only an RTO would repair.
     mutating func transmitPending<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         guard isSynchronized, state != .synchronizeReceived else { return }
         let segmentSize = sendMaximumSegmentSize
@@ -39,8 +43,11 @@ extension TCPConnection {
             let inFlight = sendNext != sendUnacknowledged
             guard length >= segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
             let flags: TCPFlags = length == unsent ? [.acknowledgment, .push] : [.acknowledgment]
-            emitAcknowledging(sequence: sendNext, flags: flags, data: storedData(from: sendNext, length: length),
-                              segmentationSize: length > segmentSize ? segmentSize : 0, output: &output)
+            guard emitAcknowledging(sequence: sendNext, flags: flags, data: storedData(from: sendNext, length: length),
+                                    segmentationSize: length > segmentSize ? segmentSize : 0, output: &output) else {
+                updatePersistTimer(now: now)
+                return
+            }
             let end = sendNext + UInt32(length)
             let pieces = UInt64((length + segmentSize - 1) / segmentSize)
             if end <= sendMaximum {
@@ -54,13 +61,16 @@ extension TCPConnection {
             retransmissionTimer.startIfStopped(now: now)
         }
         if finishQueued && sendNext == sendDataEnd {
+            guard emitAcknowledging(sequence: sendNext, flags: [.finish, .acknowledgment], output: &output) else {
+                updatePersistTimer(now: now)
+                return
+            }
             if finishSequence == nil {
                 statistics.segmentsSent += 1
             } else {
                 statistics.timeoutRetransmissions += 1
             }
             finishSequence = sendNext
-            emitAcknowledging(sequence: sendNext, flags: [.finish, .acknowledgment], output: &output)
             sendNext += 1
             if sendNext > sendMaximum { sendMaximum = sendNext }
             retransmissionTimer.startIfStopped(now: now)
@@ -147,8 +157,13 @@ extension TCPConnection {
     /// already received, and a zero-length segment below RCV.NXT is unacceptable to it
     /// (§3.10.7.4), so its ACK field would be ignored. SND.MAX never includes a zero-window
     /// probe, which the peer may not have taken.
+    ///
+    /// Refused by a full NIC queue, the ACK stays owed (`acknowledgmentPending`) and goes out
+    /// with the table's next pass (`transmitBlocked`).
     mutating func sendAcknowledgment<Output: TCPSegmentTransmitter>(output: inout Output) {
-        emitAcknowledging(sequence: sendMaximum, flags: [.acknowledgment], output: &output)
+        if !emitAcknowledging(sequence: sendMaximum, flags: [.acknowledgment], output: &output) {
+            acknowledgmentPending = true
+        }
     }
 
     /// <SEQ=sequence><CTL=RST>.
@@ -165,29 +180,39 @@ extension TCPConnection {
     }
 
     /// Emits a segment carrying <ACK=RCV.NXT> and our current window (RFC 9293 §3.10.7.4): it
-    /// acknowledges everything received, so any owed or delayed ACK is settled by it.
+    /// acknowledges everything received, so any owed or delayed ACK is settled by it — once
+    /// the NIC took it. Returns false when the NIC refused it (nothing changes but
+    /// `transmitBlocked`, which asks the table for another try on its next pass).
+    @discardableResult
     mutating func emitAcknowledging<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, flags: TCPFlags,
                                                                    data: TCPStoredPayload? = nil,
                                                                    segmentationSize: Int = 0,
-                                                                   output: inout Output) {
+                                                                   output: inout Output) -> Bool {
+        // The window edge this records may not reach the peer if the segment is refused; the
+        // retry advertises at least as much, so the edge remembered is never more than offered.
+        let window = advertisedWindowField()
+        guard emit(sequence: sequence, acknowledgment: receiveNext, flags: flags, window: window,
+                   data: data, segmentationSize: segmentationSize, output: &output) else {
+            transmitBlocked = true
+            return false
+        }
         acknowledgmentPending = false
         delayedAcknowledgmentDeadline = nil
         segmentsSinceAcknowledgment = 0
-        let window = advertisedWindowField()
-        emit(sequence: sequence, acknowledgment: receiveNext, flags: flags, window: window,
-             data: data, segmentationSize: segmentationSize, output: &output)
+        return true
     }
 
     /// Hands one segment to the transmitter: the fixed header of RFC 9293 §3.1 plus options
-    /// (§3.2); the transmitter builds and checksums it.
+    /// (§3.2); the transmitter builds and checksums it. Returns false when the NIC refused it.
+    @discardableResult
     func emit<Output: TCPSegmentTransmitter>(sequence: SequenceNumber, acknowledgment: SequenceNumber,
                                              flags: TCPFlags, window: UInt16, options: TCPOptions = TCPOptions(),
                                              data: TCPStoredPayload? = nil,
-                                             segmentationSize: Int = 0, output: inout Output) {
+                                             segmentationSize: Int = 0, output: inout Output) -> Bool {
         let header = TCPHeader(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
                                acknowledgmentNumber: acknowledgment, flags: flags, window: window)
-        output.transmit(TCPOutgoingSegment(source: local, destination: remote, header: header, options: options,
-                                           payload: ByteReader(), payloadContinuation: ByteReader(), storedPayload: data,
-                                           segmentationSize: segmentationSize))
+        return output.transmit(TCPOutgoingSegment(source: local, destination: remote, header: header, options: options,
+                                                  payload: ByteReader(), payloadContinuation: ByteReader(),
+                                                  storedPayload: data, segmentationSize: segmentationSize))
     }
 }

@@ -192,6 +192,10 @@ public struct TCPConnection {
     public internal(set) var peerFinished = false
     /// An ACK must go out at the next transmit opportunity.
     var acknowledgmentPending = false
+    /// The NIC refused a segment (its transmit queue was full): what was not sent waits, and
+    /// the table calls `transmitPending` again on its next pass (`TCPConnectionTable.settle`
+    /// takes and clears this).
+    var transmitBlocked = false
     /// When a delayed ACK is due, if one is owed.
     public internal(set) var delayedAcknowledgmentDeadline: UInt64?
     /// Data segments received since our last ACK (the second one is acknowledged at once).

@@ -101,22 +101,35 @@ extension TCPConnectionTable {
     public mutating func sendDeferred(_ bytes: ByteReader, on id: TCPConnectionID, lending: Bool = false) -> Int {
         guard let index = ownedSlot(id) else { return 0 }
         let taken = connections[index].queue(bytes, lending: lending)
-        if taken > 0 && !slots[index].transmitDeferred {
-            slots[index].transmitDeferred = true
-            deferredSlots.append(UInt16(index))
-        }
+        if taken > 0 { deferTransmit(index) }
         return taken
     }
 
-    /// Sends what `sendDeferred` queued, as far as each connection's windows allow; returns
-    /// how many connections it looked at. Call it once per pass, after the sends.
+    /// Puts slot `index` on the list `transmitDeferred` works through (once).
+    @inline(__always)
+    mutating func deferTransmit(_ index: Int) {
+        guard !slots[index].transmitDeferred else { return }
+        slots[index].transmitDeferred = true
+        deferredSlots.append(UInt16(index))
+    }
+
+    /// Sends what `sendDeferred` queued, and what a full NIC queue refused on an earlier pass,
+    /// as far as each connection's windows allow; returns how many connections it looked at.
+    /// Call it once per pass, after the sends.
+    ///
+    /// When the NIC refuses a segment the walk stops: every later connection would be refused
+    /// too. The ones not reached keep their place at the front of the list, and the refused
+    /// one (put back by `settle`) goes to its end, so a full queue delays connections in turn
+    /// rather than starving the last ones.
     @discardableResult
     public mutating func transmitDeferred<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) -> Int {
         let count = deferredSlots.count
         guard count > 0 else { return 0 }
+        var visited = 0
         withCountingTransmitter(&output) { counting in
-            for position in 0..<count {
-                let index = Int(deferredSlots[position])
+            while visited < count && counting.refused == 0 {
+                let index = Int(deferredSlots[visited])
+                visited += 1
                 slots[index].transmitDeferred = false
                 guard slots[index].isUsed else { continue }
                 let before = snapshot(index)
@@ -125,8 +138,12 @@ extension TCPConnectionTable {
             }
             record(counting)
         }
-        deferredSlots.removeAll(keepingCapacity: true)
-        return count
+        if visited == deferredSlots.count {
+            deferredSlots.removeAll(keepingCapacity: true)
+        } else {
+            deferredSlots.removeFirst(visited)
+        }
+        return visited
     }
 
     /// The lent bytes of `id`'s send buffer handed back to the owner since the last call

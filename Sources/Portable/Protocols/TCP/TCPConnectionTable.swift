@@ -144,8 +144,9 @@ public struct TCPConnectionTable {
     /// cookie is then worthless the rest of the time).
     var lastCookieSent: UInt64?
 
-    /// Slots with bytes queued by `send(_:on:now:deferred:)` and not yet offered to the
-    /// windows, in the order they were queued (each once: `TCPConnectionSlot.transmitDeferred`).
+    /// Slots with bytes queued by `sendDeferred` and not yet offered to the windows, or whose
+    /// segments a full NIC queue refused, in the order they came (each once:
+    /// `TCPConnectionSlot.transmitDeferred`).
     var deferredSlots: [UInt16] = []
 
     /// The timing wheel (`TCPConnectionTable+Timers`): each slot's first connection, or -1.
@@ -191,7 +192,9 @@ public struct TCPConnectionTable {
         storage = TCPConnectionStorage(capacity: capacity)
         freeSlots = []
         freeSlots.reserveCapacity(capacity)
-        deferredSlots.reserveCapacity(capacity)
+        // Each slot is listed once, but a refused one is listed again before the walk drops
+        // the entries it consumed: one more, so the list never grows on the packet path.
+        deferredSlots.reserveCapacity(capacity + 1)
         wheelScratch.reserveCapacity(capacity)
         // Pushed in reverse so the first IDs handed out are 0, 1, 2, ...
         var index = capacity - 1
@@ -369,6 +372,11 @@ public struct TCPConnectionTable {
         // Every read below goes through `connections[index]` in place: binding the TCB
         // to a `let` would copy the whole structure (and retain its buffers) on every segment.
         guard slots[index].isUsed else { return }
+        if connections[index].transmitBlocked {
+            // The NIC refused a segment: try again on the next pass (backpressure).
+            connections[index].transmitBlocked = false
+            deferTransmit(index)
+        }
         let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {
@@ -511,7 +519,8 @@ struct TCPConnectionSlot {
     var closeAnnounced = false
     /// Counted in its listening port's half-open number.
     var countsAsHalfOpen = false
-    /// In `deferredSlots`: queued bytes wait for `transmitDeferred`.
+    /// In `deferredSlots`: queued bytes, or segments a full NIC queue refused, wait for
+    /// `transmitDeferred`.
     var transmitDeferred = false
     /// The timing wheel slot the connection is in (-1: none), and its neighbours there.
     var wheelSlot: Int16 = -1
@@ -625,26 +634,33 @@ struct TCPSynchronizeRecorder: TCPSegmentTransmitter {
     var options = TCPOptions()
     var count = 0
 
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool {
         if header == nil {
             header = segment.header
             options = segment.options
         }
         count += 1
+        return true
     }
 }
 
-/// Passes segments on to the network core's transmitter, counting them and the RSTs among them.
+/// Passes segments on to the network core's transmitter, counting them, the RSTs among them,
+/// and the ones the NIC refused.
 struct TCPCountingTransmitter<Base: TCPSegmentTransmitter>: TCPSegmentTransmitter {
     let base: UnsafeMutablePointer<Base>
     var segments: UInt64 = 0
     var resets: UInt64 = 0
+    var refused: UInt64 = 0
 
-    mutating func transmit(_ segment: TCPOutgoingSegment) {
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool {
+        guard base.pointee.transmit(segment) else {
+            refused &+= 1
+            return false
+        }
         // A segment the NIC cuts (TSO) counts as the segments it becomes on the wire.
         segments &+= UInt64(segment.wireSegmentCount)
         if segment.header.flags.contains(.reset) { resets &+= 1 }
-        base.pointee.transmit(segment)
+        return true
     }
 
     mutating func largestPayload() -> Int { base.pointee.largestPayload() }
@@ -665,5 +681,6 @@ extension TCPConnectionTable {
     mutating func record<Base>(_ counting: TCPCountingTransmitter<Base>) {
         tableCounters.segmentsSent &+= counting.segments
         tableCounters.resetsSent &+= counting.resets
+        tableCounters.transmitRefusals &+= counting.refused
     }
 }

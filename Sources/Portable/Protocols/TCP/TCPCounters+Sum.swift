@@ -15,6 +15,7 @@ extension TCPCounters {
     public mutating func add(_ other: TCPCounters) {
         segmentsReceived &+= other.segmentsReceived
         segmentsSent &+= other.segmentsSent
+        transmitRefusals &+= other.transmitRefusals
         drops.add(other.drops)
         passiveOpens &+= other.passiveOpens
         activeOpens &+= other.activeOpens

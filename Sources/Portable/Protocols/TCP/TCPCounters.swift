@@ -98,6 +98,10 @@ public struct TCPCounters: Equatable, Sendable {
     public var segmentsReceived: UInt64 = 0
     /// Segments transmitted: by connections and by the table (RSTs, cookie SYN-ACKs).
     public var segmentsSent: UInt64 = 0
+    /// Segments the NIC refused because its transmit queue was full. A connection's data, FIN
+    /// or ACK so refused is kept and sent on a later pass (backpressure); a refused RST or
+    /// SYN-ACK of the table's is lost, and the peer's retry brings it back.
+    public var transmitRefusals: UInt64 = 0
     /// Segments dropped, by reason.
     public var drops = TCPDropCounts()
     /// Passive connections that reached ESTABLISHED (handed to an owner as accepted).

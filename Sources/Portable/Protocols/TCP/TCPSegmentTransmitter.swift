@@ -92,8 +92,12 @@ public struct TCPOutgoingSegment {
 /// Where a connection's segments go: the network core wraps them in IPv4 and Ethernet.
 /// Connections are generic over it (no existential), like the stack's `FrameTransmitter`.
 public protocol TCPSegmentTransmitter {
-    /// Sends `segment` now (or drops it when no transmit buffer is free: TCP retransmits).
-    mutating func transmit(_ segment: TCPOutgoingSegment)
+    /// Sends `segment` now. Returns false when the NIC had no transmit buffer free: nothing
+    /// was sent, and a connection keeps the segment's data and ACK to send on a later pass
+    /// (backpressure, not loss: `TCPConnection.transmitBlocked`). A segment lost for any other
+    /// reason (no route, ARP queue full) returns true: TCP's retransmission covers it.
+    @discardableResult
+    mutating func transmit(_ segment: TCPOutgoingSegment) -> Bool
 
     /// The most payload one segment handed to `transmit` may carry now for the NIC to cut
     /// (TCP segmentation offload); 0 when the NIC cannot, and segments carry one SMSS. Asked

@@ -22,10 +22,11 @@ OPTIONS:
   -c, --cpus N          virtual CPUs (default 4: the network core and http, tcp-echo, udp-echo)
   -m, --mem SIZE        guest memory (default 256M)
   -b, --boot OPTIONS    Swiglet boot options, e.g. "net-mode=symmetric" (default none)
-  -l, --load KIND       load during the profile: http (wrk, keep-alive, GET /), tcp
+  -l, --load KIND       load during the profile: http (wrk, keep-alive, GET /), http-close
+                        (wrk, a new connection per request: Connection: close), tcp
                         (swiglet-bench tcp-rr on TCP echo), udp (swiglet-bench UDP echo,
                         32 outstanding), none (default http)
-      --connections N   connections of the http and tcp loads (default 16)
+      --connections N   connections of the http, http-close and tcp loads (default 16)
       --stack-bytes N   bytes read above RSP per running vCPU to walk frame pointers
                         (default 1024; 0: the sampled function only, cheaper)
   -n, --top N           functions listed per CPU (default 10)
@@ -64,7 +65,7 @@ while [[ $# -gt 0 ]]; do
         -c|--cpus) [[ $value =~ $number && $value -ge 1 && $value -le 64 ]] || bad_usage "option '$option': '$value' is not 1 to 64"; cpus=$value ;;
         -m|--mem) [[ $value =~ ^[0-9]+[MG]$ ]] || bad_usage "option '$option': '$value' is not a size such as 256M"; mem=$value ;;
         -b|--boot) [[ $value != *,* ]] || bad_usage "option '$option': boot options may not contain ','"; boot_options=$value ;;
-        -l|--load) [[ $value =~ ^(http|tcp|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, tcp, udp or none"; load=$value ;;
+        -l|--load) [[ $value =~ ^(http|http-close|tcp|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, http-close, tcp, udp or none"; load=$value ;;
         --connections) [[ $value =~ $number && $value -ge 1 && $value -le 1024 ]] || bad_usage "option '$option': '$value' is not 1 to 1024"; connections=$value ;;
         --stack-bytes) [[ $value =~ $number && $((value % 8)) == 0 && $value -le 65536 ]] || bad_usage "option '$option': '$value' is not a multiple of 8 up to 65536"; stack_bytes=$value ;;
         -n|--top) [[ $value =~ $number && $value -ge 1 ]] || bad_usage "option '$option': '$value' is not a positive number"; top=$value ;;
@@ -82,7 +83,7 @@ python=$(command -v python3 || true)
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (scripts/install-deps.sh)"
 bench=${BENCH_SCRATCH:-.build-bench}/release/swiglet-bench
 case $load in
-    http) command -v wrk >/dev/null || die "wrk is missing (scripts/install-deps.sh)" ;;
+    http|http-close) command -v wrk >/dev/null || die "wrk is missing (scripts/install-deps.sh)" ;;
     tcp|udp) [[ -x $bench ]] || { say "building swiglet-bench (make bench-tool)"; make bench-tool >&2; } ;;
 esac
 if [[ ! -s $image ]]; then
@@ -135,6 +136,7 @@ sleep 1
 load_seconds=$(awk -v d="$duration" 'BEGIN { printf "%d", d + 2.999 }')
 case $load in
     http) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency "http://127.0.0.1:$http_port/") ;;
+    http-close) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency -H "Connection: close" "http://127.0.0.1:$http_port/") ;;
     tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "127.0.0.1:$tcp_port") ;;
     udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "127.0.0.1:$udp_port") ;;
     none) load_command=() ;;
@@ -159,7 +161,7 @@ if [[ -n $load_pid ]]; then
     wait "$load_pid" || say "the load generator failed (exit status $?): see $output/load.txt"
     load_pid=""
     case $load in
-        http) say "load result: $(grep -E 'Requests/sec' "$output/load.txt" || echo 'no Requests/sec line')" ;;
+        http|http-close) say "load result: $(grep -E 'Requests/sec' "$output/load.txt" || echo 'no Requests/sec line')" ;;
         *) say "load result: $(grep -E 'result:|req/s' "$output/load.txt" | tail -n 2 | tr '\n' ' ')" ;;
     esac
 fi

@@ -649,6 +649,66 @@ final class TCPConnectionTableTests: XCTestCase {
         XCTAssertEqual(harness.table.allocatedCount, 2)
     }
 
+    /// A connection we closed first, released by its owner and now in TIME-WAIT, with the
+    /// peer's side closed too (its SND.NXT and RCV.NXT are what the table's must exceed).
+    private func timeWaitConnection(_ harness: inout TableHarness, release: Bool = true) -> (TCPConnectionID, TCPConnection)? {
+        XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+        guard let id = harness.connectPeers(1).first else {
+            XCTFail("no connection")
+            return nil
+        }
+        XCTAssertEqual(harness.send(Array("an answer".utf8), on: id), 9)
+        harness.pump()
+        XCTAssertEqual(harness.peerRead(0), Array("an answer".utf8))
+        closeFromOurSide(&harness, id: id, peer: 0)
+        XCTAssertEqual(harness.table.state(of: id), .timeWait)
+        if release { harness.table.release(id, now: harness.now, output: &harness.wire) }
+        _ = harness.wire.take()
+        return (id, harness.peers[0].connection)
+    }
+
+    /// RFC 1122 §4.2.2.13: a SYN beyond everything the old incarnation received reopens a
+    /// released TIME-WAIT connection at once, with an ISS beyond the old SND.MAX.
+    func testSynchronizeBeyondTimeWaitReopensTheConnection() {
+        for elapsed in [0, 10 * oneSecond] {
+            var harness = TableHarness(capacity: 4)
+            guard let (_, peer) = timeWaitConnection(&harness) else { return }
+            harness.now += elapsed
+            let oldSendMaximum = peer.receiveNext   // the peer acknowledged our FIN: our SND.MAX
+            let newSequence = peer.sendNext.rawValue &+ 100_000
+            guard case .delivered = harness.inject(from: peer.local, flags: [.synchronize], sequence: newSequence) else {
+                return XCTFail("the SYN was not taken")
+            }
+            let answers = harness.wire.take()
+            XCTAssertEqual(answers.map(\.flags), [[.synchronize, .acknowledgment]], "a SYN-ACK, not an ACK of the old incarnation")
+            XCTAssertEqual(answers.first?.acknowledgment, newSequence &+ 1)
+            if let synAck = answers.first {
+                XCTAssertTrue(synAck.header.sequenceNumber > oldSendMaximum, "the new ISS lies beyond the old SND.MAX")
+                if elapsed == 0 {
+                    // No time passed: the clock-driven ISN is not beyond it, so a window past it is used.
+                    XCTAssertEqual(synAck.header.sequenceNumber, oldSendMaximum + 65537)
+                }
+            }
+            XCTAssertEqual(harness.table.counters.timeWaitReopened, 1)
+            XCTAssertEqual(harness.table.connectionCounts().timeWait, 0)
+            XCTAssertEqual(harness.table.connectionCounts().synchronizeReceived, 1)
+        }
+    }
+
+    /// An old duplicate SYN (at or below RCV.NXT), or a SYN to a TIME-WAIT connection its
+    /// owner still holds, does not reopen it: it is answered with an ACK, as §3.10.7.4 says.
+    func testOldOrUnreleasedTimeWaitIsNotReopened() {
+        for release in [true, false] {
+            var harness = TableHarness(capacity: 4)
+            guard let (id, peer) = timeWaitConnection(&harness, release: release) else { return }
+            let sequence = release ? peer.sendNext.rawValue &- 10 : peer.sendNext.rawValue &+ 100_000
+            XCTAssertEqual(harness.inject(from: peer.local, flags: [.synchronize], sequence: sequence), .delivered(id))
+            XCTAssertEqual(harness.wire.take().map(\.flags), [[.acknowledgment]])
+            XCTAssertEqual(harness.table.counters.timeWaitReopened, 0)
+            XCTAssertEqual(harness.table.connectionCounts().timeWait, 1)
+        }
+    }
+
     func testReleaseWithUnreadDataResetsAndWithoutClosesGracefully() {
         var harness = TableHarness()
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())

@@ -333,6 +333,7 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_events_total", label: "event", "challenge_ack", scope: scope, value: statistics.challengeAcknowledgments)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "unacceptable_segment", scope: scope, value: statistics.unacceptableSegments)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "time_wait_reclaimed", scope: scope, value: counters.timeWaitReclaimed)
+            sample(&writer, "swiglet_tcp_events_total", label: "event", "time_wait_reopened", scope: scope, value: counters.timeWaitReopened)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "buffer_refused", scope: scope, value: statistics.bufferRefusals)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "buffer_grown", scope: scope, value: statistics.bufferGrowths)
             sample(&writer, "swiglet_tcp_events_total", label: "event", "out_of_window_ack_suppressed", scope: scope,

@@ -57,25 +57,62 @@ extension TCPConnectionTable {
         receiver: UnsafeMutablePointer<Receiver>) -> TCPReceiveOutcome {
         let header = segment.header
         let remote = TCPEndpoint(address: source, port: header.sourcePort)
+        var reopenedAfter: SequenceNumber? = nil
         if let index = lookup(localPort: header.destinationPort, remote: remote) {
-            let before = snapshot(index)
-            if slots[index].isAnnounced && !slots[index].isReleased && !slots[index].isQueued {
-                // Its owner knows it, and no event about it waits here to be taken (a new
-                // connection's `accepted` does until the owner's side takes it — and a number
-                // can be new to a connection while the owner's side still remembers the last
-                // one): in-order bytes may go straight to the owner.
-                var sink = BoundDirectReceiver(receiver: receiver, connection: TCPConnectionID(index), owner: slots[index].owner)
-                connections[index].receive(segment: segment, now: now, output: &output, sink: &sink)
+            if let lastSent = reopensTimeWait(index, with: segment) {
+                // The old incarnation ends here; the SYN opens the new one at the listener.
+                tableCounters.timeWaitReopened &+= 1
+                freeSlot(index)
+                reopenedAfter = lastSent
             } else {
-                connections[index].receive(segment: segment, now: now, output: &output)
+                return deliver(segment, to: index, now: now, output: &output, receiver: receiver)
             }
-            settle(index, before: before, now: now, output: &output)
-            return .delivered(TCPConnectionID(index))
         }
         guard let portIndex = listeningPortIndex(header.destinationPort) else {
             return answerClosed(segment, remote: remote, output: &output)
         }
-        return receiveAtListener(segment, remote: remote, portIndex: portIndex, now: now, output: &output)
+        return receiveAtListener(segment, remote: remote, portIndex: portIndex, now: now, output: &output,
+                                 reopenedAfter: reopenedAfter)
+    }
+
+    /// Whether a SYN may reopen connection `index` straight from TIME-WAIT — RFC 1122
+    /// §4.2.2.13, RFC 6191 §2 without timestamps: a SYN (no ACK, no RST) whose sequence number
+    /// lies beyond everything the old incarnation received, on a connection its owner has
+    /// released (its number must otherwise stay valid). Returns the old incarnation's SND.MAX,
+    /// which the new one's ISS must exceed; nil when the SYN goes to the connection as any
+    /// segment does (which answers it with an ACK, §3.10.7.4).
+    ///
+    /// Without this a client that reuses its port at once — Linux does when the server closed
+    /// first, as an HTTP server with `Connection: close` does — gets an ACK for its SYN,
+    /// answers it with a RST and retries the SYN: a wasted round of three segments and a wait
+    /// for every new connection.
+    @inline(__always)
+    func reopensTimeWait(_ index: Int, with segment: TCPSegment) -> SequenceNumber? {
+        let flags = segment.header.flags
+        guard connections[index].state == .timeWait, slots[index].isReleased, flags.contains(.synchronize),
+              !flags.contains(.acknowledgment), !flags.contains(.reset),
+              segment.header.sequenceNumber > connections[index].receiveNext else { return nil }
+        return connections[index].sendMaximum
+    }
+
+    /// Hands `segment` to existing connection `index` and settles it.
+    @inline(__always)
+    mutating func deliver<Output: TCPSegmentTransmitter, Receiver: TCPDirectReceiver>(
+        _ segment: TCPSegment, to index: Int, now: UInt64, output: inout Output,
+        receiver: UnsafeMutablePointer<Receiver>) -> TCPReceiveOutcome {
+        let before = snapshot(index)
+        if slots[index].isAnnounced && !slots[index].isReleased && !slots[index].isQueued {
+            // Its owner knows it, and no event about it waits here to be taken (a new
+            // connection's `accepted` does until the owner's side takes it — and a number
+            // can be new to a connection while the owner's side still remembers the last
+            // one): in-order bytes may go straight to the owner.
+            var sink = BoundDirectReceiver(receiver: receiver, connection: TCPConnectionID(index), owner: slots[index].owner)
+            connections[index].receive(segment: segment, now: now, output: &output, sink: &sink)
+        } else {
+            connections[index].receive(segment: segment, now: now, output: &output)
+        }
+        settle(index, before: before, now: now, output: &output)
+        return .delivered(TCPConnectionID(index))
     }
 
     /// RFC 9293 §3.10.7.1 (CLOSED): a RST is dropped, never answered; a segment with ACK gets
@@ -109,8 +146,13 @@ extension TCPConnectionTable {
     /// RFC 9293 §3.10.7.2 (LISTEN) for a segment of no connection to a listening port: RST
     /// ignored; ACK → a cookie ACK or a RST; SYN → a new half-open connection, or a cookie
     /// beyond the port's half-open bound (RFC 4987 §3.6); anything else dropped.
+    ///
+    /// `reopenedAfter`: the SYN reopens a TIME-WAIT connection whose SND.MAX this was; the new
+    /// connection's ISS lies beyond it (RFC 1122 §4.2.2.13 (1)), so the peer cannot take a
+    /// stray segment of the old incarnation for one of the new.
     mutating func receiveAtListener<Output: TCPSegmentTransmitter>(_ segment: TCPSegment, remote: TCPEndpoint, portIndex: Int,
-                                                                  now: UInt64, output: inout Output) -> TCPReceiveOutcome {
+                                                                  now: UInt64, output: inout Output,
+                                                                  reopenedAfter: SequenceNumber? = nil) -> TCPReceiveOutcome {
         let flags = segment.header.flags
         if flags.contains(.reset) { return drop(.resetWithoutConnection) }
         if flags.contains(.acknowledgment) {
@@ -129,8 +171,16 @@ extension TCPConnectionTable {
         }
         guard let index = allocateSlot() else { return drop(.tableFull) }
         let owner = chooseOwner(port: port) ?? 0
+        var generator = initialSequenceNumbers
+        if let lastSent = reopenedAfter {
+            // The clock-driven ISN usually lies beyond the old SND.MAX already; when the old
+            // incarnation sent faster than 4 µs a byte, start a window beyond it (as Linux does).
+            let local = TCPEndpoint(address: localAddress, port: port)
+            let usual = generator.initialSequenceNumber(local: local, remote: remote, nowNanoseconds: now)
+            if !(usual > lastSent) { generator = .fixed(lastSent + 65537) }
+        }
         fillSlot(index, localPort: port, remote: remote, owner: owner, isPassive: true,
-                 initialSequenceNumbers: initialSequenceNumbers)
+                 initialSequenceNumbers: generator)
         connections[index].listen()
         let before = snapshot(index)
         connections[index].receive(segment: segment, now: now, output: &output)

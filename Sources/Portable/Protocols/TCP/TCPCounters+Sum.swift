@@ -24,6 +24,7 @@ extension TCPCounters {
         resetsSent &+= other.resetsSent
         resetsReceived &+= other.resetsReceived
         timeWaitReclaimed &+= other.timeWaitReclaimed
+        timeWaitReopened &+= other.timeWaitReopened
         timerVisits &+= other.timerVisits
         timerSweepCatches &+= other.timerSweepCatches
         connections.add(other.connections)

@@ -118,6 +118,9 @@ public struct TCPCounters: Equatable, Sendable {
     public var resetsReceived: UInt64 = 0
     /// TIME-WAIT connections ended early because the table needed their slot.
     public var timeWaitReclaimed: UInt64 = 0
+    /// TIME-WAIT connections ended by a new SYN of the same four-tuple that opened a new
+    /// incarnation (RFC 1122 §4.2.2.13).
+    public var timeWaitReopened: UInt64 = 0
     /// Connections the timer polls looked at (the timing wheel's due slots): what the 1 ms
     /// timer work costs, which follows the due timers rather than the connection count.
     public var timerVisits: UInt64 = 0

@@ -162,6 +162,11 @@ public struct TCPConnectionTable {
     /// The event FIFO's first and last slot, or -1.
     var eventHead: Int32 = -1
     var eventTail: Int32 = -1
+    /// The TIME-WAIT list's first and last slot, or -1: every connection in TIME-WAIT, in the
+    /// order it entered (threaded through `TCPConnectionSlot.timeWaitNext`/`timeWaitPrevious`),
+    /// so a full table finds the oldest to reclaim without scanning every slot.
+    var timeWaitHead: Int32 = -1
+    var timeWaitTail: Int32 = -1
 
     /// The table's own counters (connection statistics are added by `counters`).
     var tableCounters = TCPCounters()
@@ -304,18 +309,35 @@ public struct TCPConnectionTable {
         if let free = freeSlots.popLast() { return Int(free) }
         // Of all TIME-WAIT connections, the one that entered it first has waited longest for
         // stray segments to die out (RFC 9293 §3.4.2): ending it early costs the least. Only
-        // released ones qualify: an owner's ID must stay valid.
-        var oldest: Int?
-        for index in slots.indices {
-            guard slots[index].isUsed, slots[index].isReleased, let since = slots[index].timeWaitSince,
-                  connections[index].state == .timeWait else { continue }
-            if let best = oldest, let bestSince = slots[best].timeWaitSince, bestSince <= since { continue }
-            oldest = index
-        }
-        guard let victim = oldest else { return nil }
+        // released ones qualify: an owner's ID must stay valid. The list is in entry order, so
+        // the walk stops at the first released one (unreleased ones are rare: an owner holds
+        // an ID it no longer uses).
+        var index = timeWaitHead
+        while index >= 0 && !slots[Int(index)].isReleased { index = slots[Int(index)].timeWaitNext }
+        guard index >= 0 else { return nil }
         tableCounters.timeWaitReclaimed &+= 1
-        freeSlot(victim)
+        freeSlot(Int(index))
         return freeSlots.popLast().map { Int($0) }
+    }
+
+    /// Appends slot `index` to the TIME-WAIT list (it just entered TIME-WAIT).
+    mutating func linkTimeWait(_ index: Int) {
+        slots[index].timeWaitPrevious = timeWaitTail
+        slots[index].timeWaitNext = -1
+        if timeWaitTail >= 0 { slots[Int(timeWaitTail)].timeWaitNext = Int32(index) } else { timeWaitHead = Int32(index) }
+        timeWaitTail = Int32(index)
+    }
+
+    /// Takes slot `index` out of the TIME-WAIT list, if it is in it.
+    mutating func unlinkTimeWait(_ index: Int) {
+        guard slots[index].timeWaitSince != nil else { return }
+        let previous = slots[index].timeWaitPrevious
+        let next = slots[index].timeWaitNext
+        if previous >= 0 { slots[Int(previous)].timeWaitNext = next } else { timeWaitHead = next }
+        if next >= 0 { slots[Int(next)].timeWaitPrevious = previous } else { timeWaitTail = previous }
+        slots[index].timeWaitPrevious = -1
+        slots[index].timeWaitNext = -1
+        slots[index].timeWaitSince = nil
     }
 
     /// Empties a slot: its statistics go to the finished sum, it leaves the hash, the event
@@ -323,6 +345,7 @@ public struct TCPConnectionTable {
     mutating func freeSlot(_ index: Int) {
         guard slots[index].isUsed else { return }
         finishedStatistics.add(connections[index].statistics)
+        unlinkTimeWait(index)
         unlinkHash(index)
         unqueueEvents(index)
         leaveHalfOpen(index)
@@ -380,9 +403,12 @@ public struct TCPConnectionTable {
         let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {
-            if slots[index].timeWaitSince == nil { slots[index].timeWaitSince = now }
+            if slots[index].timeWaitSince == nil {
+                slots[index].timeWaitSince = now
+                linkTimeWait(index)
+            }
         } else {
-            slots[index].timeWaitSince = nil
+            unlinkTimeWait(index)
         }
         if state == .finishWait2 {
             if slots[index].finishWait2Since == nil { slots[index].finishWait2Since = now }
@@ -532,6 +558,9 @@ struct TCPConnectionSlot {
     var bucketNext: Int32 = -1
     /// When the table first saw it in TIME-WAIT (for reclaiming the oldest).
     var timeWaitSince: UInt64?
+    /// Its neighbours in the table's TIME-WAIT list (in it exactly while `timeWaitSince` is set).
+    var timeWaitNext: Int32 = -1
+    var timeWaitPrevious: Int32 = -1
     /// When the table first saw it in FIN-WAIT-2 (released connections time out there).
     var finishWait2Since: UInt64?
     /// Events not yet taken, and the slot's links in the event FIFO.

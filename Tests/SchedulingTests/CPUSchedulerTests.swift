@@ -74,6 +74,19 @@ final class CPUSchedulerTests: XCTestCase {
         XCTAssertEqual(scheduler.running, 0)
     }
 
+    func testWaitTimeoutsAreChargedToTheRunningProgram() {
+        var scheduler = CPUScheduler(capacity: 2, timeSlice: millisecond)
+        scheduler.waitTimedOut()
+        XCTAssertEqual(scheduler.account(of: 0).waitTimeouts, 0, "nothing runs: nobody's")
+        scheduler.add(0)
+        scheduler.add(1)
+        XCTAssertEqual(scheduler.pickNext(now: 0), 0)
+        scheduler.waitTimedOut()
+        scheduler.waitTimedOut()
+        XCTAssertEqual(scheduler.account(of: 0).waitTimeouts, 2)
+        XCTAssertEqual(scheduler.account(of: 1).waitTimeouts, 0)
+    }
+
     func testACPUWithNothingReadyHasNothingToRun() {
         var scheduler = CPUScheduler(capacity: 2, timeSlice: millisecond)
         XCTAssertNil(scheduler.pickNext(now: 0), "halt")

@@ -419,7 +419,8 @@ enum MetricsEndpoint {
             ("swiglet_program_cpu_seconds_total", "Time each program had its CPU (ring 3 and its system calls and interrupts)."),
             ("swiglet_program_switches_total", "Times each program was put on its CPU."),
             ("swiglet_program_preemptions_total", "Times each program's time slice ran out while another program of its CPU was ready."),
-            ("swiglet_program_wakeups_total", "Times each program was woken from a blocking wait.")]
+            ("swiglet_program_wakeups_total", "Times each program was woken from a blocking wait."),
+            ("swiglet_program_wait_timeouts_total", "Times each program's wait system call ended by its timeout rather than by its word changing (under steady load: a lost wake-up).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
             Programs.forEachLive { slot, name, cpu in
@@ -432,7 +433,8 @@ enum MetricsEndpoint {
                 case 0: writer.endSample(nanosecondsAsSeconds: account.cpuNanoseconds)
                 case 1: writer.endSample(value: account.switchesIn)
                 case 2: writer.endSample(value: account.preemptions)
-                default: writer.endSample(value: account.wakeups)
+                case 3: writer.endSample(value: account.wakeups)
+                default: writer.endSample(value: account.waitTimeouts)
                 }
             }
         }

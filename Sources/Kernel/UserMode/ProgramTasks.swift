@@ -473,6 +473,14 @@ enum ProgramTasks {
         interrupts_enable()
     }
 
+    /// The running program's `wait` ended by its timeout. Interrupts off or on.
+    static func currentWaitTimedOut() {
+        guard let tasks = current else { return }
+        interrupts_disable()
+        tasks.updating { $0.waitTimedOut() }
+        interrupts_enable()
+    }
+
     /// Whether a blocked program's word differs from what it waits on (no word known: yes).
     private static func wordChanged(_ task: UnsafeMutablePointer<TaskContext>) -> Bool {
         guard let word = task.pointee.waitWord else { return true }

@@ -473,6 +473,7 @@ enum Programs {
             let networkWork = block.pointee.networkNanoseconds.load(ordering: .relaxed) &- networkBefore
             block.pointee.idleNanoseconds.wrappingAdd(asleep &- min(asleep, networkWork), ordering: .relaxed)
         }
+        ProgramTasks.currentWaitTimedOut()
         return SystemCallResult.timedOut
     }
 }

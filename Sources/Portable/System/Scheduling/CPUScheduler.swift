@@ -34,6 +34,10 @@ public struct TaskAccount: Equatable, Sendable {
     public var preemptions: UInt64 = 0
     /// Times it was woken from `blocked`.
     public var wakeups: UInt64 = 0
+    /// Times its `wait` system call ended because the timeout passed, not because its word
+    /// changed. A server under steady load that times out has slept through a completion (a
+    /// lost wake-up): its next request waited for the timeout.
+    public var waitTimeouts: UInt64 = 0
     /// All zero.
     public init() {}
 }
@@ -192,6 +196,12 @@ public struct CPUScheduler {
         }
         states[task] = .absent
         return accounts[task]
+    }
+
+    /// The running program's `wait` ended by its timeout (`TaskAccount.waitTimeouts`).
+    public mutating func waitTimedOut() {
+        guard let current = running else { return }
+        accounts[current].waitTimeouts &+= 1
     }
 
     /// The running program spent the last `nanoseconds` halted (asleep in its own `wait`, the

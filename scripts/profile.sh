@@ -24,9 +24,15 @@ OPTIONS:
   -b, --boot OPTIONS    Swiglet boot options, e.g. "net-mode=symmetric" (default none)
   -l, --load KIND       load during the profile: http (wrk, keep-alive, GET /), http-close
                         (wrk, a new connection per request: Connection: close), tcp
-                        (swiglet-bench tcp-rr on TCP echo), udp (swiglet-bench UDP echo,
-                        32 outstanding), none (default http)
+                        (swiglet-bench tcp-rr on TCP echo), bulk (one connection streaming
+                        4 MiB at a time through TCP echo, 64 KiB writes, every byte checked;
+                        boot with run=tcp-echo@1 so that the echo has a CPU to itself),
+                        udp (swiglet-bench UDP echo, 32 outstanding), none (default http)
       --connections N   connections of the http, http-close and tcp loads (default 16)
+      --nic KIND        user (default): QEMU's user-mode network, host ports forwarded;
+                        tap: a tap device in a network namespace of its own, as the
+                        experiments use (needs root). User-mode networking limits any load
+                        that moves many packets: profile those over tap
       --stack-bytes N   bytes read above RSP per running vCPU to walk frame pointers
                         (default 1024; 0: the sampled function only, cheaper)
   -n, --top N           functions listed per CPU (default 10)
@@ -47,13 +53,13 @@ say() { echo "profile: $*" >&2; }
 die() { say "$*"; exit 1; }
 bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
 
-duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10
+duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10 nic=user
 output="" image=images/swiglet.iso
 while [[ $# -gt 0 ]]; do
     option=$1
     case $option in
         -h|--help) usage; exit 0 ;;
-        -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--stack-bytes|-n|--top|-o|--output|--image)
+        -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--stack-bytes|-n|--top|-o|--output|--image|--nic)
             [[ $# -ge 2 ]] || bad_usage "option '$option' needs a value"
             value=$2; shift 2 ;;
         *) bad_usage "unknown option '$option'" ;;
@@ -65,7 +71,8 @@ while [[ $# -gt 0 ]]; do
         -c|--cpus) [[ $value =~ $number && $value -ge 1 && $value -le 64 ]] || bad_usage "option '$option': '$value' is not 1 to 64"; cpus=$value ;;
         -m|--mem) [[ $value =~ ^[0-9]+[MG]$ ]] || bad_usage "option '$option': '$value' is not a size such as 256M"; mem=$value ;;
         -b|--boot) [[ $value != *,* ]] || bad_usage "option '$option': boot options may not contain ','"; boot_options=$value ;;
-        -l|--load) [[ $value =~ ^(http|http-close|tcp|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, http-close, tcp, udp or none"; load=$value ;;
+        -l|--load) [[ $value =~ ^(http|http-close|tcp|bulk|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, http-close, tcp, bulk, udp or none"; load=$value ;;
+        --nic) [[ $value =~ ^(user|tap)$ ]] || bad_usage "option '$option': '$value' is not user or tap"; nic=$value ;;
         --connections) [[ $value =~ $number && $value -ge 1 && $value -le 1024 ]] || bad_usage "option '$option': '$value' is not 1 to 1024"; connections=$value ;;
         --stack-bytes) [[ $value =~ $number && $((value % 8)) == 0 && $value -le 65536 ]] || bad_usage "option '$option': '$value' is not a multiple of 8 up to 65536"; stack_bytes=$value ;;
         -n|--top) [[ $value =~ $number && $value -ge 1 ]] || bad_usage "option '$option': '$value' is not a positive number"; top=$value ;;
@@ -84,8 +91,12 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (
 bench=${BENCH_SCRATCH:-.build-bench}/release/swiglet-bench
 case $load in
     http|http-close) command -v wrk >/dev/null || die "wrk is missing (scripts/install-deps.sh)" ;;
-    tcp|udp) [[ -x $bench ]] || { say "building swiglet-bench (make bench-tool)"; make bench-tool >&2; } ;;
+    tcp|bulk|udp) [[ -x $bench ]] || { say "building swiglet-bench (make bench-tool)"; make bench-tool >&2; } ;;
 esac
+if [[ $nic == tap ]]; then
+    [[ $(id -u) == 0 ]] || die "--nic tap needs root (a network namespace and a tap device)"
+    command -v ip >/dev/null || die "ip (iproute2) is missing"
+fi
 if [[ ! -s $image ]]; then
     [[ $image == images/swiglet.iso ]] || die "$image does not exist"
     say "building the image (make image)"; make image >&2
@@ -103,7 +114,7 @@ print(*(s.getsockname()[1] for s in sockets))
 EOF
 )
 
-qemu_pid="" load_pid=""
+qemu_pid="" load_pid="" namespace=""
 cleanup() {
     [[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null || true
     if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
@@ -111,18 +122,35 @@ cleanup() {
         wait "$qemu_pid" 2>/dev/null || true
     fi
     rm -f "$qmp"
+    [[ -z $namespace ]] || ip netns del "$namespace" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
 cmdline=()
 [[ -z $boot_options ]] || cmdline=(-fw_cfg "name=opt/swiglet/cmdline,string=$boot_options")
-say "booting $image: -smp $cpus -m $mem${boot_options:+, boot options '$boot_options'}; results in $output"
-qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
+# Where the loads connect, and the prefix that runs a command where they can reach the guest.
+target=127.0.0.1 inside=()
+if [[ $nic == tap ]]; then
+    # The experiments' layout (docs/experiments.md): tap0 with 10.0.2.2/24 in a namespace, the
+    # guest at 10.0.2.15 on its default ports.
+    namespace=swiglet-profile-$$
+    ip netns add "$namespace" || die "could not create the network namespace $namespace"
+    ip netns exec "$namespace" ip link set lo up
+    ip netns exec "$namespace" ip tuntap add dev tap0 mode tap
+    ip netns exec "$namespace" ip addr add 10.0.2.2/24 dev tap0
+    ip netns exec "$namespace" ip link set tap0 up
+    inside=(ip netns exec "$namespace")
+    target=10.0.2.15 http_port=80 tcp_port=7 udp_port=7
+    netdev="tap,id=n0,ifname=tap0,script=no,downscript=no"
+else
+    netdev="user,id=n0,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$tcp_port-:7,hostfwd=udp:127.0.0.1:$udp_port-:7"
+fi
+say "booting $image: -smp $cpus -m $mem, $nic network${boot_options:+, boot options '$boot_options'}; results in $output"
+"${inside[@]}" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
     -serial "file:$output/console.log" -monitor none -qmp "unix:$qmp,server=on,wait=off" -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${cmdline[@]}" \
-    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$tcp_port-:7,hostfwd=udp:127.0.0.1:$udp_port-:7" \
-    -device virtio-net-pci,netdev=n0 -cdrom "$image" </dev/null >"$output/qemu.log" 2>&1 &
+    -netdev "$netdev" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 -cdrom "$image" </dev/null >"$output/qemu.log" 2>&1 &
 qemu_pid=$!
 for _ in $(seq 600); do
     grep -q "swiglet: ready" "$output/console.log" 2>/dev/null && break
@@ -135,15 +163,18 @@ sleep 1
 
 load_seconds=$(awk -v d="$duration" 'BEGIN { printf "%d", d + 2.999 }')
 case $load in
-    http) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency "http://127.0.0.1:$http_port/") ;;
-    http-close) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency -H "Connection: close" "http://127.0.0.1:$http_port/") ;;
-    tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "127.0.0.1:$tcp_port") ;;
-    udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "127.0.0.1:$udp_port") ;;
+    http) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency "http://$target:$http_port/") ;;
+    http-close) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency -H "Connection: close" "http://$target:$http_port/") ;;
+    tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "$target:$tcp_port") ;;
+    # 4 MiB streams one after another until the time is up (tcp-echo ends by size, not time).
+    bulk) load_command=(bash -c 'end=$((SECONDS + $1)); while ((SECONDS < end)); do "$2" tcp-echo --mebibytes 4 --chunk 65536 --timeout 10 "$3" || exit 1; done' \
+                        bulk "$load_seconds" "$bench" "$target:$tcp_port") ;;
+    udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "$target:$udp_port") ;;
     none) load_command=() ;;
 esac
 if [[ ${#load_command[@]} -gt 0 ]]; then
     say "load: ${load_command[*]}"
-    "${load_command[@]}" >"$output/load.txt" 2>&1 &
+    "${inside[@]}" "${load_command[@]}" >"$output/load.txt" 2>&1 &
     load_pid=$!
     sleep 1
 fi

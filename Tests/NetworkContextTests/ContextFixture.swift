@@ -105,6 +105,17 @@ final class ContextFixture {
         return (program, socket)
     }
 
+    /// A program on `cpu` listening for TCP connections on `port`, its receive buffers posted.
+    func listeningProgram(port: UInt16, cpu: Int = 2, file: StaticString = #filePath,
+                          line: UInt = #line) -> (ProgramChannel, StreamEndpoint) {
+        let program = addProgram(cpu: cpu)
+        var streams = program.makeStreams()
+        var wait = waitByPassing()
+        XCTAssertNil(streams.listen(port: port, waitingWith: &wait).failure, file: file, line: line)
+        pass()   // serves the receive buffers the listen posted
+        return (program, streams)
+    }
+
     /// Moves the fake clock forward.
     func advance(by nanoseconds: UInt64) { now += nanoseconds }
 

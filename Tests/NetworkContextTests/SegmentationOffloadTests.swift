@@ -64,11 +64,7 @@ final class SegmentationOffloadTests: XCTestCase {
         let fixture = ContextFixture(tcp: TCPConnectionConfiguration(initialSendBufferCapacity: 131_072))
         if segmentation { fixture.queue.segmentedFrameCapacity = largestSegmentedFrameSize }
         fixture.learnPeer()
-        let program = fixture.addProgram(cpu: 2)
-        var streams = program.makeStreams()
-        var wait = fixture.waitByPassing()
-        XCTAssertNil(streams.listen(port: 8080, waitingWith: &wait).failure, file: file, line: line)
-        fixture.pass()
+        var (_, streams) = fixture.listeningProgram(port: 8080, file: file, line: line)
         guard var peer = fixture.peerConnects(to: 8080, file: file, line: line),
               case .accepted(let connection, _, _)? = streams.pollEvent() else {
             XCTFail("no connection", file: file, line: line)

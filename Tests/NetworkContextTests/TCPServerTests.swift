@@ -10,12 +10,7 @@ final class TCPServerTests: XCTestCase {
     /// A program on CPU 2 listening on `port`, its receive buffers posted.
     private func listening(_ fixture: ContextFixture, port: UInt16,
                            file: StaticString = #filePath, line: UInt = #line) -> (ProgramChannel, StreamEndpoint) {
-        let program = fixture.addProgram(cpu: 2)
-        var streams = program.makeStreams()
-        var wait = fixture.waitByPassing()
-        XCTAssertNil(streams.listen(port: port, waitingWith: &wait).failure, file: file, line: line)
-        fixture.pass()   // serves the receive buffers the listen posted
-        return (program, streams)
+        fixture.listeningProgram(port: port, file: file, line: line)
     }
 
     /// The peer connects and the program takes the `accepted` event; returns the connection number.

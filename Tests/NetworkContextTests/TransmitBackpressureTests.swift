@@ -13,11 +13,7 @@ final class TransmitBackpressureTests: XCTestCase {
     private func serving(_ fixture: ContextFixture, peers count: Int, file: StaticString = #filePath,
                          line: UInt = #line) -> (StreamEndpoint, [(UInt16, PeerConnection)])? {
         fixture.learnPeer()
-        let program = fixture.addProgram(cpu: 2)
-        var streams = program.makeStreams()
-        var wait = fixture.waitByPassing()
-        XCTAssertNil(streams.listen(port: 8080, waitingWith: &wait).failure, file: file, line: line)
-        fixture.pass()
+        var (_, streams) = fixture.listeningProgram(port: 8080, file: file, line: line)
         var accepted: [(UInt16, PeerConnection)] = []
         for number in 0..<count {
             guard let peer = fixture.peerConnects(to: 8080, from: 40000 + UInt16(number), file: file, line: line),

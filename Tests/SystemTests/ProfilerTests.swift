@@ -78,7 +78,8 @@ final class ProfilerTests: XCTestCase {
     func testBadOptionsAreNamed() throws {
         for (arguments, message) in [
             (["--bogus"], "unknown option '--bogus'"),
-            (["--load", "ftp"], "option '--load': 'ftp' is not http, tcp, udp or none"),
+            (["--load", "ftp"], "option '--load': 'ftp' is not http, http-close, tcp, bulk, udp or none"),
+            (["--nic", "wifi"], "option '--nic': 'wifi' is not user or tap"),
             (["--rate", "fast"], "option '--rate': 'fast' is not a rate in Hz"),
             (["--stack-bytes", "12"], "option '--stack-bytes'"),
             (["--duration"], "option '--duration' needs a value"),

@@ -89,6 +89,36 @@ final class TransmitBackpressureTests: XCTestCase {
         XCTAssertEqual(fixture.context.tcpConnectionCounts().finishWait1, 1)
     }
 
+    /// RFC 5681 §3.2's fast retransmission refused by a full ring is owed, not lost: the segment
+    /// at SND.UNA leaves first on the next pass (new data from SND.NXT would not fill the hole)
+    /// and is counted only then.
+    func testARefusedFastRetransmissionLeavesOnTheNextPass() {
+        let fixture = ContextFixture()
+        guard var (streams, accepted) = serving(fixture, peers: 1) else { return }
+        let (connection, peer) = accepted.removeFirst()
+        let data = (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
+        XCTAssertEqual(data.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(data.count))
+        var mark = fixture.mark
+        fixture.pass()
+        let first = answers(fixture, since: mark).map(\.segment)
+        XCTAssertGreaterThan(first.count, 3, "several segments in flight")
+        // The first segment is lost: three duplicate ACKs of SND.UNA, the third into a full ring.
+        fixture.receive(peer.segment(.ack))
+        fixture.receive(peer.segment(.ack))
+        fixture.queue.transmitFull = true
+        fixture.receive(peer.segment(.ack))
+        XCTAssertGreaterThan(fixture.queue.refusals, 0, "the fast retransmission found the ring full")
+        XCTAssertEqual(fixture.context.tcpCounters.connections.fastRetransmissions, 0, "not counted: not sent")
+        fixture.queue.transmitFull = false
+        mark = fixture.mark
+        fixture.pass()
+        let resent = answers(fixture, since: mark).map(\.segment)
+        XCTAssertEqual(resent.first?.sequence, peer.receiveNext, "the hole first")
+        XCTAssertEqual(resent.first?.payload, first.first?.payload)
+        XCTAssertEqual(fixture.context.tcpCounters.connections.fastRetransmissions, 1)
+        XCTAssertEqual(fixture.context.tcpCounters.connections.timeoutRetransmissions, 0)
+    }
+
     /// Four connections answer at once into a ring with room for two a pass: every answer
     /// leaves exactly once, in turn, and none waits for a retransmission timer.
     func testConnectionsTakeTurnsWhenTheRingIsShort() {

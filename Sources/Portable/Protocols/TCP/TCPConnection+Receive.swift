@@ -477,6 +477,7 @@ extension TCPConnection {
             sendBufferSequence += UInt32(acknowledgedData)
             sendBuffer.releaseStorage()   // only when everything was acknowledged
         }
+        if acknowledgment > sendUnacknowledged { firstSegmentOwed = false }
         sendUnacknowledged = acknowledgment
         if sendNext < acknowledgment { sendNext = acknowledgment }
         timeoutsWithoutProgress = 0

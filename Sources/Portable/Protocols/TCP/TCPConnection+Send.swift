@@ -30,6 +30,15 @@ extension TCPConnection {
     /// on its next pass. A full queue is backpressure, not a loss that only an RTO would repair.
     mutating func transmitPending<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         guard isSynchronized, state != .synchronizeReceived else { return }
+        if firstSegmentOwed {
+            firstSegmentOwed = false
+            let length = retransmitFirstSegment(output: &output)
+            guard !firstSegmentOwed else {   // refused again
+                updatePersistTimer(now: now)
+                return
+            }
+            if length > 0 { statistics.fastRetransmissions += 1 }
+        }
         let segmentSize = sendMaximumSegmentSize
         while sendNext < sendDataEnd {
             let unsent = Int(SequenceNumber.octets(from: sendNext, to: sendDataEnd))
@@ -110,7 +119,8 @@ extension TCPConnection {
     /// Resends the segment at SND.UNA — data up to one SMSS, or our FIN — for an RTO (RFC 6298
     /// §5.4), a fast retransmit (RFC 5681 §3.2 step 3) or a NewReno partial ACK (RFC 6582 §3.2
     /// step 5). It ignores cwnd and the peer's window, as those rules require. Returns the
-    /// sequence space it covered (0 when nothing was outstanding).
+    /// sequence space it covered (0 when nothing was outstanding, or when the NIC refused the
+    /// segment: then `firstSegmentOwed` sends it on the table's next pass).
     @discardableResult
     mutating func retransmitFirstSegment<Output: TCPSegmentTransmitter>(output: inout Output) -> UInt32 {
         let dataEnd = sendDataEnd
@@ -118,12 +128,18 @@ extension TCPConnection {
             let remaining = Int(SequenceNumber.octets(from: sendUnacknowledged, to: dataEnd))
             let length = min(remaining, sendMaximumSegmentSize)
             let flags: TCPFlags = length == remaining ? [.acknowledgment, .push] : [.acknowledgment]
-            emitAcknowledging(sequence: sendUnacknowledged, flags: flags, data: storedData(from: sendUnacknowledged, length: length),
-                              output: &output)
+            guard emitAcknowledging(sequence: sendUnacknowledged, flags: flags,
+                                    data: storedData(from: sendUnacknowledged, length: length), output: &output) else {
+                firstSegmentOwed = true
+                return 0
+            }
             return UInt32(length)
         }
         if let finish = finishSequence, sendUnacknowledged <= finish {
-            emitAcknowledging(sequence: finish, flags: [.finish, .acknowledgment], output: &output)
+            guard emitAcknowledging(sequence: finish, flags: [.finish, .acknowledgment], output: &output) else {
+                firstSegmentOwed = true
+                return 0
+            }
             return 1
         }
         return 0

@@ -196,6 +196,10 @@ public struct TCPConnection {
     /// the table calls `transmitPending` again on its next pass (`TCPConnectionTable.settle`
     /// takes and clears this).
     var transmitBlocked = false
+    /// A fast retransmission (or NewReno's resend of the next hole) that the NIC refused: the
+    /// segment at SND.UNA goes first on the next `transmitPending`, which new data from
+    /// SND.NXT would not repair. Cleared when SND.UNA moves (the hole it was for is filled).
+    var firstSegmentOwed = false
     /// When a delayed ACK is due, if one is owed.
     public internal(set) var delayedAcknowledgmentDeadline: UInt64?
     /// Data segments received since our last ACK (the second one is acknowledged at once).
@@ -430,6 +434,8 @@ public struct TCPConnection {
         timeoutsWithoutProgress += 1
         let length = retransmitFirstSegment(output: &output)
         if length > 0 { statistics.timeoutRetransmissions += 1 }
+        // Refused, the resend is not owed apart: go-back-N below resends from SND.UNA anyway.
+        firstSegmentOwed = false
         sendNext = sendUnacknowledged + length
         // The resent segment may reach past SND.MAX (only a probe byte or two was out, and
         // the segment takes a whole SMSS of queued data): the peer's ACK of those bytes must be

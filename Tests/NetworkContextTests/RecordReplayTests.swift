@@ -73,8 +73,10 @@ final class RecordReplayTests: XCTestCase {
     }
 
     /// ARP, a meter request over UDP, and a GET /metrics over TCP with the clock moving (a
-    /// delayed ACK and a retransmission timer run), all on an impaired link.
-    private func recordSession(memoryBytes: Int = 1 << 20) -> Session {
+    /// delayed ACK and a retransmission timer run), all on an impaired link. `fullRing`: the
+    /// NIC's transmit ring refuses everything for the first passes of the answer, which TCP
+    /// keeps and sends later (backpressure).
+    private func recordSession(memoryBytes: Int = 1 << 20, fullRing: Bool = false) -> Session {
         let session = Session(memoryBytes: memoryBytes)
         session.host.record.metricsText = "# TYPE swiglet_frames counter\nswiglet_frames 1234\n"
         session.receive(arpReplyFrame())
@@ -90,8 +92,10 @@ final class RecordReplayTests: XCTestCase {
                                   receiveNext: synAck.sequence &+ 1)
         session.receive(peer.segment(.ack))
         mark = session.queue.transmitted.count
+        if fullRing { session.queue.transmitRoom = 0 }
         session.receive(peer.data(Array("GET /metrics HTTP/1.1\r\nHost: 10.0.2.15\r\n\r\n".utf8)))
-        for _ in 0..<50 {
+        for step in 0..<50 {
+            if fullRing && step == 3 { session.queue.transmitRoom = nil }
             session.now += 10_000_000
             session.pass()
         }
@@ -122,6 +126,20 @@ final class RecordReplayTests: XCTestCase {
         XCTAssertGreaterThan(session.queue.transmitted.count, 5)
         XCTAssertEqual(session.host.record.meterRequests, 1)
         XCTAssertEqual(session.host.record.metricsRenders, 1)
+    }
+
+    /// Refusals by a full transmit ring change what TCP does next (the refused segments wait a
+    /// pass): the recording keeps each refusal, and the replay gets the same answers from its NIC.
+    func testRefusalsOfAFullRingReplayAsTheyHappened() throws {
+        let session = recordSession(fullRing: true)
+        XCTAssertGreaterThan(session.queue.refusals, 0, "the ring refused frames")
+        XCTAssertGreaterThan(session.context.tcpCounters.transmitRefusals, 0, "TCP kept refused segments")
+        let log = try RecordLog(bytes: session.bytes)
+        XCTAssertTrue(log.events.contains { $0.kind == .transmitted && $0.prefix & 2 == 0 }, "a refusal is in the recording")
+        let result = try Replayer.replay(log)
+        XCTAssertNil(result.divergence, "\(result.divergence!)")
+        XCTAssertEqual(result.eventsReplayed, log.events.count)
+        XCTAssertEqual(result.framesMatched, session.queue.transmitted.count)
     }
 
     /// A context whose TCP advertises a smaller initial window (a change to TCP's behaviour)

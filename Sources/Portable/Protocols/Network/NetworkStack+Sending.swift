@@ -93,7 +93,7 @@ extension NetworkStack {
         }
         if let hardwareAddress = resolved {
             let ethernet = EthernetHeader(destination: hardwareAddress, source: ourHardwareAddress, etherType: .ipv4)
-            let sent = transmit(&transmitter, segmentSize: segmentSize, refusalIsDrop: !refusalIsRetried) { buffer in
+            let sent = transmit(&transmitter, segmentSize: segmentSize, refusalIsRetried: refusalIsRetried) { buffer in
                 build(buffer, ethernet, identification)
             }
             return sent ? .sent : .transmitRingFull

@@ -139,13 +139,13 @@ public struct NetworkStack {
 
     /// Lets the driver lend a buffer, fills it with `build`, and counts the frame per layer.
     /// Returns false when the driver has no buffer, and counts it as a `transmitRingFull` drop
-    /// unless `refusalIsDrop` is false (the caller keeps the frame's contents and sends them
+    /// unless `refusalIsRetried` (the caller keeps the frame's contents and sends them
     /// later). A frame too large for the driver's buffer (`build` returned 0) is a counted
-    /// `transmitRingFull` drop; it returns false, or true when `refusalIsDrop` is false so that
+    /// `transmitRingFull` drop; it returns false, or true with `refusalIsRetried` so that
     /// such a caller does not retry what cannot be built.
     @discardableResult
     mutating func transmit<Transmitter: FrameTransmitter>(_ transmitter: inout Transmitter, segmentSize: Int = 0,
-                                                          refusalIsDrop: Bool = true,
+                                                          refusalIsRetried: Bool = false,
                                                           _ build: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         var summary = TransmittedFrame()
         func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
@@ -157,14 +157,14 @@ public struct NetworkStack {
         // A segmented frame counts once here, as the NIC got it (the wire sees several).
         let accepted = segmentSize > 0 ? transmitter.transmitSegmented(segmentSize: segmentSize, fill) : transmitter.transmit(fill)
         guard accepted else {
-            if refusalIsDrop { counters.countDrop(.transmitRingFull) }
+            if !refusalIsRetried { counters.countDrop(.transmitRingFull) }
             return false
         }
         guard summary.frameLength > 0 else {
-            // Not built: the buffer was too small. Always a loss, and reported as one even to a
-            // caller that retries refusals — the same frame would fail the same way again.
+            // Not built: the buffer was too small. Always a counted loss; a caller that retries
+            // refusals is told it went (true), since the same frame would fail the same way again.
             counters.countDrop(.transmitRingFull)
-            return !refusalIsDrop
+            return refusalIsRetried
         }
         summary.count(into: &counters)
         return true

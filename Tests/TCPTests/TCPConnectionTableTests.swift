@@ -695,13 +695,16 @@ final class TCPConnectionTableTests: XCTestCase {
         }
     }
 
-    /// An old duplicate SYN (at or below RCV.NXT), or a SYN to a TIME-WAIT connection its
-    /// owner still holds, does not reopen it: it is answered with an ACK, as §3.10.7.4 says.
+    /// An old duplicate SYN (at or below RCV.NXT), a SYN to a TIME-WAIT connection its owner
+    /// still holds, or one to a port nobody listens on any more, does not reopen it: it is
+    /// answered with an ACK, as §3.10.7.4 says.
     func testOldOrUnreleasedTimeWaitIsNotReopened() {
-        for release in [true, false] {
+        enum Case { case oldDuplicate, unreleased, noListener }
+        for kind in [Case.oldDuplicate, .unreleased, .noListener] {
             var harness = TableHarness(capacity: 4)
-            guard let (id, peer) = timeWaitConnection(&harness, release: release) else { return }
-            let sequence = release ? peer.sendNext.rawValue &- 10 : peer.sendNext.rawValue &+ 100_000
+            guard let (id, peer) = timeWaitConnection(&harness, release: kind != .unreleased) else { return }
+            if kind == .noListener { harness.table.stopListening(port: 80, owner: 1) }
+            let sequence = kind == .oldDuplicate ? peer.sendNext.rawValue &- 10 : peer.sendNext.rawValue &+ 100_000
             XCTAssertEqual(harness.inject(from: peer.local, flags: [.synchronize], sequence: sequence), .delivered(id))
             XCTAssertEqual(harness.wire.take().map(\.flags), [[.acknowledgment]])
             XCTAssertEqual(harness.table.counters.timeWaitReopened, 0)

@@ -78,7 +78,8 @@ extension TCPConnectionTable {
     /// Whether a SYN may reopen connection `index` straight from TIME-WAIT — RFC 1122
     /// §4.2.2.13, RFC 6191 §2 without timestamps: a SYN (no ACK, no RST) whose sequence number
     /// lies beyond everything the old incarnation received, on a connection its owner has
-    /// released (its number must otherwise stay valid). Returns the old incarnation's SND.MAX,
+    /// released (its number must otherwise stay valid), on a port somebody still listens on
+    /// (else the connection answers as before). Returns the old incarnation's SND.MAX,
     /// which the new one's ISS must exceed; nil when the SYN goes to the connection as any
     /// segment does (which answers it with an ACK, §3.10.7.4).
     ///
@@ -91,7 +92,8 @@ extension TCPConnectionTable {
         let flags = segment.header.flags
         guard connections[index].state == .timeWait, slots[index].isReleased, flags.contains(.synchronize),
               !flags.contains(.acknowledgment), !flags.contains(.reset),
-              segment.header.sequenceNumber > connections[index].receiveNext else { return nil }
+              segment.header.sequenceNumber > connections[index].receiveNext,
+              listeningPortIndex(slots[index].localPort) != nil else { return nil }
         return connections[index].sendMaximum
     }
 
@@ -149,7 +151,8 @@ extension TCPConnectionTable {
     ///
     /// `reopenedAfter`: the SYN reopens a TIME-WAIT connection whose SND.MAX this was; the new
     /// connection's ISS lies beyond it (RFC 1122 §4.2.2.13 (1)), so the peer cannot take a
-    /// stray segment of the old incarnation for one of the new.
+    /// stray segment of the old incarnation for one of the new. (Beyond the half-open bound the
+    /// answer is a SYN cookie, whose ISS is the cookie: such a reopening does without that.)
     mutating func receiveAtListener<Output: TCPSegmentTransmitter>(_ segment: TCPSegment, remote: TCPEndpoint, portIndex: Int,
                                                                   now: UInt64, output: inout Output,
                                                                   reopenedAfter: SequenceNumber? = nil) -> TCPReceiveOutcome {
@@ -175,9 +178,10 @@ extension TCPConnectionTable {
         if let lastSent = reopenedAfter {
             // The clock-driven ISN usually lies beyond the old SND.MAX already; when the old
             // incarnation sent faster than 4 µs a byte, start a window beyond it (as Linux does).
-            let local = TCPEndpoint(address: localAddress, port: port)
-            let usual = generator.initialSequenceNumber(local: local, remote: remote, nowNanoseconds: now)
-            if !(usual > lastSent) { generator = .fixed(lastSent + 65537) }
+            // Chosen here once, and handed to the connection as it is.
+            let usual = generator.initialSequenceNumber(local: TCPEndpoint(address: localAddress, port: port),
+                                                        remote: remote, nowNanoseconds: now)
+            generator = .fixed(usual > lastSent ? usual : lastSent + 65537)
         }
         fillSlot(index, localPort: port, remote: remote, owner: owner, isPassive: true,
                  initialSequenceNumbers: generator)

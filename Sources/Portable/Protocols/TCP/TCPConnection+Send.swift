@@ -30,13 +30,12 @@ extension TCPConnection {
     /// on its next pass. A full queue is backpressure, not a loss that only an RTO would repair.
     mutating func transmitPending<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         guard isSynchronized, state != .synchronizeReceived else { return }
+        // However it ends (all sent, a window closed, the NIC refusing), the persist timer follows.
+        defer { updatePersistTimer(now: now) }
         if firstSegmentOwed {
             firstSegmentOwed = false
             let length = retransmitFirstSegment(output: &output)
-            guard !firstSegmentOwed else {   // refused again
-                updatePersistTimer(now: now)
-                return
-            }
+            guard !firstSegmentOwed else { return }   // refused again
             if length > 0 { statistics.fastRetransmissions += 1 }
         }
         let segmentSize = sendMaximumSegmentSize
@@ -53,10 +52,7 @@ extension TCPConnection {
             guard length >= segmentSize || length == unsent || !inFlight || length >= Int(maximumSendWindow / 2) else { break }
             let flags: TCPFlags = length == unsent ? [.acknowledgment, .push] : [.acknowledgment]
             guard emitAcknowledging(sequence: sendNext, flags: flags, data: storedData(from: sendNext, length: length),
-                                    segmentationSize: length > segmentSize ? segmentSize : 0, output: &output) else {
-                updatePersistTimer(now: now)
-                return
-            }
+                                    segmentationSize: length > segmentSize ? segmentSize : 0, output: &output) else { return }
             let end = sendNext + UInt32(length)
             let pieces = UInt64((length + segmentSize - 1) / segmentSize)
             if end <= sendMaximum {
@@ -70,10 +66,7 @@ extension TCPConnection {
             retransmissionTimer.startIfStopped(now: now)
         }
         if finishQueued && sendNext == sendDataEnd {
-            guard emitAcknowledging(sequence: sendNext, flags: [.finish, .acknowledgment], output: &output) else {
-                updatePersistTimer(now: now)
-                return
-            }
+            guard emitAcknowledging(sequence: sendNext, flags: [.finish, .acknowledgment], output: &output) else { return }
             if finishSequence == nil {
                 statistics.segmentsSent += 1
             } else {
@@ -87,7 +80,6 @@ extension TCPConnection {
         if acknowledgmentPending {
             sendAcknowledgment(output: &output)
         }
-        updatePersistTimer(now: now)
     }
 
     /// RFC 9293 §3.8.6.1: probe a zero window while data waits and nothing is in flight (no

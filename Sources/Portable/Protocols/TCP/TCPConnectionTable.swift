@@ -322,6 +322,7 @@ public struct TCPConnectionTable {
 
     /// Appends slot `index` to the TIME-WAIT list (it just entered TIME-WAIT).
     mutating func linkTimeWait(_ index: Int) {
+        slots[index].isInTimeWaitList = true
         slots[index].timeWaitPrevious = timeWaitTail
         slots[index].timeWaitNext = -1
         if timeWaitTail >= 0 { slots[Int(timeWaitTail)].timeWaitNext = Int32(index) } else { timeWaitHead = Int32(index) }
@@ -330,14 +331,14 @@ public struct TCPConnectionTable {
 
     /// Takes slot `index` out of the TIME-WAIT list, if it is in it.
     mutating func unlinkTimeWait(_ index: Int) {
-        guard slots[index].timeWaitSince != nil else { return }
+        guard slots[index].isInTimeWaitList else { return }
         let previous = slots[index].timeWaitPrevious
         let next = slots[index].timeWaitNext
         if previous >= 0 { slots[Int(previous)].timeWaitNext = next } else { timeWaitHead = next }
         if next >= 0 { slots[Int(next)].timeWaitPrevious = previous } else { timeWaitTail = previous }
         slots[index].timeWaitPrevious = -1
         slots[index].timeWaitNext = -1
-        slots[index].timeWaitSince = nil
+        slots[index].isInTimeWaitList = false
     }
 
     /// Empties a slot: its statistics go to the finished sum, it leaves the hash, the event
@@ -403,10 +404,7 @@ public struct TCPConnectionTable {
         let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {
-            if slots[index].timeWaitSince == nil {
-                slots[index].timeWaitSince = now
-                linkTimeWait(index)
-            }
+            if !slots[index].isInTimeWaitList { linkTimeWait(index) }
         } else {
             unlinkTimeWait(index)
         }
@@ -556,9 +554,9 @@ struct TCPConnectionSlot {
     var isHashed = false
     /// The next slot in the same hash chain, or -1.
     var bucketNext: Int32 = -1
-    /// When the table first saw it in TIME-WAIT (for reclaiming the oldest).
-    var timeWaitSince: UInt64?
-    /// Its neighbours in the table's TIME-WAIT list (in it exactly while `timeWaitSince` is set).
+    /// In the table's TIME-WAIT list (in entry order, for reclaiming the oldest), with these
+    /// neighbours there.
+    var isInTimeWaitList = false
     var timeWaitNext: Int32 = -1
     var timeWaitPrevious: Int32 = -1
     /// When the table first saw it in FIN-WAIT-2 (released connections time out there).

@@ -465,19 +465,23 @@ enum ProgramTasks {
     }
 
     /// The running program halted the CPU in its own `wait` for `nanoseconds`: not its CPU
-    /// time. Interrupts off or on (only this CPU touches its scheduler; under the sequence lock).
+    /// time. Called with interrupts on.
     static func currentSlept(_ nanoseconds: UInt64) {
-        guard let tasks = current else { return }
-        interrupts_disable()
-        tasks.updating { $0.notCharging(nanoseconds) }
-        interrupts_enable()
+        updatingCurrent { $0.notCharging(nanoseconds) }
     }
 
-    /// The running program's `wait` ended by its timeout. Interrupts off or on.
+    /// The running program's `wait` ended by its timeout. Called with interrupts on.
     static func currentWaitTimedOut() {
+        updatingCurrent { $0.waitTimedOut() }
+    }
+
+    /// Applies `change` to this CPU's scheduler, if it has one, with interrupts off (its timer
+    /// interrupt changes the scheduler too) and under the sequence lock other CPUs read by.
+    /// Called with interrupts on; they are on again when it returns.
+    private static func updatingCurrent(_ change: (inout CPUScheduler) -> Void) {
         guard let tasks = current else { return }
         interrupts_disable()
-        tasks.updating { $0.waitTimedOut() }
+        tasks.updating(change)
         interrupts_enable()
     }
 

@@ -117,7 +117,7 @@ let package = Package(
 
         // Host tools (never part of the kernel): the UDP echo benchmark's load generator, and
         // the echo server that runs in the Linux guest it compares against.
-        .executableTarget(name: "swiglet-bench", path: "Sources/HostTools/Benchmark"),
+        .executableTarget(name: "swiglet-bench", dependencies: ["ExperimentKit"], path: "Sources/HostTools/Benchmark"),
         .executableTarget(name: "linux-echo-server", dependencies: ["HTTP", "RawBytes"], path: "Sources/HostTools/LinuxEchoServer"),
         // Experiment files, plans, records, statistics and CSV for swiglet-lab (host only;
         // it reads Swiglet boot options with the kernel's own parser to refuse typos).

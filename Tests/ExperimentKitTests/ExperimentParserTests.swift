@@ -131,6 +131,11 @@ final class ExperimentParserTests: XCTestCase {
         XCTAssertEqual(experiment.targets[0].bootOptions, "")
     }
 
+    func testMeasuresTheHostsCPUWhenAsked() throws {
+        let experiment = try parse("measure = throughput, host-cpu\n[target s]\nkind = swiglet\n[load e]\nkind = udp-echo\n")
+        XCTAssertEqual(experiment.loads[0].measurements, [.throughput, .hostCPU])
+    }
+
     func testEveryLoadKindsDefaults() throws {
         let bulk = try parse(withLoad("", kind: "tcp-bulk")).loads[0]
         XCTAssertEqual(bulk.sweeps, [.connections: [1], .size: [65536]])

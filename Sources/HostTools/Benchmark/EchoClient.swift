@@ -1,6 +1,7 @@
 // The windowed UDP echo client: keeps N datagrams in flight, matches replies by sequence number,
 // verifies them byte for byte, and replaces requests lost for longer than the timeout.
 
+import ExperimentKit
 import Glibc
 
 /// Nanoseconds of CLOCK_MONOTONIC.
@@ -174,8 +175,8 @@ final class EchoClient {
         let measureEnd = measureStart + UInt64(duration * 1e9)
         var drainEnd = measureEnd + timeoutNanoseconds
         var cpuAtStart: UInt64 = 0
-        var threadsAtStart: ThreadCPUSample?
-        var threadsAtEnd: ThreadCPUSample?
+        var threadsAtStart: HostCPUSample?
+        var threadsAtEnd: HostCPUSample?
         // The offered schedule: request number `scheduled` is due at `due(scheduled)`.
         let interval = rate > 0 ? 1e9 / rate : 0
         var scheduled: UInt64 = 0
@@ -189,10 +190,10 @@ final class EchoClient {
             if !counting && now >= measureStart {
                 counting = true
                 cpuAtStart = processCPUNanoseconds()
-                if let cpuPid { threadsAtStart = ThreadCPUSample.take(pid: cpuPid) }
+                if let cpuPid { threadsAtStart = HostCPUSample.take(processID: Int(cpuPid)) }
             }
             if let cpuPid, counting, threadsAtEnd == nil, now >= measureEnd {
-                threadsAtEnd = ThreadCPUSample.take(pid: cpuPid)
+                threadsAtEnd = HostCPUSample.take(processID: Int(cpuPid))
             }
             let sending = now < measureEnd && Int(nextSequence) < maxRequests
             if !sending && now < measureEnd {
@@ -295,10 +296,10 @@ final class EchoClient {
         if result.seconds > 0 && cpuAtStart > 0 {
             result.clientCPUPercent = Double(processCPUNanoseconds() - cpuAtStart) / 1e9 / result.seconds * 100
         }
-        if let start = threadsAtStart, let end = threadsAtEnd {
-            let usage = ThreadCPUSample.usage(from: start, to: end)
-            result.threadCPU = usage.threads
-            result.hostCPUPercent = usage.host
+        if let start = threadsAtStart, let end = threadsAtEnd, let usage = HostCPUUsage(from: start, to: end) {
+            result.threadCPU = usage.threads.map { (name: $0.name, percent: $0.percent) }
+            // The saved results keep the host's share of all its cores (0–100).
+            result.hostCPUPercent = usage.hostBusy / Double(usage.hostCores)
         }
         latencies.sort()
         if !latencies.isEmpty {

@@ -129,6 +129,9 @@ public enum Measurement: String, Equatable, Hashable, Sendable, CaseIterable, Co
     case interrupts
     /// Per CPU, system calls per second.
     case syscalls
+    /// The host's CPU: each QEMU vCPU thread, its I/O thread, the rest of the host
+    /// (`HostCPUUsage`), read from the host's /proc: whether the host was the bound.
+    case hostCPU = "host-cpu"
 
     /// What a load measures when neither it nor the file says.
     public static let defaults: Set<Measurement> = [.throughput, .latency]

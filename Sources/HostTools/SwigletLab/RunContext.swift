@@ -40,17 +40,26 @@ final class BootState {
     var learnedLength: [String: Int] = [:]
 }
 
-/// Measures `body` (the measurement proper: `record.started` is set when it begins) between two snapshots of the guest's counters when the load records
-/// anything from them; adds their metrics to `record` (none, with a note in `missing`, when a
+/// Measures `body` (the measurement proper: `record.started` is set when it begins) between two
+/// snapshots of the guest's counters when the load records anything from them, and of the
+/// host's /proc for `host-cpu`; adds their metrics to `record` (none, with a note, when a
 /// snapshot could not be taken: missing, never zero).
 func withCounters<Result>(_ context: RunContext, record: inout RunRecord, _ body: () throws -> Result) throws -> Result {
-    guard CPUShares.needsSnapshots(context.load.measurements) else {
-        record.started = Date()
-        return try body()
-    }
-    let before = try context.counters.snapshot()
+    let guestCounters = CPUShares.needsSnapshots(context.load.measurements)
+    let hostCPU = context.load.measurements.contains(.hostCPU)
+    let before = guestCounters ? try context.counters.snapshot() : nil
+    let hostBefore = hostCPU ? HostCPUSample.take(processID: Int(context.guest.pid)) : nil
     record.started = Date()
     let result = try body()
+    let hostAfter = hostCPU ? HostCPUSample.take(processID: Int(context.guest.pid)) : nil
+    if hostCPU {
+        if let hostBefore, let hostAfter, let usage = HostCPUUsage(from: hostBefore, to: hostAfter) {
+            record.metrics.merge(usage.metrics) { _, new in new }
+        } else {
+            say("  host CPU: /proc/\(context.guest.pid) could not be read: host shares missing for this run")
+        }
+    }
+    guard guestCounters else { return result }
     let after = try context.counters.snapshot()
     if let before, let after {
         let metrics = context.counters.metrics(before: before, after: after, measurements: context.load.measurements)

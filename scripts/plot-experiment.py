@@ -19,6 +19,10 @@ load LOAD of the experiment:
                        to target max / baseline min), hollow diamonds for the paired median
   cpu-share-LOAD.EXT   when the runs measured cpu-share: one stacked bar per CPU and load level,
                        a row of panels per target, a column per cpus value
+  host-cpu-LOAD.EXT    when the runs measured host-cpu: one stacked bar per load level of the
+                       host's CPU (percent of one host core) — QEMU's vCPU threads, its I/O
+                       thread, its other threads, the rest of the host — under a dashed line
+                       at the host's capacity (hostCores x 100 from metadata.json)
 
 The swept parameter is the first of connections, size, window, rate that takes more than one
 value; the others that vary split a target into several lines (`dedicated size=1024`). With
@@ -86,6 +90,13 @@ SEGMENTS = [  # (key, legend label, colour)
     ("idle", "idle", "#d0d0d0"),
 ]
 FAILED_COLOR = "#c00000"
+HOST = re.compile(r"^host_(vcpu\d+|io_thread|qemu|rest|busy)_pct$")
+HOST_SEGMENTS = [  # (key, legend label, colour)
+    ("vcpus", "QEMU vCPU threads", "#4878d0"),
+    ("io", "QEMU I/O thread (devices, tap)", "#ee854a"),
+    ("qemu-other", "other QEMU threads", "#956cb4"),
+    ("rest", "rest of the host (load generator, host kernel)", "#a0a0a0"),
+]
 # Lines of one target that other varying parameters split (window=1, window=32): told apart by
 # line style, and in the latency figure (where the style tells p50 from p99) by marker.
 SPLIT_STYLES = ["-", "--", ":", "-."]
@@ -595,6 +606,69 @@ def cpu_share_figure(results, view):
     return figure
 
 
+def host_segments(metrics):
+    """{segment: percent of one host core} for one (target, point)'s metric rows (medians)."""
+    def median(name):
+        row = metrics.get(name)
+        return row["median"] if row and row["median"] is not None else None
+    vcpus = [row["median"] for name, row in metrics.items()
+             if re.match(r"^host_vcpu\d+_pct$", name) and row["median"] is not None]
+    io, qemu, rest = median("host_io_thread_pct"), median("host_qemu_pct"), median("host_rest_pct")
+    if qemu is None and not vcpus:
+        return {}
+    vcpu_total = sum(vcpus)
+    io = io or 0.0
+    other = max(0.0, (qemu or 0.0) - vcpu_total - io)
+    return {"vcpus": vcpu_total, "io": io, "qemu-other": other, "rest": rest or 0.0}
+
+
+def host_cpu_figure(results, view):
+    if not any(HOST.match(metric) for metric in view.metrics):
+        return None
+    cores = results.metadata.get("hostCores")
+    figure, axes = new_figure(len(view.targets), len(view.cpus), width=4.8, height=2.8)
+    for row_index, target in enumerate(view.targets):
+        for axis, cpus in zip(axes[row_index], view.cpus):
+            groups = []
+            for suffix, _, points in view.series(cpus):
+                for x, key in points:
+                    groups.append((f"{x}" + (f"\n{suffix}" if suffix else ""), key))
+            failed_positions = []
+            for position, (label, key) in enumerate(groups):
+                if (target, key) in view.failed:
+                    failed_positions.append(position)
+                    continue
+                segments = host_segments(view.cells.get((target, key), {}))
+                if not segments:
+                    axis.text(position, 5, "no data", ha="center", fontsize=7, color="#777777", rotation=90)
+                    continue
+                bottom = 0.0
+                for segment, segment_label, color in HOST_SEGMENTS:
+                    height = segments[segment]
+                    bar = axis.bar(position, height, 0.7, bottom=bottom, color=color, edgecolor="white",
+                                   linewidth=0.3, label=segment_label)
+                    bar.patches[0].set_gid(f"bar:{segment}:host:{key}")
+                    bottom += height
+            if failed_positions:
+                draw_failed(axis, failed_positions, "white", "failed: every run (no host CPU)")
+            if isinstance(cores, int) and cores > 0:
+                axis.axhline(cores * 100, color="#333333", linestyle="--", linewidth=0.8,
+                             label=f"the host's {cores} cores")
+            axis.set_xticks(range(len(groups)))
+            axis.set_xticklabels([label for label, _ in groups], fontsize=8)
+            axis.set_xlim(-0.6, len(groups) - 0.4)
+            axis.set_ylim(0, max(100, (cores or 1) * 100) * 1.15)
+            axis.grid(True, axis="y", alpha=0.3)
+            axis.set_title(f"{target}, {cpus} CPUs", fontsize=10)
+            if row_index == len(view.targets) - 1:
+                axis.set_xlabel(view.x_label())
+        axes[row_index][0].set_ylabel("host CPU\n(% of one core)", fontsize=8)
+    title(figure, results, "host CPU", view)
+    finish(figure, axes.flat, "medians over the runs that did not fail, from the host's /proc; "
+           "under TCG a polling vCPU is a host thread at 100%")
+    return figure
+
+
 # ---------------------------------------------------------------------------------------------
 # What was drawn, read back from the artists (--plotted-json)
 
@@ -617,7 +691,7 @@ def plotted(figure):
             gid = patch.get_gid() or ""
             if gid.startswith("bar:"):
                 _, segment, cpu, point = gid.split(":", 3)
-                bars.append({"segment": segment, "cpu": int(cpu[3:]), "point": point,
+                bars.append({"segment": segment, "cpu": int(cpu[3:]) if cpu.startswith("cpu") else cpu, "point": point,
                              "bottom": patch.get_y(), "height": patch.get_height()})
         panels.append({"title": axis.get_title(), "lines": lines, "failed": failed, "bars": bars})
     return {"title": figure._suptitle.get_text() if figure._suptitle else "", "panels": panels}
@@ -686,7 +760,8 @@ def main(argv):
         for name, make in (("throughput", lambda: throughput_figure(results, view, footnote)),
                            ("latency", lambda: latency_figure(results, view, footnote)),
                            ("ratio", lambda: ratio_figure(results, view)),
-                           ("cpu-share", lambda: cpu_share_figure(results, view))):
+                           ("cpu-share", lambda: cpu_share_figure(results, view)),
+                           ("host-cpu", lambda: host_cpu_figure(results, view))):
             figure = make()
             if figure is None:
                 continue

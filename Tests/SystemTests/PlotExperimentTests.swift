@@ -65,7 +65,7 @@ final class PlotExperimentTests: XCTestCase {
         let (status, output) = try runTool(python, [Self.script.path, results.path, "--plotted-json", plotted.path], timeout: 300)
         XCTAssertEqual(status, 0, output)
 
-        let stems = ["throughput-keepalive", "latency-keepalive", "ratio-keepalive", "cpu-share-keepalive"]
+        let stems = ["throughput-keepalive", "latency-keepalive", "ratio-keepalive", "cpu-share-keepalive", "host-cpu-keepalive"]
         let pngSignature = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         for stem in stems {
             let png = try Data(contentsOf: results.appendingPathComponent("\(stem).png"))
@@ -131,6 +131,25 @@ final class PlotExperimentTests: XCTestCase {
         }
         XCTAssertEqual(linuxTwo.prefix(4).compactMap { $0["segment"] as? String }, ["application", "network", "kernel", "idle"])
         for (stack, top) in tops { XCTAssertEqual(top, 1, accuracy: 0.05, "\(stack): the shares of a CPU add up to about 1") }
+
+        // Host CPU: one bar per load level, vCPU threads, I/O thread, other QEMU threads and the
+        // rest stacked in that order, up to QEMU's time plus the rest; none for the failed point.
+        let host = try XCTUnwrap(drawn["host-cpu-keepalive"] as? [String: Any])
+        let hostFour = try XCTUnwrap(try panel(host, "symmetric, 4 CPUs")["bars"] as? [[String: Any]])
+        XCTAssertFalse(hostFour.contains { $0["point"] as? String == "keepalive/cpus=4/connections=256/rate=0" },
+                       "host bars drawn for a failed point")
+        let dedicatedTwo = try XCTUnwrap(try panel(host, "dedicated, 2 CPUs")["bars"] as? [[String: Any]])
+        XCTAssertEqual(dedicatedTwo.count, 3 * 4, "3 load levels x 4 segments")
+        XCTAssertEqual(dedicatedTwo.prefix(4).compactMap { $0["segment"] as? String }, ["vcpus", "io", "qemu-other", "rest"])
+        let lone = dedicatedTwo.filter { $0["point"] as? String == "keepalive/cpus=2/connections=1/rate=0" }
+        let vcpus = try XCTUnwrap(lone.first { $0["segment"] as? String == "vcpus" }?["height"] as? Double)
+        XCTAssertGreaterThan(vcpus, 95, "the polling network core's vCPU thread alone is about one host core")
+        var top = 0.0
+        for bar in lone {
+            XCTAssertEqual(try XCTUnwrap(bar["bottom"] as? Double), top, accuracy: 1e-9, "\(bar)")
+            top += try XCTUnwrap(bar["height"] as? Double)
+        }
+        XCTAssertLessThanOrEqual(top, 220, "a 2-core host cannot be much more than 200% busy")
     }
 
     func testDirectoryWithoutSummaryIsAClearError() throws {

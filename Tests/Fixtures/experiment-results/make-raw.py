@@ -61,6 +61,29 @@ def shares(target, cpus, level):
     return metrics
 
 
+host_rng = random.Random(20)   # its own generator: the other metrics stay as they were
+
+
+def host(target, cpus, level):
+    """host-cpu metrics as HostCPUUsage records them, in percent of one host core of a 2-core
+    host: a dedicated network core's vCPU thread polls at about 95% whatever the load."""
+    def wobble(value):
+        return value * (1 + host_rng.uniform(-0.05, 0.05))
+    metrics, vcpus = {}, 0.0
+    for cpu in range(cpus):
+        if target == "dedicated" and cpu == 0:
+            percent = wobble(95)
+        else:
+            percent = wobble((10 + 70 * level) / (cpus - 1 if target == "dedicated" else cpus))
+        metrics[f"host_vcpu{cpu}_pct"] = r(percent)
+        vcpus += r(percent)
+    io, rest = r(wobble(15 + 30 * level)), r(wobble(5 + 10 * level))
+    qemu = r(vcpus + io + 1)
+    metrics.update({"host_io_thread_pct": io, "host_qemu_pct": qemu, "host_rest_pct": rest,
+                    "host_busy_pct": r(min(200, qemu + rest))})
+    return metrics
+
+
 def field(text):
     text = str(text)
     if any(c in text for c in ',"\n\r') or text[:1] == " " or text[-1:] == " ":
@@ -81,6 +104,7 @@ for repetition in range(1, 4):
                 p99 = p50 * noisy(4 if target != "linux" else 9, 0.2)
                 metrics = {"requests_per_second": r(rate, 6), "p50_us": r(p50), "p99_us": r(p99)}
                 metrics.update(shares(target, cpus, index / 2))
+                metrics.update(host(target, cpus, index / 2))
                 status, reason, timeouts = "ok", "", 0
                 failed = (target == "symmetric" and cpus == 4 and connections == 256) \
                     or (target == "dedicated" and cpus == 2 and connections == 256 and repetition == 2)

@@ -78,7 +78,8 @@ enum TCPEchoThroughput {
     static let patternSize = 1_048_573
 
     static func run(_ options: TCPModeOptions) -> Int32 {
-        let total = options.mebibytes << 20
+        // With --duration the total is open until the time is up; then it is what was sent.
+        var total = options.streamSeconds > 0 ? Int.max : options.mebibytes << 20
         let pattern = UnsafeMutableRawBufferPointer.allocate(byteCount: patternSize + options.chunk, alignment: 16)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         for index in 0..<pattern.count {
@@ -101,7 +102,9 @@ enum TCPEchoThroughput {
         var sentHash = StreamHash(), receivedHash = StreamHash()
         var lastProgress = monotonicNanoseconds()
         let stall = UInt64(options.stallSeconds * 1e9)
+        let sendingEnds = options.streamSeconds > 0 ? started + UInt64(options.streamSeconds * 1e9) : UInt64.max
         while received < total {
+            if total == Int.max && monotonicNanoseconds() >= sendingEnds { total = sent }
             var pollers = pollfd(fd: fd, events: Int16(POLLIN) | (sent < total ? Int16(POLLOUT) : 0), revents: 0)
             let ready = poll(&pollers, 1, 100)
             if ready < 0 && errno != EINTR { printError("poll: \(errorText())"); return 1 }
@@ -120,7 +123,7 @@ enum TCPEchoThroughput {
             if pollers.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let count = recv(fd, receiveBuffer.baseAddress, receiveBuffer.count, 0)
                 if count == 0 {
-                    printError("the server closed the connection after echoing \(received) of \(total) bytes"); return 1
+                    printError("the server closed the connection after echoing \(received) of \(sent) bytes sent"); return 1
                 }
                 if count < 0 {
                     if errno != EAGAIN && errno != EINTR { printError("recv after \(received) bytes: \(errorText())"); return 1 }
@@ -147,7 +150,7 @@ enum TCPEchoThroughput {
                 }
             }
             if monotonicNanoseconds() - lastProgress > stall {
-                printError("no progress for \(Report.formatSeconds(options.stallSeconds)): sent \(sent), echoed \(received) of \(total) bytes")
+                printError("no progress for \(Report.formatSeconds(options.stallSeconds)): sent \(sent), echoed \(received) bytes")
                 return 1
             }
         }
@@ -157,7 +160,7 @@ enum TCPEchoThroughput {
             return 1
         }
         let rate = Double(total) / 1_048_576 / seconds
-        print("tcp-echo: \(options.mebibytes) MiB echoed by \(options.target!) in \(Report.formatSeconds(seconds)): \(formatted(rate)) MiB/s (every byte verified)")
+        print("tcp-echo: \(formatted(Double(total) / 1_048_576)) MiB echoed by \(options.target!) in \(Report.formatSeconds(seconds)): \(formatted(rate)) MiB/s (every byte verified)")
         print("result: mode=tcp-echo bytes=\(total) seconds=\(formatted(seconds, 3)) mib_per_s=\(formatted(rate)) hash=0x\(String(receivedHash.value, radix: 16))")
         return 0
     }

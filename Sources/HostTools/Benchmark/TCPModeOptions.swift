@@ -19,13 +19,17 @@ enum TCPMode: String, CaseIterable {
             USAGE: swiglet-bench tcp-echo [OPTIONS] HOST[:PORT]      (port 7 if omitted)
 
             Opens one connection to a TCP echo server (RFC 862), streams --mebibytes of
-            pseudo-random bytes through it while reading the echo back at the same time, checks
-            every echoed byte against what was sent (and compares FNV-1a hashes of both streams),
-            and prints the throughput: MiB echoed / seconds from the connect to the last echoed
-            byte. Then closes (the client closes first).
+            pseudo-random bytes through it (or, with --duration, streams for that long) while
+            reading the echo back at the same time, checks every echoed byte against what was
+            sent (and compares FNV-1a hashes of both streams), and prints the throughput: MiB
+            echoed / seconds from the connect to the last echoed byte. Then closes (the client
+            closes first).
 
             OPTIONS:
               --mebibytes N        bytes to stream, in MiB (default 64; 1...16384)
+              -d, --duration S     stream for S seconds instead of a fixed --mebibytes: then
+                                   stop sending and wait for the echo of every byte sent
+                                   (0.1...3600; not with --mebibytes)
               --chunk BYTES        bytes per send call (default 65536; 1...1048576)
               --timeout SECONDS    give up when no byte moves for this long (default 10)
               -h, --help           this text
@@ -181,6 +185,10 @@ struct TCPModeOptions {
     var help = false
     // tcp-echo
     var mebibytes = 64
+    /// Whether --mebibytes was given (it and --duration exclude each other).
+    var mebibytesGiven = false
+    /// --duration of tcp-echo: seconds to stream for; 0 streams `mebibytes`.
+    var streamSeconds = 0.0
     var chunk = 65536
     var stallSeconds = 10.0
     // tcp-connect
@@ -244,10 +252,13 @@ struct TCPModeOptions {
             case "-h", "--help": options.help = true
             case "--mebibytes":
                 try only(.tcpEcho, name: argument); options.mebibytes = try integer(argument, 1...16384)
+                options.mebibytesGiven = true
             case "--chunk":
                 try only(.tcpEcho, name: argument); options.chunk = try integer(argument, 1...1_048_576)
             case "--timeout":
                 try only(.tcpEcho, name: argument); options.stallSeconds = try number(argument, 0.1...600)
+            case "-d" where mode == .tcpEcho, "--duration" where mode == .tcpEcho:
+                options.streamSeconds = try number(argument, 0.1...3600)
             case "-d" where mode == .udpFlood, "--duration" where mode == .udpFlood:
                 options.duration = try number(argument, 0.1...3600)
             case "-d", "--duration":
@@ -307,6 +318,9 @@ struct TCPModeOptions {
             index += 1
         }
         if options.help { return options }
+        if options.mebibytesGiven && options.streamSeconds > 0 {
+            throw UsageError(message: "--mebibytes and --duration both say how much to stream: give one")
+        }
         guard positional.count == 1 else {
             throw UsageError(message: positional.isEmpty ? "no target address (HOST[:PORT]) given" : "give one target address (HOST[:PORT]), not \(positional.count)")
         }

@@ -88,10 +88,6 @@ enum TCPEchoRun {
 /// streams end by size, not time, so the measured time runs from the start to the end of the
 /// last stream begun within the duration: it overshoots the duration by up to one stream.
 enum TCPBulkRun {
-    /// MiB per stream: long enough that the connect is a small part, short enough to end near
-    /// the duration at TCG speeds (tens of MiB/s).
-    static let mebibytesPerStream = 4
-
     static func measure(_ context: RunContext, record: inout RunRecord) throws {
         let load = context.load
         let connections = context.parameters[.connections] ?? 1
@@ -100,7 +96,11 @@ enum TCPBulkRun {
             return record.fail("not measured: swiglet-bench tcp-echo writes at most 1 MiB per send (size = \(size))")
         }
         let endpoint = "\(context.guestAddress):\(load.port)"
-        let stream = context.namespace.inside([context.tools.bench, "tcp-echo", "--mebibytes", String(mebibytesPerStream),
+        // One connection per `connections`, each streaming for the whole phase (swiglet-bench
+        // --duration): the rate is one connection's, not diluted by connects, closes and the
+        // start of a process per stream (4 MiB streams, one process each, lost a third of the
+        // time between streams).
+        let stream = context.namespace.inside([context.tools.bench, "tcp-echo", "--duration", "0",
                                                "--chunk", String(size), "--timeout", "10", endpoint])
         if load.warmup > 0 {
             _ = try streams(stream, connections: connections, seconds: load.warmup, logPrefix: context.logPrefix + "-warmup")
@@ -110,19 +110,23 @@ enum TCPBulkRun {
             try streams(stream, connections: connections, seconds: load.duration, logPrefix: context.logPrefix)
         }
         try Interruption.check()
-        let writesPerStream = (mebibytesPerStream << 20 + size - 1) / size
         var errors = ErrorCounts()
         for failure in outcome.failures {
             switch failure {
-            case .connectFailed: errors.connectFailed += writesPerStream
-            case .wrongBytes: errors.wrongLength += writesPerStream
-            case .timeout: errors.timeouts += writesPerStream
-            case .other: errors.other += writesPerStream
+            case .connectFailed: errors.connectFailed += 1
+            case .wrongBytes: errors.wrongLength += 1
+            case .timeout: errors.timeouts += 1
+            case .other: errors.other += 1
             }
         }
         record.seconds = outcome.seconds
         record.requests = outcome.bytes / size
         record.errors = errors
+        // A broken stream (a wrong byte, a stall, a reset) is never within an error threshold:
+        // the run fails and reports no rate.
+        guard outcome.failures.isEmpty else {
+            return record.fail("\(outcome.failures.count) of the streams failed (\(record.errorKinds)): see \(context.logPrefix)-stream*.txt")
+        }
         if load.measurements.contains(.throughput), outcome.seconds > 0 {
             record.metrics[MetricName.bytesPerSecond] = Double(outcome.bytes) / outcome.seconds
         }
@@ -135,8 +139,10 @@ enum TCPBulkRun {
         var failures: [TCPEchoStream.FailureKind] = []
     }
 
-    /// Runs `connections` loops of `stream` for `seconds`; bytes of the streams that completed,
-    /// the time from the start to the last one's end, and the failed streams' kinds.
+    /// Runs `connections` streams side by side for `seconds` (`stream` is the command of one; its
+    /// `--duration` value is set to the time left, so a stream that fails early is followed by
+    /// another for the rest, if 0.1 s or more are left); the bytes of the streams that
+    /// completed, the time from the start to the last one's end, and the failed streams' kinds.
     private static func streams(_ stream: [String], connections: Int, seconds: Double, logPrefix: String) throws -> Outcome {
         let start = monotonicSeconds()
         let deadline = start + seconds
@@ -144,9 +150,13 @@ enum TCPBulkRun {
         var workers: [Thread] = []
         for index in 0..<connections {
             let worker = Thread {
-                while monotonicSeconds() < deadline, !Interruption.wasRequested {
+                while deadline - monotonicSeconds() >= 0.1, !Interruption.wasRequested {
                     do {
-                        let (status, output) = try runTool(stream, timeout: 120, outputPath: "\(logPrefix)-stream\(index).txt")
+                        var command = stream
+                        if let flag = command.firstIndex(of: "--duration"), flag + 1 < command.count {
+                            command[flag + 1] = String(format: "%.3f", deadline - monotonicSeconds())
+                        }
+                        let (status, output) = try runTool(command, timeout: seconds + 60, outputPath: "\(logPrefix)-stream\(index).txt")
                         tally.streamEnded(status: status, output: output)
                     } catch {
                         tally.launchProblem.withLock { $0 = "\(error)" }

@@ -602,7 +602,7 @@ def cpu_share_figure(results, view):
         axes[row_index][0].set_ylabel(f"share\n({split})", fontsize=8)
     title(figure, results, "CPU shares", view)
     finish(figure, axes.flat, "medians over the runs that did not fail, one bar per CPU (small digits); "
-           "≈0: nothing counted (a dedicated network core polls outside the CPU time counters)")
+           "a dedicated network core counts only its passes that found work (its empty polls are in no counter; ≈0: nothing counted)")
     return figure
 
 

@@ -25,7 +25,7 @@ OPTIONS:
   -l, --load KIND       load during the profile: http (wrk, keep-alive, GET /), http-close
                         (wrk, a new connection per request: Connection: close), tcp
                         (swiglet-bench tcp-rr on TCP echo), bulk (one connection streaming
-                        4 MiB at a time through TCP echo, 64 KiB writes, every byte checked;
+                        through TCP echo for the whole load, 64 KiB writes, every byte checked;
                         boot with run=tcp-echo@1 so that the echo has a CPU to itself),
                         udp (swiglet-bench UDP echo, 32 outstanding), none (default http)
       --connections N   connections of the http, http-close and tcp loads (default 16)
@@ -166,9 +166,8 @@ case $load in
     http) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency "http://$target:$http_port/") ;;
     http-close) load_command=(wrk -t1 -c"$connections" -d"${load_seconds}s" --latency -H "Connection: close" "http://$target:$http_port/") ;;
     tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "$target:$tcp_port") ;;
-    # 4 MiB streams one after another until the time is up (tcp-echo ends by size, not time).
-    bulk) load_command=(bash -c 'end=$((SECONDS + $1)); while ((SECONDS < end)); do "$2" tcp-echo --mebibytes 4 --chunk 65536 --timeout 10 "$3" || exit 1; done' \
-                        bulk "$load_seconds" "$bench" "$target:$tcp_port") ;;
+    # One connection streaming until the time is up (tcp-echo --duration), as tcp-bulk measures.
+    bulk) load_command=("$bench" tcp-echo --duration "$load_seconds" --chunk 65536 --timeout 10 "$target:$tcp_port") ;;
     udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "$target:$udp_port") ;;
     none) load_command=() ;;
 esac

@@ -173,6 +173,9 @@ final class SwigletLabTests: XCTestCase {
             XCTAssertGreaterThan(values["host_io_thread_pct"] ?? 0, 0, "\(name): \(values)")
             if row["target"] == "dedicated" {
                 XCTAssertGreaterThan(values["host_vcpu0_pct"] ?? 0, 50, "\(name): \(values)")
+                // The network core counts the passes that found work as its network time.
+                XCTAssertGreaterThan(values["network_share_cpu0"] ?? 0, 0, "\(name): \(values)")
+                XCTAssertLessThanOrEqual(values["network_share_cpu0"] ?? 2, 1.05, "\(name): \(values)")
             }
             // The kernel's own counters: the program on cpu1 made system calls and ran in ring 3.
             XCTAssertGreaterThan(values["syscalls_cpu1"] ?? 0, 0, "\(name): \(values)")

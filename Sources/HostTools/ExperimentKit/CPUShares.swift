@@ -25,8 +25,9 @@ public enum CPUShares {
     /// - `interrupts_cpuN`, `ipis_cpuN`, `syscalls_cpuN`: Δcount / seconds
     ///
     /// and `interrupts_per_second`, every CPU's interrupts together. A dedicated network core
-    /// polls outside these counters (it runs no program), so its shares are near 0 by
-    /// construction; its `role` label says which CPUs are which (`roles`).
+    /// runs no program: its `network_share` is the time its passes found work (from commit
+    /// 2026-12-06 on; before, 0), and its empty polls are in no counter, so the rest of its
+    /// bar is blank. Its `role` label says which CPUs are which (`roles`).
     public static func swiglet(before: PrometheusSamples, after: PrometheusSamples, seconds: Double,
                                measurements: Set<Measurement>) -> [String: Double] {
         guard seconds > 0 else { return [:] }

@@ -86,6 +86,7 @@ func applicationProcessorEntry(_ index: UInt64) -> Never {
     CPU.activate(index: Int(index))
     DescriptorTables.install(on: block, stubTable: KernelLayout.current.interruptStubTable)
     LocalAPIC.enableOnThisProcessor()
+    LocalAPIC.prepareOneShotTimer()
     SystemCalls.enableOnThisProcessor()
     // Release: the boot CPU, reading `online` with acquire, sees this CPU fully set up.
     block.pointee.state.store(CPUState.online.rawValue, ordering: .releasing)

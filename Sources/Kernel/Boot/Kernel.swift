@@ -79,6 +79,7 @@ func kmain(magic: UInt32, informationAddress: UInt64) {
     LocalAPIC.enableOnThisProcessor()
     for ioAPIC in Kernel.platform.ioAPICs { ioAPIC.maskAll() }
     MonotonicClock.calibrate()
+    LocalAPIC.prepareOneShotTimer()
     Log.info("""
         time: TSC \(MonotonicClock.timestampFrequency / 1_000_000) MHz, APIC timer \
         \(LocalAPIC.timerFrequency / 1000) kHz (calibrated against the PIT)

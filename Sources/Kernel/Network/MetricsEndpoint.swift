@@ -384,7 +384,7 @@ enum MetricsEndpoint {
             ("swiglet_cpu_system_calls_total", "System calls made on each CPU."),
             ("swiglet_cpu_user_seconds_total", "Time spent in ring 3 per CPU."),
             ("swiglet_cpu_kernel_seconds_total", "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."),
-            ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack in the kernel (symmetric mode)."),
+            ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode."),
             ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).")]
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)

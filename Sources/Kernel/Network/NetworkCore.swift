@@ -322,7 +322,8 @@ enum NetworkCore {
     /// serial port) and the statistics timer.
     static func run(context index: Int) -> Never {
         let context = contexts[index]
-        var meter = BusyMeter(interruptsAtStart: CPU.current.pointee.interruptCount.load(ordering: .relaxed))
+        let block = CPU.current
+        var meter = BusyMeter(interruptsAtStart: block.pointee.interruptCount.load(ordering: .relaxed))
         Log.info("""
             net: network core running (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
             queue pair \(index); \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
@@ -339,7 +340,11 @@ enum NetworkCore {
             if index == 0, let recorder { recorder.pointee.record(.pass, prefix: now) }
             let work = context.pass(now: now)
             if !work.isIdle {
-                meter.busyNanoseconds &+= MonotonicClock.nanosecondsSinceBoot &- now
+                let spent = MonotonicClock.nanosecondsSinceBoot &- now
+                meter.busyNanoseconds &+= spent
+                // The passes that found work are this CPU's network time (`/metrics`, the
+                // meter page); empty polls are not. Relaxed: a statistic only this CPU writes.
+                block.pointee.networkNanoseconds.wrappingAdd(spent, ordering: .relaxed)
                 idlePasses = 0
             } else if haltWhenIdle {
                 idlePasses += 1

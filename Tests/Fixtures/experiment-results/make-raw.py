@@ -34,8 +34,9 @@ def r(value, digits=4):
 
 def shares(target, cpus, level):
     """Per-CPU metrics as CPUShares records them: Swiglet's app (ring 3), network, other kernel
-    and idle (sleep in wait) shares — a dedicated network core polls outside these counters, so
-    its shares are about 0 — and Linux's user/system/irq/idle/steal (LinuxCPUUsage.metrics)."""
+    and idle (sleep in wait) shares — a dedicated network core made up here as kernels before
+    2026-12-06 counted it, about 0 (they now count its busy passes as network time) — and
+    Linux's user/system/irq/idle/steal (LinuxCPUUsage.metrics)."""
     metrics = {}
     for cpu in range(cpus):
         if target == "linux":

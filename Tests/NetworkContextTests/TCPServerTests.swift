@@ -205,6 +205,41 @@ extension TCPServerTests {
 }
 
 extension TCPServerTests {
+    /// Bytes that waited in a nearly full receive buffer go out into several posted buffers in
+    /// one pass, and the reopened window is announced once, after the last of them (read by
+    /// read it went out twice, at each doubling).
+    func testWaitingBytesDeliveredIntoSeveralBuffersAnnounceTheWindowOnce() {
+        let fixture = ContextFixture(tcp: TCPConnectionConfiguration(receiveBufferCapacity: 8192))
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8085)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8085) else { return }
+        var peer = handshake
+        // 8 segments fill the 8 posted buffers; 5 more (7,300 bytes) wait in the 8 KiB buffer.
+        for segment in 0..<13 { fixture.queue.feed(peer.data([UInt8](repeating: UInt8(segment), count: 1460))) }
+        fixture.pass()
+        var held: [ReceivedBuffer] = []
+        var received = 0
+        // Taking the first 8 posts 8 more buffers for the next pass.
+        while case .received(connection, let data)? = streams.pollEvent() {
+            received += data.bytes.count
+            held.append(data)
+        }
+        XCTAssertEqual(received, 8 * 1460)
+        let mark = fixture.mark
+        fixture.pass()
+        let updates = fixture.sentSegments(since: mark).filter { (segment: SentSegment) in segment.payload.isEmpty }
+        XCTAssertEqual(updates.count, 1, "one window update for the whole delivery: \(updates.map { $0.window })")
+        XCTAssertEqual(updates.first?.window, 8192, "the whole buffer is free again")
+        while case .received(connection, let data)? = streams.pollEvent() {
+            received += data.bytes.count
+            held.append(data)
+        }
+        for data in held { streams.release(data) }
+        XCTAssertEqual(received, 13 * 1460)
+    }
+}
+
+extension TCPServerTests {
     /// Shutdown sends our FIN after the queued bytes; the peer's bytes still reach the program.
     func testShutdownSendsFinAndReceivingGoesOn() {
         let fixture = ContextFixture(tcpLendingThreshold: 0)

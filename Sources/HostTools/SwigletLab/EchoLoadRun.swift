@@ -82,11 +82,11 @@ enum TCPEchoRun {
     }
 }
 
-/// Measures one tcp-bulk run: `connections` streams at once, each a loop of
-/// `swiglet-bench tcp-echo --mebibytes 4 --chunk SIZE` (one connection streaming 4 MiB through
-/// the echo port, every echoed byte compared) until the duration is over. swiglet-bench's
-/// streams end by size, not time, so the measured time runs from the start to the end of the
-/// last stream begun within the duration: it overshoots the duration by up to one stream.
+/// Measures one tcp-bulk run: `connections` streams at once, each `swiglet-bench tcp-echo
+/// --duration SECONDS --chunk SIZE` (one connection streaming through the echo port for the
+/// whole duration, every echoed byte compared). A stream stops sending when the time is up and
+/// then waits for the echo of what it sent, so the measured time, from the start to the last
+/// stream's end, overshoots the duration by that drain.
 enum TCPBulkRun {
     static func measure(_ context: RunContext, record: inout RunRecord) throws {
         let load = context.load
@@ -139,10 +139,11 @@ enum TCPBulkRun {
         var failures: [TCPEchoStream.FailureKind] = []
     }
 
-    /// Runs `connections` streams side by side for `seconds` (`stream` is the command of one; its
-    /// `--duration` value is set to the time left, so a stream that fails early is followed by
-    /// another for the rest, if 0.1 s or more are left); the bytes of the streams that
-    /// completed, the time from the start to the last one's end, and the failed streams' kinds.
+    /// Runs `connections` streams side by side for `seconds` (`stream` is the command of one;
+    /// its `--duration` value is set to the time left, so that a stream that ends early with
+    /// status 0 is followed by another for the rest, if 0.1 s or more are left; a failed one is
+    /// not); the bytes of the streams that completed, the time from the start to the last one's
+    /// end, and the failed streams' kinds.
     private static func streams(_ stream: [String], connections: Int, seconds: Double, logPrefix: String) throws -> Outcome {
         let start = monotonicSeconds()
         let deadline = start + seconds
@@ -158,6 +159,8 @@ enum TCPBulkRun {
                         }
                         let (status, output) = try runTool(command, timeout: seconds + 60, outputPath: "\(logPrefix)-stream\(index).txt")
                         tally.streamEnded(status: status, output: output)
+                        // A failed stream fails the run: keep its log rather than start another.
+                        if status != 0 { return }
                     } catch {
                         tally.launchProblem.withLock { $0 = "\(error)" }
                         return

@@ -240,6 +240,46 @@ extension TCPServerTests {
 }
 
 extension TCPServerTests {
+    /// Two full segments arrive (an ACK is owed at once, RFC 5681 §4.2) in the pass that serves
+    /// the program's send: one segment leaves, carrying the data and that ACK, not a pure ACK
+    /// and then the data (`holdsAcknowledgmentsForThePass`).
+    func testTheAcknowledgmentOfAnArrivalRidesOnDataSentInTheSamePass() {
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8087)
+        guard let (connection, handshake) = accept(fixture, &streams, port: 8087) else { return }
+        var peer = handshake
+        let answer: [UInt8] = Array(repeating: 7, count: 100)
+        XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(100))
+        fixture.queue.feed(peer.data([UInt8](repeating: 1, count: 1460)))
+        fixture.queue.feed(peer.data([UInt8](repeating: 2, count: 1460)))
+        let mark = fixture.mark
+        fixture.pass()
+        let sent = fixture.sentSegments(since: mark)
+        XCTAssertEqual(sent.count, 1, "one segment: \(sent.map { ($0.payload.count, $0.acknowledgment) })")
+        XCTAssertEqual(sent.first?.payload, answer)
+        XCTAssertEqual(sent.first?.acknowledgment, peer.sendNext, "it acknowledges both arrivals")
+    }
+
+    /// An arrival with nothing to send back still gets its ACK in the same pass.
+    func testAHeldAcknowledgmentLeavesInThePassOfItsArrival() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (_, streams) = listening(fixture, port: 8088)
+        guard let (_, handshake) = accept(fixture, &streams, port: 8088) else { return }
+        var peer = handshake
+        fixture.queue.feed(peer.data([UInt8](repeating: 1, count: 1460)))
+        fixture.queue.feed(peer.data([UInt8](repeating: 2, count: 1460)))
+        let mark = fixture.mark
+        fixture.pass()
+        let sent = fixture.sentSegments(since: mark)
+        XCTAssertEqual(sent.count, 1, "\(sent.map { ($0.payload.count, $0.acknowledgment) })")
+        XCTAssertEqual(sent.first?.payload, [])
+        XCTAssertEqual(sent.first?.acknowledgment, peer.sendNext)
+    }
+}
+
+extension TCPServerTests {
     /// Shutdown sends our FIN after the queued bytes; the peer's bytes still reach the program.
     func testShutdownSendsFinAndReceivingGoesOn() {
         let fixture = ContextFixture(tcpLendingThreshold: 0)

@@ -125,6 +125,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
                                                 secretKey: configuration.tcpSecret, configuration: configuration.tcp,
                                                 bufferPool: BufferPool(byteCount: configuration.tcpBufferPoolBytes,
                                                                        largestBlock: TCPConnection.largestBlock(for: configuration.tcp))))
+        table.pointee.holdsAcknowledgmentsForThePass = true
         tcp = .allocate(capacity: 1)
         tcp.initialize(to: ContextTCPState())
         tcp.pointee.sendsLend = configuration.tcpSendLends
@@ -163,9 +164,11 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         takePendingChannels()
         work.frames = receiveHandOffs(now: now) + receiveFrames(now: now)
         work.requests = serveChannels(now: now)
+        work.events = serveTCP(now: now)
+        // Last: the programs' queued data, with the ACKs and window updates the arrivals and
+        // deliveries above owe (`holdsAcknowledgmentsForThePass`), one segment where it can.
         var output = segmentOutput(now: now)
         table.pointee.transmitDeferred(now: now, output: &output)
-        work.events = serveTCP(now: now)
         ringDoorbells()
         stack.pointee.poll(now: now, transmitter: &sender.pointee)
         sender.pointee.flush()

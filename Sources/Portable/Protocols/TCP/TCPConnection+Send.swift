@@ -77,7 +77,7 @@ extension TCPConnection {
             if sendNext > sendMaximum { sendMaximum = sendNext }
             retransmissionTimer.startIfStopped(now: now)
         }
-        if acknowledgmentPending {
+        if acknowledgmentPending && !holdsAcknowledgment {
             sendAcknowledgment(output: &output)
         }
     }

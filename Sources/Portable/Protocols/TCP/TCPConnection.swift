@@ -192,6 +192,11 @@ public struct TCPConnection {
     public internal(set) var peerFinished = false
     /// An ACK must go out at the next transmit opportunity.
     var acknowledgmentPending = false
+    /// While true, `transmitPending` sends no ACK on its own: an owed one stays owed
+    /// (`acknowledgmentPending`) for a segment later in the same pass to carry. The table sets
+    /// it while it processes a received segment or announces a window, and sends what is still
+    /// owed once per pass (`TCPConnectionTable.holdsAcknowledgmentsForThePass`).
+    var holdsAcknowledgment = false
     /// The NIC refused a segment (its transmit queue was full): what was not sent waits, and
     /// the table calls `transmitPending` again on its next pass (`TCPConnectionTable.settle`
     /// takes and clears this).

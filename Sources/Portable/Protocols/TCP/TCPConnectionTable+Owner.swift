@@ -181,7 +181,9 @@ extension TCPConnectionTable {
         guard let index = ownedSlot(id) else { return }
         withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
+            connections[index].holdsAcknowledgment = holdsAcknowledgmentsForThePass
             connections[index].announceWindow(now: now, output: &counting)
+            connections[index].holdsAcknowledgment = false
             settle(index, before: before, now: now, output: &counting)
             record(counting)
         }

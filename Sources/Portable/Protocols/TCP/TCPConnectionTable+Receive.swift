@@ -103,6 +103,8 @@ extension TCPConnectionTable {
         _ segment: TCPSegment, to index: Int, now: UInt64, output: inout Output,
         receiver: UnsafeMutablePointer<Receiver>) -> TCPReceiveOutcome {
         let before = snapshot(index)
+        connections[index].holdsAcknowledgment = holdsAcknowledgmentsForThePass
+        defer { connections[index].holdsAcknowledgment = false }
         if slots[index].isAnnounced && !slots[index].isReleased && !slots[index].isQueued {
             // Its owner knows it, and no event about it waits here to be taken (a new
             // connection's `accepted` does until the owner's side takes it — and a number

@@ -106,6 +106,13 @@ public struct TCPConnectionTable {
     public let halfOpenLimitPerListener: Int
     /// Whether SYNs beyond the half-open bound are answered with cookies (else dropped).
     public let synCookiesEnabled: Bool
+    /// Whether the ACKs that received segments and window announcements owe wait for
+    /// `transmitDeferred`, the pass's last transmit, instead of leaving at once: then one
+    /// segment carries the ACK of an arrival, the window its delivery reopened and the data
+    /// the program queued meanwhile, where three went before (a bulk echo sent a pure ACK on
+    /// arrival, the echo data, then a window update). A network context sets it and calls
+    /// `transmitDeferred` at the end of every pass; the ACK waits microseconds, not a timer.
+    public var holdsAcknowledgmentsForThePass = false
 
     /// The connection slots; a slot's index is its ID.
     var slots: [TCPConnectionSlot]
@@ -401,6 +408,8 @@ public struct TCPConnectionTable {
             connections[index].transmitBlocked = false
             deferTransmit(index)
         }
+        // A held ACK (`holdsAcknowledgmentsForThePass`) goes out with `transmitDeferred`.
+        if connections[index].acknowledgmentPending { deferTransmit(index) }
         let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {

@@ -244,38 +244,40 @@ extension TCPServerTests {
     /// the program's send: one segment leaves, carrying the data and that ACK, not a pure ACK
     /// and then the data (`holdsAcknowledgmentsForThePass`).
     func testTheAcknowledgmentOfAnArrivalRidesOnDataSentInTheSamePass() {
-        let fixture = ContextFixture(tcpLendingThreshold: 0)
-        fixture.learnPeer()
-        var (_, streams) = listening(fixture, port: 8087)
-        guard let (connection, handshake) = accept(fixture, &streams, port: 8087) else { return }
-        var peer = handshake
         let answer: [UInt8] = Array(repeating: 7, count: 100)
-        XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(100))
-        fixture.queue.feed(peer.data([UInt8](repeating: 1, count: 1460)))
-        fixture.queue.feed(peer.data([UInt8](repeating: 2, count: 1460)))
-        let mark = fixture.mark
-        fixture.pass()
-        let sent = fixture.sentSegments(since: mark)
+        guard let (sent, acknowledged) = twoFullSegmentsArrive(port: 8087, whileTheProgramSends: answer) else { return }
         XCTAssertEqual(sent.count, 1, "one segment: \(sent.map { ($0.payload.count, $0.acknowledgment) })")
         XCTAssertEqual(sent.first?.payload, answer)
-        XCTAssertEqual(sent.first?.acknowledgment, peer.sendNext, "it acknowledges both arrivals")
+        XCTAssertEqual(sent.first?.acknowledgment, acknowledged, "it acknowledges both arrivals")
     }
 
     /// An arrival with nothing to send back still gets its ACK in the same pass.
     func testAHeldAcknowledgmentLeavesInThePassOfItsArrival() {
-        let fixture = ContextFixture()
+        guard let (sent, acknowledged) = twoFullSegmentsArrive(port: 8088, whileTheProgramSends: []) else { return }
+        XCTAssertEqual(sent.count, 1, "\(sent.map { ($0.payload.count, $0.acknowledgment) })")
+        XCTAssertEqual(sent.first?.payload, [])
+        XCTAssertEqual(sent.first?.acknowledgment, acknowledged)
+    }
+
+    /// A program accepts a connection on `port` and queues `answer` (if any); two full
+    /// segments from the peer arrive; one pass runs. Returns the segments it sent and the
+    /// sequence number that acknowledges both arrivals.
+    private func twoFullSegmentsArrive(port: UInt16, whileTheProgramSends answer: [UInt8],
+                                       file: StaticString = #filePath, line: UInt = #line) -> ([SentSegment], UInt32)? {
+        let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
-        var (_, streams) = listening(fixture, port: 8088)
-        guard let (_, handshake) = accept(fixture, &streams, port: 8088) else { return }
+        var (_, streams) = listening(fixture, port: port, file: file, line: line)
+        guard let (connection, handshake) = accept(fixture, &streams, port: port, file: file, line: line) else { return nil }
         var peer = handshake
+        if !answer.isEmpty {
+            XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: connection, bytes: $0) }, .success(answer.count),
+                           file: file, line: line)
+        }
         fixture.queue.feed(peer.data([UInt8](repeating: 1, count: 1460)))
         fixture.queue.feed(peer.data([UInt8](repeating: 2, count: 1460)))
         let mark = fixture.mark
         fixture.pass()
-        let sent = fixture.sentSegments(since: mark)
-        XCTAssertEqual(sent.count, 1, "\(sent.map { ($0.payload.count, $0.acknowledgment) })")
-        XCTAssertEqual(sent.first?.payload, [])
-        XCTAssertEqual(sent.first?.acknowledgment, peer.sendNext)
+        return (fixture.sentSegments(since: mark, file: file, line: line), peer.sendNext)
     }
 }
 

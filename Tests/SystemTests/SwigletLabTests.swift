@@ -168,9 +168,12 @@ final class SwigletLabTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(values["p99_us"] ?? 0, values["p50_us"] ?? .infinity, name)
             }
             // The host's own /proc: QEMU's threads were busy, and a dedicated network core's
-            // vCPU polls, a host thread at most of a core whatever the load.
+            // vCPU polls, a host thread at most of a core whatever the load. (The I/O thread is
+            // only required to be there: at 500 requests a second it may use less than one
+            // 10 ms clock tick in the 2 s measured, and read 0.)
             XCTAssertGreaterThan(values["host_busy_pct"] ?? 0, 0, "\(name): \(values)")
-            XCTAssertGreaterThan(values["host_io_thread_pct"] ?? 0, 0, "\(name): \(values)")
+            XCTAssertGreaterThan(values["host_qemu_pct"] ?? 0, 0, "\(name): \(values)")
+            XCTAssertNotNil(values["host_io_thread_pct"], "\(name): \(values)")
             if row["target"] == "dedicated" {
                 XCTAssertGreaterThan(values["host_vcpu0_pct"] ?? 0, 50, "\(name): \(values)")
                 // The network core counts the passes that found work as its network time.

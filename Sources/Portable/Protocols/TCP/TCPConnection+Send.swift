@@ -77,8 +77,8 @@ extension TCPConnection {
             if sendNext > sendMaximum { sendMaximum = sendNext }
             retransmissionTimer.startIfStopped(now: now)
         }
-        if acknowledgmentPending && !holdsAcknowledgment {
-            sendAcknowledgment(output: &output)
+        if acknowledgmentPending {
+            if holdsAcknowledgment { acknowledgmentHeld = true } else { sendAcknowledgment(output: &output) }
         }
     }
 

@@ -197,6 +197,10 @@ public struct TCPConnection {
     /// it while it processes a received segment or announces a window, and sends what is still
     /// owed once per pass (`TCPConnectionTable.holdsAcknowledgmentsForThePass`).
     var holdsAcknowledgment = false
+    /// `transmitPending` held an owed ACK (`holdsAcknowledgment`): `TCPConnectionTable.settle`
+    /// takes and clears this and lists the connection for `transmitDeferred`, as it does for
+    /// `transmitBlocked`.
+    var acknowledgmentHeld = false
     /// The NIC refused a segment (its transmit queue was full): what was not sent waits, and
     /// the table calls `transmitPending` again on its next pass (`TCPConnectionTable.settle`
     /// takes and clears this).

@@ -403,13 +403,13 @@ public struct TCPConnectionTable {
         // Every read below goes through `connections[index]` in place: binding the TCB
         // to a `let` would copy the whole structure (and retain its buffers) on every segment.
         guard slots[index].isUsed else { return }
-        if connections[index].transmitBlocked {
-            // The NIC refused a segment: try again on the next pass (backpressure).
+        if connections[index].transmitBlocked || connections[index].acknowledgmentHeld {
+            // The NIC refused a segment (backpressure: try again on the next pass), or an ACK
+            // waits for the pass's last transmit (`holdsAcknowledgmentsForThePass`).
             connections[index].transmitBlocked = false
+            connections[index].acknowledgmentHeld = false
             deferTransmit(index)
         }
-        // A held ACK (`holdsAcknowledgmentsForThePass`) goes out with `transmitDeferred`.
-        if connections[index].acknowledgmentPending { deferTransmit(index) }
         let state = connections[index].state
         if state != .synchronizeReceived { leaveHalfOpen(index) }
         if state == .timeWait {

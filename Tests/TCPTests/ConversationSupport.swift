@@ -115,9 +115,9 @@ struct Conversation {
         return connection.send(buffer.reader, now: now, output: &wire)
     }
 
-    mutating func read(upTo count: Int = 65536, announcingWindow: Bool = true) -> [UInt8] {
+    mutating func read(upTo count: Int = 65536) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { connection.read(into: $0, now: now, output: &wire, announcingWindow: announcingWindow) }
+        let got = bytes.withUnsafeMutableBytes { connection.read(into: $0, now: now, output: &wire) }
         return Array(bytes.prefix(got))
     }
 

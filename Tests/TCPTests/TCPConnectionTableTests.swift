@@ -819,6 +819,38 @@ final class TCPConnectionTableTests: XCTestCase {
                        .failure(.invalidEndpoint))
     }
 
+    /// Reading an arrival into several buffers in one pass (the network core filling a
+    /// program's posted buffers) announces the reopened window once, with the pass's
+    /// `transmitDeferred`, not once per doubling on the way (`holdsAcknowledgmentsForThePass`);
+    /// without the hold each read that doubles the window sends its own update.
+    func testReadsInOnePassAnnounceTheWindowOnce() {
+        func windowUpdates(holding: Bool) -> [UInt16] {
+            var harness = TableHarness()
+            harness.table.holdsAcknowledgmentsForThePass = holding
+            XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())
+            let ids = harness.connectPeers(1)
+            guard let id = ids.first else { XCTFail("not accepted"); return [] }
+            harness.peerSend(0, [UInt8](repeating: 5, count: 4096))
+            harness.pump()
+            harness.table.transmitDeferred(now: harness.now, output: &harness.wire)
+            harness.pump()
+            XCTAssertEqual(harness.table.readableCount(of: id), 4096, "the peer filled the window")
+            var updates: [UInt16] = []
+            var buffer = [UInt8](repeating: 0, count: 512)
+            for _ in 0..<8 {
+                let count = buffer.withUnsafeMutableBytes { harness.table.read(from: id, into: $0, now: harness.now, output: &harness.wire) }
+                XCTAssertEqual(count, 512)
+                updates += harness.wire.take().map(\.header.window)
+            }
+            harness.table.transmitDeferred(now: harness.now, output: &harness.wire)
+            updates += harness.wire.take().map(\.header.window)
+            return updates
+        }
+        let eager = windowUpdates(holding: false)
+        XCTAssertGreaterThan(eager.count, 1, "without the hold, reads announce the window on the way: \(eager)")
+        XCTAssertEqual(windowUpdates(holding: true), [4096], "one update, with the whole buffer free again")
+    }
+
     func testEventsAreMergedPerConnectionAndQueuedInOrder() {
         var harness = TableHarness()
         XCTAssertNoThrow(try harness.table.listen(port: 80, owner: 1).get())

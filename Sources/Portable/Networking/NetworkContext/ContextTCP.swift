@@ -151,11 +151,11 @@ extension NetworkContext {
         if events.contains(.readable) {
             var output = segmentOutput(now: now)
             let table = self.table
-            // One window update for all the buffers filled here, not one per buffer.
-            defer { table.pointee.announceWindow(of: id, now: now, output: &output) }
+            // The window update these reads owe waits for the pass's `transmitDeferred`
+            // (`holdsAcknowledgmentsForThePass`): one for all the buffers filled here.
             while table.pointee.readableCount(of: id) > 0 {
                 let delivered = deliverStream(channel: channel, connection: id) { buffer in
-                    table.pointee.read(from: id, into: buffer, now: now, output: &output, announcingWindow: false)
+                    table.pointee.read(from: id, into: buffer, now: now, output: &output)
                 }
                 if delivered == 0 { return }   // no posted buffer: the window closes meanwhile
             }

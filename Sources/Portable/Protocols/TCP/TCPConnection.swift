@@ -310,25 +310,25 @@ public struct TCPConnection {
     }
 
     /// RECEIVE: copies received data into `buffer`; returns how many bytes. A window update
-    /// goes out at once when reading opened the window enough to matter (see
-    /// `windowUpdateIsWorthSending`), unless `announcingWindow` is false: then the caller, who
-    /// reads several buffers in a row, calls `announceWindow` once after the last. (Reading a
-    /// 64 KiB arrival into 5 KiB buffers one after another doubled the window three times and
+    /// goes out when reading opened the window enough to matter (see
+    /// `windowUpdateIsWorthSending`): at once, or, while `holdsAcknowledgment` is set, with the
+    /// pass's last transmit, so that several reads in a row announce the window once. (Reading
+    /// a 64 KiB arrival into 5 KiB buffers one after another doubled the window three times and
     /// sent three window updates within microseconds.)
-    public mutating func read<Output: TCPSegmentTransmitter>(into buffer: UnsafeMutableRawBufferPointer, now: UInt64, output: inout Output,
-                                                            announcingWindow: Bool = true) -> Int {
+    public mutating func read<Output: TCPSegmentTransmitter>(into buffer: UnsafeMutableRawBufferPointer, now: UInt64,
+                                                            output: inout Output) -> Int {
         let count = receiveBuffer.read(into: buffer)
         if count > 0 {
             tuneReceiveBuffer(afterReading: count, now: now)
             releaseIdleReceiveBuffer()
+            announceWindow(now: now, output: &output)
         }
-        if count > 0 && announcingWindow { announceWindow(now: now, output: &output) }
         return count
     }
 
-    /// Sends a window update when the reads so far opened the window enough to matter (see
-    /// `windowUpdateIsWorthSending`); nothing otherwise.
-    public mutating func announceWindow<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
+    /// Owes the peer a window update when the reads so far opened the window enough to matter
+    /// (see `windowUpdateIsWorthSending`), and sends it unless `holdsAcknowledgment`.
+    mutating func announceWindow<Output: TCPSegmentTransmitter>(now: UInt64, output: inout Output) {
         guard peerMaySend && windowUpdateIsWorthSending else { return }
         acknowledgmentPending = true
         transmitPending(now: now, output: &output)

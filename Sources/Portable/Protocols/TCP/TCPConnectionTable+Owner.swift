@@ -161,31 +161,20 @@ extension TCPConnectionTable {
         return connections[index].sendBuffer.recall()
     }
 
-    /// Copies received bytes into `buffer`; returns how many. With `announcingWindow` false
-    /// no window update goes out: call `announceWindow` after the last of several reads.
+    /// Copies received bytes into `buffer`; returns how many. The window update the read makes
+    /// worth sending waits for `transmitDeferred` while `holdsAcknowledgmentsForThePass`, so
+    /// that several reads in one pass announce the window once.
     public mutating func read<Output: TCPSegmentTransmitter>(from id: TCPConnectionID, into buffer: UnsafeMutableRawBufferPointer,
-                                                            now: UInt64, output: inout Output, announcingWindow: Bool = true) -> Int {
+                                                            now: UInt64, output: inout Output) -> Int {
         guard let index = ownedSlot(id) else { return 0 }
         return withCountingTransmitter(&output) { counting in
             let before = snapshot(index)
-            let count = connections[index].read(into: buffer, now: now, output: &counting, announcingWindow: announcingWindow)
-            settle(index, before: before, now: now, output: &counting)
-            record(counting)
-            return count
-        }
-    }
-
-    /// After reads made with `announcingWindow: false`: one window update, if they opened the
-    /// window enough to matter.
-    public mutating func announceWindow<Output: TCPSegmentTransmitter>(of id: TCPConnectionID, now: UInt64, output: inout Output) {
-        guard let index = ownedSlot(id) else { return }
-        withCountingTransmitter(&output) { counting in
-            let before = snapshot(index)
             connections[index].holdsAcknowledgment = holdsAcknowledgmentsForThePass
-            connections[index].announceWindow(now: now, output: &counting)
+            let count = connections[index].read(into: buffer, now: now, output: &counting)
             connections[index].holdsAcknowledgment = false
             settle(index, before: before, now: now, output: &counting)
             record(counting)
+            return count
         }
     }
 

@@ -283,6 +283,20 @@ final class ExperimentParserTests: XCTestCase {
         assertRefused("[target a]\nkind = linux\n[load l]\nsize = 64\n", line: 3, "[load l] needs 'kind = '")
     }
 
+    /// `image` boots another build of Swiglet in the same experiment (two builds, one
+    /// sitting); Linux targets and paths with spaces are refused.
+    func testImageOfASwigletTarget() throws {
+        let experiment = try parse("[target before]\nkind = swiglet\nimage = images/before.iso\n[target after]\nkind = swiglet\n"
+                                   + "[target linux]\nkind = linux\n[load x]\nkind = udp-echo\n")
+        XCTAssertEqual(experiment.targets.map(\.swigletImage), ["images/before.iso", "images/swiglet.iso", nil])
+        assertRefused("[target l]\nkind = linux\nimage = images/a.iso\n[load x]\nkind = udp-echo\n", line: 3,
+                      "a linux target takes no 'image'")
+        assertRefused("[target s]\nkind = swiglet\nimage = my image.iso\n[load x]\nkind = udp-echo\n", line: 3,
+                      "one path to an ISO")
+        assertRefused("[target s]\nkind = swiglet\nimages = a.iso\n[load x]\nkind = udp-echo\n", line: 3,
+                      "unknown key 'images'", "image")
+    }
+
     func testBootOptions() {
         assertRefused("[target l]\nkind = linux\nboot = quiet\n[load x]\nkind = udp-echo\n", line: 3,
                       "a linux target takes no 'boot'")

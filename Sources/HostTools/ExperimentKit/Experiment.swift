@@ -123,18 +123,30 @@ public struct Target: Equatable, Sendable {
     public var bootOptions: String
     /// Extra QEMU arguments for this target only, after the machine's.
     public var qemuOptions: [String]
+    /// The ISO a Swiglet target boots when not `defaultSwigletImage` (key `image`): another
+    /// build, to compare two builds in one sitting. Nil for Linux.
+    public var image: String?
 
-    public init(name: String, kind: TargetKind, bootOptions: String = "", qemuOptions: [String] = []) {
+    /// What `make image` builds and a Swiglet target boots unless it names an `image`.
+    public static let defaultSwigletImage = "images/swiglet.iso"
+
+    public init(name: String, kind: TargetKind, bootOptions: String = "", qemuOptions: [String] = [], image: String? = nil) {
         self.name = name
         self.kind = kind
         self.bootOptions = bootOptions
         self.qemuOptions = qemuOptions
+        self.image = image
+    }
+
+    /// The ISO this target boots (nil for Linux).
+    public var swigletImage: String? {
+        kind == .swiglet ? image ?? Self.defaultSwigletImage : nil
     }
 }
 
 /// The image a target boots.
 public enum TargetKind: String, Equatable, Sendable, CaseIterable {
-    /// images/swiglet.iso with the target's boot options.
+    /// images/swiglet.iso (or the target's `image`) with the target's boot options.
     case swiglet
     /// The Linux guest (scripts/build-linux-guest.sh) running linux-echo-server.
     case linux

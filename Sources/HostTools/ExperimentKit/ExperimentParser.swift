@@ -40,7 +40,7 @@ public enum ExperimentParser {
     /// Keys of each scope, for "unknown key" messages and their hints.
     static let topLevelKeys = ["description", "repetitions", "error-threshold", "baseline", "boots", "measure"]
     static let machineKeys = ["cpus", "memory", "nic", "queues", "icount", "qemu-options"]
-    static let targetKeys = ["kind", "boot", "qemu-options"]
+    static let targetKeys = ["kind", "boot", "image", "qemu-options"]
     static let loadKeys = ["kind", "connections", "size", "window", "rate", "duration", "warmup", "port", "path",
                            "expected-status", "expected-length", "measure", "boot"]
 
@@ -191,6 +191,14 @@ public enum ExperimentParser {
                 }
                 target.bootOptions = entry.value
                 bootLine = entry.line
+            case "image":
+                guard kind == .swiglet else {
+                    throw value.fail("a linux target takes no 'image' (it boots images/linux/; 'image' is a Swiglet ISO)")
+                }
+                guard !entry.value.isEmpty, !entry.value.contains(where: \.isWhitespace) else {
+                    throw value.fail("'image' is one path to an ISO, without spaces (e.g. images/before.iso)")
+                }
+                target.image = entry.value
             case "qemu-options": target.qemuOptions = try value.arguments()
             default: throw unknownKey(entry, in: section.title, known: targetKeys, file: file)
             }

@@ -32,7 +32,7 @@ public struct GuestLaunch: Equatable, Sendable {
     public init(kind: TargetKind, cpus: Int, memory: String, queues: Int = 1, icount: InstructionCounting = .off,
                 bootOptions: String = "", consolePath: String, pcapPath: String? = nil, pcapFrameBytes: Int = 256,
                 tap: String = "tap0", name: String, extraArguments: [String] = [],
-                swigletImage: String = "images/swiglet.iso", linuxKernel: String = "images/linux/vmlinuz",
+                swigletImage: String = Target.defaultSwigletImage, linuxKernel: String = "images/linux/vmlinuz",
                 linuxInitramfs: String = "images/linux/initramfs.cpio.gz") {
         self.kind = kind
         self.cpus = cpus

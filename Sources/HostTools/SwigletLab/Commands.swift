@@ -34,8 +34,8 @@ enum Commands {
             results.note("namespace", "each boot in its own network namespace; QEMU's tap0 there has 10.0.2.2/24, the guest 10.0.2.15")
             results.note("swiglet-bench", options.bench)
             if experiment.loads.contains(where: \.kind.isHTTP) { results.note("wrk", toolVersion(["wrk", "--version"])) }
-            if experiment.targets.contains(where: { $0.kind == .swiglet }) {
-                results.note("images/swiglet.iso sha256", sha256("images/swiglet.iso"))
+            for image in Set(experiment.targets.compactMap(\.swigletImage)).sorted() {
+                results.note("\(image) sha256", sha256(image))
             }
             if experiment.targets.contains(where: { $0.kind == .linux }) {
                 results.note("images/linux/initramfs.cpio.gz sha256", sha256("images/linux/initramfs.cpio.gz"))

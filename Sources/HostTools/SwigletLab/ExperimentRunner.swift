@@ -76,7 +76,8 @@ final class ExperimentRunner {
                                  queues: experiment.machine.queues, icount: experiment.machine.icount,
                                  bootOptions: boot.bootOptions, consolePath: "\(results.consoles)/\(label)-console.log",
                                  pcapPath: pcap, pcapFrameBytes: Capture.frameBytes, name: target.name,
-                                 extraArguments: experiment.machine.qemuOptions + target.qemuOptions)
+                                 extraArguments: experiment.machine.qemuOptions + target.qemuOptions,
+                                 swigletImage: target.swigletImage ?? Target.defaultSwigletImage)
         if !launch.capturesFrames && number == 1 {
             say("  no pcap: QEMU's filter-dump does not support a multiqueue tap (queues = \(launch.queues))")
         }

@@ -35,8 +35,13 @@ enum Preflight {
                 + "(make experiment builds it), or give --bench PATH")
         }
         let targetKinds = Set(experiment.targets.map(\.kind))
-        if targetKinds.contains(.swiglet), !FileManager.default.fileExists(atPath: "images/swiglet.iso") {
-            problems.append("images/swiglet.iso is missing: make image (make experiment builds it)")
+        for target in experiment.targets {
+            guard let image = target.swigletImage, !FileManager.default.fileExists(atPath: image) else { continue }
+            if target.image == nil {
+                problems.append("\(image) is missing: make image (make experiment builds it)")
+            } else {
+                problems.append("[target \(target.name)]: image = \(image) is missing (build it, then copy images/swiglet.iso there)")
+            }
         }
         if targetKinds.contains(.linux) {
             for file in ["images/linux/vmlinuz", "images/linux/initramfs.cpio.gz"] where !FileManager.default.fileExists(atPath: file) {

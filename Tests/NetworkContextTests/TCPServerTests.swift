@@ -26,6 +26,17 @@ final class TCPServerTests: XCTestCase {
         return (connection, peer)
     }
 
+    /// Takes the `received` events of `connection` waiting now, keeping their buffers in `held`
+    /// (the program holds them: none is posted again until released); returns their bytes.
+    private func takeReceived(_ streams: inout StreamEndpoint, connection: UInt16, holding held: inout [ReceivedBuffer]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        while case .received(connection, let data)? = streams.pollEvent() {
+            bytes += Array(data.bytes)
+            held.append(data)
+        }
+        return bytes
+    }
+
     func testHandshakeDataBothWaysAndClose() {
         let fixture = ContextFixture(tcpLendingThreshold: 0)
         fixture.learnPeer()
@@ -182,22 +193,15 @@ extension TCPServerTests {
         // Eight buffers of 2048 bytes were posted: the first eight segments went straight into
         // them (one segment per buffer, copied once from the frame: 8 × 1460 bytes), the rest
         // waits in the connection's receive buffer.
-        var received: [UInt8] = []
         var held: [ReceivedBuffer] = []
-        while case .received(connection, let data)? = streams.pollEvent() {
-            received += Array(data.bytes)
-            held.append(data)
-        }
+        var received = takeReceived(&streams, connection: connection, holding: &held)
         XCTAssertEqual(received.count, 8 * 1460)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(8 * 1460))
         XCTAssertEqual(fixture.context.tcpCounters.connections.directlyDelivered, UInt64(8 * 1460))
         // The program holds those 8; the last `pollEvent` posted the channel's other 8 free
         // buffers in their place (the library keeps 8 posted), and the rest arrives in them.
         fixture.pass()
-        while case .received(connection, let data)? = streams.pollEvent() {
-            received += Array(data.bytes)
-            held.append(data)
-        }
+        received += takeReceived(&streams, connection: connection, holding: &held)
         for data in held { streams.release(data) }
         XCTAssertEqual(received, message)
         XCTAssertEqual(fixture.context.channelCounters(program.channel).streamBytesReceived, UInt64(message.count))
@@ -218,22 +222,15 @@ extension TCPServerTests {
         for segment in 0..<13 { fixture.queue.feed(peer.data([UInt8](repeating: UInt8(segment), count: 1460))) }
         fixture.pass()
         var held: [ReceivedBuffer] = []
-        var received = 0
         // Taking the first 8 posts 8 more buffers for the next pass.
-        while case .received(connection, let data)? = streams.pollEvent() {
-            received += data.bytes.count
-            held.append(data)
-        }
+        var received = takeReceived(&streams, connection: connection, holding: &held).count
         XCTAssertEqual(received, 8 * 1460)
         let mark = fixture.mark
         fixture.pass()
         let updates = fixture.sentSegments(since: mark).filter { (segment: SentSegment) in segment.payload.isEmpty }
         XCTAssertEqual(updates.count, 1, "one window update for the whole delivery: \(updates.map { $0.window })")
         XCTAssertEqual(updates.first?.window, 8192, "the whole buffer is free again")
-        while case .received(connection, let data)? = streams.pollEvent() {
-            received += data.bytes.count
-            held.append(data)
-        }
+        received += takeReceived(&streams, connection: connection, holding: &held).count
         for data in held { streams.release(data) }
         XCTAssertEqual(received, 13 * 1460)
     }

@@ -194,8 +194,8 @@ public struct TCPConnection {
     var acknowledgmentPending = false
     /// While true, `transmitPending` sends no ACK on its own: an owed one stays owed
     /// (`acknowledgmentPending`) for a segment later in the same pass to carry. The table sets
-    /// it while it processes a received segment or announces a window, and sends what is still
-    /// owed once per pass (`TCPConnectionTable.holdsAcknowledgmentsForThePass`).
+    /// it while it processes a received segment or a read (which may owe a window update), and
+    /// sends what is still owed once per pass (`TCPConnectionTable.holdsAcknowledgmentsForThePass`).
     var holdsAcknowledgment = false
     /// `transmitPending` held an owed ACK (`holdsAcknowledgment`): `TCPConnectionTable.settle`
     /// takes and clears this and lists the connection for `transmitDeferred`, as it does for

@@ -113,12 +113,18 @@ final class ProfilerTests: XCTestCase {
         let sections = report.components(separatedBy: "\n\n")
         let networkCore = try XCTUnwrap(sections.first { $0.hasPrefix("cpu0 (network core)") }, report)
         let topFunctions = networkCore.split(separator: "\n").dropFirst(2)
-        // The top functions are the poll loop's: NetworkCore.run itself, the pass it runs, or
-        // the receive ring and channels the pass polls (which of them lead depends on how much
-        // the compiler inlines: with -O, ReceivePath.receive can stand on its own).
+        // The function with the most samples is the poll loop's: NetworkCore.run itself, the
+        // pass it runs, or the receive ring and channels the pass polls (which of them leads
+        // depends on how much the compiler inlines: with -O, ReceivePath.receive stands alone).
+        // Below it, device accesses may appear (a port read waits for QEMU's lock and is
+        // over-counted), so only the leader is pinned.
         let pollLoop = ["NetworkCore.run(context:)", "NetworkContext.", "ReceivePath.", "ServerChannel.", "ChannelServer."]
-        XCTAssertTrue(topFunctions.prefix(3).allSatisfy { line in pollLoop.contains { line.contains($0) } },
-                      "the poll loop's functions are not the network core's top functions:\n\(report)")
+        let leader = try XCTUnwrap(topFunctions.first, report)
+        XCTAssertTrue(pollLoop.contains { leader.contains($0) }, "the poll loop is not the network core's top function:\n\(report)")
+        // Stack walking puts most samples under the loop: NetworkCore.run's total share.
+        let runLine = try XCTUnwrap(topFunctions.first { $0.contains("NetworkCore.run(context:)") }, report)
+        let runTotal = try XCTUnwrap(runLine.split(separator: " ").filter { $0.hasSuffix("%") }.last.flatMap { Double($0.dropLast()) })
+        XCTAssertGreaterThan(runTotal, 50, "most samples are not inside NetworkCore.run:\n\(report)")
         let share = try XCTUnwrap(networkCore.firstMatch(of: /ring 0 ([0-9.]+)%/)?.1).flatMap { Double($0) }
         XCTAssertGreaterThan(try XCTUnwrap(share), 90, "the polling network core is in ring 0:\n\(report)")
         XCTAssertTrue(report.contains("cpu1 (program http)"), report)

@@ -59,6 +59,10 @@ enum NetworkCore {
     /// interrupt: only its own timer, and only when idle.
     static let idlePassesBeforeHalting = 256
     static let idleHaltNanoseconds: UInt64 = 50_000
+    /// How often a network core looks at the console, the NIC's health and its statistics
+    /// timer: 500 times a second, quick for a typed key, rare enough that the port reads (each
+    /// waits for QEMU's global lock) stay out of the busy loop's profile.
+    static let housekeepingNanoseconds: UInt64 = 2_000_000
     /// The TCP port of the metrics endpoint (Prometheus' own default is 9090 too).
     static let metricsPort: UInt16 = 9090
 
@@ -318,8 +322,8 @@ enum NetworkCore {
 
     /// Becomes the dedicated network core of context `index` on the calling CPU. Never returns.
     /// Each pass runs the context; when idle and `net-idle=halt`, it halts briefly on its own
-    /// timer. Every 1,024 passes it checks the console key (context 0 only: one reader of the
-    /// serial port) and the statistics timer.
+    /// timer. Every `housekeepingNanoseconds` it checks the console key (context 0 only: one
+    /// reader of the serial port), the NIC's health and the statistics timer.
     static func run(context index: Int) -> Never {
         let context = contexts[index]
         let block = CPU.current
@@ -330,7 +334,7 @@ enum NetworkCore {
             """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
-        var pass: UInt32 = 0
+        var nextHousekeeping = MonotonicClock.nanosecondsSinceBoot
         let haltWhenIdle = Kernel.options.networkHaltsWhenIdle
         var idlePasses = 0
         var seenRequests = countersRequests.load(ordering: .relaxed)
@@ -355,10 +359,11 @@ enum NetworkCore {
                     interrupts_enable_and_halt()
                 }
             }
-            pass &+= 1
-            // The console and the statistics timer are checked every 1024 passes: cheap, and
-            // still many times a second.
-            if pass & 1023 == 0 {
+            // The console, the NIC's health and the statistics timer are checked on a clock,
+            // not a pass count: a port read waits for QEMU's global lock, so a count would cost
+            // the most when passes are shortest (idle polling) and change with the build.
+            if now >= nextHousekeeping {
+                nextHousekeeping = now &+ housekeepingNanoseconds
                 // Context 0 reads the console: the shell, and its `c` key for the counters.
                 if index == 0 && ConsoleShell.poll() {
                     countersRequests.wrappingAdd(1, ordering: .relaxed)

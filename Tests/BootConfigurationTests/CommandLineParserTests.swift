@@ -172,14 +172,6 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertFalse(parse("tcp-send=copy").0.tcpSendLends)
         XCTAssertTrue(parse("tcp-send=copy tcp-send=lend").0.tcpSendLends)
         XCTAssertEqual(parse("tcp-send=zero").1.map(\.0), [.badValue])
-        XCTAssertEqual(BootOptions().doorbellCompletions, 1)
-        let held = parse("doorbell=8:40").0
-        XCTAssertEqual([held.doorbellCompletions, held.doorbellMicroseconds], [8, 40])
-        let now = parse("doorbell=8:40 doorbell=now").0
-        XCTAssertEqual([now.doorbellCompletions, now.doorbellMicroseconds], [1, 0])
-        for bad in ["doorbell=8", "doorbell=0:40", "doorbell=8:", "doorbell=:40", "doorbell=257:1", "doorbell=8:10001", "doorbell"] {
-            XCTAssertEqual(parse(bad).1.map(\.0), [.badValue], bad)
-        }
         XCTAssertFalse(BootOptions().recordsNetwork)
         XCTAssertTrue(parse("record=on").0.recordsNetwork)
         XCTAssertFalse(parse("record=on record=off").0.recordsNetwork)

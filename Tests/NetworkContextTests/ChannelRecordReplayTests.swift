@@ -53,8 +53,8 @@ final class ChannelRecordReplayTests: XCTestCase {
     /// Two programs on an impaired link (duplicates): a UDP echo on channel 0, added before the
     /// context serves (`addChannel`), and a TCP echo on channel 1, queued while it runs
     /// (`queueChannel`). The UDP program ends; a third program gets its number again.
-    private func recordPrograms(doorbellCoalescing: DoorbellCoalescing = .off) throws -> Recorded {
-        let session = Session(doorbellCoalescing: doorbellCoalescing)
+    private func recordPrograms() throws -> Recorded {
+        let session = Session()
         let peer = SocketAddress(address: IPv4Address(10, 0, 2, 2), port: 5555)
         session.receive(arpReplyFrame())
 
@@ -161,17 +161,6 @@ final class ChannelRecordReplayTests: XCTestCase {
         XCTAssertEqual(result.completionsMatched, recorded.log.events.filter { $0.kind == .completion }.count)
         XCTAssertGreaterThan(result.completionsMatched, 20)
         XCTAssertEqual(result.framesMatched, recorded.session.queue.transmitted.count, "every frame, the echoes too, built again")
-    }
-
-    /// Held doorbells (`doorbell=N:US`) replay as they rang: the recording carries the setting.
-    func testHeldDoorbellsReplayIdentically() throws {
-        let held = try recordPrograms(doorbellCoalescing: DoorbellCoalescing(completions: 4, nanoseconds: 1_000_000))
-        let plain = try recordPrograms()
-        let doorbells = { (recorded: Recorded) in recorded.log.events.filter { $0.kind == .doorbell }.count }
-        XCTAssertLessThan(doorbells(held), doorbells(plain), "coalescing rang fewer doorbells")
-        let result = try Replayer.replay(held.log)
-        XCTAssertNil(result.divergence, "\(result.divergence!)")
-        XCTAssertEqual(result.eventsReplayed, held.log.events.count)
     }
 
     /// With programs waiting, most passes still only find their rings as before: such passes

@@ -65,8 +65,7 @@ final class ContextFixture {
     init(meterPort: UInt16? = ContextFixture.meterPort, metricsPort: UInt16? = ContextFixture.metricsPort,
          tcpCapacity: Int = 16, tcp: TCPConnectionConfiguration = TCPConnectionConfiguration(),
          index: Int = 0, mesh: ContextMesh? = nil, transmitChecksum: TransmitChecksum = .software,
-         tcpSendLends: Bool = true, tcpLendingThreshold: Int = 16 * 1024,
-         doorbellCoalescing: DoorbellCoalescing = .off) {
+         tcpSendLends: Bool = true, tcpLendingThreshold: Int = 16 * 1024) {
         var configuration = NetworkContextConfiguration(
             interface: InterfaceConfiguration(hardwareAddress: MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56),
                                               address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
@@ -79,7 +78,6 @@ final class ContextFixture {
         configuration.transmitChecksum = transmitChecksum
         configuration.tcpSendLends = tcpSendLends
         configuration.tcpLendingThreshold = tcpLendingThreshold
-        configuration.doorbellCoalescing = doorbellCoalescing
         context = TestContext(index: index, configuration: configuration, receiver: queue.receiver, sender: queue.sender,
                               host: host)
     }

@@ -22,7 +22,7 @@ final class RecordReplayTests: XCTestCase {
         var passes = 0
         var framesFed = 0
 
-        init(memoryBytes: Int = 1 << 20, doorbellCoalescing: DoorbellCoalescing = .off) {
+        init(memoryBytes: Int = 1 << 20) {
             var configuration = NetworkContextConfiguration(
                 interface: InterfaceConfiguration(hardwareAddress: MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56),
                                                   address: IPv4Address(10, 0, 2, 15), prefixLength: 24,
@@ -33,7 +33,6 @@ final class RecordReplayTests: XCTestCase {
             // An impaired link: the context's seeded choices must replay as they were made.
             configuration.receiveImpairment.duplicateBasisPoints = 3000
             configuration.impairmentSeed = 7
-            configuration.doorbellCoalescing = doorbellCoalescing
             memory = .allocate(byteCount: memoryBytes, alignment: 16)
             writer.initialize(to: RecordWriter(memory: memory, configuration: configuration))
             context = RecordedContext(index: 0, configuration: configuration,

@@ -114,9 +114,6 @@ enum NetworkCore {
                 Log.info("net: offloads \(offloads: device.offloads) in use (offload=)")
             }
             if !options.tcpSendLends { Log.info("net: TCP sends copied, not lent (tcp-send=copy)") }
-            if options.doorbellCompletions > 1 {
-                Log.info("net: doorbells held while frames arrive, up to \(options.doorbellCompletions) completions or \(options.doorbellMicroseconds) us (doorbell=)")
-            }
             if let shortfall = device.shortfall {
                 Log.warning("net: \(queuePairs) queue pairs asked for, \(device.pairs.count) in use: \(shortfall)")
             }
@@ -181,8 +178,6 @@ enum NetworkCore {
         configuration.impairmentSeed = options.impairmentSeed
         configuration.mesh = mesh
         configuration.tcpSendLends = options.tcpSendLends
-        configuration.doorbellCoalescing = DoorbellCoalescing(completions: options.doorbellCompletions,
-                                                              nanoseconds: UInt64(options.doorbellMicroseconds) * 1000)
         // One fact, two users: the driver marks NEEDS_CSUM exactly when the stacks leave it.
         configuration.transmitChecksum = device.features.contains(.deviceChecksum) ? .device : .software
         nicWatch = NICWatch(device: device, now: MonotonicClock.nanosecondsSinceBoot)

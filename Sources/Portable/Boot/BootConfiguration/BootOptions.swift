@@ -169,11 +169,6 @@ public struct BootOptions: Sendable {
     /// for (`csum`, `guest-csum`, `tso4`, `guest-tso4`, `event-idx`; `NetworkOffloads`). The
     /// device may grant fewer; the boot log says which are in use.
     public var offloads = NetworkOffloads.all
-    /// `doorbell=now|N:US` (default `now`): whether the network core may hold a program's
-    /// wake-up IPI while frames keep arriving, until N completions are owed or the oldest is
-    /// US microseconds old (`DoorbellCoalescing`). `now` (N = 1) rings in every pass that owes it.
-    public var doorbellCompletions = 1
-    public var doorbellMicroseconds = 0
     /// `tcp-send=lend|copy` (default `lend`): whether a program's `streamSend` buffer is lent
     /// to its connection until the peer acknowledges it (read in place, one copy into the NIC's
     /// buffer) or copied into the connection's send buffer at once (two copies, the buffer back

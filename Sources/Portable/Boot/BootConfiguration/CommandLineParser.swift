@@ -146,19 +146,6 @@ public enum CommandLineParser {
             if matches(value, "lend") { options.tcpSendLends = true }
             else if matches(value, "copy") { options.tcpSendLends = false }
             else { return .badValue }
-        } else if matches(name, "doorbell") {
-            guard let value else { return .badValue }
-            if matches(value, "now") {
-                options.doorbellCompletions = 1
-                options.doorbellMicroseconds = 0
-                return nil
-            }
-            guard let colon = value.firstIndex(of: UInt8(ascii: ":")),
-                  let completions = decimal(UnsafeRawBufferPointer(rebasing: value[..<colon])), completions >= 1, completions <= 256,
-                  let microseconds = decimal(UnsafeRawBufferPointer(rebasing: value[(colon + 1)...])), microseconds <= 10_000
-            else { return .badValue }
-            options.doorbellCompletions = completions
-            options.doorbellMicroseconds = microseconds
         } else if matches(name, "record") {
             guard let value else { return .badValue }
             if matches(value, "on") { options.recordsNetwork = true }

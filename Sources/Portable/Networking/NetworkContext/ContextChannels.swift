@@ -11,10 +11,8 @@ struct ChannelOwner {
     var cpu: Int
     /// Whether the program ended or was stopped (then its channel is dead).
     var stopped = false
-    /// The channel's completion count when its doorbell was last rung.
+    /// The channel's completion count when its doorbell was last considered.
     var completionsRung: UInt64 = 0
-    /// When the pass first found completions owed a doorbell that coalescing held (nil: none held).
-    var heldSince: UInt64? = nil
 }
 
 /// A channel another CPU asked for (`queueChannel`), waiting for the context's next pass.
@@ -50,8 +48,6 @@ struct ContextChannelState: ~Copyable {
     var count = 0
     /// Serves the channels round-robin; rebuilt when the dense prefix grows.
     var server: ChannelServer? = nil
-    /// When a doorbell may wait for more completions (`doorbell=`).
-    var coalescing = DoorbellCoalescing.off
 
     init() {
         pending.initialize(repeating: nil, count: NetworkContextLimits.maximumChannels)
@@ -184,24 +180,16 @@ extension NetworkContext {
         return served
     }
 
-    /// Rings the doorbell of every program whose completion ring got something since its last
-    /// doorbell (datagrams, stream bytes, returned buffers, connection events): at most once
-    /// per pass and channel, and later when `coalescing` holds it while frames keep arriving.
-    /// The host sends an IPI only to a program asleep in `wait`.
-    func ringDoorbells(now: UInt64, framesArriving: Bool) {
-        let coalescing = channels.pointee.coalescing
+    /// Rings the doorbell of every program whose completion ring got something since the last
+    /// pass (datagrams, stream bytes, returned buffers, connection events): once per pass and
+    /// channel; the host sends an IPI only to a program asleep in `wait`.
+    func ringDoorbells() {
         for channel in 0..<channels.pointee.count where !channels.pointee.owners[channel].stopped {
             let produced = channels.pointee.storage[channel].counters.completions
-            let owed = produced &- channels.pointee.owners[channel].completionsRung
-            guard owed != 0 else { continue }
-            let since = channels.pointee.owners[channel].heldSince ?? now
-            if coalescing.holds(owed: owed, since: since, now: now, framesArriving: framesArriving) {
-                channels.pointee.owners[channel].heldSince = since
-                continue
+            if produced != channels.pointee.owners[channel].completionsRung {
+                channels.pointee.owners[channel].completionsRung = produced
+                host.ringDoorbell(cpu: channels.pointee.owners[channel].cpu, channel: channel)
             }
-            channels.pointee.owners[channel].completionsRung = produced
-            channels.pointee.owners[channel].heldSince = nil
-            host.ringDoorbell(cpu: channels.pointee.owners[channel].cpu, channel: channel)
         }
     }
 

@@ -38,8 +38,6 @@ public struct NetworkContextConfiguration {
     /// copied, its buffer back at once (lending those cost HTTP at 256 connections a quarter of
     /// its rate and 2–3 s tails: the program ran out of buffers).
     public var tcpLendingThreshold = 16 * 1024
-    /// When a program's doorbell may wait for more completions (`doorbell=`).
-    public var doorbellCoalescing = DoorbellCoalescing.off
 
     /// A configuration with the defaults for everything but the addresses, the table's size and its key.
     public init(interface: InterfaceConfiguration, tcpCapacity: Int, tcpSecret: SipHashKey) {
@@ -134,7 +132,6 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         tcp.pointee.lendingThreshold = configuration.tcpLendingThreshold
         channels = .allocate(capacity: 1)
         channels.initialize(to: ContextChannelState())
-        channels.pointee.coalescing = configuration.doorbellCoalescing
         metrics = .allocate(capacity: 1)
         metrics.initialize(to: MetricsSessions(host: host))
         endedChannels = .allocate(capacity: 1)
@@ -172,7 +169,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         // deliveries above owe (`holdsAcknowledgmentsForThePass`), one segment where it can.
         var output = segmentOutput(now: now)
         table.pointee.transmitDeferred(now: now, output: &output)
-        ringDoorbells(now: now, framesArriving: work.frames > 0)
+        ringDoorbells()
         stack.pointee.poll(now: now, transmitter: &sender.pointee)
         sender.pointee.flush()
         return work

@@ -8,8 +8,8 @@ import TCP
 /// impairment) are stored as their memory layout: the kernel and the replay tool are the same
 /// Swift code for the same CPU architecture, so the layout is the same.
 public enum RecordedConfiguration {
-    /// Version of this layout; a replay refuses another. 2: doorbell coalescing at the end.
-    public static let version: UInt32 = 2
+    /// Version of this layout; a replay refuses another.
+    public static let version: UInt32 = 1
 
     /// The bytes of `configuration`.
     public static func encode(_ configuration: NetworkContextConfiguration, into writer: inout ByteAppender) {
@@ -33,8 +33,6 @@ public enum RecordedConfiguration {
         writer.append(configuration.impairmentSeed)
         writer.appendLayout(of: configuration.tcp)
         writer.appendLayout(of: configuration.receiveImpairment)
-        writer.append(UInt64(configuration.doorbellCoalescing.completions))
-        writer.append(configuration.doorbellCoalescing.nanoseconds)
     }
 
     /// Why a configuration event cannot be read.
@@ -58,8 +56,7 @@ public enum RecordedConfiguration {
               let checksum: UInt8 = reader.take(), let lends: UInt8 = reader.take(), let _: UInt16 = reader.take(),
               let threshold: UInt64 = reader.take(), let seed: UInt64 = reader.take(),
               let tcp: TCPConnectionConfiguration = reader.takeLayout(),
-              let impairment: LinkImpairmentSettings = reader.takeLayout(),
-              let doorbellCompletions: UInt64 = reader.take(), let doorbellNanoseconds: UInt64 = reader.take() else { throw .truncated }
+              let impairment: LinkImpairmentSettings = reader.takeLayout() else { throw .truncated }
         let interface = InterfaceConfiguration(
             hardwareAddress: MACAddress(mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]),
             address: IPv4Address(rawValue: address), prefixLength: Int(prefix),
@@ -75,7 +72,6 @@ public enum RecordedConfiguration {
         configuration.impairmentSeed = seed
         configuration.tcp = tcp
         configuration.receiveImpairment = impairment
-        configuration.doorbellCoalescing = DoorbellCoalescing(completions: Int(doorbellCompletions), nanoseconds: doorbellNanoseconds)
         return configuration
     }
 }

@@ -34,4 +34,35 @@ final class WakeUpTests: XCTestCase {
             XCTAssertLessThanOrEqual(after - before, 1, "the HTTP program slept through completions \(Int(after - before)) times")
         }
     }
+
+    /// The doorbells the network core sends are the IPIs the program's CPU takes, one for one,
+    /// and their cost is measured where it is paid: `swiglet_cpu_ipi_send_seconds_total` and
+    /// `swiglet_cpu_device_notify_seconds_total` (device writes that, under QEMU, wait for its
+    /// global lock) grow on the network core with the traffic, by a plausible amount each.
+    func testDoorbellsSentAreTakenAndTheirCostIsCounted() throws {
+        let port = QEMUMachine.freePort(udp: true)
+        try QEMUMachine.withMetrics(cpus: 2, commandLine: "run=udp-echo@1", extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
+            try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
+            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            // One request at a time: the program sleeps between them, so doorbells ring.
+            let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: 1, size: 64, duration: 3)
+            let after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            XCTAssertGreaterThan(replies, 100, "too little load got through:\n\(running.console)")
+            func growth(_ family: String, cpu: Int) -> Double {
+                after.sum(family, matching: ["cpu=\"\(cpu)\""]) - before.sum(family, matching: ["cpu=\"\(cpu)\""])
+            }
+            let sent = growth("swiglet_cpu_ipis_sent_total", cpu: 0)
+            XCTAssertGreaterThan(sent, 0, "a program asleep between requests was never woken")
+            // The scrape is answered by the network core itself, which sends nothing meanwhile;
+            // one IPI may still be on its way to cpu1.
+            XCTAssertEqual(growth("swiglet_cpu_ipis_total", cpu: 1), sent, accuracy: 1, "IPIs sent by cpu0 against taken by cpu1")
+            XCTAssertEqual(growth("swiglet_cpu_ipis_sent_total", cpu: 1), 0, "the program's CPU sends none")
+            let sendSeconds = growth("swiglet_cpu_ipi_send_seconds_total", cpu: 0)
+            XCTAssertGreaterThan(sendSeconds, 0)
+            XCTAssertLessThan(sendSeconds / sent, 0.01, "10 ms or more per IPI: a unit is wrong")
+            let notifySeconds = growth("swiglet_cpu_device_notify_seconds_total", cpu: 0)
+            XCTAssertGreaterThan(notifySeconds, 0, "the replies were sent without notifying the NIC")
+            XCTAssertLessThan(notifySeconds, 3, "more time notifying than the load lasted")
+        }
+    }
 }

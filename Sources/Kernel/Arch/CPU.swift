@@ -63,6 +63,15 @@ struct CPUBlock: ~Copyable {
     /// from ring 3, and again each time the scheduler switches back to a program stopped in
     /// one (`ProgramTasks.switchTo`), so another program's time never counts as this one's.
     var kernelSince: UInt64
+    /// IPIs this CPU sent (`LocalAPIC.send`: doorbells mostly), the time the sends took, and
+    /// the time its writes to virtio's notify register took. Under QEMU each of these device
+    /// accesses waits for its global lock, which the I/O thread holds while it moves packets:
+    /// these counters say what the accesses cost without a sampling profiler's bias (the
+    /// profiler takes that lock too, so it finds a vCPU waiting there more often than it is).
+    /// Written by this CPU only; relaxed, like the counters above.
+    let interprocessorInterruptsSent: Atomic<UInt64>
+    let interprocessorInterruptSendNanoseconds: Atomic<UInt64>
+    let deviceNotifyNanoseconds: Atomic<UInt64>
 }
 
 /// The set of CPUs and the current one.

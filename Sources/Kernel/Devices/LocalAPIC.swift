@@ -80,11 +80,17 @@ enum LocalAPIC {
 
     static func endOfInterrupt() { write(.endOfInterrupt, 0) }
 
-    /// Sends an IPI and waits until the APIC has delivered it.
+    /// Sends an IPI and waits until the APIC has delivered it; counts it and its time on the
+    /// sending CPU (`CPUBlock.interprocessorInterruptSendNanoseconds`).
     static func send(_ command: InterruptCommand) {
+        let start = MonotonicClock.nanosecondsSinceBoot
         write(.interruptCommandHigh, command.high)
         write(.interruptCommandLow, command.low)   // writing the low half sends
         while read(.interruptCommandLow) & InterruptCommand.deliveryPending != 0 { Processor.relax() }
+        let block = CPU.current
+        // Relaxed: this CPU's own statistics (see `CPUBlock`).
+        block.pointee.interprocessorInterruptSendNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
+        block.pointee.interprocessorInterruptsSent.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Sends the wake-up IPI to the CPU with `apicID`.

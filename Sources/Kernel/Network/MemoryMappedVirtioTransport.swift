@@ -1,5 +1,6 @@
 /// The virtio PCI transport through memory-mapped BAR regions (virtio 1.2 §4.1.4), for every virtio device the kernel drives.
 import PCI
+import Synchronization
 import Virtio
 
 /// Why a virtio PCI function's registers cannot be reached.
@@ -36,7 +37,10 @@ struct MemoryMappedVirtioTransport: VirtioTransport {
     }
 
     func notify(queue: UInt16, queueNotifyOffset: UInt16) {
+        let start = MonotonicClock.nanosecondsSinceBoot
         DeviceMemory.write16(notifyBase + UInt64(queueNotifyOffset) * UInt64(notifyOffsetMultiplier), queue)
+        // Relaxed: this CPU's own statistics (see `CPUBlock.deviceNotifyNanoseconds`).
+        CPU.current.pointee.deviceNotifyNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
     }
 
     func readDeviceConfiguration8(offset: Int) -> UInt8 { DeviceMemory.read8(device + UInt64(offset)) }

@@ -385,7 +385,13 @@ enum MetricsEndpoint {
             ("swiglet_cpu_user_seconds_total", "Time spent in ring 3 per CPU."),
             ("swiglet_cpu_kernel_seconds_total", "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."),
             ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode."),
-            ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).")]
+            ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work)."),
+            ("swiglet_cpu_ipis_sent_total", "Inter-processor interrupts sent by each CPU (a network core's doorbells)."),
+            ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included)."),
+            ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included).")]
+        // Families 5-8, 10 and 11 are times, kept in nanoseconds and shown in seconds
+        // (Prometheus' base unit); the others are counts.
+        let isTime = { (which: Int) in which >= 5 && which != 9 }
         for (which, family) in families.enumerated() {
             writer.family(family.0, type: .counter, help: family.1)
             for index in 0..<Kernel.onlineCPUs {
@@ -400,14 +406,16 @@ enum MetricsEndpoint {
                 case 5: block.pointee.userNanoseconds.load(ordering: .relaxed)
                 case 6: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
                 case 7: block.pointee.networkNanoseconds.load(ordering: .relaxed)
-                default: block.pointee.idleNanoseconds.load(ordering: .relaxed)
+                case 8: block.pointee.idleNanoseconds.load(ordering: .relaxed)
+                case 9: block.pointee.interprocessorInterruptsSent.load(ordering: .relaxed)
+                case 10: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
+                default: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
                 }
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))
                 writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
                                      : Programs.names(onCPU: index) != nil ? "program" : "idle")
-                // Times are kept in nanoseconds and shown in seconds, Prometheus' base unit.
-                if which >= 5 { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
+                if isTime(which) { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
             }
         }
     }

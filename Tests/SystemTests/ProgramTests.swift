@@ -38,16 +38,11 @@ final class ProgramTests: XCTestCase {
     /// counters are read just before and just after the load, so the window is the load, and
     /// the echo channel's completions over the same window show the program did the work.
     func testEchoProgramCPUHasNoInterruptsOrSystemCallsUnderLoad() throws {
-        let port = QEMUMachine.freePort(udp: true)
-        try QEMUMachine.withMetrics(cpus: 2, commandLine: "run=udp-echo@1 app-wait=spin", extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
-            try running.waitFor("udp-echo: serving UDP echo on port 7 (waiting by spinning)", timeout: 30)
-            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
-            let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: 32, size: 64, duration: 6)
-            let after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+        try QEMUMachine.withUDPEchoLoad(cpus: 2, commandLine: "run=udp-echo@1 app-wait=spin",
+                                        ready: "udp-echo: serving UDP echo on port 7 (waiting by spinning)",
+                                        window: 32, duration: 6) { running, replies, before, after in
             XCTAssertGreaterThan(replies, 1000, "too little load got through:\n\(running.console)")
-            func growth(_ family: String, _ labels: [String]) -> Double {
-                after.sum(family, matching: labels) - before.sum(family, matching: labels)
-            }
+            func growth(_ family: String, _ labels: [String]) -> Double { after.growth(family, since: before, matching: labels) }
             for family in ["swiglet_cpu_interrupts_total", "swiglet_cpu_exceptions_total", "swiglet_cpu_ipis_total",
                            "swiglet_cpu_timer_interrupts_total", "swiglet_cpu_system_calls_total"] {
                 XCTAssertEqual(growth(family, ["cpu=\"1\""]), 0, "\(family) on cpu1 during the load\n\(after.values(family))")

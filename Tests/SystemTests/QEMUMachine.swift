@@ -201,6 +201,22 @@ struct QEMUMachine {
         try machine.whileRunning { try body($0, metricsPort) }
     }
 
+    /// Boots with `commandLine` (a `run=udp-echo@N` among it), waits for the program's `ready`
+    /// line, and runs UDP echo of 64-byte datagrams at `window` outstanding for `duration`
+    /// seconds, scraping `/metrics` just before and after: `body` gets the machine, the replies
+    /// counted by the client, and the two scrapes.
+    static func withUDPEchoLoad(cpus: Int, commandLine: String, ready: String, window: Int, duration: TimeInterval,
+                                _ body: (RunningMachine, Int, _ before: Metrics, _ after: Metrics) throws -> Void) throws {
+        let port = freePort(udp: true)
+        try withMetrics(cpus: cpus, commandLine: commandLine, extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
+            try running.waitFor(ready, timeout: 30)
+            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: window, size: 64, duration: duration)
+            let after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            try body(running, replies, before, after)
+        }
+    }
+
     /// Sends one command to the QEMU monitor at `monitorSocket` (e.g. `set_link n0 off`) through
     /// scripts/qemu-monitor.py, and returns what the monitor printed back.
     @discardableResult

@@ -311,6 +311,11 @@ struct Metrics {
     /// The sum over `values(family, matching:)`.
     func sum(_ family: String, matching: [String] = []) -> Double { values(family, matching: matching).values.reduce(0, +) }
 
+    /// How much the sum over `values(family, matching:)` grew since `earlier`, a scrape before this one.
+    func growth(_ family: String, since earlier: Metrics, matching: [String] = []) -> Double {
+        sum(family, matching: matching) - earlier.sum(family, matching: matching)
+    }
+
     /// GETs /metrics from `host`:`port` on a fresh connection.
     static func fetch(host: String, port: UInt16) throws -> (HTTPResponse, Metrics) {
         let client = try TCPClient(host: host, port: port, timeout: 20)

@@ -40,17 +40,11 @@ final class WakeUpTests: XCTestCase {
     /// `swiglet_cpu_device_notify_seconds_total` (device writes that, under QEMU, wait for its
     /// global lock) grow on the network core with the traffic, by a plausible amount each.
     func testDoorbellsSentAreTakenAndTheirCostIsCounted() throws {
-        let port = QEMUMachine.freePort(udp: true)
-        try QEMUMachine.withMetrics(cpus: 2, commandLine: "run=udp-echo@1", extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
-            try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
-            let before = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
-            // One request at a time: the program sleeps between them, so doorbells ring.
-            let replies = try UDPEchoClient.load(host: "127.0.0.1", port: port, window: 1, size: 64, duration: 3)
-            let after = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+        // One request at a time: the program sleeps between them, so doorbells ring.
+        try QEMUMachine.withUDPEchoLoad(cpus: 2, commandLine: "run=udp-echo@1", ready: "udp-echo: serving UDP echo on port 7",
+                                        window: 1, duration: 3) { running, replies, before, after in
             XCTAssertGreaterThan(replies, 100, "too little load got through:\n\(running.console)")
-            func growth(_ family: String, cpu: Int) -> Double {
-                after.sum(family, matching: ["cpu=\"\(cpu)\""]) - before.sum(family, matching: ["cpu=\"\(cpu)\""])
-            }
+            func growth(_ family: String, cpu: Int) -> Double { after.growth(family, since: before, matching: ["cpu=\"\(cpu)\""]) }
             let sent = growth("swiglet_cpu_ipis_sent_total", cpu: 0)
             XCTAssertGreaterThan(sent, 0, "a program asleep between requests was never woken")
             // The scrape is answered by the network core itself, which sends nothing meanwhile;

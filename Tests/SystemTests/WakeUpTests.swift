@@ -1,4 +1,4 @@
-/// A sleeping program is woken for every completion: under a steady load on one connection the HTTP program's waits never end by their timeout.
+/// Waking sleeping programs: under a steady load on one connection the HTTP program's waits never end by their timeout, and every doorbell sent is taken and timed.
 
 import Foundation
 import XCTest

@@ -38,7 +38,8 @@ final class WakeUpTests: XCTestCase {
     /// The doorbells the network core sends are the IPIs the program's CPU takes, one for one,
     /// and their cost is measured where it is paid: `swiglet_cpu_ipi_send_seconds_total` and
     /// `swiglet_cpu_device_notify_seconds_total` (device writes that, under QEMU, wait for its
-    /// global lock) grow on the network core with the traffic, by a plausible amount each.
+    /// global lock) grow on the network core with the traffic, by a plausible amount each, and
+    /// `swiglet_cpu_apic_write_seconds_total` on the program's CPU (its timer and EOI writes).
     func testDoorbellsSentAreTakenAndTheirCostIsCounted() throws {
         try QEMUMachine.skipUnlessDedicated("doorbells are the network core's; in symmetric mode a program's CPU serves itself")
         // One request at a time: the program sleeps between them, so doorbells ring.
@@ -58,6 +59,10 @@ final class WakeUpTests: XCTestCase {
             let notifySeconds = growth("swiglet_cpu_device_notify_seconds_total", cpu: 0)
             XCTAssertGreaterThan(notifySeconds, 0, "the replies were sent without notifying the NIC")
             XCTAssertLessThan(notifySeconds, 3, "more time notifying than the load lasted")
+            // The woken side: the program's CPU arms its timer before each sleep and ends each doorbell's interrupt.
+            let apicSeconds = growth("swiglet_cpu_apic_write_seconds_total", cpu: 1)
+            XCTAssertGreaterThan(apicSeconds, 0, "the program's CPU slept and woke without an APIC write")
+            XCTAssertLessThan(apicSeconds, 3, "more time in APIC writes than the load lasted")
         }
     }
 }

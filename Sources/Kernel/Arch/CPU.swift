@@ -72,6 +72,9 @@ struct CPUBlock: ~Copyable {
     let interprocessorInterruptsSent: Atomic<UInt64>
     let interprocessorInterruptSendNanoseconds: Atomic<UInt64>
     let deviceNotifyNanoseconds: Atomic<UInt64>
+    /// Time this CPU spent writing its APIC's timer and end-of-interrupt registers (arming the
+    /// timer before a sleep, the EOI of each doorbell): the same lock wait, on the woken side.
+    let apicWriteNanoseconds: Atomic<UInt64>
 }
 
 /// The set of CPUs and the current one.

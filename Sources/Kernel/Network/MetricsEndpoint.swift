@@ -388,8 +388,9 @@ enum MetricsEndpoint {
             ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work)."),
             ("swiglet_cpu_ipis_sent_total", "Inter-processor interrupts sent by each CPU (a network core's doorbells)."),
             ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included)."),
-            ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included).")]
-        // Families 5-8, 10 and 11 are times, kept in nanoseconds and shown in seconds
+            ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included)."),
+            ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).")]
+        // Families 5-8 and 10-12 are times, kept in nanoseconds and shown in seconds
         // (Prometheus' base unit); the others are counts.
         let isTime = { (which: Int) in which >= 5 && which != 9 }
         for (which, family) in families.enumerated() {
@@ -409,7 +410,8 @@ enum MetricsEndpoint {
                 case 8: block.pointee.idleNanoseconds.load(ordering: .relaxed)
                 case 9: block.pointee.interprocessorInterruptsSent.load(ordering: .relaxed)
                 case 10: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
-                default: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
+                case 11: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
+                default: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
                 }
                 writer.beginSample(family.0)
                 writer.label("cpu", value: decimal(index))

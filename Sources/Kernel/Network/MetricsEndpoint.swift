@@ -376,48 +376,87 @@ enum MetricsEndpoint {
     }
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {
-        let families: [(StaticString, StaticString)] = [
-            ("swiglet_cpu_interrupts_total", "Interrupts taken (all vectors) per CPU: the OS intrusion the network core keeps off application CPUs."),
-            ("swiglet_cpu_exceptions_total", "Exceptions taken per CPU."),
-            ("swiglet_cpu_ipis_total", "Inter-processor interrupts taken per CPU (doorbells, stop requests)."),
-            ("swiglet_cpu_timer_interrupts_total", "Local APIC timer interrupts taken per CPU."),
-            ("swiglet_cpu_system_calls_total", "System calls made on each CPU."),
-            ("swiglet_cpu_user_seconds_total", "Time spent in ring 3 per CPU."),
-            ("swiglet_cpu_kernel_seconds_total", "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."),
-            ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode."),
-            ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work)."),
-            ("swiglet_cpu_ipis_sent_total", "Inter-processor interrupts sent by each CPU (a network core's doorbells)."),
-            ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included)."),
-            ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included)."),
-            ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).")]
-        // Families 5-8 and 10-12 are times, kept in nanoseconds and shown in seconds
-        // (Prometheus' base unit); the others are counts.
-        let isTime = { (which: Int) in which >= 5 && which != 9 }
-        for (which, family) in families.enumerated() {
-            writer.family(family.0, type: .counter, help: family.1)
+        for family in CPUFamily.allCases {
+            writer.family(family.name, type: .counter, help: family.help)
             for index in 0..<Kernel.onlineCPUs {
-                let block = CPU.blockPointer(index)
-                // Relaxed loads: statistics, read while their CPUs keep counting.
-                let value: UInt64 = switch which {
-                case 0: block.pointee.interruptCount.load(ordering: .relaxed)
-                case 1: block.pointee.exceptionCount.load(ordering: .relaxed)
-                case 2: block.pointee.interprocessorInterruptCount.load(ordering: .relaxed)
-                case 3: block.pointee.timerInterruptCount.load(ordering: .relaxed)
-                case 4: block.pointee.systemCallCount.load(ordering: .relaxed)
-                case 5: block.pointee.userNanoseconds.load(ordering: .relaxed)
-                case 6: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
-                case 7: block.pointee.networkNanoseconds.load(ordering: .relaxed)
-                case 8: block.pointee.idleNanoseconds.load(ordering: .relaxed)
-                case 9: block.pointee.interprocessorInterruptsSent.load(ordering: .relaxed)
-                case 10: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
-                case 11: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
-                default: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
-                }
-                writer.beginSample(family.0)
+                let value = family.value(of: CPU.blockPointer(index))
+                writer.beginSample(family.name)
                 writer.label("cpu", value: decimal(index))
                 writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
                                      : Programs.names(onCPU: index) != nil ? "program" : "idle")
-                if isTime(which) { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
+                if family.isTime { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
+            }
+        }
+    }
+
+    /// The per-CPU counter families, in the order `/metrics` shows them, each read from the
+    /// CPU's `CPUBlock`.
+    private enum CPUFamily: CaseIterable {
+        case interrupts, exceptions, ipisTaken, timerInterrupts, systemCalls
+        case user, kernel, network, idle
+        case ipisSent, ipiSend, deviceNotify, apicWrite
+
+        var name: StaticString {
+            switch self {
+            case .interrupts: "swiglet_cpu_interrupts_total"
+            case .exceptions: "swiglet_cpu_exceptions_total"
+            case .ipisTaken: "swiglet_cpu_ipis_total"
+            case .timerInterrupts: "swiglet_cpu_timer_interrupts_total"
+            case .systemCalls: "swiglet_cpu_system_calls_total"
+            case .user: "swiglet_cpu_user_seconds_total"
+            case .kernel: "swiglet_cpu_kernel_seconds_total"
+            case .network: "swiglet_cpu_network_seconds_total"
+            case .idle: "swiglet_cpu_idle_seconds_total"
+            case .ipisSent: "swiglet_cpu_ipis_sent_total"
+            case .ipiSend: "swiglet_cpu_ipi_send_seconds_total"
+            case .deviceNotify: "swiglet_cpu_device_notify_seconds_total"
+            case .apicWrite: "swiglet_cpu_apic_write_seconds_total"
+            }
+        }
+
+        var help: StaticString {
+            switch self {
+            case .interrupts: "Interrupts taken (all vectors) per CPU: the OS intrusion the network core keeps off application CPUs."
+            case .exceptions: "Exceptions taken per CPU."
+            case .ipisTaken: "Inter-processor interrupts taken per CPU (doorbells, stop requests)."
+            case .timerInterrupts: "Local APIC timer interrupts taken per CPU."
+            case .systemCalls: "System calls made on each CPU."
+            case .user: "Time spent in ring 3 per CPU."
+            case .kernel: "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."
+            case .network: "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode."
+            case .idle: "Time each CPU's program slept in wait (part of the kernel time, but no work)."
+            case .ipisSent: "Inter-processor interrupts sent by each CPU (a network core's doorbells)."
+            case .ipiSend: "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included)."
+            case .deviceNotify: "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included)."
+            case .apicWrite: "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included)."
+            }
+        }
+
+        /// Times are kept in nanoseconds and shown in seconds (Prometheus' base unit); the
+        /// others are counts.
+        var isTime: Bool {
+            switch self {
+            case .interrupts, .exceptions, .ipisTaken, .timerInterrupts, .systemCalls, .ipisSent: false
+            case .user, .kernel, .network, .idle, .ipiSend, .deviceNotify, .apicWrite: true
+            }
+        }
+
+        /// The value in `block`. Relaxed loads: statistics, read while their CPUs keep counting.
+        func value(of block: UnsafeMutablePointer<CPUBlock>) -> UInt64 {
+            switch self {
+            case .interrupts: block.pointee.interruptCount.load(ordering: .relaxed)
+            case .exceptions: block.pointee.exceptionCount.load(ordering: .relaxed)
+            case .ipisTaken: block.pointee.interprocessorInterruptCount.load(ordering: .relaxed)
+            case .timerInterrupts: block.pointee.timerInterruptCount.load(ordering: .relaxed)
+            case .systemCalls: block.pointee.systemCallCount.load(ordering: .relaxed)
+            case .user: block.pointee.userNanoseconds.load(ordering: .relaxed)
+            case .kernel: block.pointee.kernelNanoseconds.load(ordering: .relaxed)
+            case .network: block.pointee.networkNanoseconds.load(ordering: .relaxed)
+            case .idle: block.pointee.idleNanoseconds.load(ordering: .relaxed)
+            case .ipisSent: block.pointee.interprocessorInterruptsSent.load(ordering: .relaxed)
+            case .ipiSend: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
+            case .deviceNotify: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
+            case .apicWrite: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
             }
         }
     }

@@ -459,7 +459,7 @@ def format_report(metadata, samples, stacks, limit, roles):
                  f"p99 {percentile(round_times, 0.99):.2f} ms, max {max(round_times, default=0):.2f} ms")
     # Each sample takes QEMU's global lock (the monitor's `info registers`), which device and
     # APIC accesses wait for too: a vCPU waiting there is found there more often than it is.
-    lines.append("caveat: functions that write devices or the APIC (IPIs, notify) are over-counted 2-4x; "
+    lines.append("caveat: functions that write devices or the APIC (IPIs, notify) are over-counted (up to 4x measured); "
                  "the kernel's swiglet_cpu_ipi_send_seconds_total and swiglet_cpu_device_notify_seconds_total "
                  "time those writes (docs/debugging.md)")
     split = mode_split(samples)

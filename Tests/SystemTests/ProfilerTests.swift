@@ -52,7 +52,7 @@ final class ProfilerTests: XCTestCase {
         XCTAssertEqual(output, report, "the report printed is the one written")
         for line in [
             "samples: 10 rounds x vCPUs = 20 samples over 0.1 s; asked 100.0 Hz, achieved 100 Hz; stack bytes 1024",
-            "caveat: functions that write devices or the APIC (IPIs, notify) are over-counted 2-4x; "
+            "caveat: functions that write devices or the APIC (IPIs, notify) are over-counted (up to 4x measured); "
                 + "the kernel's swiglet_cpu_ipi_send_seconds_total and swiglet_cpu_device_notify_seconds_total "
                 + "time those writes (docs/debugging.md)",
             "cpu0 (network core): 10 samples: ring 0 100.0%, ring 3 0.0%, idle 0.0%",

@@ -377,14 +377,15 @@ enum MetricsEndpoint {
 
     private static func renderCPUs(_ writer: inout PrometheusWriter) {
         for family in CPUFamily.allCases {
-            writer.family(family.name, type: .counter, help: family.help)
+            let (name, help, isTime) = family.description
+            writer.family(name, type: .counter, help: help)
             for index in 0..<Kernel.onlineCPUs {
                 let value = family.value(of: CPU.blockPointer(index))
-                writer.beginSample(family.name)
+                writer.beginSample(name)
                 writer.label("cpu", value: decimal(index))
                 writer.label("role", NetworkCore.isNetworkCPU(index) ? "network"
                                      : Programs.names(onCPU: index) != nil ? "program" : "idle")
-                if family.isTime { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
+                if isTime { writer.endSample(nanosecondsAsSeconds: value) } else { writer.endSample(value: value) }
             }
         }
     }
@@ -396,48 +397,23 @@ enum MetricsEndpoint {
         case user, kernel, network, idle
         case ipisSent, ipiSend, deviceNotify, apicWrite
 
-        var name: StaticString {
+        /// The family's name and help text, and whether it is a time (kept in nanoseconds,
+        /// shown in seconds, Prometheus' base unit) or a count: one line per family.
+        var description: (name: StaticString, help: StaticString, isTime: Bool) {
             switch self {
-            case .interrupts: "swiglet_cpu_interrupts_total"
-            case .exceptions: "swiglet_cpu_exceptions_total"
-            case .ipisTaken: "swiglet_cpu_ipis_total"
-            case .timerInterrupts: "swiglet_cpu_timer_interrupts_total"
-            case .systemCalls: "swiglet_cpu_system_calls_total"
-            case .user: "swiglet_cpu_user_seconds_total"
-            case .kernel: "swiglet_cpu_kernel_seconds_total"
-            case .network: "swiglet_cpu_network_seconds_total"
-            case .idle: "swiglet_cpu_idle_seconds_total"
-            case .ipisSent: "swiglet_cpu_ipis_sent_total"
-            case .ipiSend: "swiglet_cpu_ipi_send_seconds_total"
-            case .deviceNotify: "swiglet_cpu_device_notify_seconds_total"
-            case .apicWrite: "swiglet_cpu_apic_write_seconds_total"
-            }
-        }
-
-        var help: StaticString {
-            switch self {
-            case .interrupts: "Interrupts taken (all vectors) per CPU: the OS intrusion the network core keeps off application CPUs."
-            case .exceptions: "Exceptions taken per CPU."
-            case .ipisTaken: "Inter-processor interrupts taken per CPU (doorbells, stop requests)."
-            case .timerInterrupts: "Local APIC timer interrupts taken per CPU."
-            case .systemCalls: "System calls made on each CPU."
-            case .user: "Time spent in ring 3 per CPU."
-            case .kernel: "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total)."
-            case .network: "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode."
-            case .idle: "Time each CPU's program slept in wait (part of the kernel time, but no work)."
-            case .ipisSent: "Inter-processor interrupts sent by each CPU (a network core's doorbells)."
-            case .ipiSend: "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included)."
-            case .deviceNotify: "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included)."
-            case .apicWrite: "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included)."
-            }
-        }
-
-        /// Times are kept in nanoseconds and shown in seconds (Prometheus' base unit); the
-        /// others are counts.
-        var isTime: Bool {
-            switch self {
-            case .interrupts, .exceptions, .ipisTaken, .timerInterrupts, .systemCalls, .ipisSent: false
-            case .user, .kernel, .network, .idle, .ipiSend, .deviceNotify, .apicWrite: true
+            case .interrupts: ("swiglet_cpu_interrupts_total", "Interrupts taken (all vectors) per CPU: the OS intrusion the network core keeps off application CPUs.", false)
+            case .exceptions: ("swiglet_cpu_exceptions_total", "Exceptions taken per CPU.", false)
+            case .ipisTaken: ("swiglet_cpu_ipis_total", "Inter-processor interrupts taken per CPU (doorbells, stop requests).", false)
+            case .timerInterrupts: ("swiglet_cpu_timer_interrupts_total", "Local APIC timer interrupts taken per CPU.", false)
+            case .systemCalls: ("swiglet_cpu_system_calls_total", "System calls made on each CPU.", false)
+            case .user: ("swiglet_cpu_user_seconds_total", "Time spent in ring 3 per CPU.", true)
+            case .kernel: ("swiglet_cpu_kernel_seconds_total", "Time in the kernel while a program ran, per CPU (sleep in wait included: see swiglet_cpu_idle_seconds_total).", true)
+            case .network: ("swiglet_cpu_network_seconds_total", "Time each CPU spent running the network stack: a dedicated network core's passes that found work (not its empty polls), or the kernel's passes in symmetric mode.", true)
+            case .idle: ("swiglet_cpu_idle_seconds_total", "Time each CPU's program slept in wait (part of the kernel time, but no work).", true)
+            case .ipisSent: ("swiglet_cpu_ipis_sent_total", "Inter-processor interrupts sent by each CPU (a network core's doorbells).", false)
+            case .ipiSend: ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included).", true)
+            case .deviceNotify: ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included).", true)
+            case .apicWrite: ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).", true)
             }
         }
 

@@ -177,8 +177,10 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertFalse(parse("record=on record=off").0.recordsNetwork)
         XCTAssertEqual(parse("record=yes").1.map(\.0), [.badValue])
         XCTAssertEqual(parse("record").1.map(\.0), [.badValue])
-        XCTAssertFalse(BootOptions().networkHaltsWhenIdle)
-        XCTAssertTrue(parse("net-idle=halt").0.networkHaltsWhenIdle)
+        XCTAssertEqual(BootOptions().networkIdle, .poll)
+        XCTAssertEqual(parse("net-idle=halt").0.networkIdle, .halt)
+        XCTAssertEqual(parse("net-idle=interrupt").0.networkIdle, .interrupt)
+        XCTAssertEqual(parse("net-idle=interrupt net-idle=poll").0.networkIdle, .poll)
         XCTAssertEqual(parse("net-idle=nap").1.map(\.0), [.badValue])
         for word in ["run=", "run=@1", "run=spinner@", "run=spinner@x", "run", "run=" + String(repeating: "x", count: 32)] {
             XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)

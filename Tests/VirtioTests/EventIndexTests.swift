@@ -190,4 +190,41 @@ final class EventIndexTests: XCTestCase {
         queue.setInterruptsSuppressed(true)
         XCTAssertEqual(queue.usedEvent, 65_534 &+ SplitVirtqueue.parkedUsedEventDistance)
     }
+
+    /// A polling driver arms an interrupt only for a halt, and only when nothing waits: with
+    /// the ring empty the device's next publication interrupts; with a buffer returned but not
+    /// taken the answer is false and interrupts stay off (with EVENT_IDX used_event parked
+    /// again), so the driver takes the buffer instead of sleeping on it. With and without
+    /// EVENT_IDX.
+    func testArmingForAHaltRefusesWhenBuffersWait() {
+        for eventIndex in [true, false] {
+            var (queue, device, memory) = makeQueue(size: 8)
+            _ = memory
+            queue.eventIndexEnabled = eventIndex
+            queue.setInterruptsSuppressed(true)
+            advance(&queue, device, to: 65_534)
+            for _ in 0..<4 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
+            _ = queue.publish()
+            let buffers = device.takeAvailable()
+            device.signalledUsedIndex = device.storedUsedIndex
+
+            XCTAssertTrue(queue.armInterruptUnlessUsed(), "nothing waits: armed (event index \(eventIndex))")
+            XCTAssertFalse(queue.interruptsSuppressed)
+            device.complete(id: UInt32(buffers[0].head), length: 1)
+            device.publishUsed()
+            XCTAssertTrue(device.interruptIfDue(eventIndex: eventIndex), "the first arrival wakes the halted driver")
+            queue.setInterruptsSuppressed(true)
+
+            XCTAssertFalse(queue.armInterruptUnlessUsed(), "a returned buffer waits: not armed")
+            XCTAssertTrue(queue.interruptsSuppressed)
+            if eventIndex { XCTAssertEqual(queue.usedEvent, 65_534 &+ SplitVirtqueue.parkedUsedEventDistance) }
+            device.complete(id: UInt32(buffers[1].head), length: 1)
+            device.publishUsed()
+            XCTAssertFalse(device.interruptIfDue(eventIndex: eventIndex), "still polling: no interrupt")
+            XCTAssertNotNil(queue.takeUsed())
+            XCTAssertNotNil(queue.takeUsed())
+            XCTAssertTrue(queue.armInterruptUnlessUsed(), "drained: armed again")
+            XCTAssertEqual(device.interruptsRaised, 1)
+        }
+    }
 }

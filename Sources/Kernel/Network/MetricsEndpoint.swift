@@ -38,7 +38,8 @@ import Virtio
 ///   fast), opens, SYN cookies, resets, and connection events (duplicate ACKs, out-of-order
 ///   segments, zero-window probes, challenge ACKs);
 /// - `swiglet_cpu_*` {cpu, role}: the intrusion meter — interrupts, exceptions, IPIs, timer
-///   interrupts, system calls, and user, kernel, network and idle time in seconds — per online CPU;
+///   interrupts, system calls, and user, kernel, network and idle time in seconds — per online
+///   CPU, and the NIC's receive-queue interrupts each CPU took;
 /// - `swiglet_channel_*` {channel}: requests, completions, errors, stream bytes per channel, and
 ///   datagrams dropped at the channel by reason (`swiglet_channel_drops_total`);
 /// - `swiglet_memory_*`: the kernel's free 4 KiB frames and usable bytes.
@@ -395,7 +396,7 @@ enum MetricsEndpoint {
     private enum CPUFamily: CaseIterable {
         case interrupts, exceptions, ipisTaken, timerInterrupts, systemCalls
         case user, kernel, network, idle
-        case ipisSent, ipiSend, deviceNotify, apicWrite
+        case ipisSent, ipiSend, deviceNotify, apicWrite, nicInterrupts
 
         /// The family's name and help text, and whether it is a time (kept in nanoseconds,
         /// shown in seconds, Prometheus' base unit) or a count: one line per family.
@@ -414,6 +415,7 @@ enum MetricsEndpoint {
             case .ipiSend: ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included).", true)
             case .deviceNotify: ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included).", true)
             case .apicWrite: ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).", true)
+            case .nicInterrupts: ("swiglet_cpu_nic_interrupts_total", "NIC receive-queue interrupts taken per CPU: symmetric mode's network work, or with net-idle=interrupt the arrivals that woke a halted network core.", false)
             }
         }
 
@@ -433,6 +435,7 @@ enum MetricsEndpoint {
             case .ipiSend: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
             case .deviceNotify: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
             case .apicWrite: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
+            case .nicInterrupts: NetworkInterrupts.count(cpu: block.pointee.index)
             }
         }
     }

@@ -54,9 +54,12 @@ enum NetworkCore {
     /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
     /// release once the contexts exist; loaded with acquire by anyone who then reads them.
     static let networkCPUs = Atomic<UInt64>(0)
-    /// `net-idle=halt`: after this many passes in a row with nothing to do, the network core
-    /// halts until its APIC timer fires `idleHaltNanoseconds` later. It still takes no device
-    /// interrupt: only its own timer, and only when idle.
+    /// `net-idle=halt` and `interrupt`: after this many passes in a row with nothing to do, the
+    /// network core halts until its APIC timer fires `idleHaltNanoseconds` later. With `halt`
+    /// it takes no device interrupt, only its own timer, and only when idle; with `interrupt`
+    /// a frame arriving during the halt ends it too (the receive queue's MSI-X vector, armed
+    /// for the halt only). Programs' requests wait for the timer either way: a program cannot
+    /// send an IPI without a system call, the intrusion channels exist to avoid.
     static let idlePassesBeforeHalting = 256
     static let idleHaltNanoseconds: UInt64 = 50_000
     /// How often a network core looks at the console, the NIC's health and its statistics
@@ -104,9 +107,19 @@ enum NetworkCore {
             // Merged segments are larger than the hand-off rings' slots and the impairment's
             // delay line: one context only, no impair-rx=.
             if options.receiveImpairment.isActive || queuePairs > 1 { offloads.remove(.receiveSegmentation) }
-            let device = try VirtioNetDevice.start(function, queuePairs: queuePairs, offloads: offloads) { pair in
-                guard symmetric, pair < Kernel.onlineCPUs else { return nil }
-                return (CPU.blockPointer(pair).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
+            // net-idle=interrupt: each pair's receive queue may interrupt the network core that
+            // will run its context (the placement gives context i to the i-th net-cpus= CPU),
+            // armed only while that core halts.
+            let wakesByInterrupt = !symmetric && options.networkIdle == .interrupt
+            let networkCPUs = options.networkCPUs.isEmpty ? [0] : options.networkCPUs
+            let device = try VirtioNetDevice.start(function, queuePairs: queuePairs, offloads: offloads,
+                                                   interruptsOn: symmetric) { pair in
+                let cpu = symmetric ? pair : wakesByInterrupt && pair < networkCPUs.count ? networkCPUs[pair] : -1
+                guard cpu >= 0, cpu < Kernel.onlineCPUs else { return nil }
+                return (CPU.blockPointer(cpu).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
+            }
+            if wakesByInterrupt && !device.pairs.allSatisfy({ $0.receive.interruptRouted }) {
+                Log.warning("net: net-idle=interrupt, but the receive queues have no MSI-X interrupt: the network core halts on its timer alone, as net-idle=halt")
             }
             if device.offloads != offloads {
                 Log.info("net: offloads \(offloads: device.offloads) in use; \(offloads: offloads) asked for (offload=)")
@@ -323,20 +336,22 @@ enum NetworkCore {
 
     /// Becomes the dedicated network core of context `index` on the calling CPU. Never returns.
     /// Each pass runs the context; when idle and `net-idle=halt`, it halts briefly on its own
-    /// timer. Every `housekeepingNanoseconds` it checks the console key (context 0 only: one
+    /// timer (`interrupt`: or until a frame arrives). Every `housekeepingNanoseconds` it checks the console key (context 0 only: one
     /// reader of the serial port), the NIC's health and the statistics timer.
     static func run(context index: Int) -> Never {
         let context = contexts[index]
         let block = CPU.current
         var meter = BusyMeter(interruptsAtStart: block.pointee.interruptCount.load(ordering: .relaxed))
+        // net-idle=interrupt without a routed interrupt (the boot log said why): the timer alone.
+        var idle = Kernel.options.networkIdle
+        if idle == .interrupt && !context.interruptsOnArrival { idle = .halt }
         Log.info("""
-            net: network core running (\(Kernel.options.networkHaltsWhenIdle ? "polling, halting when idle" : "polling"); \
+            net: network core running (\(idle == .poll ? "polling" : idle == .halt ? "polling, halting when idle" : "polling, halting when idle, woken by arriving frames"); \
             queue pair \(index); \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
             """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var nextHousekeeping = MonotonicClock.nanosecondsSinceBoot
-        let haltWhenIdle = Kernel.options.networkHaltsWhenIdle
         var idlePasses = 0
         var seenRequests = countersRequests.load(ordering: .relaxed)
         while true {
@@ -351,13 +366,22 @@ enum NetworkCore {
                 // meter page); empty polls are not. Relaxed: a statistic only this CPU writes.
                 block.pointee.networkNanoseconds.wrappingAdd(spent, ordering: .relaxed)
                 idlePasses = 0
-            } else if haltWhenIdle {
+            } else if idle != .poll {
                 idlePasses += 1
                 if idlePasses >= idlePassesBeforeHalting {
                     idlePasses = 0
+                    // Interrupts off first: an arrival interrupt raised between arming and
+                    // halting stays pending and ends the halt at once (STI's one-instruction
+                    // shadow covers HLT). Not armed (a frame came in the meantime): no halt.
                     interrupts_disable()
-                    LocalAPIC.armOneShot(nanoseconds: idleHaltNanoseconds)
-                    interrupts_enable_and_halt()
+                    let armed = idle == .interrupt && context.armArrivalInterrupt()
+                    if idle == .halt || armed {
+                        LocalAPIC.armOneShot(nanoseconds: idleHaltNanoseconds)
+                        interrupts_enable_and_halt()
+                    } else {
+                        interrupts_enable()
+                    }
+                    if armed { context.disarmArrivalInterrupt() }
                 }
             }
             // The console, the NIC's health and the statistics timer are checked on a clock,

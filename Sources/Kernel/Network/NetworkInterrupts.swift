@@ -1,8 +1,10 @@
-/// The network device's MSI-X queue interrupts: counted per CPU and queue, then the context served (symmetric mode).
+/// The network device's MSI-X queue interrupts: counted per CPU and queue, then the context served (symmetric mode) or nothing more (a halted network core woken, net-idle=interrupt).
 import Synchronization
 
 /// Where vectors `InterruptVector.networkQueueBase` + queue land (see `MSIX`): in symmetric
-/// mode each interrupt is counted, then the network context is served on this CPU.
+/// mode each interrupt is counted, then the network context is served on this CPU; on a
+/// dedicated network core (`net-idle=interrupt`) it only ends a halt, and the core's next pass
+/// takes the frame.
 enum NetworkInterrupts {
     /// The most CPUs counted: boot/layout.asm's MAXIMUM_CPUS.
     static let maximumCPUs = 64
@@ -40,6 +42,13 @@ enum NetworkInterrupts {
         // queue pair i belongs to context i.
         NetworkCore.serveInKernel(context: queue)
         LocalAPIC.endOfInterrupt()
+    }
+
+    /// How many queue interrupts CPU `cpu` has handled, all queues together.
+    static func count(cpu: Int) -> UInt64 {
+        var total: UInt64 = 0
+        for queue in 0..<maximumQueues { total &+= count(cpu: cpu, queue: queue) }
+        return total
     }
 
     /// How many interrupts of queue `queue` CPU `cpu` has handled (0 outside the counted range).

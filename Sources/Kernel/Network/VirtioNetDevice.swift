@@ -75,6 +75,21 @@ struct ReceivePath {
         bufferOfDescriptor[Int(id)] = UInt16(index)
     }
 
+    /// Whether this queue's MSI-X vector is routed to a CPU (symmetric mode, or
+    /// `net-idle=interrupt`); without it there is nothing to arm.
+    var interruptRouted = false
+    var interruptsOnArrival: Bool { interruptRouted }
+
+    /// `net-idle=interrupt`: see `FrameReceiver.armArrivalInterrupt` and
+    /// `SplitVirtqueue.armInterruptUnlessUsed` (which closes the §2.7.14 race).
+    mutating func armArrivalInterrupt() -> Bool {
+        interruptRouted && queue.armInterruptUnlessUsed()
+    }
+
+    mutating func disarmArrivalInterrupt() {
+        if interruptRouted { queue.setInterruptsSuppressed(true) }
+    }
+
     /// Hands up to `limit` received frames (without the virtio-net header) to `body`, then
     /// returns their buffers to the device. Returns how many frames there were.
     mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int {
@@ -430,9 +445,12 @@ struct VirtioNetDevice {
     /// with one pair, and `shortfall` says why.
     ///
     /// Device interrupts stay suppressed (network cores poll) unless `receiveInterrupt` names
-    /// a CPU and vector for a pair: then that pair's receive queue raises that MSI-X
-    /// interrupt (symmetric mode), and nothing else does.
-    static func start(_ function: PCIFunction, queuePairs wanted: Int, offloads: NetworkOffloads,
+    /// a CPU and vector for a pair: then that pair's receive queue is routed to that MSI-X
+    /// interrupt, and nothing else is. `interruptsOn` (symmetric mode): they are wanted from
+    /// the start, and a device that cannot route them is refused. Otherwise
+    /// (`net-idle=interrupt`) they stay suppressed until a halting network core arms them, and
+    /// a device without MSI-X leaves the pairs unrouted (`ReceivePath.interruptRouted`).
+    static func start(_ function: PCIFunction, queuePairs wanted: Int, offloads: NetworkOffloads, interruptsOn: Bool,
                       receiveInterrupt: (Int) -> (apicID: UInt32, vector: UInt8)?)
         throws(NetworkDeviceError) -> VirtioNetDevice {
         let transport: MemoryMappedVirtioTransport
@@ -476,11 +494,15 @@ struct VirtioNetDevice {
             throw .virtio(error)
         }
         if receiveInterrupt(0) != nil {
-            guard routeReceiveInterrupts(function, bars, transport, pairs: pairs.count, receiveInterrupt) else {
+            let routed = routeReceiveInterrupts(function, bars, transport, pairs: pairs.count, receiveInterrupt)
+            if !routed && interruptsOn {
                 initializer.fail()
                 throw .interruptsUnavailable
             }
-            for index in pairs.indices { pairs[index].receive.queue.setInterruptsSuppressed(false) }
+            for index in pairs.indices {
+                pairs[index].receive.interruptRouted = routed
+                if interruptsOn { pairs[index].receive.queue.setInterruptsSuppressed(false) }
+            }
         }
         do throws(VirtioError) {
             try initializer.finish()

@@ -57,6 +57,28 @@ public enum NetworkMode: Equatable, Sendable {
     }
 }
 
+/// `net-idle=`: what a dedicated network core does when it has had nothing to do for a while.
+public enum NetworkIdlePolicy: Equatable, Sendable {
+    /// Keep polling (the default): the lowest latency, a host CPU always busy.
+    case poll
+    /// Halt until the core's own APIC timer fires a few tens of microseconds later; a frame
+    /// that arrives meanwhile waits for the timer.
+    case halt
+    /// Halt as `halt` does, and also ask the NIC to interrupt the core when a frame arrives
+    /// (its receive queue's MSI-X vector, armed only for the halt), as Linux's NAPI switches
+    /// between polling under load and interrupts when idle.
+    case interrupt
+
+    /// The name used on the command line.
+    public var name: StaticString {
+        switch self {
+        case .poll: "poll"
+        case .halt: "halt"
+        case .interrupt: "interrupt"
+        }
+    }
+}
+
 /// One `run=NAME@CPU`, or `run=NAME` (no CPU: the kernel places it).
 public struct ProgramAssignment: Equatable, Sendable {
     /// The module name (at most 31 bytes).
@@ -151,9 +173,10 @@ public struct BootOptions: Sendable {
     /// `app-wait=spin|sleep`: how programs wait for the network core (default `sleep`: spin
     /// briefly, then halt until the doorbell IPI).
     public var programsSpin = false
-    /// `net-idle=poll|halt`: whether the network core halts for a few tens of microseconds
-    /// (woken by its APIC timer) after a stretch of passes with nothing to do (default `poll`).
-    public var networkHaltsWhenIdle = false
+    /// `net-idle=poll|halt|interrupt`: whether a dedicated network core halts for a few tens
+    /// of microseconds after a stretch of passes with nothing to do, woken by its APIC timer
+    /// (`halt`) or also by an arriving frame (`interrupt`); default `poll`.
+    public var networkIdle = NetworkIdlePolicy.poll
     /// `impair-rx=drop=P:dup=P:reorder=P:gap=K:delay=US` (or `none`): impairment of received
     /// frames, applied by the network core before the stack sees them (default none). Fields
     /// are separated by `:` (not `,`, which QEMU's -fw_cfg string syntax reserves); each may be

@@ -24,7 +24,7 @@ public enum CommandLineParser {
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
         fault-cpu=N acpi-dump net=on|off net-mode=dedicated|symmetric net-cpu=N net-cpus=N+N|N-N \
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
-        run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt \
+        run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt|interrupt \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
         impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy \
         record=on|off
@@ -120,8 +120,9 @@ public enum CommandLineParser {
             options.programs = (options.programs ?? []) + [assignment]
         } else if matches(name, "net-idle") {
             guard let value else { return .badValue }
-            if matches(value, "poll") { options.networkHaltsWhenIdle = false }
-            else if matches(value, "halt") { options.networkHaltsWhenIdle = true }
+            if matches(value, "poll") { options.networkIdle = .poll }
+            else if matches(value, "halt") { options.networkIdle = .halt }
+            else if matches(value, "interrupt") { options.networkIdle = .interrupt }
             else { return .badValue }
         } else if matches(name, "app-wait") {
             guard let value else { return .badValue }

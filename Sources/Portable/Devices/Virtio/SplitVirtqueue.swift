@@ -268,6 +268,26 @@ public struct SplitVirtqueue {
         if eventIndexEnabled { moveUsedEvent(seen: usedIndex()) }
     }
 
+    /// Switches interrupts on for one wait — a polling driver about to halt
+    /// (`net-idle=interrupt`) — unless the device has returned buffers the driver has not
+    /// taken yet: then they stay off and the answer is false (take those first). True: the
+    /// device interrupts at its next publication; switch them off again after the wait.
+    /// §2.7.14's race is closed here, not left to `takeUsed`: FULL FENCE between arming
+    /// (used_event, or the flag) and reading used.idx again, since x86 lets that load pass the
+    /// store. A device that published in between and read the old used_event did not interrupt,
+    /// and its buffer is seen here instead. Pairs with the device's barrier between writing
+    /// used.idx and reading used_event.
+    public mutating func armInterruptUnlessUsed() -> Bool {
+        setInterruptsSuppressed(false)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        usedEventAwaitsFence = false
+        guard !hasUsed else {
+            setInterruptsSuppressed(true)
+            return false
+        }
+        return true
+    }
+
     /// The used_event value the driver last wrote (meaningful with EVENT_IDX only).
     public var usedEvent: UInt16 {
         UInt16(littleEndian: atomic(availableRing + AvailableRing.usedEventOffset(queueSize: Int(size))).pointee.load(ordering: .relaxed))

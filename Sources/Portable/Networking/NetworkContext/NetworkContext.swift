@@ -175,6 +175,16 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
         return work
     }
 
+    /// Asks the NIC's receive queue to interrupt at the next frame, for a network core about
+    /// to halt (`net-idle=interrupt`); false when a frame already waits or the queue cannot
+    /// interrupt. Frames handed over by other contexts and programs' requests do not interrupt:
+    /// they wait for the halt's timer.
+    public func armArrivalInterrupt() -> Bool { receiver.pointee.armArrivalInterrupt() }
+    /// Whether `armArrivalInterrupt` can ever succeed (the NIC's interrupt is routed here).
+    public var interruptsOnArrival: Bool { receiver.pointee.interruptsOnArrival }
+    /// Back to polling after the halt: the receive queue stops interrupting.
+    public func disarmArrivalInterrupt() { receiver.pointee.disarmArrivalInterrupt() }
+
     /// Takes up to a budget of frames from the NIC through the stack (and the impairment, when on).
     func receiveFrames(now: UInt64) -> Int {
         let frames = receiver.pointee.receive(limit: NetworkContextLimits.receiveBudget) { frame, checksum in

@@ -10,6 +10,22 @@ public protocol FrameReceiver {
     /// one at a time with what the device said about its transport checksum, and gives each
     /// buffer back to the device after `body` returns. Returns how many frames there were.
     mutating func receive(limit: Int, _ body: (UnsafeRawBufferPointer, ReceivedChecksum) -> Void) -> Int
+    /// Whether the device can interrupt the CPU that runs this receiver when a frame arrives
+    /// (its interrupt is routed there): what `armArrivalInterrupt` needs.
+    var interruptsOnArrival: Bool { get }
+    /// Asks the device to interrupt when the next frame arrives, for a network core about to
+    /// halt (`net-idle=interrupt`). False, and nothing asked, when a frame already waits or
+    /// the device cannot interrupt: then the caller must not count on being woken by one.
+    mutating func armArrivalInterrupt() -> Bool
+    /// Stops the interrupts `armArrivalInterrupt` asked for (the core polls again).
+    mutating func disarmArrivalInterrupt()
+}
+
+extension FrameReceiver {
+    /// A receiver without interrupts (a test's, a replay's): never armed.
+    public var interruptsOnArrival: Bool { false }
+    public mutating func armArrivalInterrupt() -> Bool { false }
+    public mutating func disarmArrivalInterrupt() {}
 }
 
 /// The transmit half of a NIC queue pair: the stack's `FrameTransmitter`, plus the once-per-pass

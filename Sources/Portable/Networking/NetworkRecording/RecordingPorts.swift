@@ -44,6 +44,11 @@ public struct RecordingReceiver<Inner: FrameReceiver>: FrameReceiver {
         recorder.pointee.record(.receiveEnd)
         return count
     }
+
+    /// Not recorded: whether the core halts changes when passes run, and each pass records its clock.
+    public var interruptsOnArrival: Bool { inner.interruptsOnArrival }
+    public mutating func armArrivalInterrupt() -> Bool { inner.armArrivalInterrupt() }
+    public mutating func disarmArrivalInterrupt() { inner.disarmArrivalInterrupt() }
 }
 
 /// The NIC's transmit half, recording whether each frame found room and the frame itself.

@@ -1,5 +1,6 @@
 /// Per-CPU data: one block per CPU, found through the GS base register.
 import Synchronization
+import Timekeeping
 
 /// The life of a CPU as the rest of the kernel sees it.
 enum CPUState: UInt32 {
@@ -75,6 +76,11 @@ struct CPUBlock: ~Copyable {
     /// Time this CPU spent writing its APIC's timer and end-of-interrupt registers (arming the
     /// timer before a sleep, the EOI of each doorbell): the same lock wait, on the woken side.
     let apicWriteNanoseconds: Atomic<UInt64>
+    /// When this CPU's APIC timer fires (`OneShotDeadline`): `LocalAPIC.armOneShot` leaves a
+    /// timer that fires no later than asked alone instead of writing it again; the timer
+    /// interrupt clears it. Only this CPU touches it, with interrupts off (its own timer
+    /// interrupt is the other writer): a plain field. Zeroed memory is a cleared deadline.
+    var timerDeadline: OneShotDeadline
 }
 
 /// The set of CPUs and the current one.

@@ -1,5 +1,6 @@
 /// The one Swift entry point for every interrupt and exception, called by boot/interrupts.asm.
 import Synchronization
+import Timekeeping
 
 /// Interrupt vectors the kernel assigns (exceptions occupy 0...31).
 enum InterruptVector {
@@ -50,6 +51,8 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     switch vector {
     case InterruptVector.localTimer:
         cpu.pointee.timerInterruptCount.wrappingAdd(1, ordering: .relaxed)
+        // It fired: the next `armOneShot` must write (interrupts are off in this handler).
+        cpu.pointee.timerDeadline.clear()
         LocalAPIC.endOfInterrupt()
         // A slice ended or a `wait` timed out: the scheduler may switch programs here.
         ProgramTasks.interruptArrived(timer: true, fromUser: fromUser)

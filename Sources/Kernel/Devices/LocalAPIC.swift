@@ -1,5 +1,6 @@
 /// The local APIC (xAPIC, memory-mapped): per-CPU interrupt acceptance, timer and IPIs.
 import Synchronization
+import Timekeeping
 
 /// The calling CPU's local APIC — Intel SDM vol 3A chapter 11. Every CPU sees its own APIC
 /// at the same physical address, so one mapping serves all.
@@ -119,6 +120,7 @@ enum LocalAPIC {
     /// Stops the timer: no interrupt comes from an earlier `armOneShot` (a zero initial
     /// count stops it, Intel SDM vol 3A §11.5.4).
     static func stopTimer() {
+        CPU.current.pointee.timerDeadline.clear()
         timedWrite(.timerInitialCount, 0)
     }
 
@@ -131,12 +133,23 @@ enum LocalAPIC {
         write(.timerVector, LocalVectorEntry.timer(vector: InterruptVector.localTimer, periodic: false).rawValue)
     }
 
-    /// Arms a one-shot timer interrupt `nanoseconds` from now (`prepareOneShotTimer` set the
-    /// divider and vector). One register write: under QEMU each is an exit into its APIC
-    /// emulation under the global lock, and a program arms the timer every time it sleeps
-    /// (the three writes this once made took 13% of the echo program's CPU in a bulk stream).
+    /// Arms a one-shot timer interrupt at most `nanoseconds` from now (`prepareOneShotTimer`
+    /// set the divider and vector). At most one register write, and none when the timer is
+    /// already armed to fire by then: under QEMU each write is an exit into its APIC emulation
+    /// that waits for the global lock, and a program re-arms the timer every time it sleeps
+    /// (for a `wait` timeout that moves ~100 ms ahead each time) and again in each doorbell's
+    /// handler. An earlier interrupt than asked is always safe: every handler re-reads the
+    /// clock and arms again for what is still to come (`ProgramTasks.armTimer`); a later one
+    /// would not be, so a later deadline is never left armed.
     static func armOneShot(nanoseconds: UInt64) {
-        let ticks = max(1, min(UInt64(UInt32.max), nanoseconds * timerFrequency / 1_000_000_000))
-        timedWrite(.timerInitialCount, UInt32(ticks))
+        // Interrupts off while deciding: the timer interrupt clears `timerDeadline`, and one
+        // taken between the check and the skip would leave no timer armed.
+        let interruptsWereOn = Processor.interruptsEnabled
+        if interruptsWereOn { interrupts_disable() }
+        if CPU.current.pointee.timerDeadline.arm(now: MonotonicClock.nanosecondsSinceBoot, nanoseconds: nanoseconds) {
+            let ticks = max(1, min(UInt64(UInt32.max), nanoseconds * timerFrequency / 1_000_000_000))
+            timedWrite(.timerInitialCount, UInt32(ticks))
+        }
+        if interruptsWereOn { interrupts_enable() }
     }
 }

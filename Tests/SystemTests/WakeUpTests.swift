@@ -39,7 +39,9 @@ final class WakeUpTests: XCTestCase {
     /// and their cost is measured where it is paid: `swiglet_cpu_ipi_send_seconds_total` and
     /// `swiglet_cpu_device_notify_seconds_total` (device writes that, under QEMU, wait for its
     /// global lock) grow on the network core with the traffic, by a plausible amount each, and
-    /// `swiglet_cpu_apic_write_seconds_total` on the program's CPU (its timer and EOI writes).
+    /// `swiglet_cpu_apic_write_seconds_total` on the program's CPU (its timer and EOI writes),
+    /// about one per wake-up (`swiglet_cpu_apic_writes_total`): the timer is re-armed only when
+    /// it would fire too late.
     func testDoorbellsSentAreTakenAndTheirCostIsCounted() throws {
         try QEMUMachine.skipUnlessDedicated("doorbells are the network core's; in symmetric mode a program's CPU serves itself")
         // One request at a time: the program sleeps between them, so doorbells ring.
@@ -59,10 +61,17 @@ final class WakeUpTests: XCTestCase {
             let notifySeconds = growth("swiglet_cpu_device_notify_seconds_total", cpu: 0)
             XCTAssertGreaterThan(notifySeconds, 0, "the replies were sent without notifying the NIC")
             XCTAssertLessThan(notifySeconds, 3, "more time notifying than the load lasted")
-            // The woken side: the program's CPU arms its timer before each sleep and ends each doorbell's interrupt.
+            // The woken side: the program's CPU ends each doorbell's interrupt with an APIC
+            // write, and arms its timer before each sleep only when the armed one would fire
+            // too late (`OneShotDeadline`): about one write per wake-up, where re-arming every
+            // time made two.
             let apicSeconds = growth("swiglet_cpu_apic_write_seconds_total", cpu: 1)
             XCTAssertGreaterThan(apicSeconds, 0, "the program's CPU slept and woke without an APIC write")
             XCTAssertLessThan(apicSeconds, 3, "more time in APIC writes than the load lasted")
+            let taken = growth("swiglet_cpu_ipis_total", cpu: 1)
+            let writes = growth("swiglet_cpu_apic_writes_total", cpu: 1)
+            XCTAssertGreaterThanOrEqual(writes, taken - 1, "fewer APIC writes than doorbells to end")
+            XCTAssertLessThan(writes, 1.5 * taken, "the timer was re-armed at each sleep: \(writes) writes for \(taken) wake-ups")
         }
     }
 }

@@ -76,6 +76,8 @@ struct CPUBlock: ~Copyable {
     /// Time this CPU spent writing its APIC's timer and end-of-interrupt registers (arming the
     /// timer before a sleep, the EOI of each doorbell): the same lock wait, on the woken side.
     let apicWriteNanoseconds: Atomic<UInt64>
+    /// How many such writes this CPU made (the lazy timer's saving shows here).
+    let apicWrites: Atomic<UInt64>
     /// When this CPU's APIC timer fires (`OneShotDeadline`): `LocalAPIC.armOneShot` leaves a
     /// timer that fires no later than asked alone instead of writing it again; the timer
     /// interrupt clears it. Only this CPU touches it, with interrupts off (its own timer

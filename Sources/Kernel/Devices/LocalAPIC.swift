@@ -89,7 +89,9 @@ enum LocalAPIC {
         let start = MonotonicClock.nanosecondsSinceBoot
         write(register, value)
         // Relaxed: this CPU's own statistics (see `CPUBlock`).
-        CPU.current.pointee.apicWriteNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
+        let block = CPU.current
+        block.pointee.apicWriteNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
+        block.pointee.apicWrites.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Sends an IPI and waits until the APIC has delivered it; counts it and its time on the

@@ -396,7 +396,7 @@ enum MetricsEndpoint {
     private enum CPUFamily: CaseIterable {
         case interrupts, exceptions, ipisTaken, timerInterrupts, systemCalls
         case user, kernel, network, idle
-        case ipisSent, ipiSend, deviceNotify, apicWrite, nicInterrupts
+        case ipisSent, ipiSend, deviceNotify, apicWrite, apicWrites, nicInterrupts
 
         /// The family's name and help text, and whether it is a time (kept in nanoseconds,
         /// shown in seconds, Prometheus' base unit) or a count: one line per family.
@@ -415,6 +415,7 @@ enum MetricsEndpoint {
             case .ipiSend: ("swiglet_cpu_ipi_send_seconds_total", "Time each CPU spent sending IPIs (under QEMU, waiting for its global lock included).", true)
             case .deviceNotify: ("swiglet_cpu_device_notify_seconds_total", "Time each CPU spent writing virtio's notify register (under QEMU, waiting for its global lock included).", true)
             case .apicWrite: ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).", true)
+            case .apicWrites: ("swiglet_cpu_apic_writes_total", "APIC timer and end-of-interrupt writes per CPU (those swiglet_cpu_apic_write_seconds_total times).", false)
             case .nicInterrupts: ("swiglet_cpu_nic_interrupts_total", "NIC receive-queue interrupts taken per CPU: symmetric mode's network work, or with net-idle=interrupt the arrivals that woke a halted network core.", false)
             }
         }
@@ -435,6 +436,7 @@ enum MetricsEndpoint {
             case .ipiSend: block.pointee.interprocessorInterruptSendNanoseconds.load(ordering: .relaxed)
             case .deviceNotify: block.pointee.deviceNotifyNanoseconds.load(ordering: .relaxed)
             case .apicWrite: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
+            case .apicWrites: block.pointee.apicWrites.load(ordering: .relaxed)
             case .nicInterrupts: NetworkInterrupts.count(cpu: block.pointee.index)
             }
         }

@@ -12,6 +12,18 @@ final class EventIndexTests: XCTestCase {
         return (queue, SimulatedDevice(addresses: queue.addresses), memory)
     }
 
+    /// A queue of 8 entries with interrupts suppressed (a polling driver), both ring indices
+    /// moved to `index`, then 4 buffers published and taken by the device (returned: none yet).
+    func pollingQueue(eventIndex: Bool, at index: UInt16) -> (SplitVirtqueue, SimulatedDevice, QueueMemory, [SeenBuffer]) {
+        var (queue, device, memory) = makeQueue(size: 8)
+        queue.eventIndexEnabled = eventIndex
+        queue.setInterruptsSuppressed(true)
+        advance(&queue, device, to: index)
+        for _ in 0..<4 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
+        _ = queue.publish()
+        return (queue, device, memory, device.takeAvailable())
+    }
+
     /// Moves both ring indices of an empty queue to `index`, one buffer at a time.
     func advance(_ queue: inout SplitVirtqueue, _ device: SimulatedDevice, to index: UInt16) {
         while device.lastAvailableIndex != index {
@@ -170,14 +182,8 @@ final class EventIndexTests: XCTestCase {
     /// Switching interrupts on arms used_event at the device's used.idx (the next publication
     /// interrupts); switching them off parks it again.
     func testEnablingInterruptsArmsUsedEventAtTheDevicesIndex() {
-        var (queue, device, memory) = makeQueue(size: 8)
+        var (queue, device, memory, buffers) = pollingQueue(eventIndex: true, at: 65_530)
         _ = memory
-        queue.eventIndexEnabled = true
-        queue.setInterruptsSuppressed(true)
-        advance(&queue, device, to: 65_530)
-        for _ in 0..<4 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
-        _ = queue.publish()
-        let buffers = device.takeAvailable()
         device.complete(id: UInt32(buffers[0].head), length: 1)
         device.publishUsed()
         device.signalledUsedIndex = device.storedUsedIndex
@@ -198,14 +204,8 @@ final class EventIndexTests: XCTestCase {
     /// EVENT_IDX.
     func testArmingForAHaltRefusesWhenBuffersWait() {
         for eventIndex in [true, false] {
-            var (queue, device, memory) = makeQueue(size: 8)
+            var (queue, device, memory, buffers) = pollingQueue(eventIndex: eventIndex, at: 65_534)
             _ = memory
-            queue.eventIndexEnabled = eventIndex
-            queue.setInterruptsSuppressed(true)
-            advance(&queue, device, to: 65_534)
-            for _ in 0..<4 { _ = queue.add(buffer: PhysicalAddress(0x1000), length: 64, deviceWritable: true) }
-            _ = queue.publish()
-            let buffers = device.takeAvailable()
             device.signalledUsedIndex = device.storedUsedIndex
 
             XCTAssertTrue(queue.armInterruptUnlessUsed(), "nothing waits: armed (event index \(eventIndex))")

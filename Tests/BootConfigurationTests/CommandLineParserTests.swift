@@ -181,6 +181,21 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(parse("net-idle=halt").0.networkIdle, .halt)
         XCTAssertEqual(parse("net-idle=interrupt").0.networkIdle, .interrupt)
         XCTAssertEqual(parse("net-idle=interrupt net-idle=poll").0.networkIdle, .poll)
+        // When and how long to halt: the defaults unless given, each word whole.
+        XCTAssertEqual(BootOptions().networkIdlePasses, 256)
+        XCTAssertEqual(BootOptions().networkIdleHaltMicroseconds, 50)
+        let tuned = parse("net-idle=interrupt:16:20").0
+        XCTAssertEqual([tuned.networkIdlePasses, tuned.networkIdleHaltMicroseconds], [16, 20])
+        XCTAssertEqual(tuned.networkIdle, .interrupt)
+        let passesOnly = parse("net-idle=halt:1000").0
+        XCTAssertEqual([passesOnly.networkIdlePasses, passesOnly.networkIdleHaltMicroseconds], [1000, 50])
+        let reset = parse("net-idle=halt:16:20 net-idle=halt").0
+        XCTAssertEqual([reset.networkIdlePasses, reset.networkIdleHaltMicroseconds], [256, 50])
+        for word in ["net-idle=poll:16", "net-idle=halt:0", "net-idle=halt:1000001", "net-idle=halt:16:0",
+                     "net-idle=halt:16:100001", "net-idle=halt:16:20:1", "net-idle=halt:", "net-idle=halt::20",
+                     "net-idle=halt:x", "net-idle=:16", "net-idle="] {
+            XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)
+        }
         XCTAssertEqual(parse("net-idle=nap").1.map(\.0), [.badValue])
         for word in ["run=", "run=@1", "run=spinner@", "run=spinner@x", "run", "run=" + String(repeating: "x", count: 32)] {
             XCTAssertEqual(parse(word).1.map(\.0), [.badValue], word)

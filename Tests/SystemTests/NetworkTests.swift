@@ -159,7 +159,8 @@ extension NetworkTests {
         try QEMUMachine.skipUnlessDedicated("a test of the dedicated network core")
         for idle in ["halt", "interrupt"] {
             for throughProgram in [false, true] {
-                let options = "net-idle=\(idle) " + (throughProgram ? "run=udp-echo@1" : "run=none")
+                // The interrupt boots halt sooner and shorter than the default, through the option.
+                let options = (idle == "halt" ? "net-idle=halt " : "net-idle=interrupt:64:30 ") + (throughProgram ? "run=udp-echo@1" : "run=none")
                 try checkHaltingNetworkCore(options: options, interruptWakes: idle == "interrupt", throughProgram: throughProgram)
             }
         }
@@ -184,6 +185,8 @@ extension NetworkTests {
             }
             let mode = interruptWakes ? "polling, halting when idle, woken by arriving frames;" : "polling, halting when idle;"
             XCTAssertTrue(running.console.contains("net: network core running (\(mode)"), running.console)
+            let timing = interruptWakes ? "halts up to 30 us after 64 idle passes or until a frame arrives" : "halts up to 50 us after 256 idle passes (net-idle=)"
+            XCTAssertTrue(running.console.contains("net: network core \(timing)"), running.console)
             let metrics = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
             let completions = metrics.values("swiglet_channel_completions_total")
             if throughProgram {

@@ -54,14 +54,6 @@ enum NetworkCore {
     /// The CPUs that run a context as a dedicated network core (bit n = CPU n). Stored with
     /// release once the contexts exist; loaded with acquire by anyone who then reads them.
     static let networkCPUs = Atomic<UInt64>(0)
-    /// `net-idle=halt` and `interrupt`: after this many passes in a row with nothing to do, the
-    /// network core halts until its APIC timer fires `idleHaltNanoseconds` later. With `halt`
-    /// it takes no device interrupt, only its own timer, and only when idle; with `interrupt`
-    /// a frame arriving during the halt ends it too (the receive queue's MSI-X vector, armed
-    /// for the halt only). Programs' requests wait for the timer either way: a program cannot
-    /// send an IPI without a system call, the intrusion channels exist to avoid.
-    static let idlePassesBeforeHalting = 256
-    static let idleHaltNanoseconds: UInt64 = 50_000
     /// How often a network core looks at the console, the NIC's health and its statistics
     /// timer: 100 times a second, quick for a typed key (QEMU holds input the UART's FIFO cannot
     /// take, so nothing typed is lost), rare enough that the port reads (each waits for QEMU's
@@ -342,9 +334,21 @@ enum NetworkCore {
         let context = contexts[index]
         let block = CPU.current
         var meter = BusyMeter(interruptsAtStart: block.pointee.interruptCount.load(ordering: .relaxed))
+        // `net-idle=halt` and `interrupt`: after `idlePassesBeforeHalting` passes in a row with
+        // nothing to do, the core halts until its APIC timer fires `idleHaltNanoseconds` later.
+        // With `halt` it takes no device interrupt, only its own timer, and only when idle; with
+        // `interrupt` a frame arriving during the halt ends it too (the receive queue's MSI-X
+        // vector, armed for the halt only). Programs' requests wait for the timer either way: a
+        // program cannot send an IPI without a system call, the intrusion channels avoid.
         // net-idle=interrupt without a routed interrupt (the boot log said why): the timer alone.
         var idle = Kernel.options.networkIdle
         if idle == .interrupt && !context.interruptsOnArrival { idle = .halt }
+        let idlePassesBeforeHalting = Kernel.options.networkIdlePasses
+        let idleHaltNanoseconds = UInt64(Kernel.options.networkIdleHaltMicroseconds) * 1_000
+        let halting: StaticString = idle == .halt ? "" : " or until a frame arrives"
+        if idle != .poll {
+            Log.info("net: network core halts up to \(idleHaltNanoseconds / 1_000) us after \(idlePassesBeforeHalting) idle passes\(halting) (net-idle=)")
+        }
         Log.info("""
             net: network core running (\(idle == .poll ? "polling" : idle == .halt ? "polling, halting when idle" : "polling, halting when idle, woken by arriving frames"); \
             queue pair \(index); \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)

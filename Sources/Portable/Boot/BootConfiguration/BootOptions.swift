@@ -173,10 +173,18 @@ public struct BootOptions: Sendable {
     /// `app-wait=spin|sleep`: how programs wait for the network core (default `sleep`: spin
     /// briefly, then halt until the doorbell IPI).
     public var programsSpin = false
-    /// `net-idle=poll|halt|interrupt`: whether a dedicated network core halts for a few tens
-    /// of microseconds after a stretch of passes with nothing to do, woken by its APIC timer
-    /// (`halt`) or also by an arriving frame (`interrupt`); default `poll`.
+    /// `net-idle=poll|halt|interrupt[:PASSES[:MICROSECONDS]]`: whether a dedicated network
+    /// core halts after `networkIdlePasses` passes in a row with nothing to do, for
+    /// `networkIdleHaltMicroseconds` at most, woken by its APIC timer (`halt`) or also by an
+    /// arriving frame (`interrupt`); default `poll`. The two numbers let an experiment vary
+    /// when and how long the core halts without building another image.
     public var networkIdle = NetworkIdlePolicy.poll
+    public var networkIdlePasses = BootOptions.defaultNetworkIdlePasses
+    public var networkIdleHaltMicroseconds = BootOptions.defaultNetworkIdleHaltMicroseconds
+    /// 256 empty passes (a fraction of a millisecond under TCG) and 50 µs: measured in
+    /// docs/programs.md, "Halting the network core when idle".
+    public static let defaultNetworkIdlePasses = 256
+    public static let defaultNetworkIdleHaltMicroseconds = 50
     /// `impair-rx=drop=P:dup=P:reorder=P:gap=K:delay=US` (or `none`): impairment of received
     /// frames, applied by the network core before the stack sees them (default none). Fields
     /// are separated by `:` (not `,`, which QEMU's -fw_cfg string syntax reserves); each may be

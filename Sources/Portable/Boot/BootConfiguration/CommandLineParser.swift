@@ -24,7 +24,7 @@ public enum CommandLineParser {
         log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
         fault-cpu=N acpi-dump net=on|off net-mode=dedicated|symmetric net-cpu=N net-cpus=N+N|N-N \
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
-        run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt|interrupt \
+        run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt|interrupt[:PASSES[:MICROSECONDS]] \
         impair|impair-rx|impair-tx=none|drop=PERCENT:dup=PERCENT:reorder=PERCENT:gap=FRAMES:delay=MICROSECONDS \
         impair-seed=N offload=all|none|csum+guest-csum+tso4+guest-tso4+event-idx tcp-send=lend|copy \
         record=on|off
@@ -119,11 +119,10 @@ public enum CommandLineParser {
             let assignment = ProgramAssignment(name: Array(value[..<at]), cpu: cpu)
             options.programs = (options.programs ?? []) + [assignment]
         } else if matches(name, "net-idle") {
-            guard let value else { return .badValue }
-            if matches(value, "poll") { options.networkIdle = .poll }
-            else if matches(value, "halt") { options.networkIdle = .halt }
-            else if matches(value, "interrupt") { options.networkIdle = .interrupt }
-            else { return .badValue }
+            guard let value, let setting = networkIdle(value) else { return .badValue }
+            options.networkIdle = setting.policy
+            options.networkIdlePasses = setting.passes
+            options.networkIdleHaltMicroseconds = setting.haltMicroseconds
         } else if matches(name, "app-wait") {
             guard let value else { return .badValue }
             if matches(value, "spin") { options.programsSpin = true }
@@ -209,6 +208,38 @@ public enum CommandLineParser {
 
     /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at
     /// most once is not required: a later field wins). Nil when any field is wrong.
+    /// `poll`, or `halt` / `interrupt` optionally followed by `:PASSES` (1 to 1,000,000 empty
+    /// passes before halting) and `:MICROSECONDS` (1 to 100,000, the longest halt); what is
+    /// left out takes its default. Nil for anything else.
+    static func networkIdle(_ bytes: UnsafeRawBufferPointer) -> (policy: NetworkIdlePolicy, passes: Int, haltMicroseconds: Int)? {
+        var setting = (policy: NetworkIdlePolicy.poll, passes: BootOptions.defaultNetworkIdlePasses,
+                       haltMicroseconds: BootOptions.defaultNetworkIdleHaltMicroseconds)
+        var start = 0
+        var field = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ":") {
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+            start = index + 1
+            switch field {
+            case 0:
+                if matches(text, "poll") { setting.policy = .poll }
+                else if matches(text, "halt") { setting.policy = .halt }
+                else if matches(text, "interrupt") { setting.policy = .interrupt }
+                else { return nil }
+            case 1:
+                // A poll has nothing to time.
+                guard setting.policy != .poll, let passes = decimal(text), passes >= 1 && passes <= 1_000_000 else { return nil }
+                setting.passes = passes
+            case 2:
+                guard let microseconds = decimal(text), microseconds >= 1 && microseconds <= 100_000 else { return nil }
+                setting.haltMicroseconds = microseconds
+            default:
+                return nil
+            }
+            field += 1
+        }
+        return setting
+    }
+
     static func impairment(_ bytes: UnsafeRawBufferPointer) -> ImpairmentSetting? {
         var setting = ImpairmentSetting()
         if matches(bytes, "none") { return setting }

@@ -328,8 +328,9 @@ enum NetworkCore {
 
     /// Becomes the dedicated network core of context `index` on the calling CPU. Never returns.
     /// Each pass runs the context; when idle and `net-idle=halt`, it halts briefly on its own
-    /// timer (`interrupt`: or until a frame arrives). Every `housekeepingNanoseconds` it checks the console key (context 0 only: one
-    /// reader of the serial port), the NIC's health and the statistics timer.
+    /// timer (`interrupt`: or until a frame arrives). Every `housekeepingNanoseconds` it checks
+    /// the console key (context 0 only: one reader of the serial port), the NIC's health and
+    /// the statistics timer.
     static func run(context index: Int) -> Never {
         let context = contexts[index]
         let block = CPU.current

@@ -187,6 +187,38 @@ final class RecordReplayTests: XCTestCase {
         XCTAssertEqual(result.passes, session.passes)
     }
 
+    /// A snapshot of the stopped machine can catch the open idle run growing in place: its
+    /// header already gives the longer payload while `committed` still ends at the shorter one
+    /// (two stores; QEMU's `stop` fell between them in a clean-clone `make test`: "payload of
+    /// 160881 bytes runs past the end"). Read back, the run is what `committed` covers — the
+    /// passes of the snapshot before the growth — and nothing after it is invented.
+    func testAnIdleRunCaughtGrowingIsReadAsFarAsCommitted() throws {
+        let session = Session()
+        session.receive(arpReplyFrame())
+        func committed(_ bytes: [UInt8]) -> UInt64 {
+            bytes.withUnsafeBytes { $0.load(fromByteOffset: RecordFormat.committedOffset, as: UInt64.self) }
+        }
+        var before: [UInt8] = []
+        var after: [UInt8] = []
+        for step in 0..<200 {
+            session.now += UInt64(1000 + step % 5 * 4000)
+            before = session.bytes
+            session.pass()
+            after = session.bytes
+            // Past the first idle passes, a pass whose delta needed a new 8-byte word.
+            if step > 20 && committed(after) > committed(before) { break }
+        }
+        XCTAssertGreaterThan(committed(after), committed(before), "the run never grew a word")
+        // The header and count of `after`, the committed length of `before`.
+        var caught = after
+        let committedField = RecordFormat.committedOffset..<(RecordFormat.committedOffset + 8)
+        caught.replaceSubrange(committedField, with: before[committedField])
+        let expected = try RecordLog(bytes: before).events.filter { $0.kind == .pass }.map(\.prefix)
+        let read = try RecordLog(bytes: caught).events.filter { $0.kind == .pass }.map(\.prefix)
+        XCTAssertEqual(read, expected)
+        XCTAssertEqual(try RecordLog(bytes: after).events.filter { $0.kind == .pass }.count, expected.count + 1)
+    }
+
     /// A ring too small for the session fills, says so, and replays identically as far as it goes.
     func testAFullRingIsAPrefixThatReplaysSoFar() throws {
         let session = recordSession(memoryBytes: 2048)

@@ -72,8 +72,17 @@ public struct RecordLog: Sendable {
             guard rawKind <= 255, let kind = RecordFormat.Kind(rawValue: UInt8(rawKind)) else {
                 throw .badEvent(offset: offset, reason: "unknown kind \(rawKind)")
             }
-            let payload = Int(load(offset + 4, as: UInt32.self))
-            let size = RecordFormat.eventSize(payload: payload)
+            var payload = Int(load(offset + 4, as: UInt32.self))
+            var size = RecordFormat.eventSize(payload: payload)
+            if kind == .idlePasses && offset + size > end && offset + RecordFormat.eventHeaderSize + 16 <= end {
+                // The last event, an idle run caught growing in place: `RecordWriter` rewrites
+                // its header with the longer payload, then moves `committed`, and a snapshot of
+                // the stopped machine can fall between the two stores. What `committed` covers
+                // is the run as last committed, with at most the start of the new pass's delta
+                // in its padding (a varint cut short, which the loop below drops).
+                payload = end - offset - RecordFormat.eventHeaderSize
+                size = end - offset
+            }
             guard offset + size <= end else { throw .badEvent(offset: offset, reason: "payload of \(payload) bytes runs past the end") }
             let prefixSize = kind.hasPrefix ? 8 : 0
             guard payload >= prefixSize else { throw .badEvent(offset: offset, reason: "\(kind) without its 8-byte field") }

@@ -100,13 +100,16 @@ enum NetworkCore {
             // delay line: one context only, no impair-rx=.
             if options.receiveImpairment.isActive || queuePairs > 1 { offloads.remove(.receiveSegmentation) }
             // net-idle=interrupt: each pair's receive queue may interrupt the network core that
-            // will run its context (the placement gives context i to the i-th net-cpus= CPU),
-            // armed only while that core halts.
+            // will run its context, armed only while that core halts. Which core that is, the
+            // placement says (planned here for the pairs asked for; the plan after the device
+            // gives the same CPU to each pair it keeps).
             let wakesByInterrupt = !symmetric && options.networkIdle == .interrupt
-            let networkCPUs = options.networkCPUs.isEmpty ? [0] : options.networkCPUs
+            let planned = wakesByInterrupt
+                ? try? NetworkPlacement.plan(options: options, onlineCPUs: Kernel.onlineCPUs, queuePairs: queuePairs).get()
+                : nil
             let device = try VirtioNetDevice.start(function, queuePairs: queuePairs, offloads: offloads,
                                                    interruptsOn: symmetric) { pair in
-                let cpu = symmetric ? pair : wakesByInterrupt && pair < networkCPUs.count ? networkCPUs[pair] : -1
+                let cpu = symmetric ? pair : planned.flatMap { pair < $0.contexts.count ? $0.contexts[pair].cpu : nil } ?? -1
                 guard cpu >= 0, cpu < Kernel.onlineCPUs else { return nil }
                 return (CPU.blockPointer(cpu).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
             }

@@ -130,6 +130,7 @@ enum LocalAPIC {
     /// and the timer vector unmasked in one-shot mode (§11.5.4). Once per CPU, after
     /// calibration: `armOneShot` then writes only the initial count.
     static func prepareOneShotTimer() {
+        CPU.current.pointee.timerDeadline.clear()
         write(.timerInitialCount, 0)
         write(.timerDivide, 0b0011)
         write(.timerVector, LocalVectorEntry.timer(vector: InterruptVector.localTimer, periodic: false).rawValue)

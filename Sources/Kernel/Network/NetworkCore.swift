@@ -113,7 +113,7 @@ enum NetworkCore {
                 guard cpu >= 0, cpu < Kernel.onlineCPUs else { return nil }
                 return (CPU.blockPointer(cpu).pointee.apicID, UInt8(InterruptVector.networkQueueBase) + UInt8(pair))
             }
-            if wakesByInterrupt && !device.pairs.allSatisfy({ $0.receive.interruptRouted }) {
+            if wakesByInterrupt && !device.pairs.allSatisfy({ $0.receive.interruptsOnArrival }) {
                 Log.warning("net: net-idle=interrupt, but the receive queues have no MSI-X interrupt: the network core halts on its timer alone, as net-idle=halt")
             }
             if device.offloads != offloads {
@@ -349,12 +349,17 @@ enum NetworkCore {
         if idle == .interrupt && !context.interruptsOnArrival { idle = .halt }
         let idlePassesBeforeHalting = Kernel.options.networkIdlePasses
         let idleHaltNanoseconds = UInt64(Kernel.options.networkIdleHaltMicroseconds) * 1_000
-        let halting: StaticString = idle == .halt ? "" : " or until a frame arrives"
+        let mode: StaticString = switch idle {
+        case .poll: "polling"
+        case .halt: "polling, halting when idle"
+        case .interrupt: "polling, halting when idle, woken by arriving frames"
+        }
         if idle != .poll {
-            Log.info("net: network core halts up to \(idleHaltNanoseconds / 1_000) us after \(idlePassesBeforeHalting) idle passes\(halting) (net-idle=)")
+            let orFrame: StaticString = idle == .interrupt ? " or until a frame arrives" : ""
+            Log.info("net: network core halts up to \(Kernel.options.networkIdleHaltMicroseconds) us after \(idlePassesBeforeHalting) idle passes\(orFrame) (net-idle=)")
         }
         Log.info("""
-            net: network core running (\(idle == .poll ? "polling" : idle == .halt ? "polling, halting when idle" : "polling, halting when idle, woken by arriving frames"); \
+            net: network core running (\(mode); \
             queue pair \(index); \(context.channelCount) program channels; built-in UDP echo on port 7 unless a program binds it)
             """)
         let statisticsInterval = UInt64(Kernel.options.networkStatisticsInterval) * 1_000_000_000

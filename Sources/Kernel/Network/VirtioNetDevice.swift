@@ -76,18 +76,17 @@ struct ReceivePath {
     }
 
     /// Whether this queue's MSI-X vector is routed to a CPU (symmetric mode, or
-    /// `net-idle=interrupt`); without it there is nothing to arm.
-    var interruptRouted = false
-    var interruptsOnArrival: Bool { interruptRouted }
+    /// `net-idle=interrupt`); without it there is nothing to arm (`FrameReceiver`).
+    var interruptsOnArrival = false
 
     /// `net-idle=interrupt`: see `FrameReceiver.armArrivalInterrupt` and
     /// `SplitVirtqueue.armInterruptUnlessUsed` (which closes the §2.7.14 race).
     mutating func armArrivalInterrupt() -> Bool {
-        interruptRouted && queue.armInterruptUnlessUsed()
+        interruptsOnArrival && queue.armInterruptUnlessUsed()
     }
 
     mutating func disarmArrivalInterrupt() {
-        if interruptRouted { queue.setInterruptsSuppressed(true) }
+        if interruptsOnArrival { queue.setInterruptsSuppressed(true) }
     }
 
     /// Hands up to `limit` received frames (without the virtio-net header) to `body`, then
@@ -449,7 +448,7 @@ struct VirtioNetDevice {
     /// interrupt, and nothing else is. `interruptsOn` (symmetric mode): they are wanted from
     /// the start, and a device that cannot route them is refused. Otherwise
     /// (`net-idle=interrupt`) they stay suppressed until a halting network core arms them, and
-    /// a device without MSI-X leaves the pairs unrouted (`ReceivePath.interruptRouted`).
+    /// a device without MSI-X leaves the pairs unrouted (`ReceivePath.interruptsOnArrival`).
     static func start(_ function: PCIFunction, queuePairs wanted: Int, offloads: NetworkOffloads, interruptsOn: Bool,
                       receiveInterrupt: (Int) -> (apicID: UInt32, vector: UInt8)?)
         throws(NetworkDeviceError) -> VirtioNetDevice {
@@ -500,7 +499,7 @@ struct VirtioNetDevice {
                 throw .interruptsUnavailable
             }
             for index in pairs.indices {
-                pairs[index].receive.interruptRouted = routed
+                pairs[index].receive.interruptsOnArrival = routed
                 if interruptsOn { pairs[index].receive.queue.setInterruptsSuppressed(false) }
             }
         }

@@ -459,9 +459,10 @@ def format_report(metadata, samples, stacks, limit, roles):
                  f"p99 {percentile(round_times, 0.99):.2f} ms, max {max(round_times, default=0):.2f} ms")
     # Each sample takes QEMU's global lock (the monitor's `info registers`), which device and
     # APIC accesses wait for too: a vCPU waiting there is found there more often than it is.
-    lines.append("caveat: functions that write devices or the APIC (IPIs, notify) are over-counted (up to 4x measured); "
-                 "the kernel's swiglet_cpu_ipi_send_seconds_total and swiglet_cpu_device_notify_seconds_total "
-                 "time those writes (docs/debugging.md)")
+    lines.append("caveat: functions that read or write devices or the APIC (port I/O, IPIs, notify) are over-counted "
+                 "(up to 4x measured); the kernel's swiglet_cpu_ipi_send_seconds_total, "
+                 "swiglet_cpu_device_notify_seconds_total and swiglet_cpu_apic_write_seconds_total "
+                 "time the writes (docs/debugging.md)")
     split = mode_split(samples)
     top = top_functions(stacks, limit)
     has_stacks = any(sample["frames"] for sample in samples)

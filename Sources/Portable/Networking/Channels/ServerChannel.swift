@@ -67,6 +67,14 @@ public struct ServerChannel {
     /// Why the channel stopped, if the program broke the ring protocol.
     public var violation: RingViolation? { requests.violation ?? completions.violation }
 
+    /// Tells the program that the network core sleeps (sleep number `sleep`, never 0) or is
+    /// awake (0): the request ring's consumer-asleep word (`ConsumerSleep.swift`).
+    public func announceSleep(_ sleep: UInt32) { requests.announceSleep(sleep) }
+
+    /// Whether the program has pushed a request not yet taken: a peek at the tail, for the
+    /// check after `announceSleep` (`ConsumerSleep.swift`).
+    public var hasUntakenRequest: Bool { requests.producerPublishedUnseen() }
+
     /// Buffers of `streamSend` requests the core holds (queued, or taken and not yet handed
     /// back): lending stops above a quarter of the channel's buffers.
     var streamBuffersHeld = 0

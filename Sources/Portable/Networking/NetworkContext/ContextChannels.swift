@@ -180,6 +180,34 @@ extension NetworkContext {
         return served
     }
 
+    /// Before the network core halts: tells each served channel's program that the core
+    /// sleeps (sleep number `sleep`, never 0, a new one each time: a program kicks once per
+    /// number), then looks again at every request ring and at channels other CPUs asked for.
+    /// False when something came meanwhile: the announcement is withdrawn and the core must
+    /// not halt. The order, announce, fence, look, is one half of the lost-wake-up argument in
+    /// `ConsumerSleep.swift`. Costs a store and a load per channel, only when idle.
+    public func announceSleep(_ sleep: UInt32) -> Bool {
+        let count = channels.pointee.count
+        for channel in 0..<count where !channels.pointee.owners[channel].stopped {
+            channels.pointee.storage[channel].announceSleep(sleep)
+        }
+        fenceAfterAnnouncingSleep()
+        var quiet = channels.pointee.pendingMask.load(ordering: .relaxed) == 0
+        for channel in 0..<count where quiet && !channels.pointee.owners[channel].stopped {
+            quiet = !channels.pointee.storage[channel].hasUntakenRequest
+        }
+        if !quiet { announceAwake() }
+        return quiet
+    }
+
+    /// After the halt (or a withdrawn `announceSleep`): the network core is awake, so the
+    /// programs' next requests need no kick.
+    public func announceAwake() {
+        for channel in 0..<channels.pointee.count where !channels.pointee.owners[channel].stopped {
+            channels.pointee.storage[channel].announceSleep(0)
+        }
+    }
+
     /// Rings the doorbell of every program whose completion ring got something since the last
     /// pass (datagrams, stream bytes, returned buffers, connection events): once per pass and
     /// channel; the host sends an IPI only to a program asleep in `wait`.

@@ -170,6 +170,32 @@ extension NetworkTests {
         }
     }
 
+    /// A network core that halts after a single idle pass, for up to 20 ms, woken by frames:
+    /// each datagram wakes it, it hands the datagram to the echo program and halts again at
+    /// once, so the program's answer finds it asleep. The program kicks it (the `kick` system
+    /// call, only because the request ring says the core sleeps), and the kernel counts the
+    /// kicks that woke it. Without the kick the answers would wait for the 20 ms timer.
+    func testAProgramsKickWakesTheHaltedNetworkCore() throws {
+        try QEMUMachine.skipUnlessDedicated("a test of the dedicated network core")
+        let port = QEMUMachine.freePort(udp: true)
+        let options = "net-idle=interrupt:1:20000 run=udp-echo@1"
+        try QEMUMachine.withMetrics(cpus: 2, commandLine: options, extra: ["udp:127.0.0.1:\(port)-:7"]) { running, metricsPort in
+            try running.waitFor("udp-echo: serving UDP echo on port 7", timeout: 30)
+            let spaced = 10
+            for _ in 0..<spaced {
+                Thread.sleep(forTimeInterval: 0.02)
+                let lost = try UDPEchoClient.check(host: "127.0.0.1", port: port, sizes: [64], tries: 1)
+                XCTAssertTrue(lost.isEmpty, "\(options): a datagram lost: \(lost)")
+            }
+            let metrics = try Metrics.fetch(host: "127.0.0.1", port: metricsPort).1
+            let kicks = metrics.values("swiglet_cpu_network_kicks_total")
+            // Most answers (the core may still be in its one idle pass when one comes).
+            XCTAssertGreaterThanOrEqual(kicks["swiglet_cpu_network_kicks_total{cpu=\"1\",role=\"program\"}"] ?? 0, Double(spaced / 2),
+                                        "\(options): the program's answers did not kick the halted core: \(kicks)\n\(running.console)")
+            XCTAssertEqual(kicks["swiglet_cpu_network_kicks_total{cpu=\"0\",role=\"network\"}"], 0, "the core kicks no one")
+        }
+    }
+
     /// One boot of `testNetworkCoreThatHaltsWhenIdleStillServes`.
     private func checkHaltingNetworkCore(options: String, interruptWakes: Bool, throughProgram: Bool, networkCPU: Int) throws {
         let port = QEMUMachine.freePort(udp: true)

@@ -83,6 +83,14 @@ struct CPUBlock: ~Copyable {
     /// interrupt clears it. Only this CPU touches it, with interrupts off (its own timer
     /// interrupt is the other writer): a plain field. Zeroed memory is a cleared deadline.
     var timerDeadline: OneShotDeadline
+    /// A dedicated network core halted while idle, which a program's `kick` may wake: set by
+    /// the core (interrupts off) before it announces its sleep to its programs, cleared when it
+    /// wakes. A kick exchanges it to false and sends the IPI only when it was true: one IPI
+    /// per halt at most, however often programs kick. Zeroed memory is false.
+    let networkCoreHalted: Atomic<Bool>
+    /// Kicks this CPU's programs made that woke a halted network core (the IPIs they sent).
+    /// Written by this CPU only; relaxed, like the counters above.
+    let networkKicks: Atomic<UInt64>
 }
 
 /// The set of CPUs and the current one.

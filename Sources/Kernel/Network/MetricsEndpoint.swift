@@ -396,7 +396,7 @@ enum MetricsEndpoint {
     private enum CPUFamily: CaseIterable {
         case interrupts, exceptions, ipisTaken, timerInterrupts, systemCalls
         case user, kernel, network, idle
-        case ipisSent, ipiSend, deviceNotify, apicWrite, apicWrites, nicInterrupts
+        case ipisSent, ipiSend, deviceNotify, apicWrite, apicWrites, nicInterrupts, networkKicks
 
         /// The family's name and help text, and whether it is a time (kept in nanoseconds,
         /// shown in seconds, Prometheus' base unit) or a count: one line per family.
@@ -417,6 +417,7 @@ enum MetricsEndpoint {
             case .apicWrite: ("swiglet_cpu_apic_write_seconds_total", "Time each CPU spent writing its APIC's timer and end-of-interrupt registers (under QEMU, waiting for its global lock included).", true)
             case .apicWrites: ("swiglet_cpu_apic_writes_total", "APIC timer and end-of-interrupt writes per CPU (those swiglet_cpu_apic_write_seconds_total times).", false)
             case .nicInterrupts: ("swiglet_cpu_nic_interrupts_total", "NIC receive-queue interrupts taken per CPU: symmetric mode's network work, or with net-idle=interrupt the arrivals that woke a halted network core.", false)
+            case .networkKicks: ("swiglet_cpu_network_kicks_total", "Kick system calls made on each CPU that woke a halted network core (net-idle=halt or interrupt): its programs' requests that found it asleep.", false)
             }
         }
 
@@ -438,6 +439,7 @@ enum MetricsEndpoint {
             case .apicWrite: block.pointee.apicWriteNanoseconds.load(ordering: .relaxed)
             case .apicWrites: block.pointee.apicWrites.load(ordering: .relaxed)
             case .nicInterrupts: NetworkInterrupts.count(cpu: block.pointee.index)
+            case .networkKicks: block.pointee.networkKicks.load(ordering: .relaxed)
             }
         }
     }

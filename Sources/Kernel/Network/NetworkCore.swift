@@ -246,6 +246,23 @@ enum NetworkCore {
         return Int(servingContext[cpu])
     }
 
+    /// The `kick` system call: wakes the dedicated network core serving the calling CPU's
+    /// program if it is halted (`net-idle=halt|interrupt`). True when the IPI went out.
+    static func kick() -> Bool {
+        guard !isSymmetric, let index = context(servingCPU: CPU.currentIndex) else { return false }
+        let cpu = contextCPU(index)
+        guard cpu >= 0 else { return false }
+        let core = CPU.blockPointer(cpu)
+        // Acquiring and releasing: the core set the flag (releasing) before it announced its
+        // sleep, so a program that saw the announcement finds it set here unless the core
+        // woke since, which needs no IPI. The exchange lets one kick per halt through.
+        guard core.pointee.networkCoreHalted.exchange(false, ordering: .acquiringAndReleasing) else { return false }
+        // Relaxed: this CPU's own statistic.
+        CPU.current.pointee.networkKicks.wrappingAdd(1, ordering: .relaxed)
+        LocalAPIC.sendWakeUp(to: core.pointee.apicID)
+        return true
+    }
+
     // MARK: Symmetric mode (`net-mode=symmetric`)
 
     /// Whether the network runs symmetrically: no network core; each context runs in the
@@ -342,8 +359,11 @@ enum NetworkCore {
         // nothing to do, the core halts until its APIC timer fires `idleHaltNanoseconds` later.
         // With `halt` it takes no device interrupt, only its own timer, and only when idle; with
         // `interrupt` a frame arriving during the halt ends it too (the receive queue's MSI-X
-        // vector, armed for the halt only). Programs' requests wait for the timer either way: a
-        // program cannot send an IPI without a system call, the intrusion channels avoid.
+        // vector, armed for the halt only). Either way a program's request ends it: the core
+        // announces each halt in its channels' request rings, and a program that pushed
+        // requests and sees the announcement makes the `kick` system call, once per halt
+        // (`ConsumerSleep.swift`; the system calls the channels otherwise avoid are paid
+        // only here, when the core sleeps).
         // net-idle=interrupt without a routed interrupt (the boot log said why): the timer alone.
         var idle = Kernel.options.networkIdle
         if idle == .interrupt && !context.interruptsOnArrival { idle = .halt }
@@ -366,6 +386,8 @@ enum NetworkCore {
         var nextStatistics = statisticsInterval == 0 ? UInt64.max : MonotonicClock.nanosecondsSinceBoot + statisticsInterval
         var nextHousekeeping = MonotonicClock.nanosecondsSinceBoot
         var idlePasses = 0
+        // Numbers the halts in the announcements (never 0: "awake").
+        var halts: UInt32 = 0
         var seenRequests = countersRequests.load(ordering: .relaxed)
         while true {
             let now = MonotonicClock.nanosecondsSinceBoot
@@ -383,17 +405,25 @@ enum NetworkCore {
                 idlePasses += 1
                 if idlePasses >= idlePassesBeforeHalting {
                     idlePasses = 0
-                    // Interrupts off first: an arrival interrupt raised between arming and
-                    // halting stays pending and ends the halt at once (STI's one-instruction
-                    // shadow covers HLT). Not armed (a frame came in the meantime): no halt.
+                    // Interrupts off first: an arrival interrupt or a kick's IPI raised between
+                    // here and the halt stays pending and ends the halt at once (STI's
+                    // one-instruction shadow covers HLT). The kernel's flag goes up before the
+                    // announcement (releasing: a kick that saw the announcement finds it set).
+                    // No halt when a request or a frame came in the meantime.
                     interrupts_disable()
-                    let armed = idle == .interrupt && context.armArrivalInterrupt()
-                    if idle == .halt || armed {
+                    block.pointee.networkCoreHalted.store(true, ordering: .releasing)
+                    halts = halts == UInt32.max ? 1 : halts + 1
+                    let quiet = context.announceSleep(halts)
+                    let armed = quiet && idle == .interrupt && context.armArrivalInterrupt()
+                    if quiet && (idle == .halt || armed) {
                         LocalAPIC.armOneShot(nanoseconds: idleHaltNanoseconds)
                         interrupts_enable_and_halt()
                     } else {
                         interrupts_enable()
                     }
+                    // Relaxed: a kick that still finds it set sends one spare IPI, harmless.
+                    block.pointee.networkCoreHalted.store(false, ordering: .relaxed)
+                    if quiet { context.announceAwake() }   // a refused announcement withdrew itself
                     if armed { context.disarmArrivalInterrupt() }
                 }
             }

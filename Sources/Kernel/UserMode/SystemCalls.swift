@@ -57,6 +57,8 @@ func systemCallDispatch(_ number: UInt64, _ argument0: UInt64, _ argument1: UInt
         return MonotonicClock.nanosecondsSinceBoot
     case .name:
         return Programs.copyName(to: argument0, capacity: argument1)
+    case .kick:
+        return NetworkCore.kick() ? SystemCallResult.woken : SystemCallResult.timedOut
     case nil:
         return SystemCallResult.refused
     }

@@ -21,6 +21,10 @@ public struct DoorbellWait: WaitPolicy {
     /// enter it at once: symmetric networking).
     let spinsBeforeSleeping: Int
     var spins = 0
+    /// The request ring's consumer-asleep word: a network core that halted when idle
+    /// (`net-idle=halt|interrupt`) is kicked before we wait, or our requests would wait for
+    /// its timer. Never set in the default `net-idle=poll` or in symmetric mode.
+    var networkCoreSleep: ConsumerSleepWatch
     /// Looks at the ring this many times before sleeping.
     public static let spinsBeforeSleeping = 2000
 
@@ -33,6 +37,7 @@ public struct DoorbellWait: WaitPolicy {
                                           + SingleProducerSingleConsumerRing<ChannelCompletion>.headOffset)
         spinOnly = start.waitPolicy == .spin
         spinsBeforeSleeping = start.waitPolicy == .enterKernel ? 1 : Self.spinsBeforeSleeping
+        networkCoreSleep = ConsumerSleepWatch(ring: memory.requestRing)
         self.givesUpAfterSleeping = givesUpAfterSleeping
     }
 
@@ -44,7 +49,11 @@ public struct DoorbellWait: WaitPolicy {
     /// look at the ring but before such a read would be taken for "nothing new" and slept
     /// through, and the network core, which saw us awake when it pushed it, rang no doorbell.
     /// That lost wake-up cost a lone HTTP connection a 100 ms stall every few hundred requests.
+    ///
+    /// First, if the network core has halted since our requests went in, it is kicked: we
+    /// wait because we have nothing to do, which is when requests we pushed are owed an answer.
     public mutating func wait() -> Bool {
+        if networkCoreSleep.consumerNeedsKick() { System.kick() }
         spins += 1
         guard spins >= spinsBeforeSleeping else { return true }
         spins = 0

@@ -54,6 +54,10 @@ public enum System {
     /// Nanoseconds since the machine booted (the kernel's monotonic clock, same on every CPU).
     public static func clock() -> UInt64 { systemCall(.clock) }
 
+    /// Wakes the network core if it halted while idle (`SystemCallNumber.kick`): after
+    /// pushing requests, when `ConsumerSleepWatch` says so.
+    public static func kick() { _ = systemCall(.kick) }
+
     /// Tells the kernel the program has nothing to do for now.
     public static func yield() { _ = systemCall(.yield) }
 

@@ -41,9 +41,11 @@ extension RingConsumer {
     /// awake again (0). Before sleeping, call `fenceAfterAnnouncing` and then
     /// `producerPublishedUnseen`: see the argument above.
     public func announceSleep(_ sleep: UInt32) {
-        // Relaxed: the fence the caller puts after the last announcement orders it before the
-        // loads of the tails; waking up needs no ordering (a late 0 costs a spare kick).
-        ring.consumerSleepPointer.pointee.store(sleep, ordering: .relaxed)
+        // Releasing: what the consumer stored before (the kernel's own "halted" flag) is seen
+        // by a producer that sees this value (its acquiring load), and so by the kick it
+        // makes. The fence the caller puts after the last announcement orders it before the
+        // loads of the tails.
+        ring.consumerSleepPointer.pointee.store(sleep, ordering: .releasing)
     }
 
     /// Whether the producer has published a tail other than our head: a request we have not
@@ -80,7 +82,8 @@ public struct ConsumerSleepWatch {
         // Sequentially consistent: our tail store must not pass the load below (the argument
         // at the top of this file).
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        let sleep = word.pointee.load(ordering: .relaxed)
+        // Acquiring: pairs with `announceSleep`'s releasing store (see there).
+        let sleep = word.pointee.load(ordering: .acquiring)
         guard sleep != 0 && sleep != kicked else { return false }
         kicked = sleep
         return true

@@ -24,6 +24,13 @@ public enum SystemCallNumber: UInt64, Sendable {
     /// program's buffer; returns its length, or `.refused`. One image can thus behave by the
     /// name it runs as.
     case name = 5
+    /// kick(): wakes the dedicated network core that serves this program if it halted while
+    /// idle (`net-idle=halt|interrupt`): a program calls it after pushing requests when the
+    /// request ring's consumer-asleep word names a sleep it has not kicked yet
+    /// (`ConsumerSleepWatch`). The kernel sends the IPI only when that core really is halted,
+    /// once per halt, so a program that kicks needlessly costs only its own CPU. Returns
+    /// `SystemCallResult.woken` when it sent the IPI, else `.timedOut` (the core was awake).
+    case kick = 6
 }
 
 /// Results a system call returns besides its value.

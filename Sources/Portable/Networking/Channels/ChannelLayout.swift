@@ -13,6 +13,7 @@ import Paging
 ///  0x00000   0  ┌───────────────────────────────────────────────┐
 ///               │ request ring (program → network core)         │
 ///  0x00000      │   head   UInt32  cache line 0 (network core)  │
+///  0x00004      │   asleep UInt32  (network core: ConsumerSleep)│
 ///  0x00040      │   tail   UInt32  cache line 1 (program)       │
 ///  0x00080      │   slots  128 × 32-byte ChannelRequest          │
 ///  0x01080      │   (unused to the page boundary)               │

@@ -10,7 +10,8 @@ import Synchronization
 /// ```
 ///   0 ┌──────────────────────────────────────────────┐ cache line 0
 ///     │ head: UInt32 — the consumer's index          │ written only by the consumer
-///     │ (60 bytes padding)                           │
+///   4 │ asleep: UInt32 — see ConsumerSleep.swift     │ written only by the consumer
+///     │ (56 bytes padding)                           │
 ///  64 ├──────────────────────────────────────────────┤ cache line 1
 ///     │ tail: UInt32 — the producer's index          │ written only by the producer
 ///     │ (60 bytes padding)                           │

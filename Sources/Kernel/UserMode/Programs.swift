@@ -225,7 +225,10 @@ enum Programs {
         // enters the kernel (`wait`) as soon as it has nothing to do.
         let policy: ProgramStartArgument.WaitPolicy = NetworkCore.isSymmetric ? .enterKernel
             : Kernel.options.programsSpin ? .spin : .sleep
-        let argument = image.channelAddress == 0 ? 0 : ProgramStartArgument(channelAddress: image.channelAddress, waitPolicy: policy).rawValue
+        // A dedicated core that may halt when idle needs its programs' kicks (`ConsumerSleep.swift`).
+        let halts = !NetworkCore.isSymmetric && Kernel.options.networkIdle != .poll
+        let argument = image.channelAddress == 0 ? 0
+            : ProgramStartArgument(channelAddress: image.channelAddress, waitPolicy: policy, networkCoreHalts: halts).rawValue
         enter_user_mode(image.entryPoint, image.stackTop, argument)
         Processor.stop()   // not reached
     }

@@ -23,8 +23,9 @@ public struct DoorbellWait: WaitPolicy {
     var spins = 0
     /// The request ring's consumer-asleep word: a network core that halted when idle
     /// (`net-idle=halt|interrupt`) is kicked before we wait, or our requests would wait for
-    /// its timer. Never set in the default `net-idle=poll` or in symmetric mode.
-    var networkCoreSleep: ConsumerSleepWatch
+    /// its timer. Nil when the kernel says the core never halts (`net-idle=poll`, the
+    /// default, and symmetric mode): then `wait` pays no fence for it.
+    var networkCoreSleep: ConsumerSleepWatch?
     /// Looks at the ring this many times before sleeping.
     public static let spinsBeforeSleeping = 2000
 
@@ -37,7 +38,7 @@ public struct DoorbellWait: WaitPolicy {
                                           + SingleProducerSingleConsumerRing<ChannelCompletion>.headOffset)
         spinOnly = start.waitPolicy == .spin
         spinsBeforeSleeping = start.waitPolicy == .enterKernel ? 1 : Self.spinsBeforeSleeping
-        networkCoreSleep = ConsumerSleepWatch(ring: memory.requestRing)
+        networkCoreSleep = start.networkCoreHalts ? ConsumerSleepWatch(ring: memory.requestRing) : nil
         self.givesUpAfterSleeping = givesUpAfterSleeping
     }
 
@@ -53,7 +54,7 @@ public struct DoorbellWait: WaitPolicy {
     /// First, if the network core has halted since our requests went in, it is kicked: we
     /// wait because we have nothing to do, which is when requests we pushed are owed an answer.
     public mutating func wait() -> Bool {
-        if networkCoreSleep.consumerNeedsKick() { System.kick() }
+        if networkCoreSleep?.consumerNeedsKick() == true { System.kick() }
         spins += 1
         guard spins >= spinsBeforeSleeping else { return true }
         spins = 0

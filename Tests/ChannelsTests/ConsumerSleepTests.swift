@@ -31,18 +31,24 @@ final class ConsumerSleepTests: XCTestCase {
         withExtendedLifetime(memory) {}
     }
 
-    func testTheProducerKicksOncePerSleep() {
+    func testTheProducerKicksOncePerSleepWhileItsElementsWait() {
         let (memory, ring) = makeRing(capacity: 8)
-        let consumer = ring.makeConsumer()
+        var producer = ring.makeProducer()
+        var consumer = ring.makeConsumer()
         var watch = ConsumerSleepWatch(ring: ring)
-        XCTAssertFalse(watch.consumerNeedsKick(), "awake")
         consumer.announceSleep(1)
-        XCTAssertTrue(watch.consumerNeedsKick())
-        XCTAssertFalse(watch.consumerNeedsKick(), "sleep 1 was kicked already")
+        XCTAssertFalse(watch.consumerNeedsKick(), "asleep, but nothing of ours waits")
+        XCTAssertTrue(producer.tryPush(5))
         consumer.announceSleep(0)
-        XCTAssertFalse(watch.consumerNeedsKick())
+        XCTAssertFalse(watch.consumerNeedsKick(), "awake")
         consumer.announceSleep(2)
-        XCTAssertTrue(watch.consumerNeedsKick(), "a new sleep")
+        XCTAssertTrue(watch.consumerNeedsKick())
+        XCTAssertFalse(watch.consumerNeedsKick(), "sleep 2 was kicked already")
+        consumer.announceSleep(3)
+        XCTAssertTrue(watch.consumerNeedsKick(), "a new sleep, the element still waiting")
+        XCTAssertEqual(consumer.tryPop(), 5)
+        consumer.announceSleep(4)
+        XCTAssertFalse(watch.consumerNeedsKick(), "everything taken: no kick owed")
         withExtendedLifetime(memory) {}
     }
 

@@ -10,6 +10,21 @@ import XCTest
 
 typealias TestContext = NetworkContext<FakeFrameReceiver, FakeFrameSender, FakeHost>
 
+/// A channel's memory, zeroed with both rings empty as the kernel leaves it before mapping it
+/// into a program, and not yet given to a context.
+final class ChannelBacking {
+    let shared: PageAlignedMemory
+    let privateMemory: PageAlignedMemory
+    let memory: ChannelMemory
+
+    init(layout: ChannelLayout = ContextFixture.layout) {
+        shared = PageAlignedMemory(byteCount: layout.byteCount)
+        privateMemory = PageAlignedMemory(byteCount: layout.serverPrivateByteCount)
+        memory = ChannelMemory(base: shared.base, layout: layout)
+        memory.initialize()
+    }
+}
+
 /// One program's channel: its shared memory (what the program maps), the network side's
 /// private memory, and the channel's number in the context.
 final class ProgramChannel {
@@ -23,11 +38,10 @@ final class ProgramChannel {
     init(context: TestContext, cpu: Int, layout: ChannelLayout) {
         self.layout = layout
         self.cpu = cpu
-        shared = PageAlignedMemory(byteCount: layout.byteCount)
-        privateMemory = PageAlignedMemory(byteCount: layout.serverPrivateByteCount)
-        memory = ChannelMemory(base: shared.base, layout: layout)
-        // As the kernel does before mapping it into the program: zeroed, both rings empty.
-        memory.initialize()
+        let backing = ChannelBacking(layout: layout)
+        shared = backing.shared
+        privateMemory = backing.privateMemory
+        memory = backing.memory
         guard let channel = context.addChannel(memory: memory, privateMemory: privateMemory.base, cpu: cpu) else {
             preconditionFailure("the context has no room for another channel")
         }

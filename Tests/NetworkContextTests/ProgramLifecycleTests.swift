@@ -123,12 +123,8 @@ final class ProgramLifecycleTests: XCTestCase {
     func testAddChannelRefusesANinthChannel() {
         let fixture = ContextFixture()
         for cpu in 0..<NetworkContextLimits.maximumChannels { _ = fixture.addProgram(cpu: cpu) }
-        let layout = ContextFixture.layout
-        let shared = PageAlignedMemory(byteCount: layout.byteCount)
-        let privateMemory = PageAlignedMemory(byteCount: layout.serverPrivateByteCount)
-        let memory = ChannelMemory(base: shared.base, layout: layout)
-        memory.initialize()
-        XCTAssertNil(fixture.context.addChannel(memory: memory, privateMemory: privateMemory.base, cpu: 9))
+        let backing = ChannelBacking()
+        XCTAssertNil(fixture.context.addChannel(memory: backing.memory, privateMemory: backing.privateMemory.base, cpu: 9))
         XCTAssertEqual(fixture.context.channelCount, NetworkContextLimits.maximumChannels)
     }
 }

@@ -3,7 +3,6 @@
 import Channels
 import NetworkContext
 import SwigletLibrary
-import TestSupport
 import XCTest
 
 final class SleepAnnouncementTests: XCTestCase {
@@ -44,17 +43,13 @@ final class SleepAnnouncementTests: XCTestCase {
         let fixture = ContextFixture()
         let program = fixture.addProgram(cpu: 2)
         fixture.pass()
-        let layout = ContextFixture.layout
-        let shared = PageAlignedMemory(byteCount: layout.byteCount)
-        let privateMemory = PageAlignedMemory(byteCount: layout.serverPrivateByteCount)
-        let memory = ChannelMemory(base: shared.base, layout: layout)
-        memory.initialize()
+        let backing = ChannelBacking()
         // Another CPU starting a program: the context takes the channel at its next pass.
-        XCTAssertNotNil(fixture.context.queueChannel(memory: memory, privateMemory: privateMemory.base, cpu: 3))
+        XCTAssertNotNil(fixture.context.queueChannel(memory: backing.memory, privateMemory: backing.privateMemory.base, cpu: 3))
         XCTAssertFalse(fixture.context.announceSleep(1), "a new channel waits to be taken")
         XCTAssertEqual(sleepWord(program), 0)
         fixture.pass()
         XCTAssertTrue(fixture.context.announceSleep(2))
-        withExtendedLifetime((shared, privateMemory)) {}
+        withExtendedLifetime(backing) {}
     }
 }

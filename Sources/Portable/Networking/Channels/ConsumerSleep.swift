@@ -17,11 +17,13 @@ import Synchronization
 //     consumer (core)                         producer (program)
 //     store word = sleep number               store tail (the request)
 //     fence (sequentially consistent)         fence (sequentially consistent)
-//     load tail: new? then do not sleep       load word: a new sleep? then kick
+//     load tail: new? then do not sleep       load word: a new sleep? and head: ours
+//                                                 untaken? then kick
 //
 // x86 may move a store after a later load; the fences forbid that on both sides, so at least
 // one side sees the other's store: the core finds the request and stays awake, or the
-// program finds the core asleep and kicks. The word is only a hint to the program: the
+// program finds the core asleep (its request untaken, since the core did not see it) and
+// kicks. The word is only a hint to the program: the
 // kernel decides whether a kick sends an IPI (the core's own flag), so a program that lies
 // about it, or kicks in a loop, costs only its own CPU's time.
 

@@ -30,6 +30,13 @@ enum Commands {
             say("cannot run: \(error)")
             return .cannotRun
         }
+        // A sitting shares the host with whatever else runs: look before booting anything. A
+        // warning, not a refusal: a trial may not care, and the note stays with the results.
+        if let warning = BusyHost.warning(BusyHost.measure(excluding: [Int(getpid()), Int(getppid())])) {
+            say(warning)
+            results.note(results.resumed ? "busy host at a resumption" : "busy host at the start", warning)
+            if results.resumed { try? results.saveMetadata() }
+        }
         if !results.resumed {
             results.note("namespace", "each boot in its own network namespace; QEMU's tap0 there has 10.0.2.2/24, the guest 10.0.2.15")
             results.note("swiglet-bench", options.bench)

@@ -65,14 +65,9 @@ public enum BusyHost {
 
     /// Every process's CPU time now, from /proc (those that cannot be read are left out).
     public static func snapshot() -> [Int: HostThreadTime] {
-        guard let directory = opendir("/proc") else { return [:] }
-        defer { closedir(directory) }
         var processes: [Int: HostThreadTime] = [:]
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let processID = Int(name), let line = readProcFile("/proc/\(processID)/stat"),
+        for processID in numberedEntries(of: "/proc") ?? [] {
+            guard let line = readProcFile("/proc/\(processID)/stat"),
                   let ticks = HostThreadTime.ticks(statLine: line), let comm = Self.name(statLine: line) else { continue }
             processes[processID] = HostThreadTime(name: comm, ticks: ticks)
         }

@@ -70,14 +70,10 @@ public struct HostCPUSample: Equatable, Sendable {
         clock_gettime(CLOCK_MONOTONIC, &now)
         let seconds = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
         guard let statText = readProcFile("/proc/stat"), let stat = try? LinuxCPUStat(parsing: statText),
-              let directory = opendir("/proc/\(processID)/task") else { return nil }
-        defer { closedir(directory) }
+              let tids = numberedEntries(of: "/proc/\(processID)/task") else { return nil }
         var threads: [Int: HostThreadTime] = [:]
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let tid = Int(name), let line = readProcFile("/proc/\(processID)/task/\(tid)/stat"),
+        for tid in tids {
+            guard let line = readProcFile("/proc/\(processID)/task/\(tid)/stat"),
                   let ticks = HostThreadTime.ticks(statLine: line) else { continue }
             var comm = readProcFile("/proc/\(processID)/task/\(tid)/comm") ?? "?"
             if comm.hasSuffix("\n") { comm.removeLast() }
@@ -87,6 +83,21 @@ public struct HostCPUSample: Equatable, Sendable {
         return HostCPUSample(processID: processID, threads: threads, host: stat.total, hostCores: max(1, stat.cpus.count),
                              seconds: seconds)
     }
+}
+
+/// The entries of a /proc directory that are numbers (process or thread ids); nil when it
+/// cannot be opened.
+public func numberedEntries(of path: String) -> [Int]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var numbers: [Int] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if let number = Int(name) { numbers.append(number) }
+    }
+    return numbers
 }
 
 /// A small file of /proc read whole (its size shows as 0, so it is read until the end); nil

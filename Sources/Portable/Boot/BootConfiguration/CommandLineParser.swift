@@ -165,10 +165,7 @@ public enum CommandLineParser {
     /// list would be longer than `BootOptions.maximumNetworkCPUs`.
     static func cpuList(_ bytes: UnsafeRawBufferPointer) -> [Int]? {
         var list: [Int] = []
-        var start = 0
-        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "+") {
-            let part = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-            start = index + 1
+        for part in fields(bytes, separatedBy: "+") {
             let dash = part.firstIndex(of: UInt8(ascii: "-"))
             guard let first = decimal(UnsafeRawBufferPointer(rebasing: part[..<(dash ?? part.count)])),
                   first < 256 else { return nil }
@@ -195,10 +192,7 @@ public enum CommandLineParser {
         if matches(bytes, "all") { return .all }
         if matches(bytes, "none") { return [] }
         var set: NetworkOffloads = []
-        var start = 0
-        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "+") {
-            let part = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-            start = index + 1
+        for part in fields(bytes, separatedBy: "+") {
             guard let entry = NetworkOffloads.named.first(where: { matches(part, $0.name) }),
                   !set.contains(entry.offload) else { return nil }
             set.insert(entry.offload)
@@ -206,19 +200,13 @@ public enum CommandLineParser {
         return set
     }
 
-    /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at
-    /// most once is not required: a later field wins). Nil when any field is wrong.
     /// `poll`, or `halt` / `interrupt` optionally followed by `:PASSES` (1 to 1,000,000 empty
     /// passes before halting) and `:MICROSECONDS` (1 to 100,000, the longest halt); what is
     /// left out takes its default. Nil for anything else.
     static func networkIdle(_ bytes: UnsafeRawBufferPointer) -> (policy: NetworkIdlePolicy, passes: Int, haltMicroseconds: Int)? {
         var setting = (policy: NetworkIdlePolicy.poll, passes: BootOptions.defaultNetworkIdlePasses,
                        haltMicroseconds: BootOptions.defaultNetworkIdleHaltMicroseconds)
-        var start = 0
-        var field = 0
-        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ":") {
-            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-            start = index + 1
+        for (field, text) in fields(bytes, separatedBy: ":").enumerated() {
             switch field {
             case 0:
                 if matches(text, "poll") { setting.policy = .poll }
@@ -235,18 +223,16 @@ public enum CommandLineParser {
             default:
                 return nil
             }
-            field += 1
         }
         return setting
     }
 
+    /// `none`, or `:`-separated `drop=P`, `dup=P`, `reorder=P`, `gap=K`, `delay=US` (each at
+    /// most once is not required: a later field wins). Nil when any field is wrong.
     static func impairment(_ bytes: UnsafeRawBufferPointer) -> ImpairmentSetting? {
         var setting = ImpairmentSetting()
         if matches(bytes, "none") { return setting }
-        var start = 0
-        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ":") {
-            let field = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-            start = index + 1
+        for field in fields(bytes, separatedBy: ":") {
             guard let equals = field.firstIndex(of: UInt8(ascii: "=")) else { return nil }
             let key = UnsafeRawBufferPointer(rebasing: field[..<equals])
             let value = UnsafeRawBufferPointer(rebasing: field[(equals + 1)...])
@@ -270,6 +256,18 @@ public enum CommandLineParser {
             }
         }
         return setting
+    }
+
+    /// The `separator`-separated parts of `bytes`, empty ones included ("a::b" has three, ""
+    /// one): the one splitter of the list-valued options.
+    static func fields(_ bytes: UnsafeRawBufferPointer, separatedBy separator: Unicode.Scalar) -> [UnsafeRawBufferPointer] {
+        var parts: [UnsafeRawBufferPointer] = []
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: separator) {
+            parts.append(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+            start = index + 1
+        }
+        return parts
     }
 
     /// A percentage of 0...100 with at most two decimals ("1", "0.5", "12.25"), in hundredths

@@ -90,7 +90,7 @@ final class ConsumerSleepTests: XCTestCase {
                 _ = producer.tryPush(value)
                 value += 1
                 if watch.consumerNeedsKick() {
-                    let sleep = producerRing.memory.load(fromByteOffset: 4, as: UInt32.self)
+                    let sleep = producerRing.memory.load(fromByteOffset: SingleProducerSingleConsumerRing<UInt64>.consumerSleepOffset, as: UInt32.self)
                     state.kickedSleep.store(max(sleep, 1), ordering: .releasing)
                 }
             }

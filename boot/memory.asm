@@ -14,10 +14,19 @@ section .text
 global memset, memcpy, memmove, memcmp
 
 ; void *memset(void *destination, int value, size_t count)
+; Eight bytes per REP iteration (STOSQ with the byte repeated across RAX), then the last 0–7
+; bytes with STOSB: for the same TCG reason as the copies, a byte-wide REP STOSB costs eight
+; times as many passes, and a program's 2 MiB channel is zeroed whenever the program starts.
 memset:
     mov r8, rdi
-    mov eax, esi
+    movzx eax, sil
+    mov r9, 0x0101010101010101
+    imul rax, r9                ; the byte in all eight lanes
     mov rcx, rdx
+    shr rcx, 3
+    rep stosq
+    mov rcx, rdx
+    and rcx, 7
     rep stosb
     mov rax, r8
     ret

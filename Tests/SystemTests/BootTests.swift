@@ -101,6 +101,12 @@ final class BootTests: XCTestCase {
         check(outcome.console.contains("delivered=3/3"), "not every CPU got its IPI", outcome)
     }
 
+    func testMemoryFunctionsMatchTheirDefinitions() throws {
+        // boot/memory.asm is the kernel's and every program's memset/memcpy/memmove/memcmp.
+        let outcome = try runSelfTest("memory", cpus: 1)
+        check(outcome.console.contains("failures=0"), "a memory function got a length or alignment wrong", outcome)
+    }
+
     func testBadBootOptionsAreReportedNotIgnored() throws {
         let outcome = try runSelfTest("cpus", cpus: 1, extraOptions: "bogus=1 log=loud fault-cpu=x")
         check(outcome.console.contains("unknown option 'bogus=1'"), "unknown option not reported", outcome)

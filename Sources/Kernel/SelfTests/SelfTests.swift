@@ -21,6 +21,7 @@ enum SelfTests {
         case .heapStress: heapStress(&details)
         case .clock: clock(&details)
         case .interprocessorInterrupts: interprocessorInterrupts(&details)
+        case .memoryFunctions: memoryFunctions(&details)
         }
         Console.write(line: "swiglet-test: \(test.name) \(passed ? "pass" : "fail") \(details)")
         if passed { QEMUDebugExit.pass() } else { QEMUDebugExit.fail() }
@@ -96,6 +97,14 @@ enum SelfTests {
         var frame = InlineArray<64, Int>(repeating: depth)
         frame[depth & 63] = recurseForever(depth: depth + 1)
         return frame[(depth + 1) & 63] &+ frame[0]
+    }
+
+    /// boot/memory.asm's functions against their definitions (`MemoryFunctionsTest`).
+    private static func memoryFunctions(_ details: inout TextBuffer) -> Bool {
+        let result = MemoryFunctionsTest.run()
+        details.appendInterpolation(Message("lengths=\(MemoryFunctionsTest.lengths.count) failures=\(result.failures)").text)
+        if let first = result.first { details.appendInterpolation(Message(" first=\(first)").text) }
+        return result.failures == 0
     }
 
     static func touchUnmappedMemory() {

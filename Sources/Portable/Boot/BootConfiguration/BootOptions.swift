@@ -24,6 +24,9 @@ public enum SelfTest: CaseIterable, Sendable {
     case clock
     /// Inter-processor interrupts reach every CPU.
     case interprocessorInterrupts
+    /// memset, memcpy, memmove and memcmp (boot/memory.asm) are right at every small length
+    /// and alignment.
+    case memoryFunctions
 
     /// The name used on the command line and in result lines.
     public var name: StaticString {
@@ -35,6 +38,7 @@ public enum SelfTest: CaseIterable, Sendable {
         case .heapStress: "heap-stress"
         case .clock: "clock"
         case .interprocessorInterrupts: "ipi"
+        case .memoryFunctions: "memory"
         }
     }
 }

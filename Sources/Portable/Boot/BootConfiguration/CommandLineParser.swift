@@ -21,7 +21,7 @@ public struct BootOptionProblem: Equatable, Sendable {
 public enum CommandLineParser {
     /// Every option with its accepted values, for error messages.
     public static let summary: StaticString = """
-        log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi \
+        log=debug|info|warn|error test=cpus|page-fault|invalid-opcode|stack-overflow|heap-stress|clock|ipi|memory \
         fault-cpu=N acpi-dump net=on|off net-mode=dedicated|symmetric net-cpu=N net-cpus=N+N|N-N \
         ip=A.B.C.D/P gateway=A.B.C.D|none net-stats=SECONDS \
         run=NAME@CPU|NAME|none slice=MS app-wait=spin|sleep net-idle=poll|halt|interrupt[:PASSES[:MICROSECONDS]] \

@@ -6,7 +6,7 @@ import Paging
 ///
 /// A channel is one block of page-aligned memory that the kernel maps both into the program
 /// (at a fixed user address) and into the network core's view. With the defaults
-/// (128 requests, 256 completions, 256 buffers of 2048 bytes):
+/// (128 requests, 256 completions, 256 buffers of 8192 bytes):
 ///
 /// ```
 ///  offset   page  contents
@@ -24,12 +24,12 @@ import Paging
 ///  0x02080      │   slots  256 × 32-byte ChannelCompletion       │
 ///  0x04080      │   (unused to the page boundary)               │
 ///  0x05000   5  ├───────────────────────────────────────────────┤
-///               │ buffer pool: 256 × 2048 bytes                 │
-///  0x05000      │   buffer 0    ┐ two buffers per page, none    │
-///  0x05800      │   buffer 1    ┘ crosses a page boundary       │
+///               │ buffer pool: 256 × 8192 bytes                 │
+///  0x05000      │   buffer 0    two pages each, page aligned    │
+///  0x07000      │   buffer 1                                    │
 ///   …           │   …                                           │
-///  0x84800      │   buffer 255                                  │
-///  0x85000 133  └───────────────────────────────────────────────┘ byteCount (532 KiB)
+///  0x203000     │   buffer 255                                  │
+///  0x205000 517 └───────────────────────────────────────────────┘ byteCount (2,068 KiB)
 /// ```
 ///
 /// Every part starts on a page boundary, so the kernel can map each part on its own if it
@@ -68,8 +68,16 @@ public struct ChannelLayout: Equatable, Sendable {
     public let byteCount: Int
 
     /// The layout for the given capacities (see the type's description for the defaults).
+    ///
+    /// Why 8 KiB buffers by default: every buffer a TCP stream fills or sends is one request and
+    /// one completion, and that per-buffer work, not the copying, set the network core's bulk
+    /// rate. With 2 KiB buffers one connection's echo moved about 1 KiB per completion (large
+    /// received segments split at buffer and ring boundaries) and ran at 150–160 MiB/s; with
+    /// 8 KiB, 4 KiB per completion and 190–220 MiB/s (docs/experiments.md, "Channel buffers").
+    /// The count stays 256: it bounds how many datagrams, and how many connections' reads, a
+    /// program can have in flight at once.
     public init(requestCapacity: UInt32 = 128, completionCapacity: UInt32 = 256,
-                bufferCount: UInt32 = 256, bufferSize: UInt32 = 2048) {
+                bufferCount: UInt32 = 256, bufferSize: UInt32 = 8192) {
         precondition(Self.isValid(requestCapacity: requestCapacity, completionCapacity: completionCapacity,
                                   bufferCount: bufferCount, bufferSize: bufferSize),
                      "a channel has rings of a power of two up to 65536 slots, and 1 to 65536 buffers of 1536 to 65536 bytes, a multiple of 64")

@@ -7,8 +7,8 @@ import SwigletLibrary
 /// arrives within microseconds under load), then asks the kernel to halt until the network
 /// core rings the doorbell — the only system call, and only on this idle path.
 public struct DoorbellWait: WaitPolicy {
-    /// The completion ring's tail: the word the network core moves when it has news for us.
-    let completionTail: UnsafeRawPointer
+    /// The completion ring: its tail is the word the network core moves when it has news for us.
+    let completions: SingleProducerSingleConsumerRing<ChannelCompletion>
     /// The completion ring's head: what this program has taken (its consumer stores it after
     /// every pop), so the ring is empty exactly when the tail equals it.
     let completionHead: UnsafeRawPointer
@@ -17,27 +17,26 @@ public struct DoorbellWait: WaitPolicy {
     /// Return false (give up) after each sleep, or after each round of spins when spinning:
     /// for an event loop that has other work to retry now and then.
     let givesUpAfterSleeping: Bool
-    /// Looks at the ring this many times before sleeping (1 when the kernel asks programs to
-    /// enter it at once: symmetric networking).
-    let spinsBeforeSleeping: Int
-    var spins = 0
+    /// Empty looks in a row before sleeping (`spinsBeforeSleeping`, or 1 when the kernel asks
+    /// programs to enter it at once: symmetric networking). A completion starts the count over.
+    var idleLooks: IdleLooks
     /// The request ring's consumer-asleep word: a network core that halted when idle
     /// (`net-idle=halt|interrupt`) is kicked before we wait, or our requests would wait for
     /// its timer. Nil when the kernel says the core never halts (`net-idle=poll`, the
     /// default, and symmetric mode): then `wait` pays no fence for it.
     var networkCoreSleep: ConsumerSleepWatch?
-    /// Looks at the ring this many times before sleeping.
+    /// Empty looks in a row at the ring before sleeping.
     public static let spinsBeforeSleeping = 2000
 
     /// Waits on `memory`'s completion ring the way `start` (the program's start argument) says;
     /// never gives up unless `givesUpAfterSleeping`.
     public init(memory: ChannelMemory, start: ProgramStartArgument, givesUpAfterSleeping: Bool = false) {
-        completionTail = UnsafeRawPointer(memory.base + memory.layout.completionRingOffset
-                                          + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset)
+        completions = memory.completionRing
         completionHead = UnsafeRawPointer(memory.base + memory.layout.completionRingOffset
                                           + SingleProducerSingleConsumerRing<ChannelCompletion>.headOffset)
         spinOnly = start.waitPolicy == .spin
-        spinsBeforeSleeping = start.waitPolicy == .enterKernel ? 1 : Self.spinsBeforeSleeping
+        idleLooks = IdleLooks(limit: start.waitPolicy == .enterKernel ? 1 : Self.spinsBeforeSleeping,
+                              seen: memory.completionRing.publishedTail)
         networkCoreSleep = start.networkCoreHalts ? ConsumerSleepWatch(ring: memory.requestRing) : nil
         self.givesUpAfterSleeping = givesUpAfterSleeping
     }
@@ -55,13 +54,12 @@ public struct DoorbellWait: WaitPolicy {
     /// wait because we have nothing to do, which is when requests we pushed are owed an answer.
     public mutating func wait() -> Bool {
         if networkCoreSleep?.consumerNeedsKick() == true { System.kick() }
-        spins += 1
-        guard spins >= spinsBeforeSleeping else { return true }
-        spins = 0
+        guard idleLooks.look(seen: completions.publishedTail) else { return true }
         if !spinOnly {
             // Our own store: program order makes it current, no ordering needed.
             let taken = completionHead.load(as: UInt32.self)
-            _ = System.wait(on: completionTail, whileEqualTo: taken, timeout: 100_000_000)
+            _ = System.wait(on: UnsafeRawPointer(completions.memory + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset),
+                            whileEqualTo: taken, timeout: 100_000_000)
         }
         return !givesUpAfterSleeping
     }

@@ -32,36 +32,3 @@ public struct BoundedSpinWait: WaitPolicy {
         return true
     }
 }
-
-/// A waiter's empty looks in a row: it should sleep only after `limit` looks found nothing
-/// new, however much work came before. (Counting every empty look since the last sleep, as
-/// `DoorbellWait` once did, put a busy program to sleep every `limit` looks *in total*: in the
-/// middle of a stream, where the next completion was microseconds away, each sleep cost the
-/// network core a doorbell IPI.)
-public struct IdleLooks {
-    /// Empty looks in a row before it is time to sleep.
-    public let limit: Int
-    /// Looks since the ring last changed.
-    public private(set) var looks = 0
-    /// The ring's producer index at the last look.
-    var lastSeen: UInt32
-
-    /// Counts towards sleeping after `limit` empty looks; `seen` is the producer index now.
-    public init(limit: Int, seen: UInt32) {
-        self.limit = max(limit, 1)
-        lastSeen = seen
-    }
-
-    /// One more look, which found the producer index at `seen`: true when `limit` looks in a
-    /// row have found it unchanged (the count then starts over, for after the sleep).
-    public mutating func look(seen: UInt32) -> Bool {
-        if seen != lastSeen {
-            lastSeen = seen
-            looks = 0
-        }
-        looks += 1
-        guard looks >= limit else { return false }
-        looks = 0
-        return true
-    }
-}

@@ -105,11 +105,6 @@ public struct SingleProducerSingleConsumerRing<Element: BitwiseCopyable> {
         (memory + Self.tailOffset).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
-    /// The producer's published index (the tail), loaded relaxed: a waiter's hint of whether
-    /// anything came since it last looked. It orders nothing: whoever acts on the news pops
-    /// through `RingConsumer`, whose acquiring load of the tail orders the slot's bytes.
-    public var publishedTail: UInt32 { tailPointer.pointee.load(ordering: .relaxed) }
-
     /// The slot of free-running index `index` (always inside the ring: the index is masked).
     @inline(__always)
     func slot(_ index: UInt32) -> UnsafeMutableRawPointer {

@@ -35,7 +35,9 @@ func programMain() -> Int32 {
     let probes: InlineArray<7, Probe> = [
         Probe(request: .send(socket: socket, bufferIndex: 9999, offset: 0, length: 10, address: destination, port: 9, cookie: 1),
               expected: .badBufferIndex),
-        Probe(request: .send(socket: socket, bufferIndex: 1, offset: 2040, length: 100, address: destination, port: 9, cookie: 2),
+        // 100 bytes from 8 before the buffer's end: past it, whatever the buffers' size.
+        Probe(request: .send(socket: socket, bufferIndex: 1, offset: memory.layout.bufferSize - 8, length: 100,
+                             address: destination, port: 9, cookie: 2),
               expected: .badOffsetOrLength),
         Probe(request: .send(socket: socket, bufferIndex: 1, offset: UInt32.max, length: 2, address: destination, port: 9, cookie: 3),
               expected: .badOffsetOrLength),

@@ -65,11 +65,14 @@ final class OffloadTests: XCTestCase {
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"oversized\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_tcp_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
             XCTAssertEqual(metrics["swiglet_drops_total{reason=\"badChecksum\"}"], 0, metrics.text)
-            // The echo program's sends: mostly lent to the connection (the kernel's count, not
-            // the program's; the first 16 KiB in flight and buffers above the channel's quarter
-            // are copied), none with tcp-send=copy.
+            // The echo program's sends: a good part lent to the connection (the kernel's count,
+            // not the program's), none with tcp-send=copy. A stream copies until 16 KiB are in
+            // flight, the buffer that crosses that mark included, and whatever the core holds
+            // above the channel's quarter; with 8 KiB channel buffers and bursts that drain
+            // between ACKs that is half to two thirds of this echo without transmit offloads
+            // (20-28 MiB of 64 lent, measured 2026-12-06), so the bar is a quarter.
             let lent = try XCTUnwrap(metrics["swiglet_tcp_lent_bytes_total"], metrics.text)
-            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(32 << 20), "offload=\(offload)") }
+            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(16 << 20), "offload=\(offload)") }
             // Doorbells: the receive queue's first one at boot, the transmit queue's with the
             // first frame; every MiB of the echo needs some either way.
             XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text), 0)

@@ -34,8 +34,8 @@ enum Commands {
         // warning, not a refusal: a trial may not care, and the note stays with the results.
         if let warning = BusyHost.warning(BusyHost.measure(excluding: [Int(getpid()), Int(getppid())])) {
             say(warning)
+            // Saved with the metadata before the first boot, resumed or not.
             results.note(results.resumed ? "busy host at a resumption" : "busy host at the start", warning)
-            if results.resumed { try? results.saveMetadata() }
         }
         if !results.resumed {
             results.note("namespace", "each boot in its own network namespace; QEMU's tap0 there has 10.0.2.2/24, the guest 10.0.2.15")

@@ -314,6 +314,17 @@ enum MetricsEndpoint {
             sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "wheel", scope: scope, value: counters.timerVisits)
             sample(&writer, "swiglet_tcp_timer_visits_total", label: "source", "sweep", scope: scope, value: counters.timerSweepCatches)
         }
+        contextCounter(&writer, "swiglet_tcp_notice_visits_total",
+                       help: "Connections the network core visited to pass TCP events on to their programs: follows the events and the room the programs' channels have, not the number of connections.") {
+            $0.tcpNoticeVisits
+        }
+        writer.family("swiglet_tcp_connections_waiting", type: .gauge,
+                      help: "Connections whose events wait for room in their program's channel (a completion slot, a posted receive buffer).")
+        for scope in scopes {
+            writer.beginSample("swiglet_tcp_connections_waiting")
+            if scope >= 0 { writer.label("context", value: decimal(scope)) }
+            writer.endSample(value: scoped(scope) { UInt64($0.tcpConnectionsWaitingForPrograms) })
+        }
         contextCounter(&writer, "swiglet_tcp_transmit_refusals_total",
                        help: "TCP segments the NIC refused because its transmit queue was full; connections send what was refused on a later pass.") {
             $0.tcpCounters.transmitRefusals

@@ -91,6 +91,10 @@ public struct ServerChannel {
     /// Buffers posted for receive and not yet filled.
     public var postedReceiveBufferCount: Int { postedCount }
 
+    /// How many completions the ring takes now (0 when the channel is broken): reads the
+    /// program's head, so once per pass and channel, not per completion.
+    public mutating func completionRoom() -> Int { completions.freeSlotCount() }
+
     /// The port bound to `socket`, nil when it is not bound.
     // Inlined: a non-mutating call on this large struct from a mutating one copies the whole
     // struct first (`rep movsb`, byte by byte under TCG), on the packet path.

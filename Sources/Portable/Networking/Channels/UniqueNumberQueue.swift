@@ -50,7 +50,9 @@ public struct UniqueNumberQueue {
     public mutating func push(_ number: Int) -> Bool {
         guard number >= 0, number < capacity, !queued[number] else { return false }
         queued[number] = true
-        entries[(head + count) % capacity] = UInt16(number)
+        // No `%`: a division is a helper call under TCG, and this runs per event.
+        let slot = head + count
+        entries[slot < capacity ? slot : slot - capacity] = UInt16(number)
         count += 1
         return true
     }
@@ -59,7 +61,7 @@ public struct UniqueNumberQueue {
     public mutating func pop() -> Int? {
         guard count > 0 else { return nil }
         let number = Int(entries[head])
-        head = (head + 1) % capacity
+        head = head + 1 == capacity ? 0 : head + 1
         count -= 1
         queued[number] = false
         return number

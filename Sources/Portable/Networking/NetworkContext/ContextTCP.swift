@@ -26,6 +26,15 @@ struct ContextTCPState {
     /// number of connections. A connection whose events cannot all be delivered goes to the
     /// back, so when the channels' rings or buffers run short the connections take turns.
     var pending = UniqueNumberQueue(capacity: ContextTCPState.capacity)
+    /// Connections whose events wait for their channel to have room, out of `pending`: list
+    /// `2 × channel` waits for room in the completion ring, `2 × channel + 1` for a posted
+    /// receive buffer. A pass moves back only as many as the channel can take now, so a program
+    /// that holds its buffers while a thousand requests wait costs a look per pass, not a
+    /// thousand visits (`resumeWaitingConnections`).
+    var waiting = WaitingLists(capacity: ContextTCPState.capacity, listCount: 2 * NetworkContextLimits.maximumChannels)
+    /// Notices visited (`passOn` calls), counted for tests and `/metrics`: the work of passing
+    /// events on, which follows the events and what the channels can take.
+    var visits: UInt64 = 0
     var lastPoll: UInt64 = 0
     /// The metrics endpoint's port, which programs may not listen on.
     var metricsPort: UInt16? = nil
@@ -66,17 +75,26 @@ extension NetworkContext {
         while let event = table.pointee.nextEvent() {
             let id = Int(event.id)
             notices[id].events.formUnion(event.events)
-            tcp.pointee.pending.push(id)
+            // A waiting connection keeps its place in line for more of what waits (bytes, the
+            // peer's FIN); anything else (freed send space, its end, a new connection on a
+            // reused number) needs a visit now.
+            if tcp.pointee.waiting.list(of: id) == nil || !Self.waitsInLine(event.events) {
+                tcp.pointee.waiting.remove(id)
+                tcp.pointee.pending.push(id)
+            }
             handled += 1
         }
-        // Each queued connection once: what cannot be delivered now is queued again, behind the
-        // others, for the next pass. A notice cleared meanwhile (a release from a channel
-        // request, or `passOn` releasing a metrics session) is simply skipped.
+        resumeWaitingConnections()
+        // Each queued connection once: what cannot be delivered now waits for its channel's
+        // room (or, when the reason is not the channel's, is queued again for the next pass).
+        // A notice cleared meanwhile (a release from a channel request, or `passOn` releasing a
+        // metrics session) is simply skipped.
         for _ in 0..<tcp.pointee.pending.count {
             guard let id = tcp.pointee.pending.pop() else { break }
             guard !notices[id].events.isEmpty else { continue }
+            tcp.pointee.visits &+= 1
             passOn(TCPConnectionID(id), now: now)
-            if !notices[id].events.isEmpty { tcp.pointee.pending.push(id) }
+            if !notices[id].events.isEmpty { waitForRoom(id) }
         }
         if now &- tcp.pointee.lastPoll >= NetworkContextLimits.tcpPollInterval {
             tcp.pointee.lastPoll = now
@@ -85,6 +103,59 @@ extension NetworkContext {
             expireIdleMetricsSessions(now: now)
         }
         return handled
+    }
+
+    /// Whether new `events` for a waiting connection may wait with it: they need only what it
+    /// waits for (a completion and, for bytes, a posted buffer), and come after what it holds.
+    static func waitsInLine(_ events: TCPConnectionEvents) -> Bool {
+        events.isSubset(of: [.readable, .peerFinished])
+    }
+
+    /// Puts connection `id`, whose events `passOn` could not all deliver, in line for what its
+    /// channel lacks: room in the completion ring, or a posted buffer for its bytes. When
+    /// neither is lacking (the program freed ring slots meanwhile, on its own CPU), it is
+    /// simply visited again next pass.
+    private func waitForRoom(_ id: Int) {
+        guard let raw = table.pointee.owner(of: TCPConnectionID(id)),
+              case .program(let channel)? = ConnectionOwner(rawValue: raw), isServing(channel: channel) else {
+            tcp.pointee.pending.push(id)
+            return
+        }
+        let storage = channels.pointee.storage
+        if storage[channel].completionRoom() == 0 {
+            tcp.pointee.waiting.append(id, to: 2 * channel)
+        } else if tcp.pointee.notices[id].events.contains(.readable) && storage[channel].postedReceiveBufferCount == 0 {
+            tcp.pointee.waiting.append(id, to: 2 * channel + 1)
+        } else {
+            tcp.pointee.pending.push(id)
+        }
+    }
+
+    /// Moves waiting connections back to `pending` as far as their channels can take them now:
+    /// one per free completion slot, and of those waiting for buffers no more than there are
+    /// posted buffers. A connection that still cannot deliver all it holds waits again, at the
+    /// back of its line, so waiting connections take turns. A channel no longer served lets
+    /// all of them go: their visit finds no one to tell and clears them.
+    func resumeWaitingConnections() {
+        let storage = channels.pointee.storage
+        for channel in 0..<channels.pointee.count {
+            let ringLine = 2 * channel, bufferLine = 2 * channel + 1
+            if tcp.pointee.waiting.isEmpty(ringLine) && tcp.pointee.waiting.isEmpty(bufferLine) { continue }
+            var room = Int.max, buffers = Int.max
+            if isServing(channel: channel) {
+                room = storage[channel].completionRoom()
+                buffers = storage[channel].postedReceiveBufferCount
+            }
+            while room > 0, let id = tcp.pointee.waiting.popFirst(of: ringLine) {
+                tcp.pointee.pending.push(id)
+                room -= 1
+            }
+            while room > 0, buffers > 0, let id = tcp.pointee.waiting.popFirst(of: bufferLine) {
+                tcp.pointee.pending.push(id)
+                room -= 1
+                buffers -= 1
+            }
+        }
     }
 
     /// Tells a connection's owner what happened, in order: the connection itself, its bytes,
@@ -280,7 +351,9 @@ extension NetworkContext {
     func release(_ id: UInt16, now: UInt64) {
         var output = segmentOutput(now: now)
         table.pointee.release(id, now: now, output: &output)
-        // If it is still queued, the visit finds an empty notice and skips it.
+        // If it is still queued, the visit finds an empty notice and skips it; if it waits,
+        // its number must not stay in a line when a new connection reuses it.
+        tcp.pointee.waiting.remove(Int(id))
         tcp.pointee.notices[Int(id)] = ConnectionNotice()
     }
 }

@@ -238,6 +238,16 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     public var networkCounters: NetworkCounters { stack.pointee.counters }
     /// The TCP table's counters.
     public var tcpCounters: TCPCounters { table.pointee.counters }
+    /// Connections visited to pass their TCP events on to their programs: follows the events
+    /// and the room the programs' channels have, not the number of connections.
+    public var tcpNoticeVisits: UInt64 { tcp.pointee.visits }
+    /// Connections whose events wait for room (a completion slot, a posted buffer) in their
+    /// program's channel.
+    public var tcpConnectionsWaitingForPrograms: Int {
+        var count = 0
+        for list in 0..<tcp.pointee.waiting.listCount { count += tcp.pointee.waiting.count(of: list) }
+        return count
+    }
     /// TCP connections by state.
     public func tcpConnectionCounts() -> TCPConnectionCounts { table.pointee.connectionCounts() }
     /// What one TCP connection slot costs outside the buffer pool, in bytes: the table's slot

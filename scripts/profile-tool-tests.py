@@ -298,5 +298,48 @@ class CommandLineTests(unittest.TestCase):
         self.assertEqual((report.top, report.program), (10, ["1=http"]))
 
 
+class MetricsDeltaTests(unittest.TestCase):
+    BEFORE = """# HELP swiglet_cpu_ipis_sent_total IPIs sent.
+# TYPE swiglet_cpu_ipis_sent_total counter
+swiglet_cpu_ipis_sent_total{cpu="0",role="network"} 100
+swiglet_cpu_ipis_sent_total{cpu="1",role="program"} 0
+swiglet_tcp_connections{state="established"} 3
+swiglet_tcp_notice_visits_total 7
+"""
+    AFTER = """swiglet_cpu_ipis_sent_total{cpu="0",role="network"} 2100
+swiglet_cpu_ipis_sent_total{cpu="1",role="program"} 0
+swiglet_tcp_connections{state="established"} 900
+swiglet_tcp_notice_visits_total 7
+swiglet_tcp_new_total 5
+"""
+
+    def test_only_counters_that_moved_with_their_rates(self):
+        self.assertEqual(tool.metrics_delta(self.BEFORE, self.AFTER, 4.0).splitlines(), [
+            "# counters that moved over 4.000 s between the scrapes",
+            'swiglet_cpu_ipis_sent_total{cpu="0",role="network"} 2000 500/s',
+        ])
+
+    def test_without_the_time_no_rates(self):
+        self.assertEqual(tool.metrics_delta(self.BEFORE, self.AFTER).splitlines()[1],
+                         'swiglet_cpu_ipis_sent_total{cpu="0",role="network"} 2000')
+
+    def test_a_file_that_is_not_metrics_is_an_error(self):
+        with tempfile.TemporaryDirectory() as directory:
+            before, after = os.path.join(directory, "before"), os.path.join(directory, "after")
+            with open(before, "w", encoding="utf-8") as handle:
+                handle.write("curl: (7) Failed to connect\n")
+            with open(after, "w", encoding="utf-8") as handle:
+                handle.write(self.AFTER)
+            arguments = tool.parse_arguments(["metrics-delta", "--before", before, "--after", after])
+            with self.assertRaises(ValueError):
+                tool.delta(arguments)
+
+    def test_options(self):
+        with self.assertRaises(tool.UsageError):
+            tool.parse_arguments(["metrics-delta", "--before", "b"])
+        with self.assertRaises(tool.UsageError):
+            tool.parse_arguments(["metrics-delta", "--before", "b", "--after", "a", "--seconds", "soon"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,7 @@ usage: scripts/profile-tool.py sample --qmp SOCKET --raw FILE [--duration S] [--
        scripts/profile-tool.py report --raw FILE --output DIR [--kernel ELF | --kernel-symbols NM_FILE]
                                       [--programs DIR] [--console LOG] [--program CPU=NAME]...
                                       [--top N]
+       scripts/profile-tool.py metrics-delta --before FILE --after FILE [--seconds S]
 
 sample   asks QEMU (QMP `human-monitor-command`) for `info registers -a` RATE times a second for
          DURATION seconds: every vCPU's RIP, RSP, RBP, CPL and HLT at that moment. With
@@ -18,6 +19,10 @@ report   symbolizes a raw file: ring-0 addresses against the kernel ELF, ring-3 
          DIR/profile.txt (per CPU: ring-0/ring-3/idle split and the top N functions by samples)
          and DIR/folded.txt (Brendan Gregg's folded stacks: `cpu1;kernel;outer;inner COUNT`),
          and prints profile.txt.
+metrics-delta
+         compares two scrapes of the kernel's /metrics (Prometheus text) taken around a load:
+         prints every counter (`_total`) that moved, sorted by name, with its change and, given
+         the SECONDS between the two scrapes, its change per second.
 
 Every sample is counted: an address outside every symbol is `[unknown ring 0]`/`[unknown ring 3]`,
 a halted vCPU is `[idle (hlt)]`. The logic (parsing, symbol lookup, frame walking, folding,
@@ -639,6 +644,57 @@ def program_elf(directory, name):
 
 
 # ---------------------------------------------------------------------------------------------
+# The kernel's counters around a load
+
+
+def parse_metrics(text):
+    """Prometheus text exposition into {"name{labels}": value}; comments and bad lines are skipped."""
+    samples = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        try:
+            samples[key] = float(value)
+        except ValueError:
+            continue
+    return samples
+
+
+def metrics_delta(before_text, after_text, seconds=None):
+    """The counters that moved between two scrapes `seconds` apart: lines `name{labels} delta [per_second/s]`."""
+    before, after = parse_metrics(before_text), parse_metrics(after_text)
+    lines = []
+    for key in sorted(after):
+        name = key.split("{", 1)[0]
+        if not name.endswith("_total") or key not in before:
+            continue
+        delta = after[key] - before[key]
+        if delta == 0:
+            continue
+        text = f"{key} {delta:.9g}"
+        if seconds:
+            text += f" {delta / seconds:.6g}/s"
+        lines.append(text)
+    header = f"# counters that moved over {seconds:.3f} s between the scrapes" if seconds \
+        else "# counters that moved (the time between the scrapes not given: no rates)"
+    return "\n".join([header] + lines) + "\n"
+
+
+def delta(arguments):
+    """The metrics-delta command."""
+    with open(arguments.before, encoding="utf-8") as handle:
+        before_text = handle.read()
+    with open(arguments.after, encoding="utf-8") as handle:
+        after_text = handle.read()
+    if not parse_metrics(before_text) or not parse_metrics(after_text):
+        raise ValueError(f"no samples in {arguments.before} or {arguments.after}: not /metrics output")
+    sys.stdout.write(metrics_delta(before_text, after_text, arguments.seconds))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line (argparse would do, but its messages do not name our usage; this stays small)
 
 
@@ -651,11 +707,12 @@ def parse_arguments(argv):
         "sample": {"--qmp": str, "--raw": str, "--duration": float, "--rate": float, "--stack-bytes": int},
         "report": {"--raw": str, "--output": str, "--kernel": str, "--kernel-symbols": str, "--programs": str,
                    "--console": str, "--program": list, "--top": int},
+        "metrics-delta": {"--before": str, "--after": str, "--seconds": float},
     }
     if command not in specs:
-        raise UsageError(f"unknown command '{command}' (sample or report)")
+        raise UsageError(f"unknown command '{command}' (sample, report or metrics-delta)")
     values = {"duration": 10.0, "rate": 100.0, "stack_bytes": 1024, "top": 10, "program": [],
-              "kernel": None, "kernel_symbols": None, "programs": None, "console": None}
+              "kernel": None, "kernel_symbols": None, "programs": None, "console": None, "seconds": None}
     index = 0
     while index < len(rest):
         option = rest[index]
@@ -678,7 +735,8 @@ def parse_arguments(argv):
         except ValueError:
             raise UsageError(f"option '{option}': bad value '{text}'") from None
         index += 2
-    checks = {"sample": [("qmp", "--qmp"), ("raw", "--raw")], "report": [("raw", "--raw"), ("output", "--output")]}
+    checks = {"sample": [("qmp", "--qmp"), ("raw", "--raw")], "report": [("raw", "--raw"), ("output", "--output")],
+              "metrics-delta": [("before", "--before"), ("after", "--after")]}
     for key, option in checks[command]:
         if key not in values:
             raise UsageError(f"{command} needs {option}")
@@ -702,7 +760,8 @@ def main(argv):
     """Runs one command; exit status 0, 1 on a failure, 2 on a bad command line."""
     try:
         arguments = parse_arguments(argv)
-        return sample(arguments) if arguments.command == "sample" else report(arguments)
+        commands = {"sample": sample, "report": report, "metrics-delta": delta}
+        return commands[arguments.command](arguments)
     except UsageError as error:
         print(f"profile-tool: {error}\nrun 'scripts/profile-tool.py --help' for the options", file=sys.stderr)
         return 2

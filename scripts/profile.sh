@@ -45,7 +45,9 @@ functions, self% = the sampled RIP was in it, total% = it was anywhere on the st
 folded.txt (folded stacks `cpu0;kernel;outer;inner COUNT` for flamegraph.pl, inferno or
 speedscope), samples.tsv (the raw samples: one line per vCPU per round, with RIP, RSP, RBP,
 the return addresses walked, and the round's QMP time), console.log, load.txt (the load
-generator's output). `scripts/profile-tool.py report` redoes the report from samples.tsv.
+generator's output), metrics-before.txt and metrics-after.txt (the kernel's /metrics around
+the load) and metrics-delta.txt (every counter that moved, with its change and its change per
+second of the load). `scripts/profile-tool.py report` redoes the report from samples.tsv.
 EOF
 }
 
@@ -106,9 +108,9 @@ output=${output:-images/profile/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$output"
 qmp="$output/qmp.sock"
 rm -f "$qmp"
-read -r http_port tcp_port udp_port < <("$python" - <<'EOF'
+read -r http_port tcp_port udp_port metrics_port < <("$python" - <<'EOF'
 import socket
-sockets = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM)]
+sockets = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_STREAM)]
 for s in sockets: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in sockets))
 EOF
@@ -141,11 +143,18 @@ if [[ $nic == tap ]]; then
     ip netns exec "$namespace" ip addr add 10.0.2.2/24 dev tap0
     ip netns exec "$namespace" ip link set tap0 up
     inside=(ip netns exec "$namespace")
-    target=10.0.2.15 http_port=80 tcp_port=7 udp_port=7
+    target=10.0.2.15 http_port=80 tcp_port=7 udp_port=7 metrics_port=9090
     netdev="tap,id=n0,ifname=tap0,script=no,downscript=no"
 else
-    netdev="user,id=n0,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$tcp_port-:7,hostfwd=udp:127.0.0.1:$udp_port-:7"
+    netdev="user,id=n0,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$tcp_port-:7,hostfwd=udp:127.0.0.1:$udp_port-:7,hostfwd=tcp:127.0.0.1:$metrics_port-:9090"
 fi
+# The kernel's own counters around the load (its /metrics, served by the network core): what a
+# statistical profile cannot say, how many times things happened and how long the waits took.
+snapshot_metrics() {
+    date +%s.%N >"$output/metrics-$1.time"
+    "${inside[@]}" curl -sS --max-time 5 "http://$target:$metrics_port/metrics" >"$output/metrics-$1.txt" 2>&1 \
+        || say "could not read /metrics $1 the load (see $output/metrics-$1.txt)"
+}
 say "booting $image: -smp $cpus -m $mem, $nic network${boot_options:+, boot options '$boot_options'}; results in $output"
 "${inside[@]}" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
     -serial "file:$output/console.log" -monitor none -qmp "unix:$qmp,server=on,wait=off" -no-reboot \
@@ -171,6 +180,7 @@ case $load in
     udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "$target:$udp_port") ;;
     none) load_command=() ;;
 esac
+snapshot_metrics before
 if [[ ${#load_command[@]} -gt 0 ]]; then
     say "load: ${load_command[*]}"
     "${inside[@]}" "${load_command[@]}" >"$output/load.txt" 2>&1 &
@@ -195,7 +205,13 @@ if [[ -n $load_pid ]]; then
         *) say "load result: $(grep -E 'result:|req/s' "$output/load.txt" | tail -n 2 | tr '\n' ' ')" ;;
     esac
 fi
+snapshot_metrics after
 cleanup; qemu_pid=""
+scrape_seconds=$(awk -v a="$(cat "$output/metrics-before.time")" -v b="$(cat "$output/metrics-after.time")" 'BEGIN { printf "%.3f", b - a }')
+rm -f "$output"/metrics-*.time
+"$python" scripts/profile-tool.py metrics-delta --before "$output/metrics-before.txt" --after "$output/metrics-after.txt" \
+    --seconds "$scrape_seconds" >"$output/metrics-delta.txt" || say "no metrics delta (see $output/metrics-before.txt and metrics-after.txt)"
+[[ ! -s $output/metrics-delta.txt ]] || say "the kernel's counters over the load: $output/metrics-delta.txt"
 [[ $sampling == 1 ]] || exit 0
 "$python" scripts/profile-tool.py report --raw "$output/samples.tsv" --output "$output" \
     --kernel images/swiglet.elf --programs images/programs --console "$output/console.log" --top "$top"

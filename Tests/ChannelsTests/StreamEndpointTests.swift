@@ -284,6 +284,49 @@ final class StreamEndpointTests: XCTestCase {
         assertBuffersAccountedFor(streams, core)
     }
 
+    /// A head and a body gathered: packed into as few buffers as hold them, in order, whatever
+    /// their sizes against the buffer's (2,048 bytes here).
+    func testGatheringSendPacksBothPiecesIntoFewestBuffers() {
+        let cases: [(head: Int, body: Int, lengths: [Int])] = [
+            (200, 344, [544]),                // an HTTP answer: one buffer, one request
+            (0, 100, [100]), (100, 0, [100]),
+            (2048, 1, [2048, 1]), (2047, 1, [2048]), (2000, 3000, [2048, 2048, 904]),
+            (5000, 100, [2048, 2048, 1004]),
+        ]
+        for (number, test) in cases.enumerated() {
+            let core = SingleThreadStreamCore(layout: layout)
+            var streams = makeStreams(core)
+            listenAndAccept(&streams, core, connection: 3)
+            let head = bytes(test.head, seed: number), body = bytes(test.body, seed: number + 100)
+            let result = head.withUnsafeBytes { first in
+                body.withUnsafeBytes { second in streams.send(connection: 3, bytes: first, then: second) }
+            }
+            XCTAssertEqual(result, .success(test.head + test.body), "case \(number)")
+            XCTAssertEqual(events(&streams, core), test.lengths.map { .sent(connection: 3, length: $0) }, "case \(number)")
+            XCTAssertEqual(core.handler.stream(of: 3), head + body, "case \(number)")
+            assertBuffersAccountedFor(streams, core)
+        }
+    }
+
+    /// With fewer free buffers than the two pieces need, the count taken runs across them.
+    func testGatheringSendTakesWhatTheBuffersHold() {
+        let core = SingleThreadStreamCore(layout: layout)
+        var streams = makeStreams(core)
+        listenAndAccept(&streams, core, connection: 1, capacity: 0)
+        let head = bytes(3 * 2048 + 10, seed: 1), body = bytes(6 * 2048, seed: 2)
+        let result = head.withUnsafeBytes { first in
+            body.withUnsafeBytes { second in streams.send(connection: 1, bytes: first, then: second) }
+        }
+        XCTAssertEqual(result, .success(8 * 2048), "every free buffer")
+        let again = head.withUnsafeBytes { first in
+            body.withUnsafeBytes { second in streams.send(connection: 1, bytes: first, then: second) }
+        }
+        XCTAssertEqual(again, .failure(.wouldBlock))
+        core.handler.setCapacity(1 << 20, of: 1)
+        _ = events(&streams, core)
+        XCTAssertEqual(core.handler.stream(of: 1), Array((head + body).prefix(8 * 2048)))
+    }
+
     func testWouldBlockWhenBuffersRunOutAndRecovery() {
         let core = SingleThreadStreamCore(layout: layout)
         var streams = makeStreams(core)

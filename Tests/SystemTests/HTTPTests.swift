@@ -157,6 +157,29 @@ final class HTTPTests: XCTestCase {
         }
     }
 
+    /// A small answer's head and body go out in one channel buffer: 20 keep-alive requests for
+    /// /index.html cost the program's channel, by the kernel's own counters, one `received` and
+    /// one `sent` completion each (plus the `accepted`), and one `streamSend` and one
+    /// `postReceiveBuffer` request each. Sent separately, head and body made it three of each.
+    func testASmallAnswerIsOneSendOfOneBuffer() throws {
+        try withTCPGuest(self, name: "http-gathered") { running, forwards, problems in
+            let expected = try Self.siteFile("/index.html")
+            let before = try Metrics.fetch(host: forwards.host, port: forwards.metrics).1
+            let client = try TCPClient(host: forwards.host, port: forwards.http, timeout: 20)
+            var pending: [UInt8] = []
+            for round in 0..<20 {
+                try client.send("GET /index.html HTTP/1.1\r\nHost: swiglet\r\n\r\n")
+                let response = try HTTPResponse.read(from: client, pending: &pending)
+                if response.status != 200 || response.body != expected { problems.append("request \(round): \(response)") }
+            }
+            let after = try Metrics.fetch(host: forwards.host, port: forwards.metrics).1
+            let completions = after.growth("swiglet_channel_completions_total", since: before)
+            let requests = after.growth("swiglet_channel_requests_total", since: before)
+            if completions != 41 { problems.append("20 requests took \(completions) completions, not 41 (20 received, 20 sent, 1 accepted)") }
+            if requests != 40 { problems.append("20 requests took \(requests) channel requests, not 40 (20 sends, 20 buffers posted again)") }
+        }
+    }
+
     /// wrk for 5 seconds (2 threads, 8 connections): requests done, no socket errors, no
     /// non-2xx responses. The rate is printed, not asserted.
     func testWrkLoadWithoutErrors() throws {

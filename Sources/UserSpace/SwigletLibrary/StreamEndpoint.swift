@@ -154,22 +154,41 @@ public struct StreamEndpoint {
     /// order; returns how many bytes were taken. `wouldBlock` (nothing taken) when no buffer
     /// or request slot is free: wait for a `sent` event.
     public mutating func send(connection: UInt16, bytes: UnsafeRawBufferPointer) -> Result<Int, SocketError> {
+        send(connection: connection, bytes: bytes, then: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// Gathering send: `first` and then `second` as one run of bytes, packed into as few
+    /// channel buffers as hold them, so that an HTTP response's head and a small body share
+    /// one buffer — one request and one `sent` instead of two of each. Returns how many bytes
+    /// of the two together were taken (those of `first` first); `wouldBlock` as `send`.
+    public mutating func send(connection: UInt16, bytes first: UnsafeRawBufferPointer,
+                              then second: UnsafeRawBufferPointer) -> Result<Int, SocketError> {
         guard Int(connection) < Self.maximumConnections, states[Int(connection)] == .open else {
             return .failure(.notConnected)
         }
         guard !endpoint.isBroken else { return .failure(.channelBroken) }
         let bufferSize = Int(endpoint.memory.layout.bufferSize)
+        let total = first.count + second.count
         var taken = 0
-        while taken < bytes.count && endpoint.requests.hasFreeSlot() {
+        while taken < total && endpoint.requests.hasFreeSlot() {
             guard let index = endpoint.popFree() else { break }
-            let length = min(bufferSize, bytes.count - taken)
-            let buffer = endpoint.memory.buffer(index)
-            buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + taken, byteCount: length)
+            let buffer = endpoint.memory.buffer(index).baseAddress!
+            var length = 0
+            if taken < first.count {
+                length = min(bufferSize, first.count - taken)
+                buffer.copyMemory(from: first.baseAddress! + taken, byteCount: length)
+            }
+            let secondOffset = taken + length - first.count   // ≥ 0 once `first` is all in
+            if secondOffset >= 0 && length < bufferSize && secondOffset < second.count {
+                let count = min(bufferSize - length, second.count - secondOffset)
+                (buffer + length).copyMemory(from: second.baseAddress! + secondOffset, byteCount: count)
+                length += count
+            }
             _ = endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: index, offset: 0,
                                                       length: UInt32(length)))
             taken += length
         }
-        return taken == 0 && bytes.count > 0 ? .failure(.wouldBlock) : .success(taken)
+        return taken == 0 && total > 0 ? .failure(.wouldBlock) : .success(taken)
     }
 
     /// Zero-copy send: lends `fill` a free channel buffer to write up to its size into; `fill`

@@ -161,15 +161,15 @@ struct Server {
         guard connections[connection].inUse, !connections[connection].closing else { return }
         setBlocked(connection, false)
         while true {
-            // 1. The pending response, head first.
+            // 1. The pending response, head and body gathered: a small one is one buffer, one request.
             while connections[connection].pendingHead.count > 0 || connections[connection].pendingBody.count > 0 {
-                let sendingHead = connections[connection].pendingHead.count > 0
-                let piece = sendingHead ? connections[connection].pendingHead : connections[connection].pendingBody
-                switch streams.send(connection: UInt16(connection), bytes: piece) {
+                let head = connections[connection].pendingHead, body = connections[connection].pendingBody
+                switch streams.send(connection: UInt16(connection), bytes: head, then: body) {
                 case .success(let taken):
-                    let rest = UnsafeRawBufferPointer(rebasing: piece[taken...])
-                    if sendingHead { connections[connection].pendingHead = rest } else { connections[connection].pendingBody = rest }
-                    if taken < piece.count {
+                    let fromHead = min(taken, head.count)
+                    connections[connection].pendingHead = UnsafeRawBufferPointer(rebasing: head[fromHead...])
+                    connections[connection].pendingBody = UnsafeRawBufferPointer(rebasing: body[(taken - fromHead)...])
+                    if taken < head.count + body.count {
                         setBlocked(connection, true)   // out of channel buffers: a `sent` event resumes it
                         return
                     }

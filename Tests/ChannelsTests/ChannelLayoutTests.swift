@@ -35,7 +35,7 @@ final class ChannelLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<ChannelRequest>.size, 32)
         XCTAssertEqual(MemoryLayout<ChannelRequest>.stride, 32)
         XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.operation), 0)
-        XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.reserved0), 1)
+        XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.flags), 1)
         XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.socket), 2)
         XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.bufferIndex), 4)
         XCTAssertEqual(MemoryLayout<ChannelRequest>.offset(of: \.offset), 8)

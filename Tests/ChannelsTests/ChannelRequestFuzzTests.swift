@@ -49,6 +49,7 @@ final class ChannelRequestFuzzTests: XCTestCase {
         for kind in 1...14 {
             XCTAssertGreaterThan(seen.completionKinds[kind], 0, "never saw a completion of kind \(kind)")
         }
+        XCTAssertGreaterThan(seen.events["send then posted", default: 0], 0, "never sent with postAfterSend")
         for (name, count) in seen.events {
             XCTAssertGreaterThan(count, 0, "never happened: \(name)")
         }
@@ -282,6 +283,8 @@ final class ChannelModel {
     var kinds = [UInt64](repeating: 0, count: 16)
     var receiveBuffersPosted: UInt64 = 0
     var bytesSent: UInt64 = 0
+    /// Datagrams sent with `postAfterSend`: counted as sent, answered by no completion.
+    var sentAndPosted: UInt64 = 0
     var bytesReceived: UInt64 = 0
     var streamBytesReceived: UInt64 = 0
     var ringFullPasses: UInt64 = 0
@@ -400,7 +403,8 @@ final class ChannelModel {
         case 2, 3:
             let (offset, length) = range()
             request = .send(socket: socket(), bufferIndex: buffer(), offset: offset, length: length,
-                            address: UInt32.random(in: 0...UInt32.max, using: &random), port: port)
+                            address: UInt32.random(in: 0...UInt32.max, using: &random), port: port,
+                            postAfterSend: Bool.random(using: &random))
         case 4, 5: request = .postReceiveBuffer(buffer())
         case 6: request = .close(socket: socket())
         case 7:
@@ -420,7 +424,7 @@ final class ChannelModel {
         if Int.random(in: 0..<6, using: &random) == 0 {
             // One field made wrong (the stream fields only when streams are allowed).
             switch Int.random(in: 0..<6, using: &random) {
-            case 0: request.reserved0 = UInt8.random(in: 1...255, using: &random)
+            case 0: request.flags = UInt8.random(in: 1...255, using: &random)
             case 1: request.reserved1 = UInt16.random(in: 1...UInt16.max, using: &random)
             case 2: request.operation = [0, 10, 11, 0x80, 0xFF].randomElement(using: &random)!
             case 3: request.bufferIndex = [UInt32(Self.bufferCount), .max].randomElement(using: &random)!
@@ -475,7 +479,8 @@ final class ChannelModel {
                                requestOperation: request.operation, bufferReturned: returned, cookie: request.cookie)]
         }
         func fits() -> Bool { UInt64(request.offset) + UInt64(request.length) <= UInt64(Self.bufferSize) }
-        guard request.reserved0 == 0, request.reserved1 == 0, let operation = ChannelRequest.Operation(rawValue: request.operation)
+        guard request.reserved1 == 0, let operation = ChannelRequest.Operation(rawValue: request.operation),
+              request.flags & ~(operation == .send ? ChannelRequest.postAfterSend : 0) == 0
         else { return error(.unknownRequest) }
         let buffer = Int(request.bufferIndex)
         let socket = Int(request.socket)
@@ -499,6 +504,15 @@ final class ChannelModel {
             expectedDatagrams.append(.init(payload: Array(contents[start..<start + Int(request.length)]), address: request.address,
                                            port: request.port, sourcePort: sockets[socket]))
             bytesSent += UInt64(request.length)
+            if request.flags == ChannelRequest.postAfterSend {
+                // Posted for receive at once, no completion.
+                holders[buffer] = .posted
+                posted.append(request.bufferIndex)
+                receiveBuffersPosted += 1
+                sentAndPosted += 1
+                coverage.events["send then posted", default: 0] += 1
+                return []
+            }
             return [ChannelCompletion(kind: .sent, socket: request.socket, bufferIndex: request.bufferIndex, offset: request.offset,
                                       length: request.length, address: request.address, port: request.port,
                                       requestOperation: request.operation, cookie: request.cookie)]
@@ -960,7 +974,7 @@ final class ChannelModel {
             XCTAssertEqual(counters[error: ChannelError(rawValue: UInt8(error))!], errorCompletions[error], "\(ChannelError(rawValue: UInt8(error))!.name)")
         }
         XCTAssertEqual(counters.bound, kinds[Int(ChannelCompletion.Kind.bound.rawValue)])
-        XCTAssertEqual(counters.sent, kinds[Int(ChannelCompletion.Kind.sent.rawValue)])
+        XCTAssertEqual(counters.sent, kinds[Int(ChannelCompletion.Kind.sent.rawValue)] + sentAndPosted)
         XCTAssertEqual(counters.closed, kinds[Int(ChannelCompletion.Kind.closed.rawValue)])
         XCTAssertEqual(counters.received, kinds[Int(ChannelCompletion.Kind.received.rawValue)])
         XCTAssertEqual(counters.connectionsOpened, kinds[Int(ChannelCompletion.Kind.accepted.rawValue)]

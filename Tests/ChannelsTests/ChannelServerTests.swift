@@ -66,7 +66,9 @@ final class ChannelServerTests: XCTestCase {
         let before = channel.poolSnapshot()
 
         var reservedSet = ChannelRequest.postReceiveBuffer(2)
-        reservedSet.reserved0 = 1
+        reservedSet.flags = ChannelRequest.postAfterSend   // a flag only `send` has
+        var unknownFlag = ChannelRequest.send(socket: socket, bufferIndex: 0, offset: 0, length: 1, address: 1, port: 1)
+        unknownFlag.flags = 2
         var reservedSet1 = ChannelRequest.send(socket: socket, bufferIndex: 0, offset: 0, length: 1, address: 1, port: 1)
         reservedSet1.reserved1 = 0x8000
         let cases: [(ChannelRequest, ChannelError)] = [
@@ -87,6 +89,7 @@ final class ChannelServerTests: XCTestCase {
             (ChannelRequest(operation: 99, bufferIndex: .max), .unknownRequest),
             (reservedSet, .unknownRequest),
             (reservedSet1, .unknownRequest),
+            (unknownFlag, .unknownRequest),
         ]
         var expectedCounts: [ChannelError: UInt64] = [:]
         for (number, (request, error)) in cases.enumerated() {

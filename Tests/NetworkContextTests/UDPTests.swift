@@ -77,6 +77,50 @@ final class UDPTests: XCTestCase {
         XCTAssertEqual(socket.endpoint.statistics.sendsCompleted, 1)
     }
 
+    /// An echo's reply from the buffer a datagram arrived in is sent with `postAfterSend`: the
+    /// buffer is posted for receive again by the network core, with no `sent` completion and
+    /// no `postReceiveBuffer` request; the program's count of posted buffers stays right, and a
+    /// refused reply's buffer comes back to the program, uncounted.
+    func testAnEchoReplyPostsItsBufferWithoutASentCompletion() {
+        let fixture = ContextFixture()
+        fixture.learnPeer()
+        var (program, socket) = fixture.boundSocket(port: 5005)
+        let counters = { fixture.context.channelCounters(program.channel) }
+        for round in 0..<20 {
+            let payload = [UInt8](repeating: UInt8(round), count: 10 + round)
+            fixture.receive(udpFrame(from: 40005, to: 5005, payload: payload))
+            guard case .success(let datagram) = socket.receiveBuffer() else { return XCTFail("round \(round): no datagram") }
+            XCTAssertNil(socket.reply(with: datagram, length: datagram.length, to: datagram.source).failure)
+            let mark = fixture.mark
+            fixture.pass()
+            XCTAssertEqual(fixture.sent(since: mark).compactMap(\.datagram).map(\.payload), [payload], "round \(round)")
+        }
+        XCTAssertEqual(counters().received, 20)
+        XCTAssertEqual(counters().sent, 20)
+        XCTAssertEqual(counters().completions, 1 + 20, "the bind's answer and the datagrams: no `sent`")
+        XCTAssertEqual(counters().receiveBuffersPosted, 8 + 20, "the first 8, then each reply's buffer")
+        XCTAssertEqual(socket.endpoint.statistics.sendsPostingTheirBuffer, 20)
+        XCTAssertEqual(socket.endpoint.postedReceiveBufferCount, 8)
+        XCTAssertEqual(fixture.context.channelCounters(program.channel).droppedNoReceiveBuffer, 0)
+
+        // Refused (the transmit ring is full): the buffer comes back instead, and is posted again
+        // the usual way.
+        fixture.receive(udpFrame(from: 40005, to: 5005, payload: [9]))
+        guard case .success(let datagram) = socket.receiveBuffer() else { return XCTFail("no datagram") }
+        fixture.queue.transmitFull = true
+        XCTAssertNil(socket.reply(with: datagram, length: datagram.length, to: datagram.source).failure)
+        XCTAssertEqual(socket.endpoint.postedReceiveBufferCount, 8, "counted posted when sent")
+        fixture.pass()
+        fixture.queue.transmitFull = false
+        XCTAssertEqual(socket.receiveBuffer().failure, .wouldBlock)   // takes the refusal
+        XCTAssertEqual(socket.endpoint.statistics.lastSendError, .throttled)
+        XCTAssertEqual(socket.endpoint.postedReceiveBufferCount, 7, "uncounted: the buffer came back free")
+        fixture.pass()
+        XCTAssertEqual(counters().receiveBuffersPosted, 8 + 20)
+        XCTAssertEqual(socket.endpoint.freeBufferCount + socket.endpoint.postedReceiveBufferCount, 16)
+        XCTAssertEqual(socket.endpoint.freeBufferCount, 9)
+    }
+
     func testSendWithAFullTransmitRingIsRefusedAsThrottled() {
         let fixture = ContextFixture()
         fixture.learnPeer()

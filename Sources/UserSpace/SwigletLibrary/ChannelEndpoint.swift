@@ -128,9 +128,33 @@ public struct ChannelEndpoint {
             return length == 0 ? .success(()) : .failure(.datagramTooLarge)
         }
         // Cannot fail: `hasFreeSlot` said there is room, and only we push.
-        _ = requests.tryPush(.send(socket: socket, bufferIndex: index, offset: 0, length: UInt32(length),
-                                   address: destination.address.rawValue, port: destination.port))
+        let request = sendRequest(socket: socket, bufferIndex: index, offset: 0, length: UInt32(length), to: destination)
+        _ = requests.tryPush(request)
+        countPosted(request)
         return .success(())
+    }
+
+    /// The cookie of a send made with `postAfterSend`: its refusal (the only answer it can get)
+    /// says the buffer came back instead of being posted.
+    static let postedAfterSendCookie: UInt64 = 0x504F_5354   // "POST"
+
+    /// A send request; while fewer than `receiveBufferTarget` buffers are posted, one that posts
+    /// its buffer for receive once sent (`ChannelRequest.postAfterSend`), counted posted now:
+    /// no `sent` completion to take and no `postReceiveBuffer` to make for it.
+    private mutating func sendRequest(socket: UInt16, bufferIndex: UInt32, offset: UInt32, length: UInt32,
+                                      to destination: SocketAddress) -> ChannelRequest {
+        let post = postedReceiveBufferCount < receiveBufferTarget
+        return .send(socket: socket, bufferIndex: bufferIndex, offset: offset, length: length,
+                     address: destination.address.rawValue, port: destination.port, postAfterSend: post,
+                     cookie: post ? Self.postedAfterSendCookie : 0)
+    }
+
+    /// Counts a pushed send request's buffer posted when it was made with `postAfterSend`.
+    private mutating func countPosted(_ request: ChannelRequest) {
+        if request.flags & ChannelRequest.postAfterSend != 0 {
+            postedReceiveBufferCount += 1
+            statistics.sendsPostingTheirBuffer &+= 1
+        }
     }
 
     /// Zero-copy reply: sends the first `length` bytes of a received datagram's buffer (the
@@ -142,9 +166,10 @@ public struct ChannelEndpoint {
         guard !isBroken else { return .failure(.channelBroken) }
         guard Int(datagram.offset) + Int(length) <= Int(memory.layout.bufferSize),
               Int(length) <= Self.maximumPayloadLength else { return .failure(.datagramTooLarge) }
-        guard requests.tryPush(.send(socket: socket, bufferIndex: datagram.bufferIndex, offset: datagram.offset,
-                                     length: length, address: destination.address.rawValue, port: destination.port))
-        else { return .failure(.wouldBlock) }
+        let request = sendRequest(socket: socket, bufferIndex: datagram.bufferIndex, offset: datagram.offset,
+                                  length: length, to: destination)
+        guard requests.tryPush(request) else { return .failure(.wouldBlock) }
+        countPosted(request)
         return .success(())
     }
 
@@ -154,7 +179,10 @@ public struct ChannelEndpoint {
     /// has arrived. Give it back with `release` or by sending from it.
     public mutating func receive() -> Result<ReceivedDatagram, SocketError> {
         if heldCount == 0 { takeCompletions(dropWhenHeldFull: false, stopAfterReceived: true) }
-        replenish()
+        // Not quite to the target: the buffer of a datagram the program answers is posted again
+        // by its reply (`postAfterSend`), and a free buffer posted now would make that reply
+        // come back with a `sent` instead. Bursts that outrun the replies still get buffers.
+        replenish(to: receiveBufferTarget - replySlack)
         if let datagram = takeHeld() { return .success(datagram) }
         return .failure(isBroken ? .channelBroken : .wouldBlock)
     }
@@ -174,8 +202,14 @@ public struct ChannelEndpoint {
 
     /// Posts free buffers for receive until `receiveBufferTarget` are posted, as far as free
     /// buffers and request slots allow.
-    public mutating func replenish() {
-        while postedReceiveBufferCount < receiveBufferTarget && freeListHead != Self.noBuffer && requests.hasFreeSlot() {
+    public mutating func replenish() { replenish(to: receiveBufferTarget) }
+
+    /// How many posted buffers below its target `receive` leaves for replies to post again.
+    var replySlack: Int { max(1, receiveBufferTarget / 4) }
+
+    /// Posts free buffers until `target` are posted.
+    private mutating func replenish(to target: Int) {
+        while postedReceiveBufferCount < target && freeListHead != Self.noBuffer && requests.hasFreeSlot() {
             guard let index = popFree() else { return }
             _ = requests.tryPush(.postReceiveBuffer(index))
             postedReceiveBufferCount += 1
@@ -237,6 +271,8 @@ public struct ChannelEndpoint {
             case .send:
                 statistics.sendErrors &+= 1
                 statistics.lastSendError = error
+                // A send that would have posted its buffer was counted posted when made.
+                if completion.cookie == Self.postedAfterSendCookie { postedReceiveBufferCount -= 1 }
                 // Every buffer we send is ours; the refusal gives it back either way.
                 if bufferValid { pushFree(completion.bufferIndex) }
             case .postReceiveBuffer:

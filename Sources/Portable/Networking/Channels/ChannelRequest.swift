@@ -9,7 +9,7 @@
 /// ```
 ///  0      1      2         4            8         12        16        20     22        24              32
 ///  ┌──────┬──────┬─────────┬────────────┬─────────┬─────────┬─────────┬──────┬─────────┬───────────────┐
-///  │ op   │ resv │ socket  │ bufferIndex│ offset  │ length  │ address │ port │ reserved│ cookie        │
+///  │ op   │ flags│ socket  │ bufferIndex│ offset  │ length  │ address │ port │ reserved│ cookie        │
 ///  │ UInt8│ UInt8│ UInt16  │ UInt32     │ UInt32  │ UInt32  │ UInt32  │UInt16│ UInt16  │ UInt64        │
 ///  └──────┴──────┴─────────┴────────────┴─────────┴─────────┴─────────┴──────┴─────────┴───────────────┘
 /// ```
@@ -18,6 +18,9 @@
 /// | --- | --- | --- | --- |
 /// | `bind` | ignored (the network core picks one) | ignored | local port in `port` |
 /// | `send` | a bound socket | the datagram's payload | destination |
+///
+/// `flags` (offset 1): only `send` has one, `postAfterSend` (bit 0); any other bit, or a flag on
+/// another operation, makes the request `unknownRequest`.
 /// | `postReceiveBuffer` | ignored (any socket of the channel) | the buffer (offset, length ignored) | ignored |
 /// | `close` | a bound socket | ignored | ignored |
 /// | `listen` | ignored | ignored | local TCP port in `port` |
@@ -31,8 +34,8 @@
 public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     /// What the program asks for: an `Operation` raw value (offset 0).
     public var operation: UInt8
-    /// Must be 0 (offset 1); room for flags.
-    public var reserved0: UInt8
+    /// `ChannelRequest.postAfterSend` on a `send`, otherwise 0 (offset 1).
+    public var flags: UInt8
     /// The socket the request is about, as the `bound` completion named it (offset 2).
     public var socket: UInt16
     /// A buffer of the channel's pool, 0 to bufferCount − 1 (offset 4).
@@ -92,7 +95,7 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     public init(operation: UInt8, socket: UInt16 = 0, bufferIndex: UInt32 = 0, offset: UInt32 = 0,
                 length: UInt32 = 0, address: UInt32 = 0, port: UInt16 = 0, cookie: UInt64 = 0) {
         self.operation = operation
-        reserved0 = 0
+        flags = 0
         self.socket = socket
         self.bufferIndex = bufferIndex
         self.offset = offset
@@ -108,11 +111,22 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         ChannelRequest(operation: Operation.bind.rawValue, port: port, cookie: cookie)
     }
 
-    /// Send `length` bytes at `offset` in buffer `bufferIndex` from `socket` to `address`:`port`.
+    /// The `send` flag that posts the buffer for receive once the datagram is sent, instead of
+    /// giving it back with a `sent` completion: an echo or a request-answer server, which
+    /// posts every buffer it answers from again, saves a completion and a request per datagram.
+    /// A refused send is answered as without the flag (`error`, the buffer given back when
+    /// `bufferReturned` is 1): the program counts the buffer posted when it sends, and uncounts
+    /// it on a refusal (`ChannelEndpoint` marks such sends by their cookie).
+    public static let postAfterSend: UInt8 = 1
+
+    /// Send `length` bytes at `offset` in buffer `bufferIndex` from `socket` to `address`:`port`;
+    /// with `postAfterSend` the buffer is posted for receive once sent (no `sent` completion).
     public static func send(socket: UInt16, bufferIndex: UInt32, offset: UInt32, length: UInt32,
-                            address: UInt32, port: UInt16, cookie: UInt64 = 0) -> ChannelRequest {
-        ChannelRequest(operation: Operation.send.rawValue, socket: socket, bufferIndex: bufferIndex,
-                       offset: offset, length: length, address: address, port: port, cookie: cookie)
+                            address: UInt32, port: UInt16, postAfterSend: Bool = false, cookie: UInt64 = 0) -> ChannelRequest {
+        var request = ChannelRequest(operation: Operation.send.rawValue, socket: socket, bufferIndex: bufferIndex,
+                                     offset: offset, length: length, address: address, port: port, cookie: cookie)
+        if postAfterSend { request.flags = Self.postAfterSend }
+        return request
     }
 
     /// Hand buffer `bufferIndex` to the network core to receive into.

@@ -4,12 +4,15 @@
 /// slot). The stateful checks — socket bound, buffer owned — are `ServerChannel`'s and
 /// `BufferOwnership`'s.
 public enum RequestValidator {
-    /// The request's operation, or `unknownRequest` when the operation is not one we know or a
-    /// reserved field is not 0 (so they can be given a meaning later without ambiguity).
+    /// The request's operation, or `unknownRequest` when the operation is not one we know, a
+    /// reserved field is not 0 (so they can be given a meaning later without ambiguity), or a
+    /// flag is set that the operation does not have (only `send` has one, `postAfterSend`).
     public static func operation(of request: ChannelRequest) -> Result<ChannelRequest.Operation, ChannelError> {
-        guard request.reserved0 == 0, request.reserved1 == 0,
+        guard request.reserved1 == 0,
               let operation = ChannelRequest.Operation(rawValue: request.operation)
         else { return .failure(.unknownRequest) }
+        let allowed = operation == .send ? ChannelRequest.postAfterSend : 0
+        guard request.flags & ~allowed == 0 else { return .failure(.unknownRequest) }
         return .success(operation)
     }
 

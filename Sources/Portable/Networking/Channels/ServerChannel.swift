@@ -222,6 +222,14 @@ public struct ServerChannel {
         }
         counters.sent &+= 1
         counters.bytesSent &+= UInt64(request.length)
+        if request.flags & ChannelRequest.postAfterSend != 0 {
+            // Posted for receive as if by `postReceiveBuffer`: the program's again a moment ago,
+            // so the take cannot fail; no completion, as a successful post has none.
+            if ownership.takeFromProgram(request.bufferIndex, as: .postedForReceive) == nil {
+                postReceive(request.bufferIndex)
+            }
+            return
+        }
         complete(ChannelCompletion(kind: .sent, socket: request.socket, bufferIndex: request.bufferIndex,
                                    offset: request.offset, length: request.length, address: request.address,
                                    port: request.port, requestOperation: request.operation, cookie: request.cookie))

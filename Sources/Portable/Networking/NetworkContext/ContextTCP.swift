@@ -23,8 +23,9 @@ struct ContextTCPState {
     let notices: UnsafeMutablePointer<ConnectionNotice>
     /// The connections whose notice may hold undelivered events, each at most once, oldest
     /// first: a pass visits these and nothing else, so its work follows the events, not the
-    /// number of connections. A connection whose events cannot all be delivered goes to the
-    /// back, so when the channels' rings or buffers run short the connections take turns.
+    /// number of connections. A connection whose events cannot all be delivered waits in
+    /// `waiting` instead, and comes back here, at the back, when its channel has room: when
+    /// the channels' rings or buffers run short the connections take turns.
     var pending = UniqueNumberQueue(capacity: ContextTCPState.capacity)
     /// Connections whose events wait for their channel to have room, out of `pending`: list
     /// `2 × channel` waits for room in the completion ring, `2 × channel + 1` for a posted
@@ -66,9 +67,9 @@ extension NetworkContext {
     }
 
     /// Passes the table's events on and runs its timers every `tcpPollInterval`; returns how
-    /// many events there were. An event that cannot be delivered now stays in its notice and is
-    /// retried next pass: nothing is dropped, and a program that does not read closes its own
-    /// TCP window.
+    /// many events there were. An event that cannot be delivered now stays in its notice, and
+    /// its connection waits in line for its channel's room (`waitForRoom`): nothing is dropped,
+    /// and a program that does not read closes its own TCP window.
     func serveTCP(now: UInt64) -> Int {
         var handled = 0
         let notices = tcp.pointee.notices

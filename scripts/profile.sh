@@ -27,8 +27,9 @@ OPTIONS:
                         (swiglet-bench tcp-rr on TCP echo), bulk (one connection streaming
                         through TCP echo for the whole load, 64 KiB writes, every byte checked;
                         boot with run=tcp-echo@1 so that the echo has a CPU to itself),
-                        udp (swiglet-bench UDP echo, 32 outstanding), none (default http)
+                        udp (swiglet-bench UDP echo of 64 bytes), none (default http)
       --connections N   connections of the http, http-close and tcp loads (default 16)
+      --window N        outstanding requests of the udp load (default 32)
       --nic KIND        user (default): QEMU's user-mode network, host ports forwarded;
                         tap: a tap device in a network namespace of its own, as the
                         experiments use (needs root). User-mode networking limits any load
@@ -55,13 +56,13 @@ say() { echo "profile: $*" >&2; }
 die() { say "$*"; exit 1; }
 bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
 
-duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 stack_bytes=1024 top=10 nic=user
+duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 window=32 stack_bytes=1024 top=10 nic=user
 output="" image=images/swiglet.iso
 while [[ $# -gt 0 ]]; do
     option=$1
     case $option in
         -h|--help) usage; exit 0 ;;
-        -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--stack-bytes|-n|--top|-o|--output|--image|--nic)
+        -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--window|--stack-bytes|-n|--top|-o|--output|--image|--nic)
             [[ $# -ge 2 ]] || bad_usage "option '$option' needs a value"
             value=$2; shift 2 ;;
         *) bad_usage "unknown option '$option'" ;;
@@ -76,6 +77,7 @@ while [[ $# -gt 0 ]]; do
         -l|--load) [[ $value =~ ^(http|http-close|tcp|bulk|udp|none)$ ]] || bad_usage "option '$option': '$value' is not http, http-close, tcp, bulk, udp or none"; load=$value ;;
         --nic) [[ $value =~ ^(user|tap)$ ]] || bad_usage "option '$option': '$value' is not user or tap"; nic=$value ;;
         --connections) [[ $value =~ $number && $value -ge 1 && $value -le 1024 ]] || bad_usage "option '$option': '$value' is not 1 to 1024"; connections=$value ;;
+        --window) [[ $value =~ $number && $value -ge 1 && $value -le 256 ]] || bad_usage "option '$option': '$value' is not 1 to 256"; window=$value ;;
         --stack-bytes) [[ $value =~ $number && $((value % 8)) == 0 && $value -le 65536 ]] || bad_usage "option '$option': '$value' is not a multiple of 8 up to 65536"; stack_bytes=$value ;;
         -n|--top) [[ $value =~ $number && $value -ge 1 ]] || bad_usage "option '$option': '$value' is not a positive number"; top=$value ;;
         -o|--output) output=$value ;;
@@ -177,7 +179,7 @@ case $load in
     tcp) load_command=("$bench" tcp-rr -d "$load_seconds" -w 0 -c "$connections" "$target:$tcp_port") ;;
     # One connection streaming until the time is up (tcp-echo --duration), as tcp-bulk measures.
     bulk) load_command=("$bench" tcp-echo --duration "$load_seconds" --chunk 65536 --timeout 10 "$target:$tcp_port") ;;
-    udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows 32 "$target:$udp_port") ;;
+    udp) load_command=("$bench" -q -d "$load_seconds" -w 0 --sizes 64 --windows "$window" "$target:$udp_port") ;;
     none) load_command=() ;;
 esac
 snapshot_metrics before

@@ -27,6 +27,16 @@ final class WaitingConnectionsTests: XCTestCase {
         return peers
     }
 
+    /// Ten passes with nothing new for the waiting connections visit none of them; returns the
+    /// visits so far.
+    private func passesVisitNothing(_ fixture: ContextFixture, _ message: String,
+                                    file: StaticString = #filePath, line: UInt = #line) -> UInt64 {
+        let visits = fixture.context.tcpNoticeVisits
+        for _ in 0..<10 { fixture.pass() }
+        XCTAssertEqual(fixture.context.tcpNoticeVisits, visits, message, file: file, line: line)
+        return visits
+    }
+
     /// Each peer sends a request naming it, all in one batch of frames, and one pass runs.
     private func everyPeerSends(_ fixture: ContextFixture, _ peers: inout [PeerConnection]) {
         for index in peers.indices { fixture.queue.feed(peers[index].data(Array("request \(index)".utf8))) }
@@ -46,9 +56,7 @@ final class WaitingConnectionsTests: XCTestCase {
         // The library keeps 8 buffers posted: 8 requests went straight into them.
         XCTAssertEqual(fixture.context.tcpConnectionsWaitingForPrograms, 12)
 
-        let visits = fixture.context.tcpNoticeVisits
-        for _ in 0..<10 { fixture.pass() }
-        XCTAssertEqual(fixture.context.tcpNoticeVisits, visits, "no buffer was posted: nothing to visit")
+        let visits = passesVisitNothing(fixture, "no buffer was posted: nothing to visit")
 
         var arrived: [String] = []
         for _ in 0..<10 where arrived.count < peers.count {
@@ -74,9 +82,7 @@ final class WaitingConnectionsTests: XCTestCase {
         let peers = connect(fixture, &streams, count: capacity + 6, accepting: false)
         guard peers.count == capacity + 6 else { return }
         XCTAssertEqual(fixture.context.tcpConnectionsWaitingForPrograms, 6)
-        let visits = fixture.context.tcpNoticeVisits
-        for _ in 0..<10 { fixture.pass() }
-        XCTAssertEqual(fixture.context.tcpNoticeVisits, visits, "the ring stayed full: nothing to visit")
+        let visits = passesVisitNothing(fixture, "the ring stayed full: nothing to visit")
 
         var accepted: [UInt16] = []
         for _ in 0..<4 where accepted.count < peers.count {

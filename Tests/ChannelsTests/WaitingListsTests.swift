@@ -89,6 +89,7 @@ final class WaitingListsTests: XCTestCase {
                 if !model[list].isEmpty { model[list].removeFirst() }
             }
             XCTAssertEqual(lists.count(of: list), model[list].count)
+            XCTAssertEqual(lists.totalCount, model.map(\.count).reduce(0, +))
         }
         for list in 0..<4 { XCTAssertEqual(drain(&lists, list), model[list]) }
     }

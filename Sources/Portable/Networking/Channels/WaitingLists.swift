@@ -26,6 +26,9 @@ public struct WaitingLists {
     private let heads: UnsafeMutablePointer<UInt16>
     private let tails: UnsafeMutablePointer<UInt16>
     private let counts: UnsafeMutablePointer<Int32>
+    /// How many numbers all the lists hold together: a pass with nobody waiting looks at this
+    /// and at no list.
+    public private(set) var totalCount = 0
 
     /// `listCount` empty lists over the numbers 0..<`capacity` (1 to 65,535, so that `none`
     /// is never a number), in memory of their own.
@@ -75,6 +78,7 @@ public struct WaitingLists {
         tails[list] = entry
         listOf[number] = UInt16(list)
         counts[list] += 1
+        totalCount += 1
         return true
     }
 
@@ -89,6 +93,7 @@ public struct WaitingLists {
         previous[number] = Self.none
         listOf[number] = Self.none
         counts[list] -= 1
+        totalCount -= 1
         return list
     }
 

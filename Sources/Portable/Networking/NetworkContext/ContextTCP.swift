@@ -138,6 +138,7 @@ extension NetworkContext {
     /// back of its line, so waiting connections take turns. A channel no longer served lets
     /// all of them go: their visit finds no one to tell and clears them.
     func resumeWaitingConnections() {
+        guard tcp.pointee.waiting.totalCount > 0 else { return }   // the common pass: one load
         let storage = channels.pointee.storage
         for channel in 0..<channels.pointee.count {
             let ringLine = 2 * channel, bufferLine = 2 * channel + 1

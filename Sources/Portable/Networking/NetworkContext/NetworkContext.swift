@@ -243,11 +243,7 @@ public struct NetworkContext<Receiver: FrameReceiver, Sender: FrameSender, Host:
     public var tcpNoticeVisits: UInt64 { tcp.pointee.visits }
     /// Connections whose events wait for room (a completion slot, a posted buffer) in their
     /// program's channel.
-    public var tcpConnectionsWaitingForPrograms: Int {
-        var count = 0
-        for list in 0..<tcp.pointee.waiting.listCount { count += tcp.pointee.waiting.count(of: list) }
-        return count
-    }
+    public var tcpConnectionsWaitingForPrograms: Int { tcp.pointee.waiting.totalCount }
     /// TCP connections by state.
     public func tcpConnectionCounts() -> TCPConnectionCounts { table.pointee.connectionCounts() }
     /// What one TCP connection slot costs outside the buffer pool, in bytes: the table's slot

@@ -95,7 +95,13 @@ enum MetricsEndpoint {
     /// A counter family whose only label is `context`: the sum, then each context's value.
     private static func contextCounter(_ writer: inout PrometheusWriter, _ name: StaticString, help: StaticString,
                                        _ value: (KernelNetworkContext) -> UInt64) {
-        writer.family(name, type: .counter, help: help)
+        contextFamily(&writer, name, type: .counter, help: help, value)
+    }
+
+    /// A family of `type` whose only label is `context`: the sum, then each context's value.
+    private static func contextFamily(_ writer: inout PrometheusWriter, _ name: StaticString, type: MetricType,
+                                      help: StaticString, _ value: (KernelNetworkContext) -> UInt64) {
+        writer.family(name, type: type, help: help)
         for scope in scopes {
             writer.beginSample(name)
             if scope >= 0 { writer.label("context", value: decimal(scope)) }
@@ -318,12 +324,9 @@ enum MetricsEndpoint {
                        help: "Connections the network core visited to pass TCP events on to their programs: follows the events and the room the programs' channels have, not the number of connections.") {
             $0.tcpNoticeVisits
         }
-        writer.family("swiglet_tcp_connections_waiting", type: .gauge,
-                      help: "Connections whose events wait for room in their program's channel (a completion slot, a posted receive buffer).")
-        for scope in scopes {
-            writer.beginSample("swiglet_tcp_connections_waiting")
-            if scope >= 0 { writer.label("context", value: decimal(scope)) }
-            writer.endSample(value: scoped(scope) { UInt64($0.tcpConnectionsWaitingForPrograms) })
+        contextFamily(&writer, "swiglet_tcp_connections_waiting", type: .gauge,
+                      help: "Connections whose events wait for room in their program's channel (a completion slot, a posted receive buffer).") {
+            UInt64($0.tcpConnectionsWaitingForPrograms)
         }
         contextCounter(&writer, "swiglet_tcp_transmit_refusals_total",
                        help: "TCP segments the NIC refused because its transmit queue was full; connections send what was refused on a later pass.") {

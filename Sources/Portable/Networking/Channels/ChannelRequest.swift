@@ -18,9 +18,6 @@
 /// | --- | --- | --- | --- |
 /// | `bind` | ignored (the network core picks one) | ignored | local port in `port` |
 /// | `send` | a bound socket | the datagram's payload | destination |
-///
-/// `flags` (offset 1): only `send` has one, `postAfterSend` (bit 0); any other bit, or a flag on
-/// another operation, makes the request `unknownRequest`.
 /// | `postReceiveBuffer` | ignored (any socket of the channel) | the buffer (offset, length ignored) | ignored |
 /// | `close` | a bound socket | ignored | ignored |
 /// | `listen` | ignored | ignored | local TCP port in `port` |
@@ -28,6 +25,9 @@
 /// | `streamSend` | a connection | the bytes to queue on it | ignored |
 /// | `streamShutdown` | a connection | ignored | ignored |
 /// | `streamClose` | a connection | ignored | ignored |
+///
+/// `flags` (offset 1): only `send` has one, `postAfterSend` (bit 0); any other bit, or a flag on
+/// another operation, makes the request `unknownRequest`.
 ///
 /// For TCP the `socket` field names a connection: the number an `accepted` or `connected`
 /// completion gave, valid until the `streamClosed` completion that answers `streamClose`.

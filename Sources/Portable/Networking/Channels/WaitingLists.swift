@@ -25,7 +25,6 @@ public struct WaitingLists {
     private let listOf: UnsafeMutablePointer<UInt16>
     private let heads: UnsafeMutablePointer<UInt16>
     private let tails: UnsafeMutablePointer<UInt16>
-    private let counts: UnsafeMutablePointer<Int32>
     /// How many numbers all the lists hold together: a pass with nobody waiting looks at this
     /// and at no list.
     public private(set) var totalCount = 0
@@ -47,8 +46,6 @@ public struct WaitingLists {
         heads.initialize(repeating: Self.none, count: listCount)
         tails = .allocate(capacity: listCount)
         tails.initialize(repeating: Self.none, count: listCount)
-        counts = .allocate(capacity: listCount)
-        counts.initialize(repeating: 0, count: listCount)
     }
 
     /// The list `number` is in; nil if none (or `number` is out of range).
@@ -57,11 +54,20 @@ public struct WaitingLists {
         return Int(listOf[number])
     }
 
-    /// How many numbers `list` holds.
-    public func count(of list: Int) -> Int { Int(counts[list]) }
+    /// How many numbers `list` holds, counted along it (for tests and diagnostics: the pass
+    /// needs only `isEmpty` and `totalCount`).
+    public func count(of list: Int) -> Int {
+        var count = 0
+        var entry = heads[list]
+        while entry != Self.none {
+            count += 1
+            entry = next[Int(entry)]
+        }
+        return count
+    }
 
     /// Whether `list` holds nothing.
-    public func isEmpty(_ list: Int) -> Bool { counts[list] == 0 }
+    public func isEmpty(_ list: Int) -> Bool { heads[list] == Self.none }
 
     /// Puts `number` at the back of `list`, taking it out of the list it was in first (even
     /// the same one: it goes to the back). False, and nothing changes, when `number` or `list`
@@ -77,7 +83,6 @@ public struct WaitingLists {
         if tail == Self.none { heads[list] = entry } else { next[Int(tail)] = entry }
         tails[list] = entry
         listOf[number] = UInt16(list)
-        counts[list] += 1
         totalCount += 1
         return true
     }
@@ -92,7 +97,6 @@ public struct WaitingLists {
         next[number] = Self.none
         previous[number] = Self.none
         listOf[number] = Self.none
-        counts[list] -= 1
         totalCount -= 1
         return list
     }

@@ -69,10 +69,12 @@ final class OffloadTests: XCTestCase {
             // not the program's), none with tcp-send=copy. A stream copies until 16 KiB are in
             // flight, the buffer that crosses that mark included, and whatever the core holds
             // above the channel's quarter; with 8 KiB channel buffers and bursts that drain
-            // between ACKs that is half to two thirds of this echo without transmit offloads
-            // (20-28 MiB of 64 lent, measured 2026-12-06), so the bar is a quarter.
+            // between ACKs that is a third to two thirds of this echo without transmit offloads
+            // (20-28 MiB of 64 lent, measured 2026-12-06; 14 MiB in a CI run of 2026-12-07): how
+            // much depends on timing, so the bar is a sixteenth: lending at work in a bulk
+            // stream, not how much of it (a speed matter, `make experiment NAME=bulk`).
             let lent = try XCTUnwrap(metrics["swiglet_tcp_lent_bytes_total"], metrics.text)
-            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(16 << 20), "offload=\(offload)") }
+            if copySends { XCTAssertEqual(lent, 0, "tcp-send=copy") } else { XCTAssertGreaterThanOrEqual(lent, Double(4 << 20), "offload=\(offload)") }
             // Doorbells: the receive queue's first one at boot, the transmit queue's with the
             // first frame; every MiB of the echo needs some either way.
             XCTAssertGreaterThan(try XCTUnwrap(metrics["swiglet_nic_notifications_total{queue=\"transmit\"}"], metrics.text), 0)

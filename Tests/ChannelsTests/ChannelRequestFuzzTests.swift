@@ -50,6 +50,7 @@ final class ChannelRequestFuzzTests: XCTestCase {
             XCTAssertGreaterThan(seen.completionKinds[kind], 0, "never saw a completion of kind \(kind)")
         }
         XCTAssertGreaterThan(seen.events["send then posted", default: 0], 0, "never sent with postAfterSend")
+        XCTAssertGreaterThan(seen.events["stream send then posted", default: 0], 0, "never posted after a stream send")
         for (name, count) in seen.events {
             XCTAssertGreaterThan(count, 0, "never happened: \(name)")
         }
@@ -225,6 +226,8 @@ final class ChannelModel {
         var bufferIndex: UInt32
         var offset: UInt32
         var length: UInt32
+        /// Sent with `postAfterSend`: once done the buffer is posted for receive, no `streamSent`.
+        var postsAfterSend = false
     }
 
     /// A `streamShutdown` or `streamClose` whose answer is due.
@@ -349,7 +352,7 @@ final class ChannelModel {
         default:
             // The core's pass (not while the program is slow: a pump could give buffers back
             // unseen, and the model learns of stream completions only as they are read).
-            if !slow { channel.server.pumpStreams(handler: &handler) }
+            if !slow { pumpStreams() }
         }
         if slowSteps > 0 {
             slowSteps -= 1
@@ -417,7 +420,8 @@ final class ChannelModel {
         case 8: request = Bool.random(using: &random) ? .listen(port: port) : .connect(address: 0x0A00_0202, port: port)
         case 9, 10:
             let (offset, length) = range()
-            request = .streamSend(connection: connection(), bufferIndex: buffer(), offset: offset, length: length)
+            request = .streamSend(connection: connection(), bufferIndex: buffer(), offset: offset, length: length,
+                                  postAfterSend: Bool.random(using: &random))
         case 11: request = .streamShutdown(connection: connection())
         default: request = .streamClose(connection: connection())
         }
@@ -463,6 +467,7 @@ final class ChannelModel {
             coverage.events["throttled pass", default: 0] += 1
         }
         let served = channel.server.serveRequests(budget: budget, handler: &handler)
+        notePostedStreamSends()
         XCTAssertEqual(served, predicted, "requests taken by a serve with budget \(budget)")
         taken += UInt64(served)
         XCTAssertEqual(handler.udp.sent, expectedDatagrams, "datagrams sent")
@@ -480,7 +485,7 @@ final class ChannelModel {
         }
         func fits() -> Bool { UInt64(request.offset) + UInt64(request.length) <= UInt64(Self.bufferSize) }
         guard request.reserved1 == 0, let operation = ChannelRequest.Operation(rawValue: request.operation),
-              request.flags & ~(operation == .send ? ChannelRequest.postAfterSend : 0) == 0
+              request.flags & ~(operation == .send || operation == .streamSend ? ChannelRequest.postAfterSend : 0) == 0
         else { return error(.unknownRequest) }
         let buffer = Int(request.bufferIndex)
         let socket = Int(request.socket)
@@ -551,7 +556,8 @@ final class ChannelModel {
             connection.sends.append(request.cookie)
             connections[request.socket] = connection
             queuedSends[request.cookie] = QueuedSend(connection: request.socket, bufferIndex: request.bufferIndex,
-                                                     offset: request.offset, length: request.length)
+                                                     offset: request.offset, length: request.length,
+                                                     postsAfterSend: request.flags == ChannelRequest.postAfterSend)
             return []
         case .streamShutdown, .streamClose:
             guard var connection = connections[request.socket], !connection.closePending else { return error(.unknownSocket) }
@@ -680,7 +686,7 @@ final class ChannelModel {
             }
             channel.server.wakeStream(number)
         }
-        channel.server.pumpStreams(handler: &handler)
+        pumpStreams()
     }
 
     /// The peer resets a connection: its writes fail from now on, and the core says so.
@@ -694,7 +700,7 @@ final class ChannelModel {
         XCTAssertTrue(channel.server.notify(aborted))
         expected.append(aborted)
         channel.server.wakeStream(number)
-        channel.server.pumpStreams(handler: &handler)
+        pumpStreams()
     }
 
     /// The program publishes ring slots again without writing them (legal: it owns the tail):
@@ -782,7 +788,7 @@ final class ChannelModel {
             XCTAssertEqual(channel.server.deliverStream(connection: connection) { _ in XCTFail("read after a violation"); return 1 }, 0)
             channel.server.wakeStream(connection)
         }
-        channel.server.pumpStreams(handler: &handler)
+        pumpStreams()
         XCTAssertFalse(channel.server.notify(ChannelCompletion(kind: .peerFinished, socket: 0)))
         XCTAssertFalse(channel.server.canDeliverStream())
         XCTAssertEqual((channel.memory.completionRing.memory + SingleProducerSingleConsumerRing<ChannelCompletion>.tailOffset)
@@ -862,11 +868,48 @@ final class ChannelModel {
         }
     }
 
+    /// The core's pass over the stream queues; then what it posted.
+    func pumpStreams() {
+        channel.server.pumpStreams(handler: &handler)
+        notePostedStreamSends()
+    }
+
+    /// Stream sends made with `postAfterSend` whose buffers the core has posted (it does so when
+    /// the connection is done with them, which the model learns from the ownership record; called
+    /// after every pump, before the completions it pushed are read): each in its connection's
+    /// order — every send queued before it is done too, its buffer no longer the core's to send
+    /// (a `streamSent` may be unread yet) — and the posted line is the one before plus those buffers.
+    func notePostedStreamSends() {
+        guard channel.server.violation == nil, !broken else { return }
+        let ownership = channel.server.ownership
+        let done = queuedSends.filter { $0.value.postsAfterSend && ownership.holder(of: $0.value.bufferIndex) == .postedForReceive }
+        guard !done.isEmpty else { return }
+        for (cookie, send) in done.sorted(by: { $0.key < $1.key }) {
+            queuedSends[cookie] = nil
+            let earlier = connections[send.connection]?.sends.prefix { $0 != cookie } ?? []
+            XCTAssertEqual(connections[send.connection]?.sends.contains(cookie), true, "posted a send not queued")
+            for other in earlier where ownership.holder(of: queuedSends[other]!.bufferIndex) == .sending {
+                XCTFail("stream send \(cookie) posted before the earlier \(other) of its connection was done")
+            }
+            connections[send.connection]?.sends.removeAll { $0 == cookie }
+            XCTAssertEqual(holders[Int(send.bufferIndex)], .sending)
+            holders[Int(send.bufferIndex)] = .posted
+            receiveBuffersPosted += 1
+            coverage.events["stream send then posted", default: 0] += 1
+        }
+        let line = (0..<channel.server.postedReceiveBufferCount).map { channel.server.postedBuffer(at: $0) }
+        let newly = Set(done.values.map(\.bufferIndex))
+        XCTAssertEqual(line.filter { !newly.contains($0) }, posted, "the posted line changed beyond the buffers posted after sending")
+        XCTAssertEqual(line.count, posted.count + newly.count)
+        posted = line
+    }
+
     /// A `streamSent`, or an `error` giving back a queued send's buffer: as queued, in order.
     func matchStreamSend(_ completion: ChannelCompletion) -> Bool {
         guard let send = queuedSends.removeValue(forKey: completion.cookie), var connection = connections[send.connection]
         else { return false }
         let returned = completion.decodedKind == .error
+        XCTAssertFalse(send.postsAfterSend && !returned, "a stream send with postAfterSend came back with streamSent")
         XCTAssertEqual(completion, ChannelCompletion(kind: returned ? .error : .streamSent,
                                                      error: returned ? connection.ended : nil, socket: send.connection,
                                                      bufferIndex: send.bufferIndex, offset: send.offset, length: send.length,
@@ -959,7 +1002,7 @@ final class ChannelModel {
                 handler.tcp.acknowledge(number)
                 channel.server.wakeStream(number)
             }
-            channel.server.pumpStreams(handler: &handler)
+            pumpStreams()
             drain()
         }
         XCTAssertEqual(queuedSends.count, 0, "stream sends never answered: \(queuedSends.keys.sorted())")

@@ -66,7 +66,7 @@ final class ChannelServerTests: XCTestCase {
         let before = channel.poolSnapshot()
 
         var reservedSet = ChannelRequest.postReceiveBuffer(2)
-        reservedSet.flags = ChannelRequest.postAfterSend   // a flag only `send` has
+        reservedSet.flags = ChannelRequest.postAfterSend   // a flag only the two sends have
         var unknownFlag = ChannelRequest.send(socket: socket, bufferIndex: 0, offset: 0, length: 1, address: 1, port: 1)
         unknownFlag.flags = 2
         var reservedSet1 = ChannelRequest.send(socket: socket, bufferIndex: 0, offset: 0, length: 1, address: 1, port: 1)

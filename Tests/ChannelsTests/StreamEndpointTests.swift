@@ -327,6 +327,78 @@ final class StreamEndpointTests: XCTestCase {
         XCTAssertEqual(core.handler.stream(of: 1), Array((head + body).prefix(8 * 2048)))
     }
 
+    /// A request-answer server (`answersPostTheirBuffers`): each answer is posted for receive
+    /// once sent, and the request's buffer, released, stays free for the next answer. Twenty
+    /// requests cost the channel twenty completions (the requests) and twenty requests (the
+    /// answers), with no `sent` event, and every buffer stays accounted for on both sides.
+    func testAnswersPostTheirBuffersInsteadOfComingBackAsSent() {
+        for lending in [false, true] {
+            let core = SingleThreadStreamCore(layout: layout)
+            core.handler.lends = lending
+            var streams = makeStreams(core)
+            streams.answersPostTheirBuffers = true
+            listenAndAccept(&streams, core, connection: 3)
+            let completionsBefore = core.server.counters.completions, requestsBefore = core.server.counters.requests
+            var answered: [UInt8] = []
+            for number in 0..<20 {
+                core.peerSends(bytes(100, seed: number), on: 3)
+                let arrived = events(&streams, core)
+                guard arrived.count == 1, case .received(3, let data) = arrived[0] else { return XCTFail("request \(number), lending \(lending): \(arrived)") }
+                XCTAssertEqual(Array(data.bytes), bytes(100, seed: number))
+                streams.release(data)
+                let head = bytes(40, seed: 50 + number), body = bytes(260, seed: 80 + number)
+                answered += head + body
+                let result = head.withUnsafeBytes { first in
+                    body.withUnsafeBytes { second in streams.send(connection: 3, bytes: first, then: second) }
+                }
+                XCTAssertEqual(result, .success(300))
+                // Lent bytes come back when the peer acknowledges them: only then is the buffer posted.
+                if lending { core.poll(); core.handler.acknowledge(3); core.fixture.server.wakeStream(3) }
+            }
+            XCTAssertEqual(events(&streams, core), [], "no sent event for an answer that posts its buffer")
+            XCTAssertEqual(core.handler.stream(of: 3), answered)
+            XCTAssertEqual(core.server.counters.completions - completionsBefore, 20, "lending: \(lending)")
+            XCTAssertEqual(core.server.counters.requests - requestsBefore, 20, "lending: \(lending)")
+            XCTAssertEqual(streams.endpoint.statistics.sendsPostingTheirBuffer, 20)
+            XCTAssertEqual(streams.endpoint.statistics.sendsCompleted, 0)
+            assertBuffersAccountedFor(streams, core)
+        }
+    }
+
+    /// Answers that post their buffers do so only while fewer than the target are posted: the
+    /// rest come back with `sent`. A refused one is uncounted, its buffer the program's again.
+    func testAnswersPostOnlyUpToTheTargetAndARefusalIsUncounted() {
+        let core = SingleThreadStreamCore(layout: layout)
+        var streams = makeStreams(core)
+        streams.answersPostTheirBuffers = true
+        listenAndAccept(&streams, core, connection: 2, capacity: 0)
+        XCTAssertEqual(streams.endpoint.postedReceiveBufferCount, 8, "the target, posted by listen")
+        let answer = bytes(3 * 2048, seed: 9)
+        XCTAssertEqual(answer.withUnsafeBytes { streams.send(connection: 2, bytes: $0) }, .success(3 * 2048))
+        XCTAssertEqual(streams.endpoint.statistics.sendsPostingTheirBuffer, 0, "the target was met: none posts")
+        core.handler.setCapacity(1 << 20, of: 2)
+        XCTAssertEqual(events(&streams, core), [.sent(connection: 2, length: 2048), .sent(connection: 2, length: 2048),
+                                                .sent(connection: 2, length: 2048)])
+        // Below the target (a received buffer the program holds): one answer buffer posts.
+        core.handler.setCapacity(0, of: 2)
+        core.peerSends([7], on: 2)
+        guard case .received(2, let data)? = events(&streams, core).first else { return XCTFail("nothing received") }
+        XCTAssertEqual(([1, 2, 3] as [UInt8]).withUnsafeBytes {
+            streams.send(connection: 2, bytes: $0)
+        }, .success(3))
+        XCTAssertEqual(streams.endpoint.statistics.sendsPostingTheirBuffer, 1)
+        XCTAssertEqual(streams.endpoint.postedReceiveBufferCount, 8, "counted posted when sent")
+        XCTAssertEqual(core.server.postedReceiveBufferCount, 7, "posted by the core only once sent")
+        // The peer resets the connection before the answer goes: the buffer comes back refused.
+        core.handler.connections[2]!.writeError = .connectionReset
+        core.fixture.server.wakeStream(2)
+        streams.release(data)
+        let after = events(&streams, core)
+        XCTAssertEqual(streams.sendErrors, 1, "\(after)")
+        XCTAssertEqual(streams.endpoint.statistics.sendsPostingTheirBuffer, 1)
+        assertBuffersAccountedFor(streams, core)
+    }
+
     func testWouldBlockWhenBuffersRunOutAndRecovery() {
         let core = SingleThreadStreamCore(layout: layout)
         var streams = makeStreams(core)

@@ -5,10 +5,13 @@ import Channels
 /// Counters kept by `ChannelEndpoint`. Sends complete asynchronously, so their errors are
 /// not returned by `send`: they are counted here (and the buffer comes back regardless).
 public struct EndpointStatistics: Sendable {
-    /// Datagrams the network core took and gave the buffer back for (`sent` completions).
+    /// Sends the network core took and gave the buffer back for (`sent` and `streamSent`
+    /// completions).
     public var sendsCompleted: UInt64 = 0
-    /// Datagrams sent with `ChannelRequest.postAfterSend`: their buffers are posted for
-    /// receive once sent, with no `sent` completion (a refused one also counts in `sendErrors`).
+    /// Sends (datagrams, or stream buffers with `StreamEndpoint.answersPostTheirBuffers`) made
+    /// with `ChannelRequest.postAfterSend`: their buffers are posted for receive once sent, with
+    /// no `sent` or `streamSent` completion (a refused one also counts in `sendErrors`, or in
+    /// `StreamEndpoint.sendErrors`).
     public var sendsPostingTheirBuffer: UInt64 = 0
     /// Sends the network core refused (`error` completions for `send`).
     public var sendErrors: UInt64 = 0

@@ -69,6 +69,22 @@ public struct StreamEndpoint {
     /// buffers came back.
     public private(set) var sendErrors: UInt64 = 0
 
+    /// For a server that answers what it receives (an HTTP server): while fewer than the
+    /// endpoint's target of buffers are posted for receive, every send goes with
+    /// `ChannelRequest.postAfterSend` — the network core posts its buffer for receive once done
+    /// with it, and no `sent` event comes back for it. A request and its answer then cost one
+    /// completion (the received bytes) and one request (the answer): the received buffer,
+    /// given back with `release`, stays free for the next answer instead of being posted again.
+    /// The top-ups leave `ChannelEndpoint.replySlack` below the target for the answers to fill
+    /// (otherwise every answer would find the target met and come back with `sent`).
+    ///
+    /// Such a program must not wait for `sent` events to retry a blocked send: its buffers come
+    /// back mostly through what it receives (and through the sends the target left
+    /// unflagged). An answer's buffer counts as posted from the moment it is sent, though the
+    /// network core posts it only when done: one stuck behind a full send buffer holds a posted
+    /// buffer back until its peer acknowledges (a refusal, or the connection ending, uncounts it).
+    public var answersPostTheirBuffers = false
+
     /// TCP over `endpoint` (fresh, with no UDP sockets).
     public init(endpoint: ChannelEndpoint) {
         self.endpoint = endpoint
@@ -139,7 +155,7 @@ public struct StreamEndpoint {
     /// posted then, and if nothing else came back later no received bytes could ever be
     /// delivered again — the connection stalled with its data in the network core.
     public mutating func pollEvent() -> StreamEvent? {
-        if receives { endpoint.replenish() }
+        if receives { replenish() }
         if pendingReleases > 0 { retryReleases() }
         if let event = takeHeld() { return event }
         while let completion = endpoint.completions.tryPop() {
@@ -184,8 +200,7 @@ public struct StreamEndpoint {
                 (buffer + length).copyMemory(from: second.baseAddress! + secondOffset, byteCount: count)
                 length += count
             }
-            _ = endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: index, offset: 0,
-                                                      length: UInt32(length)))
+            _ = pushSend(connection: connection, bufferIndex: index, length: length)
             taken += length
         }
         return taken == 0 && total > 0 ? .failure(.wouldBlock) : .success(taken)
@@ -205,7 +220,7 @@ public struct StreamEndpoint {
             endpoint.pushFree(index)
             return .success(0)
         }
-        _ = endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: index, offset: 0, length: UInt32(length)))
+        _ = pushSend(connection: connection, bufferIndex: index, length: length)
         return .success(length)
     }
 
@@ -221,16 +236,39 @@ public struct StreamEndpoint {
             release(data)
             return .success(0)
         }
-        guard endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: data.bufferIndex, offset: 0,
-                                                    length: UInt32(data.bytes.count)))
-        else { return .failure(.wouldBlock) }
+        guard pushSend(connection: connection, bufferIndex: data.bufferIndex, length: data.bytes.count) else {
+            return .failure(.wouldBlock)
+        }
         return .success(data.bytes.count)
     }
 
-    /// Gives a received buffer back: it is posted for receive again.
+    /// Pushes a `streamSend` of the first `length` bytes of buffer `bufferIndex`: with
+    /// `postAfterSend` (counted posted now) when `answersPostTheirBuffers` and fewer than the
+    /// target are posted. False when the request ring is full.
+    private mutating func pushSend(connection: UInt16, bufferIndex: UInt32, length: Int) -> Bool {
+        let post = answersPostTheirBuffers && endpoint.postedReceiveBufferCount < endpoint.receiveBufferTarget
+        guard endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: bufferIndex, offset: 0,
+                                                    length: UInt32(length), postAfterSend: post,
+                                                    cookie: post ? ChannelEndpoint.postedAfterSendCookie : 0))
+        else { return false }
+        if post {
+            endpoint.postedReceiveBufferCount += 1
+            endpoint.statistics.sendsPostingTheirBuffer &+= 1
+        }
+        return true
+    }
+
+    /// Gives a received buffer back: it is posted for receive again (or kept free for an answer,
+    /// see `answersPostTheirBuffers`).
     public mutating func release(_ data: ReceivedBuffer) {
         endpoint.pushFree(data.bufferIndex)
-        endpoint.replenish()
+        replenish()
+    }
+
+    /// Posts free buffers up to the endpoint's target, or a little below it when answers post
+    /// their own buffers (`answersPostTheirBuffers`).
+    private mutating func replenish() {
+        endpoint.replenish(to: endpoint.receiveBufferTarget - (answersPostTheirBuffers ? endpoint.replySlack : 0))
     }
 
     // MARK: Closing
@@ -293,7 +331,7 @@ public struct StreamEndpoint {
             guard connectionValid, bufferValid else { return malformed() }
             endpoint.statistics.sendsCompleted &+= 1
             endpoint.pushFree(completion.bufferIndex)
-            endpoint.replenish()
+            replenish()
             let state = states[Int(connection)]
             return state == .open || state == .shutDown ? .sent(connection: connection, length: Int(completion.length)) : nil
         case .peerFinished:
@@ -332,12 +370,14 @@ public struct StreamEndpoint {
                 return .connectFailed(cookie: completion.cookie, error: .refused(error))
             case .streamSend:
                 sendErrors &+= 1
+                // A send that would have posted its buffer was counted posted when made.
+                if completion.cookie == ChannelEndpoint.postedAfterSendCookie { endpoint.postedReceiveBufferCount -= 1 }
                 // Every buffer we send is ours: either the network core gave it back
                 // (`bufferReturned`) or it never took it. Only when it says it holds the
                 // buffer for something else is it not ours to reuse.
                 if bufferValid && error != .bufferNotOwned && error != .doubleHandBack {
                     endpoint.pushFree(completion.bufferIndex)
-                    endpoint.replenish()
+                    replenish()
                 }
             case .postReceiveBuffer:
                 endpoint.statistics.receivePostErrors &+= 1

@@ -26,15 +26,15 @@
 /// | `streamShutdown` | a connection | ignored | ignored |
 /// | `streamClose` | a connection | ignored | ignored |
 ///
-/// `flags` (offset 1): only `send` has one, `postAfterSend` (bit 0); any other bit, or a flag on
-/// another operation, makes the request `unknownRequest`.
+/// `flags` (offset 1): only `send` and `streamSend` have one, `postAfterSend` (bit 0); any other
+/// bit, or a flag on another operation, makes the request `unknownRequest`.
 ///
 /// For TCP the `socket` field names a connection: the number an `accepted` or `connected`
 /// completion gave, valid until the `streamClosed` completion that answers `streamClose`.
 public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
     /// What the program asks for: an `Operation` raw value (offset 0).
     public var operation: UInt8
-    /// `ChannelRequest.postAfterSend` on a `send`, otherwise 0 (offset 1).
+    /// `ChannelRequest.postAfterSend` on a `send` or `streamSend`, otherwise 0 (offset 1).
     public var flags: UInt8
     /// The socket the request is about, as the `bound` completion named it (offset 2).
     public var socket: UInt16
@@ -79,9 +79,9 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         /// was queued before. The network core keeps the buffer until the connection is done
         /// with every byte — with `tcp-send=lend` (the default) the buffer is lent to the
         /// connection and read in place until the peer acknowledges it; with `tcp-send=copy`
-        /// until its send buffer has copied them — then gives it back with `streamSent`. The
-        /// program must not write the buffer meanwhile. A send after `streamShutdown` is refused
-        /// (`notWritable`).
+        /// until its send buffer has copied them — then gives it back with `streamSent` (with
+        /// `postAfterSend`: posts it for receive, no completion). The program must not write the
+        /// buffer meanwhile. A send after `streamShutdown` is refused (`notWritable`).
         case streamSend = 7
         /// Send a FIN after everything queued (half-close); completes with `streamShutDown`.
         case streamShutdown = 8
@@ -111,12 +111,14 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         ChannelRequest(operation: Operation.bind.rawValue, port: port, cookie: cookie)
     }
 
-    /// The `send` flag that posts the buffer for receive once the datagram is sent, instead of
-    /// giving it back with a `sent` completion: an echo or a request-answer server, which
-    /// posts every buffer it answers from again, saves a completion and a request per datagram.
-    /// A refused send is answered as without the flag (`error`, the buffer given back when
-    /// `bufferReturned` is 1): the program counts the buffer posted when it sends, and uncounts
-    /// it on a refusal (`ChannelEndpoint` marks such sends by their cookie).
+    /// The `send` and `streamSend` flag that posts the buffer for receive once the network core
+    /// is done with it (the datagram sent; the stream's bytes copied, or acknowledged when
+    /// lent), instead of giving it back with a `sent` or `streamSent` completion: an echo or a
+    /// request-answer server, which posts a buffer again for every one it answers from, saves
+    /// a completion and a request per answer. A refused send is answered as without the flag
+    /// (`error`, the buffer given back when `bufferReturned` is 1): the program counts the
+    /// buffer posted when it sends, and uncounts it on a refusal (`ChannelEndpoint` and
+    /// `StreamEndpoint` mark such sends by their cookie).
     public static let postAfterSend: UInt8 = 1
 
     /// Send `length` bytes at `offset` in buffer `bufferIndex` from `socket` to `address`:`port`;
@@ -149,11 +151,14 @@ public struct ChannelRequest: BitwiseCopyable, Equatable, Sendable {
         ChannelRequest(operation: Operation.connect.rawValue, address: address, port: port, cookie: cookie)
     }
 
-    /// Queue `length` bytes at `offset` in buffer `bufferIndex` on connection `connection`.
+    /// Queue `length` bytes at `offset` in buffer `bufferIndex` on connection `connection`; with
+    /// `postAfterSend` the buffer is posted for receive once sent (no `streamSent` completion).
     public static func streamSend(connection: UInt16, bufferIndex: UInt32, offset: UInt32, length: UInt32,
-                                  cookie: UInt64 = 0) -> ChannelRequest {
-        ChannelRequest(operation: Operation.streamSend.rawValue, socket: connection, bufferIndex: bufferIndex,
-                       offset: offset, length: length, cookie: cookie)
+                                  postAfterSend: Bool = false, cookie: UInt64 = 0) -> ChannelRequest {
+        var request = ChannelRequest(operation: Operation.streamSend.rawValue, socket: connection, bufferIndex: bufferIndex,
+                                     offset: offset, length: length, cookie: cookie)
+        if postAfterSend { request.flags = Self.postAfterSend }
+        return request
     }
 
     /// Half-close `connection` after its queued bytes.

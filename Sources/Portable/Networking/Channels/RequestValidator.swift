@@ -6,12 +6,13 @@
 public enum RequestValidator {
     /// The request's operation, or `unknownRequest` when the operation is not one we know, a
     /// reserved field is not 0 (so they can be given a meaning later without ambiguity), or a
-    /// flag is set that the operation does not have (only `send` has one, `postAfterSend`).
+    /// flag is set that the operation does not have (only `send` and `streamSend` have one,
+    /// `postAfterSend`).
     public static func operation(of request: ChannelRequest) -> Result<ChannelRequest.Operation, ChannelError> {
         guard request.reserved1 == 0,
               let operation = ChannelRequest.Operation(rawValue: request.operation)
         else { return .failure(.unknownRequest) }
-        let allowed = operation == .send ? ChannelRequest.postAfterSend : 0
+        let allowed = operation == .send || operation == .streamSend ? ChannelRequest.postAfterSend : 0
         guard request.flags & ~allowed == 0 else { return .failure(.unknownRequest) }
         return .success(operation)
     }

@@ -54,7 +54,8 @@ extension ServerChannel {
                        buffer: request.bufferIndex)
         streamBuffersHeld += 1
         streamQueues.append(request.bufferIndex, offset: request.offset, length: request.length,
-                            cookie: request.cookie, to: connection)
+                            postsAfterSend: request.flags & ChannelRequest.postAfterSend != 0, cookie: request.cookie,
+                            to: connection)
         pumpStream(connection, handler: &handler)
     }
 
@@ -87,7 +88,8 @@ extension ServerChannel {
     }
 
     /// Moves `connection`'s held buffers along, in order: each buffer whose bytes the
-    /// connection has all handed back returns to the program (`streamSent`); bytes not yet
+    /// connection has all handed back returns to the program (`streamSent`, or posted for
+    /// receive when sent with `postAfterSend`); bytes not yet
     /// taken go to the connection as far as its send buffer takes them; then a waiting
     /// shutdown or close runs. A close first recalls lent bytes (the connection copies them),
     /// so that no buffer stays lent to a connection the program let go of.
@@ -114,6 +116,12 @@ extension ServerChannel {
                     _ = streamQueues.popHead(of: connection)
                     ownership.returnToProgram(index)
                     streamBuffersHeld -= 1
+                    // Posted for receive as if by `postReceiveBuffer`: the program's again a
+                    // moment ago, so the take cannot fail; no completion, as a post has none.
+                    if pending.postsAfterSend, ownership.takeFromProgram(index, as: .postedForReceive) == nil {
+                        postReceive(index)
+                        continue
+                    }
                     complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
                                                offset: pending.offset, length: pending.length,
                                                requestOperation: ChannelRequest.Operation.streamSend.rawValue,

@@ -91,6 +91,14 @@ public struct ServerChannel {
     /// Buffers posted for receive and not yet filled.
     public var postedReceiveBufferCount: Int { postedCount }
 
+    /// The posted receive buffer at `position` in filling order (0 is filled next), for checks
+    /// of the order: a buffer a `streamSend` with `postAfterSend` posts joins the line when its
+    /// connection is done with it, which only the network core sees.
+    public func postedBuffer(at position: Int) -> UInt32 {
+        precondition(position >= 0 && position < postedCount, "no posted buffer at that position")
+        return postedBuffers[(postedStart + position) % Int(memory.layout.bufferCount)]
+    }
+
     /// How many completions the ring takes now (0 when the channel is broken): reads the
     /// program's head, so once per pass and channel, not per completion.
     public mutating func completionRoom() -> Int { completions.freeSlotCount() }
@@ -236,7 +244,7 @@ public struct ServerChannel {
     }
 
     /// Records buffer `index` (now held as `postedForReceive`) as the newest posted buffer.
-    private mutating func postReceive(_ index: UInt32) {
+    mutating func postReceive(_ index: UInt32) {
         let bufferCount = Int(memory.layout.bufferCount)
         precondition(postedCount < bufferCount, "more buffers posted than exist")
         postedBuffers[(postedStart + postedCount) % bufferCount] = index

@@ -31,6 +31,9 @@ public struct StreamSendQueues {
         /// Its bytes were copied, not lent (decided at its first take, for the whole buffer):
         /// they count as returned when taken, and lent bytes handed back skip it.
         public var copied = false
+        /// The request had `ChannelRequest.postAfterSend`: once wholly returned the buffer is
+        /// posted for receive instead of going back with `streamSent`.
+        public var postsAfterSend = false
         /// The request's cookie, for the `streamSent` completion.
         public var cookie: UInt64
     }
@@ -90,7 +93,8 @@ public struct StreamSendQueues {
         self.bufferCount = bufferCount
         self.connectionCapacity = connectionCapacity
         sends = memory.bindMemory(to: PendingSend.self, capacity: Int(bufferCount))
-        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, returned: 0, copied: false, cookie: 0),
+        sends.initialize(repeating: PendingSend(next: Self.none, offset: 0, length: 0, taken: 0, returned: 0, copied: false,
+                                                postsAfterSend: false, cookie: 0),
                          count: Int(bufferCount))
         let queueMemory = memory + Int(bufferCount) * MemoryLayout<PendingSend>.stride
         queues = queueMemory.bindMemory(to: ConnectionQueue.self, capacity: connectionCapacity)
@@ -125,10 +129,11 @@ public struct StreamSendQueues {
     }
 
     /// Appends buffer `index` (now held by the network core) to `connection`'s queue.
-    public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, cookie: UInt64, to connection: UInt16) {
+    public mutating func append(_ index: UInt32, offset: UInt32, length: UInt32, postsAfterSend: Bool = false, cookie: UInt64,
+                                to connection: UInt16) {
         precondition(Int(connection) < connectionCapacity, "connection number out of range")
         sends[Int(index)] = PendingSend(next: Self.none, offset: offset, length: length, taken: 0, returned: 0, copied: false,
-                                        cookie: cookie)
+                                        postsAfterSend: postsAfterSend, cookie: cookie)
         if queues[Int(connection)].head == Self.none {
             queues[Int(connection)].head = index
         } else {

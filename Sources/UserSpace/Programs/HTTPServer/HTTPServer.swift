@@ -109,9 +109,9 @@ struct Server {
             enqueue(data, on: index)
             pump(index)
         case .sent(let connection, _):
-            // Channel buffers came back: this connection, then any other one waiting, goes on.
+            // A channel buffer came back (an answer sent while enough were posted): this
+            // connection goes on, and the waiting ones below.
             pump(Int(connection))
-            retryBlocked()
         case .finished(let connection):
             let index = Int(connection)
             guard connections[index].inUse else { return }
@@ -127,6 +127,10 @@ struct Server {
         case .connected, .connectFailed:
             break   // this program never connects
         }
+        // Answers post their buffers for receive (`answersPostTheirBuffers`), so most come back as
+        // received requests, not `sent` events: whenever a buffer is free (a parsed request's,
+        // a returned one), the connections waiting for one go on, oldest first.
+        if blockedCount > 0 && streams.endpoint.freeBufferCount > 0 { retryBlocked() }
     }
 
     mutating func enqueue(_ data: ReceivedBuffer, on connection: Int) {
@@ -161,7 +165,9 @@ struct Server {
         guard connections[connection].inUse, !connections[connection].closing else { return }
         setBlocked(connection, false)
         while true {
-            // 1. The pending response, head and body gathered: a small one is one buffer, one request.
+            // 1. The pending response, head and body gathered: a small one is one buffer, one
+            // request, and its buffer is posted for receive once sent (`answersPostTheirBuffers`):
+            // a request and its answer cost the channel one completion and one request.
             while connections[connection].pendingHead.count > 0 || connections[connection].pendingBody.count > 0 {
                 let head = connections[connection].pendingHead, body = connections[connection].pendingBody
                 switch streams.send(connection: UInt16(connection), bytes: head, then: body) {
@@ -170,7 +176,7 @@ struct Server {
                     connections[connection].pendingHead = UnsafeRawBufferPointer(rebasing: head[fromHead...])
                     connections[connection].pendingBody = UnsafeRawBufferPointer(rebasing: body[(taken - fromHead)...])
                     if taken < head.count + body.count {
-                        setBlocked(connection, true)   // out of channel buffers: a `sent` event resumes it
+                        setBlocked(connection, true)   // out of channel buffers: a freed one resumes it
                         return
                     }
                 case .failure(.wouldBlock):
@@ -239,8 +245,8 @@ struct Server {
 
     /// Pumps the connections waiting for buffers or a request slot, oldest first, until one
     /// blocks again: then the channel is out of buffers (or request slots) once more and the
-    /// others would block the same way, so they wait, in order, for the next `sent`. (Trying
-    /// them all on every `sent` made each returned buffer cost a visit to every blocked
+    /// others would block the same way, so they wait, in order, for the next free buffer.
+    /// (Trying them all on every returned buffer made each cost a visit to every blocked
     /// connection.)
     mutating func retryBlocked() {
         var turns = blockedOrder.count
@@ -266,7 +272,9 @@ func programMain() -> Int32 {
     // The event loop's wait gives up after one sleep, so the loop can retry sends and closes
     // that found no request slot.
     var wait = DoorbellWait(memory: memory, start: start, givesUpAfterSleeping: true)
-    var server = Server(streams: StreamEndpoint(endpoint: ChannelEndpoint(memory: memory)), site: site)
+    var streams = StreamEndpoint(endpoint: ChannelEndpoint(memory: memory))
+    streams.answersPostTheirBuffers = true   // every answer's buffer is posted for receive once sent
+    var server = Server(streams: streams, site: site)
     // Listening waits as long as it takes (the event loop's policy gives up when idle).
     var listenWait = DoorbellWait(memory: memory, start: start)
     guard case .success = server.streams.listen(port: 80, waitingWith: &listenWait) else {

@@ -208,7 +208,7 @@ public struct ChannelEndpoint {
     var replySlack: Int { max(1, receiveBufferTarget / 4) }
 
     /// Posts free buffers until `target` are posted.
-    mutating func replenish(to target: Int) {
+    private mutating func replenish(to target: Int) {
         while postedReceiveBufferCount < target && freeListHead != Self.noBuffer && requests.hasFreeSlot() {
             guard let index = popFree() else { return }
             _ = requests.tryPush(.postReceiveBuffer(index))

@@ -70,13 +70,15 @@ public struct StreamEndpoint {
     public private(set) var sendErrors: UInt64 = 0
 
     /// For a server that answers what it receives (an HTTP server): while fewer than the
-    /// endpoint's target of buffers are posted for receive, every send goes with
-    /// `ChannelRequest.postAfterSend` — the network core posts its buffer for receive once done
-    /// with it, and no `sent` event comes back for it. A request and its answer then cost one
-    /// completion (the received bytes) and one request (the answer): the received buffer,
-    /// given back with `release`, stays free for the next answer instead of being posted again.
-    /// The top-ups leave `ChannelEndpoint.replySlack` below the target for the answers to fill
-    /// (otherwise every answer would find the target met and come back with `sent`).
+    /// endpoint's target of buffers plus `ChannelEndpoint.replySlack` are posted for receive,
+    /// every send goes with `ChannelRequest.postAfterSend` — the network core posts its buffer
+    /// for receive once done with it, and no `sent` event comes back for it. The top-ups keep
+    /// the target posted as always; the answers' buffers ride above it, so a released request's
+    /// buffer finds the target met and stays free for the next answer. A request and its
+    /// answer then cost one completion (the received bytes) and one request (the answer).
+    /// (Above the target rather than below it, as `ChannelEndpoint.receive` leaves room for UDP
+    /// replies: TCP bytes without a posted buffer wait in their connection, and the program
+    /// should take as many as before.)
     ///
     /// Such a program must not wait for `sent` events to retry a blocked send: its buffers come
     /// back mostly through what it receives (and through the sends the target left
@@ -155,7 +157,7 @@ public struct StreamEndpoint {
     /// posted then, and if nothing else came back later no received bytes could ever be
     /// delivered again — the connection stalled with its data in the network core.
     public mutating func pollEvent() -> StreamEvent? {
-        if receives { replenish() }
+        if receives { endpoint.replenish() }
         if pendingReleases > 0 { retryReleases() }
         if let event = takeHeld() { return event }
         while let completion = endpoint.completions.tryPop() {
@@ -244,9 +246,9 @@ public struct StreamEndpoint {
 
     /// Pushes a `streamSend` of the first `length` bytes of buffer `bufferIndex`: with
     /// `postAfterSend` (counted posted now) when `answersPostTheirBuffers` and fewer than the
-    /// target are posted. False when the request ring is full.
+    /// target and its slack are posted. False when the request ring is full.
     private mutating func pushSend(connection: UInt16, bufferIndex: UInt32, length: Int) -> Bool {
-        let post = answersPostTheirBuffers && endpoint.postedReceiveBufferCount < endpoint.receiveBufferTarget
+        let post = answersPostTheirBuffers && endpoint.postedReceiveBufferCount < endpoint.receiveBufferTarget + endpoint.replySlack
         guard endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: bufferIndex, offset: 0,
                                                     length: UInt32(length), postAfterSend: post,
                                                     cookie: post ? ChannelEndpoint.postedAfterSendCookie : 0))
@@ -262,13 +264,7 @@ public struct StreamEndpoint {
     /// see `answersPostTheirBuffers`).
     public mutating func release(_ data: ReceivedBuffer) {
         endpoint.pushFree(data.bufferIndex)
-        replenish()
-    }
-
-    /// Posts free buffers up to the endpoint's target, or a little below it when answers post
-    /// their own buffers (`answersPostTheirBuffers`).
-    private mutating func replenish() {
-        endpoint.replenish(to: endpoint.receiveBufferTarget - (answersPostTheirBuffers ? endpoint.replySlack : 0))
+        endpoint.replenish()
     }
 
     // MARK: Closing
@@ -331,7 +327,7 @@ public struct StreamEndpoint {
             guard connectionValid, bufferValid else { return malformed() }
             endpoint.statistics.sendsCompleted &+= 1
             endpoint.pushFree(completion.bufferIndex)
-            replenish()
+            endpoint.replenish()
             let state = states[Int(connection)]
             return state == .open || state == .shutDown ? .sent(connection: connection, length: Int(completion.length)) : nil
         case .peerFinished:
@@ -377,7 +373,7 @@ public struct StreamEndpoint {
                 // buffer for something else is it not ours to reuse.
                 if bufferValid && error != .bufferNotOwned && error != .doubleHandBack {
                     endpoint.pushFree(completion.bufferIndex)
-                    replenish()
+                    endpoint.replenish()
                 }
             case .postReceiveBuffer:
                 endpoint.statistics.receivePostErrors &+= 1

@@ -73,6 +73,9 @@ extension NetworkContext {
     func serveTCP(now: UInt64) -> Int {
         var handled = 0
         let notices = tcp.pointee.notices
+        // The waiting first: queued ahead of this pass's news, they take the room their channels
+        // have before a newcomer can (a newcomer that finds none joins the back of the line).
+        resumeWaitingConnections()
         while let event = table.pointee.nextEvent() {
             let id = Int(event.id)
             notices[id].events.formUnion(event.events)
@@ -85,7 +88,6 @@ extension NetworkContext {
             }
             handled += 1
         }
-        resumeWaitingConnections()
         // Each queued connection once: what cannot be delivered now waits for its channel's
         // room (or, when the reason is not the channel's, is queued again for the next pass).
         // A notice cleared meanwhile (a release from a channel request, or `passOn` releasing a
@@ -377,6 +379,9 @@ struct ChannelDirectReceiver<Receiver: FrameReceiver, Sender: FrameSender, Host:
               let source = bytes.baseAddress else { return 0 }
         let notice = context.tcp.pointee.notices[Int(id)]
         guard notice.announced, notice.events.isEmpty, !context.tcp.pointee.pending.contains(Int(id)) else { return 0 }
+        // Connections waiting for this channel's room were there first: bytes that arrive now
+        // wait behind them (in the connection) rather than take a buffer one of them waits for.
+        guard context.tcp.pointee.waiting.isEmpty(2 * channel), context.tcp.pointee.waiting.isEmpty(2 * channel + 1) else { return 0 }
         var taken = 0
         while taken < bytes.count {
             let delivered = context.deliverStream(channel: channel, connection: id) { buffer in

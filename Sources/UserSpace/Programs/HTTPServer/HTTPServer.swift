@@ -107,16 +107,16 @@ struct Server {
                 return
             }
             enqueue(data, on: index)
-            pump(index)
+            pump(index, yielding: true)
         case .sent(let connection, _):
             // A channel buffer came back (an answer sent while enough were posted): this
             // connection goes on, and the waiting ones below.
-            pump(Int(connection))
+            pump(Int(connection), yielding: true)
         case .finished(let connection):
             let index = Int(connection)
             guard connections[index].inUse else { return }
             connections[index].peerFinished = true
-            pump(index)
+            pump(index, yielding: true)
         case .closed(let connection, _):
             let index = Int(connection)
             releaseInput(index)
@@ -161,7 +161,14 @@ struct Server {
 
     /// Moves `connection` on as far as it can without waiting: sends what is pending, answers
     /// the next request, closes when done. Never waits for one connection.
-    mutating func pump(_ connection: Int) {
+    ///
+    /// `yielding` (an event on the connection, not a retry): while other connections wait for
+    /// a buffer, this one's answer joins the end of their line instead of taking the buffer
+    /// first. Its request's buffer, freed by the parse, then goes to the oldest waiting
+    /// connection (`retryBlocked`). Without this, each new request took the buffer its own
+    /// parse freed, and waiting connections got one only from the rare `sent` event: at 1,024
+    /// connections the 99th percentile rose from 134 to 190 ms once answers posted their buffers.
+    mutating func pump(_ connection: Int, yielding: Bool = false) {
         guard connections[connection].inUse, !connections[connection].closing else { return }
         setBlocked(connection, false)
         while true {
@@ -169,6 +176,10 @@ struct Server {
             // request, and its buffer is posted for receive once sent (`answersPostTheirBuffers`):
             // a request and its answer cost the channel one completion and one request.
             while connections[connection].pendingHead.count > 0 || connections[connection].pendingBody.count > 0 {
+                if yielding && blockedCount > 0 {
+                    setBlocked(connection, true)   // behind those waiting already
+                    return
+                }
                 let head = connections[connection].pendingHead, body = connections[connection].pendingBody
                 switch streams.send(connection: UInt16(connection), bytes: head, then: body) {
                 case .success(let taken):

@@ -37,21 +37,30 @@ final class WaitingConnectionsTests: XCTestCase {
         return visits
     }
 
-    /// Each peer sends a request naming it, all in one batch of frames, and one pass runs.
-    private func everyPeerSends(_ fixture: ContextFixture, _ peers: inout [PeerConnection]) {
-        for index in peers.indices { fixture.queue.feed(peers[index].data(Array("request \(index)".utf8))) }
+    /// Each peer (of `indices`, all by default) sends a request naming it, all in one batch of
+    /// frames, and one pass runs.
+    private func everyPeerSends(_ fixture: ContextFixture, _ peers: inout [PeerConnection], indices: Range<Int>? = nil) {
+        for index in indices ?? peers.indices { fixture.queue.feed(peers[index].data(Array("request \(index)".utf8))) }
         fixture.pass()
+    }
+
+    /// A program listening on `port` with `count` peers connected and accepted; nil (after
+    /// failing the test) when one could not connect.
+    private func acceptedPeers(_ count: Int, file: StaticString = #filePath, line: UInt = #line)
+        -> (fixture: ContextFixture, streams: StreamEndpoint, peers: [PeerConnection])? {
+        let fixture = ContextFixture(tcpCapacity: 64)
+        fixture.learnPeer()
+        var (_, streams) = fixture.listeningProgram(port: port)
+        let peers = connect(fixture, &streams, count: count, accepting: true, file: file, line: line)
+        guard peers.count == count else { return nil }
+        return (fixture, streams, peers)
     }
 
     /// Twelve requests more than the program has buffers posted: after the pass that finds no
     /// buffer for them they wait, and passes without new buffers visit none of them; as the
     /// program gives buffers back they arrive, all of them, in the order they came.
     func testRequestsWaitingForBuffersAreNotVisitedEachPassAndArriveInOrder() {
-        let fixture = ContextFixture(tcpCapacity: 64)
-        fixture.learnPeer()
-        var (_, streams) = fixture.listeningProgram(port: port)
-        var peers = connect(fixture, &streams, count: 20, accepting: true)
-        guard peers.count == 20 else { return }
+        guard var (fixture, streams, peers) = acceptedPeers(20) else { return }
         everyPeerSends(fixture, &peers)
         // The library keeps 8 buffers posted: 8 requests went straight into them.
         XCTAssertEqual(fixture.context.tcpConnectionsWaitingForPrograms, 12)
@@ -78,14 +87,8 @@ final class WaitingConnectionsTests: XCTestCase {
     /// to the back of the line again: at 1,024 HTTP connections the 99th percentile was three
     /// to five times the median.)
     func testWaitingRequestsGetTheBuffersBeforeNewcomers() {
-        let fixture = ContextFixture(tcpCapacity: 64)
-        fixture.learnPeer()
-        var (_, streams) = fixture.listeningProgram(port: port)
-        var peers = connect(fixture, &streams, count: 24, accepting: true)
-        guard peers.count == 24 else { return }
-        // Twenty requests: 8 go into the posted buffers, 12 wait.
-        for index in 0..<20 { fixture.queue.feed(peers[index].data(Array("request \(index)".utf8))) }
-        fixture.pass()
+        guard var (fixture, streams, peers) = acceptedPeers(24) else { return }
+        everyPeerSends(fixture, &peers, indices: 0..<20)   // 8 go into the posted buffers, 12 wait
         XCTAssertEqual(fixture.context.tcpConnectionsWaitingForPrograms, 12)
         var arrived: [String] = []
         var held: [ReceivedBuffer] = []
@@ -96,8 +99,7 @@ final class WaitingConnectionsTests: XCTestCase {
         XCTAssertEqual(held.count, 8)
         streams.release(held.removeFirst())   // the library posts 8 again (its target)
         // In the pass that takes those 8, four newcomers' requests arrive.
-        for index in 20..<24 { fixture.queue.feed(peers[index].data(Array("request \(index)".utf8))) }
-        fixture.pass()
+        everyPeerSends(fixture, &peers, indices: 20..<24)
         while arrived.count < 16, case .received(_, let data)? = streams.pollEvent() {
             arrived.append(String(decoding: data.bytes, as: UTF8.self))   // held: nothing more is posted
         }
@@ -109,11 +111,7 @@ final class WaitingConnectionsTests: XCTestCase {
     /// straight into a posted buffer by the receive path (its direct delivery): they wait behind
     /// those, even when a completion slot and a buffer are free at that moment.
     func testDirectDeliveryDoesNotPassTheWaiting() {
-        let fixture = ContextFixture(tcpCapacity: 64)
-        fixture.learnPeer()
-        var (_, streams) = fixture.listeningProgram(port: port)
-        var peers = connect(fixture, &streams, count: 12, accepting: true)
-        guard peers.count == 12 else { return }
+        guard var (fixture, streams, peers) = acceptedPeers(12) else { return }
         // 31 more connections, not read: their announcements leave one completion slot.
         var quiet: [PeerConnection] = []
         for index in 0..<(Int(ContextFixture.layout.completionCapacity) - 1) {

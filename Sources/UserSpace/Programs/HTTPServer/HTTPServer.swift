@@ -165,9 +165,10 @@ struct Server {
     /// `yielding` (an event on the connection, not a retry): while other connections wait for
     /// a buffer, this one's answer joins the end of their line instead of taking the buffer
     /// first. Its request's buffer, freed by the parse, then goes to the oldest waiting
-    /// connection (`retryBlocked`). Without this, each new request took the buffer its own
-    /// parse freed, and waiting connections got one only from the rare `sent` event: at 1,024
-    /// connections the 99th percentile rose from 134 to 190 ms once answers posted their buffers.
+    /// connection (`retryBlocked`). Without this, each new request would take the buffer its
+    /// own parse freed, and since answers post their buffers (`sent` events are rare), a
+    /// waiting connection could wait for as long as new requests kept coming. (The network core
+    /// serves its own waiting line the same way: docs/network-core.md, "Waiting connections".)
     mutating func pump(_ connection: Int, yielding: Bool = false) {
         guard connections[connection].inUse, !connections[connection].closing else { return }
         setBlocked(connection, false)

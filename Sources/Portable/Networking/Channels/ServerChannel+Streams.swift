@@ -116,12 +116,7 @@ extension ServerChannel {
                     _ = streamQueues.popHead(of: connection)
                     ownership.returnToProgram(index)
                     streamBuffersHeld -= 1
-                    // Posted for receive as if by `postReceiveBuffer`: the program's again a
-                    // moment ago, so the take cannot fail; no completion, as a post has none.
-                    if pending.postsAfterSend, ownership.takeFromProgram(index, as: .postedForReceive) == nil {
-                        postReceive(index)
-                        continue
-                    }
+                    if pending.postsAfterSend, postAgain(index) { continue }
                     complete(ChannelCompletion(kind: .streamSent, socket: connection, bufferIndex: index,
                                                offset: pending.offset, length: pending.length,
                                                requestOperation: ChannelRequest.Operation.streamSend.rawValue,

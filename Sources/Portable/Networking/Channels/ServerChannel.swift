@@ -230,21 +230,23 @@ public struct ServerChannel {
         }
         counters.sent &+= 1
         counters.bytesSent &+= UInt64(request.length)
-        if request.flags & ChannelRequest.postAfterSend != 0 {
-            // Posted for receive as if by `postReceiveBuffer`: the program's again a moment ago,
-            // so the take cannot fail; no completion, as a successful post has none.
-            if ownership.takeFromProgram(request.bufferIndex, as: .postedForReceive) == nil {
-                postReceive(request.bufferIndex)
-            }
-            return
-        }
+        if request.flags & ChannelRequest.postAfterSend != 0, postAgain(request.bufferIndex) { return }
         complete(ChannelCompletion(kind: .sent, socket: request.socket, bufferIndex: request.bufferIndex,
                                    offset: request.offset, length: request.length, address: request.address,
                                    port: request.port, requestOperation: request.operation, cookie: request.cookie))
     }
 
+    /// Posts buffer `index`, the program's again a moment ago (a send with `postAfterSend` is
+    /// done with it), for receive as a `postReceiveBuffer` would; no completion, as a post has
+    /// none. The take cannot fail then; if it did, false: the caller gives the buffer back.
+    mutating func postAgain(_ index: UInt32) -> Bool {
+        guard ownership.takeFromProgram(index, as: .postedForReceive) == nil else { return false }
+        postReceive(index)
+        return true
+    }
+
     /// Records buffer `index` (now held as `postedForReceive`) as the newest posted buffer.
-    mutating func postReceive(_ index: UInt32) {
+    private mutating func postReceive(_ index: UInt32) {
         let bufferCount = Int(memory.layout.bufferCount)
         precondition(postedCount < bufferCount, "more buffers posted than exist")
         postedBuffers[(postedStart + postedCount) % bufferCount] = index

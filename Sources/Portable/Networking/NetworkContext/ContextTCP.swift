@@ -33,6 +33,15 @@ struct ContextTCPState {
     /// that holds its buffers while a thousand requests wait costs a look per pass, not a
     /// thousand visits (`resumeWaitingConnections`).
     var waiting = WaitingLists(capacity: ContextTCPState.capacity, listCount: 2 * NetworkContextLimits.maximumChannels)
+
+    /// The line of `waiting` for room in `channel`'s completion ring.
+    static func ringLine(of channel: Int) -> Int { 2 * channel }
+    /// The line of `waiting` for a posted receive buffer of `channel`.
+    static func bufferLine(of channel: Int) -> Int { 2 * channel + 1 }
+    /// Whether any connection waits for `channel`'s room.
+    func hasWaiting(channel: Int) -> Bool {
+        !waiting.isEmpty(Self.ringLine(of: channel)) || !waiting.isEmpty(Self.bufferLine(of: channel))
+    }
     /// Notices visited (`passOn` calls), counted for tests and `/metrics`: the work of passing
     /// events on, which follows the events and what the channels can take.
     var visits: UInt64 = 0
@@ -126,9 +135,9 @@ extension NetworkContext {
         }
         let storage = channels.pointee.storage
         if storage[channel].completionRoom() == 0 {
-            tcp.pointee.waiting.append(id, to: 2 * channel)
+            tcp.pointee.waiting.append(id, to: ContextTCPState.ringLine(of: channel))
         } else if tcp.pointee.notices[id].events.contains(.readable) && storage[channel].postedReceiveBufferCount == 0 {
-            tcp.pointee.waiting.append(id, to: 2 * channel + 1)
+            tcp.pointee.waiting.append(id, to: ContextTCPState.bufferLine(of: channel))
         } else {
             tcp.pointee.pending.push(id)
         }
@@ -143,8 +152,8 @@ extension NetworkContext {
         guard tcp.pointee.waiting.totalCount > 0 else { return }   // the common pass: one load
         let storage = channels.pointee.storage
         for channel in 0..<channels.pointee.count {
-            let ringLine = 2 * channel, bufferLine = 2 * channel + 1
-            if tcp.pointee.waiting.isEmpty(ringLine) && tcp.pointee.waiting.isEmpty(bufferLine) { continue }
+            guard tcp.pointee.hasWaiting(channel: channel) else { continue }
+            let ringLine = ContextTCPState.ringLine(of: channel), bufferLine = ContextTCPState.bufferLine(of: channel)
             var room = Int.max, buffers = Int.max
             if isServing(channel: channel) {
                 room = storage[channel].completionRoom()
@@ -381,7 +390,7 @@ struct ChannelDirectReceiver<Receiver: FrameReceiver, Sender: FrameSender, Host:
         guard notice.announced, notice.events.isEmpty, !context.tcp.pointee.pending.contains(Int(id)) else { return 0 }
         // Connections waiting for this channel's room were there first: bytes that arrive now
         // wait behind them (in the connection) rather than take a buffer one of them waits for.
-        guard context.tcp.pointee.waiting.isEmpty(2 * channel), context.tcp.pointee.waiting.isEmpty(2 * channel + 1) else { return 0 }
+        guard !context.tcp.pointee.hasWaiting(channel: channel) else { return 0 }
         var taken = 0
         while taken < bytes.count {
             let delivered = context.deliverStream(channel: channel, connection: id) { buffer in

@@ -149,12 +149,19 @@ public struct ChannelEndpoint {
                      cookie: post ? Self.postedAfterSendCookie : 0)
     }
 
-    /// Counts a pushed send request's buffer posted when it was made with `postAfterSend`.
-    private mutating func countPosted(_ request: ChannelRequest) {
+    /// Counts a pushed send request's buffer posted when it was made with `postAfterSend`
+    /// (`StreamEndpoint`'s stream sends too).
+    mutating func countPosted(_ request: ChannelRequest) {
         if request.flags & ChannelRequest.postAfterSend != 0 {
             postedReceiveBufferCount += 1
             statistics.sendsPostingTheirBuffer &+= 1
         }
+    }
+
+    /// Takes back `countPosted` for a refused send (its `error` completion): one made with
+    /// `postAfterSend`, marked by its cookie, was counted posted and came back instead.
+    mutating func uncountPosted(ifRefused refusal: ChannelCompletion) {
+        if refusal.cookie == Self.postedAfterSendCookie { postedReceiveBufferCount -= 1 }
     }
 
     /// Zero-copy reply: sends the first `length` bytes of a received datagram's buffer (the
@@ -271,8 +278,7 @@ public struct ChannelEndpoint {
             case .send:
                 statistics.sendErrors &+= 1
                 statistics.lastSendError = error
-                // A send that would have posted its buffer was counted posted when made.
-                if completion.cookie == Self.postedAfterSendCookie { postedReceiveBufferCount -= 1 }
+                uncountPosted(ifRefused: completion)
                 // Every buffer we send is ours; the refusal gives it back either way.
                 if bufferValid { pushFree(completion.bufferIndex) }
             case .postReceiveBuffer:

@@ -249,14 +249,10 @@ public struct StreamEndpoint {
     /// target and its slack are posted. False when the request ring is full.
     private mutating func pushSend(connection: UInt16, bufferIndex: UInt32, length: Int) -> Bool {
         let post = answersPostTheirBuffers && endpoint.postedReceiveBufferCount < endpoint.receiveBufferTarget + endpoint.replySlack
-        guard endpoint.requests.tryPush(.streamSend(connection: connection, bufferIndex: bufferIndex, offset: 0,
-                                                    length: UInt32(length), postAfterSend: post,
-                                                    cookie: post ? ChannelEndpoint.postedAfterSendCookie : 0))
-        else { return false }
-        if post {
-            endpoint.postedReceiveBufferCount += 1
-            endpoint.statistics.sendsPostingTheirBuffer &+= 1
-        }
+        let request = ChannelRequest.streamSend(connection: connection, bufferIndex: bufferIndex, offset: 0, length: UInt32(length),
+                                                postAfterSend: post, cookie: post ? ChannelEndpoint.postedAfterSendCookie : 0)
+        guard endpoint.requests.tryPush(request) else { return false }
+        endpoint.countPosted(request)
         return true
     }
 
@@ -366,8 +362,7 @@ public struct StreamEndpoint {
                 return .connectFailed(cookie: completion.cookie, error: .refused(error))
             case .streamSend:
                 sendErrors &+= 1
-                // A send that would have posted its buffer was counted posted when made.
-                if completion.cookie == ChannelEndpoint.postedAfterSendCookie { endpoint.postedReceiveBufferCount -= 1 }
+                endpoint.uncountPosted(ifRefused: completion)
                 // Every buffer we send is ours: either the network core gave it back
                 // (`bufferReturned`) or it never took it. Only when it says it holds the
                 // buffer for something else is it not ours to reuse.

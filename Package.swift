@@ -49,8 +49,6 @@ let package = Package(
         .target(name: "BootConfiguration", dependencies: ["InternetAddress"], path: "Sources/Portable/Boot/BootConfiguration", swiftSettings: common),
         .target(name: "PCI", path: "Sources/Portable/Devices/PCI", swiftSettings: common),
         .target(name: "Virtio", dependencies: ["Paging"], path: "Sources/Portable/Devices/Virtio", swiftSettings: common),
-        // The local APIC's register shadows: which writes an IPI can skip.
-        .target(name: "APIC", path: "Sources/Portable/Devices/APIC", swiftSettings: common),
         // The one IPv4 address type, below everything that names an address (the stack, TCP,
         // boot options, the program library).
         .target(name: "InternetAddress", dependencies: ["RawBytes"], path: "Sources/Portable/Protocols/InternetAddress", swiftSettings: common),
@@ -86,7 +84,7 @@ let package = Package(
         .target(
             name: "Kernel",
             dependencies: ["RawBytes", "BootProtocol", "ACPITables", "MemoryManagement",
-                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "APIC", "Network", "Channels", "ELF", "TCP", "HTTP",
+                           "Timekeeping", "BootConfiguration", "PCI", "Virtio", "Network", "Channels", "ELF", "TCP", "HTTP",
                            "NetworkContext", "NetworkRecording", "Scheduling", "Shell", "SystemCallABI", "InternetAddress", "Paging"],
             swiftSettings: common + [.enableExperimentalFeature("Volatile")]),
 
@@ -97,7 +95,6 @@ let package = Package(
                     resources: [.copy("Recorded")]),
         .testTarget(name: "MemoryManagementTests", dependencies: ["MemoryManagement", "Paging", "TestSupport"]),
         .testTarget(name: "TimekeepingTests", dependencies: ["Timekeeping"]),
-        .testTarget(name: "APICTests", dependencies: ["APIC"]),
         .testTarget(name: "BootConfigurationTests", dependencies: ["BootConfiguration", "InternetAddress"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "VirtioTests", dependencies: ["PCI", "Virtio", "Paging", "TestSupport"]),

@@ -1,5 +1,4 @@
 /// Per-CPU data: one block per CPU, found through the GS base register.
-import APIC
 import Synchronization
 import Timekeeping
 
@@ -92,10 +91,6 @@ struct CPUBlock: ~Copyable {
     /// Kicks this CPU's programs made that woke a halted network core (the IPIs they sent).
     /// Written by this CPU only; relaxed, like the counters above.
     let networkKicks: Atomic<UInt64>
-    /// The destination this CPU's APIC holds from its last IPI (`InterruptCommandShadow`), so
-    /// that `LocalAPIC.send` writes it only when it changes. Only this CPU touches it, with
-    /// interrupts off: a plain field. Zeroed memory is "not known".
-    var interruptCommandShadow: InterruptCommandShadow
 }
 
 /// The set of CPUs and the current one.

@@ -1,5 +1,4 @@
 /// The local APIC (xAPIC, memory-mapped): per-CPU interrupt acceptance, timer and IPIs.
-import APIC
 import Synchronization
 import Timekeeping
 
@@ -96,22 +95,13 @@ enum LocalAPIC {
     }
 
     /// Sends an IPI and waits until the APIC has delivered it; counts it and its time on the
-    /// sending CPU (`CPUBlock.interprocessorInterruptSendNanoseconds`). The destination (the
-    /// high half) is written only when it differs from the last IPI's: a network core ringing
-    /// the same program CPU's doorbell pays one write and one read, each a wait for QEMU's lock.
+    /// sending CPU (`CPUBlock.interprocessorInterruptSendNanoseconds`).
     static func send(_ command: InterruptCommand) {
         let start = MonotonicClock.nanosecondsSinceBoot
-        // Interrupts off from the shadow's check to the sending write: a handler that sent an
-        // IPI elsewhere in between would change the destination under us.
-        let interruptsWereOn = Processor.interruptsEnabled
-        if interruptsWereOn { interrupts_disable() }
-        let block = CPU.current
-        if block.pointee.interruptCommandShadow.needsHighWrite(command.high) {
-            write(.interruptCommandHigh, command.high)
-        }
+        write(.interruptCommandHigh, command.high)
         write(.interruptCommandLow, command.low)   // writing the low half sends
         while read(.interruptCommandLow) & InterruptCommand.deliveryPending != 0 { Processor.relax() }
-        if interruptsWereOn { interrupts_enable() }
+        let block = CPU.current
         // Relaxed: this CPU's own statistics (see `CPUBlock`).
         block.pointee.interprocessorInterruptSendNanoseconds.wrappingAdd(MonotonicClock.nanosecondsSinceBoot &- start, ordering: .relaxed)
         block.pointee.interprocessorInterruptsSent.wrappingAdd(1, ordering: .relaxed)

@@ -22,6 +22,8 @@ declare -A needed=(
     [chromium]=chromium
     # For scripts/plot-experiment.py (the experiments' figures).
     [python3]=python3
+    # For scripts/profile.sh --host (perf record of QEMU's threads).
+    [perf]=linux-perf
 )
 packages=()
 for command in "${!needed[@]}"; do

@@ -341,5 +341,56 @@ swiglet_tcp_new_total 5
             tool.parse_arguments(["metrics-delta", "--before", "b", "--after", "a", "--seconds", "soon"])
 
 
+class HostReportTests(unittest.TestCase):
+    # `perf script -F comm,tid,ip,dso -G` as perf 6.1 prints it for QEMU 7.2 started with
+    # `-name swiglet,debug-threads=on`: comm right-aligned to 16 columns, may hold spaces.
+    SCRIPT = """       CPU 0/TCG 14904      55dc6e066681 (/usr/bin/qemu-system-x86_64)
+       CPU 0/TCG 14904      7ffb0848031b (/tmp/perf-14896.map)
+       CPU 0/TCG 14904      7ffb0848031c (/tmp/perf-14896.map)
+       CPU 0/TCG 14904      7ffb0848031d (/tmp/perf-14896.map)
+       CPU 1/TCG 14905      ffffffff813aecd3 ([kernel.kallsyms])
+       CPU 1/TCG 14905      7ffb0c1218c3 ([unknown])
+ qemu-system-x86 14896      ffffffff813aecd3 ([kernel.kallsyms])
+ qemu-system-x86 14896      7f2a01234567 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+perf: a line that is not a sample
+"""
+
+    def test_categories(self):
+        self.assertEqual([tool.host_category(dso) for dso in [
+            "[kernel.kallsyms]", "/tmp/perf-14896.map", "[JIT] tid 14896", "//anon", "[unknown]",
+            "/usr/bin/qemu-system-x86_64", "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so",
+            "/usr/lib/x86_64-linux-gnu/libglib-2.0.so.0.7400.6", "[vdso]"]],
+            ["host kernel", "guest code", "guest code", "guest code", "guest code",
+             "QEMU", "QEMU", "libraries", "libraries"])
+
+    def test_samples_by_thread_and_category(self):
+        threads = tool.parse_perf_script(self.SCRIPT)
+        self.assertEqual(set(threads), {("CPU 0/TCG", 14904), ("CPU 1/TCG", 14905), ("qemu-system-x86", 14896)})
+        self.assertEqual(threads[("CPU 0/TCG", 14904)], {"QEMU": 1, "guest code": 3})
+        self.assertEqual(threads[("CPU 1/TCG", 14905)], {"host kernel": 1, "guest code": 1})
+
+    def test_report_in_shares_of_a_host_core(self):
+        # At 2 Hz over 2 s, 4 samples are one host core: vCPU 0 used one (3 in guest code, 1 in QEMU).
+        lines = tool.format_host_report(tool.parse_perf_script(self.SCRIPT), seconds=2.0, frequency=2.0).splitlines()
+        self.assertIn("8 samples", lines[0])
+        self.assertTrue(lines[2].startswith("CPU 0/TCG"), lines[2])   # busiest first
+        self.assertEqual(lines[2].split()[-5:], ["100%", "75%", "25%", "0%", "0%"])
+        self.assertEqual(lines[-1].split()[-5:], ["200%", "100%", "25%", "50%", "25%"])
+
+    def test_no_samples_is_an_error(self):
+        with self.assertRaises(ValueError):
+            tool.format_host_report(tool.parse_perf_script("perf: nothing\n"), 1.0, 499.0)
+
+    def test_options(self):
+        with self.assertRaises(tool.UsageError) as caught:
+            tool.parse_arguments(["host-report", "--perf-script", "p", "--frequency", "499"])
+        self.assertIn("--seconds", str(caught.exception))
+        with self.assertRaises(tool.UsageError) as caught:
+            tool.parse_arguments(["host-report", "--perf-script", "p", "--seconds", "8"])
+        self.assertIn("--frequency", str(caught.exception))
+        arguments = tool.parse_arguments(["host-report", "--perf-script", "p", "--seconds", "8", "--frequency", "499"])
+        self.assertEqual((arguments.seconds, arguments.frequency), (8.0, 499.0))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -7,6 +7,7 @@ usage: scripts/profile-tool.py sample --qmp SOCKET --raw FILE [--duration S] [--
                                       [--programs DIR] [--console LOG] [--program CPU=NAME]...
                                       [--top N]
        scripts/profile-tool.py metrics-delta --before FILE --after FILE [--seconds S]
+       scripts/profile-tool.py host-report --perf-script FILE --seconds S --frequency HZ
 
 sample   asks QEMU (QMP `human-monitor-command`) for `info registers -a` RATE times a second for
          DURATION seconds: every vCPU's RIP, RSP, RBP, CPL and HLT at that moment. With
@@ -23,6 +24,14 @@ metrics-delta
          compares two scrapes of the kernel's /metrics (Prometheus text) taken around a load:
          prints every counter (`_total`) that moved, sorted by name, with its change and, given
          the SECONDS between the two scrapes, its change per second.
+host-report
+         reads `perf script -F comm,tid,ip,dso -G` of a `perf record -e cpu-clock -F HZ` of the
+         QEMU process over SECONDS (scripts/profile.sh --host) and prints, per QEMU thread (vCPU
+         threads are `CPU N/TCG`, the main loop and I/O is `qemu-system-x86`), the share of one
+         host core it used, split into guest code (what TCG generated: the guest running), QEMU
+         (the emulator's own code: helpers, device models, translation), host kernel (system
+         calls, scheduling, tap I/O) and libraries. The guest-side profile cannot see this: a
+         vCPU waiting for QEMU's lock or for a host core looks busy from inside.
 
 Every sample is counted: an address outside every symbol is `[unknown ring 0]`/`[unknown ring 3]`,
 a halted vCPU is `[idle (hlt)]`. The logic (parsing, symbol lookup, frame walking, folding,
@@ -695,6 +704,67 @@ def delta(arguments):
 
 
 # ---------------------------------------------------------------------------------------------
+# The host's view: where QEMU's threads spend the host's CPU (perf)
+
+HOST_CATEGORIES = ("guest code", "QEMU", "host kernel", "libraries")
+PERF_LINE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<tid>\d+)\s+(?P<ip>[0-9a-f]+)\s+\((?P<dso>.*)\)\s*$")
+
+
+def host_category(dso):
+    """Which part of the host's work a sample's DSO is: TCG's generated code has no file behind
+    it (perf names it `[JIT] tid N`, `/tmp/perf-PID.map` or `//anon`), the emulator is the
+    qemu-system binary and its modules, the host kernel `[kernel.kallsyms]`. An address perf
+    places in no file (`[unknown]`) counts as guest code: in QEMU's process the only executable
+    anonymous memory is TCG's code buffer."""
+    name = os.path.basename(dso)
+    if dso.startswith("[kernel"):
+        return "host kernel"
+    if dso.startswith("[JIT]") or re.fullmatch(r"perf-\d+\.map", name) or dso.startswith("//anon") or dso == "[unknown]":
+        return "guest code"
+    if name.startswith("qemu-system") or name.startswith("accel-") or "/qemu/" in dso:
+        return "QEMU"
+    return "libraries"
+
+
+def parse_perf_script(text):
+    """`perf script -F comm,tid,ip,dso -G` lines into {(comm, tid): Counter(category)}; other lines are skipped."""
+    threads = defaultdict(Counter)
+    for line in text.splitlines():
+        match = PERF_LINE.match(line)
+        if match:
+            threads[(match["comm"].strip(), int(match["tid"]))][host_category(match["dso"])] += 1
+    return threads
+
+
+def format_host_report(threads, seconds, frequency):
+    """Per thread, busiest first: its share of one host core in all and by category."""
+    if not threads:
+        raise ValueError("no samples in the perf script output: did perf record the QEMU process?")
+    full = seconds * frequency
+    total = sum(sum(counts.values()) for counts in threads.values())
+    lines = [f"host: {total} samples of QEMU's threads at {frequency:g} Hz over {seconds:.1f} s "
+             "(perf record -e cpu-clock); each column is % of one host core",
+             f"{'thread':<22}{'tid':>8}{'total':>8}" + "".join(f"{name:>13}" for name in HOST_CATEGORIES)]
+    ordered = sorted(threads.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    for (comm, tid), counts in ordered:
+        shares = [100 * counts[name] / full for name in HOST_CATEGORIES]
+        lines.append(f"{comm:<22}{tid:>8}{100 * sum(counts.values()) / full:>7.0f}%" + "".join(f"{share:>12.0f}%" for share in shares))
+    everything = Counter()
+    for counts in threads.values():
+        everything.update(counts)
+    lines.append(f"{'all of QEMU':<22}{'':>8}{100 * total / full:>7.0f}%" + "".join(f"{100 * everything[name] / full:>12.0f}%" for name in HOST_CATEGORIES))
+    return "\n".join(lines) + "\n"
+
+
+def host_report(arguments):
+    """The host-report command."""
+    with open(arguments.perf_script, encoding="utf-8", errors="replace") as handle:
+        threads = parse_perf_script(handle.read())
+    sys.stdout.write(format_host_report(threads, arguments.seconds, arguments.frequency))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line (argparse would do, but its messages do not name our usage; this stays small)
 
 
@@ -708,9 +778,10 @@ def parse_arguments(argv):
         "report": {"--raw": str, "--output": str, "--kernel": str, "--kernel-symbols": str, "--programs": str,
                    "--console": str, "--program": list, "--top": int},
         "metrics-delta": {"--before": str, "--after": str, "--seconds": float},
+        "host-report": {"--perf-script": str, "--seconds": float, "--frequency": float},
     }
     if command not in specs:
-        raise UsageError(f"unknown command '{command}' (sample, report or metrics-delta)")
+        raise UsageError(f"unknown command '{command}' (sample, report, metrics-delta or host-report)")
     values = {"duration": 10.0, "rate": 100.0, "stack_bytes": 1024, "top": 10, "program": [],
               "kernel": None, "kernel_symbols": None, "programs": None, "console": None, "seconds": None}
     index = 0
@@ -736,7 +807,8 @@ def parse_arguments(argv):
             raise UsageError(f"option '{option}': bad value '{text}'") from None
         index += 2
     checks = {"sample": [("qmp", "--qmp"), ("raw", "--raw")], "report": [("raw", "--raw"), ("output", "--output")],
-              "metrics-delta": [("before", "--before"), ("after", "--after")]}
+              "metrics-delta": [("before", "--before"), ("after", "--after")],
+              "host-report": [("perf_script", "--perf-script")]}
     for key, option in checks[command]:
         if key not in values:
             raise UsageError(f"{command} needs {option}")
@@ -747,6 +819,11 @@ def parse_arguments(argv):
             raise UsageError("option '--rate': must be more than 0 and at most 10000 Hz")
         if not 0 <= values["stack_bytes"] <= 65536 or values["stack_bytes"] % 8:
             raise UsageError("option '--stack-bytes': a multiple of 8 from 0 to 65536")
+    if command == "host-report":
+        if values["seconds"] is None or values["seconds"] <= 0:
+            raise UsageError("host-report needs --seconds, more than 0")
+        if values.get("frequency") is None or values["frequency"] <= 0:
+            raise UsageError("host-report needs --frequency, more than 0 Hz")
     if command == "report":
         if (values["kernel"] is None) == (values["kernel_symbols"] is None):
             raise UsageError("report needs one of --kernel or --kernel-symbols")
@@ -760,7 +837,7 @@ def main(argv):
     """Runs one command; exit status 0, 1 on a failure, 2 on a bad command line."""
     try:
         arguments = parse_arguments(argv)
-        commands = {"sample": sample, "report": report, "metrics-delta": delta}
+        commands = {"sample": sample, "report": report, "metrics-delta": delta, "host-report": host_report}
         return commands[arguments.command](arguments)
     except UsageError as error:
         print(f"profile-tool: {error}\nrun 'scripts/profile-tool.py --help' for the options", file=sys.stderr)

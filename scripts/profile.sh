@@ -37,6 +37,11 @@ OPTIONS:
       --stack-bytes N   bytes read above RSP per running vCPU to walk frame pointers
                         (default 1024; 0: the sampled function only, cheaper)
   -n, --top N           functions listed per CPU (default 10)
+      --host            also sample the host: `perf record -e cpu-clock` of the QEMU process at
+                        499 Hz while the load runs, reported per QEMU thread (each vCPU's
+                        `CPU N/TCG`, the I/O thread `qemu-system-x86`) as shares of a host core
+                        in guest code, QEMU's own code, the host kernel and libraries (needs
+                        perf: Debian's linux-perf, and root)
   -o, --output DIR      where the results go (default images/profile/DATE)
       --image ISO       the image to boot (default images/swiglet.iso; built when missing)
   -h, --help            this text
@@ -48,7 +53,8 @@ speedscope), samples.tsv (the raw samples: one line per vCPU per round, with RIP
 the return addresses walked, and the round's QMP time), console.log, load.txt (the load
 generator's output), metrics-before.txt and metrics-after.txt (the kernel's /metrics around
 the load) and metrics-delta.txt (every counter that moved, with its change and its change per
-second of the load). `scripts/profile-tool.py report` redoes the report from samples.tsv.
+second of the load). With --host also host.txt (printed) and host.perf.data (perf's record;
+`perf report -i` reads it). `scripts/profile-tool.py report` redoes the report from samples.tsv.
 EOF
 }
 
@@ -57,11 +63,12 @@ die() { say "$*"; exit 1; }
 bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
 
 duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 window=32 stack_bytes=1024 top=10 nic=user
-output="" image=images/swiglet.iso
+output="" image=images/swiglet.iso host=0
 while [[ $# -gt 0 ]]; do
     option=$1
     case $option in
         -h|--help) usage; exit 0 ;;
+        --host) host=1; shift; continue ;;
         -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--window|--stack-bytes|-n|--top|-o|--output|--image|--nic)
             [[ $# -ge 2 ]] || bad_usage "option '$option' needs a value"
             value=$2; shift 2 ;;
@@ -97,6 +104,10 @@ case $load in
     http|http-close) command -v wrk >/dev/null || die "wrk is missing (scripts/install-deps.sh)" ;;
     tcp|bulk|udp) [[ -x $bench ]] || { say "building swiglet-bench (make bench-tool)"; make bench-tool >&2; } ;;
 esac
+if [[ $host == 1 ]]; then
+    command -v perf >/dev/null || die "--host needs perf (Debian's linux-perf; scripts/install-deps.sh installs it)"
+    [[ $(id -u) == 0 ]] || die "--host needs root (perf records another process)"
+fi
 if [[ $nic == tap ]]; then
     [[ $(id -u) == 0 ]] || die "--nic tap needs root (a network namespace and a tap device)"
     command -v ip >/dev/null || die "ip (iproute2) is missing"
@@ -158,7 +169,8 @@ snapshot_metrics() {
         || say "could not read /metrics $1 the load (see $output/metrics-$1.txt)"
 }
 say "booting $image: -smp $cpus -m $mem, $nic network${boot_options:+, boot options '$boot_options'}; results in $output"
-"${inside[@]}" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
+# debug-threads: QEMU names its threads (`CPU 0/TCG`, ...), which --host reports by.
+"${inside[@]}" qemu-system-x86_64 -name swiglet,debug-threads=on -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
     -serial "file:$output/console.log" -monitor none -qmp "unix:$qmp,server=on,wait=off" -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${cmdline[@]}" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 -cdrom "$image" </dev/null >"$output/qemu.log" 2>&1 &
@@ -189,6 +201,16 @@ if [[ ${#load_command[@]} -gt 0 ]]; then
     load_pid=$!
     sleep 1
 fi
+host_frequency=499 perf_pid=""
+if [[ $host == 1 ]]; then
+    # QEMU runs as a child of `ip netns exec` over tap: record the process that is QEMU.
+    qemu_process=$(pgrep -P "$qemu_pid" -x qemu-system-x86 || true)
+    qemu_process=${qemu_process:-$qemu_pid}
+    say "recording the host's CPU of QEMU (pid $qemu_process) with perf at $host_frequency Hz for $duration s"
+    perf record -q -e cpu-clock -F "$host_frequency" -p "$qemu_process" -o "$output/host.perf.data" -- sleep "$duration" \
+        >"$output/host.perf.log" 2>&1 &
+    perf_pid=$!
+fi
 sampling=1
 [[ ! $rate =~ ^0+([.]0*)?$ ]] || sampling=0
 if [[ $sampling == 1 ]]; then
@@ -199,11 +221,16 @@ else
     say "not sampling (--rate 0): the load alone for $duration s"
     sleep "$duration"
 fi
+if [[ -n $perf_pid ]]; then
+    wait "$perf_pid" || say "perf record failed (exit status $?): see $output/host.perf.log"
+fi
 if [[ -n $load_pid ]]; then
     wait "$load_pid" || say "the load generator failed (exit status $?): see $output/load.txt"
     load_pid=""
     case $load in
         http|http-close) say "load result: $(grep -E 'Requests/sec' "$output/load.txt" || echo 'no Requests/sec line')" ;;
+        # swiglet-bench's UDP table: its header line names req/s, the row under it has the numbers.
+        udp) say "load result: $(grep -A1 'req/s' "$output/load.txt" | tail -n 2 | tr -s ' ' | tr '\n' ' ')" ;;
         *) say "load result: $(grep -E 'result:|req/s' "$output/load.txt" | tail -n 2 | tr '\n' ' ')" ;;
     esac
 fi
@@ -214,6 +241,16 @@ rm -f "$output"/metrics-*.time
 "$python" scripts/profile-tool.py metrics-delta --before "$output/metrics-before.txt" --after "$output/metrics-after.txt" \
     --seconds "$scrape_seconds" >"$output/metrics-delta.txt" || say "no metrics delta (see $output/metrics-before.txt and metrics-after.txt)"
 [[ ! -s $output/metrics-delta.txt ]] || say "the kernel's counters over the load: $output/metrics-delta.txt"
+if [[ $host == 1 && -s $output/host.perf.data ]]; then
+    perf script -i "$output/host.perf.data" -F comm,tid,ip,dso -G >"$output/host.perf.txt" 2>>"$output/host.perf.log" || true
+    if "$python" scripts/profile-tool.py host-report --perf-script "$output/host.perf.txt" --seconds "$duration" \
+        --frequency "$host_frequency" >"$output/host.txt"; then
+        cat "$output/host.txt"
+    else
+        say "no host report (see $output/host.perf.log)"
+    fi
+    rm -f "$output/host.perf.txt"
+fi
 [[ $sampling == 1 ]] || exit 0
 "$python" scripts/profile-tool.py report --raw "$output/samples.tsv" --output "$output" \
     --kernel images/swiglet.elf --programs images/programs --console "$output/console.log" --top "$top"

@@ -1,6 +1,7 @@
 /// The sampling profiler (scripts/profile.sh, scripts/profile-tool.py): its unit tests, its report
 /// of recorded samples (Tests/Fixtures/profile), its option checking, and one real profile of a
-/// booted image whose network core must show the poll loop. Needs Python 3 (standard library
+/// booted image whose network core must show the poll loop, and its host view (`--host`, perf) of
+/// the QEMU threads. Needs Python 3 (standard library
 /// only); the last test needs QEMU and the image, and skips without them as the other system
 /// tests do (fails under SWIGLET_REQUIRE_QEMU, as `make test` sets it).
 import Foundation
@@ -140,5 +141,36 @@ final class ProfilerTests: XCTestCase {
                       folded)
         let samples = try text(output.appendingPathComponent("samples.tsv"))
         XCTAssertTrue(samples.hasPrefix("# swiglet-profile raw v1\n"), samples)
+    }
+}
+
+extension ProfilerTests {
+    /// `--host`: perf records the QEMU process while the image idles for 3 s; the report names
+    /// each vCPU thread, and the polling network core's (`CPU 0/TCG`) spends a real share of a
+    /// host core running guest code while the idle program CPU's halted thread does not.
+    /// Skipped where perf cannot record (no linux-perf, or a container that forbids perf events).
+    func testHostViewOfTheQEMUProcess() throws {
+        try QEMUMachine.requireImage()
+        try QEMUMachine.skipUnlessDedicated("the polling network core is the dedicated placement's")
+        _ = try python()
+        let perf = try requireTool("perf")
+        let (probeStatus, probeOutput) = try runTool(perf, ["record", "-q", "-e", "cpu-clock", "-o", "/dev/null", "--", "true"], timeout: 60)
+        try XCTSkipIf(probeStatus != 0, "perf cannot record here: \(probeOutput)")
+        let output = scratch.appendingPathComponent("host")
+        let (status, log) = try runTool("/bin/bash", [Self.driver.path, "--host", "--rate", "0", "--duration", "3", "--load", "none",
+                                                      "--boot", "run=http@1", "--cpus", "2", "--output", output.path], timeout: 240)
+        XCTAssertEqual(status, 0, log)
+        let report = try text(output.appendingPathComponent("host.txt"))
+        func guestCodeShare(of thread: String) throws -> Double {
+            let line = try XCTUnwrap(report.split(separator: "\n").first { $0.hasPrefix(thread) }, "no \(thread) line:\n\(report)")
+            // thread, tid, total, then guest code, QEMU, host kernel, libraries.
+            let shares = line.split(separator: " ").filter { $0.hasSuffix("%") }.compactMap { Double($0.dropLast()) }
+            XCTAssertEqual(shares.count, 5, String(line))
+            return shares.count == 5 ? shares[1] : 0
+        }
+        XCTAssertGreaterThan(try guestCodeShare(of: "CPU 0/TCG"), 20, "the polling network core ran no guest code:\n\(report)")
+        XCTAssertLessThan(try guestCodeShare(of: "CPU 1/TCG"), 20, "the idle program CPU's thread ran guest code:\n\(report)")
+        XCTAssertTrue(report.contains("all of QEMU"), report)
+        XCTAssertTrue(log.contains("CPU 0/TCG"), "the report is printed:\n\(log)")
     }
 }

@@ -42,6 +42,11 @@ OPTIONS:
                         `CPU N/TCG`, the I/O thread `qemu-system-x86`) as shares of a host core
                         in guest code, QEMU's own code, the host kernel and libraries (needs
                         perf: Debian's linux-perf, and root)
+      --linux           run the load against the Linux guest the experiments compare with
+                        (images/linux, built by scripts/build-linux-guest.sh when missing)
+                        instead of Swiglet: over tap only, and no vCPU sampling or /metrics
+                        (they read Swiglet's symbols and counters); with --host, the same
+                        host view of its QEMU threads
   -o, --output DIR      where the results go (default images/profile/DATE)
       --image ISO       the image to boot (default images/swiglet.iso; built when missing)
   -h, --help            this text
@@ -63,12 +68,13 @@ die() { say "$*"; exit 1; }
 bad_usage() { say "$*"; echo "run 'scripts/profile.sh --help' for the options" >&2; exit 2; }
 
 duration=10 rate=100 cpus=4 mem=256M boot_options="" load=http connections=16 window=32 stack_bytes=1024 top=10 nic=user
-output="" image=images/swiglet.iso host=0
+output="" image=images/swiglet.iso host=0 linux=0
 while [[ $# -gt 0 ]]; do
     option=$1
     case $option in
         -h|--help) usage; exit 0 ;;
         --host) host=1; shift; continue ;;
+        --linux) linux=1; shift; continue ;;
         -d|--duration|-r|--rate|-c|--cpus|-m|--mem|-b|--boot|-l|--load|--connections|--window|--stack-bytes|-n|--top|-o|--output|--image|--nic)
             [[ $# -ge 2 ]] || bad_usage "option '$option' needs a value"
             value=$2; shift 2 ;;
@@ -92,6 +98,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $duration != 0 ]] || bad_usage "option '--duration': must be more than 0"
+if [[ $linux == 1 ]]; then
+    [[ $nic == tap ]] || bad_usage "option '--linux' needs '--nic tap' (the Linux guest has no forwarded ports)"
+    [[ -z $boot_options ]] || bad_usage "option '--linux' takes no '--boot' (those are Swiglet's boot options)"
+fi
 
 cd "$(dirname "$0")/.."
 if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
@@ -112,7 +122,10 @@ if [[ $nic == tap ]]; then
     [[ $(id -u) == 0 ]] || die "--nic tap needs root (a network namespace and a tap device)"
     command -v ip >/dev/null || die "ip (iproute2) is missing"
 fi
-if [[ ! -s $image ]]; then
+if [[ $linux == 1 ]]; then
+    [[ -s images/linux/vmlinuz && -s images/linux/initramfs.cpio.gz ]] || {
+        say "building the Linux guest (scripts/build-linux-guest.sh)"; scripts/build-linux-guest.sh >&2; }
+elif [[ ! -s $image ]]; then
     [[ $image == images/swiglet.iso ]] || die "$image does not exist"
     say "building the image (make image)"; make image >&2
 fi
@@ -164,23 +177,33 @@ fi
 # The kernel's own counters around the load (its /metrics, served by the network core): what a
 # statistical profile cannot say, how many times things happened and how long the waits took.
 snapshot_metrics() {
+    [[ $linux == 0 ]] || return 0   # the Linux guest has no /metrics
     date +%s.%N >"$output/metrics-$1.time"
     "${inside[@]}" curl -sS --max-time 5 "http://$target:$metrics_port/metrics" >"$output/metrics-$1.txt" 2>&1 \
         || say "could not read /metrics $1 the load (see $output/metrics-$1.txt)"
 }
-say "booting $image: -smp $cpus -m $mem, $nic network${boot_options:+, boot options '$boot_options'}; results in $output"
+# The guest: Swiglet's ISO (boot options through fw_cfg, the exit device its tests use), or the
+# Linux guest's kernel and initramfs as the experiments boot it.
+if [[ $linux == 1 ]]; then
+    guest=(-kernel images/linux/vmlinuz -initrd images/linux/initramfs.cpio.gz -append "console=ttyS0 quiet panic=-1")
+    ready="linux-guest: ready" name=linux
+    say "booting the Linux guest (images/linux): -smp $cpus -m $mem, tap network; results in $output"
+else
+    guest=(-device isa-debug-exit,iobase=0xf4,iosize=0x04 "${cmdline[@]}" -cdrom "$image")
+    ready="swiglet: ready" name=swiglet
+    say "booting $image: -smp $cpus -m $mem, $nic network${boot_options:+, boot options '$boot_options'}; results in $output"
+fi
 # debug-threads: QEMU names its threads (`CPU 0/TCG`, ...), which --host reports by.
-"${inside[@]}" qemu-system-x86_64 -name swiglet,debug-threads=on -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
+"${inside[@]}" qemu-system-x86_64 -name "$name,debug-threads=on" -accel tcg,thread=multi -smp "$cpus" -m "$mem" -display none \
     -serial "file:$output/console.log" -monitor none -qmp "unix:$qmp,server=on,wait=off" -no-reboot \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${cmdline[@]}" \
-    -netdev "$netdev" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 -cdrom "$image" </dev/null >"$output/qemu.log" 2>&1 &
+    -netdev "$netdev" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 "${guest[@]}" </dev/null >"$output/qemu.log" 2>&1 &
 qemu_pid=$!
 for _ in $(seq 600); do
-    grep -q "swiglet: ready" "$output/console.log" 2>/dev/null && break
+    grep -q "$ready" "$output/console.log" 2>/dev/null && break
     kill -0 "$qemu_pid" 2>/dev/null || { cat "$output/qemu.log" "$output/console.log" >&2 2>/dev/null; die "QEMU exited before the ready line"; }
     sleep 0.1
 done
-grep -q "swiglet: ready" "$output/console.log" || die "no ready line within 60 s (console: $output/console.log)"
+grep -q "$ready" "$output/console.log" || die "no ready line ('$ready') within 60 s (console: $output/console.log)"
 # The programs start after the ready line: give them a moment to bind their ports.
 sleep 1
 
@@ -212,13 +235,13 @@ if [[ $host == 1 ]]; then
     perf_pid=$!
 fi
 sampling=1
-[[ ! $rate =~ ^0+([.]0*)?$ ]] || sampling=0
+[[ ! $rate =~ ^0+([.]0*)?$ && $linux == 0 ]] || sampling=0
 if [[ $sampling == 1 ]]; then
     say "sampling every vCPU at $rate Hz for $duration s (stack bytes $stack_bytes)"
     "$python" scripts/profile-tool.py sample --qmp "$qmp" --raw "$output/samples.tsv" \
         --duration "$duration" --rate "$rate" --stack-bytes "$stack_bytes" >&2
 else
-    say "not sampling (--rate 0): the load alone for $duration s"
+    say "not sampling the vCPUs ($([[ $linux == 1 ]] && echo "--linux" || echo "--rate 0")): the load alone for $duration s"
     sleep "$duration"
 fi
 if [[ -n $perf_pid ]]; then
@@ -236,11 +259,13 @@ if [[ -n $load_pid ]]; then
 fi
 snapshot_metrics after
 cleanup; qemu_pid=""
+if [[ $linux == 0 ]]; then
 scrape_seconds=$(awk -v a="$(cat "$output/metrics-before.time")" -v b="$(cat "$output/metrics-after.time")" 'BEGIN { printf "%.3f", b - a }')
 rm -f "$output"/metrics-*.time
 "$python" scripts/profile-tool.py metrics-delta --before "$output/metrics-before.txt" --after "$output/metrics-after.txt" \
     --seconds "$scrape_seconds" >"$output/metrics-delta.txt" || say "no metrics delta (see $output/metrics-before.txt and metrics-after.txt)"
 [[ ! -s $output/metrics-delta.txt ]] || say "the kernel's counters over the load: $output/metrics-delta.txt"
+fi
 if [[ $host == 1 && -s $output/host.perf.data ]]; then
     perf script -i "$output/host.perf.data" -F comm,tid,ip,dso -G >"$output/host.perf.txt" 2>>"$output/host.perf.log" || true
     if "$python" scripts/profile-tool.py host-report --perf-script "$output/host.perf.txt" --seconds "$duration" \

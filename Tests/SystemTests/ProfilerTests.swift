@@ -88,6 +88,8 @@ final class ProfilerTests: XCTestCase {
             (["--rate", "fast"], "option '--rate': 'fast' is not a rate in Hz"),
             (["--stack-bytes", "12"], "option '--stack-bytes'"),
             (["--duration"], "option '--duration' needs a value"),
+            (["--linux"], "option '--linux' needs '--nic tap'"),
+            (["--linux", "--nic", "tap", "--boot", "run=none"], "option '--linux' takes no '--boot'"),
         ] {
             let (status, output) = try runTool("/bin/bash", [Self.driver.path] + arguments)
             XCTAssertEqual(status, 2, "\(arguments): \(output)")

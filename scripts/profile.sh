@@ -142,9 +142,10 @@ print(*(s.getsockname()[1] for s in sockets))
 EOF
 )
 
-qemu_pid="" load_pid="" namespace=""
+qemu_pid="" load_pid="" perf_pid="" namespace=""
 cleanup() {
     [[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null || true
+    [[ -z $perf_pid ]] || kill -INT "$perf_pid" 2>/dev/null || true
     if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
         kill "$qemu_pid" 2>/dev/null || true
         wait "$qemu_pid" 2>/dev/null || true
@@ -224,7 +225,7 @@ if [[ ${#load_command[@]} -gt 0 ]]; then
     load_pid=$!
     sleep 1
 fi
-host_frequency=499 perf_pid=""
+host_frequency=499
 if [[ $host == 1 ]]; then
     # QEMU runs as a child of `ip netns exec` over tap: record the process that is QEMU.
     qemu_process=$(pgrep -P "$qemu_pid" -x qemu-system-x86 || true)
@@ -246,6 +247,7 @@ else
 fi
 if [[ -n $perf_pid ]]; then
     wait "$perf_pid" || say "perf record failed (exit status $?): see $output/host.perf.log"
+    perf_pid=""
 fi
 if [[ -n $load_pid ]]; then
     wait "$load_pid" || say "the load generator failed (exit status $?): see $output/load.txt"

@@ -227,11 +227,9 @@ if [[ ${#load_command[@]} -gt 0 ]]; then
 fi
 host_frequency=499
 if [[ $host == 1 ]]; then
-    # QEMU runs as a child of `ip netns exec` over tap: record the process that is QEMU.
-    qemu_process=$(pgrep -P "$qemu_pid" -x qemu-system-x86 || true)
-    qemu_process=${qemu_process:-$qemu_pid}
-    say "recording the host's CPU of QEMU (pid $qemu_process) with perf at $host_frequency Hz for $duration s"
-    perf record -q -e cpu-clock -F "$host_frequency" -p "$qemu_process" -o "$output/host.perf.data" -- sleep "$duration" \
+    # `ip netns exec` (tap) execs QEMU in its own process, so $qemu_pid is QEMU either way.
+    say "recording the host's CPU of QEMU (pid $qemu_pid) with perf at $host_frequency Hz for $duration s"
+    perf record -q -e cpu-clock -F "$host_frequency" -p "$qemu_pid" -o "$output/host.perf.data" -- sleep "$duration" \
         >"$output/host.perf.log" 2>&1 &
     perf_pid=$!
 fi

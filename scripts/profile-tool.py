@@ -741,18 +741,18 @@ def format_host_report(threads, seconds, frequency):
     if not threads:
         raise ValueError("no samples in the perf script output: did perf record the QEMU process?")
     full = seconds * frequency
-    total = sum(sum(counts.values()) for counts in threads.values())
-    lines = [f"host: {total} samples of QEMU's threads at {frequency:g} Hz over {seconds:.1f} s "
+
+    def row(label, tid, counts):
+        return (f"{label:<22}{tid:>8}{100 * sum(counts.values()) / full:>7.0f}%"
+                + "".join(f"{100 * counts[name] / full:>12.0f}%" for name in HOST_CATEGORIES))
+
+    everything = sum(threads.values(), Counter())
+    lines = [f"host: {sum(everything.values())} samples of QEMU's threads at {frequency:g} Hz over {seconds:.1f} s "
              "(perf record -e cpu-clock); each column is % of one host core",
              f"{'thread':<22}{'tid':>8}{'total':>8}" + "".join(f"{name:>13}" for name in HOST_CATEGORIES)]
     ordered = sorted(threads.items(), key=lambda item: (-sum(item[1].values()), item[0]))
-    for (comm, tid), counts in ordered:
-        shares = [100 * counts[name] / full for name in HOST_CATEGORIES]
-        lines.append(f"{comm:<22}{tid:>8}{100 * sum(counts.values()) / full:>7.0f}%" + "".join(f"{share:>12.0f}%" for share in shares))
-    everything = Counter()
-    for counts in threads.values():
-        everything.update(counts)
-    lines.append(f"{'all of QEMU':<22}{'':>8}{100 * total / full:>7.0f}%" + "".join(f"{100 * everything[name] / full:>12.0f}%" for name in HOST_CATEGORIES))
+    lines += [row(comm, tid, counts) for (comm, tid), counts in ordered]
+    lines.append(row("all of QEMU", "", everything))
     return "\n".join(lines) + "\n"
 
 
